@@ -1,0 +1,62 @@
+"""Typed model configuration, saved into run folders, checkpoints and ONNX metadata."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+BACKBONES = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
+NORMS = ("batch", "none")
+
+
+@dataclass
+class ModelConfig:
+    """Architecture of one LRCN: a per-frame encoder, then an LSTM head over time."""
+
+    name: str = "convlstm"
+    """Registered family: convlstm, resnetlstm or pretrained."""
+    num_classes: int = 10
+    img_size: int = 128
+    """Square input side; the encoder's flattened size is computed from it."""
+    in_channels: int = 3
+    """3 for rgb or diff input, 6 for rgb+diff (follows the modality)."""
+    latent_dim: int = 128
+    """Per-frame feature size fed to the LSTM."""
+    hidden_size: int = 128
+    lstm_layers: int = 1
+    bidirectional: bool = False
+    dropout: float = 0.3
+    """Dropout before the classifier (and between LSTM layers when there are several)."""
+    norm: str = "batch"
+    """Normalisation in the custom CNNs: batch or none (the lab had none)."""
+    backbone: str = "resnet152"
+    """torchvision ResNet for the pretrained family."""
+    backbone_weights: str | None = None
+    """Local state dict for the backbone; None uses torchvision's weights API (downloads)."""
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.num_classes < 2:
+            problems.append(f"num_classes must be >= 2, got {self.num_classes}")
+        if self.img_size < 16:
+            problems.append(f"img_size must be >= 16, got {self.img_size}")
+        if self.in_channels not in (3, 6):
+            problems.append(f"in_channels must be 3 or 6, got {self.in_channels}")
+        for key in ("latent_dim", "hidden_size", "lstm_layers"):
+            if getattr(self, key) < 1:
+                problems.append(f"{key} must be >= 1, got {getattr(self, key)}")
+        if not 0.0 <= self.dropout < 1.0:
+            problems.append(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.norm not in NORMS:
+            problems.append(f"norm must be one of {', '.join(NORMS)}, got {self.norm!r}")
+        if self.backbone not in BACKBONES:
+            problems.append(f"backbone must be one of {', '.join(BACKBONES)}, got {self.backbone!r}")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelConfig":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})

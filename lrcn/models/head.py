@@ -1,0 +1,41 @@
+"""The LSTM head shared by every family: per-frame features (B, T, L) -> logits (B, K)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class LSTMHead(nn.Module):
+    """A batch_first LSTM over time, classifying from the final hidden state.
+
+    A bidirectional head concatenates the last layer's final forward state (which has seen
+    frames 0..T-1) and final backward state (which has seen T-1..0), not output[:, -1],
+    where the backward direction has seen one frame only. No state is kept between calls.
+    """
+
+    def __init__(self, latent_dim: int, hidden_size: int, num_layers: int, bidirectional: bool,
+                 dropout: float, num_classes: int):
+        super().__init__()
+        self.lstm = nn.LSTM(latent_dim, hidden_size, num_layers=num_layers, batch_first=True,
+                            bidirectional=bidirectional, dropout=dropout if num_layers > 1 else 0.0)
+        self.dropout = nn.Dropout(dropout)
+        self.fc = nn.Linear(hidden_size * (2 if bidirectional else 1), num_classes)
+
+    def forward(self, feats: torch.Tensor) -> torch.Tensor:
+        """feats (B, T, L) -> logits (B, K)."""
+        _, (h_n, _) = self.lstm(feats)
+        return self.classify(h_n)
+
+    def classify(self, h_n: torch.Tensor) -> torch.Tensor:
+        """h_n (layers * directions, B, H) -> logits (B, K)."""
+        last = torch.cat([h_n[-2], h_n[-1]], dim=1) if self.lstm.bidirectional else h_n[-1]
+        return self.fc(self.dropout(last))
+
+    def step(self, feat: torch.Tensor, h: torch.Tensor, c: torch.Tensor):
+        """One time step of a unidirectional head: feat (B, L), h and c (layers, B, H) ->
+        (logits (B, K), h', c'). From zero state, T steps equal forward() on the T frames."""
+        if self.lstm.bidirectional:
+            raise ValueError("a bidirectional head has no step form: its backward pass needs the whole clip")
+        _, (h2, c2) = self.lstm(feat.unsqueeze(1), (h, c))
+        return self.classify(h2), h2, c2

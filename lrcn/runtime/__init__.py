@@ -1,0 +1,29 @@
+"""Torch-free runtime: video reading, preprocessing, and (later) onnxruntime inference.
+
+Imports numpy, OpenCV and onnxruntime only; a test blocks torch and imports this package.
+"""
+
+import os
+
+# OpenCV's FFmpeg backend prints decoder noise (e.g. "Failed to get pixel format") to stderr
+# for files it then refuses; our own one-line errors say what matters. A user's value wins.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+
+from lrcn.runtime.errors import LrcnError, ModelError, SourceError, VideoError
+from lrcn.runtime.preprocess import MODALITIES, PreprocessSpec, prepare_clip
+from lrcn.runtime.video import VIDEO_EXTENSIONS, VideoClip, read_clip, sample_indices
+
+__all__ = [
+    "LrcnError",
+    "ModelError",
+    "SourceError",
+    "VideoError",
+    "MODALITIES",
+    "PreprocessSpec",
+    "prepare_clip",
+    "VIDEO_EXTENSIONS",
+    "VideoClip",
+    "read_clip",
+    "sample_indices",
+]

@@ -1,0 +1,32 @@
+"""What every lrcn CLI shares: one-line errors with a non-zero exit."""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+
+import typer
+from rich.console import Console
+
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def fail(message: str, code: int = 1) -> "typer.Exit":
+    err_console.print(f"[bold red]error:[/] {message}", markup=True)
+    return typer.Exit(code)
+
+
+@contextmanager
+def one_line_errors():
+    """LrcnError -> `error: ...` and exit 1; bad values -> exit 2; Ctrl-C -> exit 130."""
+    from lrcn.runtime.errors import LrcnError
+
+    try:
+        yield
+    except LrcnError as e:
+        raise fail(str(e), 1) from None
+    except ValueError as e:
+        raise fail(str(e), 2) from None
+    except KeyboardInterrupt:
+        sys.stderr.flush()
+        raise typer.Exit(130) from None

@@ -1,0 +1,1 @@
+"""Training: datasets over decoded clips, the loop, metrics and plots (torch)."""

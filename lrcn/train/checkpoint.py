@@ -1,0 +1,57 @@
+"""Checkpoints as plain data, written atomically, loaded with weights_only=True."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+
+from lrcn.runtime.errors import LrcnError
+
+CHECKPOINT_VERSION = 1
+
+
+class CheckpointError(LrcnError):
+    """A checkpoint that is missing, corrupt, or of the wrong kind."""
+
+
+def _tmp(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def save_checkpoint(path: str | Path, state: dict) -> None:
+    """Write {"model", "optimizer", "scheduler", "epoch", "config", "version", ...} atomically.
+
+    A kill at any moment leaves either the old file or the new one, never a torn one.
+    """
+    path = Path(path)
+    tmp = _tmp(path)
+    with open(tmp, "wb") as fh:
+        torch.save({**state, "version": CHECKPOINT_VERSION}, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint not found")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - torn, truncated, or not a torch file
+        raise CheckpointError(f"{path}: not a loadable checkpoint ({type(e).__name__})") from None
+    if not isinstance(ckpt, dict) or "model" not in ckpt or "config" not in ckpt:
+        raise CheckpointError(f"{path}: not an lrcn checkpoint (no model/config)")
+    if ckpt.get("version", 0) > CHECKPOINT_VERSION:
+        raise CheckpointError(f"{path}: checkpoint version {ckpt['version']} is newer than this lrcn reads")
+    return ckpt
+
+
+def write_json(path: str | Path, obj) -> None:
+    path = Path(path)
+    tmp = _tmp(path)
+    tmp.write_text(json.dumps(obj, indent=2, default=str) + "\n")
+    os.replace(tmp, path)

@@ -1,0 +1,236 @@
+"""Datasets over decoded clips: discovery, group-aware splits, the decoded-clip cache.
+
+Torch enters only in `ClipDataset`/`FeatureDataset`; decoding and preprocessing are the
+runtime's (lrcn.runtime.video / lrcn.runtime.preprocess), so train and deploy agree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from lrcn.runtime.errors import LrcnError, VideoError
+from lrcn.runtime.preprocess import PreprocessSpec, extra_frames_for, prepare_clip
+from lrcn.runtime.video import VIDEO_EXTENSIONS, read_clip
+from lrcn.train.config import DataConfig
+
+_GROUP = re.compile(r"^v_(?P<cls>.+)_g(?P<g>\d+)_c(?P<c>\d+)$", re.IGNORECASE)
+CACHE_VERSION = 1
+
+
+class DatasetError(LrcnError):
+    """A data folder or split file that cannot be used."""
+
+
+@dataclass(frozen=True)
+class Sample:
+    path: str
+    label: int
+    group: str
+
+
+def group_of(path: str | Path, class_name: str) -> str:
+    """UCF101 clips v_<Class>_gNN_cMM share group NN (same actor and scene); others stand alone."""
+    stem = Path(path).stem
+    m = _GROUP.match(stem)
+    return f"{class_name}/g{int(m['g']):02d}" if m else f"{class_name}/{stem}"
+
+
+def _is_video(p: Path) -> bool:
+    return p.suffix.lower() in VIDEO_EXTENSIONS and not p.name.startswith(".")
+
+
+def discover(cfg: DataConfig) -> tuple[list[str], list[Sample]]:
+    """Class names (sorted) and every video under root/<class>/."""
+    root = Path(cfg.root)
+    if not root.is_dir():
+        raise DatasetError(f"{root}: data folder not found")
+    found = sorted(d.name for d in root.iterdir() if d.is_dir() and any(_is_video(f) for f in d.iterdir()))
+    if len(found) < 2:
+        raise DatasetError(
+            f"{root}: needs at least 2 class folders holding videos ({', '.join(VIDEO_EXTENSIONS)}); "
+            f"found {len(found)}. Layout: root/<class>/<video>"
+        )
+    names = found
+    if cfg.classes:
+        unknown = [c for c in cfg.classes if c not in found]
+        if unknown:
+            raise DatasetError(f"{root}: no class folder {', '.join(unknown)}; have {', '.join(found)}")
+        names = sorted(cfg.classes)
+    elif cfg.num_classes:
+        if cfg.num_classes > len(found):
+            raise DatasetError(f"{root}: --num-classes {cfg.num_classes} but only {len(found)} class folders")
+        names = found[: cfg.num_classes]
+    samples = []
+    for label, name in enumerate(names):
+        for f in sorted((root / name).iterdir()):
+            if _is_video(f):  # directories named like videos are listed too, then refused by the reader
+                samples.append(Sample(str(f), label, group_of(f, name)))
+    return names, samples
+
+
+def split_groups(samples: list[Sample], cfg: DataConfig, seed: int) -> dict[str, list[Sample]]:
+    """Deterministic per-class split by group: clips of one group never straddle splits."""
+    out: dict[str, list[Sample]] = {"train": [], "val": [], "test": []}
+    by_class: dict[int, dict[str, list[Sample]]] = {}
+    for s in samples:
+        by_class.setdefault(s.label, {}).setdefault(s.group, []).append(s)
+    for label in sorted(by_class):
+        groups = sorted(by_class[label])
+        rng = np.random.default_rng([seed, label])
+        order = [groups[i] for i in rng.permutation(len(groups))]
+        n = len(order)
+        n_test = max(1, round(n * cfg.test_fraction)) if n >= 3 else 0
+        n_val = max(1, round(n * cfg.val_fraction)) if n >= 3 else 0
+        for i, g in enumerate(order):
+            split = "test" if i < n_test else "val" if i < n_test + n_val else "train"
+            out[split].extend(by_class[label][g])
+    for k in out:
+        out[k].sort(key=lambda s: s.path)
+    return out
+
+
+def official_split(samples: list[Sample], names: list[str], cfg: DataConfig, seed: int) -> dict[str, list[Sample]]:
+    """UCF101 split files: testlist0K.txt is the test split; val is carved, by group, from trainlist0K."""
+    d = Path(cfg.split_dir)
+    test_file = d / f"testlist{cfg.split:02d}.txt"
+    train_file = d / f"trainlist{cfg.split:02d}.txt"
+    for f in (test_file, train_file):
+        if not f.is_file():
+            raise DatasetError(f"{f}: split file not found")
+
+    def entries(f: Path) -> set[str]:
+        rows = [ln.split()[0] for ln in f.read_text().splitlines() if ln.strip()]
+        return {r.replace("\\", "/").lower() for r in rows}
+
+    test_set, train_set = entries(test_file), entries(train_file)
+    key = {s.path: f"{names[s.label]}/{Path(s.path).name}".lower() for s in samples}
+    test = [s for s in samples if key[s.path] in test_set]
+    train_pool = [s for s in samples if key[s.path] in train_set]
+    inner = split_groups(train_pool, DataConfig(val_fraction=cfg.val_fraction, test_fraction=0.01), seed)
+    # the tiny test carve-out of the inner split goes back to training
+    return {"train": sorted(inner["train"] + inner["test"], key=lambda s: s.path), "val": inner["val"], "test": test}
+
+
+def make_splits(cfg: DataConfig, seed: int) -> tuple[list[str], dict[str, list[Sample]]]:
+    names, samples = discover(cfg)
+    splits = official_split(samples, names, cfg, seed) if cfg.split_dir else split_groups(samples, cfg, seed)
+    if not splits["train"]:
+        raise DatasetError(f"{cfg.root}: the training split is empty")
+    return names, splits
+
+
+# ---------------------------------------------------------------- decoded-clip cache
+
+
+def frames_to_sample(cfg: DataConfig) -> int:
+    """S: sampled frames per clip (T, plus one when the modality needs the frame before)."""
+    return cfg.num_frames + extra_frames_for(cfg.modality)
+
+
+def clip_cache_path(cache_dir: str | Path, video: str | Path, num: int, img_size: int) -> Path:
+    st = os.stat(video)
+    ident = f"{CACHE_VERSION}|{os.path.abspath(video)}|{st.st_size}|{st.st_mtime_ns}|{num}|{img_size}"
+    return Path(cache_dir) / "clips" / f"{hashlib.sha1(ident.encode()).hexdigest()}.npz"
+
+
+def _atomic_savez(path: Path, **arrays) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        np.savez(fh, **arrays)
+    os.replace(tmp, path)  # readers see the whole file or none; concurrent writers are harmless
+
+
+@dataclass(frozen=True)
+class CachedClip:
+    sample: Sample
+    cache: str
+    sampled_fps: float | None
+
+
+def cache_clip(sample: Sample, num: int, cfg: DataConfig) -> CachedClip:
+    """Decode `sample` once per (num, img_size) into a uint8 cache file; raises VideoError."""
+    try:
+        path = clip_cache_path(cfg.cache_dir, sample.path, num, cfg.img_size)
+    except OSError as e:
+        raise VideoError(f"{sample.path}: cannot read ({e.strerror})") from None
+    if path.is_file():
+        try:
+            with np.load(path) as z:
+                fps = float(z["sampled_fps"])
+            return CachedClip(sample, str(path), None if np.isnan(fps) else fps)
+        except Exception:  # noqa: BLE001 - a damaged cache entry is rebuilt
+            pass
+    clip = read_clip(sample.path, num, cfg.img_size, timeout_s=cfg.decode_timeout_s)
+    fps = clip.sampled_fps
+    _atomic_savez(path, frames=clip.frames, sampled_fps=np.float64(np.nan if fps is None else fps))
+    return CachedClip(sample, str(path), fps)
+
+
+def load_cached(c: CachedClip) -> np.ndarray:
+    with np.load(c.cache) as z:
+        return z["frames"]
+
+
+def cache_split(samples: list[Sample], num: int, cfg: DataConfig, progress=None):
+    """Cache every clip; returns (cached clips, skipped [{path, reason}])."""
+    ok, skipped = [], []
+    for s in samples:
+        try:
+            ok.append(cache_clip(s, num, cfg))
+        except VideoError as e:
+            skipped.append({"path": s.path, "reason": str(e)})
+        if progress:
+            progress()
+    return ok, skipped
+
+
+def median_sampled_fps(clips: list[CachedClip]) -> float | None:
+    rates = [c.sampled_fps for c in clips if c.sampled_fps]
+    return float(statistics.median(rates)) if rates else None
+
+
+# ---------------------------------------------------------------- torch datasets
+
+
+class ClipDataset:
+    """Cached clips -> (x (T, C, H, W) float32 tensor, label). Augments only when told to."""
+
+    def __init__(self, clips: list[CachedClip], spec: PreprocessSpec, augment=None, seed: int = 0):
+        self.clips, self.spec, self.augment, self.seed = clips, spec, augment, seed
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    def __getitem__(self, i: int):
+        import torch
+
+        frames = load_cached(self.clips[i])
+        if self.augment is not None:
+            rng = np.random.default_rng([self.seed, self.epoch, i])
+            frames = self.augment(frames, rng)
+        x = prepare_clip(frames, self.spec)
+        return torch.from_numpy(x), self.clips[i].sample.label
+
+
+class FeatureDataset:
+    """Cached frozen-backbone features: (f (T, F) float32 tensor, label)."""
+
+    def __init__(self, feats: list[np.ndarray], labels: list[int]):
+        self.feats, self.labels = feats, labels
+
+    def __len__(self) -> int:
+        return len(self.feats)
+
+    def __getitem__(self, i: int):
+        import torch
+
+        return torch.from_numpy(self.feats[i]), self.labels[i]

@@ -1,0 +1,55 @@
+"""One loop for all three families: train_one_epoch and evaluate as plain functions."""
+
+from __future__ import annotations
+
+import time
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+def _forward(model: nn.Module, x: torch.Tensor, frozen_inputs: bool) -> torch.Tensor:
+    return model.forward_frozen(x) if frozen_inputs else model(x)
+
+
+def train_one_epoch(model, loader, optimizer, device, *, frozen_inputs=False, max_steps=None, on_step=None) -> dict:
+    """Returns {"loss", "accuracy", "clips_per_s"} over the clips seen this epoch."""
+    model.train()
+    total_loss, correct, seen, t0 = 0.0, 0, 0, time.perf_counter()
+    for step, (x, y) in enumerate(loader):
+        if max_steps is not None and step >= max_steps:
+            break
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        logits = _forward(model, x, frozen_inputs)
+        loss = F.cross_entropy(logits, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        n = y.shape[0]
+        total_loss += loss.item() * n
+        correct += int((logits.argmax(1) == y).sum())
+        seen += n
+        if on_step:
+            on_step(loss=total_loss / seen, acc=correct / seen, clips_per_s=seen / (time.perf_counter() - t0), n=n)
+    elapsed = time.perf_counter() - t0
+    return {"loss": total_loss / max(seen, 1), "accuracy": correct / max(seen, 1), "clips_per_s": seen / max(elapsed, 1e-9)}
+
+
+@torch.inference_mode()
+def evaluate(model, loader, device, *, frozen_inputs=False) -> dict:
+    """Returns {"loss", "accuracy", "preds", "labels", "probs"} over the whole loader."""
+    model.eval()
+    total_loss, preds, labels, probs = 0.0, [], [], []
+    for x, y in loader:
+        x, y = x.to(device), y.to(device)
+        logits = _forward(model, x, frozen_inputs)
+        total_loss += F.cross_entropy(logits, y, reduction="sum").item()
+        probs.append(torch.softmax(logits, 1).cpu())
+        preds.append(logits.argmax(1).cpu())
+        labels.append(y.cpu())
+    if not labels:
+        return {"loss": float("nan"), "accuracy": float("nan"), "preds": [], "labels": [], "probs": []}
+    p, l = torch.cat(preds), torch.cat(labels)
+    return {"loss": total_loss / len(l), "accuracy": float((p == l).float().mean()), "preds": p.tolist(),
+            "labels": l.tolist(), "probs": torch.cat(probs).tolist()}
