@@ -3,8 +3,9 @@
 The class is the motion, never a single frame: every class draws its first frame from the
 same distribution (shape, colour, size, angle, position, clutter, noise), so a one-frame
 model is at chance. Shapes wrap around the frame edges (toroidal), so position never tells
-the direction of travel. Clips of one group share a scene (background and clutter), like
-UCF101's groups, and the loader keeps a group inside one split.
+the direction of travel. File names carry UCF101-style group ids (v_<Class>_gNN_cMM) so the
+group-aware split is exercised, but every clip has its own scene: a scene shared by the
+clips of one class-group would be a shortcut (the class is learnable from the background).
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ class SynthConfig:
 
 
 def _scene(rng: np.random.Generator, size: int) -> np.ndarray:
-    """A static cluttered background (BGR uint8), shared by the clips of a group."""
+    """A static cluttered background (BGR uint8)."""
     base = rng.integers(20, 140, size=3)
     img = np.empty((size, size, 3), np.uint8)
     img[:] = base.astype(np.uint8)
@@ -156,12 +157,10 @@ def make_dataset(out: str | Path, cfg: SynthConfig, progress=None) -> list[Path]
     for ci, cls in enumerate(CLASSES[: cfg.classes]):
         (out / cls).mkdir(parents=True, exist_ok=True)
         tag = "".join(w.capitalize() for w in cls.split("_"))
-        scene = None
         for j in range(cfg.clips_per_class):
             group, clip = j // GROUP_SIZE + 1, j % GROUP_SIZE + 1
-            if clip == 1:
-                scene = _scene(np.random.default_rng([cfg.seed, ci, group, 0]), cfg.size)
             rng = np.random.default_rng([cfg.seed, ci, group, clip])
+            scene = _scene(rng, cfg.size)
             path = out / cls / f"v_{tag}_g{group:02d}_c{clip:02d}.avi"
             write_video(path, render_clip(cls, rng, scene, cfg.frames), cfg.fps)
             paths.append(path)

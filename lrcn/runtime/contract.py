@@ -1,0 +1,100 @@
+"""The export <-> runtime contract: tensor names, part files and the metadata document.
+
+An exported model is the only thing the runtime gets, so everything needed to use it lives
+in one JSON document under METADATA_KEY in the ONNX file's metadata_props.
+
+Files `vc-export` writes for model family M (default folder artifacts/models/):
+- M.onnx          kind "full":    frames (B, T, C, H, W) -> logits, probs (B, K)
+- M.encoder.onnx  kind "encoder": frame (B, C, H, W) -> features (B, L)         (one CNN pass per frame)
+- M.head.onnx     kind "head":    features (B, T, L) -> logits, probs (B, K)    (exact sliding window)
+- M.step.onnx     kind "step":    frame (B, C, H, W), h, c (layers, B, H) -> probs, h_out, c_out
+                  (unidirectional models only: state-carrying stream)
+- M.fp16.onnx, M.int8.onnx        kind "full", with "precision" set (edge variants)
+- M.parity.json   the parity gate's figures
+B and T are symbolic ("batch", "time") in every file. C follows the modality (3 or 6).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from lrcn.runtime.errors import ModelError
+from lrcn.runtime.preprocess import PreprocessSpec
+
+METADATA_KEY = "lrcn"
+SCHEMA_VERSION = 1
+
+INPUT_FRAMES = "frames"
+INPUT_FRAME = "frame"
+FEATURES = "features"
+OUTPUT_LOGITS = "logits"
+OUTPUT_PROBS = "probs"
+STATE_H, STATE_C = "h", "c"
+STATE_H_OUT, STATE_C_OUT = "h_out", "c_out"
+BATCH_DIM, TIME_DIM = "batch", "time"
+
+KINDS = ("full", "encoder", "head", "step")
+PART_SUFFIX = {"encoder": ".encoder.onnx", "head": ".head.onnx", "step": ".step.onnx"}
+
+
+@dataclass
+class ModelMetadata:
+    """The parsed metadata document (schema 1)."""
+
+    kind: str
+    family: str
+    class_names: list[str]
+    num_frames: int
+    """T the model was trained with."""
+    preprocess: PreprocessSpec
+    sample_fps: float | None
+    """Sampled frames per second of video in training (median); stream mode feeds at this rate."""
+    bidirectional: bool
+    lstm_layers: int
+    hidden_size: int
+    latent_dim: int
+    precision: str = "fp32"
+    parts: dict[str, str] = field(default_factory=dict)
+    """Streaming part files by kind, relative to the full model's folder."""
+    metrics: dict = field(default_factory=dict)
+    checkpoint_sha256: str | None = None
+    exported: str | None = None
+    lrcn_version: str | None = None
+    schema_version: int = SCHEMA_VERSION
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def to_json(self) -> str:
+        d = {k: v for k, v in self.__dict__.items() if k != "preprocess"}
+        d["preprocess"] = self.preprocess.to_dict()
+        return json.dumps(d, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str, source: str = "model") -> "ModelMetadata":
+        try:
+            d = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ModelError(f"{source}: lrcn metadata is not valid JSON ({e.msg})") from None
+        if not isinstance(d, dict):
+            raise ModelError(f"{source}: lrcn metadata is not a JSON object")
+        version = d.get("schema_version")
+        if not isinstance(version, int):
+            raise ModelError(f"{source}: lrcn metadata has no schema_version")
+        if version > SCHEMA_VERSION:
+            raise ModelError(f"{source}: metadata schema {version} is newer than this lrcn reads "
+                             f"({SCHEMA_VERSION}); upgrade lrcn")
+        try:
+            pre = PreprocessSpec.from_dict(d["preprocess"])
+            known = set(cls.__dataclass_fields__)
+            meta = cls(**{k: v for k, v in d.items() if k in known and k != "preprocess"}, preprocess=pre)
+        except (KeyError, TypeError, ValueError) as e:
+            raise ModelError(f"{source}: lrcn metadata is incomplete or invalid ({e})") from None
+        if meta.kind not in KINDS:
+            raise ModelError(f"{source}: unknown model kind {meta.kind!r}")
+        if not meta.class_names or len(set(meta.class_names)) != len(meta.class_names):
+            raise ModelError(f"{source}: metadata class names are missing or repeated")
+        return meta

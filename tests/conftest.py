@@ -1,0 +1,86 @@
+"""Shared fixtures: tiny synthetic videos and tiny trained runs, made once per session in tmp dirs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+SHARED_VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "videos"
+REPO = Path(__file__).resolve().parents[1]
+
+
+def pytest_configure(config):
+    os.environ.setdefault("OMP_NUM_THREADS", "2")
+
+
+@pytest.fixture(scope="session")
+def shared_videos() -> Path:
+    if not SHARED_VIDEOS.is_dir():
+        pytest.skip(f"{SHARED_VIDEOS} not present")
+    return SHARED_VIDEOS
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory) -> Path:
+    """3 motion classes x 12 clips (3 groups each) of 12 frames at 48x48: a dataset in ~1 s."""
+    from lrcn.train.synth import SynthConfig, make_dataset
+
+    root = tmp_path_factory.mktemp("tiny_data")
+    make_dataset(root, SynthConfig(classes=3, clips_per_class=12, frames=12, size=48, seed=3))
+    return root
+
+
+def tiny_configs(data: Path, out: Path, cache: Path, *, model: str = "convlstm", modality: str = "rgb",
+                 epochs: int = 2, bidirectional: bool = False, backbone_weights: str | None = None, **train_kw):
+    from lrcn.models.config import ModelConfig
+    from lrcn.train.config import DataConfig, TrainConfig
+
+    mc = ModelConfig(name=model, img_size=32, latent_dim=16, hidden_size=12, bidirectional=bidirectional,
+                     backbone="resnet18", backbone_weights=backbone_weights, dropout=0.1)
+    dc = DataConfig(root=str(data), num_frames=4, img_size=32, modality=modality, cache_dir=str(cache))
+    tc = TrainConfig(epochs=epochs, batch_size=4, lr=3e-3, seed=0, device="cpu", out=str(out), **train_kw)
+    return mc, dc, tc
+
+
+def train_tiny(data: Path, out: Path, cache: Path, **kw) -> Path:
+    from rich.console import Console
+
+    from lrcn.train.run import train
+
+    return train(*tiny_configs(data, out, cache, **kw), console=Console(quiet=True))
+
+
+@pytest.fixture(scope="session")
+def resnet18_weights(tmp_path_factory) -> Path:
+    """A resnet18 state dict saved by the test itself: no test downloads anything."""
+    import torch
+    import torchvision
+
+    path = tmp_path_factory.mktemp("weights") / "resnet18-local.pth"
+    torch.manual_seed(0)
+    torch.save(torchvision.models.resnet18(weights=None).state_dict(), path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_data, tmp_path_factory) -> Path:
+    """A trained convlstm run folder (2 epochs on tiny_data, T=4, 32x32)."""
+    base = tmp_path_factory.mktemp("tiny_run")
+    return train_tiny(tiny_data, base / "run", base / "cache")
+
+
+@pytest.fixture(scope="session")
+def tiny_runs(tiny_data, tmp_path_factory, resnet18_weights) -> dict[str, Path]:
+    """One tiny run per family (+ a bidirectional convlstm and a diff-input convlstm)."""
+    base = tmp_path_factory.mktemp("tiny_runs")
+    cache = base / "cache"
+    return {
+        "convlstm": train_tiny(tiny_data, base / "convlstm", cache, epochs=1),
+        "resnetlstm": train_tiny(tiny_data, base / "resnetlstm", cache, model="resnetlstm", epochs=1),
+        "pretrained": train_tiny(tiny_data, base / "pretrained", cache, model="pretrained", epochs=1,
+                                 backbone_weights=str(resnet18_weights)),
+        "convlstm-bi": train_tiny(tiny_data, base / "convlstm-bi", cache, epochs=1, bidirectional=True),
+        "convlstm-diff": train_tiny(tiny_data, base / "convlstm-diff", cache, epochs=1, modality="diff"),
+    }
