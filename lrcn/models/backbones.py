@@ -17,13 +17,15 @@ class WeightsError(LrcnError):
     """Backbone weights that cannot be had: the message says what file to place where."""
 
 
-def load_backbone(name: str, weights_file: str | None) -> tuple[nn.Module, int]:
+def load_backbone(name: str, weights_file: str | None, *, load_weights: bool = True) -> tuple[nn.Module, int]:
     """A torchvision ResNet with its weights loaded; returns (module, feature dim)."""
     import torchvision
 
     if name not in FEATURE_DIMS:
         raise ValueError(f"unknown backbone {name!r}; choose one of {', '.join(FEATURE_DIMS)}")
     model = getattr(torchvision.models, name)(weights=None)
+    if not load_weights:
+        return model, FEATURE_DIMS[name]
     if weights_file:
         path = Path(weights_file)
         if not path.is_file():

@@ -55,3 +55,25 @@ def write_json(path: str | Path, obj) -> None:
     tmp = _tmp(path)
     tmp.write_text(json.dumps(obj, indent=2, default=str) + "\n")
     os.replace(tmp, path)
+
+
+def model_from_checkpoint(path: str | Path, family: str | None = None):
+    """Rebuild the model a checkpoint was saved from, in eval mode; returns (model, checkpoint).
+
+    `family` (e.g. "convlstm") refuses a checkpoint of another family in one line.
+    """
+    from lrcn.models import ModelConfig, build_model
+
+    ckpt = load_checkpoint(path)
+    try:
+        cfg = ModelConfig.from_dict(ckpt["config"]["model"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{path}: checkpoint has no usable model config ({e})") from None
+    if family and cfg.name != family:
+        raise CheckpointError(f"{path}: checkpoint is a {cfg.name} model, not {family}")
+    model = build_model(cfg, load_weights=False)
+    try:
+        model.load_state_dict(ckpt["model"])
+    except (RuntimeError, KeyError) as e:
+        raise CheckpointError(f"{path}: weights do not fit a {cfg.name} model ({str(e).splitlines()[0]})") from None
+    return model.eval(), ckpt
