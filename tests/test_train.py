@@ -43,3 +43,23 @@ def test_resume_continues_to_the_same_weights(tiny_data, tmp_path):
     a, b = weights(straight), weights(part)
     for k in a:
         torch.testing.assert_close(a[k], b[k], atol=1e-6, rtol=1e-5, msg=k)
+
+
+@pytest.mark.slow
+def test_real_mixed_videos_train_and_corrupt_files_are_listed(shared_videos, tmp_path):
+    """Mixed codecs, sizes and frame rates from ../shared/data/videos, plus broken files."""
+    files = sorted(shared_videos.iterdir())
+    root = tmp_path / "real"
+    for i, f in enumerate(files):
+        d = root / ("a" if i % 2 else "b")
+        d.mkdir(parents=True, exist_ok=True)
+        (d / f.name).symlink_to(f)
+    (root / "a" / "corrupt.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x13" * 5000)
+    (root / "b" / "empty.avi").write_bytes(b"")
+    run = train_tiny(root, tmp_path / "run", tmp_path / "cache", epochs=1)
+    skipped = json.loads((run / "skipped.json").read_text())
+    assert sorted(s["path"].rsplit("/", 1)[1] for s in skipped) == ["corrupt.mp4", "empty.avi"]
+    assert all(s["reason"] for s in skipped)
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["skipped_files"] == 2
+    assert metrics["num_train"] + metrics["num_val"] + metrics["num_test"] == len(files)
