@@ -2,7 +2,7 @@
 
 The run folder is a contract read by vc-export, vc-run and vc-report:
 config.json, splits.json, best.pt, last.pt, history.json, metrics.json, per_class.json,
-skipped.json, curves.png, confusion.png.
+skipped.json, curves.png, confusion.png, report.html.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from lrcn.train.config import DataConfig, TrainConfig, from_dict
 from lrcn.train.features import cache_features
 from lrcn.train.loop import evaluate, train_one_epoch
 from lrcn.train.plots import confusion_matrix, plot_confusion, plot_curves
+from lrcn.train.report import write_run_report
 
 CONFIG_VERSION = 1
 
@@ -266,6 +267,7 @@ def finish(out, model, datasets, names, history, train_seconds, prepared, frozen
     if history:
         plot_curves(history, out / "curves.png")
     plot_confusion(matrix, names, out / "confusion.png")
+    write_run_report(out)
     console.print(f"test accuracy {metrics['test_accuracy']}  (best epoch {best['epoch']}, "
                   f"{metrics['num_test']} test clips, {train_seconds:.0f}s training)  -> {out}")
     return out

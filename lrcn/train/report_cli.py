@@ -1,0 +1,34 @@
+"""`vc-report`: compare finished runs in one table; writes report.md and report.html."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from lrcn.runtime.console import one_line_errors
+
+app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=True)
+
+
+@app.command()
+def main(
+    runs: Annotated[list[str], typer.Argument(help="Run folders or globs (artifacts/runs/*); a sweep folder "
+                                                   "stands for the runs in it.", show_default=False)],
+    out: Annotated[Optional[str], typer.Option(help="Where to write (default: the runs' common parent).")] = None,
+    sort: Annotated[str, typer.Option(help="Column to sort by: test_accuracy, test_loss, train_seconds, lr, "
+                                           "frames, ... (accuracies descending, the rest ascending).")] = "test_accuracy",
+) -> None:
+    """Write one comparison table across runs, each run's curves, confusion matrix and per-class accuracy."""
+    with one_line_errors():
+        from pathlib import Path
+
+        from lrcn.train.report import find_runs, write_report
+
+        paths = write_report(find_runs(runs), Path(out) if out else None, sort)
+        for p in paths:
+            typer.echo(p)
+
+
+if __name__ == "__main__":
+    app()
