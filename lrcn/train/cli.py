@@ -10,6 +10,7 @@ from lrcn.runtime.console import fail, one_line_errors
 
 app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=False)
 FAMILIES = ("convlstm", "resnetlstm", "pretrained")
+LIST = " A comma list sweeps (one run per combination)."
 
 
 def _csv(value: str | None) -> list[str] | None:
@@ -19,20 +20,20 @@ def _csv(value: str | None) -> list[str] | None:
 @app.command()
 def main(
     data: Annotated[str, typer.Option(help="Dataset folder root/<class>/<video>.")] = "artifacts/data/synth",
-    model: Annotated[str, typer.Option(help=f"Model family: {', '.join(FAMILIES)}.")] = "convlstm",
-    frames: Annotated[int, typer.Option(help="T: frames per clip, spread evenly over each video.")] = 15,
-    img_size: Annotated[int, typer.Option(help="Frames are resized to img_size x img_size.")] = 128,
-    input: Annotated[str, typer.Option("--input", help="Modality: rgb, diff or rgb+diff.")] = "rgb",
-    latent_dim: Annotated[int, typer.Option(help="Per-frame feature size.")] = 128,
-    hidden_size: Annotated[int, typer.Option(help="LSTM hidden size.")] = 128,
-    lstm_layers: Annotated[int, typer.Option(help="LSTM layers.")] = 1,
+    model: Annotated[str, typer.Option(help=f"Model family: {', '.join(FAMILIES)}.{LIST}")] = "convlstm",
+    frames: Annotated[str, typer.Option(help=f"T: frames per clip, spread evenly over each video.{LIST}")] = "15",
+    img_size: Annotated[str, typer.Option(help=f"Frames are resized to img_size x img_size.{LIST}")] = "128",
+    input: Annotated[str, typer.Option("--input", help=f"Modality: rgb, diff or rgb+diff.{LIST}")] = "rgb",
+    latent_dim: Annotated[str, typer.Option(help=f"Per-frame feature size.{LIST}")] = "128",
+    hidden_size: Annotated[str, typer.Option(help=f"LSTM hidden size.{LIST}")] = "128",
+    lstm_layers: Annotated[str, typer.Option(help=f"LSTM layers.{LIST}")] = "1",
     bidirectional: Annotated[bool, typer.Option(help="Bidirectional LSTM head.")] = False,
-    dropout: Annotated[float, typer.Option(help="Dropout before the classifier.")] = 0.3,
+    dropout: Annotated[str, typer.Option(help=f"Dropout before the classifier.{LIST}")] = "0.3",
     norm: Annotated[str, typer.Option(help="Custom CNN normalisation: batch or none.")] = "batch",
     backbone: Annotated[str, typer.Option(help="Pretrained family: resnet18/34/50/101/152.")] = "resnet152",
     backbone_weights: Annotated[Optional[str], typer.Option(help="Local backbone state dict (offline).")] = None,
-    lr: Annotated[float, typer.Option(help="Learning rate.")] = 1e-3,
-    batch_size: Annotated[int, typer.Option(help="Clips per batch.")] = 8,
+    lr: Annotated[str, typer.Option(help=f"Learning rate.{LIST}")] = "1e-3",
+    batch_size: Annotated[str, typer.Option(help=f"Clips per batch.{LIST}")] = "8",
     epochs: Annotated[Optional[int], typer.Option(help="Epochs (default 20; with --resume, the new total).")] = None,
     steps_per_epoch: Annotated[Optional[int], typer.Option(help="Cap optimizer steps per epoch.")] = None,
     workers: Annotated[int, typer.Option(help="DataLoader workers.")] = 0,
@@ -42,29 +43,48 @@ def main(
     num_classes: Annotated[Optional[int], typer.Option(help="Use the first N classes (sorted).")] = None,
     split_dir: Annotated[Optional[str], typer.Option(help="UCF101 split files folder (classInd.txt, ...).")] = None,
     split: Annotated[int, typer.Option(help="Which official split, K in trainlist0K.txt.")] = 1,
-    seed: Annotated[int, typer.Option(help="Random seed (splits, init, shuffling).")] = 0,
+    seed: Annotated[str, typer.Option(help=f"Random seed (splits, init, shuffling).{LIST}")] = "0",
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     no_feature_cache: Annotated[bool, typer.Option("--no-feature-cache", help="Run the frozen backbone every step.")] = False,
     cache_dir: Annotated[str, typer.Option(help="Decoded-clip and feature cache.")] = "artifacts/cache",
-    out: Annotated[Optional[str], typer.Option(help="Run folder (default artifacts/runs/<model>-<time>).")] = None,
+    out: Annotated[Optional[str], typer.Option(help="Run folder (default artifacts/runs/<model>-<time>); for a "
+                                                     "sweep, the folder of its runs (default artifacts/runs/sweep-<time>).")] = None,
     resume: Annotated[Optional[str], typer.Option(help="Continue the run in this folder from its last.pt.")] = None,
 ) -> None:
-    """Train one model and write its run folder."""
-    if model not in FAMILIES:
-        raise fail(f"unknown model {model!r}; choose one of {', '.join(FAMILIES)}", 2)
+    """Train one model and write its run folder; comma lists train the grid one run after another."""
     with one_line_errors():
+        from lrcn.train.sweep import parse_lists
+
+        lists = parse_lists({"model": model, "lr": lr, "frames": frames, "img_size": img_size, "input": input,
+                             "latent_dim": latent_dim, "hidden_size": hidden_size, "lstm_layers": lstm_layers,
+                             "dropout": dropout, "batch_size": batch_size, "seed": seed})
+        bad = [m for m in lists["model"] if m not in FAMILIES]
+        if bad:
+            raise fail(f"unknown model {bad[0]!r}; choose one of {', '.join(FAMILIES)}", 2)
+        sweep = [k for k, v in lists.items() if len(v) > 1]
+        if sweep and resume:
+            raise fail(f"--resume continues one run; drop the comma lists ({', '.join(sweep)})", 2)
+        v = {k: vals[0] for k, vals in lists.items()}
         from lrcn.models.config import ModelConfig
         from lrcn.train.config import DataConfig, TrainConfig
 
-        model_cfg = ModelConfig(name=model, img_size=img_size if img_size >= 16 else 16, latent_dim=latent_dim,
-                                hidden_size=hidden_size, lstm_layers=lstm_layers, bidirectional=bidirectional,
-                                dropout=dropout, norm=norm, backbone=backbone, backbone_weights=backbone_weights)
-        data_cfg = DataConfig(root=data, num_frames=frames, img_size=img_size, modality=input, classes=_csv(classes),
-                              num_classes=num_classes, split_dir=split_dir, split=split, augment=_csv(augment) or [],
-                              cache_dir=cache_dir)
-        train_cfg = TrainConfig(epochs=epochs or TrainConfig.epochs, batch_size=batch_size, lr=lr,
-                                steps_per_epoch=steps_per_epoch, workers=workers, seed=seed, device=device,
+        model_cfg = ModelConfig(name=v["model"], img_size=max(v["img_size"], 16), latent_dim=v["latent_dim"],
+                                hidden_size=v["hidden_size"], lstm_layers=v["lstm_layers"], bidirectional=bidirectional,
+                                dropout=v["dropout"], norm=norm, backbone=backbone, backbone_weights=backbone_weights)
+        data_cfg = DataConfig(root=data, num_frames=v["frames"], img_size=v["img_size"], modality=v["input"],
+                              classes=_csv(classes), num_classes=num_classes, split_dir=split_dir, split=split,
+                              augment=_csv(augment) or [], cache_dir=cache_dir)
+        train_cfg = TrainConfig(epochs=epochs or TrainConfig.epochs, batch_size=v["batch_size"], lr=v["lr"],
+                                steps_per_epoch=steps_per_epoch, workers=workers, seed=v["seed"], device=device,
                                 patience=patience, feature_cache=not no_feature_cache, out=out)
+        if sweep:
+            from pathlib import Path
+
+            from lrcn.train.sweep import default_sweep_dir, expand, run_sweep
+
+            runs = expand(model_cfg, data_cfg, train_cfg, lists)  # every point validated before any work
+            run_sweep(runs, Path(out) if out else default_sweep_dir())
+            return
         from lrcn.train.run import train
 
         train(model_cfg, data_cfg, train_cfg, resume=resume, epochs=epochs)
