@@ -13,7 +13,7 @@ app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=True)
 
 @app.command()
 def main(
-    runs: Annotated[list[str], typer.Argument(help="Run folders or globs (artifacts/runs/*); a sweep folder "
+    runs: Annotated[list[str], typer.Argument(metavar="RUN_DIR", help="Run folders or globs (artifacts/runs/*); a sweep folder "
                                                    "stands for the runs in it.", show_default=False)],
     out: Annotated[Optional[str], typer.Option(help="Where to write (default: the runs' common parent).")] = None,
     sort: Annotated[str, typer.Option(help="Column to sort by: test_accuracy, test_loss, train_seconds, lr, "
