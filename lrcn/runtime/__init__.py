@@ -1,4 +1,4 @@
-"""Torch-free runtime: video reading, preprocessing, and (later) onnxruntime inference.
+"""Torch-free runtime: video reading, preprocessing, and onnxruntime inference (`VideoClassifier`).
 
 Imports numpy, OpenCV and onnxruntime only; a test blocks torch and imports this package.
 """
@@ -10,11 +10,17 @@ import os
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
 
+from lrcn.runtime.classifier import Prediction, VideoClassifier
 from lrcn.runtime.errors import LrcnError, ModelError, SourceError, VideoError
 from lrcn.runtime.preprocess import MODALITIES, PreprocessSpec, prepare_clip
+from lrcn.runtime.stream import StreamConfig, StreamPrediction
 from lrcn.runtime.video import VIDEO_EXTENSIONS, VideoClip, read_clip, sample_indices
 
 __all__ = [
+    "VideoClassifier",
+    "Prediction",
+    "StreamConfig",
+    "StreamPrediction",
     "LrcnError",
     "ModelError",
     "SourceError",

@@ -1,0 +1,122 @@
+"""`VideoClassifier`: the Python API of the runtime.
+
+    clf = VideoClassifier("artifacts/models/convlstm.onnx")
+    p = clf.predict("video.avi")            # clip mode: label, probability, top_k, timings
+    for s in clf.stream(0): ...             # stream mode: one StreamPrediction per processed frame
+
+Clip mode samples and preprocesses exactly as training does (`video.clip_windows` over the
+decoded frames, then `preprocess.prepare_clip`), so its top-1 matches the PyTorch model's.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from lrcn.runtime.model import LrcnModel
+from lrcn.runtime.preprocess import prepare_clip
+from lrcn.runtime.session import SessionConfig
+from lrcn.runtime.video import DEFAULT_TIMEOUT_S, clip_from_video, clip_windows, decode_video
+
+
+def top_k(probs: np.ndarray, names: list[str], k: int) -> list[tuple[str, float]]:
+    """probs (K,) -> the k most probable (label, probability), most probable first."""
+    order = np.argsort(-probs, kind="stable")[: max(1, k)]
+    return [(names[i], float(probs[i])) for i in order]
+
+
+@dataclass
+class Prediction:
+    """One video classified in clip mode. probs (K,) is the mean over the clips."""
+
+    source: str
+    label: str
+    probability: float
+    top_k: list[tuple[str, float]]
+    probs: np.ndarray
+    timings: dict[str, float] = field(default_factory=dict)
+    """Milliseconds: decode, preprocess, infer, total."""
+    clips: int = 1
+    frames: int = 0
+    """Frames that really decoded."""
+
+    def to_dict(self) -> dict:
+        return {"source": self.source, "label": self.label, "probability": round(self.probability, 6),
+                "top_k": [[n, round(p, 6)] for n, p in self.top_k], "clips": self.clips, "frames": self.frames,
+                "ms": {k: round(v, 2) for k, v in self.timings.items()}}
+
+
+class VideoClassifier:
+    """An exported lrcn model (M.onnx, its parts beside it) ready to classify videos and streams."""
+
+    def __init__(self, model: str | os.PathLike, *, device: str = "auto", threads: int | None = None,
+                 top_k: int = 5, decode_timeout_s: float = DEFAULT_TIMEOUT_S):
+        self.model = LrcnModel(model, SessionConfig(device=device, threads=threads))
+        self.meta = self.model.meta
+        self.k = top_k
+        self.decode_timeout_s = decode_timeout_s
+
+    @property
+    def class_names(self) -> list[str]:
+        return self.meta.class_names
+
+    @property
+    def providers(self) -> list[str]:
+        """What the sessions really run on (`session.get_providers()`)."""
+        return self.model.providers
+
+    @property
+    def device_note(self) -> str | None:
+        """Why `auto` runs on the CPU, or None."""
+        return self.model.factory.note
+
+    @property
+    def sampled_frames(self) -> int:
+        """S frames sampled per clip: T, plus one for the diff modalities."""
+        return self.meta.num_frames + self.meta.preprocess.extra_frames
+
+    def probs_from_frames(self, frames_rgb: np.ndarray) -> np.ndarray:
+        """Resized uint8 RGB frames (S, H, W, 3) or clips (N, S, H, W, 3) -> probs (K,) or (N, K)."""
+        one = frames_rgb.ndim == 4
+        clips = frames_rgb[None] if one else frames_rgb
+        x = np.stack([prepare_clip(c, self.meta.preprocess) for c in clips])
+        probs = self.model.probs(x)
+        return probs[0] if one else probs
+
+    def predict(self, path: str | os.PathLike, *, clips: int = 1) -> Prediction:
+        """Classify one video file; `clips` > 1 averages evenly spaced clips. Raises VideoError."""
+        t0 = time.perf_counter()
+        video = decode_video(path, self.meta.preprocess.img_size, timeout_s=self.decode_timeout_s)
+        t1 = time.perf_counter()
+        windows = clip_windows(len(video.frames), self.sampled_frames, clips)
+        x = np.stack([prepare_clip(clip_from_video(video, w).frames, self.meta.preprocess) for w in windows])
+        t2 = time.perf_counter()
+        probs = self.model.probs(x).mean(axis=0)
+        t3 = time.perf_counter()
+        best = top_k(probs, self.class_names, self.k)
+        ms = {"decode": (t1 - t0) * 1e3, "preprocess": (t2 - t1) * 1e3, "infer": (t3 - t2) * 1e3,
+              "total": (t3 - t0) * 1e3}
+        return Prediction(str(path), best[0][0], best[0][1], best, probs, ms, len(windows), video.num_decoded)
+
+    def stream(self, source, config=None, *, reconnect: int = 5, **options):
+        """A `stream.Stream` over `source`: a file path, camera index, URL or FrameSource.
+
+        Pass a `stream.StreamConfig` or its fields (sample_fps, stateful, smooth, threshold,
+        max_frames, keep_window); `reconnect` is for URLs. Iterate it for StreamPredictions;
+        `.stats` counts frames read, processed and dropped; `.close()` stops the capture.
+        """
+        from dataclasses import replace
+
+        from lrcn.runtime.sources import open_source
+        from lrcn.runtime.stream import Stream, StreamConfig
+
+        cfg = replace(config, **options) if config is not None else StreamConfig(**options)
+        src = source if hasattr(source, "frames") else open_source(source, reconnect=reconnect)
+        try:
+            return Stream(self, src, cfg)
+        except BaseException:
+            src.close()
+            raise

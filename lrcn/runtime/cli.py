@@ -1,0 +1,102 @@
+"""`vc-run`: classify video files, folders, globs, cameras and stream URLs with an exported model.
+
+Files run in clip mode (T frames sampled over the whole video, as in training) unless
+--stream, --show or --save is given; cameras (`vc-run 0`) and URLs always stream.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from lrcn.runtime.console import err_console, fail, one_line_errors
+
+app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=False)
+
+
+def _check(sources, top_k, clips, device, threads, reconnect) -> None:
+    from lrcn.runtime.session import DEVICES
+
+    if not sources:
+        raise fail("give a video file, folder, glob, camera index (0) or stream URL", 2)
+    if top_k < 1:
+        raise fail(f"--top-k must be >= 1, got {top_k}", 2)
+    if clips < 1:
+        raise fail(f"--clips must be >= 1, got {clips}", 2)
+    if device not in DEVICES:
+        raise fail(f"--device must be one of {', '.join(DEVICES)}, got {device!r}", 2)
+    if threads is not None and threads < 1:
+        raise fail(f"--threads must be >= 1, got {threads}", 2)
+    if reconnect < 0:
+        raise fail(f"--reconnect must be >= 0, got {reconnect}", 2)
+
+
+def _model_path(model: str | None) -> str:
+    from lrcn.runtime.model import DEFAULT_MODELS_DIR, newest_model
+
+    if model:
+        return model
+    found = newest_model(DEFAULT_MODELS_DIR)
+    if found is None:
+        raise fail(f"no model under {DEFAULT_MODELS_DIR}/: export one with `vc-export RUN_DIR`, or pass --model", 1)
+    err_console.print(f"model {found} (the newest under {DEFAULT_MODELS_DIR}/)", highlight=False)
+    return str(found)
+
+
+@app.command()
+def main(
+    sources: Annotated[Optional[list[str]], typer.Argument(
+        help="Video files, folders, globs, camera indices (0) or stream URLs (rtsp://, http://).",
+        show_default=False)] = None,
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Exported M.onnx (default: the newest under artifacts/models/).")] = None,
+    top_k: Annotated[int, typer.Option(help="Labels shown per prediction.")] = 5,
+    clips: Annotated[int, typer.Option(help="Clip mode: average N evenly spaced clips over each video.")] = 1,
+    stream: Annotated[bool, typer.Option("--stream", help="Stream mode for files too.")] = False,
+    sample_fps: Annotated[Optional[float], typer.Option(help="Stream mode: frames fed per second (default: the training rate; 0: every frame).")] = None,
+    stateful: Annotated[bool, typer.Option("--stateful", help="Stream mode: carry the LSTM state (step part) instead of a window.")] = False,
+    smooth: Annotated[int, typer.Option(help="Stream mode: moving average over N predictions.")] = 1,
+    threshold: Annotated[float, typer.Option(help="Below this probability the label shows as uncertain.")] = 0.0,
+    show: Annotated[bool, typer.Option("--show", help="Show an annotated window (q or Esc quits).")] = False,
+    save: Annotated[Optional[str], typer.Option(help="Write the annotated stream to this video file.")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="One JSON line per prediction on stdout.")] = False,
+    csv_out: Annotated[Optional[str], typer.Option("--csv", help="Also write the results to this CSV file.")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or tensorrt.")] = "auto",
+    threads: Annotated[Optional[int], typer.Option(help="CPU threads for onnxruntime (default: all cores).")] = None,
+    reconnect: Annotated[int, typer.Option(help="URL streams: reopen attempts (with backoff) after a drop.")] = 5,
+    max_frames: Annotated[Optional[int], typer.Option(help="Stream mode: stop after N processed frames.")] = None,
+) -> None:
+    """Classify each input and print top-k labels; exit 1 if any input failed."""
+    _check(sources, top_k, clips, device, threads, reconnect)
+    with one_line_errors():
+        from lrcn.runtime.sources import is_live
+        from lrcn.runtime.stream import StreamConfig
+
+        scfg = StreamConfig(sample_fps=sample_fps, stateful=stateful, smooth=smooth, threshold=threshold,
+                            max_frames=max_frames)
+        from lrcn.runtime.classifier import VideoClassifier
+
+        clf = VideoClassifier(_model_path(model), device=device, threads=threads, top_k=top_k)
+        if clf.device_note:
+            err_console.print(f"[yellow]note[/] {clf.device_note}", highlight=False)
+        err_console.print(f"providers {', '.join(clf.providers)}", highlight=False)
+        streaming = stream or show or bool(save) or any(is_live(s) for s in sources)
+        if streaming:
+            from lrcn.runtime.run_stream import run_streams
+
+            rows, failures = run_streams(clf, sources, scfg, reconnect=reconnect, show=show, save=save,
+                                         json_out=json_out)
+        else:
+            from lrcn.runtime.run_clips import run_clips
+
+            rows, failures = run_clips(clf, sources, clips=clips, json_out=json_out)
+        if csv_out:
+            from lrcn.runtime.output import write_csv
+
+            write_csv(csv_out, rows)
+    if failures:
+        raise typer.Exit(1)
+
+
+if __name__ == "__main__":
+    app()

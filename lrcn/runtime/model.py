@@ -1,0 +1,136 @@
+"""An exported lrcn model on onnxruntime: the full graph, its streaming parts, and load-time checks.
+
+Everything the runtime needs comes from the metadata document (`contract.ModelMetadata`); a
+file that is not a usable lrcn model fails here in one line (ModelError), before any video.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from lrcn.runtime import contract as K
+from lrcn.runtime.errors import ModelError
+from lrcn.runtime.session import SessionConfig, SessionFactory
+
+DEFAULT_MODELS_DIR = Path("artifacts/models")
+_NOT_DEFAULT = tuple(K.PART_SUFFIX.values()) + (".fp16.onnx", ".int8.onnx")
+
+
+def newest_model(root: str | Path = DEFAULT_MODELS_DIR) -> Path | None:
+    """The most recently written full fp32 model under `root` (parts and edge variants skipped)."""
+    root = Path(root)
+    if not root.is_dir():
+        return None
+    found = [p for p in root.rglob("*.onnx") if p.is_file() and not p.name.endswith(_NOT_DEFAULT)]
+    return max(found, key=lambda p: p.stat().st_mtime_ns, default=None)
+
+
+def read_metadata(session, path: Path) -> K.ModelMetadata:
+    text = session.get_modelmeta().custom_metadata_map.get(K.METADATA_KEY)
+    if text is None:
+        raise ModelError(f"{path}: no lrcn metadata (not written by vc-export, or a truncated file)")
+    return K.ModelMetadata.from_json(text, source=str(path))
+
+
+def _dim(shape, axis: int):
+    try:
+        d = shape[axis]
+    except IndexError:
+        return None
+    return d if isinstance(d, int) else None
+
+
+def _numpy_dtype(ort_type: str):
+    return np.float16 if ort_type == "tensor(float16)" else np.float32
+
+
+class Part:
+    """One session with its input names and the float dtype it wants."""
+
+    def __init__(self, session, path: Path):
+        self.session, self.path = session, path
+        self.inputs = {i.name: i for i in session.get_inputs()}
+        self.outputs = {o.name: o for o in session.get_outputs()}
+
+    def run(self, outputs: list[str], feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        typed = {k: np.ascontiguousarray(v, dtype=_numpy_dtype(self.inputs[k].type)) for k, v in feeds.items()}
+        return [np.asarray(o, dtype=np.float32) for o in self.session.run(outputs, typed)]
+
+    def require(self, inputs: tuple[str, ...], outputs: tuple[str, ...], what: str) -> None:
+        missing = [n for n in inputs if n not in self.inputs] + [n for n in outputs if n not in self.outputs]
+        if missing:
+            raise ModelError(f"{self.path}: the {what} has no tensor(s) {', '.join(missing)} "
+                             f"(has inputs {', '.join(self.inputs)}; outputs {', '.join(self.outputs)})")
+
+
+class LrcnModel:
+    """The full model (loaded at once) and its parts (loaded when stream mode first needs them).
+
+    `meta` is the full file's metadata; every part runs on the providers the full model got.
+    """
+
+    def __init__(self, path: str | Path, session_cfg: SessionConfig | None = None):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise ModelError(f"{self.path}: no such model file")
+        self.factory = SessionFactory(session_cfg)
+        self.full = Part(self.factory.create(self.path), self.path)
+        self.meta = read_metadata(self.full.session, self.path)
+        self._parts: dict[str, Part] = {}
+        self._check_full()
+
+    @property
+    def providers(self) -> list[str]:
+        return self.factory.providers
+
+    def _check_full(self) -> None:
+        m = self.meta
+        if m.kind != "full":
+            raise ModelError(f"{self.path}: this is the {m.kind} part of a model; pass the full model file")
+        self.full.require((K.INPUT_FRAMES,), (K.OUTPUT_PROBS,), "model")
+        self._check_classes(self.full)
+        shape = self.full.inputs[K.INPUT_FRAMES].shape
+        if len(shape) != 5:
+            raise ModelError(f"{self.path}: input '{K.INPUT_FRAMES}' has rank {len(shape)}, expected 5 (B, T, C, H, W)")
+        want = (m.preprocess.channels, m.preprocess.img_size, m.preprocess.img_size)
+        got = tuple(_dim(shape, a) for a in (2, 3, 4))
+        if any(g is not None and g != w for g, w in zip(got, want)):
+            raise ModelError(f"{self.path}: input is (C, H, W) = {got} but the metadata says {want}")
+
+    def _check_classes(self, part: Part) -> None:
+        k = _dim(part.outputs[K.OUTPUT_PROBS].shape, -1)
+        if k is not None and k != self.meta.num_classes:
+            raise ModelError(f"{part.path}: the metadata names {self.meta.num_classes} classes "
+                             f"but the model outputs {k}")
+
+    def part(self, kind: str) -> Part:
+        """The streaming part `kind` ("encoder", "head", "step"); ModelError when it is missing."""
+        if kind in self._parts:
+            return self._parts[kind]
+        rel = self.meta.parts.get(kind)
+        if kind == "step" and self.meta.bidirectional:
+            raise ModelError(f"{self.path}: a bidirectional model has no step part; drop --stateful")
+        if not rel:
+            raise ModelError(f"{self.path}: the metadata lists no {kind} part; re-export with vc-export")
+        path = self.path.parent / rel
+        if not path.is_file():
+            raise ModelError(f"{path}: the {kind} part of {self.path.name} is missing; re-export with vc-export")
+        part = Part(self.factory.create(path), path)
+        meta = read_metadata(part.session, path)
+        if meta.kind != kind:
+            raise ModelError(f"{path}: metadata says kind {meta.kind!r}, expected {kind!r}")
+        if meta.checkpoint_sha256 != self.meta.checkpoint_sha256:
+            raise ModelError(f"{path}: exported from another checkpoint than {self.path.name}; re-export both")
+        io = {"encoder": ((K.INPUT_FRAME,), (K.FEATURES,)), "head": ((K.FEATURES,), (K.OUTPUT_PROBS,)),
+              "step": ((K.INPUT_FRAME, K.STATE_H, K.STATE_C), (K.OUTPUT_PROBS, K.STATE_H_OUT, K.STATE_C_OUT))}
+        part.require(*io[kind], f"{kind} part")
+        if kind != "encoder":
+            self._check_classes(part)
+        self._parts[kind] = part
+        return part
+
+    def probs(self, clips: np.ndarray) -> np.ndarray:
+        """clips (B, T, C, H, W) float32 -> class probabilities (B, K)."""
+        return self.full.run([K.OUTPUT_PROBS], {K.INPUT_FRAMES: clips})[0]

@@ -1,0 +1,232 @@
+"""Where frames come from: video files, folders and globs, camera indices and stream URLs.
+
+A FrameSource yields `Frame`s (BGR image, time in seconds, index in the source) and counts
+the frames it read. Files are read in order, every frame, at decoding speed. Live sources
+(cameras, URLs) read in their own thread and keep only the newest frame: a consumer slower
+than the camera skips frames instead of falling behind, so latency never grows.
+"""
+
+from __future__ import annotations
+
+import glob
+import threading
+import time
+from pathlib import Path
+from typing import Iterator, NamedTuple
+
+import cv2
+import numpy as np
+
+from lrcn.runtime.errors import SourceError, VideoError
+from lrcn.runtime.quiet import captured_output
+from lrcn.runtime.video import VIDEO_EXTENSIONS
+
+OPEN_TIMEOUT_MS = 10_000
+READ_TIMEOUT_MS = 10_000
+MAX_BACKOFF_S = 8.0
+FALLBACK_FPS = 25.0
+
+
+class Frame(NamedTuple):
+    image: np.ndarray
+    """BGR uint8 as OpenCV decodes it."""
+    t: float
+    """Seconds: media time for files, time since opening for live sources."""
+    index: int
+    """Position in the source (frames read before this one)."""
+
+
+def is_url(target: str) -> bool:
+    return "://" in target
+
+
+def is_live(target: str) -> bool:
+    """A camera index ("0") or a URL; an existing file named "0" stays a file."""
+    return is_url(target) or (target.isdigit() and not Path(target).exists())
+
+
+def expand_inputs(target: str) -> list[Path]:
+    """A file, a folder (videos in it, recursively) or a glob -> video files, sorted.
+
+    Raises VideoError when nothing matches, so the caller can name the input that failed.
+    """
+    p = Path(target)
+    if p.is_file():
+        return [p]
+    if p.is_dir():
+        found = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in VIDEO_EXTENSIONS)
+        if not found:
+            raise VideoError(f"{p}: no video files ({' '.join(VIDEO_EXTENSIONS)}) in this folder")
+        return found
+    if glob.has_magic(target):
+        found = sorted(Path(f) for f in glob.glob(target, recursive=True) if Path(f).is_file())
+        if not found:
+            raise VideoError(f"{target}: no file matches")
+        return found
+    raise VideoError(f"{p}: no such file")
+
+
+class FileSource:
+    """Every frame of a video file, in order; PyAV takes over when OpenCV reads nothing (AV1)."""
+
+    live = False
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.name = str(self.path)
+        self.read = 0
+        if not self.path.is_file():
+            raise VideoError(f"{self.path}: no such file")
+
+    def frames(self) -> Iterator[Frame]:
+        yield from self._opencv()
+        if self.read == 0:
+            yield from self._pyav()
+        if self.read == 0:
+            raise VideoError(f"{self.path}: no decodable video frames")
+
+    def _opencv(self) -> Iterator[Frame]:
+        cap = cv2.VideoCapture(str(self.path))
+        try:
+            if not cap.isOpened():
+                return
+            fps = cap.get(cv2.CAP_PROP_FPS)
+            fps = fps if np.isfinite(fps) and 0.5 <= fps <= 1000 else FALLBACK_FPS
+            while True:
+                ok, img = cap.read()
+                if not ok or img is None:
+                    return
+                self.read += 1
+                yield Frame(img, (self.read - 1) / fps, self.read - 1)
+        finally:
+            cap.release()
+
+    def _pyav(self) -> Iterator[Frame]:
+        try:
+            import av  # optional, as in video.py
+        except ImportError:
+            return
+        try:
+            with av.open(str(self.path)) as container:
+                if not container.streams.video:
+                    return
+                stream = container.streams.video[0]
+                rate = stream.average_rate or stream.guessed_rate
+                fps = float(rate) if rate else FALLBACK_FPS
+                for f in container.decode(stream):
+                    self.read += 1
+                    yield Frame(f.to_ndarray(format="bgr24"), (self.read - 1) / fps, self.read - 1)
+        except Exception:  # noqa: BLE001 - a PyAV failure ends the file; frames read so far count
+            return
+
+    def close(self) -> None:
+        pass
+
+
+def _open_capture(target: int | str):
+    """cv2.VideoCapture with bounded open/read times; OpenCV's own probe errors are swallowed."""
+    with captured_output():
+        if isinstance(target, int):
+            cap = cv2.VideoCapture(target)
+        else:
+            cap = cv2.VideoCapture(target, cv2.CAP_ANY, [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, OPEN_TIMEOUT_MS,
+                                                         cv2.CAP_PROP_READ_TIMEOUT_MSEC, READ_TIMEOUT_MS])
+    if cap.isOpened():
+        return cap
+    cap.release()
+    return None
+
+
+class LiveSource:
+    """A camera or URL read by a capture thread that keeps only the newest frame.
+
+    A URL that drops is reopened up to `reconnect` times per drop, waiting 0.5, 1, 2, ... s
+    (at most MAX_BACKOFF_S) between tries; a camera that stops ends the source with an error.
+    """
+
+    live = True
+
+    def __init__(self, target: int | str, *, reconnect: int = 5, backoff_s: float = 0.5):
+        self.target, self.reconnect, self.backoff_s = target, reconnect, backoff_s
+        self.name = f"camera {target}" if isinstance(target, int) else str(target)
+        self.read = 0
+        self.reconnects = 0
+        self._cap = _open_capture(target)
+        if self._cap is None:
+            what = "no camera with this index, or it is in use" if isinstance(target, int) else "OpenCV cannot open it"
+            raise SourceError(f"{self.name}: cannot be opened ({what})")
+        self._cond = threading.Condition()
+        self._newest: Frame | None = None
+        self._ended = False
+        self._error: str | None = None
+        self._stop = threading.Event()
+        self._t0 = time.monotonic()
+        self._thread = threading.Thread(target=self._capture, name=f"capture:{self.name}", daemon=True)
+        self._thread.start()
+
+    def _capture(self) -> None:
+        try:
+            while not self._stop.is_set():
+                ok, img = self._cap.read()
+                if ok and img is not None:
+                    with self._cond:
+                        self._newest = Frame(img, time.monotonic() - self._t0, self.read)
+                        self.read += 1
+                        self._cond.notify_all()
+                elif not self._reopen():
+                    return
+        finally:
+            if self._cap is not None:
+                self._cap.release()
+            with self._cond:
+                self._ended = True
+                self._cond.notify_all()
+
+    def _reopen(self) -> bool:
+        """After a failed read: reopen a URL with backoff. False ends the source."""
+        self._cap.release()
+        self._cap = None
+        if isinstance(self.target, int):
+            self._error = f"{self.name}: stopped delivering frames"
+            return False
+        for attempt in range(self.reconnect):
+            if self._stop.wait(min(self.backoff_s * 2**attempt, MAX_BACKOFF_S)):
+                return False
+            self._cap = _open_capture(self.target)
+            if self._cap is not None:
+                self.reconnects += 1
+                return True
+        self._error = (f"{self.name}: the stream dropped and {self.reconnect} reconnect(s) failed"
+                       if self.reconnect else f"{self.name}: the stream dropped (--reconnect 0)")
+        return False
+
+    def frames(self) -> Iterator[Frame]:
+        """The newest frame each time one newer than the last arrives; frames in between are dropped."""
+        last = -1
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._ended or (self._newest is not None and self._newest.index > last),
+                                    timeout=1.0)
+                frame = self._newest if self._newest is not None and self._newest.index > last else None
+                ended, error = self._ended, self._error
+            if frame is not None:
+                last = frame.index
+                yield frame
+            elif ended:
+                if error:
+                    raise SourceError(error)
+                return
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2.0)  # a read blocked on a dead socket ends at READ_TIMEOUT_MS
+
+
+def open_source(target, *, reconnect: int = 5):
+    """A FrameSource for a camera index (int or digits), a URL, or a video file path."""
+    if isinstance(target, int):
+        return LiveSource(target, reconnect=reconnect)
+    target = str(target)
+    if is_live(target):
+        return LiveSource(int(target) if target.isdigit() else target, reconnect=reconnect)
+    return FileSource(target)

@@ -1,0 +1,158 @@
+"""Models for the runtime tests.
+
+`fake_model` hand-builds tiny ONNX graphs that honour the export contract (no torch, instant):
+encoder = mean over pixels @ We; head = mean over time @ Wh, softmax; full = head(encoder);
+step carries h = sum of features and c = count, so T steps from zero equal the full model.
+Good for the runtime's mechanics. `exported_tiny_run` exports a really trained run with
+lrcn.export for the parity tests against PyTorch.
+"""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+
+from lrcn.runtime import contract as K
+from lrcn.runtime.preprocess import PreprocessSpec
+
+IR_VERSION = 9  # what onnxruntime 1.18+ loads; onnx's own default can be newer than the runtime
+
+
+def _meta(kind: str, classes: list[str], t: int, spec: PreprocessSpec, latent: int, parts: dict, **kw) -> str:
+    fields = dict(kind=kind, family="fake", class_names=classes, num_frames=t, preprocess=spec, sample_fps=5.0,
+                  bidirectional=False, lstm_layers=1, hidden_size=latent, latent_dim=latent, parts=parts,
+                  checkpoint_sha256="fake")
+    return K.ModelMetadata(**{**fields, **kw}).to_json()
+
+
+def fake_model(folder: Path, *, classes=("a", "b", "c"), num_frames: int = 4, img_size: int = 32,
+               modality: str = "rgb", latent: int = 5, seed: int = 0, name: str = "fake",
+               meta_overrides: dict | None = None, out_dim: int | None = None) -> Path:
+    """Write name.onnx, name.encoder.onnx, name.head.onnx, name.step.onnx; returns the full model's path."""
+    import onnx
+    from onnx import TensorProto as TP
+    from onnx import helper as h
+    from onnx import numpy_helper as nh
+
+    folder.mkdir(parents=True, exist_ok=True)
+    spec = PreprocessSpec(img_size=img_size, modality=modality)
+    c, k = spec.channels, out_dim or len(classes)
+    rng = np.random.default_rng(seed)
+    we = nh.from_array(rng.normal(size=(c, latent)).astype(np.float32) * 3, "We")
+    wh = nh.from_array(rng.normal(size=(latent, k)).astype(np.float32) * 3, "Wh")
+    axes = lambda name, v: nh.from_array(np.array(v, np.int64), name)  # noqa: E731
+    parts = {kind: f"{name}{suffix}" for kind, suffix in K.PART_SUFFIX.items()}
+    f32 = lambda n, shape: h.make_tensor_value_info(n, TP.FLOAT, shape)  # noqa: E731
+    head_nodes = [h.make_node("MatMul", ["pooled", "Wh"], [K.OUTPUT_LOGITS]),
+                  h.make_node("Softmax", [K.OUTPUT_LOGITS], [K.OUTPUT_PROBS], axis=-1)]
+    outs = [f32(K.OUTPUT_LOGITS, ["batch", k]), f32(K.OUTPUT_PROBS, ["batch", k])]
+    graphs = {
+        "full": ([f32(K.INPUT_FRAMES, ["batch", "time", c, img_size, img_size])], outs, [
+            h.make_node("ReduceMean", [K.INPUT_FRAMES, "hw"], ["px"], keepdims=0),
+            h.make_node("MatMul", ["px", "We"], ["feats"]),
+            h.make_node("ReduceMean", ["feats", "t"], ["pooled"], keepdims=0), *head_nodes],
+            [we, wh, axes("hw", [3, 4]), axes("t", [1])]),
+        "encoder": ([f32(K.INPUT_FRAME, ["batch", c, img_size, img_size])], [f32(K.FEATURES, ["batch", latent])], [
+            h.make_node("ReduceMean", [K.INPUT_FRAME, "hw"], ["px"], keepdims=0),
+            h.make_node("MatMul", ["px", "We"], [K.FEATURES])], [we, axes("hw", [2, 3])]),
+        "head": ([f32(K.FEATURES, ["batch", "time", latent])], outs, [
+            h.make_node("ReduceMean", [K.FEATURES, "t"], ["pooled"], keepdims=0), *head_nodes],
+            [wh, axes("t", [1])]),
+        "step": ([f32(K.INPUT_FRAME, ["batch", c, img_size, img_size]), f32(K.STATE_H, [1, "batch", latent]),
+                  f32(K.STATE_C, [1, "batch", latent])],
+                 [f32(K.OUTPUT_PROBS, ["batch", k]), f32(K.STATE_H_OUT, [1, "batch", latent]),
+                  f32(K.STATE_C_OUT, [1, "batch", latent])], [
+            h.make_node("ReduceMean", [K.INPUT_FRAME, "hw"], ["px"], keepdims=0),
+            h.make_node("MatMul", ["px", "We"], ["feat"]),
+            h.make_node("Add", [K.STATE_H, "feat"], [K.STATE_H_OUT]),
+            h.make_node("Add", [K.STATE_C, "one"], [K.STATE_C_OUT]),
+            h.make_node("Div", [K.STATE_H_OUT, K.STATE_C_OUT], ["mean"]),
+            h.make_node("Squeeze", ["mean", "zero"], ["pooled"]),
+            h.make_node("MatMul", ["pooled", "Wh"], ["lg"]),
+            h.make_node("Softmax", ["lg"], [K.OUTPUT_PROBS], axis=-1)],
+            [we, wh, axes("hw", [2, 3]), axes("zero", [0]), nh.from_array(np.ones((1, 1, latent), np.float32), "one")]),
+    }
+    full_path = folder / f"{name}.onnx"
+    for kind, (inputs, outputs, nodes, inits) in graphs.items():
+        model = h.make_model(h.make_graph(nodes, f"fake_{kind}", inputs, outputs, inits),
+                             opset_imports=[h.make_opsetid("", 18)], ir_version=IR_VERSION)
+        text = _meta(kind, list(classes), num_frames, spec, latent, parts, **(meta_overrides or {}))
+        h.set_model_props(model, {K.METADATA_KEY: text})
+        onnx.save(model, str(full_path if kind == "full" else folder / parts[kind]))
+    return full_path
+
+
+class MjpegServer:
+    """A multipart/x-mixed-replace JPEG stream on 127.0.0.1, looping `frames` (BGR) at `fps`.
+
+    `stop()` closes the listener and every open connection (a dropped stream, as a client
+    sees it); `start()` serves again on the same port (the camera came back).
+    """
+
+    def __init__(self, frames: list[np.ndarray], fps: float = 30.0):
+        import cv2
+
+        self.jpegs = [cv2.imencode(".jpg", f)[1].tobytes() for f in frames]
+        self.period = 1.0 / fps
+        self.port = 0
+        self.sent = 0
+        self._server = None
+
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/stream.mjpg"
+
+    def start(self) -> "MjpegServer":
+        import http.server
+        import threading
+        import time
+
+        owner, stopped = self, threading.Event()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):  # quiet test output
+                pass
+
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+                self.end_headers()
+                i = 0
+                while not stopped.is_set():
+                    jpg = owner.jpegs[i % len(owner.jpegs)]
+                    try:
+                        self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\n")
+                        self.wfile.write(b"Content-Length: %d\r\n\r\n" % len(jpg) + jpg + b"\r\n")
+                    except OSError:
+                        return
+                    owner.sent += 1
+                    i += 1
+                    time.sleep(owner.period)
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        server.daemon_threads = True
+        self.port = server.server_address[1]
+        self._server, self._stopped = server, stopped
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._stopped.set()
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+
+
+@functools.lru_cache(maxsize=None)
+def cuda_works() -> bool:
+    """True when onnxruntime lists CUDA and an NVIDIA GPU answers (the gpu tests' condition)."""
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" not in ort.get_available_providers() or not shutil.which("nvidia-smi"):
+        return False
+    return subprocess.run(["nvidia-smi", "-L"], capture_output=True).returncode == 0
