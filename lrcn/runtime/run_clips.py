@@ -21,7 +21,7 @@ def run_clips(clf, sources: list[str], *, clips: int = 1, json_out: bool = False
             files.append((s, str(e)))
     progress = Progress(TextColumn("classify"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         TextColumn("{task.fields[name]}"), console=err_console, transient=True,
-                        disable=len(files) < 2)
+                        disable=len(files) < 2 or not err_console.is_terminal)
     with progress:
         task = progress.add_task("classify", total=len(files), name="")
         for name, error in files:
