@@ -1,0 +1,104 @@
+"""`vc-export`: a trained run -> ONNX with metadata, checked by the parity gate, plus streaming parts."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from lrcn.runtime.console import err_console, fail, one_line_errors
+
+app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=False)
+
+
+def _precisions(values: list[str] | None) -> list[str]:
+    from lrcn.export.variants import PRECISIONS
+
+    out = [p.strip() for v in values or [] for p in v.split(",") if p.strip()]
+    bad = [p for p in out if p not in PRECISIONS]
+    if bad:
+        raise ValueError(f"--precision takes {', '.join(PRECISIONS)}; got {bad[0]!r}")
+    return list(dict.fromkeys(out))
+
+
+def _variant_line(precision: str, f: dict, fp32_name: str) -> str:
+    from lrcn.export.inspect import human_size
+    from lrcn.export.variants import MIN_AGREEMENT
+
+    figures = (f"{human_size(f['size_bytes'])} ({f['size_ratio']:.0%} of fp32), CPU {f['latency_ms']:.2f} ms per "
+               f"T={f['T']} clip (fp32 {f['fp32_latency_ms']:.2f} ms), top-1 agreement {f['agreement']:.1%} "
+               f"on {f['clips']} {f['clips_from']} clips")
+    if f["accepted"]:
+        return f"{precision}: {figures} -> {f['path']}"
+    return f"[red]{precision} refused[/]: agreement {f['agreement']:.1%} < {MIN_AGREEMENT:.0%} with {fp32_name}; {figures}"
+
+
+@app.command()
+def main(
+    model: Annotated[Optional[str], typer.Option(help="Family to export (newest run): convlstm, resnetlstm, "
+                                                      "pretrained, or all.")] = None,
+    run: Annotated[Optional[str], typer.Option(help="Export this run folder's best.pt instead.")] = None,
+    checkpoint: Annotated[Optional[str], typer.Option(help="Export this checkpoint file instead.")] = None,
+    out: Annotated[Optional[str], typer.Option(help="FILE.onnx, or a folder (default artifacts/models/).")] = None,
+    opset: Annotated[int, typer.Option(help="ONNX opset (18 runs on onnxruntime 1.14 and later).")] = 18,
+    precision: Annotated[Optional[list[str]], typer.Option(help="Edge variant(s) too: fp16, int8 "
+                                                                 "(repeat or comma list).")] = None,
+    stream: Annotated[bool, typer.Option("--stream/--no-stream", help="Also write the streaming parts "
+                                                                      "(encoder, head, step).")] = True,
+    tolerance: Annotated[float, typer.Option(help="Parity gate: max |Δprobs| onnxruntime vs PyTorch.")] = 1e-5,
+    runs_dir: Annotated[str, typer.Option(help="Where --model looks for runs.")] = "artifacts/runs",
+    inspect: Annotated[bool, typer.Option("--inspect", help="Then show the model (vc-inspect).")] = False,
+) -> None:
+    """Export, gate (onnx.checker, symbolic batch/time, onnxruntime = PyTorch) and move into place."""
+    from pathlib import Path
+
+    from rich.console import Console
+
+    console = Console(highlight=False, soft_wrap=True)
+    with one_line_errors():
+        if not 7 <= opset <= 23:
+            raise ValueError(f"--opset must be in 7..23, got {opset}")
+        if not 0 <= tolerance < 1:
+            raise ValueError(f"--tolerance must be in [0, 1), got {tolerance}")
+        precisions = _precisions(precision)
+        from lrcn.export.sources import resolve_sources
+
+        sources = resolve_sources(model, run, checkpoint, Path(runs_dir))
+        if out and out.endswith(".onnx") and len(sources) > 1:
+            raise ValueError("--out FILE.onnx names one model; give a folder with --model all")
+        from lrcn.export.pipeline import export_run
+        from lrcn.runtime.errors import LrcnError
+
+        done, failed = [], 0
+        for src in sources:
+            try:
+                result = export_run(src, out, family=model if model != "all" else None,
+                                    opset=opset, precisions=precisions, stream=stream, tolerance=tolerance,
+                                    log=lambda s: console.print(f"[dim]{s}[/]"))
+            except LrcnError as e:
+                err_console.print(f"[bold red]error:[/] {src.checkpoint}: {e}")
+                failed += 1
+                continue
+            console.print(result.summary)
+            for p, figures in result.report.get("variants", {}).items():
+                console.print(_variant_line(p, figures, result.model.name))
+            failed += bool(result.refused)
+            done.append(result)
+        if done:
+            console.print("next:")
+            for r in done:
+                console.print(f"  vc-run VIDEO --model {r.model}")
+                console.print(f"  vc-inspect {r.model}")
+        if inspect and done:
+            from lrcn.export.inspect_cli import show
+
+            for r in done[:-1]:
+                show(str(r.model), summary_only=True)
+            show(str(done[-1].model))
+    if failed:
+        raise fail(f"{failed} of {len(sources)} export(s) failed the gate or had a variant refused; "
+                   "see the lines above", 1)
+
+
+if __name__ == "__main__":
+    app()
