@@ -84,3 +84,10 @@ def tiny_runs(tiny_data, tmp_path_factory, resnet18_weights) -> dict[str, Path]:
         "convlstm-bi": train_tiny(tiny_data, base / "convlstm-bi", cache, epochs=1, bidirectional=True),
         "convlstm-diff": train_tiny(tiny_data, base / "convlstm-diff", cache, epochs=1, modality="diff"),
     }
+
+
+@pytest.fixture(scope="session")
+def exported_tiny_run(tiny_run, tmp_path_factory) -> Path:
+    """tiny_run exported by lrcn.export: convlstm.onnx with its encoder, head and step parts beside it."""
+    export = pytest.importorskip("lrcn.export.pipeline")
+    return export.export_run(tiny_run, tmp_path_factory.mktemp("exported") / "convlstm.onnx").model
