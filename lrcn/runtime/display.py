@@ -19,8 +19,12 @@ QUIT_KEYS = (ord("q"), ord("Q"), 27)
 
 def annotate(frame: np.ndarray, text: str, fps: float) -> np.ndarray:
     """A copy of the BGR frame with the label line and the fps, scaled to the frame size."""
-    img = frame if frame.ndim == 3 and frame.shape[2] == 3 else cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
-    img = np.ascontiguousarray(img.copy())
+    if frame.ndim == 2 or frame.shape[2] == 1:
+        img = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
+    elif frame.shape[2] == 4:
+        img = cv2.cvtColor(frame, cv2.COLOR_BGRA2BGR)
+    else:
+        img = frame.copy()
     scale = max(0.4, img.shape[0] / 600)
     thick = max(1, int(round(scale * 2)))
     for line, y in ((text, 1.0), (f"{fps:.1f} fps", 2.1)):
@@ -76,7 +80,12 @@ class Display:
         self._writer.write(img)
 
     def _imshow(self, img: np.ndarray) -> bool:
-        try:
+        if self._window:
+            cv2.imshow(WINDOW, img)
+            key = cv2.waitKey(1) & 0xFF
+            closed = cv2.getWindowProperty(WINDOW, cv2.WND_PROP_VISIBLE) < 1  # the window's close button
+            return key not in QUIT_KEYS and not closed
+        try:  # the first call opens the window: where that fails, keep OpenCV's reason for one line
             with captured_output() as cap:
                 cv2.imshow(WINDOW, img)
                 key = cv2.waitKey(1) & 0xFF

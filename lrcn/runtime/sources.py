@@ -124,13 +124,14 @@ class FileSource:
 
 
 def _open_capture(target: int | str):
-    """cv2.VideoCapture with bounded open/read times; OpenCV's own probe errors are swallowed."""
-    with captured_output():
-        if isinstance(target, int):
+    """cv2.VideoCapture with bounded open/read times, or None when it does not open."""
+    if isinstance(target, int):
+        with captured_output():  # OpenCV prints its camera-probe errors; ours is one line
             cap = cv2.VideoCapture(target)
-        else:
-            cap = cv2.VideoCapture(target, cv2.CAP_ANY, [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, OPEN_TIMEOUT_MS,
-                                                         cv2.CAP_PROP_READ_TIMEOUT_MSEC, READ_TIMEOUT_MS])
+    else:  # URLs are quiet (FFmpeg's log level is set in lrcn.runtime) and reopen from the capture
+        # thread, where redirecting the process's output would swallow the main thread's lines
+        cap = cv2.VideoCapture(target, cv2.CAP_ANY, [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, OPEN_TIMEOUT_MS,
+                                                     cv2.CAP_PROP_READ_TIMEOUT_MSEC, READ_TIMEOUT_MS])
     if cap.isOpened():
         return cap
     cap.release()
