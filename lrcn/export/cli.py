@@ -67,6 +67,8 @@ def main(
         if out and out.endswith(".onnx") and len(sources) > 1:
             raise ValueError("--out FILE.onnx names one model; give a folder with --model all")
         from lrcn.export.pipeline import export_run
+        from rich.markup import escape
+
         from lrcn.runtime.errors import LrcnError
 
         done, failed = [], 0
@@ -76,7 +78,8 @@ def main(
                                     opset=opset, precisions=precisions, stream=stream, tolerance=tolerance,
                                     log=lambda s: console.print(f"[dim]{s}[/]"))
             except LrcnError as e:
-                err_console.print(f"[bold red]error:[/] {src.checkpoint}: {e}")
+                where = "" if str(e).startswith(str(src.checkpoint)) else f"{src.checkpoint}: "
+                err_console.print(f"[bold red]error:[/] {escape(f'{where}{e}')}", markup=True)
                 failed += 1
                 continue
             console.print(result.summary)
@@ -95,9 +98,10 @@ def main(
             for r in done[:-1]:
                 show(str(r.model), summary_only=True)
             show(str(done[-1].model))
+    if failed and len(sources) > 1:
+        raise fail(f"{failed} of {len(sources)} exports failed the gate or had a variant refused (see above)", 1)
     if failed:
-        raise fail(f"{failed} of {len(sources)} export(s) failed the gate or had a variant refused; "
-                   "see the lines above", 1)
+        raise typer.Exit(1)
 
 
 if __name__ == "__main__":
