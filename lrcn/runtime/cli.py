@@ -68,25 +68,19 @@ def main(
 ) -> None:
     """Classify each input and print top-k labels; exit 1 if any input failed."""
     _check(sources, top_k, clips, device, threads, reconnect)
+    if save and len(sources) > 1:
+        raise fail("--save writes one video; give one source", 2)
     with one_line_errors():
         from lrcn.runtime.sources import is_live
         from lrcn.runtime.stream import StreamConfig
 
         scfg = StreamConfig(sample_fps=sample_fps, stateful=stateful, smooth=smooth, threshold=threshold,
                             max_frames=max_frames)
-        from lrcn.runtime.classifier import VideoClassifier
-
-        clf = VideoClassifier(_model_path(model), device=device, threads=threads, top_k=top_k)
-        if clf.device_note:
-            err_console.print(f"[yellow]note[/] {clf.device_note}", highlight=False)
-        err_console.print(f"providers {', '.join(clf.providers)}", highlight=False)
         streaming = stream or show or bool(save) or any(is_live(s) for s in sources)
         if streaming:
-            from lrcn.runtime.run_stream import run_streams
-
-            rows, failures = run_streams(clf, sources, scfg, reconnect=reconnect, show=show, save=save,
-                                         json_out=json_out)
+            rows, failures = _streams(sources, model, device, threads, top_k, scfg, reconnect, show, save, json_out)
         else:
+            clf = _classifier(model, device, threads, top_k)
             from lrcn.runtime.run_clips import run_clips
 
             rows, failures = run_clips(clf, sources, clips=clips, json_out=json_out)
@@ -96,6 +90,33 @@ def main(
             write_csv(csv_out, rows)
     if failures:
         raise typer.Exit(1)
+
+
+def _classifier(model, device, threads, top_k):
+    from lrcn.runtime.classifier import VideoClassifier
+
+    clf = VideoClassifier(_model_path(model), device=device, threads=threads, top_k=top_k)
+    if clf.device_note:
+        err_console.print(f"[yellow]note[/] {clf.device_note}", highlight=False)
+    err_console.print(f"providers {', '.join(clf.providers)}", highlight=False)
+    return clf
+
+
+def _streams(sources, model, device, threads, top_k, scfg, reconnect, show, save, json_out):
+    """Open the sources first: a camera that cannot open fails in one line, before the model loads."""
+    from lrcn.runtime.run_stream import close_targets, open_targets, run_streams
+
+    targets = open_targets(sources, reconnect)
+    try:
+        if len(targets) == 1 and targets[0][2]:
+            raise fail(targets[0][2], 1)
+        if save and len(targets) > 1:
+            raise fail(f"--save writes one video; {sources[0]} has {len(targets)}", 2)
+        clf = _classifier(model, device, threads, top_k)
+    except BaseException:
+        close_targets(targets)
+        raise
+    return run_streams(clf, targets, scfg, show=show, save=save, json_out=json_out)
 
 
 if __name__ == "__main__":

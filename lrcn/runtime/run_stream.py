@@ -11,22 +11,32 @@ from rich.console import Console
 from lrcn.runtime.console import err_console
 from lrcn.runtime.errors import LrcnError, VideoError
 from lrcn.runtime.output import error_row, json_line, stream_line
-from lrcn.runtime.sources import expand_inputs, is_live
+from lrcn.runtime.sources import FileSource, expand_inputs, is_live, open_source
 from lrcn.runtime.stream import StreamConfig
 
 
-def _targets(sources: list[str]) -> list[tuple[str, str | None]]:
-    """(target, None) per camera, URL or video file; (input, error) for an input that names no video."""
+def open_targets(sources: list[str], reconnect: int) -> list[tuple[str, object | None, str | None]]:
+    """(name, FrameSource, None) per camera, URL or video file; (input, None, error) where it fails.
+
+    Cameras and URLs open here, before the model loads, so one that cannot open fails first
+    and alone; their capture threads keep only the newest frame until their turn comes.
+    """
     targets = []
     for s in sources:
-        if is_live(s):
-            targets.append((s, None))
-            continue
         try:
-            targets += [(str(f), None) for f in expand_inputs(s)]
+            if is_live(s):
+                targets.append((s, open_source(s, reconnect=reconnect), None))
+            else:
+                targets += [(str(f), FileSource(f), None) for f in expand_inputs(s)]
         except LrcnError as e:
-            targets.append((s, str(e)))
+            targets.append((s, None, str(e)))
     return targets
+
+
+def close_targets(targets) -> None:
+    for _, src, _ in targets:
+        if src is not None:
+            src.close()
 
 
 def _label(pred, num_frames: int) -> str:
@@ -35,11 +45,11 @@ def _label(pred, num_frames: int) -> str:
     return f"warming up {pred.index + 1}/{num_frames}"
 
 
-def _stream_one(clf, target: str, cfg: StreamConfig, reconnect: int, display, json_out: bool, out: Console,
+def _stream_one(clf, target: str, source, cfg: StreamConfig, display, json_out: bool, out: Console,
                 rows: list[dict]) -> bool:
     """Stream one source until it ends; True when the user stopped (q, Esc, Ctrl-C). Raises LrcnError."""
     t = clf.meta.num_frames
-    stream = clf.stream(target, cfg, reconnect=reconnect)
+    stream = clf.stream(source, cfg)
     fed = f"{stream.sample_fps:g} fps" if stream.sample_fps else "every frame"
     err_console.print(f"stream {stream.source.name}: window {t} frames, fed at {fed}"
                       f"{', stateful' if cfg.stateful else ''}", highlight=False)
@@ -65,25 +75,25 @@ def _stream_one(clf, target: str, cfg: StreamConfig, reconnect: int, display, js
     return False
 
 
-def run_streams(clf, sources: list[str], cfg: StreamConfig, *, reconnect: int = 5, show: bool = False,
-                save: str | None = None, json_out: bool = False) -> tuple[list[dict], list[str]]:
-    """Stream every source in turn; returns (rows of predictions and errors, failure messages)."""
+def run_streams(clf, targets, cfg: StreamConfig, *, show: bool = False, save: str | None = None,
+                json_out: bool = False) -> tuple[list[dict], list[str]]:
+    """Stream every target of `open_targets` in turn, then close them all.
+
+    Returns (rows of predictions and errors, failure messages).
+    """
     from lrcn.runtime.display import Display
 
-    targets = _targets(sources)
-    if save and len(targets) > 1:
-        raise ValueError(f"--save writes one video; got {len(targets)} sources")
     rate = clf.meta.sample_fps if cfg.sample_fps is None else cfg.sample_fps
     display = Display(show, save, rate or 25.0) if show or save else None
     rows: list[dict] = []
     failures: list[str] = []
     out = Console(highlight=False)
     try:
-        for target, error in targets:
+        for target, source, error in targets:
             try:
                 if error:
                     raise LrcnError(error)
-                if _stream_one(clf, target, cfg, reconnect, display, json_out, out, rows):
+                if _stream_one(clf, target, source, cfg, display, json_out, out, rows):
                     break
             except KeyboardInterrupt:  # while a source was opening
                 break
@@ -92,6 +102,7 @@ def run_streams(clf, sources: list[str], cfg: StreamConfig, *, reconnect: int = 
                 rows.append(error_row(target, str(e)))
                 err_console.print(f"[bold red]error:[/] {e}", highlight=False)
     finally:
+        close_targets(targets)
         if display:
             display.close()
     return rows, failures
