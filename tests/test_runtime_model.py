@@ -178,3 +178,10 @@ def test_cli_cuda_without_cuda_is_a_clear_error(fake):
         pytest.skip("this machine has a working CUDA provider")
     r = runner.invoke(app, ["x.avi", "--model", str(fake), "--device", "cuda"])
     assert r.exit_code == 1 and r.output.startswith("error: --device cuda: ") and len(r.output.splitlines()) == 1
+
+
+def test_edge_variant_without_parts_says_how_to_stream(tmp_path):
+    path = fake_model(tmp_path, meta_overrides={"precision": "int8", "parts": {}, "extra": {"full": "fake.onnx"}})
+    model = LrcnModel(path, SessionConfig(device="cpu"))
+    with pytest.raises(ModelError, match="the int8 variant has no streaming parts; stream with fake.onnx"):
+        model.part("encoder")

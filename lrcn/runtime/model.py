@@ -112,6 +112,10 @@ class LrcnModel:
         rel = self.meta.parts.get(kind)
         if kind == "step" and self.meta.bidirectional:
             raise ModelError(f"{self.path}: a bidirectional model has no step part; drop --stateful")
+        if not rel and self.meta.precision != "fp32":
+            fp32 = self.meta.extra.get("full", "the fp32 model")
+            raise ModelError(f"{self.path}: the {self.meta.precision} variant has no streaming parts; "
+                             f"stream with {fp32}, or use clip mode")
         if not rel:
             raise ModelError(f"{self.path}: the metadata lists no {kind} part; re-export with vc-export")
         path = self.path.parent / rel
