@@ -22,9 +22,9 @@ from lrcn.runtime.preprocess import PreprocessSpec
 IR_VERSION = 9  # what onnxruntime 1.18+ loads; onnx's own default can be newer than the runtime
 
 
-def _meta(kind: str, classes: list[str], t: int, spec: PreprocessSpec, latent: int, parts: dict, **kw) -> str:
+def _meta(kind: str, classes: list[str], t: int, spec: PreprocessSpec, latent: int, **kw) -> str:
     fields = dict(kind=kind, family="fake", class_names=classes, num_frames=t, preprocess=spec, sample_fps=5.0,
-                  bidirectional=False, lstm_layers=1, hidden_size=latent, latent_dim=latent, parts=parts,
+                  bidirectional=False, lstm_layers=1, hidden_size=latent, latent_dim=latent,
                   checkpoint_sha256="fake")
     return K.ModelMetadata(**{**fields, **kw}).to_json()
 
@@ -80,7 +80,7 @@ def fake_model(folder: Path, *, classes=("a", "b", "c"), num_frames: int = 4, im
     for kind, (inputs, outputs, nodes, inits) in graphs.items():
         model = h.make_model(h.make_graph(nodes, f"fake_{kind}", inputs, outputs, inits),
                              opset_imports=[h.make_opsetid("", 18)], ir_version=IR_VERSION)
-        text = _meta(kind, list(classes), num_frames, spec, latent, parts, **(meta_overrides or {}))
+        text = _meta(kind, list(classes), num_frames, spec, latent, **{"parts": parts, **(meta_overrides or {})})
         h.set_model_props(model, {K.METADATA_KEY: text})
         onnx.save(model, str(full_path if kind == "full" else folder / parts[kind]))
     return full_path
