@@ -95,6 +95,7 @@ def test_model_all_passes_the_gate_for_every_family_in_one_command(tiny_runs, tm
 
 @pytest.mark.slow
 def test_bidirectional_gets_no_step_model_and_says_why(tiny_runs, tmp_path):
+    (tmp_path / "bi.step.onnx").write_bytes(b"from an earlier unidirectional export")
     r = runner.invoke(app(), ["--run", str(tiny_runs["convlstm-bi"]), "--out", str(tmp_path / "bi.onnx")])
     assert r.exit_code == 0, r.output
     assert "no step model (bidirectional)" in r.output

@@ -42,12 +42,12 @@ class ExportResult:
     """precision -> its figures, for variants below MIN_AGREEMENT (not written)."""
 
 
-def model_path(out: str | Path | None, family: str, many: bool = False) -> Path:
-    """artifacts/models/<family>.onnx; --out FILE.onnx for one model, --out DIR otherwise."""
+def model_path(out: str | Path | None, family: str) -> Path:
+    """artifacts/models/<family>.onnx; `out` is FILE.onnx or a folder."""
     if out is None:
         return MODELS_DIR / f"{family}.onnx"
     out = Path(out)
-    return out if out.suffix == ".onnx" and not many else out / f"{family}.onnx"
+    return out if out.suffix == ".onnx" else out / f"{family}.onnx"
 
 
 def sibling(path: Path, suffix: str) -> Path:
@@ -72,6 +72,85 @@ def _session(kind: str, path: Path):
         raise ParityError(f"{kind} graph: onnxruntime cannot load it ({str(e).strip().splitlines()[0][:200]})") from None
 
 
+@dataclass
+class _Job:
+    """Everything one export needs, decided before any graph is written."""
+
+    model: object
+    config: dict
+    family: str
+    target: Path
+    specs: list
+    paths: dict[str, Path]
+    """kind -> final path (full model and streaming parts)."""
+    common: dict
+    """metadata fields shared by every file of this export."""
+    extra: dict
+    spec: PreprocessSpec
+    num_frames: int
+    run_dir: Path | None
+
+
+def _job(source: ExportSource, out, family: str | None, opset: int, stream: bool) -> _Job:
+    from lrcn.train.checkpoint import model_from_checkpoint
+
+    model, ckpt = model_from_checkpoint(source.checkpoint, family=family or source.family)
+    config = ckpt["config"]
+    fam = config["model"]["name"]
+    target = model_path(out, fam)
+    specs = graph_specs(model, stream=stream)
+    paths = {s.kind: target if s.kind == "full" else sibling(target, PART_SUFFIX[s.kind]) for s in specs}
+    common = dict(parts={k: p.name for k, p in paths.items() if k != "full"},
+                  metrics=load_metrics(source.run_dir) or {"best_epoch": ckpt.get("epoch")},
+                  checkpoint_sha256=sha256_file(source.checkpoint), exported=now_utc())
+    extra = {"opset": opset, "full": target.name,
+             **({"step_absent": STEP_ABSENT} if stream and "step" not in paths else {})}
+    return _Job(model, config, fam, target, specs, paths, common, extra,
+                PreprocessSpec.from_dict(config["preprocess"]), int(config["preprocess"]["num_frames"]),
+                source.run_dir)
+
+
+def _write_graphs(job: _Job, tmps: dict[str, Path], opset: int, log) -> None:
+    import onnx
+
+    for s in job.specs:
+        log(f"exporting {job.family} {s.kind} graph (opset {opset})")
+        try:
+            proto = export_graph(s, opset)
+        except Exception as e:  # noqa: BLE001 - any exporter failure becomes one line
+            raise ExportError(f"{s.kind} graph: torch.onnx.export failed "
+                              f"({type(e).__name__}: {str(e).strip().splitlines()[0][:200]})") from None
+        strip_node_metadata(proto)
+        stamp(proto, build_metadata(job.config, kind=s.kind, extra=job.extra, **job.common))
+        onnx.save(proto, str(tmps[s.kind]))
+
+
+def _gate(job: _Job, tmps: dict[str, Path], report: dict, tolerance: float) -> None:
+    """Checker and symbolic dims on every file, then onnxruntime against PyTorch; raises ParityError."""
+    for s in job.specs:
+        report["files"][s.kind] = {"path": job.paths[s.kind].name, "size_bytes": tmps[s.kind].stat().st_size,
+                                   "dims": check_file(tmps[s.kind], s)}
+    sessions = {k: _session(k, p) for k, p in tmps.items()}
+    clips = load_clips(job.run_dir, job.spec, splits=("val", "test", "train"), limit=max(BATCHES))
+    report["input"] = {"source": clips.origin, "videos": clips.paths}
+    lengths = report["lengths"]
+    checks = [("full", "full model", full_predictor(sessions["full"]))]
+    if "encoder" in sessions:
+        checks.append(("window", "encoder + head window", window_predictor(sessions["encoder"], sessions["head"])))
+    if "step" in sessions:
+        cfg = job.model.cfg
+        checks.append(("step", "step model", step_predictor(sessions["step"], cfg.lstm_layers, cfg.hidden_size)))
+    for key, name, predict in checks:
+        report[key] = summarize(run_rows(name, predict, job.model, clips, lengths, tolerance))
+        require(name, report[key], tolerance)
+
+
+def _outputs_of(target: Path) -> list[Path]:
+    """Every file an export to `target` may write (model, parts, variants, report)."""
+    suffixes = [".onnx", *PART_SUFFIX.values(), *SUFFIX.values(), ".parity.json"]
+    return [sibling(target, suf) for suf in suffixes]
+
+
 def export_run(source: ExportSource | str | Path, out: str | Path | None = None, *, family: str | None = None,
                opset: int = DEFAULT_OPSET, precisions: Sequence[str] = (), stream: bool = True,
                tolerance: float = TOLERANCE, log: Callable[[str], None] = lambda s: None) -> ExportResult:
@@ -79,12 +158,9 @@ def export_run(source: ExportSource | str | Path, out: str | Path | None = None,
 
     Raises ExportError (one line) when nothing can be exported or the parity gate fails; the
     parity JSON is written either way. A variant below MIN_AGREEMENT is refused, not raised:
-    see ExportResult.refused.
+    see ExportResult.refused. Files an earlier export left at the target (an older model, parts
+    or variants this export does not replace) are removed: they belong to another checkpoint.
     """
-    import onnx
-
-    from lrcn.train.checkpoint import model_from_checkpoint
-
     if not isinstance(source, ExportSource):
         p = Path(source)
         source = resolve_sources(family, run=p if p.is_dir() else None, checkpoint=None if p.is_dir() else p)[0]
@@ -92,86 +168,54 @@ def export_run(source: ExportSource | str | Path, out: str | Path | None = None,
     if bad:
         raise ValueError(f"unknown precision {bad[0]!r}; choose from {', '.join(PRECISIONS)}")
     t_start = time.perf_counter()
-    model, ckpt = model_from_checkpoint(source.checkpoint, family=family or source.family)
-    config = ckpt["config"]
-    fam = config["model"]["name"]
-    target = model_path(out, fam)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    specs = graph_specs(model, stream=stream)
-    paths = {s.kind: target if s.kind == "full" else sibling(target, PART_SUFFIX[s.kind]) for s in specs}
-    parts = {k: p.name for k, p in paths.items() if k != "full"}
-    run_dir = source.run_dir
-    common = dict(parts=parts, metrics=load_metrics(run_dir) or {"best_epoch": ckpt.get("epoch")},
-                  checkpoint_sha256=sha256_file(source.checkpoint), exported=now_utc())
-    extra = {"opset": opset, "full": target.name, **({"step_absent": STEP_ABSENT} if "step" not in paths else {})}
-    spec = PreprocessSpec.from_dict(config["preprocess"])
-    num_frames = int(config["preprocess"]["num_frames"])
-    lengths = clip_lengths(num_frames)
-    clips = load_clips(run_dir, spec, splits=("val", "test", "train"), limit=max(BATCHES))
+    job = _job(source, out, family, opset, stream)
+    job.target.parent.mkdir(parents=True, exist_ok=True)
     report: dict = {
-        "report_version": REPORT_VERSION, "passed": False, "error": None, "family": fam, "model": target.name,
-        "checkpoint": str(source.checkpoint), "checkpoint_sha256": common["checkpoint_sha256"], "opset": opset,
-        "tolerance": tolerance, "lengths": lengths, "batches": list(BATCHES),
-        "input": {"source": clips.origin, "videos": clips.paths}, "files": {}, "exported": common["exported"],
+        "report_version": REPORT_VERSION, "passed": False, "error": None, "family": job.family,
+        "model": job.target.name, "checkpoint": str(source.checkpoint),
+        "checkpoint_sha256": job.common["checkpoint_sha256"], "opset": opset, "tolerance": tolerance,
+        "lengths": clip_lengths(job.num_frames), "batches": list(BATCHES), "files": {},
+        "exported": job.common["exported"],
+        **({"step": {"absent": STEP_ABSENT}} if "step_absent" in job.extra else {}),
     }
-    if "step" not in paths and stream:
-        report["step"] = {"absent": STEP_ABSENT}
-    tmps = {k: _tmp(p) for k, p in paths.items()}
+    tmps = {k: _tmp(p) for k, p in job.paths.items()}
     try:
-        for s in specs:
-            log(f"exporting {fam} {s.kind} graph (opset {opset})")
-            try:
-                proto = export_graph(s, opset)
-            except Exception as e:  # noqa: BLE001 - any exporter failure becomes one line
-                raise ExportError(f"{s.kind} graph: torch.onnx.export failed "
-                                  f"({type(e).__name__}: {str(e).strip().splitlines()[0][:200]})") from None
-            strip_node_metadata(proto)
-            stamp(proto, build_metadata(config, kind=s.kind, extra=extra, **common))
-            onnx.save(proto, str(tmps[s.kind]))
+        _write_graphs(job, tmps, opset, log)
         t_gate = time.perf_counter()
-        for s in specs:
-            dims = check_file(tmps[s.kind], s)
-            report["files"][s.kind] = {"path": paths[s.kind].name, "size_bytes": tmps[s.kind].stat().st_size,
-                                       "dims": dims}
-        sessions = {k: _session(k, p) for k, p in tmps.items()}
-        report["full"] = summarize(run_rows("full model", full_predictor(sessions["full"]), model, clips, lengths,
-                                            tolerance))
-        require("full model", report["full"], tolerance)
-        if stream:
-            report["window"] = summarize(run_rows("encoder + head window", window_predictor(
-                sessions["encoder"], sessions["head"]), model, clips, lengths, tolerance))
-            require("encoder + head window", report["window"], tolerance)
-            if "step" in sessions:
-                predict = step_predictor(sessions["step"], model.cfg.lstm_layers, model.cfg.hidden_size)
-                report["step"] = summarize(run_rows("step model", predict, model, clips, lengths, tolerance))
-                require("step model", report["step"], tolerance)
+        _gate(job, tmps, report, tolerance)
         report["gate_seconds"] = round(time.perf_counter() - t_gate, 2)
-        for kind in sorted(paths, key=lambda k: k == "full"):  # the full model last
-            os.replace(tmps[kind], paths[kind])
+        for stale in _outputs_of(job.target):
+            if stale.exists() and stale not in job.paths.values() and stale.suffix == ".onnx":
+                log(f"removing {stale.name} from an earlier export")
+                stale.unlink()
+        for kind in sorted(job.paths, key=lambda k: k == "full"):  # the full model last
+            os.replace(tmps[kind], job.paths[kind])
         report["passed"] = True
     except ExportError as e:
         report["error"] = str(e)
-        _write_json(sibling(target, ".parity.json"), report)
+        for old in _outputs_of(job.target):  # no model at the target path after a failed gate
+            old.unlink(missing_ok=True)
+        _write_json(sibling(job.target, ".parity.json"), report)
         raise
     finally:
         for tmp in tmps.values():
             tmp.unlink(missing_ok=True)
-    result = ExportResult(fam, target, {k: p for k, p in paths.items() if k != "full"},
-                          sibling(target, ".parity.json"), report, summary_line(report, target))
+    result = ExportResult(job.family, job.target, {k: p for k, p in job.paths.items() if k != "full"},
+                          sibling(job.target, ".parity.json"), report, summary_line(report, job.target))
     if precisions:
-        _variants(result, precisions, config, common, extra, run_dir, spec, num_frames, log)
+        _variants(result, precisions, job, log)
     report["seconds"] = round(time.perf_counter() - t_start, 2)
     _write_json(result.parity, report)
     return result
 
 
-def _variants(result: ExportResult, precisions, config, common, extra, run_dir, spec, t, log) -> None:
+def _variants(result: ExportResult, precisions: Sequence[str], job: _Job, log) -> None:
     """Write each accepted edge variant beside the fp32 model and record every variant's figures."""
     import onnx
 
-    clips = load_clips(run_dir, spec, splits=("val",), limit=AGREEMENT_CLIPS)
+    clips = load_clips(job.run_dir, job.spec, splits=("val",), limit=AGREEMENT_CLIPS)
     if not len(clips):
-        clips = load_clips(run_dir, spec, splits=("test", "train"), limit=AGREEMENT_CLIPS)
+        clips = load_clips(job.run_dir, job.spec, splits=("test", "train"), limit=AGREEMENT_CLIPS)
     result.report["variants"] = {}
     for precision in dict.fromkeys(precisions):
         path = sibling(result.model, SUFFIX[precision])
@@ -180,11 +224,11 @@ def _variants(result: ExportResult, precisions, config, common, extra, run_dir, 
         try:
             proto = make_variant(precision, result.model)
             strip_node_metadata(proto, keys=None)  # on the edge every byte counts
-            meta_common = {**common, "parts": {}}  # the streaming parts stay fp32; a variant is a full model
-            stamp(proto, build_metadata(config, kind="full", precision=precision,
-                                        extra={**extra, "variant_of": result.model.name}, **meta_common))
+            meta_common = {**job.common, "parts": {}}  # the streaming parts stay fp32; a variant is a full model
+            stamp(proto, build_metadata(job.config, kind="full", precision=precision,
+                                        extra={**job.extra, "variant_of": result.model.name}, **meta_common))
             onnx.save(proto, str(tmp))
-            figures = measure(result.model, tmp, clips, t)
+            figures = measure(result.model, tmp, clips, job.num_frames)
             figures["accepted"] = figures["agreement"] >= MIN_AGREEMENT
             if figures["accepted"]:
                 os.replace(tmp, path)
