@@ -156,13 +156,17 @@ def test_failed_gate_leaves_no_model_at_the_target(tiny_run, tmp_path):
     assert report["passed"] is False and "differs" in report["error"]
 
 
-def test_a_variant_below_the_agreement_floor_is_refused(tiny_run, tmp_path, monkeypatch):
-    from lrcn.export import export_run, pipeline
+def test_a_variant_below_the_agreement_floor_is_refused_with_its_figure(tiny_run, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from lrcn.export import pipeline
+    from lrcn.export.cli import app
 
     monkeypatch.setattr(pipeline, "MIN_AGREEMENT", 1.01)  # nothing can reach it
-    result = export_run(tiny_run, tmp_path / "convlstm.onnx", precisions=("int8",), stream=False)
-    assert "int8" in result.refused and not (tmp_path / "convlstm.int8.onnx").exists()
-    assert json.loads(result.parity.read_text())["variants"]["int8"]["accepted"] is False
+    r = CliRunner().invoke(app, ["--run", str(tiny_run), "--out", str(tmp_path), "--precision", "int8", "--no-stream"])
+    assert r.exit_code == 1, r.output
+    assert "int8 refused: agreement 100.0% < 101%" in r.output and "parity ok convlstm" in r.output
+    assert json.loads((tmp_path / "convlstm.parity.json").read_text())["variants"]["int8"]["accepted"] is False
     assert sorted(p.name for p in tmp_path.iterdir()) == ["convlstm.onnx", "convlstm.parity.json"]
 
 

@@ -22,15 +22,17 @@ def _precisions(values: list[str] | None) -> list[str]:
 
 
 def _variant_line(precision: str, f: dict, fp32_name: str) -> str:
+    from rich.markup import escape
+
     from lrcn.export.inspect import human_size
-    from lrcn.export.variants import MIN_AGREEMENT
 
     figures = (f"{human_size(f['size_bytes'])} ({f['size_ratio']:.0%} of fp32), CPU {f['latency_ms']:.2f} ms per "
                f"T={f['T']} clip (fp32 {f['fp32_latency_ms']:.2f} ms), top-1 agreement {f['agreement']:.1%} "
                f"on {f['clips']} {f['clips_from']} clips")
     if f["accepted"]:
-        return f"{precision}: {figures} -> {f['path']}"
-    return f"[red]{precision} refused[/]: agreement {f['agreement']:.1%} < {MIN_AGREEMENT:.0%} with {fp32_name}; {figures}"
+        return escape(f"{precision}: {figures} -> {f['path']}")
+    return (f"[red]{precision} refused[/]: " +
+            escape(f"agreement {f['agreement']:.1%} < {f['min_agreement']:.0%} with {fp32_name}; {figures}"))
 
 
 @app.command()
@@ -66,9 +68,11 @@ def main(
         sources = resolve_sources(model, run, checkpoint, Path(runs_dir))
         if out and out.endswith(".onnx") and len(sources) > 1:
             raise ValueError("--out FILE.onnx names one model; give a folder with --model all")
-        from lrcn.export.pipeline import export_run
+        import shlex
+
         from rich.markup import escape
 
+        from lrcn.export.pipeline import export_run
         from lrcn.runtime.errors import LrcnError
 
         done, failed = [], 0
@@ -76,13 +80,13 @@ def main(
             try:
                 result = export_run(src, out, family=model if model != "all" else None,
                                     opset=opset, precisions=precisions, stream=stream, tolerance=tolerance,
-                                    log=lambda s: console.print(f"[dim]{s}[/]"))
+                                    log=lambda s: console.print(f"[dim]{escape(s)}[/]"))
             except LrcnError as e:
                 where = "" if str(e).startswith(str(src.checkpoint)) else f"{src.checkpoint}: "
                 err_console.print(f"[bold red]error:[/] {escape(f'{where}{e}')}", markup=True)
                 failed += 1
                 continue
-            console.print(result.summary)
+            console.print(result.summary, markup=False)
             for p, figures in result.report.get("variants", {}).items():
                 console.print(_variant_line(p, figures, result.model.name))
             failed += bool(result.refused)
@@ -90,8 +94,8 @@ def main(
         if done:
             console.print("next:")
             for r in done:
-                console.print(f"  vc-run VIDEO --model {r.model}")
-                console.print(f"  vc-inspect {r.model}")
+                console.print(f"  vc-run VIDEO --model {shlex.quote(str(r.model))}", markup=False)
+                console.print(f"  vc-inspect {shlex.quote(str(r.model))}", markup=False)
         if inspect and done:
             from lrcn.export.inspect_cli import show
 

@@ -229,6 +229,7 @@ def _variants(result: ExportResult, precisions: Sequence[str], job: _Job, log) -
                                         extra={**job.extra, "variant_of": result.model.name}, **meta_common))
             onnx.save(proto, str(tmp))
             figures = measure(result.model, tmp, clips, job.num_frames)
+            figures["min_agreement"] = MIN_AGREEMENT
             figures["accepted"] = figures["agreement"] >= MIN_AGREEMENT
             if figures["accepted"]:
                 os.replace(tmp, path)
