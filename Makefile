@@ -19,8 +19,14 @@ $(DEMO_DATA)/.done: | $(STAMP)
 	$(BIN)/vc-data synth $(DEMO_DATA) --seed 1
 	@touch $@
 
+DEMO_RUN ?= artifacts/runs/demo-convlstm
+
 demo: $(STAMP) $(DEMO_DATA)/.done
-	$(BIN)/vc-train --data $(DEMO_DATA) --model convlstm
+	$(BIN)/vc-train --data $(DEMO_DATA) --model convlstm --out $(DEMO_RUN)
+	$(BIN)/vc-export --run $(DEMO_RUN)
+	$(BIN)/vc-inspect artifacts/models/convlstm.onnx --summary-only
+	$(BIN)/vc-run --model artifacts/models/convlstm.onnx \
+		"$$($(PY) -c "import json; print(json.load(open('$(DEMO_RUN)/splits.json'))['test'][0]['path'])")"
 
 test: $(STAMP)
 	$(PY) -m pytest -q

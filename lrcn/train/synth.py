@@ -54,7 +54,7 @@ class SynthConfig:
 
     classes: int = 10
     """How many of the built-in motion classes to use (2..10)."""
-    clips_per_class: int = 40
+    clips_per_class: int = 100
     frames: int = 30
     """Frames per video (30 fps, so 1 s by default)."""
     size: int = 128
@@ -75,11 +75,11 @@ class SynthConfig:
 
 def _scene(rng: np.random.Generator, size: int) -> np.ndarray:
     """A static cluttered background (BGR uint8)."""
-    base = rng.integers(20, 140, size=3)
+    base = rng.integers(10, 110, size=3)
     img = np.empty((size, size, 3), np.uint8)
     img[:] = base.astype(np.uint8)
-    for _ in range(int(rng.integers(3, 9))):
-        colour = tuple(int(c) for c in np.clip(base + rng.integers(-50, 50, size=3), 0, 255))
+    for _ in range(int(rng.integers(2, 7))):
+        colour = tuple(int(c) for c in np.clip(base + rng.integers(-35, 35, size=3), 0, 255))
         kind = rng.integers(3)
         p1 = tuple(int(v) for v in rng.integers(0, size, 2))
         if kind == 0:
@@ -94,10 +94,11 @@ def _scene(rng: np.random.Generator, size: int) -> np.ndarray:
 
 
 def _shape_colour(rng: np.random.Generator, scene: np.ndarray) -> tuple[int, int, int]:
+    """A random hue, brighter than the (darker) scene, so the mover stands out from clutter."""
     mean = scene.reshape(-1, 3).mean(0)
     for _ in range(50):
-        c = rng.integers(0, 256, 3)
-        if np.abs(c - mean).sum() > 180:
+        c = rng.integers(60, 256, 3)
+        if (c - mean).sum() > 240:
             break
     return tuple(int(v) for v in c)
 
@@ -108,12 +109,12 @@ def render_clip(cls: str, rng: np.random.Generator, scene: np.ndarray, frames: i
     k = size / 128.0
     outline = np.array(_SHAPES[list(_SHAPES)[int(rng.integers(len(_SHAPES)))]], np.float64)
     colour = _shape_colour(rng, scene)
-    s0 = rng.uniform(9, 22) * k
+    s0 = rng.uniform(11, 22) * k
     angle0 = rng.uniform(0, 2 * math.pi)
     pos0 = rng.uniform(0, size, 2)
     drift = rng.normal(0, 0.15 * k, 2)  # every class drifts a little, so "still" is no cue
-    noise = rng.uniform(0, 8)
-    speed = rng.uniform(1.6, 3.2) * k  # px per frame
+    noise = rng.uniform(0, 5)
+    speed = rng.uniform(2.0, 3.5) * k  # px per frame
     spin = math.radians(rng.uniform(4, 8)) * (1 if cls == "rotate_cw" else -1)
     ratio = rng.uniform(1.7, 2.3)  # size change over the clip, for grow and shrink
     rate = ratio ** (1 / (frames - 1)) if cls == "grow" else ratio ** (-1 / (frames - 1))
