@@ -87,7 +87,14 @@ def tiny_runs(tiny_data, tmp_path_factory, resnet18_weights) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
-def exported_tiny_run(tiny_run, tmp_path_factory) -> Path:
-    """tiny_run exported by lrcn.export: convlstm.onnx with its encoder, head and step parts beside it."""
+def exported_tiny(tiny_run, tmp_path_factory):
+    """tiny_run exported once by lrcn.export (full model, streaming parts, fp16 and int8 variants)."""
     export = pytest.importorskip("lrcn.export.pipeline")
-    return export.export_run(tiny_run, tmp_path_factory.mktemp("exported") / "convlstm.onnx").model
+    return export.export_run(tiny_run, tmp_path_factory.mktemp("exported") / "convlstm.onnx",
+                             precisions=("fp16", "int8"))
+
+
+@pytest.fixture(scope="session")
+def exported_tiny_run(exported_tiny) -> Path:
+    """The path of exported_tiny's convlstm.onnx, with its encoder, head and step parts beside it."""
+    return exported_tiny.model

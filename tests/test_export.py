@@ -17,10 +17,9 @@ FILES = ["convlstm.encoder.onnx", "convlstm.fp16.onnx", "convlstm.head.onnx", "c
 
 
 @pytest.fixture(scope="module")
-def exported(tiny_run, tmp_path_factory):
-    from lrcn.export import export_run
-
-    return export_run(tiny_run, tmp_path_factory.mktemp("models") / "convlstm.onnx", precisions=("fp16", "int8"))
+def exported(exported_tiny):
+    """The session's one export of tiny_run (conftest), shared with the runtime and inspect tests."""
+    return exported_tiny
 
 
 def session(path):
