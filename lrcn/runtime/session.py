@@ -32,6 +32,9 @@ class SessionConfig:
     """auto (CUDA when a session really gets it, else CPU), cpu, cuda or tensorrt."""
     threads: int | None = None
     """Intra-op CPU threads; None lets onnxruntime use every core."""
+    spinning: bool = True
+    """Let onnxruntime's idle worker threads spin-wait for the next op (its default, fastest alone).
+    Off, they sleep: another framework or process sharing the cores is not slowed by them."""
 
     def __post_init__(self) -> None:
         if self.device not in DEVICES:
@@ -88,6 +91,9 @@ class SessionFactory:
         if self.cfg.threads:
             so.intra_op_num_threads = self.cfg.threads
             so.inter_op_num_threads = 1
+        if not self.cfg.spinning:
+            so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            so.add_session_config_entry("session.inter_op.allow_spinning", "0")
         return so
 
     def _session(self, path: Path, providers: list):
