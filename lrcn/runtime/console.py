@@ -27,6 +27,8 @@ def one_line_errors():
         raise fail(str(e), 1) from None
     except ValueError as e:
         raise fail(str(e), 2) from None
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         sys.stderr.flush()
+        if str(e):  # an interrupt that says what it kept (vc-train: what last.pt holds, how to resume)
+            err_console.print(str(e), highlight=False)
         raise typer.Exit(130) from None

@@ -28,11 +28,39 @@ def save_checkpoint(path: str | Path, state: dict) -> None:
     """
     path = Path(path)
     tmp = _tmp(path)
-    with open(tmp, "wb") as fh:
-        torch.save({**state, "version": CHECKPOINT_VERSION}, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as fh:
+            torch.save({**state, "version": CHECKPOINT_VERSION}, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:  # Ctrl-C or a full disk mid-write: the old file stands, the temp goes
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temps(folder: str | Path) -> list[Path]:
+    """Delete the temp files of writers that no longer run (a SIGKILL mid-write leaves one).
+
+    The real files beside them are whole (os.replace); these are debris. Returns what went.
+    """
+    gone = []
+    for tmp in Path(folder).glob(".*.tmp"):
+        pid = tmp.name.rsplit(".", 2)[-2]
+        if pid.isdigit() and not _alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+            gone.append(tmp)
+    return gone
 
 
 def load_checkpoint(path: str | Path) -> dict:

@@ -25,7 +25,7 @@ from lrcn.runtime.errors import LrcnError
 from lrcn.runtime.preprocess import IMAGENET_MEAN, IMAGENET_STD, SIMPLE_MEAN, SIMPLE_STD, PreprocessSpec, channels_for
 from lrcn.train import data as D
 from lrcn.train.augment import Augment, dense_frames
-from lrcn.train.checkpoint import load_checkpoint, save_checkpoint, write_json
+from lrcn.train.checkpoint import load_checkpoint, remove_stale_temps, save_checkpoint, write_json
 from lrcn.train.config import DataConfig, TrainConfig, from_dict
 from lrcn.train.features import cache_features
 from lrcn.train.loop import evaluate, train_one_epoch
@@ -33,6 +33,14 @@ from lrcn.train.plots import confusion_matrix, plot_confusion, plot_curves
 from lrcn.train.report import write_run_report
 
 CONFIG_VERSION = 1
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a run. str() is the line vc-train prints: what last.pt holds and how to resume.
+
+    The epoch in progress is discarded: last.pt is the last completed epoch, so a resume
+    replays the same per-epoch seeds and stays exact.
+    """
 
 
 def pick_device(name: str) -> torch.device:
@@ -151,7 +159,11 @@ def train(model_cfg: ModelConfig, data_cfg: DataConfig, train_cfg: TrainConfig, 
 
     model_cfg.img_size = data_cfg.img_size
     model_cfg.in_channels = channels_for(data_cfg.modality)
-    prepared = prepare_data(model_cfg, data_cfg, train_cfg.seed, console)
+    try:
+        prepared = prepare_data(model_cfg, data_cfg, train_cfg.seed, console)
+    except KeyboardInterrupt:
+        raise TrainingInterrupted("interrupted while decoding clips: no run folder was written "
+                                  "(the clips decoded so far stay cached)") from None
     names = prepared["names"]
     model_cfg.num_classes = len(names)
     spec = preprocess_spec(model_cfg, data_cfg)
@@ -159,6 +171,7 @@ def train(model_cfg: ModelConfig, data_cfg: DataConfig, train_cfg: TrainConfig, 
     config = run_config(model_cfg, data_cfg, train_cfg, names, spec, prepared)
 
     out.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(out)
     write_json(out / "config.json", config)
     write_json(out / "skipped.json", prepared["skipped"])
     write_json(out / "splits.json", {k: [{"path": c.sample.path, "label": c.sample.label} for c in v]
@@ -188,6 +201,7 @@ def train(model_cfg: ModelConfig, data_cfg: DataConfig, train_cfg: TrainConfig, 
 
     has_val = len(datasets["val"]) > 0
     select = "val" if has_val else "train"
+    saved = state["epoch"] if state is not None else 0  # the epoch last.pt holds
     try:
         for epoch in range(start, train_cfg.epochs + 1):
             if train_cfg.patience and since_best >= train_cfg.patience:
@@ -226,16 +240,20 @@ def train(model_cfg: ModelConfig, data_cfg: DataConfig, train_cfg: TrainConfig, 
             if improved:
                 save_checkpoint(out / "best.pt", ck)
             save_checkpoint(out / "last.pt", ck)
+            saved = epoch
             write_json(out / "history.json", history)
             console.print(f"epoch {epoch}: train loss {tr['loss']:.3f} acc {tr['accuracy']:.3f} | "
                           f"{select} loss {ev['loss']:.3f} acc {ev['accuracy']:.3f} | {seconds:.1f}s"
                           + ("  [green]best[/]" if improved else ""))
+        return finish(out, model, datasets, names, history, train_seconds, prepared, frozen_inputs, device,
+                      train_cfg.batch_size, console)
     except KeyboardInterrupt:
-        done = history[-1]["epoch"] if history else 0
-        console.print(f"\ninterrupted: last.pt holds epoch {done}; continue with vc-train --resume {out}")
-        raise
-    return finish(out, model, datasets, names, history, train_seconds, prepared, frozen_inputs, device,
-                  train_cfg.batch_size, console)
+        if saved:
+            msg = (f"interrupted: {out / 'last.pt'} holds epoch {saved} (an unfinished epoch is discarded); "
+                   f"continue with vc-train --resume {out}")
+        else:
+            msg = f"interrupted before epoch 1 finished: {out} holds no checkpoint to resume"
+        raise TrainingInterrupted(msg) from None
 
 
 def finish(out, model, datasets, names, history, train_seconds, prepared, frozen_inputs, device, batch_size,
