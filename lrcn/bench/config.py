@@ -1,0 +1,71 @@
+"""What one vc-bench run measures, as typed data (saved into the JSON it writes)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+
+FAMILIES = ("convlstm", "resnetlstm", "pretrained")
+SECTIONS = ("clip", "stream", "e2e", "train", "memory")
+DEVICES = ("cpu", "cuda")
+
+
+@dataclass
+class BenchConfig:
+    models: list[str] = field(default_factory=lambda: list(FAMILIES))
+    """Families to measure, in order."""
+    frames: int = 15
+    """T: frames per clip (a trained run's own T replaces it)."""
+    img_size: int = 128
+    threads: int | None = None
+    """CPU threads for both sides (torch.set_num_threads and onnxruntime intra-op); None: every core."""
+    device: str = "cpu"
+    repeat: int = 3
+    """Rounds per side-by-side comparison (each side runs one block per round)."""
+    block_s: float = 0.3
+    """A side keeps calling for this long within its turn of a round (one call at least)."""
+    max_s: float = 60.0
+    """Soft cap per comparison: no new round starts after this many seconds (one round at least)."""
+    sections: list[str] = field(default_factory=lambda: list(SECTIONS))
+    run: str | None = None
+    """A trained run folder: its weights, T and image size instead of random weights."""
+    backbone: str = "resnet152"
+    """Backbone of the pretrained family."""
+    batch: int = 8
+    """Batch size of the clip-mode throughput figure."""
+    train_clips: int = 16
+    """Clips in the training-epoch measurement (frozen pretrained model)."""
+    e2e_seconds: float = 6.0
+    """How long the 30 fps source plays, per stream mode."""
+    source_fps: float = 30.0
+    source_size: tuple[int, int] = (320, 240)
+    """Width, height of the end-to-end source video (resized to img_size by the runtime, as a camera's would be)."""
+    workdir: str = "artifacts/bench"
+    """Exported models (reused while the weights and versions match), synthetic videos, clip caches."""
+
+    def __post_init__(self) -> None:
+        problems = []
+        bad = [m for m in self.models if m not in FAMILIES]
+        if bad or not self.models:
+            problems.append(f"--model must be {', '.join(FAMILIES)} or all, got {','.join(bad) or 'nothing'}")
+        bad = [s for s in self.sections if s not in SECTIONS]
+        if bad or not self.sections:
+            problems.append(f"--only takes {', '.join(SECTIONS)}, got {','.join(bad) or 'nothing'}")
+        if self.device not in DEVICES:
+            problems.append(f"--device must be one of {', '.join(DEVICES)}, got {self.device!r}")
+        for key, low in (("frames", 1), ("img_size", 16), ("repeat", 1), ("batch", 1), ("train_clips", 2)):
+            if getattr(self, key) < low:
+                problems.append(f"--{key.replace('_', '-')} must be >= {low}, got {getattr(self, key)}")
+        if self.threads is not None and self.threads < 1:
+            problems.append(f"--threads must be >= 1, got {self.threads}")
+        if self.block_s < 0 or self.max_s <= 0:
+            problems.append("--block-seconds must be >= 0 and --max-seconds > 0")
+        if self.e2e_seconds <= 0 or self.source_fps <= 0:
+            problems.append("--e2e-seconds and the source fps must be > 0")
+        if problems:
+            raise ValueError("; ".join(problems))
+        if self.threads is None:
+            self.threads = os.cpu_count() or 1
+
+    def to_dict(self) -> dict:
+        return asdict(self)

@@ -1,0 +1,96 @@
+"""One bench: every model, every section asked for, one JSON document with the machine facts.
+
+The JSON is rewritten (atomically) after each model, so an interrupted bench keeps what it
+measured. A section that fails is recorded with its one-line error and the bench goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from lrcn.bench.config import BenchConfig
+
+BENCH_VERSION = 1
+FROZEN_ONLY = "no frozen backbone: the feature cache applies to the pretrained family only"
+
+
+def write_json(path: str | Path, obj: dict) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(obj, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def _section(entry: dict, name: str, cfg: BenchConfig, fn, log) -> None:
+    if name not in cfg.sections:
+        return
+    from lrcn.runtime.errors import LrcnError
+
+    t0 = time.perf_counter()
+    try:
+        entry[name] = fn()
+    except (LrcnError, RuntimeError, OSError, ValueError) as e:
+        entry[name] = {"error": str(e).strip().splitlines()[0][:300]}
+        log(f"  {name}: failed: {entry[name]['error']}")
+    entry[name]["section_seconds"] = round(time.perf_counter() - t0, 1)
+
+
+def _model(family: str, cfg: BenchConfig, log) -> dict:
+    from lrcn.bench import clip, data, e2e, memory, streaming, training
+    from lrcn.bench.subjects import prepare
+    from lrcn.runtime.video import decode_video
+
+    subject = prepare(family, cfg, log)
+    entry: dict = {"subject": subject.describe()}
+    if subject.random_weights:
+        note = (f"random weights (seed 0; no --run given): timings do not depend on them"
+                + (f"; the {subject.config['model']['backbone']} backbone too (no ImageNet weights offline)"
+                   if subject.family == "pretrained" else ""))
+    else:
+        note = f"trained weights from {cfg.run}"
+    entry["subject"]["note"] = note
+    log(f"{subject.family}: T={subject.num_frames}, {subject.spec.img_size} px, {note}"
+        + ("" if subject.export_seconds is None else f"; exported in {subject.export_seconds:g} s"))
+    source = data.source_video(cfg)
+    frames = decode_video(source, subject.spec.img_size).frames
+    if "clip" in cfg.sections:
+        clips, origin = data.real_clips(subject, cfg, cfg.batch)
+        _section(entry, "clip", cfg, lambda: clip.measure(subject, cfg, clips, origin, log), log)
+    _section(entry, "stream", cfg, lambda: streaming.measure(subject, cfg, frames, log), log)
+    _section(entry, "e2e", cfg, lambda: e2e.measure(subject, cfg, source, log), log)
+    _section(entry, "memory", cfg, lambda: memory.measure(subject, cfg, source, log), log)
+    if subject.model.encoder.has_frozen:
+        _section(entry, "train", cfg, lambda: training.measure(subject, cfg, data.synthetic_set(cfg), log), log)
+    elif "train" in cfg.sections:
+        entry["train"] = {"skipped": FROZEN_ONLY}
+    return entry
+
+
+def run_bench(cfg: BenchConfig, out: str | Path | None = None, log=print) -> dict:
+    """Measure every model of cfg; returns the results document (also written to `out`)."""
+    import torch
+
+    from lrcn.bench.machine import load_average, machine_info
+
+    torch.set_num_threads(cfg.threads)
+    Path(cfg.workdir).mkdir(parents=True, exist_ok=True)
+    doc = {"bench_version": BENCH_VERSION, "config": cfg.to_dict(), "machine": machine_info(cfg.device),
+           "threads": {"torch": torch.get_num_threads(), "onnxruntime_intra_op": cfg.threads},
+           "isolation": "one process; onnxruntime thread spinning off for every side-by-side comparison "
+                        "(session.intra_op/inter_op.allow_spinning = 0); end to end runs as vc-run does "
+                        "(spinning on); memory in separate processes",
+           "models": {}}
+    t0 = time.perf_counter()
+    families = [None] if cfg.run else cfg.models
+    for family in families:
+        entry = _model(family, cfg, log)
+        doc["models"][entry["subject"]["family"]] = entry
+        doc["machine"]["load_average_end"] = load_average()
+        doc["seconds"] = round(time.perf_counter() - t0, 1)
+        if out:
+            write_json(out, doc)
+    return doc

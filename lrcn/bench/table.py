@@ -1,0 +1,214 @@
+"""vc-bench JSON -> markdown tables (torch-free): what benchmarks/README.md is made of.
+
+Every number comes from the JSON; nothing here is typed by hand but the issue's targets.
+"""
+
+from __future__ import annotations
+
+TARGETS = [
+    # (what, family, threshold, getter name)
+    ("Clip latency, onnxruntime fp32 over eager, batch 1", "convlstm", 3.0, "clip_speedup"),
+    ("Clip latency, onnxruntime fp32 over eager, batch 1", "resnetlstm", 2.0, "clip_speedup"),
+    ("Clip latency, onnxruntime fp32 over eager, batch 1", "pretrained", 1.3, "clip_speedup"),
+    ("Streaming per-frame cost, eager full-window re-run over the runtime's window", "convlstm", 10.0, "stream_gain"),
+    ("Streaming per-frame cost, eager full-window re-run over the runtime's window", "pretrained", 12.0,
+     "stream_gain"),
+    ("Stream mode on a 30 fps source, decode included (fps, window)", "pretrained", 25.0, "e2e_fps"),
+    ("Frozen-backbone epoch, without the feature cache over with it", "pretrained", 30.0, "train_gain"),
+    ("int8 over fp32 (onnxruntime, batch 1)", "pretrained", 1.5, "int8_gain"),
+    ("int8 top-1 agreement with fp32", "pretrained", 0.98, "int8_agreement"),
+]
+
+
+def _get(d: dict, *keys):
+    for k in keys:
+        if not isinstance(d, dict) or k not in d:
+            return None
+        d = d[k]
+    return d
+
+
+GETTERS = {
+    "clip_speedup": lambda m: _get(m, "clip", "batch1", "speedup_vs_eager", "onnxruntime fp32", "ratio"),
+    "stream_gain": lambda m: _get(m, "stream", "cheaper_than_eager", "onnxruntime window", "ratio"),
+    "e2e_fps": lambda m: _get(m, "e2e", "modes", "window", "fps"),
+    "train_gain": lambda m: _get(m, "train", "speedup", "ratio"),
+    "int8_gain": lambda m: _get(m, "clip", "batch1", "int8_vs_fp32", "ratio"),
+    "int8_agreement": lambda m: _get(m, "clip", "agreement", "int8", "top1_agreement"),
+}
+
+
+def _ms(s: dict | None, unit: str = "ms") -> str:
+    if not s:
+        return "–"
+    return f"{_num(s['median'])} {unit} [{_num(s['p25'])}–{_num(s['p75'])}]"
+
+
+def _num(v) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, str):
+        return v
+    a = abs(v)
+    return f"{v:.0f}" if a >= 100 else f"{v:.1f}" if a >= 10 else f"{v:.2f}" if a >= 1 else f"{v:.3g}"
+
+
+def _x(r: dict | None) -> str:
+    if not r:
+        return "–"
+    return f"{_num(r['ratio'])}× [{_num(r['round_p25'])}–{_num(r['round_p75'])}]"
+
+
+def _rows(header: list[str], rows: list[list[str]]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return out + ["| " + " | ".join(r) + " |" for r in rows]
+
+
+def _err(sec: dict) -> str | None:
+    return sec.get("error") or sec.get("skipped") if isinstance(sec, dict) else None
+
+
+def _header(doc: dict) -> list[str]:
+    m, c = doc["machine"], doc["config"]
+    v = m["versions"]
+    gpu = f", GPU {m['gpu']}" if m.get("gpu") else ""
+    subjects = "; ".join(f"{f}: {e['subject']['note']}" for f, e in doc["models"].items())
+    return [
+        f"- Machine: {m['cpu']}, {m['cores']} cores ({m['arch']}), {m['memory_gib']} GiB{gpu}; {m['os']}",
+        f"- Software: Python {m['python']}, torch {v['torch']}, onnxruntime {v['onnxruntime']}, onnx {v['onnx']}, "
+        f"OpenCV {v['cv2']}",
+        f"- Date: {m['date']}; command: `{m['command']}`; {doc.get('seconds', '?')} s in all",
+        f"- Device {c['device']}; threads: torch {doc['threads']['torch']}, onnxruntime intra-op "
+        f"{doc['threads']['onnxruntime_intra_op']}; load average (1, 5, 15 min) at start "
+        f"{m.get('load_average_start')}, at end {m.get('load_average_end')}",
+        f"- Isolation: {doc['isolation']}",
+        f"- Timing: warm-up first, then up to {c['repeat']} rounds in which every side runs one block "
+        f"(calls for {c['block_s']} s, one call at least) in turn; median [p25–p75] over all calls; a ratio is "
+        f"the ratio of medians [p25–p75 of the per-round ratios]; no new round after {c['max_s']:g} s",
+        f"- Models: {subjects}",
+    ]
+
+
+def _clip(doc: dict) -> list[str]:
+    rows = []
+    n = doc["config"]["batch"]
+    for fam, e in doc["models"].items():
+        sec = e.get("clip")
+        if sec is None:
+            continue
+        if _err(sec):
+            rows.append([fam, _err(sec), "", "", "", "", ""])
+            continue
+        b1, bn = sec["batch1"], sec["batch"]
+        for side in b1["sides"]:
+            s1, sn = b1["sides"][side], bn["sides"][side]
+            speed1 = _x(b1["speedup_vs_eager"].get(side)) if side != "eager" else "1×"
+            speedn = _x(bn["speedup_vs_eager"].get(side)) if side != "eager" else "1×"
+            agree = _get(sec, "agreement", side.split()[-1], "top1_agreement") if side != "onnxruntime fp32" else None
+            rows.append([fam, side, _ms(s1), speed1, f"{_num(sn['per_s'])} clips/s ({sn['n']} calls)", speedn,
+                         "–" if agree is None else f"{agree:.0%}"])
+    head = ["model", "side", "latency, batch 1", "× eager", f"throughput, batch {n}", "× eager",
+            "top-1 = fp32"]
+    return _rows(head, rows)
+
+
+def _stream(doc: dict) -> list[str]:
+    rows = []
+    for fam, e in doc["models"].items():
+        sec = e.get("stream")
+        if sec is None:
+            continue
+        if _err(sec):
+            rows.append([fam, _err(sec), "", "", ""])
+            continue
+        for side, s in sec["sides"].items():
+            gain = _x(sec["cheaper_than_eager"].get(side)) if side in sec["cheaper_than_eager"] else "1×"
+            rows.append([fam, side, _ms(s), _num(s["fps"]), gain])
+        if sec.get("step_absent"):
+            rows.append([fam, "onnxruntime step", f"absent ({sec['step_absent']})", "", ""])
+    return _rows(["model", "way", "per new frame", "sustainable fps", "× cheaper than eager"], rows)
+
+
+def _e2e(doc: dict) -> list[str]:
+    rows = []
+    for fam, e in doc["models"].items():
+        sec = e.get("e2e")
+        if sec is None:
+            continue
+        if _err(sec):
+            rows.append([fam, _err(sec)] + [""] * 6)
+            continue
+        for mode, r in sec["modes"].items():
+            rows.append([fam, mode, f"{_num(r['source_fps'])} fps, {_num(r['seconds'])} s", str(r["read"]),
+                         str(r["processed"]), str(r["dropped"]), _num(r["fps"]), _num(r["ms_per_frame_median"])])
+    return _rows(["model", "stream mode", "source", "frames read", "processed", "dropped", "processed fps",
+                  "ms per frame (median)"], rows)
+
+
+def _train(doc: dict) -> list[str]:
+    rows = []
+    for fam, e in doc["models"].items():
+        sec = e.get("train")
+        if sec is None or sec.get("skipped"):
+            continue
+        if _err(sec):
+            rows.append([fam, _err(sec)] + [""] * 5)
+            continue
+        ep = sec["epoch_s"]
+        rows.append([f"{fam} ({sec['backbone']})", f"{sec['clips']} clips × T={sec['frames']}, {sec['img_size']} px",
+                     _ms(ep["epoch without cache"], "s"), _num(sec["feature_build_s"]) + " s",
+                     _ms(ep["epoch with cache"], "s"), _x(sec["speedup"])])
+    return _rows(["model", "data", "epoch without cache", "feature build (once)", "epoch with cache",
+                  "× faster"], rows)
+
+
+def _memory(doc: dict) -> list[str]:
+    rows = []
+    for fam, e in doc["models"].items():
+        sec = e.get("memory")
+        if sec is None:
+            continue
+        if _err(sec):
+            rows.append([fam, _err(sec), "", ""])
+            continue
+        rows.append([fam, f"{_num(sec['runtime_mb'])} MB", f"{_num(sec['torch_mb'])} MB", f"{_num(sec['ratio'])}×"])
+    return _rows(["model", "runtime process (no torch)", "PyTorch process", "PyTorch / runtime"], rows)
+
+
+def targets(doc: dict) -> list[list[str]]:
+    rows = []
+    for what, fam, threshold, getter in TARGETS:
+        if fam not in doc["models"]:
+            continue
+        m = doc["models"][fam]
+        v = GETTERS[getter](m)
+        pct = getter == "int8_agreement"
+        if pct and _get(m, "clip", "agreement", "random_weights"):
+            rows.append([what, fam, f">= {threshold:.0%}", "–" if v is None else f"{v:.0%}",
+                         "n/a: random weights give near-uniform probabilities; vc-export gates a trained model"])
+            continue
+        shown = "–" if v is None else (f"{v:.0%}" if pct else f"{_num(v)}" + ("" if getter == "e2e_fps" else "×"))
+        want = f">= {threshold:.0%}" if pct else f">= {threshold:g}" + ("" if getter == "e2e_fps" else "×")
+        met = "not measured" if v is None else ("yes" if v >= threshold else "**no**")
+        rows.append([what, fam, want, shown, met])
+    return rows
+
+
+def render(docs: list[dict]) -> str:
+    """Markdown for one or more vc-bench JSON documents (e.g. CPU and CUDA)."""
+    out: list[str] = []
+    for doc in docs:
+        dev = doc["config"]["device"]
+        title = f"## {dev.upper()}" + (f": {doc['machine']['gpu']}" if doc["machine"].get("gpu") else
+                                       f": {doc['machine']['cpu']}, {doc['machine']['cores']} cores")
+        out += [title, "", *_header(doc), ""]
+        tg = targets(doc)
+        if tg:
+            out += ["### Targets (issue 5)", "", *_rows(["target", "model", "target", "measured", "met?"], tg), ""]
+        for name, fn in (("Clip mode", _clip), ("Streaming, per new frame (preprocessing + inference)", _stream),
+                         ("End to end: stream mode on a 30 fps source", _e2e),
+                         ("Training: frozen backbone, one epoch", _train), ("Memory: peak RSS", _memory)):
+            body = fn(doc)
+            if len(body) > 2:
+                out += [f"### {name}", "", *body, ""]
+    return "\n".join(out).rstrip() + "\n"

@@ -1,0 +1,125 @@
+"""vc-bench: timing helpers, option checks, one tiny bench end to end and its markdown table."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import REPO
+
+from lrcn.bench.cli import app
+from lrcn.bench.config import BenchConfig
+from lrcn.bench.table import render
+from lrcn.bench.timing import Side, alternate, quantile, ratio, stats
+
+runner = CliRunner()
+
+
+def test_quantiles_and_stats():
+    assert quantile([4.0, 1.0, 3.0, 2.0], 0.5) == 2.5
+    assert quantile([1.0, 2.0, 3.0, 4.0, 5.0], 0.25) == 2.0
+    s = stats([5.0, 1.0, 3.0])
+    assert s == {"median": 3.0, "p25": 2.0, "p75": 4.0, "n": 3}
+
+
+def test_alternate_runs_sides_in_turn_and_ratios_compare_medians():
+    order = []
+    clock = {"t": 0.0}
+
+    def fake(name, cost):
+        def call():
+            order.append(name)
+            clock["t"] += cost
+        return call
+
+    slow, fast = Side("A", fake("A", 0.0)), Side("B", fake("B", 0.0))
+    out = alternate([slow, fast], rounds=3, block_s=0.0)
+    assert order == ["A", "B"] * 4  # one warm-up call each, then A B A B A B
+    assert out["A"]["n"] == 3 and out["A"]["rounds"] == 3
+    slow.samples, slow.rounds = [10.0, 12.0, 14.0], [10.0, 12.0, 14.0]
+    fast.samples, fast.rounds = [2.0, 3.0, 4.0], [2.0, 3.0, 4.0]
+    r = ratio(slow, fast)
+    assert r["ratio"] == 4.0 and r["round_p25"] <= r["ratio"] <= r["round_p75"] + 1.0
+
+
+def test_alternate_stops_at_max_s_after_one_round():
+    sides = [Side("A", lambda: None), Side("B", lambda: None)]
+    out = alternate(sides, rounds=50, block_s=0.01, max_s=1e-6)
+    assert out["A"]["rounds"] == 1 and out["B"]["rounds"] == 1
+
+
+@pytest.mark.parametrize("kw, needle", [
+    ({"models": ["lenet"]}, "--model must be"),
+    ({"sections": ["speed"]}, "--only takes"),
+    ({"device": "tpu"}, "--device must be"),
+    ({"repeat": 0}, "--repeat must be >= 1"),
+    ({"threads": 0}, "--threads must be >= 1"),
+])
+def test_config_refuses_nonsense(kw, needle):
+    with pytest.raises(ValueError, match=needle):
+        BenchConfig(**kw)
+
+
+def test_cli_refuses_bad_options_in_one_line(tmp_path):
+    r = runner.invoke(app, ["--model", "lenet", "--workdir", str(tmp_path)])
+    assert r.exit_code == 2 and "--model must be" in r.output and "Traceback" not in r.output
+
+
+@pytest.mark.slow
+def test_tiny_bench_writes_every_section_and_renders(tmp_path):
+    out = tmp_path / "bench.json"
+    args = ["--model", "pretrained", "--backbone", "resnet18", "--img-size", "32", "--frames", "4",
+            "--repeat", "2", "--threads", "1", "--batch", "2", "--block-seconds", "0.02", "--max-seconds", "5",
+            "--train-clips", "4", "--e2e-seconds", "0.5", "--workdir", str(tmp_path / "work"), "--json", str(out)]
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    doc = json.loads(out.read_text())
+    m = doc["models"]["pretrained"]
+    assert m["subject"]["weights"].startswith("random") and "random weights" in m["subject"]["note"]
+    assert doc["machine"]["cores"] >= 1 and doc["machine"]["versions"]["onnxruntime"]
+    for section in ("clip", "stream", "e2e", "train", "memory"):
+        assert section in m and "error" not in m[section], (section, m.get(section))
+    for key in ("batch1", "batch"):
+        sides = m["clip"][key]["sides"]
+        assert set(sides) == {"eager", "onnxruntime fp32", "onnxruntime fp16", "onnxruntime int8"}
+        assert all(s["median"] > 0 and s["p25"] <= s["median"] <= s["p75"] and s["n"] >= 2 for s in sides.values())
+        assert all(r["ratio"] > 0 for r in m["clip"][key]["speedup_vs_eager"].values())
+    assert m["clip"]["batch"]["batch"] == 2
+    # the exported model and eager PyTorch agree on the real clips (same weights, same input)
+    assert m["clip"]["agreement"]["eager"]["max_abs_dprobs"] < 1e-4
+    stream = m["stream"]
+    assert set(stream["sides"]) == {"eager full-window re-run", "onnxruntime window", "onnxruntime step"}
+    assert all(s["fps"] > 0 for s in stream["sides"].values())
+    for mode in ("window", "step"):
+        e = m["e2e"]["modes"][mode]
+        assert e["read"] > 0 and 0 < e["processed"] <= e["read"] and e["dropped"] == e["read"] - e["processed"]
+        assert e["fps"] > 0
+    t = m["train"]
+    assert t["clips"] == 4 and t["feature_build_s"] > 0
+    assert all(v["median"] > 0 for v in t["epoch_s"].values()) and t["speedup"]["ratio"] > 0
+    assert m["memory"]["runtime_mb"] > 0 and m["memory"]["torch_mb"] > 0
+    # PyTorch and its libraries are far bigger than numpy + OpenCV + onnxruntime
+    assert m["memory"]["torch_mb"] > m["memory"]["runtime_mb"]
+
+    md = render([doc])
+    for heading in ("### Targets", "### Clip mode", "### Streaming", "### End to end", "### Training",
+                    "### Memory"):
+        assert heading in md
+    assert "| pretrained | eager |" in md and "| pretrained | onnxruntime int8 |" in md
+    r = subprocess.run([sys.executable, str(REPO / "benchmarks" / "make_table.py"), str(out), "--notes", "none"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.startswith("# Benchmarks") and "### Clip mode" in r.stdout, r.stderr
+
+
+def test_table_marks_missing_and_failed_sections():
+    doc = {"config": {"device": "cpu", "batch": 8, "repeat": 3, "block_s": 0.3, "max_s": 60.0},
+           "machine": {"cpu": "X", "cores": 2, "arch": "x86_64", "memory_gib": 1, "os": "L", "python": "3",
+                       "versions": {"torch": "t", "onnxruntime": "o", "onnx": "n", "cv2": "c"}, "date": "d",
+                       "command": "vc-bench"},
+           "threads": {"torch": 2, "onnxruntime_intra_op": 2}, "isolation": "i",
+           "models": {"convlstm": {"subject": {"note": "random"}, "clip": {"error": "boom: it broke"}}}}
+    md = render([doc])
+    assert "boom: it broke" in md
+    assert "| Clip latency, onnxruntime fp32 over eager, batch 1 | convlstm | >= 3× | – | not measured |" in md
