@@ -83,16 +83,18 @@ def test_tiny_bench_writes_every_section_and_renders(tmp_path):
         assert section in m and "error" not in m[section], (section, m.get(section))
     for key in ("batch1", "batch"):
         sides = m["clip"][key]["sides"]
-        assert set(sides) == {"eager", "onnxruntime fp32", "onnxruntime fp16", "onnxruntime int8"}
+        assert set(sides) == {"eager", "onnxruntime fp32", "onnxruntime fp16", "onnxruntime int8",
+                              "onnxruntime int8 static"}
         assert all(s["median"] > 0 and s["p25"] <= s["median"] <= s["p75"] and s["n"] >= 2 for s in sides.values())
         assert all(r["ratio"] > 0 for r in m["clip"][key]["speedup_vs_eager"].values())
     assert m["clip"]["batch"]["batch"] == 2
     # the exported model and eager PyTorch agree on the real clips (same weights, same input)
     assert m["clip"]["agreement"]["eager"]["max_abs_dprobs"] < 1e-4
     stream = m["stream"]
-    assert set(stream["sides"]) == {"eager full-window re-run", "onnxruntime window", "onnxruntime step"}
+    assert set(stream["sides"]) == {"eager full-window re-run", "onnxruntime window", "onnxruntime step",
+                                    "onnxruntime window, int8-static encoder"}
     assert all(s["fps"] > 0 for s in stream["sides"].values())
-    for mode in ("window", "step"):
+    for mode in ("window", "step", "window, int8-static encoder"):
         e = m["e2e"]["modes"][mode]
         assert e["read"] > 0 and 0 < e["processed"] <= e["read"] and e["dropped"] == e["read"] - e["processed"]
         assert e["fps"] > 0

@@ -15,14 +15,15 @@ from lrcn.bench.config import BenchConfig
 from lrcn.bench.timing import Side, alternate, ratio
 from lrcn.runtime.session import SessionConfig
 
-ORT_SIDES = ("fp32", "fp16", "int8")
+ORT_SIDES = {"fp32": "full", "fp16": "fp16", "int8": "int8", "int8 static": "int8s"}
+"""side -> Subject.files key: vc-export's fp32, fp16 and (dynamic) int8, and the bench's static int8."""
 
 
 def ort_models(subject, cfg: BenchConfig) -> dict:
     from lrcn.runtime.model import LrcnModel
 
     scfg = SessionConfig(device=cfg.device, threads=cfg.threads, spinning=False)
-    return {p: LrcnModel(subject.files["full" if p == "fp32" else p], scfg) for p in ORT_SIDES}
+    return {p: LrcnModel(subject.files[key], scfg) for p, key in ORT_SIDES.items() if key in subject.files}
 
 
 def torch_device(cfg: BenchConfig) -> torch.device:
@@ -51,7 +52,7 @@ def _sides(subject, models: dict, x: np.ndarray, device: torch.device, out: dict
         return call
 
     n = x.shape[0]
-    return [Side("eager", eager, n)] + [Side(f"onnxruntime {p}", ort(p), n) for p in ORT_SIDES]
+    return [Side("eager", eager, n)] + [Side(f"onnxruntime {p}", ort(p), n) for p in models]
 
 
 def measure(subject, cfg: BenchConfig, clips: np.ndarray, clips_origin: str, log=print) -> dict:
@@ -72,7 +73,7 @@ def measure(subject, cfg: BenchConfig, clips: np.ndarray, clips_origin: str, log
             timings[s.name]["per_s"] = round(1000.0 / timings[s.name]["median"], 3)
         result[key] = {"batch": int(x.shape[0]), "warmup": warm, "sides": timings,
                        "speedup_vs_eager": {s.name: ratio(sides[0], s) for s in sides[1:]},
-                       "int8_vs_fp32": ratio(sides[1], sides[3])}
+                       "vs_fp32": {s.name: ratio(sides[1], s) for s in sides[2:]}}
         if key == "batch":
             result["agreement"] = _agreement(probs, clips_origin, subject.random_weights)
     return result
@@ -82,7 +83,7 @@ def _agreement(probs: dict, origin: str, random_weights: bool) -> dict:
     """Top-1 agreement with onnxruntime fp32 and max |Δprobs| on the batch of real clips."""
     ref = probs["fp32"]
     out = {"clips": int(ref.shape[0]), "clips_from": origin, "random_weights": random_weights}
-    for name in ("eager", "fp16", "int8"):
+    for name in (n for n in probs if n != "fp32"):
         out[name] = {"top1_agreement": float((probs[name].argmax(-1) == ref.argmax(-1)).mean()),
                      "max_abs_dprobs": float(np.abs(probs[name] - ref).max())}
     return out

@@ -81,14 +81,15 @@ class PacedSource:
         self._thread.join(timeout=2.0)
 
 
-def _one(subject, cfg: BenchConfig, video: Path, stateful: bool) -> dict:
+def _one(subject, cfg: BenchConfig, video: Path, stateful: bool, model_key: str) -> dict:
     import statistics
 
     from lrcn.runtime import VideoClassifier
 
     # as vc-run builds it: default session options (spinning on), the bench's thread count
-    clf = VideoClassifier(subject.files["full"], device=cfg.device, threads=cfg.threads)
-    list(clf.stream(PacedSource(video, cfg.source_fps, 1.0), sample_fps=0, stateful=stateful))  # warm-up
+    clf = VideoClassifier(subject.files[model_key], device=cfg.device, threads=cfg.threads)
+    warm = PacedSource(video, cfg.source_fps, min(1.0, cfg.e2e_seconds))
+    list(clf.stream(warm, sample_fps=0, stateful=stateful))  # warm-up
     source = PacedSource(video, cfg.source_fps, cfg.e2e_seconds)
     with clf.stream(source, sample_fps=0, stateful=stateful) as stream:
         ms = [p.ms for p in stream]
@@ -101,10 +102,11 @@ def _one(subject, cfg: BenchConfig, video: Path, stateful: bool) -> dict:
 
 def measure(subject, cfg: BenchConfig, video: Path, log=print) -> dict:
     w, h = cfg.source_size
-    modes = {"window": False, **({"step": True} if "step" in subject.files else {})}
+    modes = {"window": (False, "full"), **({"step": (True, "full")} if "step" in subject.files else {}),
+             **({"window, int8-static encoder": (False, "int8s")} if "int8s" in subject.files else {})}
     out = {"source": f"{video.name}: {w}x{h} MJPG, decoded in a capture thread, resized to "
                      f"{subject.spec.img_size} px by the stream", "modes": {}}
-    for name, stateful in modes.items():
+    for name, (stateful, key) in modes.items():
         log(f"  end to end: stream mode ({name}) on a {cfg.source_fps:g} fps source for {cfg.e2e_seconds:g} s")
-        out["modes"][name] = _one(subject, cfg, video, stateful)
+        out["modes"][name] = _one(subject, cfg, video, stateful, key)
     return out

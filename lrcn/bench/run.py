@@ -41,10 +41,12 @@ def _section(entry: dict, name: str, cfg: BenchConfig, fn, log) -> None:
 
 def _model(family: str, cfg: BenchConfig, log) -> dict:
     from lrcn.bench import clip, data, e2e, memory, streaming, training
-    from lrcn.bench.subjects import prepare
+    from lrcn.bench.subjects import add_static_int8, prepare
     from lrcn.runtime.video import decode_video
 
     subject = prepare(family, cfg, log)
+    clips, origin = data.real_clips(subject, cfg, cfg.batch)
+    add_static_int8(subject, clips, log)
     entry: dict = {"subject": subject.describe()}
     if subject.random_weights:
         note = (f"random weights (seed 0; no --run given): timings do not depend on them"
@@ -57,9 +59,7 @@ def _model(family: str, cfg: BenchConfig, log) -> dict:
         + ("" if subject.export_seconds is None else f"; exported in {subject.export_seconds:g} s"))
     source = data.source_video(cfg)
     frames = decode_video(source, subject.spec.img_size).frames
-    if "clip" in cfg.sections:
-        clips, origin = data.real_clips(subject, cfg, cfg.batch)
-        _section(entry, "clip", cfg, lambda: clip.measure(subject, cfg, clips, origin, log), log)
+    _section(entry, "clip", cfg, lambda: clip.measure(subject, cfg, clips, origin, log), log)
     _section(entry, "stream", cfg, lambda: streaming.measure(subject, cfg, frames, log), log)
     _section(entry, "e2e", cfg, lambda: e2e.measure(subject, cfg, source, log), log)
     _section(entry, "memory", cfg, lambda: memory.measure(subject, cfg, source, log), log)

@@ -181,3 +181,31 @@ def prepare(family: str, cfg: BenchConfig, log=lambda s: None) -> Subject:
     _write_json(folder / "config.json", config)  # with weights.pt: what the memory probe rebuilds
     _write_json(folder / "files.json", {k: p.name for k, p in files.items()})  # last: the export is whole
     return Subject(family, model, config, files, weights, round(time.perf_counter() - t0, 1))
+
+
+STATIC_PRECISION = "int8-static"
+
+
+def add_static_int8(subject: Subject, clips: np.ndarray, log=lambda s: None) -> None:
+    """Static int8 (Conv) of the full model and of the encoder part, calibrated on `clips`
+    (N, T, C, S, S), as files["int8s"] and files["int8s_encoder"]. The full file's metadata
+    lists that encoder and the fp32 head and step as its parts, so the runtime streams with it."""
+    from dataclasses import replace
+
+    import onnx
+
+    from lrcn.bench.quant import encoder_feeds, full_feeds, quantize_conv_static
+    from lrcn.export.metadata import read_metadata, stamp
+
+    folder = subject.files["full"].parent
+    full, enc = folder / "model.int8s.onnx", folder / "model.int8s.encoder.onnx"
+    if not (full.is_file() and enc.is_file()):
+        log("making the static int8 model and encoder (Conv layers, calibrated on real clips)")
+        for src, dst, feeds in ((subject.files["encoder"], enc, encoder_feeds(clips)),
+                                (subject.files["full"], full, full_feeds(clips))):
+            meta = read_metadata(onnx.load(str(src), load_external_data=False))
+            parts = dict(meta.parts, encoder=enc.name) if dst == full else meta.parts
+            proto = quantize_conv_static(src, feeds)
+            stamp(proto, replace(meta, precision=STATIC_PRECISION, parts=parts))
+            _save(proto, dst)  # the full file last: it marks a finished pair
+    subject.files["int8s"], subject.files["int8s_encoder"] = full, enc
