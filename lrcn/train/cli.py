@@ -19,6 +19,7 @@ def _csv(value: str | None) -> list[str] | None:
 
 @app.command()
 def main(
+    ctx: typer.Context,
     data: Annotated[str, typer.Option(help="Dataset folder root/<class>/<video>.")] = "artifacts/data/synth",
     model: Annotated[str, typer.Option(help=f"Model family: {', '.join(FAMILIES)}.{LIST}")] = "convlstm",
     frames: Annotated[str, typer.Option(help=f"T: frames per clip, spread evenly over each video.{LIST}")] = "15",
@@ -50,6 +51,10 @@ def main(
     out: Annotated[Optional[str], typer.Option(help="Run folder (default artifacts/runs/<model>-<time>); for a "
                                                      "sweep, the folder of its runs (default artifacts/runs/sweep-<time>).")] = None,
     resume: Annotated[Optional[str], typer.Option(help="Continue the run in this folder from its last.pt.")] = None,
+    nproc: Annotated[Optional[int], typer.Option(help="Train data-parallel in N processes on this machine (one per "
+                                                      "GPU, or gloo on the CPU): runs torchrun for you.")] = None,
+    dist_timeout: Annotated[float, typer.Option(help="Under torchrun: seconds a rank waits for its peers before "
+                                                     "the job fails.")] = 1800.0,
 ) -> None:
     """Train one model and write its run folder; comma lists train the grid one run after another."""
     with one_line_errors():
@@ -64,6 +69,13 @@ def main(
         sweep = [k for k, v in lists.items() if len(v) > 1]
         if sweep and resume:
             raise fail(f"--resume continues one run; drop the comma lists ({', '.join(sweep)})", 2)
+        from lrcn.train.launch import launch_torchrun, several_ranks
+
+        if sweep and (nproc or several_ranks()):
+            raise fail(f"a data-parallel job trains one run; drop the comma lists ({', '.join(sweep)}) "
+                       "or sweep one process at a time", 2)
+        if nproc is not None:
+            raise typer.Exit(launch_torchrun(ctx, nproc))
         v = {k: vals[0] for k, vals in lists.items()}
         from lrcn.models.config import ModelConfig
         from lrcn.train.config import DataConfig, TrainConfig
@@ -76,7 +88,8 @@ def main(
                               augment=_csv(augment) or [], cache_dir=cache_dir)
         train_cfg = TrainConfig(epochs=epochs or TrainConfig.epochs, batch_size=v["batch_size"], lr=v["lr"],
                                 steps_per_epoch=steps_per_epoch, workers=workers, seed=v["seed"], device=device,
-                                patience=patience, feature_cache=not no_feature_cache, out=out)
+                                patience=patience, feature_cache=not no_feature_cache, out=out,
+                                dist_timeout_s=dist_timeout)
         if sweep:
             from pathlib import Path
 
@@ -88,6 +101,10 @@ def main(
         from lrcn.train.run import train
 
         train(model_cfg, data_cfg, train_cfg, resume=resume, epochs=epochs)
+        if several_ranks():
+            from lrcn.train.distributed import cleanup, env_ranks
+
+            cleanup(env_ranks())
 
 
 if __name__ == "__main__":

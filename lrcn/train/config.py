@@ -76,6 +76,8 @@ class TrainConfig:
     feature_cache: bool = True
     """Frozen backbones: compute backbone features once per clip and train the head on them."""
     out: str | None = None
+    dist_timeout_s: float = 1800.0
+    """Under torchrun: how long a rank waits in a collective for its peers before the job fails."""
 
     def __post_init__(self) -> None:
         problems = []
@@ -95,6 +97,8 @@ class TrainConfig:
             problems.append(f"--device must be one of {', '.join(DEVICES)}, got {self.device!r}")
         if self.patience is not None and self.patience < 1:
             problems.append(f"--patience must be >= 1, got {self.patience}")
+        if not self.dist_timeout_s > 0:
+            problems.append(f"--dist-timeout must be > 0 seconds, got {self.dist_timeout_s}")
         if problems:
             raise ValueError("; ".join(problems))
 

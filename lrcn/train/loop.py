@@ -14,7 +14,7 @@ def _forward(model: nn.Module, x: torch.Tensor, frozen_inputs: bool) -> torch.Te
 
 
 def train_one_epoch(model, loader, optimizer, device, *, frozen_inputs=False, max_steps=None, on_step=None) -> dict:
-    """Returns {"loss", "accuracy", "clips_per_s"} over the clips seen this epoch."""
+    """Returns {"loss", "accuracy", "clips_per_s", "clips"} over the clips seen this epoch."""
     model.train()
     total_loss, correct, seen, t0 = 0.0, 0, 0, time.perf_counter()
     for step, (x, y) in enumerate(loader):
@@ -33,7 +33,8 @@ def train_one_epoch(model, loader, optimizer, device, *, frozen_inputs=False, ma
         if on_step:
             on_step(loss=total_loss / seen, acc=correct / seen, clips_per_s=seen / (time.perf_counter() - t0), n=n)
     elapsed = time.perf_counter() - t0
-    return {"loss": total_loss / max(seen, 1), "accuracy": correct / max(seen, 1), "clips_per_s": seen / max(elapsed, 1e-9)}
+    return {"loss": total_loss / max(seen, 1), "accuracy": correct / max(seen, 1), "clips_per_s": seen / max(elapsed, 1e-9),
+            "clips": seen}
 
 
 @torch.inference_mode()

@@ -24,11 +24,11 @@ from lrcn.models import ModelConfig, build_model
 from lrcn.runtime.errors import LrcnError
 from lrcn.runtime.preprocess import IMAGENET_MEAN, IMAGENET_STD, SIMPLE_MEAN, SIMPLE_STD, PreprocessSpec, channels_for
 from lrcn.train import data as D
+from lrcn.train import distributed, shared_cache
 from lrcn.train.augment import Augment, dense_frames
 from lrcn.train.checkpoint import load_checkpoint, remove_stale_temps, save_checkpoint, write_json
 from lrcn.train.config import DataConfig, TrainConfig, from_dict
-from lrcn.train.features import cache_features
-from lrcn.train.loop import evaluate, train_one_epoch
+from lrcn.train.loop import train_one_epoch
 from lrcn.train.plots import confusion_matrix, plot_confusion, plot_curves
 from lrcn.train.report import write_run_report
 
@@ -73,25 +73,26 @@ def _progress(console: Console) -> Progress:
                     TextColumn("{task.fields[stats]}"), TimeElapsedColumn(), console=console, transient=False)
 
 
-def _loader(ds, batch_size: int, shuffle: bool, workers: int, seed: int):
+def _loader(ds, batch_size: int, shuffle: bool, workers: int, seed: int, ranks: distributed.Ranks | None = None):
     g = torch.Generator()
     g.manual_seed(seed)
-    return torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=shuffle, num_workers=workers,
-                                       generator=g, persistent_workers=False)
+    sampler = None
+    if shuffle and ranks is not None and ranks.enabled:  # each rank takes its share of one process's order
+        sampler = distributed.ShardSampler(distributed.one_process_order(len(ds), seed), ranks)
+    return torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=shuffle and sampler is None,
+                                       sampler=sampler, num_workers=workers, generator=g, persistent_workers=False)
 
 
-def prepare_data(model_cfg: ModelConfig, data_cfg: DataConfig, seed: int, console: Console):
+def prepare_data(model_cfg: ModelConfig, data_cfg: DataConfig, seed: int, console: Console,
+                 ranks: distributed.Ranks = distributed.Ranks()):
     """Splits, decoded-clip caches and skipped files. Returns a dict the run and tests use."""
     names, splits = D.make_splits(data_cfg, seed)
     num = D.frames_to_sample(data_cfg)
-    cached, skipped = {}, []
-    total = sum(len(v) for v in splits.values())
+    sizes = {k: dense_frames(num, data_cfg.augment) if k == "train" else num for k in splits}
+    total = sum(len(ranks.shard(v)) for v in splits.values())  # this rank's share
     with _progress(console) as prog:
         task = prog.add_task("decode clips", total=total, stats="")
-        for split, samples in splits.items():
-            n = dense_frames(num, data_cfg.augment) if split == "train" else num
-            cached[split], bad = D.cache_split(samples, n, data_cfg, progress=lambda: prog.advance(task))
-            skipped += bad
+        cached, skipped = shared_cache.cache_splits(splits, sizes, data_cfg, ranks, progress=lambda: prog.advance(task))
     for s in skipped:
         console.print(f"[yellow]skipped[/] {s['reason']}")
     if not cached["train"]:
@@ -100,7 +101,7 @@ def prepare_data(model_cfg: ModelConfig, data_cfg: DataConfig, seed: int, consol
             "sample_fps": D.median_sampled_fps(cached["train"])}
 
 
-def _datasets(model, prepared, spec, data_cfg, train_cfg, device, console):
+def _datasets(model, prepared, spec, data_cfg, train_cfg, device, console, ranks=distributed.Ranks()):
     cached = prepared["cached"]
     use_features = getattr(model.encoder, "has_frozen", False) and train_cfg.feature_cache
     if use_features and data_cfg.augment:
@@ -109,9 +110,10 @@ def _datasets(model, prepared, spec, data_cfg, train_cfg, device, console):
     if use_features:
         out = {}
         with _progress(console) as prog:
-            task = prog.add_task("backbone features", total=sum(len(v) for v in cached.values()), stats="")
+            task = prog.add_task("backbone features", total=sum(len(ranks.shard(v)) for v in cached.values()), stats="")
             for split, clips in cached.items():
-                feats = cache_features(model, clips, spec, data_cfg.cache_dir, device, lambda: prog.advance(task))
+                feats = shared_cache.features(model, clips, spec, data_cfg.cache_dir, device, ranks,
+                                              lambda: prog.advance(task))
                 out[split] = D.FeatureDataset(feats, [c.sample.label for c in clips])
         return out, True
     aug = Augment(data_cfg.augment, prepared["num"]) if data_cfg.augment else None
@@ -154,13 +156,15 @@ def train(model_cfg: ModelConfig, data_cfg: DataConfig, train_cfg: TrainConfig, 
         out = Path(resume)
     else:
         out = Path(train_cfg.out) if train_cfg.out else default_out(model_cfg.name)
-    device = pick_device(train_cfg.device)
+    ranks, device = distributed.setup(pick_device(train_cfg.device), train_cfg.dist_timeout_s)
+    if not ranks.is_main:  # one voice: rank 0 prints progress, every rank still raises its errors
+        console = Console(quiet=True)
     seed_everything(train_cfg.seed)
 
     model_cfg.img_size = data_cfg.img_size
     model_cfg.in_channels = channels_for(data_cfg.modality)
     try:
-        prepared = prepare_data(model_cfg, data_cfg, train_cfg.seed, console)
+        prepared = prepare_data(model_cfg, data_cfg, train_cfg.seed, console, ranks)
     except KeyboardInterrupt:
         raise TrainingInterrupted("interrupted while decoding clips: no run folder was written "
                                   "(the clips decoded so far stay cached)") from None
@@ -170,16 +174,18 @@ def train(model_cfg: ModelConfig, data_cfg: DataConfig, train_cfg: TrainConfig, 
     model = build_model(model_cfg).to(device)
     config = run_config(model_cfg, data_cfg, train_cfg, names, spec, prepared)
 
-    out.mkdir(parents=True, exist_ok=True)
-    remove_stale_temps(out)
-    write_json(out / "config.json", config)
-    write_json(out / "skipped.json", prepared["skipped"])
-    write_json(out / "splits.json", {k: [{"path": c.sample.path, "label": c.sample.label} for c in v]
-                                     for k, v in prepared["cached"].items()})
+    if ranks.is_main:  # rank 0 alone writes the run folder
+        out.mkdir(parents=True, exist_ok=True)
+        remove_stale_temps(out)
+        write_json(out / "config.json", config)
+        write_json(out / "skipped.json", prepared["skipped"])
+        write_json(out / "splits.json", {k: [{"path": c.sample.path, "label": c.sample.label} for c in v]
+                                         for k, v in prepared["cached"].items()})
     console.print(f"run folder [bold]{out}[/]  device {device}  classes {len(names)}  "
                   f"train/val/test {', '.join(str(len(prepared['cached'][k])) for k in ('train', 'val', 'test'))}")
 
-    datasets, frozen_inputs = _datasets(model, prepared, spec, data_cfg, train_cfg, device, console)
+    datasets, frozen_inputs = _datasets(model, prepared, spec, data_cfg, train_cfg, device, console, ranks)
+    net, net_frozen = distributed.wrap(model, ranks, device, frozen_inputs)  # `model` stays the unwrapped one
     params = [p for p in model.parameters() if p.requires_grad]
     opt_cls = torch.optim.AdamW if train_cfg.optimizer == "adamw" else torch.optim.Adam
     optimizer = opt_cls(params, lr=train_cfg.lr, weight_decay=train_cfg.weight_decay)
@@ -212,7 +218,7 @@ def train(model_cfg: ModelConfig, data_cfg: DataConfig, train_cfg: TrainConfig, 
             torch.manual_seed(epoch_seed)
             if hasattr(datasets["train"], "epoch"):
                 datasets["train"].epoch = epoch
-            loader = _loader(datasets["train"], train_cfg.batch_size, True, train_cfg.workers, epoch_seed)
+            loader = _loader(datasets["train"], train_cfg.batch_size, True, train_cfg.workers, epoch_seed, ranks)
             steps = min(len(loader), train_cfg.steps_per_epoch or len(loader))
             with _progress(console) as prog:
                 task = prog.add_task(f"epoch {epoch}/{train_cfg.epochs}", total=steps, stats="")
@@ -220,10 +226,12 @@ def train(model_cfg: ModelConfig, data_cfg: DataConfig, train_cfg: TrainConfig, 
                 def on_step(loss, acc, clips_per_s, n):
                     prog.update(task, advance=1, stats=f"loss {loss:.3f} acc {acc:.3f} {clips_per_s:.1f} clips/s")
 
-                tr = train_one_epoch(model, loader, optimizer, device, frozen_inputs=frozen_inputs,
+                tr = train_one_epoch(net, loader, optimizer, device, frozen_inputs=net_frozen,
                                      max_steps=train_cfg.steps_per_epoch, on_step=on_step)
-            ev = evaluate(model, _loader(datasets[select], train_cfg.batch_size, False, train_cfg.workers, 0), device,
-                          frozen_inputs=frozen_inputs)
+            tr = distributed.reduce_epoch(ranks, tr, device)
+            ev = distributed.evaluate_split(
+                model, datasets[select], lambda ds: _loader(ds, train_cfg.batch_size, False, train_cfg.workers, 0),
+                ranks, device, frozen_inputs=frozen_inputs)
             scheduler.step(ev["loss"])
             seconds = time.perf_counter() - t0
             train_seconds += seconds
@@ -236,17 +244,18 @@ def train(model_cfg: ModelConfig, data_cfg: DataConfig, train_cfg: TrainConfig, 
                 best_val, since_best = ev["loss"], 0
             else:
                 since_best += 1
-            ck = checkpoint(epoch)
-            if improved:
-                save_checkpoint(out / "best.pt", ck)
-            save_checkpoint(out / "last.pt", ck)
+            if ranks.is_main:
+                ck = checkpoint(epoch)
+                if improved:
+                    save_checkpoint(out / "best.pt", ck)
+                save_checkpoint(out / "last.pt", ck)
+                write_json(out / "history.json", history)
             saved = epoch
-            write_json(out / "history.json", history)
             console.print(f"epoch {epoch}: train loss {tr['loss']:.3f} acc {tr['accuracy']:.3f} | "
                           f"{select} loss {ev['loss']:.3f} acc {ev['accuracy']:.3f} | {seconds:.1f}s"
                           + ("  [green]best[/]" if improved else ""))
         return finish(out, model, datasets, names, history, train_seconds, prepared, frozen_inputs, device,
-                      train_cfg.batch_size, console)
+                      train_cfg.batch_size, console, ranks)
     except KeyboardInterrupt:
         if saved:
             msg = (f"interrupted: {out / 'last.pt'} holds epoch {saved} (an unfinished epoch is discarded); "
@@ -257,12 +266,16 @@ def train(model_cfg: ModelConfig, data_cfg: DataConfig, train_cfg: TrainConfig, 
 
 
 def finish(out, model, datasets, names, history, train_seconds, prepared, frozen_inputs, device, batch_size,
-           console) -> Path:
+           console, ranks: distributed.Ranks = distributed.Ranks()) -> Path:
     """Test the best checkpoint and write metrics, per-class accuracy and plots."""
-    best = load_checkpoint(out / "best.pt") if (out / "best.pt").is_file() else load_checkpoint(out / "last.pt")
+    best = distributed.on_main(ranks, lambda: load_checkpoint(out / "best.pt") if (out / "best.pt").is_file()
+                               else load_checkpoint(out / "last.pt"))
     model.load_state_dict(best["model"])
-    results = {k: evaluate(model, _loader(datasets[k], batch_size, False, 0, 0), device, frozen_inputs=frozen_inputs)
+    results = {k: distributed.evaluate_split(model, datasets[k], lambda ds: _loader(ds, batch_size, False, 0, 0),
+                                             ranks, device, frozen_inputs=frozen_inputs)
                for k in ("train", "val", "test")}
+    if not ranks.is_main:
+        return out
     test = results["test"]
     k = len(names)
     matrix = confusion_matrix(test["labels"], test["preds"], k)

@@ -1,0 +1,58 @@
+"""`vc-train --nproc N`: start torchrun on this machine with the same options, minus --nproc.
+
+Torch-free, so the launcher process stays light; torchrun then starts N `python -m lrcn.train`
+ranks and, when one fails, stops the others and exits non-zero.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from lrcn.runtime.console import err_console, fail
+
+
+def several_ranks() -> bool:
+    """True inside a torchrun job of two or more processes."""
+    return os.environ.get("WORLD_SIZE", "1").strip() not in ("", "0", "1")
+
+
+def forwarded_args(ctx, drop: tuple[str, ...] = ("nproc",)) -> list[str]:
+    """The options the user gave on this command line (a typer/click Context; defaults left out), as argv again."""
+    args: list[str] = []
+    for p in ctx.command.params:
+        source = ctx.get_parameter_source(p.name)
+        if p.name in drop or source is None or source.name == "DEFAULT":
+            continue
+        value, name = ctx.params[p.name], max(p.opts, key=len)
+        if getattr(p, "is_flag", False):
+            if value:
+                args.append(name)
+            elif p.secondary_opts:
+                args.append(max(p.secondary_opts, key=len))
+        elif value is not None:
+            args += [name, str(value)]
+    return args
+
+
+def torchrun_command(nproc: int, args: list[str]) -> list[str]:
+    # --standalone: a rendezvous on a free local port, so two jobs on one machine never collide
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(nproc),
+            "-m", "lrcn.train", *args]
+
+
+def launch_torchrun(ctx, nproc: int) -> int:
+    """Run the job with the current command's options; returns torchrun's exit code (non-zero when any rank failed)."""
+    if nproc < 1:
+        raise fail(f"--nproc must be >= 1, got {nproc}", 2)
+    cmd = torchrun_command(nproc, forwarded_args(ctx))
+    env = dict(os.environ)
+    # torchrun would set 1 thread per rank and warn; split the cores between the ranks instead
+    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
+    err_console.print("torchrun: " + " ".join(cmd[1:]), highlight=False, markup=False)
+    code = subprocess.run(cmd, env=env).returncode
+    if code:
+        err_console.print(f"[bold red]error:[/] the {nproc}-process job failed (torchrun exit code {code}); "
+                          "the failing rank's message is above", highlight=False)
+    return code
