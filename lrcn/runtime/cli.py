@@ -52,6 +52,8 @@ def main(
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="Exported M.onnx (default: the newest under artifacts/models/).")] = None,
     top_k: Annotated[int, typer.Option(help="Labels shown per prediction.")] = 5,
     clips: Annotated[int, typer.Option(help="Clip mode: average N evenly spaced clips over each video.")] = 1,
+    workers: Annotated[int, typer.Option(help="Clip mode: classify files in N processes, the cores split "
+                                              "between them (--threads: each worker's).")] = 1,
     stream: Annotated[bool, typer.Option("--stream", help="Stream mode for files too.")] = False,
     sample_fps: Annotated[Optional[float], typer.Option(help="Stream mode: frames fed per second (default: the training rate; 0: every frame).")] = None,
     stateful: Annotated[bool, typer.Option("--stateful", help="Stream mode: carry the LSTM state (step part) instead of a window.")] = False,
@@ -70,6 +72,8 @@ def main(
     _check(sources, top_k, clips, device, threads, reconnect)
     if save and len(sources) > 1:
         raise fail("--save writes one video; give one source", 2)
+    if workers < 1:
+        raise fail(f"--workers must be >= 1, got {workers}", 2)
     with one_line_errors():
         from lrcn.runtime.sources import is_live
         from lrcn.runtime.stream import StreamConfig
@@ -77,13 +81,15 @@ def main(
         scfg = StreamConfig(sample_fps=sample_fps, stateful=stateful, smooth=smooth, threshold=threshold,
                             max_frames=max_frames)
         streaming = stream or show or bool(save) or any(is_live(s) for s in sources)
+        if streaming and workers > 1:
+            raise fail("--workers is for clip mode over files; streams run one at a time", 2)
         if streaming:
             rows, failures = _streams(sources, model, device, threads, top_k, scfg, reconnect, show, save, json_out)
         else:
             clf = _classifier(model, device, threads, top_k)
             from lrcn.runtime.run_clips import run_clips
 
-            rows, failures = run_clips(clf, sources, clips=clips, json_out=json_out)
+            rows, failures = run_clips(clf, sources, clips=clips, json_out=json_out, workers=workers, threads=threads)
         if csv_out:
             from lrcn.runtime.output import write_csv
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import closing
+
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -11,8 +13,20 @@ from lrcn.runtime.output import error_row, json_line, results_table
 from lrcn.runtime.sources import expand_inputs
 
 
-def run_clips(clf, sources: list[str], *, clips: int = 1, json_out: bool = False) -> tuple[list[dict], list[str]]:
-    """Classify every file; returns (rows in input order, failure messages). Nothing raises per file."""
+def _serial(clf, files: list[str], clips: int):
+    for name in files:
+        try:
+            yield clf.predict(name, clips=clips).to_dict()
+        except LrcnError as e:
+            yield error_row(name, str(e))
+
+
+def run_clips(clf, sources: list[str], *, clips: int = 1, json_out: bool = False, workers: int = 1,
+              threads: int | None = None) -> tuple[list[dict], list[str]]:
+    """Classify every file; returns (rows in input order, failure messages). Nothing raises per file.
+
+    `workers` > 1 classifies in that many processes (lrcn.runtime.parallel); rows keep input order.
+    """
     rows, failures, files = [], [], []
     for s in sources:
         try:
@@ -22,18 +36,20 @@ def run_clips(clf, sources: list[str], *, clips: int = 1, json_out: bool = False
     progress = Progress(TextColumn("classify"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         TextColumn("{task.fields[name]}"), console=err_console, transient=True,
                         disable=len(files) < 2 or not err_console.is_terminal)
-    with progress:
+    todo = [name for name, error in files if error is None]
+    if workers > 1 and len(todo) > 1:
+        from lrcn.runtime.parallel import classify_parallel
+
+        results = classify_parallel(clf, todo, clips=clips, workers=workers, threads=threads)
+    else:
+        results = _serial(clf, todo, clips)
+    with progress, closing(results):  # closing: a worker pool stops with the loop, even on Ctrl-C
         task = progress.add_task("classify", total=len(files), name="")
         for name, error in files:
             progress.update(task, name=name)
-            if error is None:
-                try:
-                    row = clf.predict(name, clips=clips).to_dict()
-                except LrcnError as e:
-                    error = str(e)
-            if error is not None:
-                row = error_row(name, error)
-                failures.append(error)
+            row = next(results) if error is None else error_row(name, error)
+            if "error" in row:
+                failures.append(row["error"])
             rows.append(row)
             if json_out:
                 print(json_line(row), flush=True)
