@@ -79,7 +79,7 @@ def test_tiny_bench_writes_every_section_and_renders(tmp_path):
     m = doc["models"]["pretrained"]
     assert m["subject"]["weights"].startswith("random") and "random weights" in m["subject"]["note"]
     assert doc["machine"]["cores"] >= 1 and doc["machine"]["versions"]["onnxruntime"]
-    for section in ("clip", "stream", "e2e", "train", "memory"):
+    for section in ("clip", "stream", "e2e", "train", "memory", "profile"):
         assert section in m and "error" not in m[section], (section, m.get(section))
     for key in ("batch1", "batch"):
         sides = m["clip"][key]["sides"]
@@ -105,9 +105,13 @@ def test_tiny_bench_writes_every_section_and_renders(tmp_path):
     # PyTorch and its libraries are far bigger than numpy + OpenCV + onnxruntime
     assert m["memory"]["torch_mb"] > m["memory"]["runtime_mb"]
 
+    prof = m["profile"]
+    assert prof["fp32"]["kernel_ms"] > 0 and any(o["op"] == "Conv" for o in prof["fp32"]["top_ops"])
+    assert any(o["op"] == "ConvInteger" for o in prof["int8"]["top_ops"])  # dynamic int8: what vc-export writes
+
     md = render([doc])
     for heading in ("### Targets", "### Clip mode", "### Streaming", "### End to end", "### Training",
-                    "### Memory"):
+                    "### Memory", "### Profile"):
         assert heading in md
     assert "| pretrained | eager |" in md and "| pretrained | onnxruntime int8 |" in md
     r = subprocess.run([sys.executable, str(REPO / "benchmarks" / "make_table.py"), str(out), "--notes", "none"],

@@ -3,7 +3,8 @@
 Sections: clip (latency at batch 1, throughput at batch 8: eager, onnxruntime fp32/fp16/int8),
 stream (per-frame cost: eager full-window re-run, the runtime's sliding window, the step
 model), e2e (stream mode on a 30 fps source, decode included), train (frozen pretrained epoch
-with and without the feature cache), memory (peak RSS, runtime process against PyTorch's).
+with and without the feature cache), memory (peak RSS, runtime process against PyTorch's),
+profile (onnxruntime's per-operator kernel times for fp32 and the int8 models).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def main(
     repeat: Annotated[int, typer.Option(help="Rounds per side-by-side comparison.")] = 3,
     json_out: Annotated[Optional[str], typer.Option("--json", help="Write every figure and the machine facts here.")] = None,
     run: Annotated[Optional[str], typer.Option(help="A trained run folder: its weights, T and size (else random weights).")] = None,
-    only: Annotated[str, typer.Option(help="Sections, comma list: clip, stream, e2e, train, memory.")] = "all",
+    only: Annotated[str, typer.Option(help="Sections, comma list: clip, stream, e2e, train, memory, profile.")] = "all",
     backbone: Annotated[str, typer.Option(help="Backbone of the pretrained family.")] = "resnet152",
     batch: Annotated[int, typer.Option(help="Batch size of the clip-mode throughput figure.")] = 8,
     block_seconds: Annotated[float, typer.Option(help="A side's turn in a round: calls for this long.")] = 0.3,

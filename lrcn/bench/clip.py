@@ -84,6 +84,7 @@ def _agreement(probs: dict, origin: str, random_weights: bool) -> dict:
     ref = probs["fp32"]
     out = {"clips": int(ref.shape[0]), "clips_from": origin, "random_weights": random_weights}
     for name in (n for n in probs if n != "fp32"):
+        delta = float(np.abs(probs[name] - ref).max())
         out[name] = {"top1_agreement": float((probs[name].argmax(-1) == ref.argmax(-1)).mean()),
-                     "max_abs_dprobs": float(np.abs(probs[name] - ref).max())}
+                     "max_abs_dprobs": delta if np.isfinite(delta) else None}  # JSON has no NaN
     return out

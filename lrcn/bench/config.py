@@ -6,7 +6,7 @@ import os
 from dataclasses import asdict, dataclass, field
 
 FAMILIES = ("convlstm", "resnetlstm", "pretrained")
-SECTIONS = ("clip", "stream", "e2e", "train", "memory")
+SECTIONS = ("clip", "stream", "e2e", "train", "memory", "profile")
 DEVICES = ("cpu", "cuda")
 
 

@@ -40,7 +40,7 @@ def _section(entry: dict, name: str, cfg: BenchConfig, fn, log) -> None:
 
 
 def _model(family: str, cfg: BenchConfig, log) -> dict:
-    from lrcn.bench import clip, data, e2e, memory, streaming, training
+    from lrcn.bench import clip, data, e2e, memory, profile, streaming, training
     from lrcn.bench.subjects import add_static_int8, prepare
     from lrcn.runtime.video import decode_video
 
@@ -63,6 +63,7 @@ def _model(family: str, cfg: BenchConfig, log) -> dict:
     _section(entry, "stream", cfg, lambda: streaming.measure(subject, cfg, frames, log), log)
     _section(entry, "e2e", cfg, lambda: e2e.measure(subject, cfg, source, log), log)
     _section(entry, "memory", cfg, lambda: memory.measure(subject, cfg, source, log), log)
+    _section(entry, "profile", cfg, lambda: profile.measure(subject, cfg, log), log)
     if subject.model.encoder.has_frozen:
         _section(entry, "train", cfg, lambda: training.measure(subject, cfg, data.synthetic_set(cfg), log), log)
     elif "train" in cfg.sections:

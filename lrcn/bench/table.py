@@ -114,7 +114,14 @@ def _clip(doc: dict) -> list[str]:
                          "–" if agree is None else f"{agree:.0%}"])
     head = ["model", "side", "latency, batch 1", "× eager", f"throughput, batch {n}", "× eager",
             "top-1 = fp32"]
-    return _rows(head, rows)
+    notes = []
+    for fam, e in doc["models"].items():
+        a = _get(e, "clip", "agreement")
+        if a:
+            notes.append(f"{fam}: top-1 agreement with onnxruntime fp32 on the {a['clips']} throughput clips "
+                         f"({a['clips_from']})" + ("; random weights, so it says little about a trained model"
+                                                    if a.get("random_weights") else ""))
+    return _rows(head, rows) + ([""] + [f"- {n}" for n in notes] if notes else [])
 
 
 def _stream(doc: dict) -> list[str]:
@@ -180,6 +187,23 @@ def _memory(doc: dict) -> list[str]:
     return _rows(["model", "runtime process (no torch)", "PyTorch process", "PyTorch / runtime"], rows)
 
 
+def _profile(doc: dict) -> list[str]:
+    rows = []
+    for fam, e in doc["models"].items():
+        sec = e.get("profile")
+        if sec is None:
+            continue
+        if _err(sec):
+            rows.append([fam, _err(sec), "", ""])
+            continue
+        for variant, p in sec.items():
+            if not isinstance(p, dict) or "top_ops" not in p:
+                continue
+            ops = ", ".join(f"{o['op']} {_num(o['ms'])} ms ({o['share']:.0%})" for o in p["top_ops"])
+            rows.append([fam, variant, f"{_num(p['kernel_ms'])} ms", ops])
+    return _rows(["model", "onnxruntime model", "kernel time per clip", "top operators"], rows)
+
+
 def targets(doc: dict) -> list[list[str]]:
     rows = []
     for what, fam, threshold, getter in TARGETS:
@@ -213,7 +237,8 @@ def render(docs: list[dict]) -> str:
             out += ["### Targets (issue 5)", "", *_rows(["target", "model", "target", "measured", "met?"], tg), ""]
         for name, fn in (("Clip mode", _clip), ("Streaming, per new frame (preprocessing + inference)", _stream),
                          ("End to end: stream mode on a 30 fps source", _e2e),
-                         ("Training: frozen backbone, one epoch", _train), ("Memory: peak RSS", _memory)):
+                         ("Training: frozen backbone, one epoch", _train), ("Memory: peak RSS", _memory),
+                         ("Profile: onnxruntime kernel time by operator, one batch-1 clip", _profile)):
             body = fn(doc)
             if len(body) > 2:
                 out += [f"### {name}", "", *body, ""]
