@@ -37,11 +37,25 @@ def test_one_process_order_is_the_shuffling_loaders_order():
     assert one_process_order(0, 7) == []
 
 
+class FakeTorchrun:
+    """subprocess.Popen stand-in: records the command, exits with `code`."""
+
+    calls: list = []
+    code = 0
+
+    def __init__(self, cmd, env, **kw):
+        self.calls.append((cmd, env))
+        self.stderr = iter(["rank line\n"])
+
+    def wait(self):
+        return self.code
+
+
 def test_nproc_runs_torchrun_with_the_same_options(monkeypatch):
     from lrcn.train.cli import app
 
-    calls = []
-    monkeypatch.setattr(subprocess, "run", lambda cmd, env: calls.append((cmd, env)) or subprocess.CompletedProcess(cmd, 0))
+    calls = FakeTorchrun.calls = []
+    monkeypatch.setattr(subprocess, "Popen", FakeTorchrun)
     r = CliRunner().invoke(app, ["--nproc", "2", "--data", "d", "--lr", "0.01", "--bidirectional",
                                  "--no-feature-cache", "--device", "cpu"])
     assert r.exit_code == 0, r.output
@@ -58,9 +72,25 @@ def test_nproc_refuses_a_sweep_and_a_failed_job_exits_non_zero(monkeypatch):
 
     r = CliRunner().invoke(app, ["--nproc", "2", "--lr", "1e-3,1e-4"])
     assert r.exit_code == 2 and "one run" in r.output
-    monkeypatch.setattr(subprocess, "run", lambda cmd, env: subprocess.CompletedProcess(cmd, 1))
+    monkeypatch.setattr(subprocess, "Popen", type("Failing", (FakeTorchrun,), {"code": 1}))
     r = CliRunner().invoke(app, ["--nproc", "2"])
     assert r.exit_code == 1 and "2-process job failed" in r.output
+
+
+def test_torchruns_own_traceback_is_dropped_a_ranks_is_kept():
+    import io
+
+    from lrcn.train.launch import relay_stderr
+
+    rank = ["Traceback (most recent call last):\n", '  File "x.py"\n', "RuntimeError: a real bug\n"]
+    agent = ["Traceback (most recent call last):\n", '  File "run.py"\n',
+             "torch.distributed.elastic.multiprocessing.errors.ChildFailedError: \n", "=====\n", "rank: 0\n"]
+    out = io.StringIO()
+    relay_stderr(["error: D: data folder not found\n", *rank, "W agent line\n", *agent], out)
+    assert out.getvalue() == "".join(["error: D: data folder not found\n", *rank, "W agent line\n"])
+    out = io.StringIO()
+    relay_stderr(rank, out)
+    assert out.getvalue() == "".join(rank)
 
 
 def _free_port() -> int:

@@ -42,6 +42,29 @@ def torchrun_command(nproc: int, args: list[str]) -> list[str]:
             "-m", "lrcn.train", *args]
 
 
+AGENT_FAILURE = "torch.distributed.elastic.multiprocessing.errors.ChildFailedError"
+
+
+def relay_stderr(lines, out) -> None:
+    """Pass the job's stderr through, less torchrun's own traceback when a rank failed.
+
+    The failing rank has already said why in one line; torchrun's ChildFailedError report
+    after it (the launcher's traceback and a table of exit codes) is dropped. Everything from
+    the first plain traceback on is held to the end, so a rank's own crash is still shown.
+    """
+    held: list[str] = []
+    for line in lines:
+        if held or line.startswith("Traceback (most recent call last)"):
+            held.append(line)
+        else:
+            out.write(line)
+            out.flush()
+    starts = [i for i, line in enumerate(held) if line.startswith("Traceback (most recent call last)")]
+    agent = next((i for i in reversed(starts) if any(AGENT_FAILURE in x for x in held[i:])), len(held))
+    out.writelines(held[:agent])
+    out.flush()
+
+
 def launch_torchrun(ctx, nproc: int) -> int:
     """Run the job with the current command's options; returns torchrun's exit code (non-zero when any rank failed)."""
     if nproc < 1:
@@ -51,7 +74,11 @@ def launch_torchrun(ctx, nproc: int) -> int:
     # torchrun would set 1 thread per rank and warn; split the cores between the ranks instead
     env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
     err_console.print("torchrun: " + " ".join(cmd[1:]), highlight=False, markup=False)
-    code = subprocess.run(cmd, env=env).returncode
+    proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True, errors="replace")
+    try:
+        relay_stderr(proc.stderr, sys.stderr)
+    finally:  # Ctrl-C reaches torchrun and the ranks too; let them finish their exits
+        code = proc.wait()
     if code:
         err_console.print(f"[bold red]error:[/] the {nproc}-process job failed (torchrun exit code {code}); "
                           "the failing rank's message is above", highlight=False)
