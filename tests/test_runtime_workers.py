@@ -50,3 +50,14 @@ def test_workers_is_for_files(exported_tiny_run, tiny_data):
     assert r.exit_code == 2 and "--workers must be >= 1" in r.output
     r = vc_run(tiny_data, "--model", exported_tiny_run, "--workers", "2", "--stream")
     assert r.exit_code == 2 and "clip mode" in r.output
+
+
+def test_workers_need_no_torch():
+    import subprocess
+    import sys
+
+    code = ('import sys; sys.modules["torch"] = None\n'
+            "import lrcn.runtime.parallel, lrcn.runtime.run_clips\n"
+            "assert not [m for m in sys.modules if m.startswith(('lrcn.train', 'lrcn.models', 'lrcn.export'))]")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr[-2000:]
