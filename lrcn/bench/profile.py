@@ -1,6 +1,6 @@
 """Where onnxruntime spends a clip's time: its own profiler, per operator type.
 
-One batch-1 clip through the fp32 model and the int8 variants, each in a session with
+One batch-1 clip through the fp32 model and the fp16 and int8 variants, each in a session with
 profiling on; the kernel times ("Node" events ending in _kernel_time) are summed by operator
 type. This is what explains an int8 variant that is not faster: dynamic int8 turns each Conv
 into ConvInteger plus the ops that quantize its input at run time.
@@ -17,7 +17,7 @@ from lrcn.bench.config import BenchConfig
 from lrcn.runtime import contract as K
 
 TOP = 6
-MODELS = {"fp32": "full", "int8": "int8", "int8 static": "int8s"}
+MODELS = {"fp32": "full", "fp16": "fp16", "int8": "int8", "int8 static": "int8s"}
 
 
 def op_times(path: Path, x, threads: int, runs: int = 2) -> dict:
