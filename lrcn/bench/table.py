@@ -69,8 +69,16 @@ def _rows(header: list[str], rows: list[list[str]]) -> list[str]:
     return out + ["| " + " | ".join(r) + " |" for r in rows]
 
 
-def _err(sec: dict) -> str | None:
-    return sec.get("error") or sec.get("skipped") if isinstance(sec, dict) else None
+def _measured(doc: dict, section: str, rows: list[list[str]], width: int):
+    """(family, section dict) for each model that measured `section`; a failed one gets an error row."""
+    for fam, e in doc["models"].items():
+        sec = e.get(section)
+        if not isinstance(sec, dict) or sec.get("skipped"):
+            continue
+        if sec.get("error"):
+            rows.append([fam, f"failed: {sec['error']}"] + [""] * (width - 2))
+            continue
+        yield fam, sec
 
 
 def _header(doc: dict) -> list[str]:
@@ -97,13 +105,7 @@ def _header(doc: dict) -> list[str]:
 def _clip(doc: dict) -> list[str]:
     rows = []
     n = doc["config"]["batch"]
-    for fam, e in doc["models"].items():
-        sec = e.get("clip")
-        if sec is None:
-            continue
-        if _err(sec):
-            rows.append([fam, _err(sec), "", "", "", "", ""])
-            continue
+    for fam, sec in _measured(doc, "clip", rows, 7):
         b1, bn = sec["batch1"], sec["batch"]
         for side in b1["sides"]:
             s1, sn = b1["sides"][side], bn["sides"][side]
@@ -126,13 +128,7 @@ def _clip(doc: dict) -> list[str]:
 
 def _stream(doc: dict) -> list[str]:
     rows = []
-    for fam, e in doc["models"].items():
-        sec = e.get("stream")
-        if sec is None:
-            continue
-        if _err(sec):
-            rows.append([fam, _err(sec), "", "", ""])
-            continue
+    for fam, sec in _measured(doc, "stream", rows, 5):
         for side, s in sec["sides"].items():
             gain = _x(sec["cheaper_than_eager"].get(side)) if side in sec["cheaper_than_eager"] else "1×"
             rows.append([fam, side, _ms(s), _num(s["fps"]), gain])
@@ -143,13 +139,7 @@ def _stream(doc: dict) -> list[str]:
 
 def _e2e(doc: dict) -> list[str]:
     rows = []
-    for fam, e in doc["models"].items():
-        sec = e.get("e2e")
-        if sec is None:
-            continue
-        if _err(sec):
-            rows.append([fam, _err(sec)] + [""] * 6)
-            continue
+    for fam, sec in _measured(doc, "e2e", rows, 8):
         for mode, r in sec["modes"].items():
             rows.append([fam, mode, f"{_num(r['source_fps'])} fps, {_num(r['seconds'])} s", str(r["read"]),
                          str(r["processed"]), str(r["dropped"]), _num(r["fps"]), _num(r["ms_per_frame_median"])])
@@ -159,13 +149,7 @@ def _e2e(doc: dict) -> list[str]:
 
 def _train(doc: dict) -> list[str]:
     rows = []
-    for fam, e in doc["models"].items():
-        sec = e.get("train")
-        if sec is None or sec.get("skipped"):
-            continue
-        if _err(sec):
-            rows.append([fam, _err(sec)] + [""] * 5)
-            continue
+    for fam, sec in _measured(doc, "train", rows, 6):
         ep = sec["epoch_s"]
         rows.append([f"{fam} ({sec['backbone']})", f"{sec['clips']} clips × T={sec['frames']}, {sec['img_size']} px",
                      _ms(ep["epoch without cache"], "s"), _num(sec["feature_build_s"]) + " s",
@@ -176,26 +160,14 @@ def _train(doc: dict) -> list[str]:
 
 def _memory(doc: dict) -> list[str]:
     rows = []
-    for fam, e in doc["models"].items():
-        sec = e.get("memory")
-        if sec is None:
-            continue
-        if _err(sec):
-            rows.append([fam, _err(sec), "", ""])
-            continue
+    for fam, sec in _measured(doc, "memory", rows, 4):
         rows.append([fam, f"{_num(sec['runtime_mb'])} MB", f"{_num(sec['torch_mb'])} MB", f"{_num(sec['ratio'])}×"])
     return _rows(["model", "runtime process (no torch)", "PyTorch process", "PyTorch / runtime"], rows)
 
 
 def _profile(doc: dict) -> list[str]:
     rows = []
-    for fam, e in doc["models"].items():
-        sec = e.get("profile")
-        if sec is None:
-            continue
-        if _err(sec):
-            rows.append([fam, _err(sec), "", ""])
-            continue
+    for fam, sec in _measured(doc, "profile", rows, 4):
         for variant, p in sec.items():
             if not isinstance(p, dict) or "top_ops" not in p:
                 continue
