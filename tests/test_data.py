@@ -89,3 +89,15 @@ def test_unreadable_files_are_skipped_with_reason(tiny_data, tmp_path):
     ok, skipped = D.cache_split([samples[0], D.Sample(str(bad), 0, "g")], 4, cfg)
     assert len(ok) == 1 and len(skipped) == 1
     assert skipped[0]["path"] == str(bad) and "broken.avi" in skipped[0]["reason"]
+
+
+def test_synth_files_do_not_depend_on_worker_count(tmp_path):
+    from lrcn.train.synth import SynthConfig, make_dataset
+
+    cfg = SynthConfig(classes=2, clips_per_class=5, frames=4, size=32, seed=7)
+    serial = make_dataset(tmp_path / "a", cfg, workers=1)
+    parallel = make_dataset(tmp_path / "b", cfg, workers=2)
+    assert [p.relative_to(tmp_path / "a") for p in serial] == [p.relative_to(tmp_path / "b") for p in parallel]
+    assert all(a.read_bytes() == b.read_bytes() for a, b in zip(serial, parallel))
+    other = make_dataset(tmp_path / "c", SynthConfig(classes=2, clips_per_class=5, frames=4, size=32, seed=8), workers=1)
+    assert serial[0].read_bytes() != other[0].read_bytes()

@@ -11,6 +11,9 @@ clips of one class-group would be a shortcut (the class is learnable from the ba
 from __future__ import annotations
 
 import math
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -151,20 +154,43 @@ def write_video(path: Path, frames: list[np.ndarray], fps: float) -> None:
     tmp.replace(path)
 
 
-def make_dataset(out: str | Path, cfg: SynthConfig, progress=None) -> list[Path]:
-    """Write cfg.classes x cfg.clips_per_class videos to out/<class>/v_<Class>_gNN_cMM.avi."""
+def _write_one(job: tuple[str, int, str, int, int, SynthConfig]) -> str:
+    """Render and write one clip; its random stream depends only on (seed, class, group, clip)."""
+    out, ci, cls, group, clip, cfg = job
+    rng = np.random.default_rng([cfg.seed, ci, group, clip])
+    scene = _scene(rng, cfg.size)
+    tag = "".join(w.capitalize() for w in cls.split("_"))
+    path = Path(out) / cls / f"v_{tag}_g{group:02d}_c{clip:02d}.avi"
+    write_video(path, render_clip(cls, rng, scene, cfg.frames), cfg.fps)
+    return str(path)
+
+
+def make_dataset(out: str | Path, cfg: SynthConfig, progress=None, workers: int | None = None) -> list[Path]:
+    """Write cfg.classes x cfg.clips_per_class videos to out/<class>/v_<Class>_gNN_cMM.avi.
+
+    `workers` processes render in parallel (default: one per core); every clip seeds its own
+    generator, so the files are identical whatever the worker count.
+    """
     out = Path(out)
-    paths = []
+    jobs = []
     for ci, cls in enumerate(CLASSES[: cfg.classes]):
         (out / cls).mkdir(parents=True, exist_ok=True)
-        tag = "".join(w.capitalize() for w in cls.split("_"))
         for j in range(cfg.clips_per_class):
-            group, clip = j // GROUP_SIZE + 1, j % GROUP_SIZE + 1
-            rng = np.random.default_rng([cfg.seed, ci, group, clip])
-            scene = _scene(rng, cfg.size)
-            path = out / cls / f"v_{tag}_g{group:02d}_c{clip:02d}.avi"
-            write_video(path, render_clip(cls, rng, scene, cfg.frames), cfg.fps)
-            paths.append(path)
+            jobs.append((str(out), ci, cls, j // GROUP_SIZE + 1, j % GROUP_SIZE + 1, cfg))
+    workers = min(workers or os.cpu_count() or 1, len(jobs))
+    paths = []
+    if workers <= 1:
+        results = map(_write_one, jobs)
+    else:
+        # spawn, not fork: the caller may hold threads (OpenCV, a progress bar) that fork would copy mid-state.
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        results = pool.map(_write_one, jobs, chunksize=8)
+    try:
+        for path in results:
+            paths.append(Path(path))
             if progress:
                 progress()
+    finally:
+        if workers > 1:
+            pool.shutdown(cancel_futures=True)
     return paths
