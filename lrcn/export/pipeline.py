@@ -26,6 +26,8 @@ from lrcn.runtime.contract import PART_SUFFIX
 from lrcn.runtime.preprocess import PreprocessSpec
 
 AGREEMENT_CLIPS = 200
+CALIBRATION_CLIPS = 8
+"""int8's static Conv scales come from this many training clips (the agreement clips when there are none)."""
 REPORT_VERSION = 1
 
 
@@ -216,13 +218,18 @@ def _variants(result: ExportResult, precisions: Sequence[str], job: _Job, log) -
     clips = load_clips(job.run_dir, job.spec, splits=("val",), limit=AGREEMENT_CLIPS)
     if not len(clips):
         clips = load_clips(job.run_dir, job.spec, splits=("test", "train"), limit=AGREEMENT_CLIPS)
+    calibration, calibrated_on = None, None
+    if "int8" in precisions:
+        calib = load_clips(job.run_dir, job.spec, splits=("train",), limit=CALIBRATION_CLIPS)
+        calib = calib if len(calib) else clips
+        calibration, calibrated_on = calib.clips(job.num_frames, CALIBRATION_CLIPS), calib.origin
     result.report["variants"] = {}
     for precision in dict.fromkeys(precisions):
         path = sibling(result.model, SUFFIX[precision])
         tmp = _tmp(path)
         log(f"making the {precision} variant of {result.model.name}")
         try:
-            proto = make_variant(precision, result.model)
+            proto = make_variant(precision, result.model, calibration if precision == "int8" else None)
             strip_node_metadata(proto, keys=None)  # on the edge every byte counts
             meta_common = {**job.common, "parts": {}}  # the streaming parts stay fp32; a variant is a full model
             stamp(proto, build_metadata(job.config, kind="full", precision=precision,
@@ -230,6 +237,9 @@ def _variants(result: ExportResult, precisions: Sequence[str], job: _Job, log) -
             onnx.save(proto, str(tmp))
             figures = measure(result.model, tmp, clips, job.num_frames)
             figures["min_agreement"] = MIN_AGREEMENT
+            if precision == "int8":
+                figures["quantization"] = (f"static Conv (calibrated on {CALIBRATION_CLIPS} {calibrated_on} clips), "
+                                           "dynamic LSTM and Gemm/MatMul")
             figures["accepted"] = figures["agreement"] >= MIN_AGREEMENT
             if figures["accepted"]:
                 os.replace(tmp, path)
