@@ -127,7 +127,7 @@ def test_ctrl_c_prints_the_summary_and_exits_cleanly(fakes, video, monkeypatch):
         def close(self):
             pass
 
-    monkeypatch.setattr("lrcn.runtime.run_stream.open_source", lambda target, reconnect: Interrupted())
+    monkeypatch.setattr("lrcn.runtime.run_stream.open_source", lambda target, **options: Interrupted())
     r = vc_run("7", "--model", fakes["rgb"], "--device", "cpu", "--sample-fps", "0")
     assert r.exit_code == 0, r.output
     assert "camera 7: frames read 20, processed 20, dropped 0; 17 predictions" in r.stderr

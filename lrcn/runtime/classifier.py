@@ -101,20 +101,22 @@ class VideoClassifier:
               "total": (t3 - t0) * 1e3}
         return Prediction(str(path), best[0][0], best[0][1], best, probs, ms, len(windows), video.num_decoded)
 
-    def stream(self, source, config=None, *, reconnect: int = 5, **options):
+    def stream(self, source, config=None, *, reconnect: int = 5, timeout_s: float | None = None, **options):
         """A `stream.Stream` over `source`: a file path, camera index, URL or FrameSource.
 
         Pass a `stream.StreamConfig` or its fields (sample_fps, stateful, smooth, threshold,
-        max_frames, keep_window); `reconnect` is for URLs. Iterate it for StreamPredictions;
+        max_frames, keep_window); `reconnect` and `timeout_s` (open and read limit, default
+        sources.DEFAULT_TIMEOUT_S) are for cameras and URLs. Iterate it for StreamPredictions;
         `.stats` counts frames read, processed and dropped; `.close()` stops the capture.
         """
         from dataclasses import replace
 
-        from lrcn.runtime.sources import open_source
+        from lrcn.runtime.sources import DEFAULT_TIMEOUT_S, open_source
         from lrcn.runtime.stream import Stream, StreamConfig
 
         cfg = replace(config, **options) if config is not None else StreamConfig(**options)
-        src = source if hasattr(source, "frames") else open_source(source, reconnect=reconnect)
+        src = source if hasattr(source, "frames") else open_source(
+            source, reconnect=reconnect, timeout_s=DEFAULT_TIMEOUT_S if timeout_s is None else timeout_s)
         try:
             return Stream(self, src, cfg)
         except BaseException:

@@ -15,7 +15,7 @@ from lrcn.runtime.console import err_console, fail, one_line_errors
 app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=False)
 
 
-def _check(sources, top_k, clips, device, threads, reconnect) -> None:
+def _check(sources, top_k, clips, device, threads, reconnect, decode_timeout, stream_timeout) -> None:
     from lrcn.runtime.session import DEVICES
 
     if not sources:
@@ -30,6 +30,10 @@ def _check(sources, top_k, clips, device, threads, reconnect) -> None:
         raise fail(f"--threads must be >= 1, got {threads}", 2)
     if reconnect < 0:
         raise fail(f"--reconnect must be >= 0, got {reconnect}", 2)
+    if not decode_timeout > 0:
+        raise fail(f"--decode-timeout must be > 0 seconds, got {decode_timeout}", 2)
+    if not stream_timeout > 0:
+        raise fail(f"--stream-timeout must be > 0 seconds, got {stream_timeout}", 2)
 
 
 def _model_path(model: str | None) -> str:
@@ -67,9 +71,13 @@ def main(
     threads: Annotated[Optional[int], typer.Option(help="CPU threads for onnxruntime (default: all cores).")] = None,
     reconnect: Annotated[int, typer.Option(help="URL streams: reopen attempts (with backoff) after a drop.")] = 5,
     max_frames: Annotated[Optional[int], typer.Option(help="Stream mode: stop after N processed frames.")] = None,
+    decode_timeout: Annotated[float, typer.Option(help="Clip mode: seconds before a file that will not finish "
+                                                       "decoding is given up (named as failed).")] = 60.0,
+    stream_timeout: Annotated[float, typer.Option(help="Cameras and URLs: seconds to open, or without a frame, "
+                                                       "before the stream counts as dropped.")] = 10.0,
 ) -> None:
     """Classify each input and print top-k labels; exit 1 if any input failed."""
-    _check(sources, top_k, clips, device, threads, reconnect)
+    _check(sources, top_k, clips, device, threads, reconnect, decode_timeout, stream_timeout)
     if save and len(sources) > 1:
         raise fail("--save writes one video; give one source", 2)
     if workers < 1:
@@ -84,9 +92,10 @@ def main(
         if streaming and workers > 1:
             raise fail("--workers is for clip mode over files; streams run one at a time", 2)
         if streaming:
-            rows, failures = _streams(sources, model, device, threads, top_k, scfg, reconnect, show, save, json_out)
+            rows, failures = _streams(sources, model, device, threads, top_k, scfg, reconnect, stream_timeout, show,
+                                      save, json_out)
         else:
-            clf = _classifier(model, device, threads, top_k)
+            clf = _classifier(model, device, threads, top_k, decode_timeout)
             from lrcn.runtime.run_clips import run_clips
 
             rows, failures = run_clips(clf, sources, clips=clips, json_out=json_out, workers=workers, threads=threads)
@@ -98,21 +107,22 @@ def main(
         raise typer.Exit(1)
 
 
-def _classifier(model, device, threads, top_k):
+def _classifier(model, device, threads, top_k, decode_timeout: float = 60.0):
     from lrcn.runtime.classifier import VideoClassifier
 
-    clf = VideoClassifier(_model_path(model), device=device, threads=threads, top_k=top_k)
+    clf = VideoClassifier(_model_path(model), device=device, threads=threads, top_k=top_k,
+                          decode_timeout_s=decode_timeout)
     if clf.device_note:
         err_console.print(f"[yellow]note[/] {clf.device_note}", highlight=False)
     err_console.print(f"providers {', '.join(clf.providers)}", highlight=False)
     return clf
 
 
-def _streams(sources, model, device, threads, top_k, scfg, reconnect, show, save, json_out):
+def _streams(sources, model, device, threads, top_k, scfg, reconnect, timeout, show, save, json_out):
     """Open the sources first: a camera that cannot open fails in one line, before the model loads."""
     from lrcn.runtime.run_stream import close_targets, open_targets, run_streams
 
-    targets = open_targets(sources, reconnect)
+    targets = open_targets(sources, reconnect, timeout)
     try:
         if len(targets) == 1 and targets[0][2]:
             raise fail(targets[0][2], 1)

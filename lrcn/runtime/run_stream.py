@@ -11,11 +11,12 @@ from rich.console import Console
 from lrcn.runtime.console import err_console
 from lrcn.runtime.errors import LrcnError, VideoError
 from lrcn.runtime.output import error_row, json_line, stream_line
-from lrcn.runtime.sources import FileSource, expand_inputs, is_live, open_source
+from lrcn.runtime.sources import DEFAULT_TIMEOUT_S, FileSource, expand_inputs, is_live, open_source
 from lrcn.runtime.stream import StreamConfig
 
 
-def open_targets(sources: list[str], reconnect: int) -> list[tuple[str, object | None, str | None]]:
+def open_targets(sources: list[str], reconnect: int,
+                 timeout_s: float = DEFAULT_TIMEOUT_S) -> list[tuple[str, object | None, str | None]]:
     """(name, FrameSource, None) per camera, URL or video file; (input, None, error) where it fails.
 
     Cameras and URLs open here, before the model loads, so one that cannot open fails first
@@ -25,7 +26,7 @@ def open_targets(sources: list[str], reconnect: int) -> list[tuple[str, object |
     for s in sources:
         try:
             if is_live(s):
-                targets.append((s, open_source(s, reconnect=reconnect), None))
+                targets.append((s, open_source(s, reconnect=reconnect, timeout_s=timeout_s), None))
             else:
                 targets += [(str(f), FileSource(f), None) for f in expand_inputs(s)]
         except LrcnError as e:

@@ -21,8 +21,8 @@ from lrcn.runtime.errors import SourceError, VideoError
 from lrcn.runtime.quiet import captured_output
 from lrcn.runtime.video import VIDEO_EXTENSIONS
 
-OPEN_TIMEOUT_MS = 10_000
-READ_TIMEOUT_MS = 10_000
+DEFAULT_TIMEOUT_S = 10.0
+"""A URL that takes longer to open, or a live source that sends no frame for longer, has dropped."""
 MAX_BACKOFF_S = 8.0
 FALLBACK_FPS = 25.0
 
@@ -123,15 +123,17 @@ class FileSource:
         pass
 
 
-def _open_capture(target: int | str):
-    """cv2.VideoCapture with bounded open/read times, or None when it does not open."""
+def _open_capture(target: int | str, timeout_s: float = DEFAULT_TIMEOUT_S):
+    """cv2.VideoCapture with bounded open/read times (URLs), or None when it does not open."""
     if isinstance(target, int):
         with captured_output():  # OpenCV prints its camera-probe errors; ours is one line
             cap = cv2.VideoCapture(target)
     else:  # URLs are quiet (FFmpeg's log level is set in lrcn.runtime) and reopen from the capture
-        # thread, where redirecting the process's output would swallow the main thread's lines
-        cap = cv2.VideoCapture(target, cv2.CAP_ANY, [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, OPEN_TIMEOUT_MS,
-                                                     cv2.CAP_PROP_READ_TIMEOUT_MSEC, READ_TIMEOUT_MS])
+        # thread, where redirecting the process's output would swallow the main thread's lines.
+        # FFmpeg's interrupt callback honours both limits (an open or a read past them fails).
+        ms = max(1, int(timeout_s * 1000))
+        cap = cv2.VideoCapture(target, cv2.CAP_ANY, [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms,
+                                                     cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms])
     if cap.isOpened():
         return cap
     cap.release()
@@ -143,16 +145,25 @@ class LiveSource:
 
     A URL that drops is reopened up to `reconnect` times per drop, waiting 0.5, 1, 2, ... s
     (at most MAX_BACKOFF_S) between tries; a camera that stops ends the source with an error.
+    `timeout_s` bounds a URL's open and each read. `frames()` also gives up on its own when the
+    capture thread shows no sign of life (a frame, a reopen attempt) for longer than any of
+    those waits can take, so a driver that ignores its timeout cannot hang the consumer.
     """
 
     live = True
 
-    def __init__(self, target: int | str, *, reconnect: int = 5, backoff_s: float = 0.5):
-        self.target, self.reconnect, self.backoff_s = target, reconnect, backoff_s
+    def __init__(self, target: int | str, *, reconnect: int = 5, backoff_s: float = 0.5,
+                 timeout_s: float = DEFAULT_TIMEOUT_S):
+        if timeout_s <= 0:
+            raise ValueError(f"--stream-timeout must be > 0, got {timeout_s}")
+        self.target, self.reconnect, self.backoff_s, self.timeout_s = target, reconnect, backoff_s, timeout_s
         self.name = f"camera {target}" if isinstance(target, int) else str(target)
         self.read = 0
         self.reconnects = 0
-        self._cap = _open_capture(target)
+        self.stall_s = 2 * timeout_s + min(backoff_s * 2 ** max(reconnect - 1, 0), MAX_BACKOFF_S)
+        """No frame and no reopen attempt for this long: frames() ends the source with an error."""
+        self._alive_at = time.monotonic()
+        self._cap = _open_capture(target, timeout_s)
         if self._cap is None:
             what = "no camera with this index, or it is in use" if isinstance(target, int) else "OpenCV cannot open it"
             raise SourceError(f"{self.name}: cannot be opened ({what})")
@@ -171,6 +182,7 @@ class LiveSource:
                 ok, img = self._cap.read()
                 if ok and img is not None:
                     with self._cond:
+                        self._alive_at = time.monotonic()
                         self._newest = Frame(img, time.monotonic() - self._t0, self.read)
                         self.read += 1
                         self._cond.notify_all()
@@ -191,9 +203,10 @@ class LiveSource:
             self._error = f"{self.name}: stopped delivering frames"
             return False
         for attempt in range(self.reconnect):
+            self._alive_at = time.monotonic()
             if self._stop.wait(min(self.backoff_s * 2**attempt, MAX_BACKOFF_S)):
                 return False
-            self._cap = _open_capture(self.target)
+            self._cap = _open_capture(self.target, self.timeout_s)
             if self._cap is not None:
                 self.reconnects += 1
                 return True
@@ -207,7 +220,7 @@ class LiveSource:
         while True:
             with self._cond:
                 self._cond.wait_for(lambda: self._ended or (self._newest is not None and self._newest.index > last),
-                                    timeout=1.0)
+                                    timeout=min(1.0, self.stall_s / 4))
                 frame = self._newest if self._newest is not None and self._newest.index > last else None
                 ended, error = self._ended, self._error
             if frame is not None:
@@ -217,17 +230,20 @@ class LiveSource:
                 if error:
                     raise SourceError(error)
                 return
+            elif time.monotonic() - self._alive_at > self.stall_s:
+                self._stop.set()  # the capture thread is stuck in a read; it is a daemon, we go on without it
+                raise SourceError(f"{self.name}: no frame for {self.stall_s:g} s (the source stalled)")
 
     def close(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=2.0)  # a read blocked on a dead socket ends at READ_TIMEOUT_MS
+        self._thread.join(timeout=2.0)  # a read blocked on a dead socket ends at timeout_s
 
 
-def open_source(target, *, reconnect: int = 5):
+def open_source(target, *, reconnect: int = 5, timeout_s: float = DEFAULT_TIMEOUT_S):
     """A FrameSource for a camera index (int or digits), a URL, or a video file path."""
     if isinstance(target, int):
-        return LiveSource(target, reconnect=reconnect)
+        return LiveSource(target, reconnect=reconnect, timeout_s=timeout_s)
     target = str(target)
     if is_live(target):
-        return LiveSource(int(target) if target.isdigit() else target, reconnect=reconnect)
+        return LiveSource(int(target) if target.isdigit() else target, reconnect=reconnect, timeout_s=timeout_s)
     return FileSource(target)
