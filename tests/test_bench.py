@@ -84,7 +84,7 @@ def test_tiny_bench_writes_every_section_and_renders(tmp_path):
     for key in ("batch1", "batch"):
         sides = m["clip"][key]["sides"]
         assert set(sides) == {"eager", "onnxruntime fp32", "onnxruntime fp16", "onnxruntime int8",
-                              "onnxruntime int8 static"}
+                              "onnxruntime int8 dynamic"}
         assert all(s["median"] > 0 and s["p25"] <= s["median"] <= s["p75"] and s["n"] >= 2 for s in sides.values())
         assert all(r["ratio"] > 0 for r in m["clip"][key]["speedup_vs_eager"].values())
     assert m["clip"]["batch"]["batch"] == 2
@@ -92,9 +92,9 @@ def test_tiny_bench_writes_every_section_and_renders(tmp_path):
     assert m["clip"]["agreement"]["eager"]["max_abs_dprobs"] < 1e-4
     stream = m["stream"]
     assert set(stream["sides"]) == {"eager full-window re-run", "onnxruntime window", "onnxruntime step",
-                                    "onnxruntime window, int8-static encoder"}
+                                    "onnxruntime window, int8 encoder"}
     assert all(s["fps"] > 0 for s in stream["sides"].values())
-    for mode in ("window", "step", "window, int8-static encoder"):
+    for mode in ("window", "step", "window, int8 encoder"):
         e = m["e2e"]["modes"][mode]
         assert e["read"] > 0 and 0 < e["processed"] <= e["read"] and e["dropped"] == e["read"] - e["processed"]
         assert e["fps"] > 0
@@ -107,7 +107,8 @@ def test_tiny_bench_writes_every_section_and_renders(tmp_path):
 
     prof = m["profile"]
     assert prof["fp32"]["kernel_ms"] > 0 and any(o["op"] == "Conv" for o in prof["fp32"]["top_ops"])
-    assert any(o["op"] == "ConvInteger" for o in prof["int8"]["top_ops"])  # dynamic int8: what vc-export writes
+    assert any(o["op"] == "ConvInteger" for o in prof["int8 dynamic"]["top_ops"])  # vc-export's int8 before
+    assert any(o["op"] == "QLinearConv" for o in prof["int8"]["top_ops"])  # and now: static Conv
 
     md = render([doc])
     for heading in ("### Targets", "### Clip mode", "### Streaming", "### End to end", "### Training",

@@ -1,7 +1,8 @@
 """a. Clip mode: latency at batch 1 and throughput at batch N, eager PyTorch against onnxruntime.
 
 Sides: eager PyTorch (torch.inference_mode, torch.set_num_threads = the bench's threads) and
-the runtime's LrcnModel on the fp32 model and its fp16 and int8 variants (onnxruntime intra-op
+the runtime's LrcnModel on the fp32 model and its fp16 and int8 variants, and the all-dynamic
+int8 that vc-export made before (onnxruntime intra-op
 threads = the same count). All run in this process with onnxruntime's thread spinning off,
 so an onnxruntime call never leaves spinning threads that slow the PyTorch call after it.
 """
@@ -15,8 +16,8 @@ from lrcn.bench.config import BenchConfig
 from lrcn.bench.timing import Side, alternate, ratio
 from lrcn.runtime.session import SessionConfig
 
-ORT_SIDES = {"fp32": "full", "fp16": "fp16", "int8": "int8", "int8 static": "int8s"}
-"""side -> Subject.files key: vc-export's fp32, fp16 and (dynamic) int8, and the bench's static int8."""
+ORT_SIDES = {"fp32": "full", "fp16": "fp16", "int8": "int8", "int8 dynamic": "int8_dynamic"}
+"""side -> Subject.files key: vc-export's fp32, fp16 and int8, and its earlier all-dynamic int8."""
 
 
 def ort_models(subject, cfg: BenchConfig) -> dict:

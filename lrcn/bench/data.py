@@ -46,14 +46,14 @@ def source_video(cfg: BenchConfig) -> Path:
     return path
 
 
-def real_clips(subject, cfg: BenchConfig, n: int) -> tuple[np.ndarray, str]:
-    """n clips (n, T, C, S, S) of real video, and where they came from."""
+def real_clips(spec, num_frames: int, cfg: BenchConfig, n: int, splits=("val", "test")) -> tuple[np.ndarray, str]:
+    """n clips (n, T, C, S, S) of real video from the run's `splits` (else the bench's synthetic
+    set), and where they came from."""
     from lrcn.export.clips import ClipSet, load_clips
     from lrcn.runtime.video import decode_video
 
-    spec = subject.spec
-    clips = load_clips(Path(cfg.run), spec, splits=("val", "test"), limit=n) if cfg.run else ClipSet(spec)
+    clips = load_clips(Path(cfg.run), spec, splits=splits, limit=n) if cfg.run else ClipSet(spec)
     if not len(clips):
         paths = sorted(synthetic_set(cfg).rglob("*.avi"))[:n]
         clips = ClipSet(spec, [decode_video(p, spec.img_size) for p in paths], "bench synthetic set")
-    return clips.clips(subject.num_frames, n), clips.origin
+    return clips.clips(num_frames, n), clips.origin

@@ -2,8 +2,8 @@
 
 One batch-1 clip through the fp32 model and the fp16 and int8 variants, each in a session with
 profiling on; the kernel times ("Node" events ending in _kernel_time) are summed by operator
-type. This is what explains an int8 variant that is not faster: dynamic int8 turns each Conv
-into ConvInteger plus the ops that quantize its input at run time.
+type. It explains why vc-export's int8 now quantizes Conv statically: all-dynamic int8 turns
+each Conv into a ConvInteger plus the ops that quantize its input at run time.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from lrcn.bench.config import BenchConfig
 from lrcn.runtime import contract as K
 
 TOP = 6
-MODELS = {"fp32": "full", "fp16": "fp16", "int8": "int8", "int8 static": "int8s"}
+MODELS = {"fp32": "full", "fp16": "fp16", "int8": "int8", "int8 dynamic": "int8_dynamic"}
 
 
 def op_times(path: Path, x, threads: int, runs: int = 2) -> dict:

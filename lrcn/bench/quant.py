@@ -1,10 +1,8 @@
-"""Static int8 (QDQ) of the Conv layers, calibrated on real clips: the improvement the bench measures.
+"""Static int8 (QDQ) of an encoder part's Conv layers: what streaming with int8 would gain.
 
-vc-export's int8 variant is dynamic: weights are int8 but every Conv becomes ConvInteger,
-whose activations are quantized at run time and which onnxruntime's CPU kernels run barely
-faster than fp32 (see benchmarks/README.md). Static quantization fixes the activation scales
-from calibration data, so each Conv runs as an int8 QLinearConv (VNNI where the CPU has it).
-Only Conv is quantized: the LSTM and Linear layers stay fp32, which keeps the head exact.
+vc-export's int8 variant is a full model (its Conv layers static since vc-bench's profile, see
+lrcn.export.variants); the runtime streams with the fp32 parts. This makes the encoder part
+the same way, so the bench can measure the int8 sliding window. The Linear stays fp32.
 """
 
 from __future__ import annotations
@@ -55,10 +53,6 @@ def quantize_conv_static(src: Path, feeds: list[dict]):
     finally:
         root.setLevel(level)
     return proto
-
-
-def full_feeds(clips: np.ndarray) -> list[dict]:
-    return [{K.INPUT_FRAMES: clips[i:i + 1]} for i in range(min(len(clips), CALIBRATION_CLIPS))]
 
 
 def encoder_feeds(clips: np.ndarray) -> list[dict]:

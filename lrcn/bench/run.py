@@ -41,12 +41,11 @@ def _section(entry: dict, name: str, cfg: BenchConfig, fn, log) -> None:
 
 def _model(family: str, cfg: BenchConfig, log) -> dict:
     from lrcn.bench import clip, data, e2e, memory, profile, streaming, training
-    from lrcn.bench.subjects import add_static_int8, prepare
+    from lrcn.bench.subjects import prepare
     from lrcn.runtime.video import decode_video
 
     subject = prepare(family, cfg, log)
-    clips, origin = data.real_clips(subject, cfg, cfg.batch)
-    add_static_int8(subject, clips, log)
+    clips, origin = data.real_clips(subject.spec, subject.num_frames, cfg, cfg.batch)
     entry: dict = {"subject": subject.describe()}
     if subject.random_weights:
         note = (f"random weights (seed 0; no --run given): timings do not depend on them"

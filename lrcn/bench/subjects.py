@@ -25,7 +25,8 @@ from lrcn.runtime.contract import PART_SUFFIX
 from lrcn.runtime.preprocess import PreprocessSpec
 
 RANDOM_SEED = 0
-VARIANTS = {"fp16": ".fp16.onnx", "int8": ".int8.onnx"}
+RECIPE = 2
+"""Bumped when the files written here change, so older ones in the work folder are not reused."""
 
 
 @dataclass
@@ -36,7 +37,8 @@ class Subject:
     config: dict
     """A run-config-shaped dict: model, preprocess, class_names."""
     files: dict[str, Path]
-    """full, encoder, head, step (unidirectional), fp16, int8."""
+    """full, encoder, head, step (unidirectional); fp16 and int8 as vc-export makes them; int8_dynamic
+    (vc-export's int8 before static Conv quantization) and int8_encoder (bench-made, see `_export`)."""
     weights: str
     """"random (seed 0)" or "trained: RUN"."""
     export_seconds: float | None
@@ -98,11 +100,17 @@ def _key(family: str, config: dict, weights_id: str) -> str:
     parts = [family, f"T{pre['num_frames']}", f"S{pre['img_size']}", pre["modality"]]
     if family == "pretrained":
         parts.append(config["model"]["backbone"])
-    return "-".join(parts + [weights_id, f"lrcn{lrcn.__version__}", f"torch{torch.__version__.split('+')[0]}"])
+    return "-".join(parts + [weights_id, f"lrcn{lrcn.__version__}", f"torch{torch.__version__.split('+')[0]}",
+                             f"r{RECIPE}"])
 
 
-def _export(model, config: dict, folder: Path, sha: str, log) -> dict[str, Path]:
-    """Write M.onnx, its parts and the fp16/int8 variants into `folder` (each file atomically)."""
+def _export(model, config: dict, folder: Path, sha: str, calibration: np.ndarray, log) -> dict[str, Path]:
+    """Write into `folder` (each file atomically): the full model and its parts; the fp16 and int8
+    variants as vc-export makes them (int8 calibrated on `calibration`); int8 as it was made before
+    (all dynamic) for comparison; and an int8 encoder (static Conv), which the int8 file's metadata
+    lists as its encoder part with the fp32 head, so the runtime can stream with it (vc-export's
+    variants have no parts: this what-if is the bench's)."""
+    from lrcn.bench.quant import encoder_feeds, quantize_conv_static
     from lrcn.export.graphs import export_graph, graph_specs
     from lrcn.export.metadata import build_metadata, now_utc, stamp, strip_node_metadata
     from lrcn.export.variants import make_variant
@@ -113,19 +121,26 @@ def _export(model, config: dict, folder: Path, sha: str, log) -> dict[str, Path]
     paths = {s.kind: full if s.kind == "full" else folder / f"model{PART_SUFFIX[s.kind]}" for s in specs}
     common = dict(parts={k: p.name for k, p in paths.items() if k != "full"}, metrics={},
                   checkpoint_sha256=sha, exported=now_utc())
-    for s in sorted(specs, key=lambda s: s.kind == "full"):  # the full model last: it marks a finished export
+    for s in specs:
         log(f"exporting the {config['model']['name']} {s.kind} graph")
         proto = export_graph(s)
         strip_node_metadata(proto)
         stamp(proto, build_metadata(config, kind=s.kind, **common))
         _save(proto, paths[s.kind])
-    for precision, suffix in VARIANTS.items():
-        log(f"making the {precision} variant")
-        proto = make_variant(precision, full)
-        stamp(proto, build_metadata(config, kind="full", precision=precision,
-                                    extra={"variant_of": full.name}, **{**common, "parts": {}}))
-        paths[precision] = folder / f"model{suffix}"
-        _save(proto, paths[precision])
+    log("making the int8 encoder (static Conv)")
+    paths["int8_encoder"] = folder / "model.int8.encoder.onnx"
+    proto = quantize_conv_static(paths["encoder"], encoder_feeds(calibration))
+    stamp(proto, build_metadata(config, kind="encoder", precision="int8", **common))
+    _save(proto, paths["int8_encoder"])
+    int8_parts = {"encoder": paths["int8_encoder"].name, "head": paths["head"].name}
+    for key, precision, calib, parts in (("fp16", "fp16", None, {}), ("int8", "int8", calibration, int8_parts),
+                                         ("int8_dynamic", "int8", None, {})):
+        log(f"making the {key.replace('_', ' ')} variant")
+        proto = make_variant(precision, full, calib)
+        stamp(proto, build_metadata(config, kind="full", precision=precision, extra={"variant_of": full.name},
+                                    **{**common, "parts": parts}))
+        paths[key] = folder / f"model.{key.replace('_', '-')}.onnx"
+        _save(proto, paths[key])
     return paths
 
 
@@ -175,37 +190,15 @@ def prepare(family: str, cfg: BenchConfig, log=lambda s: None) -> Subject:
         model.load_state_dict(torch.load(state, map_location="cpu", weights_only=True))
         return Subject(family, model, config, files, weights, None)
     t0 = time.perf_counter()
-    files = _export(model, config, folder, sha, log)
+    from lrcn.bench.data import real_clips
+    from lrcn.export.pipeline import CALIBRATION_CLIPS
+
+    calibration, _ = real_clips(PreprocessSpec.from_dict(config["preprocess"]),
+                                int(config["preprocess"]["num_frames"]), cfg, CALIBRATION_CLIPS, splits=("train",))
+    files = _export(model, config, folder, sha, calibration, log)
     torch.save(model.state_dict(), _tmp(state))
     os.replace(_tmp(state), state)
     _write_json(folder / "config.json", config)  # with weights.pt: what the memory probe rebuilds
     _write_json(folder / "files.json", {k: p.name for k, p in files.items()})  # last: the export is whole
     return Subject(family, model, config, files, weights, round(time.perf_counter() - t0, 1))
 
-
-STATIC_PRECISION = "int8-static"
-
-
-def add_static_int8(subject: Subject, clips: np.ndarray, log=lambda s: None) -> None:
-    """Static int8 (Conv) of the full model and of the encoder part, calibrated on `clips`
-    (N, T, C, S, S), as files["int8s"] and files["int8s_encoder"]. The full file's metadata
-    lists that encoder and the fp32 head and step as its parts, so the runtime streams with it."""
-    from dataclasses import replace
-
-    import onnx
-
-    from lrcn.bench.quant import encoder_feeds, full_feeds, quantize_conv_static
-    from lrcn.export.metadata import read_metadata, stamp
-
-    folder = subject.files["full"].parent
-    full, enc = folder / "model.int8s.onnx", folder / "model.int8s.encoder.onnx"
-    if not (full.is_file() and enc.is_file()):
-        log("making the static int8 model and encoder (Conv layers, calibrated on real clips)")
-        for src, dst, feeds in ((subject.files["encoder"], enc, encoder_feeds(clips)),
-                                (subject.files["full"], full, full_feeds(clips))):
-            meta = read_metadata(onnx.load(str(src), load_external_data=False))
-            parts = dict(meta.parts, encoder=enc.name) if dst == full else meta.parts
-            proto = quantize_conv_static(src, feeds)
-            stamp(proto, replace(meta, precision=STATIC_PRECISION, parts=parts))
-            _save(proto, dst)  # the full file last: it marks a finished pair
-    subject.files["int8s"], subject.files["int8s_encoder"] = full, enc
