@@ -63,6 +63,10 @@ def main(
         if not 0 <= tolerance < 1:
             raise ValueError(f"--tolerance must be in [0, 1), got {tolerance}")
         precisions = _precisions(precision)
+        from lrcn.train.cli import FAMILIES
+
+        if model is not None and model not in (*FAMILIES, "all"):
+            raise ValueError(f"--model must be one of {', '.join(FAMILIES)}, all; got {model!r}")
         from lrcn.export.sources import resolve_sources
 
         sources = resolve_sources(model, run, checkpoint, Path(runs_dir))
