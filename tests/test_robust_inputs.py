@@ -124,6 +124,17 @@ def test_the_decode_watchdog_stops_a_real_slow_decode(fake, tmp_path, shared_vid
     assert rows[1]["source"] == str(good)  # the next file still gets its turn (refused or classified in one row)
 
 
+def test_a_broken_avi_header_gets_our_line_and_no_parser_noise(fake, tmp_path, capfd):
+    """Found by the fuzz test: OpenCV's own AVI parser (CAP_ANY's fallback) printed to stderr."""
+    good = write_video(tmp_path / "good.avi", 6).read_bytes()
+    at = good.index(b"LIST")
+    (tmp_path / "header.avi").write_bytes(good[:at] + b"XIST" + good[at + 4:])
+    r = vc_run(tmp_path / "header.avi", "--model", fake, "--device", "cpu", "--json")
+    assert r.exit_code == 1 and f"error: {tmp_path / 'header.avi'}: no decodable video frames" in r.stderr
+    native = capfd.readouterr().err  # what C++ wrote to fd 2, past the CLI runner
+    assert "Unexpected element" not in native and "VideoCapture" not in native, native
+
+
 # ---------------------------------------------------------------- model files given to vc-run
 
 

@@ -6,9 +6,11 @@ Imports numpy, OpenCV and onnxruntime only; a test blocks torch and imports this
 import os
 
 # OpenCV's FFmpeg backend prints decoder noise (e.g. "Failed to get pixel format") to stderr
-# for files it then refuses; our own one-line errors say what matters. A user's value wins.
+# for files it then refuses, and OpenCV logs its own "[ERROR] ... Failed to initialize
+# VideoCapture" for them (the fuzz test found both); our own one-line errors say what matters.
+# A user's value wins.
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
-os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+os.environ.setdefault("OPENCV_LOG_LEVEL", "SILENT")
 
 from lrcn.runtime.classifier import Prediction, VideoClassifier
 from lrcn.runtime.errors import LrcnError, ModelError, SourceError, VideoError

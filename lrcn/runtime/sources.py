@@ -19,7 +19,7 @@ import numpy as np
 
 from lrcn.runtime.errors import SourceError, VideoError
 from lrcn.runtime.quiet import captured_output
-from lrcn.runtime.video import VIDEO_EXTENSIONS
+from lrcn.runtime.video import VIDEO_EXTENSIONS, open_file_capture
 
 DEFAULT_TIMEOUT_S = 10.0
 """A URL that takes longer to open, or a live source that sends no frame for longer, has dropped."""
@@ -86,7 +86,7 @@ class FileSource:
             raise VideoError(f"{self.path}: no decodable video frames")
 
     def _opencv(self) -> Iterator[Frame]:
-        cap = cv2.VideoCapture(str(self.path))
+        cap = open_file_capture(str(self.path))
         try:
             if not cap.isOpened():
                 return

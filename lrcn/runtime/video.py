@@ -117,8 +117,20 @@ class _Keeper:
         self.count += 1
 
 
+def open_file_capture(path: str) -> cv2.VideoCapture:
+    """A capture for a video file, through FFmpeg where this OpenCV build has it.
+
+    With CAP_ANY, a file FFmpeg refuses goes on to OpenCV's own AVI/MJPEG parser, which prints
+    its complaints ("Unexpected element ...") straight to stderr: not the one line we promise.
+    PyAV still gets its turn for what FFmpeg-in-OpenCV cannot decode.
+    """
+    if cv2.videoio_registry.hasBackend(cv2.CAP_FFMPEG):
+        return cv2.VideoCapture(path, cv2.CAP_FFMPEG)
+    return cv2.VideoCapture(path)
+
+
 def _decode_opencv(path: str, keeper: _Keeper, stop: threading.Event) -> float | None:
-    cap = cv2.VideoCapture(path)
+    cap = open_file_capture(path)
     try:
         if not cap.isOpened():
             return None
