@@ -37,9 +37,9 @@ def main(
     backbone: Annotated[str, typer.Option(help="Backbone of the pretrained family.")] = "resnet152",
     batch: Annotated[int, typer.Option(help="Batch size of the clip-mode throughput figure.")] = 8,
     block_seconds: Annotated[float, typer.Option(help="A side's turn in a round: calls for this long.")] = 0.3,
-    max_seconds: Annotated[float, typer.Option(help="No new round of a comparison starts after this long.")] = 60.0,
+    max_seconds: Annotated[float, typer.Option(help="No new round of a comparison starts after this long.")] = 45.0,
     train_clips: Annotated[int, typer.Option(help="Clips in the training-epoch figure.")] = 16,
-    e2e_seconds: Annotated[float, typer.Option(help="How long the 30 fps source plays, per stream mode.")] = 6.0,
+    e2e_seconds: Annotated[float, typer.Option(help="How long the 30 fps source plays, per stream mode.")] = 4.0,
     workdir: Annotated[str, typer.Option(help="Exported models, videos and caches (reused).")] = "artifacts/bench",
 ) -> None:
     """Measure and print the figures; --json keeps them for benchmarks/make_table.py."""

@@ -24,7 +24,7 @@ class BenchConfig:
     """Rounds per side-by-side comparison (each side runs one block per round)."""
     block_s: float = 0.3
     """A side keeps calling for this long within its turn of a round (one call at least)."""
-    max_s: float = 60.0
+    max_s: float = 45.0
     """Soft cap per comparison: no new round starts after this many seconds (one round at least)."""
     sections: list[str] = field(default_factory=lambda: list(SECTIONS))
     run: str | None = None
@@ -35,7 +35,7 @@ class BenchConfig:
     """Batch size of the clip-mode throughput figure."""
     train_clips: int = 16
     """Clips in the training-epoch measurement (frozen pretrained model)."""
-    e2e_seconds: float = 6.0
+    e2e_seconds: float = 4.0
     """How long the 30 fps source plays, per stream mode."""
     source_fps: float = 30.0
     source_size: tuple[int, int] = (320, 240)
