@@ -67,6 +67,16 @@ def test_cli_refuses_bad_options_in_one_line(tmp_path):
     assert r.exit_code == 2 and "--model must be" in r.output and "Traceback" not in r.output
 
 
+def test_cuda_without_a_gpu_is_one_line(tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    r = runner.invoke(app, ["--device", "cuda", "--workdir", str(tmp_path)])
+    assert r.exit_code == 1 and "--device cuda: PyTorch sees no CUDA device" in r.output
+    assert not list(tmp_path.iterdir())  # refused before any work
+
+
 @pytest.mark.slow
 def test_tiny_bench_writes_every_section_and_renders(tmp_path):
     out = tmp_path / "bench.json"

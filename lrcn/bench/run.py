@@ -76,6 +76,10 @@ def run_bench(cfg: BenchConfig, out: str | Path | None = None, log=print) -> dic
 
     from lrcn.bench.machine import load_average, machine_info
 
+    if cfg.device == "cuda" and not torch.cuda.is_available():
+        from lrcn.runtime.errors import LrcnError
+
+        raise LrcnError("--device cuda: PyTorch sees no CUDA device here; use --device cpu")
     torch.set_num_threads(cfg.threads)
     Path(cfg.workdir).mkdir(parents=True, exist_ok=True)
     doc = {"bench_version": BENCH_VERSION, "config": cfg.to_dict(), "machine": machine_info(cfg.device),
