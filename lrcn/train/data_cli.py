@@ -21,7 +21,7 @@ def _root() -> None:
 def synth(
     out: Annotated[str, typer.Argument(help="Folder to write root/<class>/<video>.avi into.")],
     classes: Annotated[int, typer.Option(help="Number of motion classes (2..10).")] = 10,
-    clips_per_class: Annotated[int, typer.Option(help="Videos per class (100: at 40, 240 training clips were too few for convlstm to generalise).")] = 100,
+    clips_per_class: Annotated[int, typer.Option(help="Videos per class (200: fewer clips cost convlstm accuracy on this set; see README).")] = 200,
     frames: Annotated[int, typer.Option(help="Frames per video (30 fps).")] = 30,
     size: Annotated[int, typer.Option(help="Video width and height.")] = 128,
     seed: Annotated[int, typer.Option(help="Same seed, same videos.")] = 0,

@@ -57,7 +57,7 @@ class SynthConfig:
 
     classes: int = 10
     """How many of the built-in motion classes to use (2..10)."""
-    clips_per_class: int = 100
+    clips_per_class: int = 200
     frames: int = 30
     """Frames per video (30 fps, so 1 s by default)."""
     size: int = 128
