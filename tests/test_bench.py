@@ -102,9 +102,9 @@ def test_tiny_bench_writes_every_section_and_renders(tmp_path):
     assert m["clip"]["agreement"]["eager"]["max_abs_dprobs"] < 1e-4
     stream = m["stream"]
     assert set(stream["sides"]) == {"eager full-window re-run", "onnxruntime window", "onnxruntime step",
-                                    "onnxruntime window, int8 encoder"}
+                                    "onnxruntime window, int8", "onnxruntime step, int8"}
     assert all(s["fps"] > 0 for s in stream["sides"].values())
-    for mode in ("window", "step", "window, int8 encoder"):
+    for mode in ("window", "step", "window, int8", "step, int8"):
         e = m["e2e"]["modes"][mode]
         assert e["read"] > 0 and 0 < e["processed"] <= e["read"] and e["dropped"] == e["read"] - e["processed"]
         assert e["fps"] > 0

@@ -12,8 +12,9 @@ import pytest
 from lrcn.runtime import contract as K
 
 pytestmark = pytest.mark.slow  # one export of tiny_run with both variants (~15 s), shared by the module
-FILES = ["convlstm.encoder.onnx", "convlstm.fp16.onnx", "convlstm.head.onnx", "convlstm.int8.onnx",
-         "convlstm.onnx", "convlstm.parity.json", "convlstm.step.onnx"]
+FILES = ["convlstm.encoder.onnx", "convlstm.fp16.onnx", "convlstm.head.onnx", "convlstm.int8.encoder.onnx",
+         "convlstm.int8.onnx", "convlstm.int8.step.onnx", "convlstm.onnx", "convlstm.parity.json",
+         "convlstm.step.onnx"]
 
 
 @pytest.fixture(scope="module")
@@ -140,6 +141,36 @@ def test_edge_variants_are_measured_and_small(exported):
         assert meta.precision == precision and meta.kind == "full" and meta.extra["variant_of"] == "convlstm.onnx"
     assert report["int8"]["size_ratio"] <= 0.35
     assert exported.variants["int8"].stat().st_size <= 0.35 * exported.model.stat().st_size
+
+
+def test_int8_variant_streams_with_int8_conv_parts(exported):
+    report = json.loads(exported.parity.read_text())["variants"]["int8"]["stream"]
+    assert report["accepted"] and report["window_agreement"] >= 0.98 and report["step_agreement"] >= 0.98
+    assert report["encoder_ms"] > 0 and report["fp32_encoder_ms"] > 0
+    meta = meta_of(exported.variants["int8"])
+    assert meta.parts == {"encoder": "convlstm.int8.encoder.onnx", "head": "convlstm.head.onnx",
+                          "step": "convlstm.int8.step.onnx"}
+    for kind in ("encoder", "step"):
+        path = exported.model.parent / meta.parts[kind]
+        part = meta_of(path)
+        assert part.kind == kind and part.precision == "int8"
+        assert part.checkpoint_sha256 == meta_of(exported.model).checkpoint_sha256
+        ops = {n.op_type for n in onnx.load(str(path)).graph.node}
+        assert {"QuantizeLinear", "DequantizeLinear", "Conv"} <= ops, ops  # static QDQ around every Conv
+
+
+def test_int8_stream_parts_below_the_floor_are_left_out(tiny_run, tmp_path, monkeypatch):
+    from lrcn.export import export_run, pipeline
+
+    real = pipeline.measure_stream
+    monkeypatch.setattr(pipeline, "measure_stream", lambda *a, **k: {**real(*a, **k), "agreement": 0.5})
+    result = export_run(tiny_run, tmp_path / "convlstm.onnx", precisions=("int8",))
+    figures = json.loads(result.parity.read_text())["variants"]["int8"]
+    assert figures["accepted"] and figures["stream"]["accepted"] is False
+    assert meta_of(result.variants["int8"]).parts == {}  # clip mode only; the runtime says to stream fp32
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["convlstm.encoder.onnx", "convlstm.head.onnx",
+                                                           "convlstm.int8.onnx", "convlstm.onnx",
+                                                           "convlstm.parity.json", "convlstm.step.onnx"]
 
 
 def test_failed_gate_leaves_no_model_at_the_target(tiny_run, tmp_path):

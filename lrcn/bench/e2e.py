@@ -103,7 +103,8 @@ def _one(subject, cfg: BenchConfig, video: Path, stateful: bool, model_key: str)
 def measure(subject, cfg: BenchConfig, video: Path, log=print) -> dict:
     w, h = cfg.source_size
     modes = {"window": (False, "full"), **({"step": (True, "full")} if "step" in subject.files else {}),
-             **({"window, int8 encoder": (False, "int8")} if "int8_encoder" in subject.files else {})}
+             **({"window, int8": (False, "int8")} if "int8_encoder" in subject.files else {}),
+             **({"step, int8": (True, "int8")} if "int8_step" in subject.files else {})}
     out = {"source": f"{video.name}: {w}x{h} MJPG, decoded in a capture thread, resized to "
                      f"{subject.spec.img_size} px by the stream", "modes": {}}
     for name, (stateful, key) in modes.items():

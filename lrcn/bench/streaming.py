@@ -76,9 +76,11 @@ def measure(subject, cfg: BenchConfig, frames: np.ndarray, log=print) -> dict:
              _side("onnxruntime window", WindowHead(model, t), frames, spec, t)]
     if "step" in subject.files:
         sides.append(_side("onnxruntime step", StateStep(model, t), frames, spec, t))
-    if "int8_encoder" in subject.files:  # the int8 file lists the bench's int8 encoder: see subjects._export
+    if "int8_encoder" in subject.files:  # the int8 variant lists its int8 parts, as vc-export writes them
         int8 = LrcnModel(subject.files["int8"], SessionConfig(device=cfg.device, threads=cfg.threads, spinning=False))
-        sides.append(_side("onnxruntime window, int8 encoder", WindowHead(int8, t), frames, spec, t))
+        sides.append(_side("onnxruntime window, int8", WindowHead(int8, t), frames, spec, t))
+        if "int8_step" in subject.files:
+            sides.append(_side("onnxruntime step, int8", StateStep(int8, t), frames, spec, t))
     log(f"  streaming: {', '.join(s.name for s in sides)}")
     timings = alternate(sides, rounds=cfg.repeat, block_s=cfg.block_s, max_s=cfg.max_s)
     for s in sides:

@@ -25,7 +25,7 @@ from lrcn.runtime.contract import PART_SUFFIX
 from lrcn.runtime.preprocess import PreprocessSpec
 
 RANDOM_SEED = 0
-RECIPE = 2
+RECIPE = 3
 """Bumped when the files written here change, so older ones in the work folder are not reused."""
 
 
@@ -37,8 +37,8 @@ class Subject:
     config: dict
     """A run-config-shaped dict: model, preprocess, class_names."""
     files: dict[str, Path]
-    """full, encoder, head, step (unidirectional); fp16 and int8 as vc-export makes them; int8_dynamic
-    (vc-export's int8 before static Conv quantization) and int8_encoder (bench-made, see `_export`)."""
+    """full, encoder, head, step (unidirectional); fp16 and int8 as vc-export makes them, with the int8
+    variant's parts int8_encoder and int8_step; int8_dynamic (vc-export's int8 before static Conv)."""
     weights: str
     """"random (seed 0)" or "trained: RUN"."""
     export_seconds: float | None
@@ -106,14 +106,12 @@ def _key(family: str, config: dict, weights_id: str) -> str:
 
 def _export(model, config: dict, folder: Path, sha: str, calibration: np.ndarray, log) -> dict[str, Path]:
     """Write into `folder` (each file atomically): the full model and its parts; the fp16 and int8
-    variants as vc-export makes them (int8 calibrated on `calibration`); int8 as it was made before
-    (all dynamic) for comparison; and an int8 encoder (static Conv), which the int8 file's metadata
-    lists as its encoder part with the fp32 head, so the runtime can stream with it (vc-export's
-    variants have no parts: this what-if is the bench's)."""
-    from lrcn.bench.quant import encoder_feeds, quantize_conv_static
+    variants as vc-export makes them (int8 calibrated on `calibration`, with its int8 encoder and
+    step parts listed in its metadata, so the runtime streams with them); and int8 as vc-export
+    made it before (all dynamic) for comparison."""
     from lrcn.export.graphs import export_graph, graph_specs
     from lrcn.export.metadata import build_metadata, now_utc, stamp, strip_node_metadata
-    from lrcn.export.variants import make_variant
+    from lrcn.export.variants import frame_feeds, int8_part, make_variant
 
     folder.mkdir(parents=True, exist_ok=True)
     full = folder / "model.onnx"
@@ -127,12 +125,18 @@ def _export(model, config: dict, folder: Path, sha: str, calibration: np.ndarray
         strip_node_metadata(proto)
         stamp(proto, build_metadata(config, kind=s.kind, **common))
         _save(proto, paths[s.kind])
-    log("making the int8 encoder (static Conv)")
-    paths["int8_encoder"] = folder / "model.int8.encoder.onnx"
-    proto = quantize_conv_static(paths["encoder"], encoder_feeds(calibration))
-    stamp(proto, build_metadata(config, kind="encoder", precision="int8", **common))
-    _save(proto, paths["int8_encoder"])
-    int8_parts = {"encoder": paths["int8_encoder"].name, "head": paths["head"].name}
+    int8_parts = {"head": paths["head"].name}
+    cfg = config["model"]
+    for kind in ("encoder", "step"):
+        if kind not in paths:
+            continue
+        log(f"making the int8 {kind} part (static Conv)")
+        state = (cfg["lstm_layers"], cfg["hidden_size"]) if kind == "step" else None
+        proto = int8_part(paths[kind], frame_feeds(calibration, state))
+        stamp(proto, build_metadata(config, kind=kind, precision="int8", **common))
+        paths[f"int8_{kind}"] = folder / f"model.int8{PART_SUFFIX[kind]}"
+        _save(proto, paths[f"int8_{kind}"])
+        int8_parts[kind] = paths[f"int8_{kind}"].name
     for key, precision, calib, parts in (("fp16", "fp16", None, {}), ("int8", "int8", calibration, int8_parts),
                                          ("int8_dynamic", "int8", None, {})):
         log(f"making the {key.replace('_', ' ')} variant")

@@ -29,6 +29,11 @@ def _variant_line(precision: str, f: dict, fp32_name: str) -> str:
     figures = (f"{human_size(f['size_bytes'])} ({f['size_ratio']:.0%} of fp32), CPU {f['latency_ms']:.2f} ms per "
                f"T={f['T']} clip (fp32 {f['fp32_latency_ms']:.2f} ms), top-1 agreement {f['agreement']:.1%} "
                f"on {f['clips']} {f['clips_from']} clips")
+    st = f.get("stream")
+    if st:
+        figures += (f"; stream: encoder {st['encoder_ms']:.2f} ms a frame (fp32 {st['fp32_encoder_ms']:.2f} ms), "
+                    f"top-1 agreement {st['agreement']:.1%}" +
+                    ("" if st["accepted"] else f" < {f['min_agreement']:.0%}, so no int8 streaming parts"))
     if f["accepted"]:
         return escape(f"{precision}: {figures} -> {f['path']}")
     return (f"[red]{precision} refused[/]: " +

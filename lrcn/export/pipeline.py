@@ -21,7 +21,8 @@ from lrcn.export.parity import (BATCHES, TOLERANCE, ParityError, check_file, cli
                                 full_predictor, require, run_rows, summarize)
 from lrcn.export.sources import MODELS_DIR, ExportError, ExportSource, resolve_sources
 from lrcn.export.streaming import step_predictor, window_predictor
-from lrcn.export.variants import MIN_AGREEMENT, PRECISIONS, SUFFIX, make_variant, measure
+from lrcn.export.variants import (MIN_AGREEMENT, PRECISIONS, SUFFIX, agreement_clips, frame_feeds, int8_part,
+                                  make_variant, measure, measure_stream, predict_all)
 from lrcn.runtime.contract import PART_SUFFIX
 from lrcn.runtime.preprocess import PreprocessSpec
 
@@ -29,6 +30,8 @@ AGREEMENT_CLIPS = 200
 CALIBRATION_CLIPS = 8
 """int8's static Conv scales come from this many training clips (the agreement clips when there are none)."""
 REPORT_VERSION = 1
+INT8_PART_SUFFIX = {"encoder": ".int8.encoder.onnx", "step": ".int8.step.onnx"}
+"""int8 streaming parts: the encoder (and step) with static int8 Conv layers; the head stays fp32."""
 
 
 @dataclass
@@ -149,7 +152,7 @@ def _gate(job: _Job, tmps: dict[str, Path], report: dict, tolerance: float) -> N
 
 def _outputs_of(target: Path) -> list[Path]:
     """Every file an export to `target` may write (model, parts, variants, report)."""
-    suffixes = [".onnx", *PART_SUFFIX.values(), *SUFFIX.values(), ".parity.json"]
+    suffixes = [".onnx", *PART_SUFFIX.values(), *SUFFIX.values(), *INT8_PART_SUFFIX.values(), ".parity.json"]
     return [sibling(target, suf) for suf in suffixes]
 
 
@@ -213,8 +216,6 @@ def export_run(source: ExportSource | str | Path, out: str | Path | None = None,
 
 def _variants(result: ExportResult, precisions: Sequence[str], job: _Job, log) -> None:
     """Write each accepted edge variant beside the fp32 model and record every variant's figures."""
-    import onnx
-
     clips = load_clips(job.run_dir, job.spec, splits=("val",), limit=AGREEMENT_CLIPS)
     if not len(clips):
         clips = load_clips(job.run_dir, job.spec, splits=("test", "train"), limit=AGREEMENT_CLIPS)
@@ -223,25 +224,42 @@ def _variants(result: ExportResult, precisions: Sequence[str], job: _Job, log) -
         calib = load_clips(job.run_dir, job.spec, splits=("train",), limit=CALIBRATION_CLIPS)
         calib = calib if len(calib) else clips
         calibration, calibrated_on = calib.clips(job.num_frames, CALIBRATION_CLIPS), calib.origin
+    p_ref = predict_all(full_predictor(cpu_session(result.model)), agreement_clips(clips, job.num_frames))
     result.report["variants"] = {}
     for precision in dict.fromkeys(precisions):
         path = sibling(result.model, SUFFIX[precision])
         tmp = _tmp(path)
+        part_tmps: dict[str, Path] = {}
         log(f"making the {precision} variant of {result.model.name}")
         try:
+            stream = None
+            if precision == "int8" and "encoder" in result.parts:
+                part_tmps = {k: _tmp(sibling(result.model, suf)) for k, suf in INT8_PART_SUFFIX.items()
+                             if k in result.parts}
+                stream = _int8_parts(result, job, calibration, part_tmps, clips, p_ref, log)
+            stream_ok = stream is not None and stream["agreement"] >= MIN_AGREEMENT
+            parts = {}
+            if stream_ok:
+                parts = {k: sibling(result.model, INT8_PART_SUFFIX[k]).name for k in part_tmps}
+                parts["head"] = result.parts["head"].name  # the head is a few fp32 matrix products a frame
             proto = make_variant(precision, result.model, calibration if precision == "int8" else None)
             strip_node_metadata(proto, keys=None)  # on the edge every byte counts
-            meta_common = {**job.common, "parts": {}}  # the streaming parts stay fp32; a variant is a full model
             stamp(proto, build_metadata(job.config, kind="full", precision=precision,
-                                        extra={**job.extra, "variant_of": result.model.name}, **meta_common))
-            onnx.save(proto, str(tmp))
-            figures = measure(result.model, tmp, clips, job.num_frames)
+                                        extra={**job.extra, "variant_of": result.model.name},
+                                        **{**job.common, "parts": parts}))
+            onnx_save(proto, tmp)
+            figures = measure(result.model, tmp, clips, job.num_frames, p_ref)
             figures["min_agreement"] = MIN_AGREEMENT
             if precision == "int8":
                 figures["quantization"] = (f"static Conv (calibrated on {CALIBRATION_CLIPS} {calibrated_on} clips), "
                                            "dynamic LSTM and Gemm/MatMul")
+            if stream is not None:
+                figures["stream"] = {**stream, "accepted": stream_ok}
             figures["accepted"] = figures["agreement"] >= MIN_AGREEMENT
             if figures["accepted"]:
+                if stream_ok:  # the parts first: a reader that finds the variant finds its parts
+                    for k, t in part_tmps.items():
+                        os.replace(t, sibling(result.model, INT8_PART_SUFFIX[k]))
                 os.replace(tmp, path)
                 result.variants[precision] = path
                 figures["path"] = path.name
@@ -249,7 +267,30 @@ def _variants(result: ExportResult, precisions: Sequence[str], job: _Job, log) -
                 result.refused[precision] = figures
             result.report["variants"][precision] = figures
         finally:
-            tmp.unlink(missing_ok=True)
+            for t in (tmp, *part_tmps.values()):
+                t.unlink(missing_ok=True)
+
+
+def _int8_parts(result: ExportResult, job: _Job, calibration, tmps: dict[str, Path], clips, p_ref, log) -> dict:
+    """Write the int8 encoder (and step) parts to `tmps`; their agreement with the fp32 model."""
+    cfg = job.model.cfg
+    state = (cfg.lstm_layers, cfg.hidden_size) if "step" in tmps else None
+    feeds = {"encoder": frame_feeds(calibration), "step": frame_feeds(calibration, state) if state else None}
+    for kind, tmp in tmps.items():
+        log(f"making the int8 {kind} part (static Conv)")
+        proto = int8_part(result.parts[kind], feeds[kind])
+        strip_node_metadata(proto, keys=None)
+        stamp(proto, build_metadata(job.config, kind=kind, precision="int8", extra=job.extra, **job.common))
+        onnx_save(proto, tmp)
+    log("checking the int8 stream against the fp32 model")
+    return measure_stream(p_ref, {**tmps, "head": result.parts["head"]}, result.parts["encoder"], clips,
+                          job.num_frames, state)
+
+
+def onnx_save(proto, path: Path) -> None:
+    import onnx
+
+    onnx.save(proto, str(path))
 
 
 def summary_line(report: dict, target: Path) -> str:

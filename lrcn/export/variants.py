@@ -14,6 +14,8 @@ feeds a variant exactly as it feeds the fp32 model.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import statistics
 import tempfile
@@ -23,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from lrcn.export.clips import ClipSet
-from lrcn.export.parity import cpu_session
+from lrcn.export.parity import cpu_session, full_predictor
 from lrcn.runtime import contract as K
 
 PRECISIONS = ("fp16", "int8")
@@ -59,17 +61,56 @@ def folded(src: Path, workdir: Path):
     return proto
 
 
-class _Calibration:
-    """What quantize_static reads calibration data from (CalibrationDataReader's methods): one clip a feed."""
+class _Feeds:
+    """onnxruntime's CalibrationDataReader protocol over a list of feeds: one pass."""
 
-    def __init__(self, clips: np.ndarray):
-        self._it = iter([{K.INPUT_FRAMES: clips[i:i + 1]} for i in range(len(clips))])
+    def __init__(self, feeds: list[dict]):
+        self._it = iter(feeds)
 
     def get_next(self):
         return next(self._it, None)
 
     def rewind(self) -> None:  # asked for by some onnxruntime versions; one pass is all there is
         pass
+
+
+def clip_feeds(clips: np.ndarray) -> list[dict]:
+    """(N, T, C, S, S) -> one full-model feed a clip."""
+    return [{K.INPUT_FRAMES: clips[i:i + 1]} for i in range(len(clips))]
+
+
+def frame_feeds(clips: np.ndarray, state: tuple[int, int] | None = None, batch: int = 8) -> list[dict]:
+    """(N, T, C, S, S) -> feeds of `batch` frames for the encoder part, or for the step part when
+    `state` = (lstm_layers, hidden_size) is given (zero state: the Conv layers never see it)."""
+    frames = clips.reshape(-1, *clips.shape[2:])
+    feeds = []
+    for i in range(0, len(frames), batch):
+        feed = {K.INPUT_FRAME: np.ascontiguousarray(frames[i:i + batch])}
+        if state is not None:
+            zeros = np.zeros((state[0], len(feed[K.INPUT_FRAME]), state[1]), np.float32)
+            feed.update({K.STATE_H: zeros, K.STATE_C: zeros})
+        feeds.append(feed)
+    return feeds
+
+
+@contextlib.contextmanager
+def _quiet_quantizer():
+    # the quantizer logs a "consider pre-processing" hint on the root logger; folded() did that
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
+
+
+def _static_conv(src: Path, dst: Path, feeds: list[dict]) -> None:
+    from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
+
+    quantize_static(str(src), str(dst), _Feeds(feeds), quant_format=QuantFormat.QDQ,
+                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True,
+                    op_types_to_quantize=["Conv"])
 
 
 def make_variant(precision: str, src: Path, calibration: np.ndarray | None = None):
@@ -86,40 +127,45 @@ def make_variant(precision: str, src: Path, calibration: np.ndarray | None = Non
 
             return convert_float_to_float16(proto, keep_io_types=True)
         if precision == "int8":
-            import logging
-
             from onnxruntime.quantization import QuantType, quantize_dynamic
 
             onnx.save(proto, str(work / "in.onnx"))
-            # the quantizer logs a "consider pre-processing" hint on the root logger; folded() did that
-            root = logging.getLogger()
-            level = root.level
-            root.setLevel(logging.ERROR)
-            try:
+            with _quiet_quantizer():
                 dynamic_ops = None  # all: Conv, Gemm/MatMul and the LSTM
                 if calibration is not None and len(calibration):
-                    from onnxruntime.quantization import QuantFormat, quantize_static
-
-                    quantize_static(str(work / "in.onnx"), str(work / "static.onnx"), _Calibration(calibration),
-                                    quant_format=QuantFormat.QDQ, activation_type=QuantType.QUInt8,
-                                    weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["Conv"])
+                    _static_conv(work / "in.onnx", work / "static.onnx", clip_feeds(calibration))
                     os.replace(work / "static.onnx", work / "in.onnx")
                     dynamic_ops = ["LSTM", "Gemm", "MatMul"]
                 # uint8 weights: onnxruntime's CPU ConvInteger takes uint8, and u8u8 measured ~5x faster
                 # than s8 weights on the reference CPU
                 quantize_dynamic(str(work / "in.onnx"), str(work / "out.onnx"), weight_type=QuantType.QUInt8,
                                  op_types_to_quantize=dynamic_ops)
-            finally:
-                root.setLevel(level)
             out = onnx.load(str(work / "out.onnx"))
             _prune_opsets(out)
             return out
     raise ValueError(f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}")
 
 
-def latency_ms(session, x: np.ndarray, budget_s: float = 3.0, max_runs: int = 15) -> float:
+def int8_part(src: Path, feeds: list[dict]):
+    """A streaming part (encoder or step, fp32 file) -> onnx.ModelProto with its Conv layers static
+    int8 (QDQ), calibrated on `feeds` (see frame_feeds); everything else stays fp32. This is where
+    a stream spends its time: one encoder pass a frame."""
+    import onnx
+
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        onnx.save(folded(src, work), str(work / "in.onnx"))
+        with _quiet_quantizer():
+            _static_conv(work / "in.onnx", work / "out.onnx", feeds)
+        out = onnx.load(str(work / "out.onnx"))
+        _prune_opsets(out)
+        return out
+
+
+def latency_ms(session, x: np.ndarray, budget_s: float = 3.0, max_runs: int = 15,
+               name: str = K.INPUT_FRAMES) -> float:
     """Median wall time of one call after one warm-up, at least 3 runs."""
-    feed = {K.INPUT_FRAMES: x}
+    feed = {name: x}
     session.run(None, feed)
     times: list[float] = []
     start = time.perf_counter()
@@ -130,17 +176,27 @@ def latency_ms(session, x: np.ndarray, budget_s: float = 3.0, max_runs: int = 15
     return round(statistics.median(times), 3)
 
 
-def predict_all(session, clips: ClipSet, t: int, batch: int = 8) -> np.ndarray:
-    n = max(len(clips), 1)
-    x = clips.clips(t, n if len(clips) else 32)
-    return np.concatenate([session.run([K.OUTPUT_PROBS], {K.INPUT_FRAMES: x[i:i + batch]})[0]
-                           for i in range(0, len(x), batch)])
+def agreement_clips(clips: ClipSet, t: int) -> np.ndarray:
+    """The (N, T, C, S, S) clips every agreement figure is measured on."""
+    return clips.clips(t, len(clips) if len(clips) else 32)
 
 
-def measure(fp32_path: Path, path: Path, clips: ClipSet, t: int) -> dict:
-    """size, latency and agreement of the variant at `path` against the fp32 file."""
+def predict_all(predict, x: np.ndarray, batch: int = 8) -> np.ndarray:
+    """predict: (B, T, C, S, S) -> probs, applied in batches."""
+    return np.concatenate([predict(x[i:i + batch]) for i in range(0, len(x), batch)])
+
+
+def _agreement(p_ref: np.ndarray, p: np.ndarray) -> float:
+    return float((p_ref.argmax(-1) == p.argmax(-1)).mean())
+
+
+def measure(fp32_path: Path, path: Path, clips: ClipSet, t: int, p_ref: np.ndarray | None = None) -> dict:
+    """size, latency and agreement of the variant at `path` against the fp32 file
+    (`p_ref`: the fp32 file's probs on agreement_clips, when already computed)."""
     ref, var = cpu_session(fp32_path), cpu_session(path)
-    p_ref, p_var = predict_all(ref, clips, t), predict_all(var, clips, t)
+    x = agreement_clips(clips, t)
+    p_ref = predict_all(full_predictor(ref), x) if p_ref is None else p_ref
+    p_var = predict_all(full_predictor(var), x)
     one = clips.clips(t, 1)
     size, size32 = os.path.getsize(path), os.path.getsize(fp32_path)
     return {
@@ -148,9 +204,28 @@ def measure(fp32_path: Path, path: Path, clips: ClipSet, t: int) -> dict:
         "size_ratio": round(size / size32, 4),
         "latency_ms": latency_ms(var, one),
         "fp32_latency_ms": latency_ms(ref, one),
-        "agreement": float((p_ref.argmax(-1) == p_var.argmax(-1)).mean()),
+        "agreement": _agreement(p_ref, p_var),
         "clips": int(len(p_ref)),
         "clips_from": clips.origin,
         "max_abs_dprobs": float(np.abs(p_ref - p_var).max()),
         "T": t,
     }
+
+
+def measure_stream(p_ref: np.ndarray, parts: dict[str, Path], fp32_encoder: Path, clips: ClipSet, t: int,
+                   state: tuple[int, int] | None) -> dict:
+    """The int8 streaming parts (encoder, head, and step when `state` = (layers, hidden)) against
+    the fp32 full model's probs `p_ref`: top-1 agreement of the window and of the step stream
+    ("agreement" is the lower), and the encoder's cost per frame, int8 and fp32."""
+    from lrcn.export.streaming import step_predictor, window_predictor
+
+    x = agreement_clips(clips, t)
+    encoder = cpu_session(parts["encoder"])
+    out = {"window_agreement": _agreement(p_ref, predict_all(window_predictor(encoder, cpu_session(parts["head"])), x))}
+    if state is not None and "step" in parts:
+        out["step_agreement"] = _agreement(p_ref, predict_all(step_predictor(cpu_session(parts["step"]), *state), x))
+    out["agreement"] = min(v for k, v in out.items() if k.endswith("_agreement"))
+    frame = np.ascontiguousarray(x[:1, 0])
+    out["encoder_ms"] = latency_ms(encoder, frame, name=K.INPUT_FRAME)
+    out["fp32_encoder_ms"] = latency_ms(cpu_session(fp32_encoder), frame, name=K.INPUT_FRAME)
+    return out

@@ -10,6 +10,8 @@ Files `vc-export` writes for model family M (default folder artifacts/models/):
 - M.step.onnx     kind "step":    frame (B, C, H, W), h, c (layers, B, H) -> probs, h_out, c_out
                   (unidirectional models only: state-carrying stream)
 - M.fp16.onnx, M.int8.onnx        kind "full", with "precision" set (edge variants)
+- M.int8.encoder.onnx, M.int8.step.onnx   the int8 variant's parts (static int8 Conv layers);
+                  its metadata lists them with the fp32 M.head.onnx, so it streams too
 - M.parity.json   the parity gate's figures
 B and T are symbolic ("batch", "time") in every file. C follows the modality (3 or 6).
 """

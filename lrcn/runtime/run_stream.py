@@ -52,8 +52,9 @@ def _stream_one(clf, target: str, source, cfg: StreamConfig, display, json_out: 
     t = clf.meta.num_frames
     stream = clf.stream(source, cfg)
     fed = f"{stream.sample_fps:g} fps" if stream.sample_fps else "every frame"
+    precision = f", {clf.meta.precision} parts" if clf.meta.precision != "fp32" else ""
     err_console.print(f"stream {stream.source.name}: window {t} frames, fed at {fed}"
-                      f"{', stateful' if cfg.stateful else ''}", highlight=False)
+                      f"{', stateful' if cfg.stateful else ''}{precision}", highlight=False)
     try:
         for pred in stream:
             if display and not display.update(pred.frame, _label(pred, t), stream.stats.fps):
