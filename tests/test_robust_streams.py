@@ -207,3 +207,39 @@ def test_timeouts_are_refused_when_not_positive(fake):
         assert r.exit_code == 2 and f"{opt} must be > 0 seconds" in r.output
     with pytest.raises(ValueError, match="--stream-timeout must be > 0"):
         S.LiveSource("http://127.0.0.1:9/x", timeout_s=0)
+
+
+def test_a_file_whose_decoder_hangs_in_stream_mode_ends_within_its_timeout(fake, tmp_path, monkeypatch):
+    class HangingCapture:
+        """Three frames, then read() blocks the way a hung demuxer does."""
+
+        def __init__(self):
+            self.n, self.release_me = 0, threading.Event()
+
+        def isOpened(self):
+            return True
+
+        def get(self, prop):
+            return 25.0
+
+        def read(self):
+            self.n += 1
+            if self.n > 3:
+                self.release_me.wait(60)
+                return False, None
+            return True, np.full((24, 24, 3), 60 * self.n, np.uint8)
+
+        def release(self):
+            self.release_me.set()
+
+    cap = HangingCapture()
+    monkeypatch.setattr(S, "open_file_capture", lambda path: cap)
+    video = tmp_path / "hangs after 3.avi"
+    video.write_bytes(b"not read: the capture is faked")
+    r, seconds = vc_run(str(video), "--stream", "--model", fake, "--device", "cpu", "--sample-fps", "0",
+                        "--stream-timeout", TIMEOUT)
+    cap.release()
+    assert r.exit_code == 1 and "Traceback" not in r.output
+    assert errors(r) == [f"error: {video}: the decoder gave no frame for 0.5 s after frame 3; gave up on the file"], \
+        r.stderr
+    assert seconds < 5, seconds

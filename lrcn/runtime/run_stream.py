@@ -28,7 +28,7 @@ def open_targets(sources: list[str], reconnect: int,
             if is_live(s):
                 targets.append((s, open_source(s, reconnect=reconnect, timeout_s=timeout_s), None))
             else:
-                targets += [(str(f), FileSource(f), None) for f in expand_inputs(s)]
+                targets += [(str(f), FileSource(f, timeout_s=timeout_s), None) for f in expand_inputs(s)]
         except LrcnError as e:
             targets.append((s, None, str(e)))
     return targets

@@ -9,6 +9,7 @@ than the camera skips frames instead of falling behind, so latency never grows.
 from __future__ import annotations
 
 import glob
+import queue
 import threading
 import time
 from pathlib import Path
@@ -67,18 +68,65 @@ def expand_inputs(target: str) -> list[Path]:
 
 
 class FileSource:
-    """Every frame of a video file, in order; PyAV takes over when OpenCV reads nothing (AV1)."""
+    """Every frame of a video file, in order; PyAV takes over when OpenCV reads nothing (AV1).
+
+    Decoding runs in a thread a few frames ahead of the consumer; a decoder that gives no frame
+    for `timeout_s` (a hung demuxer on a broken file) ends the file with a VideoError instead
+    of hanging the stream. The stuck thread is a daemon and is left behind.
+    """
 
     live = False
+    AHEAD = 4
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, timeout_s: float = DEFAULT_TIMEOUT_S):
         self.path = Path(path)
         self.name = str(self.path)
         self.read = 0
+        self.timeout_s = timeout_s
+        if timeout_s <= 0:
+            raise ValueError(f"--stream-timeout must be > 0, got {timeout_s}")
         if not self.path.is_file():
             raise VideoError(f"{self.path}: no such file")
 
     def frames(self) -> Iterator[Frame]:
+        done, stop = object(), threading.Event()
+        q: queue.Queue = queue.Queue(maxsize=self.AHEAD)
+
+        def put(item) -> bool:
+            while not stop.is_set():
+                try:
+                    q.put(item, timeout=0.1)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        def work() -> None:
+            try:
+                for frame in self._decode():
+                    if not put(frame):
+                        return
+                put(done)
+            except BaseException as e:  # noqa: BLE001 - handed to the consumer, raised there
+                put(e)
+
+        threading.Thread(target=work, name=f"read:{self.path.name}", daemon=True).start()
+        try:
+            while True:
+                try:
+                    item = q.get(timeout=self.timeout_s)
+                except queue.Empty:
+                    raise VideoError(f"{self.path}: the decoder gave no frame for {self.timeout_s:g} s "
+                                     f"after frame {self.read}; gave up on the file") from None
+                if item is done:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            stop.set()
+
+    def _decode(self) -> Iterator[Frame]:
         yield from self._opencv()
         if self.read == 0:
             yield from self._pyav()
@@ -246,4 +294,4 @@ def open_source(target, *, reconnect: int = 5, timeout_s: float = DEFAULT_TIMEOU
     target = str(target)
     if is_live(target):
         return LiveSource(int(target) if target.isdigit() else target, reconnect=reconnect, timeout_s=timeout_s)
-    return FileSource(target)
+    return FileSource(target, timeout_s=timeout_s)
