@@ -55,6 +55,22 @@ def test_cpu_session_and_threads(fake):
     assert f.providers == [CPU] and sess.get_providers() == [CPU] and f.note is None
 
 
+def test_window_parts_do_not_spin_and_the_rest_follow_the_config(fake):
+    from lrcn.runtime.model import LrcnModel
+
+    def spins(part) -> str:
+        try:
+            return part.session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning")
+        except RuntimeError:  # never set: onnxruntime's default (spinning)
+            return "default"
+
+    m = LrcnModel(fake, SessionConfig(device="cpu"))
+    assert spins(m.part("encoder")) == spins(m.part("head")) == "0"  # two sessions take turns every frame
+    assert spins(m.full) == spins(m.part("step")) == "default"
+    m = LrcnModel(fake, SessionConfig(device="cpu", spinning=False))
+    assert spins(m.full) == spins(m.part("step")) == "0"
+
+
 @pytest.mark.skipif(cuda_works(), reason="this machine has a working CUDA provider")
 def test_auto_falls_back_to_cpu_in_one_line_and_cuda_refuses(fake, capfd):
     f = SessionFactory(SessionConfig(device="auto"))

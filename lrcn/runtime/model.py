@@ -121,7 +121,10 @@ class LrcnModel:
         path = self.path.parent / rel
         if not path.is_file():
             raise ModelError(f"{path}: the {kind} part of {self.path.name} is missing; re-export with vc-export")
-        part = Part(self.factory.create(path), path)
+        # the window alternates two sessions a frame (encoder, head): spinning workers of one would
+        # steal the cores from the other, and vc-bench measured the window's cost per frame nearly
+        # doubled end to end with spinning on; the step model is one session and keeps the default
+        part = Part(self.factory.create(path, spinning=False if kind != "step" else None), path)
         meta = read_metadata(part.session, path)
         if meta.kind != kind:
             raise ModelError(f"{path}: metadata says kind {meta.kind!r}, expected {kind!r}")

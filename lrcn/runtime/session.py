@@ -83,7 +83,7 @@ class SessionFactory:
         self.providers: list[str] = []
         self.note: str | None = None
 
-    def _options(self):
+    def _options(self, spinning: bool):
         import onnxruntime as ort
 
         so = ort.SessionOptions()
@@ -91,26 +91,29 @@ class SessionFactory:
         if self.cfg.threads:
             so.intra_op_num_threads = self.cfg.threads
             so.inter_op_num_threads = 1
-        if not self.cfg.spinning:
+        if not spinning:
             so.add_session_config_entry("session.intra_op.allow_spinning", "0")
             so.add_session_config_entry("session.inter_op.allow_spinning", "0")
         return so
 
-    def _session(self, path: Path, providers: list):
+    def _session(self, path: Path, providers: list, spinning: bool | None = None):
         import onnxruntime as ort
 
+        spinning = self.cfg.spinning if spinning is None else spinning
         with captured_output() as cap:
             try:
-                sess = ort.InferenceSession(str(path), self._options(), providers=providers)
+                sess = ort.InferenceSession(str(path), self._options(spinning), providers=providers)
             except Exception as e:  # noqa: BLE001 - every load failure is a one-line ModelError
                 raise _model_error(path, e) from None
         return sess, cap.text
 
-    def create(self, path: str | Path):
-        """An InferenceSession for `path` on the decided providers. Raises ModelError or DeviceError."""
+    def create(self, path: str | Path, *, spinning: bool | None = None):
+        """An InferenceSession for `path` on the decided providers. Raises ModelError or DeviceError.
+
+        `spinning` overrides the config's for this session (after the first, which decides the providers)."""
         path = Path(path)
         if self._request is not None:
-            return self._session(path, self._request)[0]
+            return self._session(path, self._request, spinning)[0]
         sess = self._first(path)
         self.providers = list(sess.get_providers())
         return sess
