@@ -80,3 +80,13 @@ def test_real_mixed_videos_train_and_corrupt_files_are_listed(shared_videos, tmp
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["skipped_files"] == len(bad)
     assert metrics["num_train"] + metrics["num_val"] + metrics["num_test"] == len(files)
+
+
+def test_empty_val_or_test_split_is_warned_about():
+    from lrcn.train.run import split_warnings
+
+    assert split_warnings({"train": 24, "val": 3, "test": 3}) == []
+    both = split_warnings({"train": 24, "val": 0, "test": 0})
+    assert len(both) == 2 and both[0].startswith("no validation clips: the best checkpoint is chosen on training loss")
+    assert "3 or more groups" in both[0] and both[1] == "no test clips: metrics.json will have no test accuracy"
+    assert "3 or more groups" in split_warnings({"train": 24, "val": 3, "test": 0})[0]

@@ -124,6 +124,18 @@ def _datasets(model, prepared, spec, data_cfg, train_cfg, device, console, ranks
     }, False
 
 
+def split_warnings(sizes: dict[str, int]) -> list[str]:
+    """One line per empty val/test split: the run still trains, but its numbers mean less."""
+    why = ("the group-aware split gives a class's clips to val and test only when it has 3 or more groups "
+           "(v_<Class>_gNN_cMM; a file without that pattern is a group of its own)")
+    out = []
+    if sizes.get("train") and not sizes.get("val"):
+        out.append(f"no validation clips: the best checkpoint is chosen on training loss ({why})")
+    if sizes.get("train") and not sizes.get("test"):
+        out.append("no test clips: metrics.json will have no test accuracy" + ("" if out else f" ({why})"))
+    return out
+
+
 def run_config(model_cfg, data_cfg, train_cfg, names, spec, prepared) -> dict:
     return {
         "config_version": CONFIG_VERSION,
@@ -183,6 +195,8 @@ def train(model_cfg: ModelConfig, data_cfg: DataConfig, train_cfg: TrainConfig, 
                                          for k, v in prepared["cached"].items()})
     console.print(f"run folder [bold]{out}[/]  device {device}  classes {len(names)}  "
                   f"train/val/test {', '.join(str(len(prepared['cached'][k])) for k in ('train', 'val', 'test'))}")
+    for line in split_warnings({k: len(v) for k, v in prepared["cached"].items()}):
+        console.print(f"[yellow]warning:[/] {line}")
 
     datasets, frozen_inputs = _datasets(model, prepared, spec, data_cfg, train_cfg, device, console, ranks)
     net, net_frozen = distributed.wrap(model, ranks, device, frozen_inputs)  # `model` stays the unwrapped one
