@@ -243,3 +243,21 @@ def test_a_file_whose_decoder_hangs_in_stream_mode_ends_within_its_timeout(fake,
     assert errors(r) == [f"error: {video}: the decoder gave no frame for 0.5 s after frame 3; gave up on the file"], \
         r.stderr
     assert seconds < 5, seconds
+
+
+def test_a_file_counts_only_the_frames_it_handed_out_and_close_ends_its_decoder(tmp_path):
+    video = tmp_path / "ten.avi"
+    wr = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (32, 24))
+    for i in range(10):
+        wr.write(np.full((24, 32, 3), 20 * i, np.uint8))
+    wr.release()
+    src = S.FileSource(video, timeout_s=5)
+    frames = src.frames()
+    got = [next(frames), next(frames)]
+    time.sleep(0.2)  # the decoder runs ahead meanwhile
+    assert src.read == 2 and [f.index for f in got] == [0, 1]
+    src.close()
+    deadline = time.monotonic() + 3
+    while any(t.name == "read:ten.avi" for t in threading.enumerate()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(t.name == "read:ten.avi" for t in threading.enumerate())

@@ -90,3 +90,6 @@ def test_empty_val_or_test_split_is_warned_about():
     assert len(both) == 2 and both[0].startswith("no validation clips: the best checkpoint is chosen on training loss")
     assert "3 or more groups" in both[0] and both[1] == "no test clips: metrics.json will have no test accuracy"
     assert "3 or more groups" in split_warnings({"train": 24, "val": 3, "test": 0})[0]
+    assert split_warnings({"train": 24, "val": 0, "test": 3}, skipped=2)[0].endswith(
+        "(see splits.json and skipped.json)")
+    assert split_warnings({"train": 24, "val": 0, "test": 3}, group_split=False)[0].endswith("(see splits.json)")

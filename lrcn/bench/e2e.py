@@ -86,7 +86,8 @@ def _one(subject, cfg: BenchConfig, video: Path, stateful: bool, model_key: str)
 
     from lrcn.runtime import VideoClassifier
 
-    # as vc-run builds it: default session options (spinning on), the bench's thread count
+    # as vc-run builds it: default session options (spinning on; LrcnModel turns it off for the window's
+    # encoder and head parts), the bench's thread count
     clf = VideoClassifier(subject.files[model_key], device=cfg.device, threads=cfg.threads)
     warm = PacedSource(video, cfg.source_fps, min(1.0, cfg.e2e_seconds))
     list(clf.stream(warm, sample_fps=0, stateful=stateful))  # warm-up

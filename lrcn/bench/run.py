@@ -86,7 +86,7 @@ def run_bench(cfg: BenchConfig, out: str | Path | None = None, log=print) -> dic
            "threads": {"torch": torch.get_num_threads(), "onnxruntime_intra_op": cfg.threads},
            "isolation": "one process; onnxruntime thread spinning off for every side-by-side comparison "
                         "(session.intra_op/inter_op.allow_spinning = 0); end to end runs as vc-run does "
-                        "(spinning on); memory in separate processes",
+                        "(spinning on, but off for the window's encoder and head parts); memory in separate processes",
            "models": {}}
     t0 = time.perf_counter()
     families = [None] if cfg.run else cfg.models

@@ -107,8 +107,9 @@ def _key(family: str, config: dict, weights_id: str) -> str:
 def _export(model, config: dict, folder: Path, sha: str, calibration: np.ndarray, log) -> dict[str, Path]:
     """Write into `folder` (each file atomically): the full model and its parts; the fp16 and int8
     variants as vc-export makes them (int8 calibrated on `calibration`, with its int8 encoder and
-    step parts listed in its metadata, so the runtime streams with them); and int8 as vc-export
-    made it before (all dynamic) for comparison."""
+    step parts listed in its metadata, so the runtime streams with them), but without vc-export's
+    98% agreement gate, which random weights make meaningless; and int8 as vc-export made it
+    before (all dynamic) for comparison."""
     from lrcn.export.graphs import export_graph, graph_specs
     from lrcn.export.metadata import build_metadata, now_utc, stamp, strip_node_metadata
     from lrcn.export.variants import frame_feeds, int8_part, make_variant

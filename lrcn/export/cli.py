@@ -33,7 +33,8 @@ def _variant_line(precision: str, f: dict, fp32_name: str) -> str:
     if st:
         figures += (f"; stream: encoder {st['encoder_ms']:.2f} ms a frame (fp32 {st['fp32_encoder_ms']:.2f} ms), "
                     f"top-1 agreement {st['agreement']:.1%}" +
-                    ("" if st["accepted"] else f" < {f['min_agreement']:.0%}, so no int8 streaming parts"))
+                    ("" if st["accepted"] else f" < {f['min_agreement']:.0%}, so no int8 streaming parts"
+                     if st["agreement"] < f["min_agreement"] else ", parts not written"))
     if f["accepted"]:
         return escape(f"{precision}: {figures} -> {f['path']}")
     return (f"[red]{precision} refused[/]: " +

@@ -253,9 +253,9 @@ def _variants(result: ExportResult, precisions: Sequence[str], job: _Job, log) -
             if precision == "int8":
                 figures["quantization"] = (f"static Conv (calibrated on {CALIBRATION_CLIPS} {calibrated_on} clips), "
                                            "dynamic LSTM and Gemm/MatMul")
-            if stream is not None:
-                figures["stream"] = {**stream, "accepted": stream_ok}
             figures["accepted"] = figures["agreement"] >= MIN_AGREEMENT
+            if stream is not None:  # the parts are written with the variant or not at all
+                figures["stream"] = {**stream, "accepted": stream_ok and figures["accepted"]}
             if figures["accepted"]:
                 if stream_ok:  # the parts first: a reader that finds the variant finds its parts
                     for k, t in part_tmps.items():
@@ -280,7 +280,8 @@ def _int8_parts(result: ExportResult, job: _Job, calibration, tmps: dict[str, Pa
         log(f"making the int8 {kind} part (static Conv)")
         proto = int8_part(result.parts[kind], feeds[kind])
         strip_node_metadata(proto, keys=None)
-        stamp(proto, build_metadata(job.config, kind=kind, precision="int8", extra=job.extra, **job.common))
+        stamp(proto, build_metadata(job.config, kind=kind, precision="int8", extra=job.extra,
+                                    **{**job.common, "parts": {}}))  # the variant lists the parts; a part lists none
         onnx_save(proto, tmp)
     log("checking the int8 stream against the fp32 model")
     return measure_stream(p_ref, {**tmps, "head": result.parts["head"]}, result.parts["encoder"], clips,

@@ -105,8 +105,8 @@ class VideoClassifier:
         """A `stream.Stream` over `source`: a file path, camera index, URL or FrameSource.
 
         Pass a `stream.StreamConfig` or its fields (sample_fps, stateful, smooth, threshold,
-        max_frames, keep_window); `reconnect` and `timeout_s` (open and read limit, default
-        sources.DEFAULT_TIMEOUT_S) are for cameras and URLs. Iterate it for StreamPredictions;
+        max_frames, keep_window); `reconnect` is for cameras and URLs, `timeout_s` (open and
+        read limit, default sources.DEFAULT_TIMEOUT_S) for them and for the wait on a file's decoder. Iterate it for StreamPredictions;
         `.stats` counts frames read, processed and dropped; `.close()` stops the capture.
         """
         from dataclasses import replace

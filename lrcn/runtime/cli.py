@@ -73,8 +73,9 @@ def main(
     max_frames: Annotated[Optional[int], typer.Option(help="Stream mode: stop after N processed frames.")] = None,
     decode_timeout: Annotated[float, typer.Option(help="Clip mode: seconds before a file that will not finish "
                                                        "decoding is given up (named as failed).")] = 60.0,
-    stream_timeout: Annotated[float, typer.Option(help="Cameras and URLs: seconds to open, or without a frame, "
-                                                       "before the stream counts as dropped.")] = 10.0,
+    stream_timeout: Annotated[float, typer.Option(help="Stream mode: seconds a camera or URL may take "
+                                                       "to open, or any source (files too) may go without a "
+                                                       "frame, before it counts as dropped.")] = 10.0,
 ) -> None:
     """Classify each input and print top-k labels; exit 1 if any input failed."""
     _check(sources, top_k, clips, device, threads, reconnect, decode_timeout, stream_timeout)

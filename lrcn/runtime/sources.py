@@ -82,6 +82,9 @@ class FileSource:
         self.path = Path(path)
         self.name = str(self.path)
         self.read = 0
+        """Frames handed to the consumer (the decoder may be up to AHEAD + 1 frames further)."""
+        self._decoded = 0
+        self._stop = threading.Event()
         self.timeout_s = timeout_s
         if timeout_s <= 0:
             raise ValueError(f"--stream-timeout must be > 0, got {timeout_s}")
@@ -89,7 +92,7 @@ class FileSource:
             raise VideoError(f"{self.path}: no such file")
 
     def frames(self) -> Iterator[Frame]:
-        done, stop = object(), threading.Event()
+        done, stop = object(), self._stop
         q: queue.Queue = queue.Queue(maxsize=self.AHEAD)
 
         def put(item) -> bool:
@@ -122,15 +125,16 @@ class FileSource:
                     return
                 if isinstance(item, BaseException):
                     raise item
+                self.read += 1
                 yield item
         finally:
             stop.set()
 
     def _decode(self) -> Iterator[Frame]:
         yield from self._opencv()
-        if self.read == 0:
+        if self._decoded == 0:
             yield from self._pyav()
-        if self.read == 0:
+        if self._decoded == 0:
             raise VideoError(f"{self.path}: no decodable video frames")
 
     def _opencv(self) -> Iterator[Frame]:
@@ -144,8 +148,8 @@ class FileSource:
                 ok, img = cap.read()
                 if not ok or img is None:
                     return
-                self.read += 1
-                yield Frame(img, (self.read - 1) / fps, self.read - 1)
+                self._decoded += 1
+                yield Frame(img, (self._decoded - 1) / fps, self._decoded - 1)
         finally:
             cap.release()
 
@@ -162,13 +166,13 @@ class FileSource:
                 rate = stream.average_rate or stream.guessed_rate
                 fps = float(rate) if rate else FALLBACK_FPS
                 for f in container.decode(stream):
-                    self.read += 1
-                    yield Frame(f.to_ndarray(format="bgr24"), (self.read - 1) / fps, self.read - 1)
+                    self._decoded += 1
+                    yield Frame(f.to_ndarray(format="bgr24"), (self._decoded - 1) / fps, self._decoded - 1)
         except Exception:  # noqa: BLE001 - a PyAV failure ends the file; frames read so far count
             return
 
     def close(self) -> None:
-        pass
+        self._stop.set()  # a decoder thread still running ends at its next frame and releases the file
 
 
 def _open_capture(target: int | str, timeout_s: float = DEFAULT_TIMEOUT_S):

@@ -124,10 +124,13 @@ def _datasets(model, prepared, spec, data_cfg, train_cfg, device, console, ranks
     }, False
 
 
-def split_warnings(sizes: dict[str, int]) -> list[str]:
-    """One line per empty val/test split: the run still trains, but its numbers mean less."""
+def split_warnings(sizes: dict[str, int], *, group_split: bool = True, skipped: int = 0) -> list[str]:
+    """One line per empty val/test split: the run still trains, but its numbers mean less.
+    The reason is named only where it is known: the group-aware split and no unreadable files."""
     why = ("the group-aware split gives a class's clips to val and test only when it has 3 or more groups "
            "(v_<Class>_gNN_cMM; a file without that pattern is a group of its own)")
+    if not group_split or skipped:
+        why = "see splits.json" + (" and skipped.json" if skipped else "")
     out = []
     if sizes.get("train") and not sizes.get("val"):
         out.append(f"no validation clips: the best checkpoint is chosen on training loss ({why})")
@@ -195,7 +198,8 @@ def train(model_cfg: ModelConfig, data_cfg: DataConfig, train_cfg: TrainConfig, 
                                          for k, v in prepared["cached"].items()})
     console.print(f"run folder [bold]{out}[/]  device {device}  classes {len(names)}  "
                   f"train/val/test {', '.join(str(len(prepared['cached'][k])) for k in ('train', 'val', 'test'))}")
-    for line in split_warnings({k: len(v) for k, v in prepared["cached"].items()}):
+    for line in split_warnings({k: len(v) for k, v in prepared["cached"].items()},
+                               group_split=not data_cfg.split_dir, skipped=len(prepared["skipped"])):
         console.print(f"[yellow]warning:[/] {line}")
 
     datasets, frozen_inputs = _datasets(model, prepared, spec, data_cfg, train_cfg, device, console, ranks)
