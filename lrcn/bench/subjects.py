@@ -25,7 +25,7 @@ from lrcn.runtime.contract import PART_SUFFIX
 from lrcn.runtime.preprocess import PreprocessSpec
 
 RANDOM_SEED = 0
-RECIPE = 3
+RECIPE = 4
 """Bumped when the files written here change, so older ones in the work folder are not reused."""
 
 
@@ -112,7 +112,7 @@ def _export(model, config: dict, folder: Path, sha: str, calibration: np.ndarray
     before (all dynamic) for comparison."""
     from lrcn.export.graphs import export_graph, graph_specs
     from lrcn.export.metadata import build_metadata, now_utc, stamp, strip_node_metadata
-    from lrcn.export.variants import frame_feeds, int8_part, make_variant
+    from lrcn.export.variants import int8_parts, make_variant
 
     folder.mkdir(parents=True, exist_ok=True)
     full = folder / "model.onnx"
@@ -126,19 +126,16 @@ def _export(model, config: dict, folder: Path, sha: str, calibration: np.ndarray
         strip_node_metadata(proto)
         stamp(proto, build_metadata(config, kind=s.kind, **common))
         _save(proto, paths[s.kind])
-    int8_parts = {"head": paths["head"].name}
+    log("making the int8 streaming parts (static Conv)")
     cfg = config["model"]
-    for kind in ("encoder", "step"):
-        if kind not in paths:
-            continue
-        log(f"making the int8 {kind} part (static Conv)")
-        state = (cfg["lstm_layers"], cfg["hidden_size"]) if kind == "step" else None
-        proto = int8_part(paths[kind], frame_feeds(calibration, state))
-        stamp(proto, build_metadata(config, kind=kind, precision="int8", **common))
+    int8_list = {"head": paths["head"].name}
+    for kind, proto in int8_parts({k: paths[k] for k in ("encoder", "step") if k in paths}, calibration,
+                                  (cfg["lstm_layers"], cfg["hidden_size"])).items():
+        stamp(proto, build_metadata(config, kind=kind, precision="int8", **{**common, "parts": {}}))
         paths[f"int8_{kind}"] = folder / f"model.int8{PART_SUFFIX[kind]}"
         _save(proto, paths[f"int8_{kind}"])
-        int8_parts[kind] = paths[f"int8_{kind}"].name
-    for key, precision, calib, parts in (("fp16", "fp16", None, {}), ("int8", "int8", calibration, int8_parts),
+        int8_list[kind] = paths[f"int8_{kind}"].name
+    for key, precision, calib, parts in (("fp16", "fp16", None, {}), ("int8", "int8", calibration, int8_list),
                                          ("int8_dynamic", "int8", None, {})):
         log(f"making the {key.replace('_', ' ')} variant")
         proto = make_variant(precision, full, calib)

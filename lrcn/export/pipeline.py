@@ -21,8 +21,8 @@ from lrcn.export.parity import (BATCHES, TOLERANCE, ParityError, check_file, cli
                                 full_predictor, require, run_rows, summarize)
 from lrcn.export.sources import MODELS_DIR, ExportError, ExportSource, resolve_sources
 from lrcn.export.streaming import step_predictor, window_predictor
-from lrcn.export.variants import (MIN_AGREEMENT, PRECISIONS, SUFFIX, agreement_clips, frame_feeds, int8_part,
-                                  make_variant, measure, measure_stream, predict_all)
+from lrcn.export.variants import (MIN_AGREEMENT, PRECISIONS, SUFFIX, agreement_clips, int8_parts, make_variant,
+                                  measure, measure_stream, predict_all)
 from lrcn.runtime.contract import PART_SUFFIX
 from lrcn.runtime.preprocess import PreprocessSpec
 
@@ -275,14 +275,12 @@ def _int8_parts(result: ExportResult, job: _Job, calibration, tmps: dict[str, Pa
     """Write the int8 encoder (and step) parts to `tmps`; their agreement with the fp32 model."""
     cfg = job.model.cfg
     state = (cfg.lstm_layers, cfg.hidden_size) if "step" in tmps else None
-    feeds = {"encoder": frame_feeds(calibration), "step": frame_feeds(calibration, state) if state else None}
-    for kind, tmp in tmps.items():
-        log(f"making the int8 {kind} part (static Conv)")
-        proto = int8_part(result.parts[kind], feeds[kind])
+    log(f"making the int8 {' and '.join(tmps)} part(s) (static Conv)")
+    for kind, proto in int8_parts({k: result.parts[k] for k in tmps}, calibration, state).items():
         strip_node_metadata(proto, keys=None)
         stamp(proto, build_metadata(job.config, kind=kind, precision="int8", extra=job.extra,
                                     **{**job.common, "parts": {}}))  # the variant lists the parts; a part lists none
-        onnx_save(proto, tmp)
+        onnx_save(proto, tmps[kind])
     log("checking the int8 stream against the fp32 model")
     return measure_stream(p_ref, {**tmps, "head": result.parts["head"]}, result.parts["encoder"], clips,
                           job.num_frames, state)

@@ -162,6 +162,14 @@ def int8_part(src: Path, feeds: list[dict]):
         return out
 
 
+def int8_parts(parts: dict[str, Path], calibration: np.ndarray, state: tuple[int, int] | None):
+    """{"encoder": fp32 file, "step": fp32 file (optional)} -> {kind: int8 onnx.ModelProto} (int8_part),
+    calibrated on the frames of `calibration` (N, T, C, S, S); `state` = (lstm_layers, hidden_size)
+    is needed for the step part. The head is not quantized: the variant streams with the fp32 one."""
+    return {kind: int8_part(parts[kind], frame_feeds(calibration, state if kind == "step" else None))
+            for kind in ("encoder", "step") if kind in parts}
+
+
 def latency_ms(session, x: np.ndarray, budget_s: float = 3.0, max_runs: int = 15,
                name: str = K.INPUT_FRAMES) -> float:
     """Median wall time of one call after one warm-up, at least 3 runs."""

@@ -106,8 +106,9 @@ class VideoClassifier:
 
         Pass a `stream.StreamConfig` or its fields (sample_fps, stateful, smooth, threshold,
         max_frames, keep_window); `reconnect` is for cameras and URLs, `timeout_s` (open and
-        read limit, default sources.DEFAULT_TIMEOUT_S) for them and for the wait on a file's decoder. Iterate it for StreamPredictions;
-        `.stats` counts frames read, processed and dropped; `.close()` stops the capture.
+        read limit, default sources.DEFAULT_TIMEOUT_S) for them and for the wait on a file's
+        decoder. Iterate it for StreamPredictions; `.stats` counts frames read, processed and
+        dropped; `.close()` stops the capture.
         """
         from dataclasses import replace
 
