@@ -20,7 +20,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from lrcn.runtime.errors import LrcnError
+from lrcn.core.errors import LrcnError
 from lrcn.runtime.sources import FileSource
 from lrcn.runtime.video import VIDEO_EXTENSIONS, decode_video
 

@@ -103,7 +103,7 @@ def _rank_main(rank: int, port: int, results):
     """One rank of a 2-process gloo group: rank 1 fails inside gather, rank 0 must hear of it."""
     os.environ.update(RANK=str(rank), WORLD_SIZE="2", LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
                       MASTER_PORT=str(port))
-    from lrcn.runtime.errors import LrcnError
+    from lrcn.core.errors import LrcnError
     from lrcn.train import distributed as dist
 
     ranks, _ = dist.setup(torch.device("cpu"), timeout_s=60)

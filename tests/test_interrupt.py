@@ -181,12 +181,17 @@ def test_an_interrupted_write_leaves_the_old_checkpoint_and_no_temp(tmp_path, mo
 
 
 def test_stale_temps_of_dead_writers_are_removed(tmp_path):
+    from lrcn.core.atomic import new_temp
     from lrcn.train.checkpoint import remove_stale_temps
 
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    (tmp_path / f".last.pt.{dead.stdout.strip()}.tmp").write_bytes(b"torn")
-    mine = tmp_path / f".best.pt.{os.getpid()}.tmp"  # a writer that still runs keeps its file
+    torn = tmp_path / f".last.pt.{dead.stdout.strip()}-x1y2.tmp"
+    torn.write_bytes(b"torn")
+    huge = tmp_path / f".best.pt.{10**18}-abc.tmp"  # a PID no process can have: debris, and no crash
+    huge.write_bytes(b"torn")
+    mine = new_temp(tmp_path / "best.pt")  # a writer that still runs keeps its file
     mine.write_bytes(b"in progress")
+    (tmp_path / "notes.tmp").write_bytes(b"not ours")  # only our own temp names are touched
     (tmp_path / "last.pt").write_bytes(b"x")
-    assert [p.name for p in remove_stale_temps(tmp_path)] == [f".last.pt.{dead.stdout.strip()}.tmp"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == [mine.name, "last.pt"]
+    assert sorted(p.name for p in remove_stale_temps(tmp_path)) == sorted([torn.name, huge.name])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([mine.name, "last.pt", "notes.tmp"])

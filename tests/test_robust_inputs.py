@@ -19,7 +19,7 @@ from conftest import SHARED_VIDEOS
 from runtime_fixtures import fake_model
 
 from lrcn.runtime import video as V
-from lrcn.runtime.errors import VideoError
+from lrcn.core.errors import VideoError
 
 runner = CliRunner()
 

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from runtime_fixtures import fake_model
 
 from lrcn.runtime import sources as S
-from lrcn.runtime.errors import SourceError
+from lrcn.core.errors import SourceError
 
 runner = CliRunner()
 TIMEOUT = "0.5"  # --stream-timeout in these tests, so that every wait is short

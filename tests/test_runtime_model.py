@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from conftest import REPO
 from runtime_fixtures import cuda_works, fake_model
 
-from lrcn.runtime.errors import ModelError
+from lrcn.core.errors import ModelError
 from lrcn.runtime.model import LrcnModel, newest_model
 from lrcn.runtime.session import CPU, DeviceError, SessionConfig, SessionFactory, provider_failure_reason
 

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from runtime_fixtures import MjpegServer, fake_model
 
 from lrcn.runtime import VideoClassifier
-from lrcn.runtime.errors import SourceError
+from lrcn.core.errors import SourceError
 from lrcn.runtime.preprocess import PreprocessSpec, apply_modality, normalize
 from lrcn.runtime.sources import Frame, LiveSource
 from lrcn.runtime.stream import FrameInput

@@ -103,7 +103,7 @@ def test_sweep_goes_on_past_a_failed_run_and_fails_at_the_end(tmp_path, monkeypa
 
     import lrcn.train.report as report
     import lrcn.train.run as run_mod
-    from lrcn.runtime.errors import LrcnError
+    from lrcn.core.errors import LrcnError
     from lrcn.train import sweep
 
     mc, dc, tc = tiny_configs(tmp_path, tmp_path / "o", tmp_path / "c")

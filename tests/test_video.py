@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from lrcn.runtime import video as V
-from lrcn.runtime.errors import VideoError
+from lrcn.core.errors import VideoError
 
 EXPECTED_FRAMES = {  # decodable frames per ../shared/data/README.md
     "tree_cinepak_wrong_count.avi": 68,

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from lrcn.bench.config import BenchConfig
+from lrcn.core import atomic
 
 BENCH_VERSION = 1
 FROZEN_ONLY = "no frozen backbone: the feature cache applies to the pretrained family only"
@@ -20,15 +21,13 @@ FROZEN_ONLY = "no frozen backbone: the feature cache applies to the pretrained f
 def write_json(path: str | Path, obj: dict) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2) + "\n")
-    os.replace(tmp, path)
+    atomic.write_json(path, obj)
 
 
 def _section(entry: dict, name: str, cfg: BenchConfig, fn, log) -> None:
     if name not in cfg.sections:
         return
-    from lrcn.runtime.errors import LrcnError
+    from lrcn.core.errors import LrcnError
 
     t0 = time.perf_counter()
     try:
@@ -77,7 +76,7 @@ def run_bench(cfg: BenchConfig, out: str | Path | None = None, log=print) -> dic
     from lrcn.bench.machine import load_average, machine_info
 
     if cfg.device == "cuda" and not torch.cuda.is_available():
-        from lrcn.runtime.errors import LrcnError
+        from lrcn.core.errors import LrcnError
 
         raise LrcnError("--device cuda: PyTorch sees no CUDA device here; use --device cpu")
     torch.set_num_threads(cfg.threads)

@@ -21,6 +21,7 @@ import torch
 
 import lrcn
 from lrcn.bench.config import BenchConfig
+from lrcn.core.atomic import atomic_path, write_json
 from lrcn.runtime.contract import PART_SUFFIX
 from lrcn.runtime.preprocess import PreprocessSpec
 
@@ -146,20 +147,13 @@ def _export(model, config: dict, folder: Path, sha: str, calibration: np.ndarray
     return paths
 
 
-def _tmp(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
-
-
 def _save(proto, path: Path) -> None:
     import onnx
 
-    onnx.save(proto, str(_tmp(path)))
-    os.replace(_tmp(path), path)
+    with atomic_path(path) as tmp:
+        onnx.save(proto, str(tmp))
 
 
-def _write_json(path: Path, obj) -> None:
-    _tmp(path).write_text(json.dumps(obj, indent=2) + "\n")
-    os.replace(_tmp(path), path)
 
 
 def _cached(folder: Path) -> dict[str, Path] | None:
@@ -198,9 +192,9 @@ def prepare(family: str, cfg: BenchConfig, log=lambda s: None) -> Subject:
     calibration, _ = real_clips(PreprocessSpec.from_dict(config["preprocess"]),
                                 int(config["preprocess"]["num_frames"]), cfg, CALIBRATION_CLIPS, splits=("train",))
     files = _export(model, config, folder, sha, calibration, log)
-    torch.save(model.state_dict(), _tmp(state))
-    os.replace(_tmp(state), state)
-    _write_json(folder / "config.json", config)  # with weights.pt: what the memory probe rebuilds
-    _write_json(folder / "files.json", {k: p.name for k, p in files.items()})  # last: the export is whole
+    with atomic_path(state) as tmp:
+        torch.save(model.state_dict(), tmp)
+    write_json(folder / "config.json", config)  # with weights.pt: what the memory probe rebuilds
+    write_json(folder / "files.json", {k: p.name for k, p in files.items()})  # last: the export is whole
     return Subject(family, model, config, files, weights, round(time.perf_counter() - t0, 1))
 

@@ -6,6 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from lrcn.core.paths import RUNS_DIR
 from lrcn.runtime.console import err_console, fail, one_line_errors
 
 app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=False)
@@ -54,7 +55,7 @@ def main(
     stream: Annotated[bool, typer.Option("--stream/--no-stream", help="Also write the streaming parts "
                                                                       "(encoder, head, step).")] = True,
     tolerance: Annotated[float, typer.Option(help="Parity gate: max |Δprobs| onnxruntime vs PyTorch.")] = 1e-5,
-    runs_dir: Annotated[str, typer.Option(help="Where --model looks for runs.")] = "artifacts/runs",
+    runs_dir: Annotated[str, typer.Option(help="Where --model looks for runs.")] = str(RUNS_DIR),
     inspect: Annotated[bool, typer.Option("--inspect", help="Then show the model (vc-inspect).")] = False,
 ) -> None:
     """Export, gate (onnx.checker, symbolic batch/time, onnxruntime = PyTorch) and move into place."""
@@ -83,7 +84,7 @@ def main(
         from rich.markup import escape
 
         from lrcn.export.pipeline import export_run
-        from lrcn.runtime.errors import LrcnError
+        from lrcn.core.errors import LrcnError
 
         done, failed = [], 0
         for src in sources:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lrcn.runtime.errors import VideoError
+from lrcn.core.errors import VideoError
 from lrcn.runtime.preprocess import PreprocessSpec, prepare_clip
 from lrcn.runtime.video import DecodedVideo, clip_from_video, decode_video, sample_indices
 

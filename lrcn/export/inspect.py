@@ -12,7 +12,7 @@ from collections import Counter
 from pathlib import Path
 
 from lrcn.runtime.contract import METADATA_KEY
-from lrcn.runtime.errors import ModelError
+from lrcn.core.errors import ModelError
 
 
 def _onnx():

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
+from lrcn.core.atomic import new_temp, write_json
 from lrcn.export.clips import load_clips
 from lrcn.export.graphs import DEFAULT_OPSET, STEP_ABSENT, export_graph, graph_specs
 from lrcn.export.metadata import build_metadata, load_metrics, now_utc, sha256_file, stamp, strip_node_metadata
@@ -58,16 +59,6 @@ def model_path(out: str | Path | None, family: str) -> Path:
 def sibling(path: Path, suffix: str) -> Path:
     """M.onnx + ".encoder.onnx" -> M.encoder.onnx (contract file names)."""
     return path.with_name(path.name[: -len(".onnx")] + suffix)
-
-
-def _tmp(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
-
-
-def _write_json(path: Path, obj: dict) -> None:
-    tmp = _tmp(path)
-    tmp.write_text(json.dumps(obj, indent=2) + "\n")
-    os.replace(tmp, path)
 
 
 def _session(kind: str, path: Path):
@@ -183,7 +174,7 @@ def export_run(source: ExportSource | str | Path, out: str | Path | None = None,
         "exported": job.common["exported"],
         **({"step": {"absent": STEP_ABSENT}} if "step_absent" in job.extra else {}),
     }
-    tmps = {k: _tmp(p) for k, p in job.paths.items()}
+    tmps = {k: new_temp(p) for k, p in job.paths.items()}
     try:
         _write_graphs(job, tmps, opset, log)
         t_gate = time.perf_counter()
@@ -200,7 +191,7 @@ def export_run(source: ExportSource | str | Path, out: str | Path | None = None,
         report["error"] = str(e)
         for old in _outputs_of(job.target):  # no model at the target path after a failed gate
             old.unlink(missing_ok=True)
-        _write_json(sibling(job.target, ".parity.json"), report)
+        write_json(sibling(job.target, ".parity.json"), report)
         raise
     finally:
         for tmp in tmps.values():
@@ -210,7 +201,7 @@ def export_run(source: ExportSource | str | Path, out: str | Path | None = None,
     if precisions:
         _variants(result, precisions, job, log)
     report["seconds"] = round(time.perf_counter() - t_start, 2)
-    _write_json(result.parity, report)
+    write_json(result.parity, report)
     return result
 
 
@@ -228,13 +219,13 @@ def _variants(result: ExportResult, precisions: Sequence[str], job: _Job, log) -
     result.report["variants"] = {}
     for precision in dict.fromkeys(precisions):
         path = sibling(result.model, SUFFIX[precision])
-        tmp = _tmp(path)
+        tmp = new_temp(path)
         part_tmps: dict[str, Path] = {}
         log(f"making the {precision} variant of {result.model.name}")
         try:
             stream = None
             if precision == "int8" and "encoder" in result.parts:
-                part_tmps = {k: _tmp(sibling(result.model, suf)) for k, suf in INT8_PART_SUFFIX.items()
+                part_tmps = {k: new_temp(sibling(result.model, suf)) for k, suf in INT8_PART_SUFFIX.items()
                              if k in result.parts}
                 stream = _int8_parts(result, job, calibration, part_tmps, clips, p_ref, log)
             stream_ok = stream is not None and stream["agreement"] >= MIN_AGREEMENT

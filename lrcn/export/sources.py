@@ -10,10 +10,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from lrcn.runtime.errors import LrcnError
+from lrcn.core.errors import LrcnError
+from lrcn.core.paths import MODELS_DIR, RUNS_DIR
 
-RUNS_DIR = Path("artifacts/runs")
-MODELS_DIR = Path("artifacts/models")
 CHECKPOINT_NAME = "best.pt"
 
 

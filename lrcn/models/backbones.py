@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from lrcn.runtime.errors import LrcnError
+from lrcn.core.errors import LrcnError
 
 FEATURE_DIMS = {"resnet18": 512, "resnet34": 512, "resnet50": 2048, "resnet101": 2048, "resnet152": 2048}
 

@@ -13,7 +13,7 @@ os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 os.environ.setdefault("OPENCV_LOG_LEVEL", "SILENT")
 
 from lrcn.runtime.classifier import Prediction, VideoClassifier
-from lrcn.runtime.errors import LrcnError, ModelError, SourceError, VideoError
+from lrcn.core.errors import LrcnError, ModelError, SourceError, VideoError
 from lrcn.runtime.preprocess import MODALITIES, PreprocessSpec, prepare_clip
 from lrcn.runtime.stream import StreamConfig, StreamPrediction
 from lrcn.runtime.video import VIDEO_EXTENSIONS, VideoClip, read_clip, sample_indices

@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from lrcn.core.paths import DECODE_TIMEOUT_S, STREAM_TIMEOUT_S
 from lrcn.runtime.model import LrcnModel
 from lrcn.runtime.preprocess import prepare_clip
 from lrcn.runtime.session import SessionConfig
-from lrcn.runtime.video import DEFAULT_TIMEOUT_S, clip_from_video, clip_windows, decode_video
+from lrcn.runtime.video import clip_from_video, clip_windows, decode_video
 
 
 def top_k(probs: np.ndarray, names: list[str], k: int) -> list[tuple[str, float]]:
@@ -53,7 +54,7 @@ class VideoClassifier:
     """An exported lrcn model (M.onnx, its parts beside it) ready to classify videos and streams."""
 
     def __init__(self, model: str | os.PathLike, *, device: str = "auto", threads: int | None = None,
-                 top_k: int = 5, decode_timeout_s: float = DEFAULT_TIMEOUT_S):
+                 top_k: int = 5, decode_timeout_s: float = DECODE_TIMEOUT_S):
         self.model = LrcnModel(model, SessionConfig(device=device, threads=threads))
         self.meta = self.model.meta
         self.k = top_k
@@ -106,18 +107,18 @@ class VideoClassifier:
 
         Pass a `stream.StreamConfig` or its fields (sample_fps, stateful, smooth, threshold,
         max_frames, keep_window); `reconnect` is for cameras and URLs, `timeout_s` (open and
-        read limit, default sources.DEFAULT_TIMEOUT_S) for them and for the wait on a file's
+        read limit, default core.paths.STREAM_TIMEOUT_S) for them and for the wait on a file's
         decoder. Iterate it for StreamPredictions; `.stats` counts frames read, processed and
         dropped; `.close()` stops the capture.
         """
         from dataclasses import replace
 
-        from lrcn.runtime.sources import DEFAULT_TIMEOUT_S, open_source
+        from lrcn.runtime.sources import open_source
         from lrcn.runtime.stream import Stream, StreamConfig
 
         cfg = replace(config, **options) if config is not None else StreamConfig(**options)
         src = source if hasattr(source, "frames") else open_source(
-            source, reconnect=reconnect, timeout_s=DEFAULT_TIMEOUT_S if timeout_s is None else timeout_s)
+            source, reconnect=reconnect, timeout_s=STREAM_TIMEOUT_S if timeout_s is None else timeout_s)
         try:
             return Stream(self, src, cfg)
         except BaseException:

@@ -19,7 +19,7 @@ def fail(message: str, code: int = 1) -> "typer.Exit":
 @contextmanager
 def one_line_errors():
     """LrcnError -> `error: ...` and exit 1; bad values -> exit 2; Ctrl-C -> exit 130."""
-    from lrcn.runtime.errors import LrcnError
+    from lrcn.core.errors import LrcnError
 
     try:
         yield

@@ -21,7 +21,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from lrcn.runtime.errors import ModelError
+from lrcn.core.errors import ModelError
+from lrcn.core.paths import PART_SUFFIX  # noqa: F401 - part of the contract
 from lrcn.runtime.preprocess import PreprocessSpec
 
 METADATA_KEY = "lrcn"
@@ -37,7 +38,6 @@ STATE_H_OUT, STATE_C_OUT = "h_out", "c_out"
 BATCH_DIM, TIME_DIM = "batch", "time"
 
 KINDS = ("full", "encoder", "head", "step")
-PART_SUFFIX = {"encoder": ".encoder.onnx", "head": ".head.onnx", "step": ".step.onnx"}
 
 
 @dataclass

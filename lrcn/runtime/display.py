@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from lrcn.runtime.errors import LrcnError
+from lrcn.core.errors import LrcnError
 from lrcn.runtime.quiet import captured_output
 
 WINDOW = "vc-run"

@@ -11,10 +11,11 @@ from pathlib import Path
 import numpy as np
 
 from lrcn.runtime import contract as K
-from lrcn.runtime.errors import ModelError
+from lrcn.core.errors import ModelError
+from lrcn.core.paths import MODELS_DIR
 from lrcn.runtime.session import SessionConfig, SessionFactory
 
-DEFAULT_MODELS_DIR = Path("artifacts/models")
+DEFAULT_MODELS_DIR = MODELS_DIR
 _NOT_DEFAULT = tuple(K.PART_SUFFIX.values()) + (".fp16.onnx", ".int8.onnx")
 
 

@@ -15,7 +15,7 @@ from functools import lru_cache, partial
 from multiprocessing import get_context
 from typing import Iterator
 
-from lrcn.runtime.errors import LrcnError
+from lrcn.core.errors import LrcnError
 from lrcn.runtime.output import error_row
 from lrcn.runtime.session import CPU
 

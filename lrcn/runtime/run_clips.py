@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from lrcn.runtime.console import err_console
-from lrcn.runtime.errors import LrcnError
+from lrcn.core.errors import LrcnError
 from lrcn.runtime.output import error_row, json_line, results_table
 from lrcn.runtime.sources import expand_inputs
 

@@ -9,14 +9,15 @@ from __future__ import annotations
 from rich.console import Console
 
 from lrcn.runtime.console import err_console
-from lrcn.runtime.errors import LrcnError, VideoError
+from lrcn.core.errors import LrcnError, VideoError
+from lrcn.core.paths import STREAM_TIMEOUT_S
 from lrcn.runtime.output import error_row, json_line, stream_line
-from lrcn.runtime.sources import DEFAULT_TIMEOUT_S, FileSource, expand_inputs, is_live, open_source
+from lrcn.runtime.sources import FileSource, expand_inputs, is_live, open_source
 from lrcn.runtime.stream import StreamConfig
 
 
 def open_targets(sources: list[str], reconnect: int,
-                 timeout_s: float = DEFAULT_TIMEOUT_S) -> list[tuple[str, object | None, str | None]]:
+                 timeout_s: float = STREAM_TIMEOUT_S) -> list[tuple[str, object | None, str | None]]:
     """(name, FrameSource, None) per camera, URL or video file; (input, None, error) where it fails.
 
     Cameras and URLs open here, before the model loads, so one that cannot open fails first

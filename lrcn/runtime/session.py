@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from lrcn.runtime.errors import LrcnError, ModelError
+from lrcn.core.errors import LrcnError, ModelError
 from lrcn.runtime.quiet import captured_output
 
 DEVICES = ("auto", "cpu", "cuda", "tensorrt")

@@ -18,11 +18,11 @@ from typing import Iterator, NamedTuple
 import cv2
 import numpy as np
 
-from lrcn.runtime.errors import SourceError, VideoError
+from lrcn.core.errors import SourceError, VideoError
+from lrcn.core.paths import STREAM_TIMEOUT_S
 from lrcn.runtime.quiet import captured_output
 from lrcn.runtime.video import VIDEO_EXTENSIONS, open_file_capture
 
-DEFAULT_TIMEOUT_S = 10.0
 """A URL that takes longer to open, or a live source that sends no frame for longer, has dropped."""
 MAX_BACKOFF_S = 8.0
 FALLBACK_FPS = 25.0
@@ -78,7 +78,7 @@ class FileSource:
     live = False
     AHEAD = 4
 
-    def __init__(self, path: str | Path, timeout_s: float = DEFAULT_TIMEOUT_S):
+    def __init__(self, path: str | Path, timeout_s: float = STREAM_TIMEOUT_S):
         self.path = Path(path)
         self.name = str(self.path)
         self.read = 0
@@ -175,7 +175,7 @@ class FileSource:
         self._stop.set()  # a decoder thread still running ends at its next frame and releases the file
 
 
-def _open_capture(target: int | str, timeout_s: float = DEFAULT_TIMEOUT_S):
+def _open_capture(target: int | str, timeout_s: float = STREAM_TIMEOUT_S):
     """cv2.VideoCapture with bounded open/read times (URLs), or None when it does not open."""
     if isinstance(target, int):
         with captured_output():  # OpenCV prints its camera-probe errors; ours is one line
@@ -205,7 +205,7 @@ class LiveSource:
     live = True
 
     def __init__(self, target: int | str, *, reconnect: int = 5, backoff_s: float = 0.5,
-                 timeout_s: float = DEFAULT_TIMEOUT_S):
+                 timeout_s: float = STREAM_TIMEOUT_S):
         if timeout_s <= 0:
             raise ValueError(f"--stream-timeout must be > 0, got {timeout_s}")
         self.target, self.reconnect, self.backoff_s, self.timeout_s = target, reconnect, backoff_s, timeout_s
@@ -291,7 +291,7 @@ class LiveSource:
         self._thread.join(timeout=2.0)  # a read blocked on a dead socket ends at timeout_s
 
 
-def open_source(target, *, reconnect: int = 5, timeout_s: float = DEFAULT_TIMEOUT_S):
+def open_source(target, *, reconnect: int = 5, timeout_s: float = STREAM_TIMEOUT_S):
     """A FrameSource for a camera index (int or digits), a URL, or a video file path."""
     if isinstance(target, int):
         return LiveSource(target, reconnect=reconnect, timeout_s=timeout_s)

@@ -17,11 +17,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from lrcn.runtime.errors import VideoError
+from lrcn.core.errors import VideoError
+from lrcn.core.paths import DECODE_TIMEOUT_S
 from lrcn.runtime.preprocess import resize_rgb
 
 VIDEO_EXTENSIONS = (".avi", ".mp4", ".mkv", ".webm", ".mov", ".gif")
-DEFAULT_TIMEOUT_S = 60.0
 MAX_KEEP = 2048
 MAX_PIXELS = 8192 * 8192
 
@@ -182,7 +182,7 @@ def _decode(path: str, img_size: int, max_keep: int, stop: threading.Event) -> D
 
 
 def decode_video(
-    path: str | os.PathLike, img_size: int, *, timeout_s: float = DEFAULT_TIMEOUT_S, max_keep: int = MAX_KEEP
+    path: str | os.PathLike, img_size: int, *, timeout_s: float = DECODE_TIMEOUT_S, max_keep: int = MAX_KEEP
 ) -> DecodedVideo:
     """Decode every frame of `path`, resized to img_size. Raises VideoError naming the file."""
     p = Path(path)
@@ -217,7 +217,7 @@ def decode_video(
 
 
 def read_clip(
-    path: str | os.PathLike, num: int, img_size: int, *, timeout_s: float = DEFAULT_TIMEOUT_S
+    path: str | os.PathLike, num: int, img_size: int, *, timeout_s: float = DECODE_TIMEOUT_S
 ) -> VideoClip:
     """`num` frames spread evenly over the frames of `path` that really decode, resized RGB uint8."""
     video = decode_video(path, img_size, timeout_s=timeout_s)

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import torch
 
-from lrcn.runtime.errors import LrcnError
+from lrcn.core.atomic import atomic_open, remove_stale_temps, write_json  # noqa: F401 - re-exported
+from lrcn.core.errors import LrcnError
 
 CHECKPOINT_VERSION = 1
 
@@ -17,50 +18,13 @@ class CheckpointError(LrcnError):
     """A checkpoint that is missing, corrupt, or of the wrong kind."""
 
 
-def _tmp(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
-
-
 def save_checkpoint(path: str | Path, state: dict) -> None:
     """Write {"model", "optimizer", "scheduler", "epoch", "config", "version", ...} atomically.
 
     A kill at any moment leaves either the old file or the new one, never a torn one.
     """
-    path = Path(path)
-    tmp = _tmp(path)
-    try:
-        with open(tmp, "wb") as fh:
-            torch.save({**state, "version": CHECKPOINT_VERSION}, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:  # Ctrl-C or a full disk mid-write: the old file stands, the temp goes
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def remove_stale_temps(folder: str | Path) -> list[Path]:
-    """Delete the temp files of writers that no longer run (a SIGKILL mid-write leaves one).
-
-    The real files beside them are whole (os.replace); these are debris. Returns what went.
-    """
-    gone = []
-    for tmp in Path(folder).glob(".*.tmp"):
-        pid = tmp.name.rsplit(".", 2)[-2]
-        if pid.isdigit() and not _alive(int(pid)):
-            tmp.unlink(missing_ok=True)
-            gone.append(tmp)
-    return gone
+    with atomic_open(path, "wb") as fh:  # Ctrl-C or a full disk mid-write: the old file stands
+        torch.save({**state, "version": CHECKPOINT_VERSION}, fh)
 
 
 def load_checkpoint(path: str | Path) -> dict:
@@ -76,13 +40,6 @@ def load_checkpoint(path: str | Path) -> dict:
     if ckpt.get("version", 0) > CHECKPOINT_VERSION:
         raise CheckpointError(f"{path}: checkpoint version {ckpt['version']} is newer than this lrcn reads")
     return ckpt
-
-
-def write_json(path: str | Path, obj) -> None:
-    path = Path(path)
-    tmp = _tmp(path)
-    tmp.write_text(json.dumps(obj, indent=2, default=str) + "\n")
-    os.replace(tmp, path)
 
 
 def model_from_checkpoint(path: str | Path, family: str | None = None):

@@ -6,6 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from lrcn.core.paths import CACHE_DIR
 from lrcn.runtime.console import fail, one_line_errors
 
 app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=False)
@@ -47,7 +48,7 @@ def main(
     seed: Annotated[str, typer.Option(help=f"Random seed (splits, init, shuffling).{LIST}")] = "0",
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     no_feature_cache: Annotated[bool, typer.Option("--no-feature-cache", help="Run the frozen backbone every step.")] = False,
-    cache_dir: Annotated[str, typer.Option(help="Decoded-clip and feature cache.")] = "artifacts/cache",
+    cache_dir: Annotated[str, typer.Option(help="Decoded-clip and feature cache.")] = str(CACHE_DIR),
     out: Annotated[Optional[str], typer.Option(help="Run folder (default artifacts/runs/<model>-<time>); for a "
                                                      "sweep, the folder of its runs (default artifacts/runs/sweep-<time>).")] = None,
     resume: Annotated[Optional[str], typer.Option(help="Continue the run in this folder from its last.pt.")] = None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 
+from lrcn.core.paths import CACHE_DIR
 from lrcn.runtime.preprocess import MODALITIES
 
 AUGMENTATIONS = ("flip", "crop", "color", "temporal")
@@ -35,7 +36,7 @@ class DataConfig:
     test_fraction: float = 0.15
     augment: list[str] = field(default_factory=list)
     """Training-only augmentations, any of flip, crop, color, temporal. Off by default."""
-    cache_dir: str = "artifacts/cache"
+    cache_dir: str = str(CACHE_DIR)
     decode_timeout_s: float = 60.0
 
     def __post_init__(self) -> None:

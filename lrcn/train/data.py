@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from lrcn.runtime.errors import LrcnError, VideoError
+from lrcn.core.atomic import atomic_open
+from lrcn.core.errors import LrcnError, VideoError
 from lrcn.runtime.preprocess import PreprocessSpec, extra_frames_for, prepare_clip
 from lrcn.runtime.video import VIDEO_EXTENSIONS, read_clip
 from lrcn.train.config import DataConfig
@@ -140,12 +141,10 @@ def clip_cache_path(cache_dir: str | Path, video: str | Path, num: int, img_size
     return Path(cache_dir) / "clips" / f"{hashlib.sha1(ident.encode()).hexdigest()}.npz"
 
 
-def _atomic_savez(path: Path, **arrays) -> None:
+def atomic_savez(path: Path, **arrays) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
+    with atomic_open(path, "wb") as fh:  # readers see the whole file or none; concurrent writers are harmless
         np.savez(fh, **arrays)
-    os.replace(tmp, path)  # readers see the whole file or none; concurrent writers are harmless
 
 
 @dataclass(frozen=True)
@@ -170,7 +169,7 @@ def cache_clip(sample: Sample, num: int, cfg: DataConfig) -> CachedClip:
             pass
     clip = read_clip(sample.path, num, cfg.img_size, timeout_s=cfg.decode_timeout_s)
     fps = clip.sampled_fps
-    _atomic_savez(path, frames=clip.frames, sampled_fps=np.float64(np.nan if fps is None else fps))
+    atomic_savez(path, frames=clip.frames, sampled_fps=np.float64(np.nan if fps is None else fps))
     return CachedClip(sample, str(path), fps)
 
 

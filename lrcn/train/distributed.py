@@ -17,7 +17,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from lrcn.runtime.errors import LrcnError
+from lrcn.core.errors import LrcnError
 
 T = TypeVar("T")
 

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from lrcn.runtime.preprocess import PreprocessSpec, prepare_clip
-from lrcn.train.data import CachedClip, _atomic_savez, load_cached
+from lrcn.train.data import CachedClip, atomic_savez, load_cached
 
 
 def backbone_fingerprint(model) -> str:
@@ -41,7 +41,7 @@ def cache_features(model, clips: list[CachedClip], spec: PreprocessSpec, cache_d
         if feats is None:
             x = torch.from_numpy(prepare_clip(load_cached(c), spec)).unsqueeze(0).to(device)
             feats = model.frozen_features(x)[0].float().cpu().numpy()
-            _atomic_savez(path, feats=feats)
+            atomic_savez(path, feats=feats)
         out.append(feats)
         if progress:
             progress()

@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lrcn.runtime.errors import LrcnError
+from lrcn.core.errors import LrcnError
 
 
 class ReportError(LrcnError):

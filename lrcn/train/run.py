@@ -21,7 +21,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 import lrcn
 from lrcn.models import ModelConfig, build_model
-from lrcn.runtime.errors import LrcnError
+from lrcn.core.errors import LrcnError
+from lrcn.core.paths import RUNS_DIR
 from lrcn.runtime.preprocess import IMAGENET_MEAN, IMAGENET_STD, SIMPLE_MEAN, SIMPLE_STD, PreprocessSpec, channels_for
 from lrcn.train import data as D
 from lrcn.train import distributed, shared_cache
@@ -65,7 +66,7 @@ def seed_everything(seed: int) -> None:
 
 
 def default_out(model: str) -> Path:
-    return Path("artifacts/runs") / f"{model}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    return RUNS_DIR / f"{model}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
 
 
 def _progress(console: Console) -> Progress:

@@ -12,6 +12,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lrcn.core.paths import RUNS_DIR
+
 if TYPE_CHECKING:  # importing lrcn.models pulls in torch; parsing a list should not
     from lrcn.models.config import ModelConfig
     from lrcn.train.config import DataConfig, TrainConfig
@@ -93,7 +95,7 @@ def expand(model: ModelConfig, data: DataConfig, train: TrainConfig, lists: dict
 
 
 def default_sweep_dir() -> Path:
-    return Path("artifacts/runs") / f"sweep-{datetime.now():%Y%m%d-%H%M%S}"
+    return RUNS_DIR / f"sweep-{datetime.now():%Y%m%d-%H%M%S}"
 
 
 def run_sweep(runs: list[SweepRun], base: Path, console=None) -> list[Path]:
@@ -104,7 +106,7 @@ def run_sweep(runs: list[SweepRun], base: Path, console=None) -> list[Path]:
     """
     from rich.console import Console
 
-    from lrcn.runtime.errors import LrcnError
+    from lrcn.core.errors import LrcnError
     from lrcn.train.report import write_report
     from lrcn.train.run import train
 
