@@ -163,6 +163,14 @@ class MultiStream:
                            latency_p50_ms=None if lat is None else float(np.percentile(lat, 50)),
                            latency_p95_ms=None if lat is None else float(np.percentile(lat, 95)))
 
+    def fps(self, i: int) -> float:
+        """Stream i's processed frames per second so far (cheap: no percentiles)."""
+        s = self.slots[i]
+        if s.t0 is None:
+            return 0.0
+        seconds = (s.t_end if s.t_end is not None else time.perf_counter()) - s.t0
+        return s.state.processed / seconds if seconds > 0 else 0.0
+
     def _start(self) -> None:
         if not self._started:
             self._started = True
