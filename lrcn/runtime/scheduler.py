@@ -38,6 +38,8 @@ from lrcn.runtime.stream import StreamConfig, StreamPrediction, StreamStats
 
 WAIT_S = 0.25
 """The loop wakes at least this often (KeyboardInterrupt, end of all streams)."""
+LATE_S = 0.1
+"""A file played in real time that falls this far behind its clock resets the clock."""
 
 
 @dataclass
@@ -79,8 +81,10 @@ class Feeder:
                 p = self.period
                 next_t = fr.t + p if next_t is None or fr.t - next_t >= p else next_t + p
                 if self.realtime:  # a shown file plays at its own frame rate
-                    t0 = time.monotonic() - fr.t if t0 is None else t0
-                    if self._stop.wait(max(0.0, t0 + fr.t - time.monotonic())):
+                    now = time.monotonic()
+                    if t0 is None or now - (t0 + fr.t) > LATE_S:  # behind (a stalled consumer): play on from
+                        t0 = now - fr.t                          # here, slower, rather than in a burst
+                    if self._stop.wait(max(0.0, t0 + fr.t - now)):
                         break
                 self.due += 1
                 item = Captured(fr, resize_rgb(fr.image, self.img_size), time.time(), time.perf_counter())
