@@ -184,6 +184,32 @@ def _profile(doc: dict) -> list[str]:
     return _rows(["model", "onnxruntime model", "kernel time per clip", "top operators"], rows)
 
 
+def _streams(doc: dict) -> list[str]:
+    rows, ladder = [], []
+    for fam, sec in _measured(doc, "streams", rows, 6):
+        for var, v in sec["variants"].items():
+            one, sep = v["served_one_process"], v["served_processes"]
+            ratio = f"{one / sep:.1f}×" if sep else "–"
+            each = next((r["rss_mb_each"] for r in reversed(v["processes"]) if r["served"]), None)
+            rows.append([fam, var, str(one), str(sep), ratio, f"{_num(v['mb_per_extra_stream'])} MB",
+                         f"{_num(each)} MB"])
+            for way, key in (("one process", "one_process"), ("N processes", "processes")):
+                steps = ", ".join(f"{r['streams']}: {'ok' if r['served'] else 'no'} ({r['worst_share']:.0%}, "
+                                  f"p95 {_num(r['worst_p95_ms'])} ms)" for r in v[key])
+                ladder.append(f"- {fam} {var}, {way}: {steps}")
+    if not rows:
+        return []
+    sec = next(e["streams"] for e in doc["models"].values() if isinstance(e.get("streams"), dict)
+               and "variants" in e["streams"])
+    head = ["model", "variant", "streams served, one process", "streams served, N processes", "one / N",
+            "memory per extra stream (one process)", "memory of a single-stream process"]
+    notes = [f"- Served: every stream's due frames >= {sec['share']:.0%} processed and capture-to-prediction "
+             f"latency p95 <= {_num(sec['p95_ms'])} ms, over {_num(sec['seconds'])} s after a {_num(sec['warm_s'])} s "
+             f"warm-up; sources {_num(sec['fps'])} fps ({sec['source']}); each way climbs its ladder and stops at "
+             "the first N not served. Per step: N: served (worst share processed, worst p95)."]
+    return _rows(head, rows) + ["", *notes, *ladder]
+
+
 def targets(doc: dict) -> list[list[str]]:
     rows = []
     for what, fam, threshold, getter in TARGETS:
@@ -218,7 +244,8 @@ def render(docs: list[dict]) -> str:
         for name, fn in (("Clip mode", _clip), ("Streaming, per new frame (preprocessing + inference)", _stream),
                          ("End to end: stream mode on a 30 fps source", _e2e),
                          ("Training: frozen backbone, one epoch", _train), ("Memory: peak RSS", _memory),
-                         ("Profile: onnxruntime kernel time by operator, one batch-1 clip", _profile)):
+                         ("Profile: onnxruntime kernel time by operator, one batch-1 clip", _profile),
+                         ("Streams per box: concurrent camera-like streams", _streams)):
             body = fn(doc)
             if len(body) > 2:
                 out += [f"### {name}", "", *body, ""]
