@@ -164,3 +164,16 @@ def clip_probs(engine: BatchEngine, x: np.ndarray, spec: PreprocessSpec | None =
     for i in range(t):
         out = engine.run(states, [np.ascontiguousarray(x[j, i]) for j in range(b)])
     return np.stack(out)
+
+
+class OneStream:
+    """One stream's model calls on the engine: model input (C, H, W) or None -> raw probs or None.
+
+    For callers that drive a single stream frame by frame themselves (vc-bench's per-frame cost).
+    """
+
+    def __init__(self, engine: BatchEngine, spec: PreprocessSpec):
+        self.engine, self.state = engine, engine.new_state(spec)
+
+    def __call__(self, x: np.ndarray | None) -> np.ndarray | None:
+        return self.engine.run([self.state], [x])[0]

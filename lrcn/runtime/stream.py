@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lrcn.runtime.engine import FrameInput  # noqa: F401 - part of this module's API since stream mode began
+from lrcn.runtime.engine import BatchEngine, FrameInput, OneStream  # noqa: F401 - FrameInput: this module's API
 
 UNCERTAIN = "uncertain"
 
@@ -176,3 +176,13 @@ class Stream:
     def __exit__(self, *exc) -> None:
         self.close()
 
+
+
+def WindowHead(model, num_frames: int) -> OneStream:  # noqa: N802 - the name callers (vc-bench) know
+    """One stream in window mode on the engine: encoder once per frame, head over the last T features."""
+    return OneStream(BatchEngine.for_model(model, False, num_frames), model.meta.preprocess)
+
+
+def StateStep(model, num_frames: int) -> OneStream:  # noqa: N802
+    """One stream in stateful mode on the engine: the step part from zero state, ready after T frames."""
+    return OneStream(BatchEngine.for_model(model, True, num_frames), model.meta.preprocess)
