@@ -124,7 +124,9 @@ def measure_model(model_path: Path, cfg: BenchConfig, video: Path, log, label: s
     per_extra = None
     if len(served) >= 2 and served[-1]["streams"] > served[0]["streams"]:
         per_extra = round((served[-1]["rss_mb"] - served[0]["rss_mb"]) / (served[-1]["streams"] - served[0]["streams"]), 2)
+    # a ladder that served its last step stopped at the cap: its figure is a lower bound
     return {"one_process": one, "processes": sep, "served_one_process": best_one, "served_processes": best_sep,
+            "one_process_capped": bool(one) and one[-1]["served"], "processes_capped": bool(sep) and sep[-1]["served"],
             "mb_per_extra_stream": per_extra}
 
 

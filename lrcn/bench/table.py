@@ -35,8 +35,8 @@ TARGETS = [
 
 def _streams_ratio(m: dict):
     v = _get(m, "streams", "variants", "fp32")
-    if not v or not v.get("served_processes"):
-        return None
+    if not v or not v.get("served_processes") or v.get("processes_capped"):
+        return None  # separate processes never failed within the ladder: no ratio to state
     return v["served_one_process"] / v["served_processes"]
 
 
@@ -213,9 +213,11 @@ def _streams(doc: dict) -> list[str]:
     for fam, sec in _measured(doc, "streams", rows, 6):
         for var, v in sec["variants"].items():
             one, sep = v["served_one_process"], v["served_processes"]
-            ratio = f"{one / sep:.1f}×" if sep else "–"
+            ge = lambda capped: ">= " if capped else ""  # noqa: E731 - the ladder ended served: a lower bound
+            ratio = "–" if not sep else (f"<= {one / sep:.1f}×" if v.get("processes_capped") else f"{one / sep:.1f}×")
             each = next((r["rss_mb_each"] for r in reversed(v["processes"]) if r["served"]), None)
-            rows.append([fam, var, str(one), str(sep), ratio, f"{_num(v['mb_per_extra_stream'])} MB",
+            rows.append([fam, var, f"{ge(v.get('one_process_capped'))}{one}", f"{ge(v.get('processes_capped'))}{sep}",
+                         ratio, f"{_num(v['mb_per_extra_stream'])} MB",
                          f"{_num(each)} MB"])
             for way, key in (("one process", "one_process"), ("N processes", "processes")):
                 steps = ", ".join(f"{r['streams']}: {'ok' if r['served'] else 'no'} ({r['worst_share']:.0%}, "

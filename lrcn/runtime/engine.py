@@ -44,7 +44,11 @@ class FrameInput:
         self.prev: np.ndarray | None = None
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray | None:
-        x = normalize(rgb[None], self.spec)[0]
+        return self.normalized(normalize(rgb[None], self.spec)[0])
+
+    def normalized(self, x: np.ndarray) -> np.ndarray | None:
+        """The same from a frame already through `preprocess.normalize` (3, H, W): the scheduler's
+        capture threads normalise, so the inference loop only takes the differences."""
         if self.spec.modality == "rgb":
             return x
         prev, self.prev = self.prev, x

@@ -1,9 +1,10 @@
 """Many streams, one process: a capture thread per stream, one inference loop batching them all.
 
 Design. Each stream has a feeder thread that reads its source, keeps the frames on its
-sampling grid, resizes them (OpenCV releases the GIL, so this runs beside inference) and hands
-them to the stream's `Mailbox`: a live source keeps only its newest frame there, a file waits
-until its frame was taken (every sampled frame of a file is processed). One loop, in the
+sampling grid, resizes and normalises them (OpenCV and numpy release the GIL, so this runs
+beside inference) and hands them to the stream's `Mailbox`: a live source keeps only its
+newest frame there, a file waits until its frame was taken (every sampled frame of a file is
+processed). One loop, in the
 caller's thread, waits until any mailbox holds something, takes at most ONE frame from every
 stream that has one, and advances them together through `engine.BatchEngine` (one encoder
 call, one head call; or one step call). Why this shape:
@@ -33,7 +34,7 @@ from lrcn.core.errors import LrcnError, SourceError, VideoError
 from lrcn.runtime.classifier import top_k
 from lrcn.runtime.engine import BatchEngine, StreamState
 from lrcn.runtime.mailbox import Mailbox
-from lrcn.runtime.preprocess import resize_rgb
+from lrcn.runtime.preprocess import PreprocessSpec, normalize, resize_rgb
 from lrcn.runtime.stream import StreamConfig, StreamPrediction, StreamStats
 
 WAIT_S = 0.25
@@ -48,6 +49,8 @@ class Captured:
     """sources.Frame"""
     rgb: np.ndarray
     """Resized RGB, the model's input size."""
+    x: np.ndarray
+    """The same normalised (3, H, W) float32, as `preprocess.normalize` makes it."""
     wall: float
     """time.time() when the feeder got the frame (the capture, as seen by lrcn)."""
     mono: float
@@ -57,8 +60,8 @@ class Captured:
 class Feeder:
     """Reads one source in a daemon thread: sampling grid, optional real-time pacing, resize, mailbox."""
 
-    def __init__(self, source, img_size: int, sample_fps: float | None, realtime: bool, mailbox: Mailbox):
-        self.source, self.img_size, self.mailbox = source, img_size, mailbox
+    def __init__(self, source, spec: PreprocessSpec, sample_fps: float | None, realtime: bool, mailbox: Mailbox):
+        self.source, self.spec, self.mailbox = source, spec, mailbox
         self.period = 1.0 / sample_fps if sample_fps else 0.0
         self.realtime = realtime and not getattr(source, "live", False)
         self.due = 0
@@ -87,7 +90,9 @@ class Feeder:
                     if self._stop.wait(max(0.0, t0 + fr.t - now)):
                         break
                 self.due += 1
-                item = Captured(fr, resize_rgb(fr.image, self.img_size), time.time(), time.perf_counter())
+                wall, mono = time.time(), time.perf_counter()
+                rgb = resize_rgb(fr.image, self.spec.img_size)  # here, not in the loop: beside inference
+                item = Captured(fr, rgb, normalize(rgb[None], self.spec)[0], wall, mono)
                 if not self.mailbox.put(item):
                     break
         except LrcnError as e:
@@ -152,7 +157,7 @@ class MultiStream:
         self.slots: list[_Slot] = []
         for name, src in sources:
             box = Mailbox(lossless=not getattr(src, "live", False), cond=self.cond)
-            feeder = Feeder(src, meta.preprocess.img_size, self.sample_fps, cfg.realtime, box)
+            feeder = Feeder(src, meta.preprocess, self.sample_fps, cfg.realtime, box)
             keep = classifier.sampled_frames if cfg.keep_window else 0
             self.slots.append(_Slot(name, src, self.engine.new_state(meta.preprocess, cfg.smooth), feeder, keep))
         self._started = False
@@ -208,7 +213,7 @@ class MultiStream:
 
     def _advance(self, batch: list[tuple[_Slot, Captured]]) -> list[StreamPrediction]:
         t0 = time.perf_counter()
-        xs = [s.state.frame_input(item.rgb) for s, item in batch]
+        xs = [s.state.frame_input.normalized(item.x) for s, item in batch]
         raws = self.engine.run([s.state for s, _ in batch], xs)
         wall, mono = time.time(), time.perf_counter()
         ms = (mono - t0) * 1e3
