@@ -50,6 +50,8 @@ def main(
     streams_seconds: Annotated[float, typer.Option(help="Streams: seconds measured per number of streams.")] = 5.0,
     streams_max: Annotated[int, typer.Option(help="Streams: the most concurrent streams tried.")] = 64,
     streams_procs_max: Annotated[int, typer.Option(help="Streams: the most separate processes tried.")] = 16,
+    streams_mjpeg: Annotated[bool, typer.Option("--streams-mjpeg/--no-streams-mjpeg", help="Streams: also with "
+                                                "loopback MJPEG cameras (decoding included).")] = True,
     workdir: Annotated[str, typer.Option(help="Exported models, videos and caches (reused).")] = "artifacts/bench",
 ) -> None:
     """Measure and print the figures; --json keeps them for benchmarks/make_table.py."""
@@ -60,7 +62,8 @@ def main(
                           device=device, repeat=repeat, sections=_list(only, SECTIONS), run=run,
                           backbone=backbone, batch=batch, block_s=block_seconds, max_s=max_seconds,
                           train_clips=train_clips, e2e_seconds=e2e_seconds, streams_seconds=streams_seconds,
-                          streams_max=streams_max, streams_procs_max=streams_procs_max, workdir=workdir)
+                          streams_max=streams_max, streams_procs_max=streams_procs_max,
+                          streams_mjpeg=streams_mjpeg, workdir=workdir)
         if run and model not in ("all", None):
             err_console.print(f"--run given: measuring that run's model; --model {model} is ignored")
         from lrcn.bench.table import render

@@ -50,6 +50,8 @@ class BenchConfig:
     """Streams section: the ladder of concurrent streams stops here."""
     streams_procs_max: int = 16
     """Streams section: the most separate single-stream processes tried."""
+    streams_mjpeg: bool = True
+    """Streams section: also the figure with loopback MJPEG cameras (decoding included)."""
     workdir: str = "artifacts/bench"
     """Exported models (reused while the weights and versions match), synthetic videos, clip caches."""
 

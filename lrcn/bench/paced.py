@@ -119,11 +119,42 @@ def current_rss_mb() -> float:
     return float("nan")
 
 
+def live_figures(latencies: dict[str, list[float]], fps: float, seconds: float) -> dict[str, dict]:
+    """Per live (MJPEG) stream: frames processed in the measured window against the camera's
+    fps x seconds, and lrcn's capture-to-prediction latency (from the decoded frame's arrival)."""
+    due = fps * seconds
+    return {k: {"due": due, "processed": len(v), "share": min(1.0, len(v) / due),
+                "latency_p50_ms": float(np.percentile(v, 50)) if v else None,
+                "latency_p95_ms": float(np.percentile(v, 95)) if v else None} for k, v in latencies.items()}
+
+
+def measure_live(stream_or_multi, warm_s: float, seconds: float) -> dict[str, list[float]]:
+    """Run `ticks()` for warm_s + seconds; the latencies of the predictions after the warm-up, per stream."""
+    t0 = time.monotonic()
+    lat: dict[str, list[float]] = {}
+    for tick in stream_or_multi.ticks():
+        now = time.monotonic()
+        if now >= t0 + warm_s + seconds:
+            break
+        if now >= t0 + warm_s:
+            for p in tick.predictions:
+                lat.setdefault(p.stream, []).append(p.latency_ms)
+    return lat
+
+
 def _worker(model: str, video: str, fps: float, seconds: float, warm_s: float, threads: int, device: str) -> dict:
     sys.modules["torch"] = None  # a runtime process, as vc-run is
     from lrcn.runtime import VideoClassifier
 
     clf = VideoClassifier(model, device=device, threads=threads)
+    if "://" in video:  # a loopback MJPEG camera: decoding included
+        multi = clf.streams({"one": video}, sample_fps=0, reconnect=0)
+        print("ready", flush=True)
+        sys.stdin.readline()
+        lat = measure_live(multi, warm_s, seconds)
+        rss = current_rss_mb()
+        multi.close()
+        return {**live_figures({"one": lat.get("one", [])}, fps, seconds)["one"], "rss_mb": round(rss, 1)}
     frames = decode_frames(video)
     src = PacedFrames(frames, fps, warm_s + seconds, name="one")
     stream = clf.stream(src, sample_fps=0)

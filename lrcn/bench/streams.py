@@ -9,7 +9,10 @@ A stream is served when, over the frames its camera released after a 1 s warm-up
   `clf.stream` as `vc-run --stream` runs it; each with the bench's thread count, as N vc-run
   processes started by hand would be), started together once all have loaded.
 Each way climbs a ladder of N and stops at the first N where some stream is not served; the
-figure is the largest N served. Memory: the one-process RSS at each N (per extra stream: the
+figure is the largest N served. The second figure (`streams_mjpeg`) does the same with N
+loopback MJPEG cameras served by another process, so reading and decoding JPEG are included;
+there a stream's share is its processed frames over fps x seconds, and its latency is lrcn's
+(from the decoded frame's arrival to the prediction). Memory: the one-process RSS at each N (per extra stream: the
 slope from N = 1), and each separate process's RSS.
 """
 
@@ -23,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lrcn.bench.config import BenchConfig
-from lrcn.bench.paced import PacedFrames, current_rss_mb, decode_frames, figures
+from lrcn.bench.paced import PacedFrames, current_rss_mb, decode_frames, figures, live_figures, measure_live
 
 SHARE, P95_MS, WARM_S = 0.95, 200.0, 1.0
 ONE_PROCESS = (1, 2, 4, 8, 12, 16, 20, 24, 32, 40, 48, 64)
@@ -74,11 +77,38 @@ def one_process(clf, frames, n: int, cfg: BenchConfig) -> dict:
                                                         "mean_batch": round(mean_batch, 2)})
 
 
-def processes(model: Path, video: Path, n: int, cfg: BenchConfig) -> dict:
-    args = [sys.executable, "-m", "lrcn.bench.paced", str(model), str(video), str(cfg.streams_fps),
+def one_process_mjpeg(clf, video: Path, n: int, cfg: BenchConfig) -> dict:
+    """N loopback MJPEG cameras (another process) read, decoded and classified by one MultiStream."""
+    from lrcn.bench.mjpeg import Cameras
+    from lrcn.runtime.scheduler import MultiStream
+    from lrcn.runtime.sources import LiveSource
+    from lrcn.runtime.stream import StreamConfig
+
+    cams = Cameras(n, cfg.streams_fps, WARM_S + cfg.streams_seconds + 60, str(video))
+    try:
+        sources = [(f"s{i}", LiveSource(u, reconnect=0)) for i, u in enumerate(cams.urls)]
+        multi = MultiStream(clf, sources, StreamConfig(sample_fps=0))
+        try:
+            lat = measure_live(multi, WARM_S, cfg.streams_seconds)
+            rss = current_rss_mb()
+        finally:
+            multi.close()
+    finally:
+        cams.close()
+    figs = live_figures({name: lat.get(name, []) for name, _ in sources}, cfg.streams_fps, cfg.streams_seconds)
+    return _verdict(n, figs, {"rss_mb": round(rss, 1)})
+
+
+def processes(model: Path, video: Path, n: int, cfg: BenchConfig, mjpeg: bool = False) -> dict:
+    cams = None
+    if mjpeg:
+        from lrcn.bench.mjpeg import Cameras
+
+        cams = Cameras(n, cfg.streams_fps, WARM_S + cfg.streams_seconds + 120, str(video))
+    args = [sys.executable, "-m", "lrcn.bench.paced", str(model), "", str(cfg.streams_fps),
             str(cfg.streams_seconds), str(WARM_S), str(cfg.threads), cfg.device]
-    procs = [subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for _ in range(n)]
+    procs = [subprocess.Popen([*args[:4], cams.urls[i] if cams else str(video), *args[5:]], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(n)]
     try:
         for p in procs:
             line = p.stdout.readline()
@@ -93,6 +123,8 @@ def processes(model: Path, video: Path, n: int, cfg: BenchConfig) -> dict:
         for p in procs:
             if p.poll() is None:
                 p.kill()
+        if cams:
+            cams.close()
     rss = [o.pop("rss_mb") for o in outs]
     return _verdict(n, {f"p{i}": o for i, o in enumerate(outs)}, {"rss_mb_each": round(max(rss), 1)})
 
@@ -116,10 +148,19 @@ def measure_model(model_path: Path, cfg: BenchConfig, video: Path, log, label: s
     frames = decode_frames(video)
     clf = VideoClassifier(model_path, device=cfg.device, threads=cfg.threads)  # one model, as vc-run loads it
     one_process(clf, frames, 1, cfg)  # warm-up: sessions, parts, allocator
-    steps = [n for n in ONE_PROCESS if n <= cfg.streams_max]
-    one, best_one = _ladder(steps, lambda n: one_process(clf, frames, n, cfg), log, f"{label}, one process")
+    steps_one = [n for n in ONE_PROCESS if n <= cfg.streams_max]
+    one, best_one = _ladder(steps_one, lambda n: one_process(clf, frames, n, cfg), log, f"{label}, one process")
     steps = [n for n in PROCESSES if n <= min(cfg.streams_max, cfg.streams_procs_max)]
     sep, best_sep = _ladder(steps, lambda n: processes(model_path, video, n, cfg), log, f"{label}, N processes")
+    out = {}
+    if cfg.streams_mjpeg:
+        mj, best_mj = _ladder(steps_one, lambda n: one_process_mjpeg(clf, video, n, cfg), log,
+                              f"{label}, MJPEG, one process")
+        mjp, best_mjp = _ladder(steps, lambda n: processes(model_path, video, n, cfg, mjpeg=True), log,
+                                f"{label}, MJPEG, N processes")
+        out = {"mjpeg_one_process": mj, "mjpeg_processes": mjp, "mjpeg_served_one_process": best_mj,
+               "mjpeg_served_processes": best_mjp, "mjpeg_one_process_capped": bool(mj) and mj[-1]["served"],
+               "mjpeg_processes_capped": bool(mjp) and mjp[-1]["served"]}
     served = [r for r in one if r["served"] and r["rss_mb"] is not None]
     per_extra = None
     if len(served) >= 2 and served[-1]["streams"] > served[0]["streams"]:
@@ -127,7 +168,7 @@ def measure_model(model_path: Path, cfg: BenchConfig, video: Path, log, label: s
     # a ladder that served its last step stopped at the cap: its figure is a lower bound
     return {"one_process": one, "processes": sep, "served_one_process": best_one, "served_processes": best_sep,
             "one_process_capped": bool(one) and one[-1]["served"], "processes_capped": bool(sep) and sep[-1]["served"],
-            "mb_per_extra_stream": per_extra}
+            "mb_per_extra_stream": per_extra, **out}
 
 
 def measure(subject, cfg: BenchConfig, video: Path, log=print) -> dict:

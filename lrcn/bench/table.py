@@ -210,29 +210,36 @@ def _profile(doc: dict) -> list[str]:
 
 def _streams(doc: dict) -> list[str]:
     rows, ladder = [], []
-    for fam, sec in _measured(doc, "streams", rows, 6):
+    ge = lambda capped: ">= " if capped else ""  # noqa: E731 - a ladder that ended served: a lower bound
+    for fam, sec in _measured(doc, "streams", rows, 8):
         for var, v in sec["variants"].items():
-            one, sep = v["served_one_process"], v["served_processes"]
-            ge = lambda capped: ">= " if capped else ""  # noqa: E731 - the ladder ended served: a lower bound
-            ratio = "–" if not sep else (f"<= {one / sep:.1f}×" if v.get("processes_capped") else f"{one / sep:.1f}×")
-            each = next((r["rss_mb_each"] for r in reversed(v["processes"]) if r["served"]), None)
-            rows.append([fam, var, f"{ge(v.get('one_process_capped'))}{one}", f"{ge(v.get('processes_capped'))}{sep}",
-                         ratio, f"{_num(v['mb_per_extra_stream'])} MB",
-                         f"{_num(each)} MB"])
-            for way, key in (("one process", "one_process"), ("N processes", "processes")):
-                steps = ", ".join(f"{r['streams']}: {'ok' if r['served'] else 'no'} ({r['worst_share']:.0%}, "
-                                  f"p95 {_num(r['worst_p95_ms'])} ms)" for r in v[key])
-                ladder.append(f"- {fam} {var}, {way}: {steps}")
+            for src, pre in (("paced in-process", ""), ("loopback MJPEG, decoded", "mjpeg_")):
+                if f"{pre}one_process" not in v:
+                    continue
+                one, sep = v[f"{pre}served_one_process"], v[f"{pre}served_processes"]
+                capped = v.get(f"{pre}processes_capped")
+                ratio = "–" if not sep else f"{'<= ' if capped else ''}{one / sep:.1f}×"
+                procs = v[f"{pre}processes"]
+                each = next((r["rss_mb_each"] for r in reversed(procs) if r["served"]), None)
+                extra = f"{_num(v['mb_per_extra_stream'])} MB" if not pre else "–"
+                rows.append([fam, var, src, f"{ge(v.get(f'{pre}one_process_capped'))}{one}", f"{ge(capped)}{sep}",
+                             ratio, extra, f"{_num(each)} MB"])
+                for way, key in (("one process", f"{pre}one_process"), ("N processes", f"{pre}processes")):
+                    steps = ", ".join(f"{r['streams']}: {'ok' if r['served'] else 'no'} ({r['worst_share']:.0%}, "
+                                      f"p95 {_num(r['worst_p95_ms'])} ms)" for r in v[key])
+                    ladder.append(f"- {fam} {var}, {src}, {way}: {steps}")
     if not rows:
         return []
     sec = next(e["streams"] for e in doc["models"].values() if isinstance(e.get("streams"), dict)
                and "variants" in e["streams"])
-    head = ["model", "variant", "streams served, one process", "streams served, N processes", "one / N",
+    head = ["model", "variant", "sources", "streams served, one process", "streams served, N processes", "one / N",
             "memory per extra stream (one process)", "memory of a single-stream process"]
     notes = [f"- Served: every stream's due frames >= {sec['share']:.0%} processed and capture-to-prediction "
              f"latency p95 <= {_num(sec['p95_ms'])} ms, over {_num(sec['seconds'])} s after a {_num(sec['warm_s'])} s "
              f"warm-up; sources {_num(sec['fps'])} fps ({sec['source']}); each way climbs its ladder and stops at "
-             "the first N not served. Per step: N: served (worst share processed, worst p95)."]
+             "the first N not served (>= : the ladder's last step was still served). Paced sources: latency from "
+             "the frame's release; MJPEG: from the decoded frame's arrival in lrcn, due = fps x seconds. "
+             "Per step: N: served (worst share processed, worst p95)."]
     return _rows(head, rows) + ["", *notes, *ladder]
 
 
