@@ -13,7 +13,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
 from conftest import REPO
 from runtime_fixtures import fake_model
 
@@ -127,7 +126,8 @@ def test_show_draws_one_mosaic_window_and_plays_files_at_their_frame_rate(setup,
     try:
         deadline = time.monotonic() + 40
         while proc.poll() is None and time.monotonic() < deadline:
-            subprocess.run(["import", "-display", xvfb, "-window", "root", str(shot)], capture_output=True, timeout=20)
+            subprocess.run(["import", "-display", xvfb, "-window", "root", str(shot)], capture_output=True, timeout=20,
+                           check=False)
             img = cv2.imread(str(shot)) if shot.exists() else None
             seen = band_pixels(img) if img is not None else 0
             if seen > 2 * 400 * 100:  # two tiles' solid bands are on the screen

@@ -7,9 +7,8 @@ import json
 import cv2
 import numpy as np
 import pytest
-from typer.testing import CliRunner
-
 from runtime_fixtures import fake_model
+from typer.testing import CliRunner
 
 from lrcn.core.errors import SourceError, VideoError
 from lrcn.runtime import VideoClassifier
@@ -74,7 +73,7 @@ def count_batches(part):
 @pytest.mark.parametrize("modality,stateful,rate", [("rgb", False, 0), ("diff", False, 10), ("rgb", True, 10)])
 def test_each_stream_of_a_batched_run_equals_its_single_stream_run(fakes, videos, modality, stateful, rate):
     clf = VideoClassifier(fakes[modality], device="cpu")
-    opts = dict(sample_fps=rate, stateful=stateful, keep_window=True)
+    opts = {"sample_fps": rate, "stateful": stateful, "keep_window": True}
     single = {k: [p for p in clf.stream(videos[k], **opts)] for k in ("a", "b", "c")}
     part = clf.model.part("step" if stateful else "encoder")
     sizes = count_batches(part)

@@ -12,7 +12,6 @@ import time
 
 import numpy as np
 import pytest
-
 from conftest import REPO
 from runtime_fixtures import MjpegServer, fake_model
 

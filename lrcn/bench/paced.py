@@ -14,8 +14,8 @@ import json
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -65,7 +65,8 @@ class PacedFrames:
         last = -1
         while True:
             with self._cond:
-                self._cond.wait_for(lambda: self._ended or (self._newest is not None and self._newest.index > last))
+                self._cond.wait_for(lambda last=last: self._ended or (self._newest is not None
+                                                                     and self._newest.index > last))
                 frame = self._newest if self._newest is not None and self._newest.index > last else None
                 ended = self._ended
             if frame is not None:

@@ -26,7 +26,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lrcn.bench.config import BenchConfig
-from lrcn.bench.paced import PacedFrames, current_rss_mb, decode_frames, figures, live_figures, measure_live
+from lrcn.bench.paced import (
+    PacedFrames,
+    current_rss_mb,
+    decode_frames,
+    figures,
+    live_figures,
+    measure_live,
+)
 
 SHARE, P95_MS, WARM_S = 0.95, 200.0, 1.0
 ONE_PROCESS = (1, 2, 4, 8, 12, 16, 20, 24, 32, 40, 48, 64)

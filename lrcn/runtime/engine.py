@@ -94,7 +94,7 @@ class BatchEngine:
         self.layers, self.hidden = layers, hidden
 
     @classmethod
-    def for_model(cls, model, stateful: bool, num_frames: int | None = None) -> "BatchEngine":
+    def for_model(cls, model, stateful: bool, num_frames: int | None = None) -> BatchEngine:
         """The engine over a runtime `LrcnModel`'s parts (loads them; ModelError when missing)."""
         meta, t = model.meta, num_frames or model.meta.num_frames
         if stateful:

@@ -23,7 +23,12 @@ from lrcn.runtime.console import err_console
 from lrcn.runtime.output import error_row, json_line, stream_line
 from lrcn.runtime.sources import FileSource, expand_inputs, is_live, open_source
 from lrcn.runtime.stream import StreamConfig
-from lrcn.runtime.streamlist import is_stream_list, read_stream_list, short_name, unique_names
+from lrcn.runtime.streamlist import (
+    is_stream_list,
+    read_stream_list,
+    short_name,
+    unique_names,
+)
 
 
 @dataclass

@@ -25,8 +25,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 
@@ -194,8 +194,8 @@ class MultiStream:
             if not active:
                 return
             with self.cond:
-                self.cond.wait_for(lambda: any(s.feeder.mailbox.pending or s.feeder.mailbox.closed for s in active),
-                                   timeout=WAIT_S)
+                self.cond.wait_for(lambda a=active: any(s.feeder.mailbox.pending or s.feeder.mailbox.closed
+                                                        for s in a), timeout=WAIT_S)
                 taken = [(s, s.feeder.mailbox.take()) for s in active]
                 gone = [s for s, item in taken if item is None and s.feeder.mailbox.ended]
             batch = [(s, item) for s, item in taken if item is not None]
@@ -226,8 +226,9 @@ class MultiStream:
         st.latencies_ms.append(latency)
         if s.window is not None:
             s.window.append(item.rgb)
-        common = dict(index=st.processed - 1, source_index=fr.index, t=fr.t, ms=ms, frame=fr.image, stream=s.name,
-                      source=s.source.name, captured=item.wall, predicted=wall, latency_ms=latency)
+        common = {"index": st.processed - 1, "source_index": fr.index, "t": fr.t, "ms": ms, "frame": fr.image,
+                  "stream": s.name, "source": s.source.name, "captured": item.wall, "predicted": wall,
+                  "latency_ms": latency}
         if raw is None:
             return StreamPrediction(probs=None, label=None, probability=None, top_k=[], uncertain=False, **common)
         probs = st.smoothed(raw)
@@ -261,7 +262,7 @@ class MultiStream:
             t.join(timeout=3.0)
         return [StreamEnd(s.name, self.stats(i), s.error) for i, s in enumerate(self.slots)]
 
-    def __enter__(self) -> "MultiStream":
+    def __enter__(self) -> MultiStream:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -135,7 +135,7 @@ class StreamStats:
                 f"{self.predictions} predictions; {self.fps:.1f} processed fps over {self.seconds:.1f} s{lat}{extra}")
 
     def to_dict(self) -> dict:
-        r = lambda v: None if v is None else round(v, 2)  # noqa: E731
+        r = lambda v: None if v is None else round(v, 2)
         return {"read": self.read, "due": self.due, "processed": self.processed, "dropped": self.dropped,
                 "predictions": self.predictions, "fps": round(self.fps, 2), "seconds": round(self.seconds, 2),
                 "latency_p50_ms": r(self.latency_p50_ms), "latency_p95_ms": r(self.latency_p95_ms),
@@ -170,19 +170,20 @@ class Stream:
     def close(self) -> None:
         self._multi.close()
 
-    def __enter__(self) -> "Stream":
+    def __enter__(self) -> Stream:
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
 
 
+def WindowHead(model, num_frames: int) -> OneStream:
+    """One stream in window mode on the engine: encoder once per frame, head over the last T features.
 
-def WindowHead(model, num_frames: int) -> OneStream:  # noqa: N802 - the name callers (vc-bench) know
-    """One stream in window mode on the engine: encoder once per frame, head over the last T features."""
+    Named as the class it replaced, for the callers that know it (vc-bench's per-frame cost)."""
     return OneStream(BatchEngine.for_model(model, False, num_frames), model.meta.preprocess)
 
 
-def StateStep(model, num_frames: int) -> OneStream:  # noqa: N802
+def StateStep(model, num_frames: int) -> OneStream:
     """One stream in stateful mode on the engine: the step part from zero state, ready after T frames."""
     return OneStream(BatchEngine.for_model(model, True, num_frames), model.meta.preprocess)
