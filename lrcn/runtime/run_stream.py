@@ -148,12 +148,13 @@ def run_streams(clf, targets: list[Target], cfg: StreamConfig, *, show: bool = F
         pass
     finally:
         ends = multi.close()
+        sources = {t.name: t.source.name for t in opened}
         if display:
             display.close()
         for end in ends:
             err_console.print(f"{end.name}: {end.stats.summary()}", highlight=False)
             if json_out:
-                print(json_line({"stream": end.name, "summary": end.stats.to_dict(),
+                print(json_line({"stream": end.name, "source": sources[end.name], "summary": end.stats.to_dict(),
                                  "error": None if end.error is None else str(end.error)}), flush=True)
     return rows, failures
 
