@@ -135,3 +135,25 @@ def test_cli_streams_all_files_at_once_with_names_and_one_failing(fakes, videos,
     assert "no decodable video frames" in summaries["bad"]["error"]
     assert [x for x in r.stderr.splitlines() if x.startswith("error: ")] == [
         f"error: {videos['bad']}: no decodable video frames"]
+
+
+def test_mailbox_keeps_the_newest_or_waits_and_ends_after_its_last_item():
+    import threading
+
+    from lrcn.runtime.mailbox import Mailbox
+
+    live = Mailbox()
+    assert live.put(1) and live.put(2) and live.replaced == 1 and live.take() == 2 and live.take() is None
+    live.put(3)
+    live.close("gone")
+    assert not live.ended and live.take() == 3 and live.ended and live.error == "gone" and not live.put(4)
+    box, got = Mailbox(lossless=True), []
+    producer = threading.Thread(target=lambda: got.extend(box.put(i) for i in range(3)))
+    producer.start()
+    taken = []
+    while len(taken) < 3:  # the producer waits for each item to be taken: none is lost
+        item = box.take()
+        if item is not None:
+            taken.append(item)
+    producer.join(timeout=5)
+    assert taken == [0, 1, 2] and got == [True] * 3 and box.replaced == 0
