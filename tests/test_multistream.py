@@ -157,3 +157,20 @@ def test_mailbox_keeps_the_newest_or_waits_and_ends_after_its_last_item():
             taken.append(item)
     producer.join(timeout=5)
     assert taken == [0, 1, 2] and got == [True] * 3 and box.replaced == 0
+
+
+def test_a_camera_that_cannot_open_fails_alone_in_one_line(fakes, videos):
+    import socket
+
+    from lrcn.runtime.cli import app
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{s.getsockname()[1]}/cam.mjpg"  # nothing listens there once closed
+    r = runner.invoke(app, [url, str(videos["c"]), "--model", str(fakes["rgb"]), "--device", "cpu",
+                            "--sample-fps", "0", "--json", "--stream-timeout", "1"])
+    assert r.exit_code == 1 and "Traceback" not in r.output
+    errors = [x for x in r.stderr.splitlines() if x.startswith("error: ")]
+    assert len(errors) == 1 and errors[0].startswith(f"error: {url}: cannot be opened")
+    rows = [json.loads(x) for x in r.stdout.splitlines()]
+    assert sum("label" in d and d["stream"] == "c" for d in rows) == 22  # 25 frames, window of 4
