@@ -29,10 +29,12 @@ def test_runtime_imports_without_torch(fake, tiny_data):
 import sys
 sys.modules["torch"] = None  # any `import torch` now raises ImportError
 import lrcn.runtime, lrcn.runtime.cli, lrcn.runtime.stream, lrcn.runtime.display, lrcn.runtime.run_stream
+import lrcn.runtime.engine, lrcn.runtime.scheduler, lrcn.runtime.mailbox, lrcn.runtime.streamlist
 from lrcn.runtime import VideoClassifier
 clf = VideoClassifier({str(fake)!r}, device="cpu")
 p = clf.predict({str(video)!r})
 assert p.label in clf.class_names, p
+assert sum(q.ready for q in clf.streams([{str(video)!r}, {str(video)!r}], sample_fps=0)) == 18
 forbidden = [m for m in sys.modules if m.split(".")[0] in ("torchvision", "onnx") or
              m.startswith(("lrcn.train", "lrcn.export", "lrcn.models"))]
 assert not forbidden, forbidden

@@ -98,7 +98,10 @@ def test_cli_stream_file_json_and_save(fakes, video, tmp_path):
                "--save", out)
     assert r.exit_code == 0, r.output
     rows = [json.loads(x) for x in r.stdout.splitlines()]
-    assert [d["frame"] for d in rows] == list(range(3, 12)) and all(d["label"] in "abc" for d in rows)
+    preds, summaries = rows[:-1], rows[-1:]
+    assert [d["frame"] for d in preds] == list(range(3, 12)) and all(d["label"] in "abc" for d in preds)
+    assert all(d["stream"] == video.stem and d["latency_ms"] >= 0 and d["predicted"] >= d["captured"] for d in preds)
+    assert summaries[0]["stream"] == video.stem and summaries[0]["summary"]["processed"] == 12
     assert "frames read 12, processed 12, dropped 0; 9 predictions" in r.stderr
     assert len(video_frames(out)) == 12
     short = vc_run(video, "--model", fakes["rgb"], "--device", "cpu", "--stream")  # 5 fps: 2 frames of 0.4 s
@@ -114,23 +117,37 @@ def test_show_without_a_display_fails_in_one_line(fakes, video, monkeypatch):
 
 
 def test_ctrl_c_prints_the_summary_and_exits_cleanly(fakes, video, monkeypatch):
-    class Interrupted:
+    class Camera:
+        """A live source at 100 fps that never ends."""
+
         live, name, read = True, "camera 7", 0
 
+        def __init__(self):
+            self.stop = threading.Event()
+
         def frames(self):
-            for i, f in enumerate(video_frames(video) * 3):
-                if i == 20:
-                    raise KeyboardInterrupt
+            frames = video_frames(video)
+            while not self.stop.wait(0.01):
                 self.read += 1
-                yield Frame(f, i / 30, i)
+                yield Frame(frames[self.read % len(frames)], self.read / 100, self.read - 1)
 
         def close(self):
-            pass
+            self.stop.set()
 
-    monkeypatch.setattr("lrcn.runtime.run_stream.open_source", lambda target, **options: Interrupted())
-    r = vc_run("7", "--model", fakes["rgb"], "--device", "cpu", "--sample-fps", "0")
+    printed = []
+
+    def ctrl_c_after_20(row):  # the user presses Ctrl-C while the 20th prediction prints
+        printed.append(row)
+        if len(printed) == 20:
+            raise KeyboardInterrupt
+        return json.dumps(row)
+
+    monkeypatch.setattr("lrcn.runtime.run_stream.open_source", lambda target, **options: Camera())
+    monkeypatch.setattr("lrcn.runtime.run_stream.json_line", ctrl_c_after_20)
+    r = vc_run("7", "--model", fakes["rgb"], "--device", "cpu", "--sample-fps", "0", "--json")
     assert r.exit_code == 0, r.output
-    assert "camera 7: frames read 20, processed 20, dropped 0; 17 predictions" in r.stderr
+    summary = [x for x in r.stderr.splitlines() if x.startswith("cam7: frames read")]
+    assert len(summary) == 1 and "; 20 predictions" in summary[0] and "latency p50" in summary[0], r.stderr
 
 
 def test_camera_that_cannot_open_fails_in_one_line(fakes):
@@ -225,6 +242,6 @@ def test_real_sigint_on_a_live_stream_prints_the_summary(fakes, video):
         server.stop()
     assert proc.returncode == 0, err
     assert all(json.loads(x)["label"] in "abc" for x in lines)
-    summary = [x for x in err.splitlines() if x.startswith(server.url())]
+    summary = [x for x in err.splitlines() if x.startswith(f"127.0.0.1:{server.port}: ")]
     assert len(summary) == 1 and "frames read" in summary[0] and "processed fps" in summary[0]
     assert "Traceback" not in err

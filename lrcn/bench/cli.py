@@ -4,7 +4,9 @@ Sections: clip (latency at batch 1, throughput at batch 8: eager, onnxruntime fp
 stream (per-frame cost: eager full-window re-run, the runtime's sliding window, the step
 model), e2e (stream mode on a 30 fps source, decode included), train (frozen pretrained epoch
 with and without the feature cache), memory (peak RSS, runtime process against PyTorch's),
-profile (onnxruntime's per-operator kernel times for fp32 and the int8 models).
+profile (onnxruntime's per-operator kernel times for fp32 and the int8 models), and, only when
+named (`--only streams`), streams (how many concurrent 25 fps streams one process serves, against
+as many single-stream processes).
 """
 
 from __future__ import annotations
@@ -20,7 +22,11 @@ app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=False)
 
 def _list(value: str, allowed: tuple[str, ...]) -> list[str]:
     items = [v.strip() for v in value.split(",") if v.strip()]
-    return list(allowed) if items == ["all"] else list(dict.fromkeys(items))
+    if items == ["all"]:
+        from lrcn.bench.config import DEFAULT_SECTIONS
+
+        return list(DEFAULT_SECTIONS) if allowed[-1] == "streams" else list(allowed)
+    return list(dict.fromkeys(items))
 
 
 @app.command()
@@ -33,13 +39,19 @@ def main(
     repeat: Annotated[int, typer.Option(help="Rounds per side-by-side comparison.")] = 3,
     json_out: Annotated[Optional[str], typer.Option("--json", help="Write every figure and the machine facts here.")] = None,
     run: Annotated[Optional[str], typer.Option(help="A trained run folder: its weights, T and size (else random weights).")] = None,
-    only: Annotated[str, typer.Option(help="Sections, comma list: clip, stream, e2e, train, memory, profile.")] = "all",
+    only: Annotated[str, typer.Option(help="Sections, comma list: clip, stream, e2e, train, memory, profile, "
+                                           "streams (all: every one but streams).")] = "all",
     backbone: Annotated[str, typer.Option(help="Backbone of the pretrained family.")] = "resnet152",
     batch: Annotated[int, typer.Option(help="Batch size of the clip-mode throughput figure.")] = 8,
     block_seconds: Annotated[float, typer.Option(help="A side's turn in a round: calls for this long.")] = 0.3,
     max_seconds: Annotated[float, typer.Option(help="No new round of a comparison starts after this long.")] = 45.0,
     train_clips: Annotated[int, typer.Option(help="Clips in the training-epoch figure.")] = 16,
     e2e_seconds: Annotated[float, typer.Option(help="How long the 30 fps source plays, per stream mode.")] = 4.0,
+    streams_seconds: Annotated[float, typer.Option(help="Streams: seconds measured per number of streams.")] = 5.0,
+    streams_max: Annotated[int, typer.Option(help="Streams: the most concurrent streams tried.")] = 64,
+    streams_procs_max: Annotated[int, typer.Option(help="Streams: the most separate processes tried.")] = 16,
+    streams_mjpeg: Annotated[bool, typer.Option("--streams-mjpeg/--no-streams-mjpeg", help="Streams: also with "
+                                                "loopback MJPEG cameras (decoding included).")] = True,
     workdir: Annotated[str, typer.Option(help="Exported models, videos and caches (reused).")] = "artifacts/bench",
 ) -> None:
     """Measure and print the figures; --json keeps them for benchmarks/make_table.py."""
@@ -49,7 +61,9 @@ def main(
         cfg = BenchConfig(models=_list(model, FAMILIES), frames=frames, img_size=img_size, threads=threads,
                           device=device, repeat=repeat, sections=_list(only, SECTIONS), run=run,
                           backbone=backbone, batch=batch, block_s=block_seconds, max_s=max_seconds,
-                          train_clips=train_clips, e2e_seconds=e2e_seconds, workdir=workdir)
+                          train_clips=train_clips, e2e_seconds=e2e_seconds, streams_seconds=streams_seconds,
+                          streams_max=streams_max, streams_procs_max=streams_procs_max,
+                          streams_mjpeg=streams_mjpeg, workdir=workdir)
         if run and model not in ("all", None):
             err_console.print(f"--run given: measuring that run's model; --model {model} is ignored")
         from lrcn.bench.table import render

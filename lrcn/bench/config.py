@@ -6,7 +6,9 @@ import os
 from dataclasses import asdict, dataclass, field
 
 FAMILIES = ("convlstm", "resnetlstm", "pretrained")
-SECTIONS = ("clip", "stream", "e2e", "train", "memory", "profile")
+SECTIONS = ("clip", "stream", "e2e", "train", "memory", "profile", "streams")
+DEFAULT_SECTIONS = SECTIONS[:-1]
+"""What `--only all` runs: streams (minutes of ladders, wants a quiet machine) runs when named."""
 DEVICES = ("cpu", "cuda")
 
 
@@ -26,7 +28,7 @@ class BenchConfig:
     """A side keeps calling for this long within its turn of a round (one call at least)."""
     max_s: float = 45.0
     """Soft cap per comparison: no new round starts after this many seconds (one round at least)."""
-    sections: list[str] = field(default_factory=lambda: list(SECTIONS))
+    sections: list[str] = field(default_factory=lambda: list(DEFAULT_SECTIONS))
     run: str | None = None
     """A trained run folder: its weights, T and image size instead of random weights."""
     backbone: str = "resnet152"
@@ -40,6 +42,16 @@ class BenchConfig:
     source_fps: float = 30.0
     source_size: tuple[int, int] = (320, 240)
     """Width, height of the end-to-end source video (resized to img_size by the runtime, as a camera's would be)."""
+    streams_fps: float = 25.0
+    """Streams section: each camera-like source's frame rate."""
+    streams_seconds: float = 5.0
+    """Streams section: seconds measured per step of the ladder (after a 1 s warm-up)."""
+    streams_max: int = 64
+    """Streams section: the ladder of concurrent streams stops here."""
+    streams_procs_max: int = 16
+    """Streams section: the most separate single-stream processes tried."""
+    streams_mjpeg: bool = True
+    """Streams section: also the figure with loopback MJPEG cameras (decoding included)."""
     workdir: str = "artifacts/bench"
     """Exported models (reused while the weights and versions match), synthetic videos, clip caches."""
 
@@ -60,6 +72,8 @@ class BenchConfig:
             problems.append(f"--threads must be >= 1, got {self.threads}")
         if self.block_s < 0 or self.max_s <= 0:
             problems.append("--block-seconds must be >= 0 and --max-seconds > 0")
+        if self.streams_seconds <= 0 or self.streams_fps <= 0 or self.streams_max < 1 or self.streams_procs_max < 1:
+            problems.append("--streams-seconds, the streams' fps and --streams-max must be > 0")
         if self.e2e_seconds <= 0 or self.source_fps <= 0:
             problems.append("--e2e-seconds and the source fps must be > 0")
         if problems:

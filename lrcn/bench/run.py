@@ -39,7 +39,7 @@ def _section(entry: dict, name: str, cfg: BenchConfig, fn, log) -> None:
 
 
 def _model(family: str, cfg: BenchConfig, log) -> dict:
-    from lrcn.bench import clip, data, e2e, memory, profile, streaming, training
+    from lrcn.bench import clip, data, e2e, memory, profile, streaming, streams, training
     from lrcn.bench.subjects import prepare
     from lrcn.runtime.video import decode_video
 
@@ -62,6 +62,7 @@ def _model(family: str, cfg: BenchConfig, log) -> dict:
     _section(entry, "e2e", cfg, lambda: e2e.measure(subject, cfg, source, log), log)
     _section(entry, "memory", cfg, lambda: memory.measure(subject, cfg, source, log), log)
     _section(entry, "profile", cfg, lambda: profile.measure(subject, cfg, log), log)
+    _section(entry, "streams", cfg, lambda: streams.measure(subject, cfg, source, log), log)
     if subject.model.encoder.has_frozen:
         _section(entry, "train", cfg, lambda: training.measure(subject, cfg, data.synthetic_set(cfg), log), log)
     elif "train" in cfg.sections:

@@ -1,7 +1,10 @@
 """Streaming parity: the parts the runtime's stream mode runs must reproduce the full model.
 
-- window: every frame encoded once on its own (encoder, batch = streams), the head over the
-  T cached features -> the full model's probs on those T frames.
+Both predictors run the runtime's own `engine.BatchEngine` (what `vc-run --stream` and
+`clf.stream(s)` run), B clips as B concurrent streams, one tick per time step, so the gate
+certifies the code users run, cross-stream batching included:
+- window: every frame encoded once (encoder, batch = streams), the head over the T cached
+  features -> the full model's probs on those T frames.
 - step: frames fed one by one from the zero state, carrying (h, c) -> after the last frame,
   the full model's probs on the whole clip.
 Inputs are per-frame modality tensors (diffs already taken), as the runtime feeds them.
@@ -11,16 +14,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from lrcn.runtime import contract as K
+from lrcn.runtime.engine import BatchEngine, clip_probs
 
 
 def window_predictor(encoder, head):
-    """(B, T, C, S, S) -> probs, one encoder call per time step, then one head call."""
+    """(B, T, C, S, S) -> probs: the engine in window mode with a window of T."""
 
     def predict(x: np.ndarray) -> np.ndarray:
-        feats = [encoder.run([K.FEATURES], {K.INPUT_FRAME: np.ascontiguousarray(x[:, i])})[0]
-                 for i in range(x.shape[1])]
-        return head.run([K.OUTPUT_PROBS], {K.FEATURES: np.stack(feats, axis=1)})[0]
+        return clip_probs(BatchEngine(num_frames=x.shape[1], encoder=encoder, head=head), x)
 
     return predict
 
@@ -29,13 +30,6 @@ def step_predictor(step, layers: int, hidden: int):
     """(B, T, C, S, S) -> probs after the last of T single-frame steps from the zero state."""
 
     def predict(x: np.ndarray) -> np.ndarray:
-        b = x.shape[0]
-        h = np.zeros((layers, b, hidden), np.float32)
-        c = np.zeros_like(h)
-        probs = None
-        for i in range(x.shape[1]):
-            probs, h, c = step.run([K.OUTPUT_PROBS, K.STATE_H_OUT, K.STATE_C_OUT],
-                                   {K.INPUT_FRAME: np.ascontiguousarray(x[:, i]), K.STATE_H: h, K.STATE_C: c})
-        return probs
+        return clip_probs(BatchEngine(num_frames=x.shape[1], step=step, layers=layers, hidden=hidden), x)
 
     return predict

@@ -3,6 +3,7 @@
     clf = VideoClassifier("artifacts/models/convlstm.onnx")
     p = clf.predict("video.avi")            # clip mode: label, probability, top_k, timings
     for s in clf.stream(0): ...             # stream mode: one StreamPrediction per processed frame
+    for s in clf.streams(["door.mp4", 0]):  # many streams batched together; s.stream names each
 
 Clip mode samples and preprocesses exactly as training does (`video.clip_windows` over the
 decoded frames, then `preprocess.prepare_clip`), so its top-1 matches the PyTorch model's.
@@ -123,4 +124,36 @@ class VideoClassifier:
             return Stream(self, src, cfg)
         except BaseException:
             src.close()
+            raise
+
+    def streams(self, sources, config=None, *, reconnect: int = 5, timeout_s: float | None = None, **options):
+        """A `scheduler.MultiStream` over many sources at once, their frames batched through one model.
+
+        `sources`: a list of file paths, camera indices, URLs or FrameSources, or a dict
+        {name: source}; names default to short ones (`cam0`, `host:port`, a file's stem). Options
+        as for `stream`. Iterate it for StreamPredictions, each with `.stream` (its name) and
+        `.latency_ms`; `.ticks()` also reports each stream's end (`StreamEnd`, with its error: one
+        stream failing never stops the others); `.stats(i)`; `.close()` stops all. A source that
+        cannot open raises here, before any stream starts.
+        """
+        from dataclasses import replace
+
+        from lrcn.runtime.scheduler import MultiStream
+        from lrcn.runtime.sources import open_source
+        from lrcn.runtime.stream import StreamConfig
+        from lrcn.runtime.streamlist import short_name, unique_names
+
+        cfg = replace(config, **options) if config is not None else StreamConfig(**options)
+        items = list(sources.items()) if isinstance(sources, dict) else [(None, s) for s in sources]
+        timeout = STREAM_TIMEOUT_S if timeout_s is None else timeout_s
+        opened = []
+        try:
+            for name, s in items:
+                src = s if hasattr(s, "frames") else open_source(s, reconnect=reconnect, timeout_s=timeout)
+                opened.append((name or short_name(src.name), src))
+            names = unique_names([n for n, _ in opened])
+            return MultiStream(self, [(n, src) for n, (_, src) in zip(names, opened)], cfg)
+        except BaseException:
+            for _, src in opened:
+                src.close()
             raise

@@ -1,7 +1,8 @@
 """`vc-run`: classify video files, folders, globs, cameras and stream URLs with an exported model.
 
 Files run in clip mode (T frames sampled over the whole video, as in training) unless
---stream, --show or --save is given; cameras (`vc-run 0`) and URLs always stream.
+--stream, --show or --save is given; cameras (`vc-run 0`), URLs and `.streams` lists always
+stream. In stream mode every source runs at once in this process, batched through one model.
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ def _model_path(model: str | None) -> str:
 @app.command()
 def main(
     sources: Annotated[Optional[list[str]], typer.Argument(
-        help="Video files, folders, globs, camera indices (0) or stream URLs (rtsp://, http://).",
+        help="Video files, folders, globs, camera indices (0), stream URLs (rtsp://, http://) or .streams "
+             "lists of them; in stream mode all run at once.",
         show_default=False)] = None,
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="Exported M.onnx (default: the newest under artifacts/models/).")] = None,
     top_k: Annotated[int, typer.Option(help="Labels shown per prediction.")] = 5,
@@ -63,8 +65,11 @@ def main(
     stateful: Annotated[bool, typer.Option("--stateful", help="Stream mode: carry the LSTM state (step part) instead of a window.")] = False,
     smooth: Annotated[int, typer.Option(help="Stream mode: moving average over N predictions.")] = 1,
     threshold: Annotated[float, typer.Option(help="Below this probability the label shows as uncertain.")] = 0.0,
-    show: Annotated[bool, typer.Option("--show", help="Show an annotated window (q or Esc quits).")] = False,
-    save: Annotated[Optional[str], typer.Option(help="Write the annotated stream to this video file.")] = None,
+    show: Annotated[bool, typer.Option("--show", help="Show every stream in one window (q or Esc quits); "
+                                                     "files play at their own frame rate.")] = False,
+    fast: Annotated[bool, typer.Option("--fast", help="With --show: play files as fast as they are "
+                                                      "classified, not at their frame rate.")] = False,
+    save: Annotated[Optional[str], typer.Option(help="Write the annotated mosaic of the streams to this video file.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="One JSON line per prediction on stdout.")] = False,
     csv_out: Annotated[Optional[str], typer.Option("--csv", help="Also write the results to this CSV file.")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or tensorrt.")] = "auto",
@@ -79,19 +84,19 @@ def main(
 ) -> None:
     """Classify each input and print top-k labels; exit 1 if any input failed."""
     _check(sources, top_k, clips, device, threads, reconnect, decode_timeout, stream_timeout)
-    if save and len(sources) > 1:
-        raise fail("--save writes one video; give one source", 2)
     if workers < 1:
         raise fail(f"--workers must be >= 1, got {workers}", 2)
     with one_line_errors():
         from lrcn.runtime.sources import is_live
         from lrcn.runtime.stream import StreamConfig
 
+        from lrcn.runtime.streamlist import is_stream_list
+
         scfg = StreamConfig(sample_fps=sample_fps, stateful=stateful, smooth=smooth, threshold=threshold,
-                            max_frames=max_frames)
-        streaming = stream or show or bool(save) or any(is_live(s) for s in sources)
+                            max_frames=max_frames, realtime=show and not fast)
+        streaming = stream or show or bool(save) or any(is_live(s) or is_stream_list(s) for s in sources)
         if streaming and workers > 1:
-            raise fail("--workers is for clip mode over files; streams run one at a time", 2)
+            raise fail("--workers is for clip mode over files; streams all run in one process", 2)
         if streaming:
             rows, failures = _streams(sources, model, device, threads, top_k, scfg, reconnect, stream_timeout, show,
                                       save, json_out)
@@ -125,10 +130,8 @@ def _streams(sources, model, device, threads, top_k, scfg, reconnect, timeout, s
 
     targets = open_targets(sources, reconnect, timeout)
     try:
-        if len(targets) == 1 and targets[0][2]:
-            raise fail(targets[0][2], 1)
-        if save and len(targets) > 1:
-            raise fail(f"--save writes one video; {sources[0]} has {len(targets)}", 2)
+        if len(targets) == 1 and targets[0].error:
+            raise fail(targets[0].error, 1)
         clf = _classifier(model, device, threads, top_k)
     except BaseException:
         close_targets(targets)

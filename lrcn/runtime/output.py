@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 CSV_COLUMNS = ("source", "label", "probability", "top_k", "clips", "frames", "ms", "error")
@@ -58,5 +59,7 @@ def write_csv(path: str | Path, rows: list[dict]) -> None:
 def stream_line(d: dict, console: Console) -> None:
     """One human-readable line per stream prediction."""
     label = "[yellow]uncertain[/]" if d["uncertain"] else f"[bold]{d['label']}[/]"
-    console.print(f"{d['t']:8.2f}s  #{d['frame']:<6} {label} {d['probability']:.3f}   "
-                  f"{format_top_k(d['top_k'])}   {d['ms']:.1f} ms", highlight=False)
+    name = f"{escape(d['stream']):<12} " if d.get("stream") else ""
+    latency = f", latency {d['latency_ms']:.0f} ms" if "latency_ms" in d else ""
+    console.print(f"{name}{d['t']:8.2f}s  #{d['frame']:<6} {label} {d['probability']:.3f}   "
+                  f"{format_top_k(d['top_k'])}   {d['ms']:.1f} ms{latency}", highlight=False)

@@ -1,111 +1,180 @@
-"""vc-run's stream mode: each source in turn, a line (or JSON line) per prediction, a summary at the end.
+"""vc-run's stream mode: every source at once through one model, a line (or JSON line) per prediction.
 
-Ctrl-C, q or Esc stop the current source cleanly: the summary still prints, later sources
-are skipped, and the exit code only reflects sources that failed.
+Sources are camera indices, URLs, video files (folders and globs expand to their files) and
+`.streams` lists of them. All run concurrently (`runtime.scheduler`); each has a short name
+that starts every output line. A source that cannot open or that fails later is one `error:`
+line and the others go on; a dropped URL reconnects on its own (--reconnect). Ctrl-C,
+SIGTERM, q or Esc stop all streams cleanly: every stream's summary prints (as JSON lines too
+with --json), and the exit code only reflects sources that failed.
 """
 
 from __future__ import annotations
 
+import signal
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+
 from rich.console import Console
 
-from lrcn.runtime.console import err_console
-from lrcn.core.errors import LrcnError, VideoError
+from lrcn.core.errors import LrcnError
 from lrcn.core.paths import STREAM_TIMEOUT_S
+from lrcn.runtime.console import err_console
 from lrcn.runtime.output import error_row, json_line, stream_line
 from lrcn.runtime.sources import FileSource, expand_inputs, is_live, open_source
 from lrcn.runtime.stream import StreamConfig
+from lrcn.runtime.streamlist import (
+    is_stream_list,
+    read_stream_list,
+    short_name,
+    unique_names,
+)
 
 
-def open_targets(sources: list[str], reconnect: int,
-                 timeout_s: float = STREAM_TIMEOUT_S) -> list[tuple[str, object | None, str | None]]:
-    """(name, FrameSource, None) per camera, URL or video file; (input, None, error) where it fails.
+@dataclass
+class Target:
+    name: str
+    """Short stream name, unique in this run."""
+    input: str
+    """What the user gave (or the file a folder expanded to)."""
+    source: object | None
+    error: str | None = None
+
+
+def _entries(sources: list[str]) -> list[tuple[str | None, str, str | None]]:
+    """(name, input, error) per source, .streams lists read in place."""
+    out = []
+    for s in sources:
+        if is_stream_list(s):
+            try:
+                out += [(name, src, None) for name, src in read_stream_list(s)]
+            except LrcnError as e:
+                out.append((None, s, str(e)))
+        else:
+            out.append((None, s, None))
+    return out
+
+
+def open_targets(sources: list[str], reconnect: int, timeout_s: float = STREAM_TIMEOUT_S) -> list[Target]:
+    """A Target per camera, URL or video file; `error` set where one cannot open.
 
     Cameras and URLs open here, before the model loads, so one that cannot open fails first
-    and alone; their capture threads keep only the newest frame until their turn comes.
+    and alone; their capture threads keep only the newest frame until the streams start.
     """
-    targets = []
-    for s in sources:
+    found: list[tuple[str | None, str, object | None, str | None]] = []
+    for name, s, error in _entries(sources):
+        if error:
+            found.append((name, s, None, error))
+            continue
         try:
             if is_live(s):
-                targets.append((s, open_source(s, reconnect=reconnect, timeout_s=timeout_s), None))
+                found.append((name, s, open_source(s, reconnect=reconnect, timeout_s=timeout_s), None))
             else:
-                targets += [(str(f), FileSource(f, timeout_s=timeout_s), None) for f in expand_inputs(s)]
+                files = expand_inputs(s)
+                found += [(name if len(files) == 1 else None, str(f), FileSource(f, timeout_s=timeout_s), None)
+                          for f in files]
         except LrcnError as e:
-            targets.append((s, None, str(e)))
-    return targets
+            found.append((name, s, None, str(e)))
+    names = unique_names([n or short_name(s) for n, s, _, _ in found])
+    return [Target(n, s, src, err) for n, (_, s, src, err) in zip(names, found)]
 
 
-def close_targets(targets) -> None:
-    for _, src, _ in targets:
-        if src is not None:
-            src.close()
+def close_targets(targets: list[Target]) -> None:
+    for t in targets:
+        if t.source is not None:
+            t.source.close()
 
 
-def _label(pred, num_frames: int) -> str:
-    if pred.ready:
-        return f"{pred.shown_label} {pred.probability:.2f}"
-    return f"warming up {pred.index + 1}/{num_frames}"
+@contextmanager
+def sigterm_as_interrupt():
+    """SIGTERM stops the streams the way Ctrl-C does (summaries, exit 0), in the main thread only."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
 
+    def handler(signum, frame):
+        raise KeyboardInterrupt
 
-def _stream_one(clf, target: str, source, cfg: StreamConfig, display, json_out: bool, out: Console,
-                rows: list[dict]) -> bool:
-    """Stream one source until it ends; True when the user stopped (q, Esc, Ctrl-C). Raises LrcnError."""
-    t = clf.meta.num_frames
-    stream = clf.stream(source, cfg)
-    fed = f"{stream.sample_fps:g} fps" if stream.sample_fps else "every frame"
-    precision = f", {clf.meta.precision} parts" if clf.meta.precision != "fp32" else ""
-    err_console.print(f"stream {stream.source.name}: window {t} frames, fed at {fed}"
-                      f"{', stateful' if cfg.stateful else ''}{precision}", highlight=False)
+    old = signal.signal(signal.SIGTERM, handler)
     try:
-        for pred in stream:
-            if display and not display.update(pred.frame, _label(pred, t), stream.stats.fps):
-                return True
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def _fail(name: str, source: str, message: str, rows: list[dict], failures: list[str]) -> None:
+    failures.append(message)
+    rows.append({"stream": name, **error_row(source, message)})
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+
+
+def run_streams(clf, targets: list[Target], cfg: StreamConfig, *, show: bool = False, save: str | None = None,
+                json_out: bool = False) -> tuple[list[dict], list[str]]:
+    """Stream every opened target at once until all end or the user stops; then close them all.
+
+    Returns (rows of predictions and errors, failure messages).
+    """
+    from lrcn.runtime.display import Display
+    from lrcn.runtime.scheduler import MultiStream
+
+    rows: list[dict] = []
+    failures: list[str] = []
+    for t in targets:
+        if t.error:
+            _fail(t.name, t.input, t.error, rows, failures)
+    opened = [t for t in targets if t.source is not None]
+    if not opened:
+        return rows, failures
+    try:
+        multi = MultiStream(clf, [(t.name, t.source) for t in opened], cfg)
+    except BaseException:
+        close_targets(opened)
+        raise
+    t_win = clf.meta.num_frames
+    fed = f"{multi.sample_fps:g} fps" if multi.sample_fps else "every frame"
+    precision = f", {clf.meta.precision} parts" if clf.meta.precision != "fp32" else ""
+    for t in opened:
+        where = "" if t.name == t.source.name else f" ({t.source.name})"
+        err_console.print(f"stream {t.name}{where}: window {t_win} frames, fed at {fed}"
+                          f"{', stateful' if cfg.stateful else ''}{precision}", highlight=False)
+    out = Console(highlight=False)
+    display = None
+    try:
+        if show or save:
+            display = Display(show, save, multi.sample_fps or 25.0, [t.name for t in opened], t_win)
+        with sigterm_as_interrupt():
+            _loop(multi, display, json_out, out, rows, failures)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        ends = multi.close()
+        sources = {t.name: t.source.name for t in opened}
+        if display:
+            display.close()
+        for end in ends:
+            err_console.print(f"{end.name}: {end.stats.summary()}", highlight=False)
+            if json_out:
+                print(json_line({"stream": end.name, "source": sources[end.name], "summary": end.stats.to_dict(),
+                                 "error": None if end.error is None else str(end.error)}), flush=True)
+    return rows, failures
+
+
+def _loop(multi, display, json_out: bool, out: Console, rows: list[dict], failures: list[str]) -> None:
+    index = {s.name: i for i, s in enumerate(multi.slots)}
+    for tick in multi.ticks():
+        for pred in tick.predictions:
+            if display:
+                display.update(pred, multi.fps(index[pred.stream]))
             if pred.ready:
-                row = pred.to_dict(stream.source.name)
+                row = pred.to_dict()
                 rows.append(row)
                 if json_out:
                     print(json_line(row), flush=True)
                 else:
                     stream_line(row, out)
-    except KeyboardInterrupt:
-        return True
-    finally:
-        stream.close()
-        err_console.print(f"{stream.source.name}: {stream.stats.summary()}", highlight=False)
-    if not stream.source.live and stream.stats.predictions == 0:
-        raise VideoError(f"{target}: ended after {stream.stats.processed} sampled frames, before the window of "
-                         f"{t} filled (try --sample-fps 0, or clip mode)")
-    return False
-
-
-def run_streams(clf, targets, cfg: StreamConfig, *, show: bool = False, save: str | None = None,
-                json_out: bool = False) -> tuple[list[dict], list[str]]:
-    """Stream every target of `open_targets` in turn, then close them all.
-
-    Returns (rows of predictions and errors, failure messages).
-    """
-    from lrcn.runtime.display import Display
-
-    rate = clf.meta.sample_fps if cfg.sample_fps is None else cfg.sample_fps
-    display = Display(show, save, rate or 25.0) if show or save else None
-    rows: list[dict] = []
-    failures: list[str] = []
-    out = Console(highlight=False)
-    try:
-        for target, source, error in targets:
-            try:
-                if error:
-                    raise LrcnError(error)
-                if _stream_one(clf, target, source, cfg, display, json_out, out, rows):
-                    break
-            except KeyboardInterrupt:  # while a source was opening
-                break
-            except LrcnError as e:
-                failures.append(str(e))
-                rows.append(error_row(target, str(e)))
-                err_console.print(f"[bold red]error:[/] {e}", highlight=False)
-    finally:
-        close_targets(targets)
-        if display:
-            display.close()
-    return rows, failures
+        for end in tick.ended:
+            if end.error is not None:
+                _fail(end.name, multi.slots[index[end.name]].source.name, str(end.error), rows,
+                      failures)
+        if display and tick.predictions and not display.render():
+            return

@@ -6,19 +6,19 @@ clip and goes once through the encoder part; the head part runs over the last T 
 features, so a window's prediction equals the full model's on the same frames. With
 `stateful`, the step part carries the LSTM state instead: from zero state, after T frames it
 equals the full model on those T frames, and it keeps going without a window.
+
+This file holds the stream's configuration, prediction and statistics types and `Stream`, one
+source; the work is done by `runtime.engine` (state and batched model calls) and
+`runtime.scheduler` (capture threads and the inference loop), the same code for one stream or many.
 """
 
 from __future__ import annotations
 
-import time
-from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
 
-from lrcn.runtime import contract as K
-from lrcn.runtime.classifier import top_k
-from lrcn.runtime.preprocess import PreprocessSpec, normalize, resize_rgb
+from lrcn.runtime.engine import BatchEngine, FrameInput, OneStream  # noqa: F401 - FrameInput: this module's API
 
 UNCERTAIN = "uncertain"
 
@@ -39,6 +39,9 @@ class StreamConfig:
     """Stop after this many processed frames (None: until the source ends)."""
     keep_window: bool = False
     """Attach the window's resized RGB frames (S, H, W, 3) to each prediction (tests, debugging)."""
+    realtime: bool = False
+    """Play files at their own frame rate (as when shown); False: as fast as they decode. Live sources
+    always run in real time."""
 
     def __post_init__(self) -> None:
         if self.sample_fps is not None and self.sample_fps < 0:
@@ -66,10 +69,20 @@ class StreamPrediction:
     top_k: list[tuple[str, float]]
     uncertain: bool
     ms: float
-    """Preprocessing plus inference for this frame."""
+    """Preprocessing plus inference of the batch this frame went in (all streams of that tick)."""
     frame: np.ndarray
     """The source frame (BGR), for display and saving."""
     window: np.ndarray | None = None
+    stream: str = ""
+    """The stream's short name (given in a .streams file, or derived from the source)."""
+    source: str = ""
+    """The source as opened (file path, URL, camera)."""
+    captured: float = 0.0
+    """Wall-clock time (epoch seconds) lrcn got the frame from its source."""
+    predicted: float = 0.0
+    """Wall-clock time of the prediction."""
+    latency_ms: float = 0.0
+    """Capture to prediction."""
 
     @property
     def ready(self) -> bool:
@@ -79,72 +92,26 @@ class StreamPrediction:
     def shown_label(self) -> str:
         return UNCERTAIN if self.uncertain else (self.label or "")
 
-    def to_dict(self, source: str) -> dict:
-        return {"source": source, "frame": self.source_index, "t": round(self.t, 3), "label": self.label,
+    def to_dict(self, source: str | None = None) -> dict:
+        return {"stream": self.stream, "source": source or self.source, "frame": self.source_index, "t": round(self.t, 3), "label": self.label,
                 "probability": None if self.probability is None else round(self.probability, 6),
                 "uncertain": self.uncertain, "top_k": [[n, round(p, 6)] for n, p in self.top_k],
-                "ms": round(self.ms, 2)}
-
-
-class FrameInput:
-    """One sampled RGB frame -> model input (C, H, W), as `prepare_clip` treats it inside a clip.
-
-    The diff modalities keep the previous sampled frame; the first frame only primes it (None).
-    """
-
-    def __init__(self, spec: PreprocessSpec):
-        self.spec = spec
-        self.prev: np.ndarray | None = None
-
-    def __call__(self, rgb: np.ndarray) -> np.ndarray | None:
-        x = normalize(rgb[None], self.spec)[0]
-        if self.spec.modality == "rgb":
-            return x
-        prev, self.prev = self.prev, x
-        if prev is None:
-            return None
-        diff = x - prev
-        return diff if self.spec.modality == "diff" else np.concatenate([x, diff], axis=0)
-
-
-class WindowHead:
-    """Encoder once per frame, head over the last T features."""
-
-    def __init__(self, model, num_frames: int):
-        self.encoder, self.head = model.part("encoder"), model.part("head")
-        self.feats: deque[np.ndarray] = deque(maxlen=num_frames)
-
-    def __call__(self, x: np.ndarray) -> np.ndarray | None:
-        self.feats.append(self.encoder.run([K.FEATURES], {K.INPUT_FRAME: x[None]})[0][0])
-        if len(self.feats) < self.feats.maxlen:
-            return None
-        return self.head.run([K.OUTPUT_PROBS], {K.FEATURES: np.stack(self.feats)[None]})[0][0]
-
-
-class StateStep:
-    """The step part from zero state, carrying (h, c); ready once T frames went in."""
-
-    def __init__(self, model, num_frames: int):
-        meta = model.meta
-        self.step = model.part("step")
-        self.h = np.zeros((meta.lstm_layers, 1, meta.hidden_size), np.float32)
-        self.c = np.zeros_like(self.h)
-        self.seen, self.num_frames = 0, num_frames
-
-    def __call__(self, x: np.ndarray) -> np.ndarray | None:
-        probs, self.h, self.c = self.step.run([K.OUTPUT_PROBS, K.STATE_H_OUT, K.STATE_C_OUT],
-                                              {K.INPUT_FRAME: x[None], K.STATE_H: self.h, K.STATE_C: self.c})
-        self.seen += 1
-        return probs[0] if self.seen >= self.num_frames else None
+                "ms": round(self.ms, 2), "captured": round(self.captured, 3),
+                "predicted": round(self.predicted, 3), "latency_ms": round(self.latency_ms, 2)}
 
 
 @dataclass
 class StreamStats:
+    """One stream's load: frames read, due (on the sampling grid), processed; latency percentiles."""
+
     read: int = 0
     processed: int = 0
     predictions: int = 0
     seconds: float = 0.0
     reconnects: int = 0
+    due: int = 0
+    latency_p50_ms: float | None = None
+    latency_p95_ms: float | None = None
 
     @property
     def dropped(self) -> int:
@@ -155,77 +122,68 @@ class StreamStats:
     def fps(self) -> float:
         return self.processed / self.seconds if self.seconds > 0 else 0.0
 
+    @property
+    def due_processed(self) -> float:
+        """Share of the frames on the sampling grid that were processed (1.0: none replaced)."""
+        return self.processed / self.due if self.due else 1.0
+
     def summary(self) -> str:
         extra = f", {self.reconnects} reconnect(s)" if self.reconnects else ""
+        lat = (f"; latency p50 {self.latency_p50_ms:.0f} ms, p95 {self.latency_p95_ms:.0f} ms"
+               if self.latency_p95_ms is not None else "")
         return (f"frames read {self.read}, processed {self.processed}, dropped {self.dropped}; "
-                f"{self.predictions} predictions; {self.fps:.1f} processed fps over {self.seconds:.1f} s{extra}")
+                f"{self.predictions} predictions; {self.fps:.1f} processed fps over {self.seconds:.1f} s{lat}{extra}")
+
+    def to_dict(self) -> dict:
+        r = lambda v: None if v is None else round(v, 2)
+        return {"read": self.read, "due": self.due, "processed": self.processed, "dropped": self.dropped,
+                "predictions": self.predictions, "fps": round(self.fps, 2), "seconds": round(self.seconds, 2),
+                "latency_p50_ms": r(self.latency_p50_ms), "latency_p95_ms": r(self.latency_p95_ms),
+                "reconnects": self.reconnects}
 
 
 class Stream:
-    """Iterate for StreamPredictions; `stats` at any time; `close()` (or `with`) stops the source."""
+    """One source on the batched engine. Iterate for StreamPredictions; `stats` at any time;
+    `close()` (or `with`) stops the source. A source that fails raises its error (an LrcnError)
+    from the iteration, after the predictions made before it.
+    """
 
-    def __init__(self, classifier, source, cfg: StreamConfig):
-        self.clf, self.source, self.cfg = classifier, source, cfg
-        meta = classifier.meta
-        self.spec = meta.preprocess
-        rate = meta.sample_fps if cfg.sample_fps is None else cfg.sample_fps
-        self.sample_fps = rate if rate and rate > 0 else None
-        t = meta.num_frames
-        self.engine = StateStep(classifier.model, t) if cfg.stateful else WindowHead(classifier.model, t)
-        self._stats = StreamStats()
-        self._t0: float | None = None
+    def __init__(self, classifier, source, cfg: StreamConfig, name: str | None = None):
+        from lrcn.runtime.scheduler import MultiStream
+        from lrcn.runtime.streamlist import short_name
+
+        self.source, self.cfg = source, cfg
+        self._multi = MultiStream(classifier, [(name or short_name(source.name), source)], cfg)
+        self.sample_fps = self._multi.sample_fps
 
     @property
     def stats(self) -> StreamStats:
-        s = self._stats
-        s.read = self.source.read
-        s.reconnects = getattr(self.source, "reconnects", 0)
-        if self._t0 is not None:
-            s.seconds = time.perf_counter() - self._t0
-        return s
+        return self._multi.stats(0)
 
     def __iter__(self):
-        cfg, names, k = self.cfg, self.clf.class_names, self.clf.k
-        frame_input = FrameInput(self.spec)
-        window = deque(maxlen=self.clf.sampled_frames)
-        recent = deque(maxlen=cfg.smooth)
-        period = 1.0 / self.sample_fps if self.sample_fps else 0.0
-        next_t = None
-        self._t0 = time.perf_counter()
-        for fr in self.source.frames():
-            if period and next_t is not None and fr.t < next_t - 1e-6:
-                continue
-            # keep the sampling grid; a source far ahead of it (slow consumer) re-anchors it
-            next_t = fr.t + period if next_t is None or fr.t - next_t >= period else next_t + period
-            t0 = time.perf_counter()
-            rgb = resize_rgb(fr.image, self.spec.img_size)
-            x = frame_input(rgb)
-            raw = self.engine(x) if x is not None else None
-            window.append(rgb)
-            self._stats.processed += 1
-            pred = self._prediction(fr, raw, recent, names, k, time.perf_counter() - t0)
-            if cfg.keep_window and pred.ready:
-                pred.window = np.stack(window)
-            yield pred
-            if cfg.max_frames and self._stats.processed >= cfg.max_frames:
-                return
-
-    def _prediction(self, fr, raw, recent, names, k, seconds) -> StreamPrediction:
-        if raw is None:
-            return StreamPrediction(self._stats.processed - 1, fr.index, fr.t, None, None, None, [], False,
-                                    seconds * 1e3, fr.image)
-        recent.append(raw)
-        probs = np.mean(recent, axis=0) if len(recent) > 1 else raw
-        best = top_k(probs, names, k)
-        self._stats.predictions += 1
-        return StreamPrediction(self._stats.processed - 1, fr.index, fr.t, probs, best[0][0], best[0][1], best,
-                                best[0][1] < self.cfg.threshold, seconds * 1e3, fr.image)
+        for tick in self._multi.ticks():
+            yield from tick.predictions
+            for end in tick.ended:
+                if end.error is not None:
+                    raise end.error
 
     def close(self) -> None:
-        self.source.close()
+        self._multi.close()
 
-    def __enter__(self) -> "Stream":
+    def __enter__(self) -> Stream:
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def WindowHead(model, num_frames: int) -> OneStream:
+    """One stream in window mode on the engine: encoder once per frame, head over the last T features.
+
+    Named as the class it replaced, for the callers that know it (vc-bench's per-frame cost)."""
+    return OneStream(BatchEngine.for_model(model, False, num_frames), model.meta.preprocess)
+
+
+def StateStep(model, num_frames: int) -> OneStream:
+    """One stream in stateful mode on the engine: the step part from zero state, ready after T frames."""
+    return OneStream(BatchEngine.for_model(model, True, num_frames), model.meta.preprocess)

@@ -1,0 +1,183 @@
+"""The batched streaming engine: every stream's state in one place, every model call batched across streams.
+
+One `StreamState` per stream holds all that a stream remembers between frames: the previous
+frame for the diff modalities, the ring of the last T encoder features (window mode) or the
+LSTM (h, c) and the count of frames seen (stateful mode), the last probabilities for
+smoothing, and the counters. `BatchEngine.run(states, inputs)` advances any set of streams by
+one frame each with at most two model calls, whatever the number of streams:
+
+- window mode: the new frames of all streams through the encoder part as ONE batch, then the
+  head part over the T cached features of every stream whose window is full, as ONE batch;
+- stateful mode: the step part ONCE, with the streams' (h, c) stacked on the batch axis.
+
+A stream's result depends only on its own frames: each row of a batch is computed on its own
+by the encoder, head and step graphs (no batch-wide statistics at inference), so which other
+streams share a call never changes it beyond float rounding (tests check 1e-5).
+
+The same engine serves one stream (`vc-run --stream`, `clf.stream`), many streams
+(`runtime.scheduler`), and the export's streaming parity gate (`clip_probs`: B clips as B
+streams, T ticks), so the gate certifies the code users run.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from lrcn.runtime import contract as K
+from lrcn.runtime.preprocess import PreprocessSpec, normalize
+
+LATENCY_KEPT = 10_000
+"""Latencies kept per stream for its percentiles (the most recent ones)."""
+
+
+class FrameInput:
+    """One sampled RGB frame -> model input (C, H, W), as `prepare_clip` treats it inside a clip.
+
+    The diff modalities keep the previous sampled frame; the first frame only primes it (None).
+    """
+
+    def __init__(self, spec: PreprocessSpec):
+        self.spec = spec
+        self.prev: np.ndarray | None = None
+
+    def __call__(self, rgb: np.ndarray) -> np.ndarray | None:
+        return self.normalized(normalize(rgb[None], self.spec)[0])
+
+    def normalized(self, x: np.ndarray) -> np.ndarray | None:
+        """The same from a frame already through `preprocess.normalize` (3, H, W): the scheduler's
+        capture threads normalise, so the inference loop only takes the differences."""
+        if self.spec.modality == "rgb":
+            return x
+        prev, self.prev = self.prev, x
+        if prev is None:
+            return None
+        diff = x - prev
+        return diff if self.spec.modality == "diff" else np.concatenate([x, diff], axis=0)
+
+
+@dataclass
+class StreamState:
+    """Everything one stream carries from frame to frame."""
+
+    frame_input: FrameInput
+    feats: deque
+    """Window mode: the last T encoder features (oldest first)."""
+    smooth: deque
+    """The last `smooth` raw probability vectors."""
+    h: np.ndarray | None = None
+    c: np.ndarray | None = None
+    seen: int = 0
+    """Frames that went into the model (the diff priming frame does not)."""
+    processed: int = 0
+    predictions: int = 0
+    latencies_ms: deque = field(default_factory=lambda: deque(maxlen=LATENCY_KEPT))
+
+    def smoothed(self, raw: np.ndarray) -> np.ndarray:
+        self.smooth.append(raw)
+        return np.mean(self.smooth, axis=0) if len(self.smooth) > 1 else raw
+
+
+class BatchEngine:
+    """Advances many streams a frame each with batched calls of the streaming parts.
+
+    Parts are anything with `run(output_names, feeds)` (a `model.Part` or an onnxruntime
+    session). Window mode needs encoder and head; stateful mode needs step, layers, hidden.
+    """
+
+    def __init__(self, *, num_frames: int, encoder=None, head=None, step=None, layers: int = 1, hidden: int = 0):
+        if step is None and (encoder is None or head is None):
+            raise ValueError("BatchEngine needs the encoder and head parts, or the step part")
+        self.num_frames, self.encoder, self.head, self.step = num_frames, encoder, head, step
+        self.layers, self.hidden = layers, hidden
+
+    @classmethod
+    def for_model(cls, model, stateful: bool, num_frames: int | None = None) -> BatchEngine:
+        """The engine over a runtime `LrcnModel`'s parts (loads them; ModelError when missing)."""
+        meta, t = model.meta, num_frames or model.meta.num_frames
+        if stateful:
+            return cls(num_frames=t, step=model.part("step"), layers=meta.lstm_layers, hidden=meta.hidden_size)
+        return cls(num_frames=t, encoder=model.part("encoder"), head=model.part("head"))
+
+    @property
+    def stateful(self) -> bool:
+        return self.step is not None
+
+    def new_state(self, spec: PreprocessSpec, smooth: int = 1) -> StreamState:
+        st = StreamState(FrameInput(spec), deque(maxlen=self.num_frames), deque(maxlen=smooth))
+        if self.stateful:
+            st.h = np.zeros((self.layers, 1, self.hidden), np.float32)
+            st.c = np.zeros_like(st.h)
+        return st
+
+    def run(self, states: list[StreamState], inputs: list[np.ndarray | None]) -> list[np.ndarray | None]:
+        """One frame's model input (C, H, W) per state, or None (a diff priming frame: nothing to run).
+
+        Returns each stream's raw probabilities (K,) once its window is full (or, stateful, once
+        T frames went in), else None.
+        """
+        live = [i for i, x in enumerate(inputs) if x is not None]
+        out: list[np.ndarray | None] = [None] * len(states)
+        if not live:
+            return out
+        x = np.stack([inputs[i] for i in live]).astype(np.float32, copy=False)
+        if self.stateful:
+            return self._step(states, live, x, out)
+        feats = self.encoder.run([K.FEATURES], {K.INPUT_FRAME: x})[0]
+        full = []
+        for row, i in enumerate(live):
+            st = states[i]
+            st.feats.append(feats[row].copy())
+            st.seen += 1
+            if len(st.feats) == self.num_frames:
+                full.append(i)
+        if full:
+            windows = np.stack([np.stack(states[i].feats) for i in full])
+            probs = self.head.run([K.OUTPUT_PROBS], {K.FEATURES: windows})[0]
+            for row, i in enumerate(full):
+                out[i] = probs[row]
+        return out
+
+    def _step(self, states, live, x, out):
+        h = np.concatenate([states[i].h for i in live], axis=1)
+        c = np.concatenate([states[i].c for i in live], axis=1)
+        probs, h, c = self.step.run([K.OUTPUT_PROBS, K.STATE_H_OUT, K.STATE_C_OUT],
+                                    {K.INPUT_FRAME: x, K.STATE_H: h, K.STATE_C: c})
+        for row, i in enumerate(live):
+            st = states[i]
+            st.h, st.c = h[:, row:row + 1].copy(), c[:, row:row + 1].copy()
+            st.seen += 1
+            if st.seen >= self.num_frames:
+                out[i] = probs[row]
+        return out
+
+
+def clip_probs(engine: BatchEngine, x: np.ndarray, spec: PreprocessSpec | None = None) -> np.ndarray:
+    """Model inputs (B, T, C, S, S) -> probs (B, K): B streams fed their T frames, a tick per frame.
+
+    The engine's window must be T (window mode: the head over all T features; stateful: the
+    state after the T-th step from zero). What the export's streaming parity gate runs.
+    """
+    b, t = x.shape[:2]
+    if engine.num_frames != t:
+        raise ValueError(f"the engine's window is {engine.num_frames} frames; the clips have {t}")
+    states = [engine.new_state(spec or PreprocessSpec()) for _ in range(b)]
+    out: list = [None] * b
+    for i in range(t):
+        out = engine.run(states, [np.ascontiguousarray(x[j, i]) for j in range(b)])
+    return np.stack(out)
+
+
+class OneStream:
+    """One stream's model calls on the engine: model input (C, H, W) or None -> raw probs or None.
+
+    For callers that drive a single stream frame by frame themselves (vc-bench's per-frame cost).
+    """
+
+    def __init__(self, engine: BatchEngine, spec: PreprocessSpec):
+        self.engine, self.state = engine, engine.new_state(spec)
+
+    def __call__(self, x: np.ndarray | None) -> np.ndarray | None:
+        return self.engine.run([self.state], [x])[0]
