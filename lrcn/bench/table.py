@@ -221,9 +221,10 @@ def _streams(doc: dict) -> list[str]:
                 ratio = "–" if not sep else f"{'<= ' if capped else ''}{one / sep:.1f}×"
                 procs = v[f"{pre}processes"]
                 each = next((r["rss_mb_each"] for r in reversed(procs) if r["served"]), None)
-                extra = f"{_num(v['mb_per_extra_stream'])} MB" if not pre else "–"
+                mb = lambda x: "–" if x is None else f"{_num(x)} MB"  # noqa: E731
+                extra = mb(v["mb_per_extra_stream"]) if not pre else "–"
                 rows.append([fam, var, src, f"{ge(v.get(f'{pre}one_process_capped'))}{one}", f"{ge(capped)}{sep}",
-                             ratio, extra, f"{_num(each)} MB"])
+                             ratio, extra, mb(each)])
                 for way, key in (("one process", f"{pre}one_process"), ("N processes", f"{pre}processes")):
                     steps = ", ".join(f"{r['streams']}: {'ok' if r['served'] else 'no'}"
                                       f"{' (2nd try)' if r.get('retried') else ''} ({r['worst_share']:.0%}, "
