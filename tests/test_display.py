@@ -86,17 +86,14 @@ def test_save_writes_the_mosaic_of_every_stream(setup, tmp_path):
 def xvfb():
     if not shutil.which("Xvfb") or not shutil.which("import"):
         pytest.skip("needs Xvfb and ImageMagick's import (apt-get install xvfb imagemagick)")
-    n = next(n for n in range(90, 120) if not Path(f"/tmp/.X11-unix/X{n}").exists()
-             and not Path(f"/tmp/.X{n}-lock").exists())
-    proc = subprocess.Popen(["Xvfb", f":{n}", "-screen", "0", "1600x1200x24", "-nolisten", "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while not Path(f"/tmp/.X11-unix/X{n}").exists():
-        if time.monotonic() > deadline or proc.poll() is not None:
-            proc.kill()
-            pytest.skip("Xvfb did not start")
-        time.sleep(0.05)
-    yield f":{n}"
+    # -displayfd: Xvfb picks a free display itself and writes its number, so parallel runs never share one
+    proc = subprocess.Popen(["Xvfb", "-displayfd", "1", "-screen", "0", "1600x1200x24", "-nolisten", "tcp"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    number = proc.stdout.readline().strip()
+    if not number.isdigit():
+        proc.kill()
+        pytest.skip("Xvfb did not start")
+    yield f":{number}"
     proc.terminate()
     proc.wait(timeout=10)
 
