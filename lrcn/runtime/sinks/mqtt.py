@@ -1,0 +1,136 @@
+"""`mqtt://host[:port]/topic`: events and the current label to an MQTT broker through paho-mqtt.
+
+Topics (Frigate's layout): `<topic>/<stream>/events` (every start and end record, QoS 1),
+`<topic>/<stream>/state` (retained: the current label, sent when it changes), and
+`<topic>/available` (retained "online"; the broker's last will and our clean close say "offline").
+
+paho's network loop runs in its own thread and reconnects with backoff on its own; `emit` only
+hands a message to paho's queue (bounded by `queue`: a full queue drops the new message, counted),
+so a dead broker never slows the caller. Messages queued while the broker is away go out when
+it is back. Delivered means acknowledged by the broker (PUBACK) for QoS 1.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from urllib.parse import unquote, urlsplit
+
+from lrcn.core.errors import LrcnError
+from lrcn.runtime.sinks import SinkSummary, parse_options
+
+
+def topic_part(name: str) -> str:
+    """A stream name as one topic level: no wildcards, no separators."""
+    return "".join("_" if c in "+#/" else c for c in name) or "_"
+
+
+class MqttSink:
+    wants_predictions = True
+
+    def __init__(self, host: str, port: int = 1883, topic: str = "lrcn", *, qos: int = 1, queue: int = 1000,
+                 keepalive: int = 15, username: str | None = None, password: str | None = None):
+        try:
+            import paho.mqtt.client as mqtt
+        except ImportError:
+            raise LrcnError("the mqtt sink needs paho-mqtt: pip install 'lrcn[sinks]'") from None
+        if qos not in (0, 1, 2) or queue < 1:
+            raise ValueError("mqtt sink: qos must be 0, 1 or 2 and queue >= 1")
+        self._mqtt, self.qos, self.topic = mqtt, qos, topic.strip("/") or "lrcn"
+        self.name = f"mqtt://{host}:{port}/{self.topic}"
+        self.summary = SinkSummary(self.name)
+        self._lock = threading.Lock()
+        self._sent: set[int] = set()
+        self._acked: set[int] = set()
+        self._state: dict[str, str] = {}
+        self._connected = threading.Event()
+        self.connects = 0
+        self.available = f"{self.topic}/available"
+        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"lrcn-{uuid.uuid4().hex[:12]}")
+        if username:
+            c.username_pw_set(username, password)
+        c.max_queued_messages_set(queue)
+        c.reconnect_delay_set(min_delay=1, max_delay=8)
+        c.will_set(self.available, "offline", qos=1, retain=True)
+        c.on_connect, c.on_disconnect, c.on_publish = self._on_connect, self._on_disconnect, self._on_publish
+        self._client = c
+        c.connect_async(host, port, keepalive)
+        c.loop_start()
+
+    @classmethod
+    def from_spec(cls, spec: str) -> "MqttSink":
+        url, opts = parse_options(spec, {"qos": int, "queue": int, "keepalive": int})
+        u = urlsplit(url)
+        if not u.hostname:
+            raise ValueError(f"--sink {spec}: expected mqtt://host[:port]/topic")
+        try:
+            port = u.port or 1883
+        except ValueError:
+            raise ValueError(f"--sink {spec}: bad port") from None
+        return cls(u.hostname, port, unquote(u.path) or "lrcn", username=unquote(u.username or "") or None,
+                   password=unquote(u.password or "") or None, **opts)
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            self.summary.note = f"broker refused the connection: {reason_code}"
+            return
+        self.connects += 1
+        client.publish(self.available, "online", qos=1, retain=True)
+        self._connected.set()
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        self._connected.clear()
+
+    def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
+        with self._lock:
+            self._acked.add(mid)
+
+    def _publish(self, topic: str, record: dict, retain: bool = False) -> None:
+        info = self._client.publish(topic, json.dumps(record, separators=(",", ":"), default=str),
+                                    qos=self.qos, retain=retain)
+        if info.rc == self._mqtt.MQTT_ERR_QUEUE_SIZE:
+            self.summary.dropped += 1
+        elif info.rc in (self._mqtt.MQTT_ERR_SUCCESS, self._mqtt.MQTT_ERR_NO_CONN):  # NO_CONN: queued for later
+            with self._lock:
+                self._sent.add(info.mid)
+        else:
+            self.summary.failed += 1
+            self.summary.note = f"last error: {self._mqtt.error_string(info.rc)}"
+
+    def emit(self, record: dict) -> None:
+        stream = topic_part(str(record.get("stream", "")))
+        if record.get("type") == "event":
+            self._publish(f"{self.topic}/{stream}/events", record)
+        elif record.get("type") == "prediction":
+            label = record.get("label")
+            if self._state.get(stream) != label:
+                self._state[stream] = label
+                self._publish(f"{self.topic}/{stream}/state", record, retain=True)
+
+    def wait_connected(self, timeout: float) -> bool:
+        return self._connected.wait(timeout)
+
+    def close(self, timeout: float = 2.0) -> SinkSummary:
+        """Wait (up to `timeout`) for the broker to acknowledge what was sent, then say offline and stop."""
+        deadline = time.monotonic() + max(0.0, timeout)
+        while time.monotonic() < deadline:
+            with self._lock:
+                if self._sent <= self._acked:
+                    break
+            time.sleep(0.02)
+        if self._connected.is_set():
+            info = self._client.publish(self.available, "offline", qos=1, retain=True)
+            try:
+                info.wait_for_publish(max(0.0, min(0.5, deadline - time.monotonic())) or 0.05)
+            except (RuntimeError, ValueError):
+                pass
+        self._client.disconnect()
+        self._client.loop_stop()
+        with self._lock:
+            self.summary.delivered = len(self._sent & self._acked)
+            self.summary.unsent = len(self._sent - self._acked)
+        if self.connects == 0 and not self.summary.note:
+            self.summary.note = "never connected to the broker"
+        return self.summary
