@@ -31,8 +31,11 @@ def _meta(kind: str, classes: list[str], t: int, spec: PreprocessSpec, latent: i
 
 def fake_model(folder: Path, *, classes=("a", "b", "c"), num_frames: int = 4, img_size: int = 32,
                modality: str = "rgb", latent: int = 5, seed: int = 0, name: str = "fake",
-               meta_overrides: dict | None = None, out_dim: int | None = None) -> Path:
-    """Write name.onnx, name.encoder.onnx, name.head.onnx, name.step.onnx; returns the full model's path."""
+               meta_overrides: dict | None = None, out_dim: int | None = None,
+               weights: tuple[np.ndarray, np.ndarray] | None = None) -> Path:
+    """Write name.onnx, name.encoder.onnx, name.head.onnx, name.step.onnx; returns the full model's path.
+
+    `weights` (We (C, latent), Wh (latent, K)) replaces the random ones: a model whose answer is known."""
     import onnx
     from onnx import TensorProto as TP
     from onnx import helper as h
@@ -42,8 +45,9 @@ def fake_model(folder: Path, *, classes=("a", "b", "c"), num_frames: int = 4, im
     spec = PreprocessSpec(img_size=img_size, modality=modality)
     c, k = spec.channels, out_dim or len(classes)
     rng = np.random.default_rng(seed)
-    we = nh.from_array(rng.normal(size=(c, latent)).astype(np.float32) * 3, "We")
-    wh = nh.from_array(rng.normal(size=(latent, k)).astype(np.float32) * 3, "Wh")
+    we_w, wh_w = weights or (rng.normal(size=(c, latent)) * 3, rng.normal(size=(latent, k)) * 3)
+    we = nh.from_array(np.asarray(we_w, np.float32), "We")
+    wh = nh.from_array(np.asarray(wh_w, np.float32), "Wh")
     axes = lambda name, v: nh.from_array(np.array(v, np.int64), name)  # noqa: E731
     parts = {kind: f"{name}{suffix}" for kind, suffix in K.PART_SUFFIX.items()}
     f32 = lambda n, shape: h.make_tensor_value_info(n, TP.FLOAT, shape)  # noqa: E731

@@ -14,7 +14,10 @@ os.environ.setdefault("OPENCV_LOG_LEVEL", "SILENT")
 
 from lrcn.runtime.classifier import Prediction, VideoClassifier
 from lrcn.core.errors import LrcnError, ModelError, SourceError, VideoError
+from lrcn.runtime.events import Event, EventConfig, EventDetector
 from lrcn.runtime.preprocess import MODALITIES, PreprocessSpec, prepare_clip
+from lrcn.runtime.run_events import EventRouter, EventStream
+from lrcn.runtime.sinks import SinkSummary, open_sink, open_sinks
 from lrcn.runtime.stream import StreamConfig, StreamPrediction
 from lrcn.runtime.video import VIDEO_EXTENSIONS, VideoClip, read_clip, sample_indices
 
@@ -23,6 +26,14 @@ __all__ = [
     "Prediction",
     "StreamConfig",
     "StreamPrediction",
+    "Event",
+    "EventConfig",
+    "EventDetector",
+    "EventRouter",
+    "EventStream",
+    "SinkSummary",
+    "open_sink",
+    "open_sinks",
     "LrcnError",
     "ModelError",
     "SourceError",

@@ -64,7 +64,20 @@ def main(
     sample_fps: Annotated[Optional[float], typer.Option(help="Stream mode: frames fed per second (default: the training rate; 0: every frame).")] = None,
     stateful: Annotated[bool, typer.Option("--stateful", help="Stream mode: carry the LSTM state (step part) instead of a window.")] = False,
     smooth: Annotated[int, typer.Option(help="Stream mode: moving average over N predictions.")] = 1,
-    threshold: Annotated[float, typer.Option(help="Below this probability the label shows as uncertain.")] = 0.0,
+    threshold: Annotated[Optional[float], typer.Option(help="Below this probability the label shows as uncertain "
+                                                           "(default 0); with --events, a label at or above it "
+                                                           "counts (default 0.5).")] = None,
+    events: Annotated[bool, typer.Option("--events", help="Stream mode: print events (a label held at or above "
+                                                         "--threshold) instead of every prediction.")] = False,
+    min_event: Annotated[float, typer.Option(help="Events: seconds a label must hold to become an event.")] = 1.0,
+    merge_gap: Annotated[float, typer.Option(help="Events: seconds below the threshold that end an event; "
+                                                  "shorter gaps are merged.")] = 1.0,
+    sink: Annotated[Optional[list[str]], typer.Option(help="Send events to jsonl:PATH, http(s)://URL or "
+                                                           "mqtt://host[:port]/topic (repeatable; implies --events).",
+                                                      show_default=False)] = None,
+    timeline: Annotated[Optional[str], typer.Option(help="Write the timeline of one video file (events, a label "
+                                                         "per second) to out.html, .json or .csv.",
+                                                    show_default=False)] = None,
     show: Annotated[bool, typer.Option("--show", help="Show every stream in one window (q or Esc quits); "
                                                      "files play at their own frame rate.")] = False,
     fast: Annotated[bool, typer.Option("--fast", help="With --show: play files as fast as they are "
@@ -92,12 +105,24 @@ def main(
 
         from lrcn.runtime.streamlist import is_stream_list
 
-        scfg = StreamConfig(sample_fps=sample_fps, stateful=stateful, smooth=smooth, threshold=threshold,
+        scfg = StreamConfig(sample_fps=sample_fps, stateful=stateful, smooth=smooth, threshold=threshold or 0.0,
                             max_frames=max_frames, realtime=show and not fast)
-        streaming = stream or show or bool(save) or any(is_live(s) or is_stream_list(s) for s in sources)
+        if timeline:  # one file, stream mode as fast as it decodes; events and sinks as in stream mode
+            from lrcn.runtime.run_timeline import check_timeline, run_timeline
+
+            check_timeline(sources, timeline, csv_out, stream_timeout)
+            with _event_printer(threshold, min_event, merge_gap, sink, json_out) as ev:
+                run_timeline(_classifier(model, device, threads, top_k), sources[0], timeline, scfg, ev)
+            return
+        with_events = events or bool(sink)  # events only exist in stream mode: they imply it
+        streaming = stream or with_events or show or bool(save) or any(is_live(s) or is_stream_list(s) for s in sources)
         if streaming and workers > 1:
             raise fail("--workers is for clip mode over files; streams all run in one process", 2)
-        if streaming:
+        if with_events:
+            with _event_printer(threshold, min_event, merge_gap, sink, json_out) as ev:
+                rows, failures = _streams(sources, model, device, threads, top_k, scfg, reconnect, stream_timeout,
+                                          show, save, json_out, ev)
+        elif streaming:
             rows, failures = _streams(sources, model, device, threads, top_k, scfg, reconnect, stream_timeout, show,
                                       save, json_out)
         else:
@@ -113,6 +138,15 @@ def main(
         raise typer.Exit(1)
 
 
+def _event_printer(threshold, min_event, merge_gap, sink, json_out):
+    from lrcn.runtime.event_output import EventPrinter
+    from lrcn.runtime.events import EventConfig
+
+    cfg = EventConfig(**({} if threshold is None else {"threshold": threshold}), min_event=min_event,
+                      merge_gap=merge_gap)
+    return EventPrinter(cfg, sink, json_out)
+
+
 def _classifier(model, device, threads, top_k, decode_timeout: float = 60.0):
     from lrcn.runtime.classifier import VideoClassifier
 
@@ -124,7 +158,7 @@ def _classifier(model, device, threads, top_k, decode_timeout: float = 60.0):
     return clf
 
 
-def _streams(sources, model, device, threads, top_k, scfg, reconnect, timeout, show, save, json_out):
+def _streams(sources, model, device, threads, top_k, scfg, reconnect, timeout, show, save, json_out, events=None):
     """Open the sources first: a camera that cannot open fails in one line, before the model loads."""
     from lrcn.runtime.run_stream import close_targets, open_targets, run_streams
 
@@ -136,7 +170,9 @@ def _streams(sources, model, device, threads, top_k, scfg, reconnect, timeout, s
     except BaseException:
         close_targets(targets)
         raise
-    return run_streams(clf, targets, scfg, show=show, save=save, json_out=json_out)
+    if events is not None:  # an event_output.EventPrinter: events instead of prediction lines, sinks
+        events.bind(clf.class_names)
+    return run_streams(clf, targets, scfg, show=show, save=save, json_out=json_out, events=events)
 
 
 if __name__ == "__main__":

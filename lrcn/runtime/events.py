@@ -108,6 +108,7 @@ class EventDetector:
             raise ValueError(f"{len(probs)} probabilities for {len(self.labels)} labels")
         runs = self._runs.setdefault(stream, {})
         out: list[dict] = []
+        ends: list[dict] = []  # go first: an event that ends here came before one that starts here
         thr, cfg = self.cfg.threshold, self.cfg
         for i, p in enumerate(probs):
             p = float(p)
@@ -124,8 +125,8 @@ class EventDetector:
                 if ev.gap_since is None:
                     ev.gap_since = t
                 if t - ev.gap_since >= cfg.merge_gap - 1e-9:
-                    out += self._close(runs, i)
-        return out
+                    ends += self._close(runs, i)
+        return ends + out
 
     def finish(self, stream: str) -> list[dict]:
         """The stream ended: end its events (runs shorter than min_event are dropped)."""

@@ -109,9 +109,10 @@ def _fail(name: str, source: str, message: str, rows: list[dict], failures: list
 
 
 def run_streams(clf, targets: list[Target], cfg: StreamConfig, *, show: bool = False, save: str | None = None,
-                json_out: bool = False) -> tuple[list[dict], list[str]]:
+                json_out: bool = False, events=None) -> tuple[list[dict], list[str]]:
     """Stream every opened target at once until all end or the user stops; then close them all.
 
+    `events` (an event_output.EventPrinter) takes every ready prediction and the end of each stream.
     Returns (rows of predictions and errors, failure messages).
     """
     from lrcn.runtime.display import Display
@@ -143,7 +144,7 @@ def run_streams(clf, targets: list[Target], cfg: StreamConfig, *, show: bool = F
         if show or save:
             display = Display(show, save, multi.sample_fps or 25.0, [t.name for t in opened], t_win)
         with sigterm_as_interrupt():
-            _loop(multi, display, json_out, out, rows, failures)
+            _loop(multi, display, json_out, out, rows, failures, events)
     except KeyboardInterrupt:
         pass
     finally:
@@ -159,7 +160,7 @@ def run_streams(clf, targets: list[Target], cfg: StreamConfig, *, show: bool = F
     return rows, failures
 
 
-def _loop(multi, display, json_out: bool, out: Console, rows: list[dict], failures: list[str]) -> None:
+def _loop(multi, display, json_out: bool, out: Console, rows: list[dict], failures: list[str], events=None) -> None:
     index = {s.name: i for i, s in enumerate(multi.slots)}
     for tick in multi.ticks():
         for pred in tick.predictions:
@@ -168,11 +169,15 @@ def _loop(multi, display, json_out: bool, out: Console, rows: list[dict], failur
             if pred.ready:
                 row = pred.to_dict()
                 rows.append(row)
-                if json_out:
+                if events is not None:  # event_output.EventPrinter: events instead of prediction lines
+                    events.prediction(pred, live=multi.slots[index[pred.stream]].source.live)
+                elif json_out:
                     print(json_line(row), flush=True)
                 else:
                     stream_line(row, out)
         for end in tick.ended:
+            if events is not None:
+                events.end(end.name)
             if end.error is not None:
                 _fail(end.name, multi.slots[index[end.name]].source.name, str(end.error), rows,
                       failures)

@@ -41,5 +41,23 @@ def synth(
                    f"to {out} in {time.perf_counter() - t0:.1f}s")
 
 
+@app.command()
+def long(
+    out: Annotated[str, typer.Argument(help="Video file to write (.avi, MJPG).")],
+    classes: Annotated[str, typer.Option(help="Comma-separated classes, one segment each, in this order.")] =
+        "move_left,grow,rotate_cw,move_right",
+    seconds: Annotated[float, typer.Option(help="Seconds per segment.")] = 4.0,
+    size: Annotated[int, typer.Option(help="Video width and height.")] = 128,
+    seed: Annotated[int, typer.Option(help="Same seed, same video.")] = 0,
+) -> None:
+    """Write one long video of synthetic segments of known classes, and OUT.segments.json with their times."""
+    with one_line_errors():
+        from lrcn.train.synth import make_long_video
+
+        known = make_long_video(out, [c.strip() for c in classes.split(",") if c.strip()], seconds=seconds,
+                                size=size, seed=seed)
+        typer.echo(f"wrote {out} ({known[-1]['end']:g} s, {len(known)} segments) and {out}.segments.json")
+
+
 if __name__ == "__main__":
     app()

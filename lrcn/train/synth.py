@@ -194,3 +194,36 @@ def make_dataset(out: str | Path, cfg: SynthConfig, progress=None, workers: int 
         if workers > 1:
             pool.shutdown(cancel_futures=True)
     return paths
+
+
+def write_segments(path: str | Path, segments: list[tuple[str, list[np.ndarray]]], fps: float) -> list[dict]:
+    """Write the segments' frames one after another as one video; returns the known segments
+    [{"label", "start", "end"}] in seconds (a frame i shows at i / fps, as the readers time it)."""
+    path, known, frames = Path(path), [], []
+    for label, seg in segments:
+        known.append({"label": label, "start": len(frames) / fps, "end": (len(frames) + len(seg)) / fps})
+        frames += seg
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_video(path, frames, fps)
+    return known
+
+
+def make_long_video(path: str | Path, classes: list[str], *, seconds: float = 4.0, size: int = 128,
+                    fps: float = 30.0, seed: int = 0) -> list[dict]:
+    """One video of `seconds` of each class in turn (a new scene per segment, like cuts between shots),
+    for timelines and events; writes the known segments beside it as PATH.segments.json and returns them."""
+    from lrcn.core.atomic import write_json
+
+    unknown = [c for c in classes if c not in CLASSES]
+    if unknown or not classes:
+        raise ValueError(f"classes must be among {', '.join(CLASSES)}, got {', '.join(unknown) or 'none'}")
+    frames = int(round(seconds * fps))
+    if frames < 2:
+        raise ValueError(f"seconds must give at least 2 frames per segment at {fps:g} fps, got {seconds}")
+    segments = []
+    for i, cls in enumerate(classes):
+        rng = np.random.default_rng([seed, 1000 + i, CLASSES.index(cls)])
+        segments.append((cls, render_clip(cls, rng, _scene(rng, size), frames)))
+    known = write_segments(path, segments, fps)
+    write_json(Path(path).with_name(Path(path).name + ".segments.json"), known)
+    return known

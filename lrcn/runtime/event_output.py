@@ -1,0 +1,73 @@
+"""What vc-run prints for events and sinks: a line per event record (or its JSON), a line per sink."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from lrcn.runtime.console import err_console
+from lrcn.runtime.output import json_line
+from lrcn.runtime.events import EventConfig
+from lrcn.runtime.run_events import SINK_CLOSE_S, EventRouter
+from lrcn.runtime.sinks import open_sinks
+
+
+def event_line(rec: dict, console: Console) -> None:
+    """`door  start  fight  from 12.40s` / `door  end  fight  12.40s to 19.20s (6.80 s), peak 0.93, ...`."""
+    from rich.markup import escape
+
+    head = f"{escape(rec['stream'])}  [bold]{rec['phase']:<5}[/] [bold]{escape(rec['label'])}[/]"
+    if rec["phase"] == "start":
+        console.print(f"{head}  from {rec['start']:.2f}s  (peak {rec['peak']:.3f} so far)", highlight=False)
+    else:
+        console.print(f"{head}  {rec['start']:.2f}s to {rec['end']:.2f}s ({rec['duration']:.2f} s), "
+                      f"peak {rec['peak']:.3f}, mean {rec['mean']:.3f}, {rec['predictions']} predictions",
+                      highlight=False)
+
+
+class EventPrinter:
+    """vc-run's events: sinks opened up front (a bad spec fails before the model loads), an EventRouter once
+    the labels are known (`bind`), the records printed; `with` closes it (flushing the sinks) on any exit."""
+
+    def __init__(self, config: EventConfig, sink_specs: list[str] | None = None, json_out: bool = False):
+        self.config, self.json_out = config, json_out
+        self.sinks = open_sinks(sink_specs or [])
+        self.router: EventRouter | None = None
+        self.out = Console(highlight=False, soft_wrap=True)
+
+    def bind(self, labels: list[str]) -> "EventPrinter":
+        self.router = EventRouter(labels, self.config, self.sinks)
+        return self
+
+    def __enter__(self) -> "EventPrinter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def prediction(self, pred, *, stream: str | None = None, live: bool = False) -> None:
+        self._print(self.router.prediction(pred, stream=stream, live=live))
+
+    def end(self, stream: str | None = None) -> None:
+        self._print(self.router.end(stream))
+
+    def close(self, timeout: float = SINK_CLOSE_S) -> None:
+        """End open events, flush the sinks within `timeout`, print each sink's counts (stderr; JSON rows too)."""
+        if self.router is None:  # the run failed before the model loaded
+            self.router = EventRouter([], self.config, self.sinks)
+            timeout = 0.0
+        elif self.sinks:
+            err_console.print(f"flushing {len(self.sinks)} sink(s) (at most {timeout:g} s)", highlight=False)
+        self._print(self.router.close(timeout))
+        self.sinks = self.router.sinks = []  # closed once
+        for s in self.router.summaries:
+            colour = "red" if s.failed or s.dropped or s.unsent else "green"
+            err_console.print(f"[{colour}]sink[/] {s.line()}", highlight=False)
+            if self.json_out:
+                print(json_line({"sink": s.name, "summary": s.to_dict()}), flush=True)
+
+    def _print(self, records: list[dict]) -> None:
+        for rec in records:
+            if self.json_out:
+                print(json_line(rec), flush=True)
+            else:
+                event_line(rec, self.out)

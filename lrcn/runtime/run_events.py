@@ -1,0 +1,125 @@
+"""Events and sinks over any prediction stream: the thin layer vc-run puts after its engine.
+
+Engine-independent: it reads only a prediction's `probs`, `t`, `label`, `probability`, and, where
+the engine gives them, `stream` (the stream's name) and `captured` (wall-clock time of capture).
+So the same layer serves one stream or many, `vc-run`, the Python API (`EventStream`) and a service.
+
+    ev = EventStream(clf.stream("door.mp4"), clf.class_names, EventConfig(min_event=2.0),
+                     sinks=open_sinks(["jsonl:events.jsonl"]))
+    for pred, records in ev:        # records: the event start/end records this prediction caused
+        ...
+    print(ev.summaries)             # per sink: delivered, failed, dropped, unsent
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from typing import Iterable, Iterator, Sequence
+
+from lrcn.runtime.events import EventConfig, EventDetector
+from lrcn.runtime.sinks import Sink, SinkSummary
+
+SINK_CLOSE_S = 3.0
+"""Seconds all sinks together get to deliver what is queued when a run ends (Ctrl-C and SIGTERM too)."""
+
+
+class EventRouter:
+    """Predictions in; event records out (returned, and emitted to every sink)."""
+
+    def __init__(self, labels: Sequence[str], config: EventConfig | None = None, sinks: Iterable[Sink] = (),
+                 *, run_id: str | None = None):
+        self.detector = EventDetector(labels, config, run_id=run_id)
+        self.sinks = list(sinks)
+        self._prediction_sinks = [s for s in self.sinks if s.wants_predictions]
+        self.summaries: list[SinkSummary] = []
+
+    def prediction(self, pred, *, stream: str | None = None, live: bool = False) -> list[dict]:
+        """One prediction (not ready ones are ignored); `live` attaches wall-clock times to events."""
+        if getattr(pred, "probs", None) is None:
+            return []
+        name = getattr(pred, "stream", "") or stream or "stream"
+        wall = (getattr(pred, "captured", 0.0) or time.time()) if live else None
+        if self._prediction_sinks:
+            rec = {"type": "prediction", "stream": name, "t": round(pred.t, 3), "wall": wall, "label": pred.label,
+                   "probability": round(float(pred.probability), 6), "uncertain": bool(pred.uncertain)}
+            for s in self._prediction_sinks:
+                s.emit(rec)
+        return self._send(self.detector.update(name, pred.probs, pred.t, wall))
+
+    def end(self, stream: str | None = None) -> list[dict]:
+        """A stream ended (None: every stream): its open events end."""
+        return self._send(self.detector.finish(stream) if stream is not None else self.detector.finish_all())
+
+    def close(self, timeout: float = SINK_CLOSE_S) -> list[dict]:
+        """End every open event, then give the sinks `timeout` seconds (together, in parallel) to deliver.
+
+        Returns the last records; `summaries` holds each sink's counts afterwards. SIGTERM is ignored
+        meanwhile (the wait is bounded), so a second one does not cut the flush short.
+        """
+        records = self._send(self.detector.finish_all())
+        summaries: list[SinkSummary | None] = [None] * len(self.sinks)
+
+        def close_one(i: int) -> None:
+            summaries[i] = self.sinks[i].close(timeout)
+
+        old = _ignore_sigterm()
+        try:
+            threads = [threading.Thread(target=close_one, args=(i,), daemon=True) for i in range(len(self.sinks))]
+            for t in threads:
+                t.start()
+            deadline = time.monotonic() + timeout + 1.0
+            for t in threads:
+                t.join(max(0.0, deadline - time.monotonic()))
+        finally:
+            _restore_sigterm(old)
+        self.summaries = [s or SinkSummary(self.sinks[i].name, note="did not close in time")
+                          for i, s in enumerate(summaries)]
+        return records
+
+    def _send(self, records: list[dict]) -> list[dict]:
+        for r in records:
+            for s in self.sinks:
+                s.emit(r)
+        return records
+
+
+def _ignore_sigterm():
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def _restore_sigterm(old) -> None:
+    if old is not None:
+        signal.signal(signal.SIGTERM, old)
+
+
+class EventStream:
+    """Wrap a prediction iterator: yields (prediction, records); once it ends, one last (None, records)
+    with the events it closed (if any), then the sinks are closed and `summaries` filled."""
+
+    def __init__(self, predictions: Iterable, labels: Sequence[str], config: EventConfig | None = None, *,
+                 sinks: Iterable[Sink] = (), stream: str | None = None, live: bool = False,
+                 close_timeout: float = SINK_CLOSE_S):
+        self.predictions, self.stream, self.live, self.close_timeout = predictions, stream, live, close_timeout
+        self.router = EventRouter(labels, config, sinks)
+
+    @property
+    def summaries(self) -> list[SinkSummary]:
+        return self.router.summaries
+
+    @property
+    def events(self):
+        """The events that ended so far."""
+        return self.router.detector.events
+
+    def __iter__(self) -> Iterator[tuple[object | None, list[dict]]]:
+        try:
+            for pred in self.predictions:
+                yield pred, self.router.prediction(pred, stream=self.stream, live=self.live)
+        finally:
+            last = self.router.close(self.close_timeout)
+        if last:
+            yield None, last
