@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+import threading
+
 from rich.console import Console
 
 from lrcn.runtime.console import err_console
@@ -24,6 +27,10 @@ def event_line(rec: dict, console: Console) -> None:
                       highlight=False)
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 class EventPrinter:
     """vc-run's events: sinks opened up front (a bad spec fails before the model loads), an EventRouter once
     the labels are known (`bind`), the records printed; `with` closes it (flushing the sinks) on any exit."""
@@ -39,10 +46,18 @@ class EventPrinter:
         return self
 
     def __enter__(self) -> "EventPrinter":
+        """SIGTERM stops the run as Ctrl-C does (the engine ends its streams), so the sinks still flush."""
+        self._old_term = None
+        if threading.current_thread() is threading.main_thread():
+            self._old_term = signal.signal(signal.SIGTERM, _interrupt)
         return self
 
     def __exit__(self, *exc) -> None:
-        self.close()
+        try:
+            self.close()
+        finally:
+            if self._old_term is not None:
+                signal.signal(signal.SIGTERM, self._old_term)
 
     def prediction(self, pred, *, stream: str | None = None, live: bool = False) -> None:
         self._print(self.router.prediction(pred, stream=stream, live=live))
