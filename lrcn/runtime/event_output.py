@@ -40,6 +40,8 @@ class EventPrinter:
         self.sinks = open_sinks(sink_specs or [])
         self.router: EventRouter | None = None
         self.out = Console(highlight=False, soft_wrap=True)
+        self.screen: Console | None = None
+        """Set while a progress bar is live on the terminal that stdout also shows: lines go above the bar."""
 
     def bind(self, labels: list[str]) -> "EventPrinter":
         self.router = EventRouter(labels, self.config, self.sinks)
@@ -82,7 +84,9 @@ class EventPrinter:
 
     def _print(self, records: list[dict]) -> None:
         for rec in records:
-            if self.json_out:
+            if self.json_out and self.screen is not None:
+                self.screen.print(json_line(rec), markup=False, highlight=False, soft_wrap=True)
+            elif self.json_out:
                 print(json_line(rec), flush=True)
             else:
-                event_line(rec, self.out)
+                event_line(rec, self.screen or self.out)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from lrcn.core.errors import VideoError
@@ -40,6 +41,8 @@ def run_timeline(clf, path: str, out: str, scfg, printer: EventPrinter, *, progr
         stream = clf.stream(str(path), scfg)
         with Progress(*columns, console=err_console, transient=True, disable=not progress) as bar:
             task = bar.add_task("timeline", total=duration)
+            if progress and err_console.is_terminal and sys.stdout.isatty():  # one screen: print above the bar
+                printer.screen = bar.console
             try:
                 for pred in stream:
                     if pred.ready:
@@ -48,6 +51,8 @@ def run_timeline(clf, path: str, out: str, scfg, printer: EventPrinter, *, progr
                     bar.update(task, completed=pred.t)
             except KeyboardInterrupt:
                 stopped = True
+            finally:
+                printer.screen = None
     finally:
         if stream is not None:
             stream.close()

@@ -40,7 +40,7 @@ def svg(tl: Timeline) -> str:
            f'role="img" aria-label="timeline of {escape(tl.source)}" font-family="sans-serif" font-size="12">',
            f'<text x="{LEFT - 8}" y="{STRIP_Y + 15}" text-anchor="end">label / s</text>',
            f'<text x="{LEFT - 8}" y="{EVENT_Y + 15}" text-anchor="end">events</text>',
-           f'<text x="{LEFT - 8}" y="{CURVE_Y + 12}" text-anchor="end">probability</text>']
+           f'<text x="{LEFT - 30}" y="{CURVE_Y + CURVE_H / 2 + 4}" text-anchor="end">probability</text>']
     for s in tl.seconds():
         if s["label"] is None:
             continue
@@ -57,6 +57,8 @@ def svg(tl: Timeline) -> str:
             out.append(f'<text x="{x0 + 4:.1f}" y="{EVENT_Y + 15}" fill="#fff">{escape(e.label)}</text>')
     y = lambda p: CURVE_Y + CURVE_H * (1 - p)  # noqa: E731
     out.append(f'<rect x="{LEFT}" y="{CURVE_Y}" width="{plot_w}" height="{CURVE_H}" fill="none" stroke="#999"/>')
+    for p in (0.0, 0.5, 1.0):
+        out.append(f'<text x="{LEFT - 4}" y="{y(p) + 4:.1f}" text-anchor="end" fill="#555">{p:g}</text>')
     ty = y(tl.config.threshold)
     out.append(f'<line x1="{LEFT}" x2="{W - RIGHT}" y1="{ty:.1f}" y2="{ty:.1f}" stroke="#555" '
                f'stroke-dasharray="4 3"><title>threshold {tl.config.threshold:g}</title></line>')
