@@ -30,6 +30,7 @@ import sys
 sys.modules["torch"] = None  # any `import torch` now raises ImportError
 import lrcn.runtime, lrcn.runtime.cli, lrcn.runtime.stream, lrcn.runtime.display, lrcn.runtime.run_stream
 import lrcn.runtime.engine, lrcn.runtime.scheduler, lrcn.runtime.mailbox, lrcn.runtime.streamlist
+import lrcn.runtime.run_timeline, lrcn.runtime.timeline_html, lrcn.runtime.event_output, lrcn.runtime.sinks.http, lrcn.runtime.sinks.jsonl
 from lrcn.runtime import VideoClassifier
 clf = VideoClassifier({str(fake)!r}, device="cpu")
 p = clf.predict({str(video)!r})

@@ -159,3 +159,16 @@ def test_http_dead_endpoint_fails_counted(endpoint):
         sink.emit(record(i))
     s = sink.close(timeout=10)
     assert (s.delivered, s.failed, s.unsent) == (0, 3, 0) and "refused" in s.note.lower()
+
+
+def test_http_predictions_only_when_asked_and_at_the_capped_rate(endpoint):
+    ep = endpoint()
+    sink = open_sink(ep.url + "#predictions=1")  # at most one per second per stream
+    assert sink.wants_predictions
+    for i in range(50):  # 50 predictions of two streams within well under a second
+        sink.emit({"type": "prediction", "stream": "cam" if i % 2 else "door", "t": i * 0.01, "label": "a"})
+    sink.emit(record(0))
+    s = sink.close(timeout=10)
+    assert [(b["type"], b["stream"]) for b in ep.bodies] == [("prediction", "door"), ("prediction", "cam"),
+                                                             ("event", "cam")]
+    assert s.delivered == 3
