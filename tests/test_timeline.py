@@ -47,7 +47,7 @@ def test_timeline_events_match_the_known_segments(colour_model, long_video, tmp_
     for e, k in zip(tl["events"], known):  # each boundary within one sampling step
         assert abs(e["start"] - k["start"]) <= STEP + 1e-6 and abs(e["end"] - k["end"]) <= STEP + 1e-6, (e, k)
         assert e["peak"] > 0.99 and e["predictions"] == 10
-    assert tl["duration"] == pytest.approx(8.0)
+    assert tl["duration"] == pytest.approx(8.0) and tl["window_s"] == 0.0  # a window of one frame
     assert [s["label"] for s in tl["seconds"]] == ["red"] * 2 + ["green"] * 2 + ["blue"] * 2 + ["red"] * 2
     rows = [json.loads(x) for x in r.stdout.splitlines() if x.startswith("{")]
     assert [(x["phase"], x["label"]) for x in rows if x.get("type") == "event"] == [

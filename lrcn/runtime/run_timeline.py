@@ -32,7 +32,9 @@ def run_timeline(clf, path: str, out: str, scfg, printer: EventPrinter, *, progr
 
     duration = video_duration(path)
     printer.bind(clf.class_names)
-    tl = Timeline(str(path), clf.class_names, duration or 0.0, printer.config)
+    rate = clf.meta.sample_fps if scfg.sample_fps is None else scfg.sample_fps
+    window_s = (clf.sampled_frames - 1) / rate if rate else None  # rate 0: every frame, at a rate unknown here
+    tl = Timeline(str(path), clf.class_names, duration or 0.0, printer.config, window_s)
     name = Path(path).name
     stopped, stream = False, None
     columns = (TextColumn("timeline"), BarColumn(), TextColumn("{task.completed:.1f} s of video"),

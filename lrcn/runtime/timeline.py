@@ -31,6 +31,9 @@ class Timeline:
     duration: float
     """Seconds of video (the last prediction's time where the container does not say)."""
     config: EventConfig
+    window_s: float | None = None
+    """Source seconds one prediction's window spans; a prediction is placed at its newest frame, so
+    label changes show up to this late."""
     times: list[float] = field(default_factory=list)
     probs: list[np.ndarray] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
@@ -60,6 +63,7 @@ class Timeline:
 
     def to_dict(self) -> dict:
         return {"source": self.source, "duration": round(self.duration, 3), "labels": self.labels,
+                "window_s": None if self.window_s is None else round(self.window_s, 3),
                 "config": asdict(self.config), "events": [event_dict(e) for e in self.events],
                 "seconds": self.seconds(), "predictions": len(self.times)}
 

@@ -87,6 +87,7 @@ def timeline_html(tl: Timeline) -> str:
     table = (f"<table><thead><tr><th>label</th><th>start</th><th>end</th><th>seconds</th><th>peak</th>"
              f"<th>mean</th><th>predictions</th></tr></thead><tbody>{rows}</tbody></table>" if tl.events
              else "<p>No event: no label held its threshold long enough.</p>")
+    window = f" ({tl.window_s:.2f} s)" if tl.window_s else ""
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>lrcn timeline: {escape(tl.source)}</title>
 <style>
@@ -99,7 +100,8 @@ th:first-child, td:first-child {{ text-align: left; }}
 </style></head><body>
 <h1>Timeline of {escape(tl.source)}</h1>
 <p>{tl.duration:.1f} s of video, {len(tl.times)} predictions, {len(tl.events)} events
-(threshold {cfg.threshold:g}, min event {cfg.min_event:g} s, merge gap {cfg.merge_gap:g} s).</p>
+(threshold {cfg.threshold:g}, min event {cfg.min_event:g} s, merge gap {cfg.merge_gap:g} s).
+A prediction is placed at the newest frame of its window{window}, so a change shows up to that late.</p>
 <p>{legend}</p>
 {svg(tl)}
 <h2>Events</h2>
