@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import getpass
 import shutil
 import socket
 import subprocess
@@ -25,8 +26,11 @@ class Broker:
         self.folder, self.port, self.proc = folder, free_port(), None
         (folder / "data").mkdir(parents=True, exist_ok=True)
         self.conf = folder / "mosquitto.conf"
+        # `user`: run as root, mosquitto would switch to user "mosquitto", who cannot write the persistence
+        # database in our temp folder; the subscriber's session would then not survive a restart
         self.conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
-                             f"persistence_location {folder / 'data'}/\nlog_dest file {folder / 'log.txt'}\n")
+                             f"persistence_location {folder / 'data'}/\nlog_dest file {folder / 'log.txt'}\n"
+                             f"user {getpass.getuser()}\n")
 
     def start(self, timeout: float = 10.0) -> "Broker":
         self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)], stdout=subprocess.DEVNULL,

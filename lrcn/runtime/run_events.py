@@ -36,10 +36,11 @@ class EventRouter:
         self.summaries: list[SinkSummary] = []
 
     def prediction(self, pred, *, stream: str | None = None, live: bool = False) -> list[dict]:
-        """One prediction (not ready ones are ignored); `live` attaches wall-clock times to events."""
+        """One prediction (not ready ones are ignored) of `stream` (default: the prediction's own `stream`);
+        `live` attaches wall-clock times (the capture time where the engine gives it) to events."""
         if getattr(pred, "probs", None) is None:
             return []
-        name = getattr(pred, "stream", "") or stream or "stream"
+        name = stream or getattr(pred, "stream", "") or "stream"  # a name given here wins over the engine's
         wall = (getattr(pred, "captured", 0.0) or time.time()) if live else None
         if self._prediction_sinks:
             rec = {"type": "prediction", "stream": name, "t": round(pred.t, 3), "wall": wall, "label": pred.label,
