@@ -32,7 +32,7 @@ class Broker:
                              f"persistence_location {folder / 'data'}/\nlog_dest file {folder / 'log.txt'}\n"
                              f"user {getpass.getuser()}\n")
 
-    def start(self, timeout: float = 10.0) -> "Broker":
+    def start(self, timeout: float = 10.0) -> Broker:
         self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)], stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout

@@ -8,8 +8,8 @@ import threading
 from rich.console import Console
 
 from lrcn.runtime.console import err_console
-from lrcn.runtime.output import json_line
 from lrcn.runtime.events import EventConfig
+from lrcn.runtime.output import json_line
 from lrcn.runtime.run_events import SINK_CLOSE_S, EventRouter
 from lrcn.runtime.sinks import open_sinks
 
@@ -43,11 +43,11 @@ class EventPrinter:
         self.screen: Console | None = None
         """Set while a progress bar is live on the terminal that stdout also shows: lines go above the bar."""
 
-    def bind(self, labels: list[str]) -> "EventPrinter":
+    def bind(self, labels: list[str]) -> EventPrinter:
         self.router = EventRouter(labels, self.config, self.sinks)
         return self
 
-    def __enter__(self) -> "EventPrinter":
+    def __enter__(self) -> EventPrinter:
         """SIGTERM stops the run as Ctrl-C does (the engine ends its streams), so the sinks still flush."""
         self._old_term = None
         if threading.current_thread() is threading.main_thread():

@@ -20,8 +20,8 @@ a boundary in the video and the event's edge at most, whatever the sampling rate
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
 
 import numpy as np
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from typing import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from lrcn.runtime.events import EventConfig, EventDetector
 from lrcn.runtime.sinks import Sink, SinkSummary

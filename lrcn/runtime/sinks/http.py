@@ -43,7 +43,7 @@ class HttpSink:
         self._worker.start()
 
     @classmethod
-    def from_spec(cls, spec: str) -> "HttpSink":
+    def from_spec(cls, spec: str) -> HttpSink:
         url, opts = parse_options(spec, {"timeout": float, "retries": int, "backoff": float, "queue": int,
                                          "predictions": float})
         return cls(url, **opts)

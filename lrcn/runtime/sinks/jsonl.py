@@ -34,7 +34,7 @@ class JsonlSink:
             raise LrcnError(f"{self.path}: cannot open for appending ({e.strerror or e})") from None
 
     @classmethod
-    def from_spec(cls, spec: str) -> "JsonlSink":
+    def from_spec(cls, spec: str) -> JsonlSink:
         target, opts = parse_options(spec, {"max_mb": float, "keep": int, "predictions": int})
         path = target[len("jsonl:"):]
         if not path:

@@ -60,7 +60,7 @@ class MqttSink:
         c.loop_start()
 
     @classmethod
-    def from_spec(cls, spec: str) -> "MqttSink":
+    def from_spec(cls, spec: str) -> MqttSink:
         url, opts = parse_options(spec, {"qos": int, "queue": int, "keepalive": int})
         u = urlsplit(url)
         if not u.hostname:
