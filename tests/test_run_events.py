@@ -133,8 +133,9 @@ def test_sigterm_flushes_sinks_within_a_bound_and_says_what_was_lost(colour_mode
 
 @pytest.mark.slow
 def test_vc_run_events_to_mqtt_through_a_broker_restart_then_sigterm(colour_model, tmp_path):  # noqa: F811
-    """The acceptance run: a live source, events to a real mosquitto, the broker restarted mid-run,
-    events after it returns still arrive, SIGTERM ends with delivery counts."""
+    """The acceptance run: `vc-run cams.streams --stream --events --sink mqtt://...` with two loopback
+    cameras, events to a real mosquitto, the broker restarted mid-run, events after it returns still
+    arrive, SIGTERM ends with delivery counts."""
     from mqtt_broker import MOSQUITTO, Broker, Subscriber
 
     pytest.importorskip("paho.mqtt.client", reason="paho-mqtt not installed (pip install -e '.[sinks]')")
@@ -142,23 +143,26 @@ def test_vc_run_events_to_mqtt_through_a_broker_restart_then_sigterm(colour_mode
         pytest.skip("mosquitto not installed (apt-get install -y mosquitto; .ci/run does it)")
     broker = Broker(tmp_path / "broker").start()
     sub = Subscriber(broker.port, ["lrcn/+/events", "lrcn/+/state", "lrcn/available"])
-    cam = segments_camera(seconds=1.5)
-    proc, lines = start_vc_run([cam.url(), "--model", str(colour_model), "--json", "--min-event", "0.6",
-                                "--merge-gap", "0.4", "--sink", f"mqtt://127.0.0.1:{broker.port}/lrcn"],
-                               tmp_path / "err.txt")
+    cam, cam2 = segments_camera(seconds=1.5), segments_camera(seconds=2.0)
+    streams = tmp_path / "cams.streams"
+    streams.write_text(f"# two loopback cameras\ndoor = {cam.url()}\nyard = {cam2.url()}\n")
+    proc, lines = start_vc_run([str(streams), "--stream", "--events", "--model", str(colour_model), "--json",
+                                "--min-event", "0.6", "--merge-gap", "0.4",
+                                "--sink", f"mqtt://127.0.0.1:{broker.port}/lrcn"], tmp_path / "err.txt")
 
-    def events(messages):
-        return [json.loads(p) for t, p, _ in messages if t.endswith("/events")]
+    def events(messages, stream="door"):
+        return [json.loads(p) for t, p, _ in messages if t == f"lrcn/{stream}/events"]
 
     try:
         assert sub.subscribed.wait(10)
-        first = next_row(lines, lambda r: r.get("type") == "event" and r["phase"] == "end", timeout=60)
+        door_end = lambda r: r.get("type") == "event" and r["phase"] == "end" and r["stream"] == "door"  # noqa: E731
+        first = next_row(lines, door_end, timeout=60)
         assert sub.wait_for(lambda m: any(e["id"] == first["id"] and e["phase"] == "end" for e in events(m)))
         broker.stop()
         time.sleep(1.0)  # down for a second: the sink queues, vc-run keeps classifying
         broker.start()
-        later = next_row(lines, lambda r: r.get("type") == "event" and r["phase"] == "end", timeout=60)
-        after = next_row(lines, lambda r: r.get("type") == "event" and r["phase"] == "end", timeout=60)
+        later = next_row(lines, door_end, timeout=60)
+        after = next_row(lines, door_end, timeout=60)
         assert sub.wait_for(lambda m: any(e["id"] == after["id"] for e in events(m)), timeout=30), \
             "an event sent after the broker came back did not arrive"
         proc.send_signal(signal.SIGTERM)
@@ -168,6 +172,7 @@ def test_vc_run_events_to_mqtt_through_a_broker_restart_then_sigterm(colour_mode
         if proc.poll() is None:
             proc.kill()
         cam.stop()
+        cam2.stop()
         sub.close()
         broker.stop()
     err = (tmp_path / "err.txt").read_text()
@@ -183,3 +188,6 @@ def test_vc_run_events_to_mqtt_through_a_broker_restart_then_sigterm(colour_mode
     assert summary["delivered"] >= len(set(got)) and (summary["failed"], summary["dropped"], summary["unsent"]) == (0, 0, 0)
     assert f"sink mqtt://127.0.0.1:{broker.port}/lrcn: delivered {summary['delivered']}" in err
     assert sub.messages[-1][:2] == ("lrcn/available", b"offline")
+    assert events(sub.messages, "yard"), "the second stream's events did not arrive"
+    assert {(m[0], m[2]) for m in sub.messages if m[0].endswith("/state")} >= {("lrcn/door/state", False),
+                                                                              ("lrcn/yard/state", False)}

@@ -115,7 +115,8 @@ def main(
                 run_timeline(_classifier(model, device, threads, top_k), sources[0], timeline, scfg, ev)
             return
         with_events = events or bool(sink)  # events only exist in stream mode: they imply it
-        streaming = stream or with_events or show or bool(save) or any(is_live(s) or is_stream_list(s) for s in sources)
+        streaming = (stream or with_events or show or bool(save)
+                     or any(is_live(s) or is_stream_list(s) for s in sources))
         if streaming and workers > 1:
             raise fail("--workers is for clip mode over files; streams all run in one process", 2)
         if with_events:
