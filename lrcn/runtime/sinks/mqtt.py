@@ -42,8 +42,12 @@ class MqttSink:
         self.name = f"mqtt://{host}:{port}/{self.topic}"
         self.summary = SinkSummary(self.name)
         self._lock = threading.Lock()
-        self._sent: set[int] = set()
-        self._acked: set[int] = set()
+        self._pending: set[int] = set()
+        """Message ids handed to paho and not acknowledged yet."""
+        self._early: set[int] = set()
+        self._own: set[int] = set()
+        """Ids of our availability messages, which are not records."""
+        """Acknowledged before `publish` returned their id (paho's thread can be that quick)."""
         self._state: dict[str, str] = {}
         self._connected = threading.Event()
         self.connects = 0
@@ -77,15 +81,21 @@ class MqttSink:
             self.summary.note = f"broker refused the connection: {reason_code}"
             return
         self.connects += 1
-        client.publish(self.available, "online", qos=1, retain=True)
+        self._own.add(client.publish(self.available, "online", qos=1, retain=True).mid)  # acked on this thread
         self._connected.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self._connected.clear()
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
-        with self._lock:
-            self._acked.add(mid)
+        with self._lock:  # `summary` stays current while running (a service reads it)
+            if mid in self._own:
+                self._own.discard(mid)
+            elif mid in self._pending:
+                self._pending.discard(mid)
+                self.summary.delivered += 1
+            else:
+                self._early.add(mid)
 
     def _publish(self, topic: str, record: dict, retain: bool = False) -> None:
         info = self._client.publish(topic, json.dumps(record, separators=(",", ":"), default=str),
@@ -94,7 +104,11 @@ class MqttSink:
             self.summary.dropped += 1
         elif info.rc in (self._mqtt.MQTT_ERR_SUCCESS, self._mqtt.MQTT_ERR_NO_CONN):  # NO_CONN: queued for later
             with self._lock:
-                self._sent.add(info.mid)
+                if info.mid in self._early:
+                    self._early.discard(info.mid)
+                    self.summary.delivered += 1
+                else:
+                    self._pending.add(info.mid)
         else:
             self.summary.failed += 1
             self.summary.note = f"last error: {self._mqtt.error_string(info.rc)}"
@@ -117,7 +131,7 @@ class MqttSink:
         deadline = time.monotonic() + max(0.0, timeout)
         while time.monotonic() < deadline:
             with self._lock:
-                if self._sent <= self._acked:
+                if not self._pending:
                     break
             time.sleep(0.02)
         if self._connected.is_set():
@@ -129,8 +143,7 @@ class MqttSink:
         self._client.disconnect()
         self._client.loop_stop()
         with self._lock:
-            self.summary.delivered = len(self._sent & self._acked)
-            self.summary.unsent = len(self._sent - self._acked)
+            self.summary.unsent = len(self._pending)
         if self.connects == 0 and not self.summary.note:
             self.summary.note = "never connected to the broker"
         return self.summary
