@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
-SHARED_VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "videos"
 REPO = Path(__file__).resolve().parents[1]
+# beside the checkout (../shared), or above a worktree of it (../../shared)
+SHARED_VIDEOS = next((p / "shared" / "data" / "videos" for p in REPO.parents[:2]
+                      if (p / "shared" / "data" / "videos").is_dir()), REPO.parent / "shared" / "data" / "videos")
 
 
 def pytest_configure(config):

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from runtime_fixtures import fake_model
 
+from lrcn.runtime import decode as D
 from lrcn.runtime import sources as S
 from lrcn.core.errors import SourceError
 
@@ -234,7 +235,7 @@ def test_a_file_whose_decoder_hangs_in_stream_mode_ends_within_its_timeout(fake,
             self.release_me.set()
 
     cap = HangingCapture()
-    monkeypatch.setattr(S, "open_file_capture", lambda path: cap)
+    monkeypatch.setattr(D, "open_file_capture", lambda path: cap)
     video = tmp_path / "hangs after 3.avi"
     video.write_bytes(b"not read: the capture is faked")
     r, seconds = vc_run(str(video), "--stream", "--model", fake, "--device", "cpu", "--sample-fps", "0",
@@ -259,6 +260,6 @@ def test_a_file_counts_only_the_frames_it_handed_out_and_close_ends_its_decoder(
     assert src.read == 2 and [f.index for f in got] == [0, 1]
     src.close()
     deadline = time.monotonic() + 3
-    while any(t.name == "read:ten.avi" for t in threading.enumerate()) and time.monotonic() < deadline:
+    while any(t.name == "decode:ten.avi" for t in threading.enumerate()) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not any(t.name == "read:ten.avi" for t in threading.enumerate())
+    assert not any(t.name == "decode:ten.avi" for t in threading.enumerate())

@@ -4,6 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
+from lrcn.runtime import decode as D
 from lrcn.runtime import video as V
 from lrcn.core.errors import VideoError
 
@@ -84,11 +85,12 @@ def test_hung_decoder_is_bounded_in_time(tmp_path, monkeypatch):
     p = tmp_path / "slow.avi"
     p.write_bytes(b"x" * 10)
 
-    def hang(path, img_size, max_keep, stop):
+    def hang(self, stop):
         stop.wait(5)
         raise VideoError("never")
+        yield
 
-    monkeypatch.setattr(V, "_decode", hang)
+    monkeypatch.setattr(D.FrameReader, "frames", hang)
     t0 = time.perf_counter()
     with pytest.raises(VideoError, match="longer than"):
         V.decode_video(p, 8, timeout_s=0.3)
