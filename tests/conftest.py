@@ -25,6 +25,14 @@ def shared_videos() -> Path:
 
 
 @pytest.fixture(scope="session")
+def fake(tmp_path_factory) -> Path:
+    """helpers.fake_model's default: T = 4, 32 px, rgb, classes a, b, c (read-only: make your own to change it)."""
+    from helpers import fake_model
+
+    return fake_model(tmp_path_factory.mktemp("fake"))
+
+
+@pytest.fixture(scope="session")
 def tiny_data(tmp_path_factory) -> Path:
     """3 motion classes x 12 clips (3 groups each) of 12 frames at 48x48: a dataset in ~1 s."""
     from lrcn.train.synth import SynthConfig, make_dataset

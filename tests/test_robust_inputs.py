@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import SHARED_VIDEOS
-from runtime_fixtures import fake_model
+from helpers import fake_model, vc_run, write_avi
 
 from lrcn.runtime import video as V
 from lrcn.core.errors import VideoError
@@ -24,19 +24,11 @@ from lrcn.core.errors import VideoError
 runner = CliRunner()
 
 
-@pytest.fixture(scope="module")
-def fake(tmp_path_factory):
-    return fake_model(tmp_path_factory.mktemp("fake"))  # T = 4, 32 px, classes a, b, c
-
-
 def write_video(path: Path, frames: int, w: int = 48, h: int = 48) -> Path:
-    wr = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (w, h))
-    for i in range(frames):
-        img = np.zeros((h, w, 3), np.uint8)
-        cv2.circle(img, (w // 4 + i * w // 16, h // 2), max(2, h // 8), (255, 200, 40), -1)
-        wr.write(img)
-    wr.release()
-    return path
+    """A dot moving right over `frames` frames of w x h."""
+    imgs = [cv2.circle(np.zeros((h, w, 3), np.uint8), (w // 4 + i * w // 16, h // 2), max(2, h // 8),
+                       (255, 200, 40), -1) for i in range(frames)]
+    return write_avi(path, imgs, size=(w, h))
 
 
 def shared_or_made(name: str, tmp: Path) -> bytes:
@@ -66,12 +58,6 @@ def messy_folder(root: Path) -> dict[str, bool | None]:
     return {"empty.avi": False, "random.avi": False, "random.mp4": False, "notes.mp4": False,
             "first-tenth.mp4": None, "first-tenth.avi": None, "zero-frames.avi": False, "one-frame.avi": True,
             "two-frames.avi": True, "with space ünï 日本.avi": True, "uhd-4k.avi": True, "folder.avi": False}
-
-
-def vc_run(*args):
-    from lrcn.runtime.cli import app
-
-    return runner.invoke(app, [str(a) for a in args])
 
 
 def test_every_messy_file_is_classified_or_refused_in_exactly_one_line(fake, tmp_path):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from runtime_fixtures import MjpegServer
+from helpers import MjpegServer
 
 from lrcn.runtime import VideoClassifier
 

@@ -9,18 +9,13 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import REPO
-from runtime_fixtures import cuda_works, fake_model
+from helpers import cuda_works, fake_model
 
 from lrcn.core.errors import ModelError
 from lrcn.runtime.model import LrcnModel, newest_model
 from lrcn.runtime.session import CPU, DeviceError, SessionConfig, SessionFactory, provider_failure_reason
 
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def fake(tmp_path_factory):
-    return fake_model(tmp_path_factory.mktemp("fake"))
 
 
 def test_runtime_imports_without_torch(fake, tiny_data):

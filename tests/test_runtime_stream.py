@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from runtime_fixtures import MjpegServer, fake_model
+from helpers import MjpegServer, fake_model
 
 from lrcn.runtime import VideoClassifier
 from lrcn.core.errors import SourceError

@@ -3,15 +3,8 @@
 import json
 
 import pytest
-from typer.testing import CliRunner
 
-runner = CliRunner()
-
-
-def vc_run(*args):
-    from lrcn.runtime.cli import app
-
-    return runner.invoke(app, [str(a) for a in args])
+from helpers import vc_run
 
 
 def rows(result) -> list[dict]:

@@ -1,8 +1,9 @@
 import time
 
-import cv2
 import numpy as np
 import pytest
+
+from helpers import write_avi
 
 from lrcn.runtime import decode as D
 from lrcn.runtime import video as V
@@ -16,15 +17,6 @@ EXPECTED_FRAMES = {  # decodable frames per ../shared/data/README.md
     "pigs_in_a_polka.gif": 30,
     "carphone_qcif_distorted.mp4": 120,
 }
-
-
-def write_avi(path, frames):
-    h, w = frames[0].shape[:2]
-    wr = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (w, h))
-    for f in frames:
-        wr.write(f)
-    wr.release()
-    return path
 
 
 @pytest.mark.parametrize("name,count", sorted(EXPECTED_FRAMES.items()))
