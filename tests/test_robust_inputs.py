@@ -134,15 +134,19 @@ def _plain(fake: Path, out: Path) -> Path:
     return out
 
 
-@pytest.mark.parametrize("what,needle", [
-    ("text", "cannot load (not an ONNX model"),
-    ("plain", "no lrcn metadata"),
-    ("newer", "metadata schema 99 is newer than this lrcn reads (1); upgrade lrcn"),
-    ("classes", "the metadata names 3 classes but the model outputs 4"),
-    ("truncated", ""),
-    ("missing", "no such model file"),
-])
-def test_vc_run_refuses_a_bad_model_in_one_line(fake, tiny_data, tmp_path, what, needle):
+BAD_MODELS = {  # what is wrong -> the start of the message after "error: PATH: "
+    "text": "cannot load (not an ONNX model",
+    "plain": "no lrcn metadata",
+    "newer": "metadata schema 99 is newer than this lrcn reads (1); upgrade lrcn",
+    "classes": "the metadata names 3 classes but the model outputs 4",
+    "truncated": "",
+    "missing": "no such model file",
+}
+
+
+@pytest.mark.parametrize("what", BAD_MODELS)
+def test_vc_run_refuses_a_bad_model_in_one_line(fake, tiny_data, tmp_path, what):
+    needle = BAD_MODELS[what]
     path = {
         "text": lambda: (tmp_path / "notes.onnx").write_text("hello") and tmp_path / "notes.onnx",
         "plain": lambda: _plain(fake, tmp_path / "plain.onnx"),
