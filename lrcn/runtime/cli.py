@@ -12,8 +12,9 @@ from typing import Annotated, Optional
 import typer
 
 from lrcn.runtime.console import err_console, fail, one_line_errors
+from lrcn.runtime.entry import App
 
-app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=False)
+app = App(add_completion=False, help=__doc__, no_args_is_help=False)
 
 
 def _check(sources, top_k, clips, device, threads, reconnect, decode_timeout, stream_timeout) -> None:
