@@ -164,3 +164,38 @@ def test_a_file_counts_only_the_frames_it_handed_out_and_close_ends_its_decoder(
     while any(t.name == "decode:ten.avi" for t in threading.enumerate()) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not any(t.name == "decode:ten.avi" for t in threading.enumerate())
+
+
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "gst://videotestsrc ! appsink", "concat:a.avi|b.avi://x",
+                                 "ftp://127.0.0.1/cam", "udp://127.0.0.1:1234"])
+def test_only_stream_url_schemes_are_opened(fake, url, monkeypatch):
+    opened = []
+    monkeypatch.setattr(S.cv2, "VideoCapture", lambda *a: opened.append(a))
+    scheme = url.split("://")[0]
+    msg = f"{url}: {scheme!r} URLs are not opened; stream URLs are rtsp://, rtsps://, http://, https://, rtmp://"
+    with pytest.raises(SourceError) as e:
+        S.open_source(url)
+    assert str(e.value) == msg
+    r, _ = vc_run_timed(url, "--model", fake, "--device", "cpu")
+    assert r.exit_code == 1 and r.output == f"error: {msg}\n"
+    assert opened == []  # refused before OpenCV saw the string
+
+
+@pytest.mark.parametrize("target", ["rtsp://127.0.0.1:9/cam", "RTSPS://127.0.0.1:9/cam", "http://127.0.0.1:9/x",
+                                    "https://127.0.0.1:9/x", "rtmp://127.0.0.1:9/live", 3])
+def test_urls_open_through_ffmpeg_explicitly_and_cameras_as_before(target, monkeypatch):
+    class Unopened:
+        def isOpened(self):
+            return False
+
+        def release(self):
+            pass
+
+    calls = []
+    monkeypatch.setattr(S.cv2, "VideoCapture", lambda *a: calls.append(a) or Unopened())
+    with pytest.raises(SourceError, match="cannot be opened"):
+        S.open_source(target, timeout_s=0.5)
+    if isinstance(target, int):
+        assert calls == [(3,)]  # a camera index: OpenCV picks the camera backend, as before
+    else:
+        assert len(calls) == 1 and calls[0][:2] == (target, cv2.CAP_FFMPEG)  # never CAP_ANY: no GStreamer pipeline

@@ -46,7 +46,7 @@ def check_frame_size(path: str, width: int, height: int) -> None:
     """Raise VideoError naming the file when width x height is over MAX_FRAME_PIXELS."""
     if width * height > MAX_FRAME_PIXELS:
         raise VideoError(f"{path}: frames of {width}x{height} pixels are over the limit of "
-                         f"{MAX_FRAME_PIXELS:,} pixels (8192x8192); not decoded")
+                         f"{MAX_FRAME_PIXELS:,} pixels; not decoded")
 
 
 def open_file_capture(path: str) -> cv2.VideoCapture:
