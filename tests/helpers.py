@@ -12,6 +12,8 @@ from __future__ import annotations
 import functools
 import shutil
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -108,13 +110,13 @@ class MjpegServer:
         self.jpegs = [cv2.imencode(".jpg", f)[1].tobytes() for f in frames]
         self.mode, self.period, self.port, self.sent = mode, 1.0 / fps, 0, 0
         self._server = None
+        self._sent_cond = threading.Condition()
 
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/stream.mjpg"
 
     def start(self) -> "MjpegServer":
         import http.server
-        import threading
 
         owner, stopped = self, threading.Event()
 
@@ -145,7 +147,9 @@ class MjpegServer:
                         self.wfile.flush()
                     except OSError:
                         return
-                    owner.sent += 1
+                    with owner._sent_cond:
+                        owner.sent += 1
+                        owner._sent_cond.notify_all()
                     i += 1
                     stopped.wait(owner.period)
 
@@ -162,6 +166,27 @@ class MjpegServer:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+
+    def wait_sent(self, n: int, timeout_s: float = 60.0) -> None:
+        """Until `n` frames in all were sent (a client is connected and reading). The bound only stops a
+        broken test from hanging: a loaded machine is slow, never wrong."""
+        with self._sent_cond:
+            assert self._sent_cond.wait_for(lambda: self.sent >= n, timeout_s), f"sent {self.sent} of {n} frames"
+
+    def outage(self, after_sent: int, down_s: float) -> threading.Event:
+        """In a thread: once `after_sent` frames went out, stop, stay down `down_s`, start again.
+        Returns an Event set when the server is back."""
+        back = threading.Event()
+
+        def run() -> None:
+            self.wait_sent(after_sent)
+            self.stop()
+            time.sleep(down_s)  # the outage itself: how long the camera is away, not a wait for the client
+            self.start()
+            back.set()
+
+        threading.Thread(target=run, daemon=True).start()
+        return back
 
 
 def closed_port_url() -> str:
@@ -197,8 +222,6 @@ def vc_run(*args):
 
 def vc_run_timed(*args):
     """(vc_run's Result, seconds it took)."""
-    import time
-
     t0 = time.perf_counter()
     result = vc_run(*args)
     return result, time.perf_counter() - t0

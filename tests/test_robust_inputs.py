@@ -18,7 +18,9 @@ from typer.testing import CliRunner
 from conftest import SHARED_VIDEOS
 from helpers import fake_model, vc_run, write_avi
 
+from lrcn.runtime import decode as D
 from lrcn.runtime import video as V
+from lrcn.runtime.decode import FrameReader
 from lrcn.core.errors import VideoError
 
 runner = CliRunner()
@@ -81,7 +83,8 @@ def test_every_messy_file_is_classified_or_refused_in_exactly_one_line(fake, tmp
     assert len(errors) == sum("error" in d for d in rows)
     frames = {Path(d["source"]).name: d["frames"] for d in rows if "error" not in d}
     assert frames["one-frame.avi"] == 1 and frames["two-frames.avi"] == 2 and frames["uhd-4k.avi"] == 2
-    assert seconds < 30
+    assert seconds < 120  # a few seconds of work; a file hanging until --decode-timeout costs 20 s (a loaded
+    # machine is slower, not 10 times slower than this bound allows)
 
 
 def test_messy_files_in_stream_mode_end_in_one_line_each(fake, tmp_path):
@@ -98,12 +101,16 @@ def test_messy_files_in_stream_mode_end_in_one_line_each(fake, tmp_path):
     assert any(d["source"].endswith("日本.avi") and "label" in d for d in rows)
 
 
-def test_the_decode_watchdog_stops_a_real_slow_decode(fake, tmp_path, shared_videos):
+def test_the_decode_watchdog_stops_a_real_slow_decode(fake, tmp_path, shared_videos, monkeypatch):
     video = shared_videos / "nasa_13013_two_audio.mp4"  # 325 frames: far more than 1 ms of decoding
+    readers = []
+    monkeypatch.setattr(D, "FrameReader", lambda path: readers.append(FrameReader(path)) or readers[-1])
     t0 = time.perf_counter()
     with pytest.raises(VideoError, match=r"nasa_13013_two_audio.mp4: decoding took longer than 0.001 s"):
         V.decode_video(video, 32, timeout_s=0.001)
-    assert time.perf_counter() - t0 < 1
+    assert time.perf_counter() - t0 < 10  # generous for a loaded machine; the count is the real proof:
+    assert readers[0].decoded < 325  # the decoder was stopped part-way, not waited for
+    monkeypatch.undo()
     good = write_video(tmp_path / "good.avi", 6)
     r = vc_run(video, good, "--model", fake, "--device", "cpu", "--json", "--decode-timeout", "0.001")
     rows = [json.loads(x) for x in r.stdout.splitlines()]

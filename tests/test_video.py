@@ -78,7 +78,7 @@ def test_hung_decoder_is_bounded_in_time(tmp_path, monkeypatch):
     p.write_bytes(b"x" * 10)
 
     def hang(self, stop):
-        stop.wait(5)
+        stop.wait(60)
         raise VideoError("never")
         yield
 
@@ -86,4 +86,4 @@ def test_hung_decoder_is_bounded_in_time(tmp_path, monkeypatch):
     t0 = time.perf_counter()
     with pytest.raises(VideoError, match="longer than"):
         V.decode_video(p, 8, timeout_s=0.3)
-    assert time.perf_counter() - t0 < 2
+    assert time.perf_counter() - t0 < 30  # 0.3 s here; the hang would last 60 s (generous: a loaded machine)
