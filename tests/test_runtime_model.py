@@ -3,7 +3,6 @@
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 from typer.testing import CliRunner
@@ -141,12 +140,12 @@ def test_missing_or_foreign_parts_are_named(tmp_path):
 def test_newest_model_skips_parts_and_variants(tmp_path):
     assert newest_model(tmp_path / "none") is None
     old = fake_model(tmp_path / "a", name="old")
-    time.sleep(0.02)
     new = fake_model(tmp_path / "b", name="new")
     (tmp_path / "b" / "new.int8.onnx").write_bytes(new.read_bytes())
-    os.utime(old, None)  # touch: the oldest export is now the newest file
+    t = new.stat().st_mtime_ns  # explicit times: a coarse or busy clock cannot tie them
+    os.utime(old, ns=(t + 10**9, t + 10**9))  # touch: the oldest export is now the newest file
     assert newest_model(tmp_path) == old
-    os.utime(new, None)
+    os.utime(new, ns=(t + 2 * 10**9, t + 2 * 10**9))
     assert newest_model(tmp_path) == new
 
 
