@@ -13,8 +13,19 @@ SHARED_VIDEOS = next((p / "shared" / "data" / "videos" for p in REPO.parents[:2]
                       if (p / "shared" / "data" / "videos").is_dir()), REPO.parent / "shared" / "data" / "videos")
 
 
+TRAINED = {"tiny_run", "tiny_runs", "exported_tiny", "exported_tiny_run"}
+"""Fixtures that train (and export) a model: tens of seconds on 2 cores, once per session."""
+
+
 def pytest_configure(config):
     os.environ.setdefault("OMP_NUM_THREADS", "2")
+
+
+def pytest_collection_modifyitems(config, items):
+    """A test on a trained run is `slow` without saying so, so `make test-fast` (-m "not slow") never trains."""
+    for item in items:
+        if TRAINED & set(getattr(item, "fixturenames", ())) and not item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
