@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-
 from helpers import vc_run, write_avi
 
 from lrcn.core.errors import VideoError

@@ -19,8 +19,8 @@ import numpy as np
 
 from lrcn.core.errors import SourceError, VideoError
 from lrcn.core.paths import STREAM_TIMEOUT_S
-from lrcn.runtime.quiet import captured_output
 from lrcn.runtime.decode import ASSUMED_FPS, JOIN_S, DecodeThread, start_owned
+from lrcn.runtime.quiet import captured_output
 from lrcn.runtime.video import VIDEO_EXTENSIONS
 
 MAX_BACKOFF_S = 8.0
@@ -224,7 +224,8 @@ class LiveSource:
         last = -1
         while True:
             with self._cond:
-                self._cond.wait_for(lambda: self._ended or (self._newest is not None and self._newest.index > last),
+                self._cond.wait_for(lambda last=last: self._ended or (self._newest is not None
+                                                                      and self._newest.index > last),
                                     timeout=min(1.0, self.stall_s / 4))
                 frame = self._newest if self._newest is not None and self._newest.index > last else None
                 ended, error = self._ended, self._error
