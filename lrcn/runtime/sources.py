@@ -11,8 +11,9 @@ from __future__ import annotations
 import glob
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, NamedTuple
+from typing import NamedTuple
 
 import cv2
 import numpy as np
