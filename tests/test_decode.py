@@ -57,7 +57,7 @@ def test_a_file_without_a_usable_rate_is_unknown_in_clip_mode_and_25_fps_in_stre
 def test_a_frame_size_over_the_limit_is_refused_before_any_frame_decodes(tmp_path, monkeypatch, counted):
     video = write_avi(tmp_path / "wide.avi", [np.zeros((48, 64, 3), np.uint8)] * 3)
     monkeypatch.setattr(D, "MAX_FRAME_PIXELS", 64 * 48 - 1)
-    msg = f"{video}: frames of 64x48 pixels are over the limit of 3,071 pixels; not decoded"
+    msg = f"{video}: frames of 64x48 pixels are over the limit of 3,071 pixels"
     with pytest.raises(VideoError) as e:
         decode_video(video, 16)
     assert str(e.value) == msg
@@ -97,5 +97,42 @@ def test_vc_run_refuses_an_oversized_file_in_one_line_in_clip_and_stream_mode(fa
         r = vc_run(video, "--model", fake, "--device", "cpu", "--json", *mode)
         assert r.exit_code == 1 and "Traceback" not in r.output
         errors = [x for x in r.stderr.splitlines() if x.startswith("error: ")]
-        assert errors == [f"error: {video}: frames of 64x48 pixels are over the limit of 1,000 pixels; not decoded"]
+        assert errors == [f"error: {video}: frames of 64x48 pixels are over the limit of 1,000 pixels"]
         assert all("error" in json.loads(x) for x in r.stdout.splitlines())  # no prediction
+
+
+def test_a_live_source_over_the_limit_is_refused_at_open_and_a_larger_frame_later_ends_it(fake, monkeypatch):
+    from helpers import MjpegServer
+
+    from lrcn.core.errors import SourceError
+    from lrcn.runtime import sources as S
+
+    monkeypatch.setattr(D, "MAX_FRAME_PIXELS", 1000)
+    big = MjpegServer([np.zeros((48, 64, 3), np.uint8)], fps=50).start()
+    try:
+        with pytest.raises(SourceError) as e:
+            S.open_source(big.url(), timeout_s=5)
+        assert str(e.value) == f"{big.url()}: frames of 64x48 pixels are over the limit of 1,000 pixels"
+        r = vc_run(big.url(), "--model", fake, "--device", "cpu", "--stream-timeout", "5")
+        assert r.exit_code == 1 and r.output == f"error: {e.value}\n"
+    finally:
+        big.stop()
+    # a capture that announced small frames and then gives a larger one (OpenCV's FFmpeg backend scales
+    # to the size announced at open; a camera driver need not): the source ends at the first of them
+    class Growing:
+        def __init__(self):
+            self.n = 0
+
+        def read(self):
+            self.n += 1
+            return True, np.zeros((24, 24, 3) if self.n <= 3 else (48, 64, 3), np.uint8)
+
+        def release(self):
+            pass
+
+    monkeypatch.setattr(S, "_open_capture", lambda target, timeout_s: Growing())
+    src = S.open_source(7, reconnect=0)
+    with pytest.raises(SourceError, match=r"^camera 7: frames of 64x48 pixels are over the limit of 1,000 pixels$"):
+        for frame in src.frames():
+            assert frame.image.shape[:2] == (24, 24)
+    src.close()

@@ -45,8 +45,7 @@ def usable_fps(fps) -> float | None:
 def check_frame_size(path: str, width: int, height: int) -> None:
     """Raise VideoError naming the file when width x height is over MAX_FRAME_PIXELS."""
     if width * height > MAX_FRAME_PIXELS:
-        raise VideoError(f"{path}: frames of {width}x{height} pixels are over the limit of "
-                         f"{MAX_FRAME_PIXELS:,} pixels; not decoded")
+        raise VideoError(f"{path}: frames of {width}x{height} pixels are over the limit of {MAX_FRAME_PIXELS:,} pixels")
 
 
 def open_file_capture(path: str) -> cv2.VideoCapture:

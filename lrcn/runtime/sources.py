@@ -18,9 +18,9 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-from lrcn.core.errors import SourceError, VideoError
+from lrcn.core.errors import LrcnError, SourceError, VideoError
 from lrcn.core.paths import STREAM_TIMEOUT_S
-from lrcn.runtime.decode import ASSUMED_FPS, JOIN_S, DecodeThread, start_owned
+from lrcn.runtime.decode import ASSUMED_FPS, JOIN_S, DecodeThread, check_frame_size, start_owned
 from lrcn.runtime.quiet import captured_output
 from lrcn.runtime.video import VIDEO_EXTENSIONS
 
@@ -128,7 +128,9 @@ def check_url(url: str) -> None:
 
 
 def _open_capture(target: int | str, timeout_s: float = STREAM_TIMEOUT_S):
-    """cv2.VideoCapture with bounded open/read times (URLs), or None when it does not open."""
+    """cv2.VideoCapture with bounded open/read times (URLs), or None when it does not open.
+
+    Raises SourceError when the source announces frames over decode.MAX_FRAME_PIXELS."""
     if isinstance(target, int):
         with captured_output():  # OpenCV prints its camera-probe errors; ours is one line
             cap = cv2.VideoCapture(target)
@@ -139,10 +141,16 @@ def _open_capture(target: int | str, timeout_s: float = STREAM_TIMEOUT_S):
         ms = max(1, int(timeout_s * 1000))
         cap = cv2.VideoCapture(target, cv2.CAP_FFMPEG, [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms,
                                                         cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms])
-    if cap.isOpened():
-        return cap
-    cap.release()
-    return None
+    if not cap.isOpened():
+        cap.release()
+        return None
+    name = f"camera {target}" if isinstance(target, int) else target
+    try:
+        check_frame_size(name, int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+    except LrcnError as e:
+        cap.release()
+        raise SourceError(str(e)) from None
+    return cap
 
 
 class LiveSource:
@@ -187,6 +195,11 @@ class LiveSource:
             while not self._stop.is_set():
                 ok, img = self._cap.read()
                 if ok and img is not None:
+                    try:  # larger than announced at open: this one is decoded already, no more are read
+                        check_frame_size(self.name, img.shape[1], img.shape[0])
+                    except LrcnError as e:
+                        self._error = str(e)
+                        return
                     with self._cond:
                         self._alive_at = time.monotonic()
                         self._newest = Frame(img, time.monotonic() - self._t0, self.read)
@@ -212,7 +225,11 @@ class LiveSource:
             self._alive_at = time.monotonic()
             if self._stop.wait(min(self.backoff_s * 2**attempt, MAX_BACKOFF_S)):
                 return False
-            self._cap = _open_capture(self.target, self.timeout_s)
+            try:
+                self._cap = _open_capture(self.target, self.timeout_s)
+            except LrcnError as e:  # the source came back with frames over the limit
+                self._error = str(e)
+                return False
             if self._cap is not None:
                 self.reconnects += 1
                 return True
