@@ -20,7 +20,13 @@ import numpy as np
 
 from lrcn.core.errors import LrcnError, SourceError, VideoError
 from lrcn.core.paths import STREAM_TIMEOUT_S
-from lrcn.runtime.decode import ASSUMED_FPS, JOIN_S, DecodeThread, check_frame_size, start_owned
+from lrcn.runtime.decode import (
+    ASSUMED_FPS,
+    JOIN_S,
+    DecodeThread,
+    check_frame_size,
+    start_owned,
+)
 from lrcn.runtime.quiet import captured_output
 from lrcn.runtime.video import VIDEO_EXTENSIONS
 
