@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from runtime_fixtures import fake_model
+from helpers import fake_model
 
 from lrcn.bench.config import BenchConfig
 from lrcn.bench.streams import measure_model

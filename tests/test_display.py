@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 from conftest import REPO
-from runtime_fixtures import fake_model
+from helpers import fake_model
 
 from lrcn.runtime.display import BAND, BAR, draw_tile, mosaic, tile_width
 from lrcn.runtime.stream import StreamPrediction
