@@ -1,6 +1,7 @@
 """Stream mode: the window equals the full model, sampling, smoothing, live sources and their failures."""
 
 import json
+import threading
 import time
 
 import cv2
