@@ -77,14 +77,14 @@ def check_path(path: str | Path) -> Path:
 
 def video_duration(path: str | Path) -> float | None:
     """Seconds, from the container's frame count and rate; None where it does not say."""
-    from lrcn.runtime.video import open_file_capture
+    from lrcn.runtime.decode import open_file_capture, usable_fps
 
     cap = open_file_capture(str(path))
     try:
-        n, fps = cap.get(cv2.CAP_PROP_FRAME_COUNT), cap.get(cv2.CAP_PROP_FPS)
+        n, fps = cap.get(cv2.CAP_PROP_FRAME_COUNT), usable_fps(cap.get(cv2.CAP_PROP_FPS))
     finally:
         cap.release()
-    if not (np.isfinite(n) and np.isfinite(fps) and n > 0 and 0.5 <= fps <= 1000):
+    if fps is None or not (np.isfinite(n) and n > 0):
         return None
     return float(n / fps)
 
