@@ -107,10 +107,13 @@ def run_sweep(runs: list[SweepRun], base: Path, console=None) -> list[Path]:
     from rich.console import Console
 
     from lrcn.core.errors import LrcnError
-    from lrcn.train.report import write_report
+    from lrcn.core.atomic import write_text
+    from lrcn.train.report import SWEEP_MARKER, write_report
     from lrcn.train.run import train
 
     console = console or Console()
+    base.mkdir(parents=True, exist_ok=True)
+    write_text(base / SWEEP_MARKER, "vc-train sweep folder: vc-report writes its report here\n")
     done, failed = [], []
     for i, run in enumerate(runs, 1):
         console.rule(f"sweep run {i}/{len(runs)}: {run.name}")
