@@ -23,6 +23,7 @@ import lrcn
 from lrcn.models import ModelConfig, build_model
 from lrcn.core.errors import LrcnError
 from lrcn.core.paths import RUNS_DIR
+from lrcn.runtime.console import safe_markup as safe
 from lrcn.runtime.preprocess import IMAGENET_MEAN, IMAGENET_STD, SIMPLE_MEAN, SIMPLE_STD, PreprocessSpec, channels_for
 from lrcn.train import data as D
 from lrcn.train import distributed, shared_cache
@@ -95,7 +96,7 @@ def prepare_data(model_cfg: ModelConfig, data_cfg: DataConfig, seed: int, consol
         task = prog.add_task("decode clips", total=total, stats="")
         cached, skipped = shared_cache.cache_splits(splits, sizes, data_cfg, ranks, progress=lambda: prog.advance(task))
     for s in skipped:
-        console.print(f"[yellow]skipped[/] {s['reason']}")
+        console.print(f"[yellow]skipped[/] {safe(s['reason'])}")
     if not cached["train"]:
         raise D.DatasetError(f"{data_cfg.root}: no training clip could be decoded")
     return {"names": names, "cached": cached, "skipped": skipped, "num": num,
@@ -197,11 +198,11 @@ def train(model_cfg: ModelConfig, data_cfg: DataConfig, train_cfg: TrainConfig, 
         write_json(out / "skipped.json", prepared["skipped"])
         write_json(out / "splits.json", {k: [{"path": c.sample.path, "label": c.sample.label} for c in v]
                                          for k, v in prepared["cached"].items()})
-    console.print(f"run folder [bold]{out}[/]  device {device}  classes {len(names)}  "
+    console.print(f"run folder [bold]{safe(out)}[/]  device {device}  classes {len(names)}  "
                   f"train/val/test {', '.join(str(len(prepared['cached'][k])) for k in ('train', 'val', 'test'))}")
     for line in split_warnings({k: len(v) for k, v in prepared["cached"].items()},
                                group_split=not data_cfg.split_dir, skipped=len(prepared["skipped"])):
-        console.print(f"[yellow]warning:[/] {line}")
+        console.print(f"[yellow]warning:[/] {safe(line)}")
 
     datasets, frozen_inputs = _datasets(model, prepared, spec, data_cfg, train_cfg, device, console, ranks)
     net, net_frozen = distributed.wrap(model, ranks, device, frozen_inputs)  # `model` stays the unwrapped one
@@ -217,7 +218,7 @@ def train(model_cfg: ModelConfig, data_cfg: DataConfig, train_cfg: TrainConfig, 
         history, start = state["history"], state["epoch"] + 1
         best_val, since_best = state["best_val_loss"], state["epochs_since_best"]
         train_seconds = state.get("train_seconds", 0.0)
-        console.print(f"resuming {out} after epoch {state['epoch']}")
+        console.print(f"resuming {safe(out)} after epoch {state['epoch']}")
 
     def checkpoint(epoch: int) -> dict:
         return {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),

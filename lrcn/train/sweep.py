@@ -108,6 +108,7 @@ def run_sweep(runs: list[SweepRun], base: Path, console=None) -> list[Path]:
 
     from lrcn.core.errors import LrcnError
     from lrcn.core.atomic import write_text
+    from lrcn.runtime.console import safe_markup as safe
     from lrcn.train.report import SWEEP_MARKER, write_report
     from lrcn.train.run import train
 
@@ -120,11 +121,11 @@ def run_sweep(runs: list[SweepRun], base: Path, console=None) -> list[Path]:
         try:
             done.append(train(run.model, run.data, replace(run.train, out=str(base / run.name)), console=console))
         except (LrcnError, ValueError) as e:
-            console.print(f"[red]run {run.name} failed:[/] {e}")
+            console.print(f"[red]run {safe(run.name)} failed:[/] {safe(e)}")
             failed.append(run.name)
     if done:
         for path in write_report(done, base):
-            console.print(f"report {path}")
+            console.print(f"report {safe(path)}")
     if failed:
         raise LrcnError(f"{len(failed)} of {len(runs)} sweep runs failed: {', '.join(failed)}")
     return done
