@@ -195,3 +195,24 @@ def test_fuzzed_documents_through_the_loader(tmp_path, good):
         os.unlink(path)
 
     check()
+
+
+def test_external_data_outside_the_model_folder_is_refused(tmp_path):
+    """Item 7: the onnxruntime floor (1.24.1) refuses a tensor whose external data lies outside the folder."""
+    from onnx import TensorProto
+    from onnx import helper as h
+
+    (tmp_path / "secret.bin").write_bytes(b"\x00" * 16)
+    weights = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[4])
+    weights.data_location = TensorProto.EXTERNAL
+    for key, value in (("location", "../secret.bin"), ("offset", "0"), ("length", "16")):
+        weights.external_data.add(key=key, value=value)
+    graph = h.make_graph([h.make_node("Identity", ["w"], ["y"])], "g", [],
+                         [h.make_tensor_value_info("y", TensorProto.FLOAT, [4])], [weights])
+    (tmp_path / "m").mkdir()
+    path = tmp_path / "m" / "evil.onnx"
+    path.write_bytes(h.make_model(graph, opset_imports=[h.make_opsetid("", 18)], ir_version=9).SerializeToString())
+    with pytest.raises(ModelError) as e:
+        load(path)
+    assert str(e.value).startswith(str(path)) and "\n" not in str(e.value)
+    assert "escapes model directory" in str(e.value)  # refused for the path, not for the missing metadata
