@@ -22,13 +22,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 import lrcn
 from lrcn.models import ModelConfig, build_model
 from lrcn.core.errors import LrcnError
-from lrcn.core.paths import RUNS_DIR
+from lrcn.core.paths import RUNS_DIR, fresh_folder
 from lrcn.runtime.console import safe_markup as safe
 from lrcn.runtime.preprocess import IMAGENET_MEAN, IMAGENET_STD, SIMPLE_MEAN, SIMPLE_STD, PreprocessSpec, channels_for
 from lrcn.train import data as D
 from lrcn.train import distributed, shared_cache
 from lrcn.train.augment import Augment, dense_frames
-from lrcn.train.checkpoint import load_checkpoint, remove_stale_temps, save_checkpoint, write_json
+from lrcn.train.checkpoint import check_shapes, load_checkpoint, remove_stale_temps, save_checkpoint, write_json
 from lrcn.train.config import DataConfig, TrainConfig, from_dict
 from lrcn.train.loop import train_one_epoch
 from lrcn.train.plots import confusion_matrix, plot_confusion, plot_curves
@@ -173,10 +173,17 @@ def train(model_cfg: ModelConfig, data_cfg: DataConfig, train_cfg: TrainConfig, 
         out = Path(resume)
     else:
         out = Path(train_cfg.out) if train_cfg.out else default_out(model_cfg.name)
+        if (out / "config.json").exists() or (out / "last.pt").exists():  # never mix two runs in one folder
+            raise LrcnError(f"{out}: holds another run already; pick a new --out, or continue it with "
+                            f"vc-train --resume {out}")
     ranks, device = distributed.setup(pick_device(train_cfg.device), train_cfg.dist_timeout_s)
     if not ranks.is_main:  # one voice: rank 0 prints progress, every rank still raises its errors
         console = Console(quiet=True)
     seed_everything(train_cfg.seed)
+    if state is not None:  # these paths come from a file that may have travelled: say which ones are used
+        console.print(f"--resume takes from {safe(Path(resume) / 'last.pt')}: data {safe(data_cfg.root)}, "
+                      f"cache {safe(data_cfg.cache_dir)}, split dir {safe(data_cfg.split_dir or 'none')}, "
+                      f"backbone weights {safe(model_cfg.backbone_weights or 'none')}")
 
     model_cfg.img_size = data_cfg.img_size
     model_cfg.in_channels = channels_for(data_cfg.modality)
@@ -187,11 +194,15 @@ def train(model_cfg: ModelConfig, data_cfg: DataConfig, train_cfg: TrainConfig, 
                                   "(the clips decoded so far stay cached)") from None
     names = prepared["names"]
     model_cfg.num_classes = len(names)
+    if state is not None:  # a crafted or mismatched config must not size the model (hidden_size 10**7)
+        check_shapes(model_cfg, state["model"], Path(resume) / "last.pt")
     spec = preprocess_spec(model_cfg, data_cfg)
     model = build_model(model_cfg).to(device)
     config = run_config(model_cfg, data_cfg, train_cfg, names, spec, prepared)
 
     if ranks.is_main:  # rank 0 alone writes the run folder
+        if not (resume or train_cfg.out or ranks.enabled):  # a default name: two runs in one second get -2
+            out = fresh_folder(out.parent, out.name)
         out.mkdir(parents=True, exist_ok=True)
         remove_stale_temps(out)
         write_json(out / "config.json", config)

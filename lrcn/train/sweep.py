@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lrcn.core.paths import RUNS_DIR
+from lrcn.core.paths import RUNS_DIR, fresh_folder
 
 if TYPE_CHECKING:  # importing lrcn.models pulls in torch; parsing a list should not
     from lrcn.models.config import ModelConfig
@@ -95,7 +95,8 @@ def expand(model: ModelConfig, data: DataConfig, train: TrainConfig, lists: dict
 
 
 def default_sweep_dir() -> Path:
-    return RUNS_DIR / f"sweep-{datetime.now():%Y%m%d-%H%M%S}"
+    """A new folder: two sweeps started in the same second get `-2`, never one shared folder."""
+    return fresh_folder(RUNS_DIR, f"sweep-{datetime.now():%Y%m%d-%H%M%S}")
 
 
 def run_sweep(runs: list[SweepRun], base: Path, console=None) -> list[Path]:
