@@ -60,3 +60,10 @@ def test_csv_cells_are_never_formulas_and_replace_atomically(folder, model, tmp_
 def test_json_lines_carry_escapes_as_json_escapes(folder, model):
     r = runner.invoke(app, [str(folder), "--model", str(model), "--device", "cpu", "--json"])
     assert "\x1b" not in r.output and "\\u001b" in r.output
+
+
+def test_save_refuses_an_existing_file_before_work(model, tmp_path):
+    mine = tmp_path / "mine.mp4"
+    mine.write_bytes(b"the user's video")
+    r = runner.invoke(app, [str(tmp_path / "x.avi"), "--model", str(model), "--save", str(mine)])
+    assert r.exit_code == 2 and "exists already" in r.output and mine.read_bytes() == b"the user's video"

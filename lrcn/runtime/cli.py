@@ -11,6 +11,8 @@ from typing import Annotated, Optional
 
 import typer
 
+import os
+
 from rich.markup import escape
 
 from lrcn.core.text import printable
@@ -101,6 +103,8 @@ def main(
 ) -> None:
     """Classify each input and print top-k labels; exit 1 if any input failed."""
     _check(sources, top_k, clips, device, threads, reconnect, decode_timeout, stream_timeout)
+    if save and os.path.lexists(save):  # a video is written as it streams: never over the user's file
+        raise fail(f"--save {printable(save)}: exists already; remove it or choose another name", 2)
     if workers < 1:
         raise fail(f"--workers must be >= 1, got {workers}", 2)
     with one_line_errors():
