@@ -157,7 +157,7 @@ def test_fuzz_metadata_loads_or_fails_in_one_line_within_a_memory_bound(good):
     _, base = good
     seen = {"ok": 0, "refused": 0}
 
-    @settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck), database=None)
     @given(documents(base))
     def check(doc):
         text = json.dumps(doc)
