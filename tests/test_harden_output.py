@@ -67,3 +67,22 @@ def test_save_refuses_an_existing_file_before_work(model, tmp_path):
     mine.write_bytes(b"the user's video")
     r = runner.invoke(app, [str(tmp_path / "x.avi"), "--model", str(model), "--save", str(mine)])
     assert r.exit_code == 2 and "exists already" in r.output and mine.read_bytes() == b"the user's video"
+
+
+def test_timeline_csv_and_event_lines_keep_labels_inert():
+    import numpy as np
+    from rich.console import Console
+
+    from lrcn.runtime.event_output import event_line
+    from lrcn.runtime.events import Event, EventConfig
+    from lrcn.runtime.timeline import Timeline, timeline_csv
+
+    tl = Timeline(source="x.avi", labels=["=HYPERLINK(1)", "b"], duration=2.0, config=EventConfig())
+    tl.add(0.5, np.array([0.9, 0.1]))
+    tl.events = [Event(id="1", stream="s", label="@cmd", start=0.0, end=1.0, peak=0.9, total=0.9, predictions=1)]
+    rows = list(csv.DictReader(timeline_csv(tl).splitlines()))
+    assert {r["label"] for r in rows} >= {"'@cmd", "'=HYPERLINK(1)"}
+    console = Console(record=True, width=200)
+    event_line({"stream": "cam[/b]", "phase": "start", "label": f"x[/red]{OSC52}", "start": 0.0, "peak": 0.9}, console)
+    text = console.export_text()
+    assert "cam[/b]" in text and "x[/red]?]52;c;aGk=?" in text and "\x1b" not in text
