@@ -1,7 +1,8 @@
 """export_run: one checkpoint -> gated ONNX files, the parity report and optional edge variants.
 
 Every file is written to a temporary name in the target folder, checked there, and only then
-moved into place (os.replace), so a failed gate leaves no model at the target path. The full
+moved into place (os.replace), so a failed gate writes no model: an earlier one at the target
+stays as it was, and the failed report goes to M.failed.parity.json beside it. The full
 model moves last: a reader that finds M.onnx finds its streaming parts beside it.
 """
 
@@ -141,6 +142,9 @@ def _gate(job: _Job, tmps: dict[str, Path], report: dict, tolerance: float) -> N
         require(name, report[key], tolerance)
 
 
+FAILED_SUFFIX = ".failed.parity.json"
+
+
 def _outputs_of(target: Path) -> list[Path]:
     """Every file an export to `target` may write (model, parts, variants, report)."""
     suffixes = [".onnx", *PART_SUFFIX.values(), *SUFFIX.values(), *INT8_PART_SUFFIX.values(), ".parity.json"]
@@ -189,9 +193,13 @@ def export_run(source: ExportSource | str | Path, out: str | Path | None = None,
         report["passed"] = True
     except ExportError as e:
         report["error"] = str(e)
-        for old in _outputs_of(job.target):  # no model at the target path after a failed gate
-            old.unlink(missing_ok=True)
-        write_json(sibling(job.target, ".parity.json"), report)
+        # never delete what the user had: an earlier model at the target (and its report) stays;
+        # the failed report then goes beside it under its own name
+        kept = job.target.exists()
+        write_json(sibling(job.target, FAILED_SUFFIX if kept else ".parity.json"), report)
+        if kept:
+            raise type(e)(f"{e} (the earlier {job.target.name} is kept; this report: "
+                          f"{sibling(job.target, FAILED_SUFFIX).name})") from None
         raise
     finally:
         for tmp in tmps.values():

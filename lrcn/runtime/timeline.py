@@ -20,6 +20,7 @@ import numpy as np
 
 from lrcn.core.atomic import write_json, write_text
 from lrcn.runtime.events import Event, EventConfig, event_dict
+from lrcn.runtime.output import csv_text  # a class name starting with = + - @ stays text in a spreadsheet
 
 FORMATS = (".html", ".json", ".csv")
 
@@ -113,10 +114,10 @@ def timeline_csv(tl: Timeline) -> str:
     w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
     w.writeheader()
     for e in tl.events:
-        w.writerow({"kind": "event", "start": round(e.start, 3), "end": round(e.end, 3), "label": e.label,
+        w.writerow({"kind": "event", "start": round(e.start, 3), "end": round(e.end, 3), "label": csv_text(e.label),
                     "probability": "", "peak": round(e.peak, 6), "mean": round(e.mean, 6),
                     "predictions": e.predictions, "id": e.id})
     for s in tl.seconds():
-        w.writerow({"kind": "second", "start": s["second"], "end": s["second"] + 1, "label": s["label"] or "",
+        w.writerow({"kind": "second", "start": s["second"], "end": s["second"] + 1, "label": csv_text(s["label"] or ""),
                     "probability": "" if s["probability"] is None else s["probability"]})
     return buf.getvalue()

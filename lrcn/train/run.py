@@ -22,12 +22,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 import lrcn
 from lrcn.models import ModelConfig, build_model
 from lrcn.core.errors import LrcnError
-from lrcn.core.paths import RUNS_DIR
+from lrcn.core.paths import RUNS_DIR, fresh_folder
+from lrcn.runtime.console import safe_markup as safe
 from lrcn.runtime.preprocess import IMAGENET_MEAN, IMAGENET_STD, SIMPLE_MEAN, SIMPLE_STD, PreprocessSpec, channels_for
 from lrcn.train import data as D
 from lrcn.train import distributed, shared_cache
 from lrcn.train.augment import Augment, dense_frames
-from lrcn.train.checkpoint import load_checkpoint, remove_stale_temps, save_checkpoint, write_json
+from lrcn.train.checkpoint import check_shapes, load_checkpoint, remove_stale_temps, save_checkpoint, write_json
 from lrcn.train.config import DataConfig, TrainConfig, from_dict
 from lrcn.train.loop import train_one_epoch
 from lrcn.train.plots import confusion_matrix, plot_confusion, plot_curves
@@ -95,7 +96,7 @@ def prepare_data(model_cfg: ModelConfig, data_cfg: DataConfig, seed: int, consol
         task = prog.add_task("decode clips", total=total, stats="")
         cached, skipped = shared_cache.cache_splits(splits, sizes, data_cfg, ranks, progress=lambda: prog.advance(task))
     for s in skipped:
-        console.print(f"[yellow]skipped[/] {s['reason']}")
+        console.print(f"[yellow]skipped[/] {safe(s['reason'])}")
     if not cached["train"]:
         raise D.DatasetError(f"{data_cfg.root}: no training clip could be decoded")
     return {"names": names, "cached": cached, "skipped": skipped, "num": num,
@@ -172,10 +173,17 @@ def train(model_cfg: ModelConfig, data_cfg: DataConfig, train_cfg: TrainConfig, 
         out = Path(resume)
     else:
         out = Path(train_cfg.out) if train_cfg.out else default_out(model_cfg.name)
+        if (out / "config.json").exists() or (out / "last.pt").exists():  # never mix two runs in one folder
+            raise LrcnError(f"{out}: holds another run already; pick a new --out, or continue it with "
+                            f"vc-train --resume {out}")
     ranks, device = distributed.setup(pick_device(train_cfg.device), train_cfg.dist_timeout_s)
     if not ranks.is_main:  # one voice: rank 0 prints progress, every rank still raises its errors
         console = Console(quiet=True)
     seed_everything(train_cfg.seed)
+    if state is not None:  # these paths come from a file that may have travelled: say which ones are used
+        console.print(f"--resume takes from {safe(Path(resume) / 'last.pt')}: data {safe(data_cfg.root)}, "
+                      f"cache {safe(data_cfg.cache_dir)}, split dir {safe(data_cfg.split_dir or 'none')}, "
+                      f"backbone weights {safe(model_cfg.backbone_weights or 'none')}")
 
     model_cfg.img_size = data_cfg.img_size
     model_cfg.in_channels = channels_for(data_cfg.modality)
@@ -186,22 +194,26 @@ def train(model_cfg: ModelConfig, data_cfg: DataConfig, train_cfg: TrainConfig, 
                                   "(the clips decoded so far stay cached)") from None
     names = prepared["names"]
     model_cfg.num_classes = len(names)
+    if state is not None:  # a crafted or mismatched config must not size the model (hidden_size 10**7)
+        check_shapes(model_cfg, state["model"], Path(resume) / "last.pt")
     spec = preprocess_spec(model_cfg, data_cfg)
     model = build_model(model_cfg).to(device)
     config = run_config(model_cfg, data_cfg, train_cfg, names, spec, prepared)
 
     if ranks.is_main:  # rank 0 alone writes the run folder
+        if not (resume or train_cfg.out or ranks.enabled):  # a default name: two runs in one second get -2
+            out = fresh_folder(out.parent, out.name)
         out.mkdir(parents=True, exist_ok=True)
         remove_stale_temps(out)
         write_json(out / "config.json", config)
         write_json(out / "skipped.json", prepared["skipped"])
         write_json(out / "splits.json", {k: [{"path": c.sample.path, "label": c.sample.label} for c in v]
                                          for k, v in prepared["cached"].items()})
-    console.print(f"run folder [bold]{out}[/]  device {device}  classes {len(names)}  "
+    console.print(f"run folder [bold]{safe(out)}[/]  device {device}  classes {len(names)}  "
                   f"train/val/test {', '.join(str(len(prepared['cached'][k])) for k in ('train', 'val', 'test'))}")
     for line in split_warnings({k: len(v) for k, v in prepared["cached"].items()},
                                group_split=not data_cfg.split_dir, skipped=len(prepared["skipped"])):
-        console.print(f"[yellow]warning:[/] {line}")
+        console.print(f"[yellow]warning:[/] {safe(line)}")
 
     datasets, frozen_inputs = _datasets(model, prepared, spec, data_cfg, train_cfg, device, console, ranks)
     net, net_frozen = distributed.wrap(model, ranks, device, frozen_inputs)  # `model` stays the unwrapped one
@@ -217,7 +229,7 @@ def train(model_cfg: ModelConfig, data_cfg: DataConfig, train_cfg: TrainConfig, 
         history, start = state["history"], state["epoch"] + 1
         best_val, since_best = state["best_val_loss"], state["epochs_since_best"]
         train_seconds = state.get("train_seconds", 0.0)
-        console.print(f"resuming {out} after epoch {state['epoch']}")
+        console.print(f"resuming {safe(out)} after epoch {state['epoch']}")
 
     def checkpoint(epoch: int) -> dict:
         return {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
