@@ -19,7 +19,9 @@ DEFAULTS: dict[str, object] = {
 }
 RECIPES: dict[str, dict[str, object]] = {
     "default": {},
-    "small-real": {"img_size": "64"},
+    # flip is left out: it relabels direction-dependent classes; add it where left/right is no cue
+    "small-real": {"img_size": "64", "augment": "crop,temporal", "weight_decay": 0.05, "label_smoothing": 0.1,
+                   "schedule": "cosine", "warmup": 1, "select": "accuracy"},
 }
 CHOICES = ("auto", *RECIPES)
 
