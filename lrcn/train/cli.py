@@ -80,10 +80,9 @@ def main(
         from lrcn.train.recipe import resolve, settings
 
         if resume:
-            recipe = "default"  # a resumed run keeps its own saved settings
+            recipe, why = "default", ""  # a resumed run keeps its own saved settings
         else:
-            recipe, why = resolve(recipe, data)
-            typer.echo(why)
+            recipe, why = resolve(recipe, data)  # printed by the run, once the data folder is known good
         r = settings(recipe, {"frames": frames, "img_size": img_size, "input": input, "lr": lr, "dropout": dropout,
                               "batch_size": batch_size, "epochs": epochs, "weight_decay": weight_decay,
                               "label_smoothing": label_smoothing, "schedule": schedule, "warmup": warmup,
@@ -122,6 +121,7 @@ def main(
         train_cfg = TrainConfig(epochs=r["epochs"], batch_size=v["batch_size"], lr=v["lr"],
                                 weight_decay=r["weight_decay"], label_smoothing=r["label_smoothing"],
                                 schedule=r["schedule"], warmup_epochs=r["warmup"], select=r["select"], recipe=recipe,
+                                recipe_why=why,
                                 steps_per_epoch=steps_per_epoch, workers=workers, seed=v["seed"], device=device,
                                 patience=patience, feature_cache=not no_feature_cache, out=out,
                                 dist_timeout_s=dist_timeout)

@@ -102,6 +102,8 @@ class TrainConfig:
     loss) or last (the final epoch; val is then only watched)."""
     recipe: str = "default"
     """The preset the settings came from (lrcn.train.recipe); recorded, not applied here."""
+    recipe_why: str = ""
+    """Why that preset (auto: the clip count), printed at the start of the run."""
     feature_cache: bool = True
     """Frozen backbones: compute backbone features once per clip and train the head on them."""
     out: str | None = None

@@ -200,6 +200,8 @@ def train(model_cfg: ModelConfig, data_cfg: DataConfig, train_cfg: TrainConfig, 
                                          for k, v in prepared["cached"].items()})
     console.print(f"run folder [bold]{out}[/]  device {device}  classes {len(names)}  "
                   f"train/val/test {', '.join(str(len(prepared['cached'][k])) for k in ('train', 'val', 'test'))}")
+    if train_cfg.recipe_why:
+        console.print(train_cfg.recipe_why)
     for line in split_warnings({k: len(v) for k, v in prepared["cached"].items()},
                                group_split=not data_cfg.split_dir, skipped=len(prepared["skipped"])):
         console.print(f"[yellow]warning:[/] {line}")
