@@ -23,6 +23,8 @@ def test_auto_picks_by_clip_count(tmp_path, monkeypatch):
     name, why = recipe.resolve("auto", root)
     assert name == "default" and "6 clips" in why
     assert recipe.resolve("small-real", root)[0] == "small-real"
+    assert recipe.resolve("auto", root, classes=["c0"])[0] == "small-real"  # only the classes used count
+    assert recipe.resolve("auto", root, num_classes=1)[0] == "small-real"
     with pytest.raises(ValueError, match="--recipe"):
         recipe.resolve("huge", root)
 

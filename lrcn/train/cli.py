@@ -82,7 +82,7 @@ def main(
         if resume:
             recipe, why = "default", ""  # a resumed run keeps its own saved settings
         else:
-            recipe, why = resolve(recipe, data)  # printed by the run, once the data folder is known good
+            recipe, why = resolve(recipe, data, _csv(classes), num_classes)  # printed by the run, once the data folder is known good
         r = settings(recipe, {"frames": frames, "img_size": img_size, "input": input, "lr": lr, "dropout": dropout,
                               "batch_size": batch_size, "epochs": epochs, "weight_decay": weight_decay,
                               "label_smoothing": label_smoothing, "schedule": schedule, "warmup": warmup,

@@ -26,24 +26,31 @@ RECIPES: dict[str, dict[str, object]] = {
 CHOICES = ("auto", *RECIPES)
 
 
-def count_clips(root: str | Path) -> int:
-    """Videos in root/<class>/ (a plain listing, nothing decoded); 0 when the folder is missing."""
+def count_clips(root: str | Path, classes: list[str] | None = None, num_classes: int | None = None) -> int:
+    """Videos in the used class folders root/<class>/ (a listing, nothing decoded); 0 when missing."""
     from lrcn.runtime.video import VIDEO_EXTENSIONS
 
     root = Path(root)
     if not root.is_dir():
         return 0
-    return sum(1 for d in root.iterdir() if d.is_dir() for f in d.iterdir()
-               if f.suffix.lower() in VIDEO_EXTENSIONS and not f.name.startswith("."))
+
+    def videos(d: Path) -> int:
+        return sum(1 for f in d.iterdir() if f.suffix.lower() in VIDEO_EXTENSIONS and not f.name.startswith("."))
+
+    counts = {d.name: videos(d) for d in sorted(root.iterdir()) if d.is_dir()}
+    used = [c for c in counts if counts[c]]
+    used = [c for c in used if c in classes] if classes else used[:num_classes] if num_classes else used
+    return sum(counts[c] for c in used)
 
 
-def resolve(name: str, data_root: str | Path) -> tuple[str, str]:
+def resolve(name: str, data_root: str | Path, classes: list[str] | None = None,
+            num_classes: int | None = None) -> tuple[str, str]:
     """(recipe, why): auto becomes small-real below SMALL_CLIPS clips in the data folder, else default."""
     if name not in CHOICES:
         raise ValueError(f"--recipe must be one of {', '.join(CHOICES)}, got {name!r}")
     if name != "auto":
         return name, f"recipe {name} (asked for)"
-    n = count_clips(data_root)
+    n = count_clips(data_root, classes, num_classes)
     if n < SMALL_CLIPS:
         return "small-real", f"recipe small-real: {n} clips in {data_root}, fewer than {SMALL_CLIPS} (--recipe default to opt out)"
     return "default", f"recipe default: {n} clips in {data_root}, {SMALL_CLIPS} or more"
