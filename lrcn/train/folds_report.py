@@ -78,8 +78,8 @@ def markdown(s: dict) -> str:
     def f(v):
         return "n/a" if v is None else f"{v:.3f}"
 
-    lines = [f"# {s['finished']} of {s['folds']} folds: test accuracy {f(s['test_accuracy_mean'])} "
-             f"(sd {f(s['test_accuracy_sd'])})", "",
+    title = f"# {s['finished']} of {s['folds']} folds: test accuracy {f(s['test_accuracy_mean'])} (sd {f(s['test_accuracy_sd'])})"
+    lines = [title, "",
              f"Pooled over {s['num_test']} test clips: {f(s['pooled_accuracy'])}. Recipe: {s.get('recipe')}.", "",
              "| fold | test acc | train | val | test | best epoch | time (s) |", "|---|---|---|---|---|---|---|"]
     for r in s["runs"]:
