@@ -10,6 +10,8 @@ from lrcn.runtime.preprocess import MODALITIES
 AUGMENTATIONS = ("flip", "crop", "color", "temporal")
 DEVICES = ("auto", "cpu", "cuda")
 OPTIMIZERS = ("adamw", "adam")
+SCHEDULES = ("plateau", "cosine")
+SELECTS = ("loss", "accuracy", "last")
 
 
 @dataclass
@@ -34,6 +36,12 @@ class DataConfig:
     """Which official split (K in trainlist0K.txt)."""
     val_fraction: float = 0.15
     test_fraction: float = 0.15
+    """Group-aware split fractions (per class, by group); 0 leaves that split empty."""
+    test_root: str | None = None
+    """A separate test folder (same class folders): all of `root` then goes to train and val."""
+    folds: int | None = None
+    """Group k-fold: K folds over the groups (lrcn.train.folds); `fold` is this run's test fold."""
+    fold: int | None = None
     augment: list[str] = field(default_factory=list)
     """Training-only augmentations, any of flip, crop, color, temporal. Off by default."""
     cache_dir: str = str(CACHE_DIR)
@@ -49,8 +57,18 @@ class DataConfig:
             problems.append(f"--input must be one of {', '.join(MODALITIES)}, got {self.modality!r}")
         if self.num_classes is not None and self.num_classes < 2:
             problems.append(f"--num-classes must be >= 2, got {self.num_classes}")
-        if not (0 < self.val_fraction < 0.5 and 0 < self.test_fraction < 0.5):
-            problems.append("val and test fractions must be in (0, 0.5)")
+        if not (0 <= self.val_fraction < 1 and 0 <= self.test_fraction < 1
+                and self.val_fraction + self.test_fraction < 1):
+            problems.append(f"--val-frac and --test-frac must be in [0, 1) with a sum below 1, "
+                            f"got {self.val_fraction} and {self.test_fraction}")
+        if self.folds is not None and self.folds < 2:
+            problems.append(f"--folds must be >= 2, got {self.folds}")
+        if self.fold is not None and (self.folds is None or not 0 <= self.fold < self.folds):
+            problems.append(f"fold {self.fold} needs 0 <= fold < folds ({self.folds})")
+        if self.folds and (self.split_dir or self.test_root):
+            problems.append("--folds makes its own test folds: drop --split-dir / --test-data")
+        if self.split_dir and self.test_root:
+            problems.append("--split-dir and --test-data both name the test clips: give one")
         bad = [a for a in self.augment if a not in AUGMENTATIONS]
         if bad:
             problems.append(f"--augment takes {', '.join(AUGMENTATIONS)}; got {', '.join(bad)}")
@@ -75,6 +93,17 @@ class TrainConfig:
     device: str = "auto"
     patience: int | None = None
     """Stop after this many epochs without a better validation loss; None never stops early."""
+    label_smoothing: float = 0.0
+    schedule: str = "plateau"
+    """plateau: halve the lr when val loss stalls; cosine: linear warm-up then cosine decay to 0."""
+    warmup_epochs: int = 0
+    select: str = "loss"
+    """Which epoch best.pt keeps: loss (lowest val loss), accuracy (highest val accuracy, ties by
+    loss) or last (the final epoch; val is then only watched)."""
+    recipe: str = "default"
+    """The preset the settings came from (lrcn.train.recipe); recorded, not applied here."""
+    recipe_why: str = ""
+    """Why that preset (auto: the clip count), printed at the start of the run."""
     feature_cache: bool = True
     """Frozen backbones: compute backbone features once per clip and train the head on them."""
     out: str | None = None
@@ -99,6 +128,14 @@ class TrainConfig:
             problems.append(f"--device must be one of {', '.join(DEVICES)}, got {self.device!r}")
         if self.patience is not None and self.patience < 1:
             problems.append(f"--patience must be >= 1, got {self.patience}")
+        if not 0 <= self.label_smoothing < 1:
+            problems.append(f"--label-smoothing must be in [0, 1), got {self.label_smoothing}")
+        if self.schedule not in SCHEDULES:
+            problems.append(f"--schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
+        if self.select not in SELECTS:
+            problems.append(f"--select must be one of {', '.join(SELECTS)}, got {self.select!r}")
+        if self.warmup_epochs < 0:
+            problems.append(f"--warmup must be >= 0, got {self.warmup_epochs}")
         if not self.dist_timeout_s > 0:
             problems.append(f"--dist-timeout must be > 0 seconds, got {self.dist_timeout_s}")
         if problems:
@@ -110,4 +147,4 @@ def from_dict(cls, d: dict):
     return cls(**{k: v for k, v in d.items() if k in names})
 
 
-__all__ = ["AUGMENTATIONS", "DEVICES", "OPTIMIZERS", "DataConfig", "TrainConfig", "asdict", "from_dict"]
+__all__ = ["AUGMENTATIONS", "DEVICES", "OPTIMIZERS", "SCHEDULES", "SELECTS", "DataConfig", "TrainConfig", "asdict", "from_dict"]

@@ -30,6 +30,13 @@ def main(
         paths = write_report(find_runs(runs), Path(out) if out else None, sort)
         for p in paths:
             typer.echo(printable(p))
+        from lrcn.train.folds import SUMMARY
+        from lrcn.train.folds_report import show
+
+        for r in runs:  # a k-fold parent folder: its fold summary too
+            if (Path(r) / SUMMARY).is_file() or (Path(r) / "fold-1" / "metrics.json").is_file():
+                for line in show(r):
+                    typer.echo(printable(line))
 
 
 if __name__ == "__main__":

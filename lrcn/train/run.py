@@ -30,6 +30,7 @@ from lrcn.train import distributed, shared_cache
 from lrcn.train.augment import Augment, dense_frames
 from lrcn.train.checkpoint import check_shapes, load_checkpoint, remove_stale_temps, save_checkpoint, write_json
 from lrcn.train.config import DataConfig, TrainConfig, from_dict
+from lrcn.train.levers import make_scheduler, score, step_scheduler
 from lrcn.train.loop import train_one_epoch
 from lrcn.train.plots import confusion_matrix, plot_confusion, plot_curves
 from lrcn.train.report import write_run_report
@@ -211,6 +212,8 @@ def train(model_cfg: ModelConfig, data_cfg: DataConfig, train_cfg: TrainConfig, 
                                          for k, v in prepared["cached"].items()})
     console.print(f"run folder [bold]{safe(out)}[/]  device {device}  classes {len(names)}  "
                   f"train/val/test {', '.join(str(len(prepared['cached'][k])) for k in ('train', 'val', 'test'))}")
+    if train_cfg.recipe_why:
+        console.print(train_cfg.recipe_why)
     for line in split_warnings({k: len(v) for k, v in prepared["cached"].items()},
                                group_split=not data_cfg.split_dir, skipped=len(prepared["skipped"])):
         console.print(f"[yellow]warning:[/] {safe(line)}")
@@ -220,21 +223,23 @@ def train(model_cfg: ModelConfig, data_cfg: DataConfig, train_cfg: TrainConfig, 
     params = [p for p in model.parameters() if p.requires_grad]
     opt_cls = torch.optim.AdamW if train_cfg.optimizer == "adamw" else torch.optim.Adam
     optimizer = opt_cls(params, lr=train_cfg.lr, weight_decay=train_cfg.weight_decay)
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=2)
+    scheduler = make_scheduler(optimizer, train_cfg)
     history, start, best_val, since_best, train_seconds = [], 1, math.inf, 0, 0.0
+    best_score = None
     if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         history, start = state["history"], state["epoch"] + 1
         best_val, since_best = state["best_val_loss"], state["epochs_since_best"]
+        best_score = tuple(state["best_score"]) if state.get("best_score") is not None else (-best_val,)
         train_seconds = state.get("train_seconds", 0.0)
         console.print(f"resuming {safe(out)} after epoch {state['epoch']}")
 
     def checkpoint(epoch: int) -> dict:
         return {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                 "epoch": epoch, "config": config, "history": history, "best_val_loss": best_val,
-                "epochs_since_best": since_best, "train_seconds": train_seconds}
+                "epochs_since_best": since_best, "train_seconds": train_seconds, "best_score": best_score}
 
     has_val = len(datasets["val"]) > 0
     select = "val" if has_val else "train"
@@ -258,21 +263,23 @@ def train(model_cfg: ModelConfig, data_cfg: DataConfig, train_cfg: TrainConfig, 
                     prog.update(task, advance=1, stats=f"loss {loss:.3f} acc {acc:.3f} {clips_per_s:.1f} clips/s")
 
                 tr = train_one_epoch(net, loader, optimizer, device, frozen_inputs=net_frozen,
-                                     max_steps=train_cfg.steps_per_epoch, on_step=on_step)
+                                     max_steps=train_cfg.steps_per_epoch, on_step=on_step,
+                                     label_smoothing=train_cfg.label_smoothing)
             tr = distributed.reduce_epoch(ranks, tr, device)
             ev = distributed.evaluate_split(
                 model, datasets[select], lambda ds: _loader(ds, train_cfg.batch_size, False, train_cfg.workers, 0),
                 ranks, device, frozen_inputs=frozen_inputs)
-            scheduler.step(ev["loss"])
+            step_scheduler(scheduler, ev)
             seconds = time.perf_counter() - t0
             train_seconds += seconds
             row = {"epoch": epoch, "train_loss": tr["loss"], "train_accuracy": tr["accuracy"],
                    "val_loss": ev["loss"], "val_accuracy": ev["accuracy"], "lr": optimizer.param_groups[0]["lr"],
                    "seconds": seconds, "clips_per_s": tr["clips_per_s"]}
             history.append(row)
-            improved = ev["loss"] < best_val
+            now = score(ev, train_cfg.select, epoch)
+            improved = best_score is None or now > best_score
             if improved:
-                best_val, since_best = ev["loss"], 0
+                best_val, best_score, since_best = ev["loss"], now, 0
             else:
                 since_best += 1
             if ranks.is_main:
