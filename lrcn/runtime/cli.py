@@ -104,6 +104,7 @@ def main(
 ) -> None:
     """Classify each input and print top-k labels; exit 1 if any input failed."""
     _check(sources, top_k, clips, device, threads, reconnect, decode_timeout, stream_timeout)
+    assert sources is not None  # _check failed on no sources
     if save and os.path.lexists(save):  # a video is written as it streams: never over the user's file
         raise fail(f"--save {printable(save)}: exists already; remove it or choose another name", 2)
     if workers < 1:

@@ -121,7 +121,7 @@ class Display:
         self.tile_w = tile_width(max(1, len(self.names)))
         self._last: dict[str, tuple] = {}
         self._tiles: dict[str, np.ndarray] = {}
-        self._writer = None
+        self._writer: cv2.VideoWriter | None = None
         self._size: tuple[int, int] | None = None
         self._window = False
         self._shown_at = 0.0
@@ -163,10 +163,12 @@ class Display:
         return True
 
     def _write(self, img: np.ndarray) -> None:
+        assert self.save is not None  # render() writes only when saving
         if self._writer is None:
             self.save.parent.mkdir(parents=True, exist_ok=True)
             self._size = (img.shape[1], img.shape[0])
-            self._writer = cv2.VideoWriter(str(self.save), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, self._size)
+            # VideoWriter.fourcc: the same code as cv2.VideoWriter_fourcc, which cv2's stubs lack
+            self._writer = cv2.VideoWriter(str(self.save), cv2.VideoWriter.fourcc(*"mp4v"), self.fps, self._size)
             if not self._writer.isOpened():
                 raise LrcnError(f"--save {self.save}: OpenCV cannot write this file (try a .mp4 or .avi path)")
         if (img.shape[1], img.shape[0]) != self._size:  # a reconnected stream may change resolution

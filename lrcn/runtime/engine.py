@@ -122,7 +122,7 @@ class BatchEngine:
         out: list[np.ndarray | None] = [None] * len(states)
         if not live:
             return out
-        x = np.stack([inputs[i] for i in live]).astype(np.float32, copy=False)
+        x = np.stack([v for v in inputs if v is not None]).astype(np.float32, copy=False)
         if self.stateful:
             return self._step(states, live, x, out)
         feats = self.encoder.run([K.FEATURES], {K.INPUT_FRAME: x})[0]

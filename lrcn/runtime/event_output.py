@@ -64,9 +64,11 @@ class EventPrinter:
                 signal.signal(signal.SIGTERM, self._old_term)
 
     def prediction(self, pred, *, stream: str | None = None, live: bool = False) -> None:
+        assert self.router is not None, "bind() first"
         self._print(self.router.prediction(pred, stream=stream, live=live))
 
     def end(self, stream: str | None = None) -> None:
+        assert self.router is not None, "bind() first"
         self._print(self.router.end(stream))
 
     def close(self, timeout: float = SINK_CLOSE_S) -> None:

@@ -26,7 +26,7 @@ class Mailbox(Generic[T]):
         self._item: T | None = None
         self._full = False
         self.closed = False
-        self.error: str | None = None
+        self.error: Exception | str | None = None
         self.replaced = 0
         """Items overwritten before the consumer took them (newest-only mode)."""
 
@@ -60,7 +60,7 @@ class Mailbox(Generic[T]):
         """Closed and drained: nothing more will come."""
         return self.closed and not self._full
 
-    def close(self, error: str | None = None) -> None:
+    def close(self, error: Exception | str | None = None) -> None:
         """No more items (error: why the producer stopped). A waiting item stays takeable."""
         with self.cond:
             if not self.closed:

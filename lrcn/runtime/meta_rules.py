@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from pathlib import PurePosixPath, PureWindowsPath
+from typing import TypeGuard
 
 from lrcn.core.errors import ModelError
 from lrcn.runtime.preprocess import MODALITIES
@@ -32,7 +33,7 @@ PART_KINDS = ("encoder", "head", "step")
 PRECISIONS = ("fp32", "fp16", "int8")
 
 
-def _int(v) -> bool:
+def _int(v: object) -> TypeGuard[int]:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
@@ -61,9 +62,11 @@ def check_document(d: dict, source: str) -> None:
     need(_text(d.get("family"), 64), "family", "a string of 1-64 characters")
     names = d.get("class_names")
     need(isinstance(names, list) and 0 < len(names) <= MAX_CLASSES, "class_names", f"a list of 1-{MAX_CLASSES} names")
+    assert isinstance(names, list)  # need() raised otherwise
     need(all(_text(n, MAX_CLASS_NAME) for n in names), "class_names", f"strings of 1-{MAX_CLASS_NAME} characters")
     t = d.get("num_frames")
     need(_int(t) and 1 <= t <= MAX_FRAMES, "num_frames", f"an integer in 1-{MAX_FRAMES}")
+    assert _int(t)  # need() raised otherwise
     for key, top in (("lstm_layers", MAX_LSTM_LAYERS), ("hidden_size", MAX_WIDTH), ("latent_dim", MAX_WIDTH)):
         need(_int(d.get(key)) and 1 <= d[key] <= top, key, f"an integer in 1-{top}")
     need(isinstance(d.get("bidirectional"), bool), "bidirectional", "true or false")

@@ -6,6 +6,7 @@ file that is not a usable lrcn model fails here in one line (ModelError), before
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -72,7 +73,7 @@ class LrcnModel:
     `meta` is the full file's metadata; every part runs on the providers the full model got.
     """
 
-    def __init__(self, path: str | Path, session_cfg: SessionConfig | None = None):
+    def __init__(self, path: str | os.PathLike, session_cfg: SessionConfig | None = None):
         self.path = Path(path)
         if not self.path.is_file():
             raise ModelError(f"{self.path}: no such model file")

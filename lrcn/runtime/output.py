@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
+from typing import Literal
 
 from rich.console import Console
 from rich.markup import escape
@@ -33,7 +34,9 @@ def plain(value: object) -> Text:
 def results_table(rows: list[dict]) -> Table:
     """One row per input: file, top-1, probability, top-k, ms (or the error)."""
     table = Table(show_edge=False, pad_edge=False, header_style="bold")
-    for col, justify in (("file", "left"), ("top-1", "left"), ("prob", "right"), ("top-k", "left"), ("ms", "right")):
+    columns: tuple[tuple[str, Literal["left", "right"]], ...] = (
+        ("file", "left"), ("top-1", "left"), ("prob", "right"), ("top-k", "left"), ("ms", "right"))
+    for col, justify in columns:
         table.add_column(col, justify=justify, overflow="fold")
     for r in rows:
         if "error" in r:

@@ -9,11 +9,11 @@ as many OpenCV threads. A file that fails is its one-line error row, made inside
 from __future__ import annotations
 
 import os
+from collections.abc import Generator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache, partial
 from multiprocessing import get_context
-from typing import Iterator
 
 from lrcn.core.errors import LrcnError
 from lrcn.runtime.output import error_row
@@ -70,7 +70,8 @@ def _classify(spec: WorkerSpec, path: str) -> dict:
         return error_row(path, str(e))
 
 
-def classify_parallel(clf, files: list[str], *, clips: int, workers: int, threads: int | None = None) -> Iterator[dict]:
+def classify_parallel(clf, files: list[str], *, clips: int, workers: int,
+                      threads: int | None = None) -> Generator[dict, None, None]:
     """One result row per file (prediction or error), in the order of `files`.
 
     `clf` is the caller's classifier: the workers load the same model on the providers it got

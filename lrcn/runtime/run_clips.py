@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from contextlib import closing
 
 from rich.console import Console
@@ -15,7 +16,7 @@ from lrcn.runtime.output import error_row, json_line, results_table
 from lrcn.runtime.sources import expand_inputs
 
 
-def _serial(clf, files: list[str], clips: int):
+def _serial(clf, files: list[str], clips: int) -> Generator[dict, None, None]:
     for name in files:
         try:
             yield clf.predict(name, clips=clips).to_dict()
@@ -29,7 +30,9 @@ def run_clips(clf, sources: list[str], *, clips: int = 1, json_out: bool = False
 
     `workers` > 1 classifies in that many processes (lrcn.runtime.parallel); rows keep input order.
     """
-    rows, failures, files = [], [], []
+    rows: list[dict] = []
+    failures: list[str] = []
+    files: list[tuple[str, str | None]] = []  # (file, why it cannot be read)
     for s in sources:
         try:
             files += [(str(f), None) for f in expand_inputs(s)]

@@ -22,6 +22,7 @@ from lrcn.core.errors import LrcnError
 from lrcn.core.paths import STREAM_TIMEOUT_S
 from lrcn.core.text import printable
 from lrcn.runtime.console import err_console
+from lrcn.runtime.frame_source import FrameSource
 from lrcn.runtime.output import error_row, json_line, stream_line
 from lrcn.runtime.sources import FileSource, expand_inputs, is_live, open_source
 from lrcn.runtime.stream import StreamConfig
@@ -39,13 +40,13 @@ class Target:
     """Short stream name, unique in this run."""
     input: str
     """What the user gave (or the file a folder expanded to)."""
-    source: object | None
+    source: FrameSource | None
     error: str | None = None
 
 
 def _entries(sources: list[str]) -> list[tuple[str | None, str, str | None]]:
     """(name, input, error) per source, .streams lists read in place."""
-    out = []
+    out: list[tuple[str | None, str, str | None]] = []
     for s in sources:
         if is_stream_list(s):
             try:
@@ -63,7 +64,7 @@ def open_targets(sources: list[str], reconnect: int, timeout_s: float = STREAM_T
     Cameras and URLs open here, before the model loads, so one that cannot open fails first
     and alone; their capture threads keep only the newest frame until the streams start.
     """
-    found: list[tuple[str | None, str, object | None, str | None]] = []
+    found: list[tuple[str | None, str, FrameSource | None, str | None]] = []
     for name, s, error in _entries(sources):
         if error:
             found.append((name, s, None, error))
@@ -126,19 +127,20 @@ def run_streams(clf, targets: list[Target], cfg: StreamConfig, *, show: bool = F
         if t.error:
             _fail(t.name, t.input, t.error, rows, failures)
     opened = [t for t in targets if t.source is not None]
+    pairs = [(t.name, t.source) for t in targets if t.source is not None]  # the same, by name
     if not opened:
         return rows, failures
     try:
-        multi = MultiStream(clf, [(t.name, t.source) for t in opened], cfg)
+        multi = MultiStream(clf, pairs, cfg)
     except BaseException:
         close_targets(opened)
         raise
     t_win = clf.meta.num_frames
     fed = f"{multi.sample_fps:g} fps" if multi.sample_fps else "every frame"
     precision = f", {clf.meta.precision} parts" if clf.meta.precision != "fp32" else ""
-    for t in opened:
-        where = "" if t.name == t.source.name else f" ({t.source.name})"
-        err_console.print(f"stream {escape(printable(t.name))}{escape(printable(where))}: window {t_win} frames, fed at {fed}"
+    for name, src in pairs:
+        where = "" if name == src.name else f" ({src.name})"
+        err_console.print(f"stream {escape(printable(name))}{escape(printable(where))}: window {t_win} frames, fed at {fed}"
                           f"{', stateful' if cfg.stateful else ''}{precision}", highlight=False)
     out = Console(highlight=False)
     display = None
@@ -151,7 +153,7 @@ def run_streams(clf, targets: list[Target], cfg: StreamConfig, *, show: bool = F
         pass
     finally:
         ends = multi.close()
-        sources = {t.name: t.source.name for t in opened}
+        sources = {name: src.name for name, src in pairs}
         if display:
             display.close()
         for end in ends:

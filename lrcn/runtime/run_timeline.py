@@ -65,6 +65,7 @@ def run_timeline(clf, path: str, out: str, scfg, printer: EventPrinter, *, progr
     if not tl.times:
         raise VideoError(f"{path}: no prediction (the video ended before the first window of "
                          f"{clf.meta.num_frames} frames filled)")
+    assert printer.router is not None  # bound before the first prediction
     tl.events = sorted(printer.router.detector.events, key=lambda e: (e.start, e.label))  # in the order they ended before
     tl.duration = tl.times[-1] if stopped or not duration else duration
     written = write_timeline(out, tl)

@@ -27,15 +27,21 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from lrcn.core.errors import LrcnError, SourceError, VideoError
 from lrcn.runtime.classifier import top_k
 from lrcn.runtime.engine import BatchEngine, StreamState
+from lrcn.runtime.frame_source import FrameSource
 from lrcn.runtime.mailbox import Mailbox
 from lrcn.runtime.preprocess import PreprocessSpec, normalize, resize_rgb
 from lrcn.runtime.stream import StreamConfig, StreamPrediction, StreamStats
+
+if TYPE_CHECKING:
+    from lrcn.runtime.sources import Frame
 
 WAIT_S = 0.25
 """The loop wakes at least this often (KeyboardInterrupt, end of all streams)."""
@@ -45,8 +51,7 @@ LATE_S = 0.1
 
 @dataclass
 class Captured:
-    frame: object
-    """sources.Frame"""
+    frame: Frame
     rgb: np.ndarray
     """Resized RGB, the model's input size."""
     x: np.ndarray
@@ -60,7 +65,8 @@ class Captured:
 class Feeder:
     """Reads one source in a daemon thread: sampling grid, optional real-time pacing, resize, mailbox."""
 
-    def __init__(self, source, spec: PreprocessSpec, sample_fps: float | None, realtime: bool, mailbox: Mailbox):
+    def __init__(self, source: FrameSource, spec: PreprocessSpec, sample_fps: float | None, realtime: bool,
+                 mailbox: Mailbox[Captured]):
         self.source, self.spec, self.mailbox = source, spec, mailbox
         self.period = 1.0 / sample_fps if sample_fps else 0.0
         self.realtime = realtime and not getattr(source, "live", False)
@@ -107,7 +113,11 @@ class Feeder:
         self.mailbox.close()
 
 
-def _close_source(source) -> threading.Thread:
+def _any_ready(slots: list[_Slot]) -> bool:
+    return any(s.feeder.mailbox.pending or s.feeder.mailbox.closed for s in slots)
+
+
+def _close_source(source: FrameSource) -> threading.Thread:
     """Close in a helper thread: a live source's close may wait for a blocked read."""
     t = threading.Thread(target=source.close, name=f"close:{source.name}", daemon=True)
     t.start()
@@ -132,7 +142,7 @@ class Tick:
 
 
 class _Slot:
-    def __init__(self, name: str, source, state: StreamState, feeder: Feeder, keep: int):
+    def __init__(self, name: str, source: FrameSource, state: StreamState, feeder: Feeder, keep: int):
         self.name, self.source, self.state, self.feeder = name, source, state, feeder
         self.window: deque | None = deque(maxlen=keep) if keep else None
         self.t0: float | None = None
@@ -147,7 +157,7 @@ class MultiStream:
     `sources` are (short name, FrameSource) pairs; names appear in every prediction.
     """
 
-    def __init__(self, classifier, sources: list[tuple[str, object]], cfg: StreamConfig):
+    def __init__(self, classifier, sources: list[tuple[str, FrameSource]], cfg: StreamConfig):
         meta = classifier.meta
         self.clf, self.cfg = classifier, cfg
         rate = meta.sample_fps if cfg.sample_fps is None else cfg.sample_fps
@@ -156,7 +166,7 @@ class MultiStream:
         self.cond = threading.Condition()
         self.slots: list[_Slot] = []
         for name, src in sources:
-            box = Mailbox(lossless=not getattr(src, "live", False), cond=self.cond)
+            box: Mailbox[Captured] = Mailbox(lossless=not getattr(src, "live", False), cond=self.cond)
             feeder = Feeder(src, meta.preprocess, self.sample_fps, cfg.realtime, box)
             keep = classifier.sampled_frames if cfg.keep_window else 0
             self.slots.append(_Slot(name, src, self.engine.new_state(meta.preprocess, cfg.smooth), feeder, keep))
@@ -194,8 +204,7 @@ class MultiStream:
             if not active:
                 return
             with self.cond:
-                self.cond.wait_for(lambda a=active: any(s.feeder.mailbox.pending or s.feeder.mailbox.closed
-                                                        for s in a), timeout=WAIT_S)
+                self.cond.wait_for(partial(_any_ready, active), timeout=WAIT_S)
                 taken = [(s, s.feeder.mailbox.take()) for s in active]
                 gone = [s for s, item in taken if item is None and s.feeder.mailbox.ended]
             batch = [(s, item) for s, item in taken if item is not None]
@@ -226,9 +235,9 @@ class MultiStream:
         st.latencies_ms.append(latency)
         if s.window is not None:
             s.window.append(item.rgb)
-        common = {"index": st.processed - 1, "source_index": fr.index, "t": fr.t, "ms": ms, "frame": fr.image,
-                  "stream": s.name, "source": s.source.name, "captured": item.wall, "predicted": wall,
-                  "latency_ms": latency}
+        common: dict[str, Any] = {"index": st.processed - 1, "source_index": fr.index, "t": fr.t, "ms": ms,
+                                  "frame": fr.image, "stream": s.name, "source": s.source.name,
+                                  "captured": item.wall, "predicted": wall, "latency_ms": latency}
         if raw is None:
             return StreamPrediction(probs=None, label=None, probability=None, top_k=[], uncertain=False, **common)
         probs = st.smoothed(raw)

@@ -138,7 +138,7 @@ class SessionFactory:
                 getattr(ort, "preload_dlls", lambda: None)()
             except Exception:  # noqa: BLE001 - a failed preload shows up as the session's reason
                 pass
-        request = [want, CUDA, CPU] if want == TENSORRT else [CUDA, CPU]
+        request: list[str | tuple[str, dict[str, object]]] = [want, CUDA, CPU] if want == TENSORRT else [CUDA, CPU]
         if want == TENSORRT:
             cache = str(trt_cache_dir(path))
             request[0] = (TENSORRT, {"trt_engine_cache_enable": True, "trt_engine_cache_path": cache})

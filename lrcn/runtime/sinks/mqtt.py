@@ -48,7 +48,7 @@ class MqttSink:
         self._own: set[int] = set()
         """Ids of our availability messages, which are not records."""
         """Acknowledged before `publish` returned their id (paho's thread can be that quick)."""
-        self._state: dict[str, str] = {}
+        self._state: dict[str, str | None] = {}
         self._connected = threading.Event()
         self.connects = 0
         self.available = f"{self.topic}/available"
