@@ -10,7 +10,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from runtime_fixtures import fake_model
+from helpers import fake_model
 from typer.testing import CliRunner
 
 from lrcn.export.inspect import serve

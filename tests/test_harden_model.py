@@ -9,7 +9,7 @@ import tracemalloc
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from runtime_fixtures import fake_model
+from helpers import fake_model
 from typer.testing import CliRunner
 
 from lrcn.core.errors import ModelError

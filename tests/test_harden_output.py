@@ -4,7 +4,7 @@ import csv
 import shutil
 
 import pytest
-from runtime_fixtures import fake_model
+from helpers import fake_model
 from typer.testing import CliRunner
 
 from lrcn.runtime.cli import app

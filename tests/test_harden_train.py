@@ -70,7 +70,7 @@ def test_default_folders_started_in_the_same_second_are_distinct(tmp_path, monke
 
 
 def test_tensorrt_cache_is_per_user_and_keyed_by_the_model(tmp_path, monkeypatch):
-    from runtime_fixtures import fake_model
+    from helpers import fake_model
 
     from lrcn.runtime.session import trt_cache_dir
 
