@@ -35,7 +35,7 @@ def meta_of(path) -> K.ModelMetadata:
 def torch_probs(run, x):
     import torch
 
-    from lrcn.train.checkpoint import model_from_checkpoint
+    from lrcn.models.checkpoint import model_from_checkpoint
 
     model, _ = model_from_checkpoint(run / "best.pt")
     with torch.inference_mode():

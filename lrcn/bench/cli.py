@@ -15,6 +15,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from lrcn.models.specs import family_names
 from lrcn.runtime.console import err_console, one_line_errors
 
 app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=False)
@@ -31,7 +32,7 @@ def _list(value: str, allowed: tuple[str, ...]) -> list[str]:
 
 @app.command()
 def main(
-    model: Annotated[str, typer.Option(help="convlstm, resnetlstm, pretrained, all, or a comma list.")] = "all",
+    model: Annotated[str, typer.Option(help=f"{', '.join(family_names())}, all, or a comma list.")] = "all",
     frames: Annotated[int, typer.Option(help="T, frames per clip.")] = 15,
     img_size: Annotated[int, typer.Option(help="Square input side in pixels.")] = 128,
     threads: Annotated[Optional[int], typer.Option(help="CPU threads for both sides (default: every core).")] = None,
@@ -56,9 +57,9 @@ def main(
 ) -> None:
     """Measure and print the figures; --json keeps them for benchmarks/make_table.py."""
     with one_line_errors():
-        from lrcn.bench.config import FAMILIES, SECTIONS, BenchConfig
+        from lrcn.bench.config import SECTIONS, BenchConfig
 
-        cfg = BenchConfig(models=_list(model, FAMILIES), frames=frames, img_size=img_size, threads=threads,
+        cfg = BenchConfig(models=_list(model, family_names()), frames=frames, img_size=img_size, threads=threads,
                           device=device, repeat=repeat, sections=_list(only, SECTIONS), run=run,
                           backbone=backbone, batch=batch, block_s=block_seconds, max_s=max_seconds,
                           train_clips=train_clips, e2e_seconds=e2e_seconds, streams_seconds=streams_seconds,

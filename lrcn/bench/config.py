@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass, field
 
-FAMILIES = ("convlstm", "resnetlstm", "pretrained")
+from lrcn.models.specs import family_names
+
 SECTIONS = ("clip", "stream", "e2e", "train", "memory", "profile", "streams")
 DEFAULT_SECTIONS = SECTIONS[:-1]
 """What `--only all` runs: streams (minutes of ladders, wants a quiet machine) runs when named."""
@@ -14,7 +15,7 @@ DEVICES = ("cpu", "cuda")
 
 @dataclass
 class BenchConfig:
-    models: list[str] = field(default_factory=lambda: list(FAMILIES))
+    models: list[str] = field(default_factory=lambda: list(family_names()))
     """Families to measure, in order."""
     frames: int = 15
     """T: frames per clip (a trained run's own T replaces it)."""
@@ -57,9 +58,9 @@ class BenchConfig:
 
     def __post_init__(self) -> None:
         problems = []
-        bad = [m for m in self.models if m not in FAMILIES]
+        bad = [m for m in self.models if m not in family_names()]
         if bad or not self.models:
-            problems.append(f"--model must be {', '.join(FAMILIES)} or all, got {','.join(bad) or 'nothing'}")
+            problems.append(f"--model must be {', '.join(family_names())} or all, got {','.join(bad) or 'nothing'}")
         bad = [s for s in self.sections if s not in SECTIONS]
         if bad or not self.sections:
             problems.append(f"--only takes {', '.join(SECTIONS)}, got {','.join(bad) or 'nothing'}")

@@ -22,6 +22,7 @@ import torch
 import lrcn
 from lrcn.bench.config import BenchConfig
 from lrcn.core.atomic import atomic_path, write_json
+from lrcn.models.specs import family_spec
 from lrcn.runtime.contract import PART_SUFFIX
 from lrcn.runtime.preprocess import PreprocessSpec
 
@@ -67,16 +68,16 @@ class Subject:
         cfg = self.config["model"]
         return {"family": self.family, "weights": self.weights, "frames": self.num_frames,
                 "img_size": self.spec.img_size, "modality": self.spec.modality,
-                "backbone": cfg["backbone"] if self.family == "pretrained" else None,
+                "backbone": cfg["backbone"] if family_spec(self.family).has_backbone else None,
                 "parameters": sum(p.numel() for p in self.model.parameters()),
                 "files_mb": {k: round(p.stat().st_size / 2**20, 2) for k, p in self.files.items()},
                 "export_seconds": self.export_seconds}
 
 
 def _random_model(family: str, cfg: BenchConfig):
-    from lrcn.models import ModelConfig, build_model
-    from lrcn.train.config import DataConfig
-    from lrcn.train.run import preprocess_spec
+    from lrcn.models.config import ModelConfig
+    from lrcn.models.registry import build_model
+    from lrcn.train.config import DataConfig, preprocess_spec
 
     mc = ModelConfig(name=family, img_size=cfg.img_size, backbone=cfg.backbone)
     torch.manual_seed(RANDOM_SEED)
@@ -90,7 +91,7 @@ def _random_model(family: str, cfg: BenchConfig):
 
 
 def _trained_model(run: Path):
-    from lrcn.train.checkpoint import model_from_checkpoint
+    from lrcn.models.checkpoint import model_from_checkpoint
 
     model, ckpt = model_from_checkpoint(run / "best.pt")
     return model, ckpt["config"]
@@ -99,7 +100,7 @@ def _trained_model(run: Path):
 def _key(family: str, config: dict, weights_id: str) -> str:
     pre = config["preprocess"]
     parts = [family, f"T{pre['num_frames']}", f"S{pre['img_size']}", pre["modality"]]
-    if family == "pretrained":
+    if family_spec(family).has_backbone:
         parts.append(config["model"]["backbone"])
     return "-".join(parts + [weights_id, f"lrcn{lrcn.__version__}", f"torch{torch.__version__.split('+')[0]}",
                              f"r{RECIPE}"])

@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from lrcn.core.paths import RUNS_DIR
+from lrcn.models.specs import family_names
 from lrcn.runtime.console import err_console, fail, one_line_errors
 
 app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=False)
@@ -44,8 +45,8 @@ def _variant_line(precision: str, f: dict, fp32_name: str) -> str:
 
 @app.command()
 def main(
-    model: Annotated[Optional[str], typer.Option(help="Family to export (newest run): convlstm, resnetlstm, "
-                                                      "pretrained, or all.")] = None,
+    model: Annotated[Optional[str], typer.Option(help="Family to export (newest run): "
+                                                      f"{', '.join(family_names())}, or all.")] = None,
     run: Annotated[Optional[str], typer.Option(help="Export this run folder's best.pt instead.")] = None,
     checkpoint: Annotated[Optional[str], typer.Option(help="Export this checkpoint file instead.")] = None,
     out: Annotated[Optional[str], typer.Option(help="FILE.onnx, or a folder (default artifacts/models/).")] = None,
@@ -70,10 +71,8 @@ def main(
         if not 0 <= tolerance < 1:
             raise ValueError(f"--tolerance must be in [0, 1), got {tolerance}")
         precisions = _precisions(precision)
-        from lrcn.train.cli import FAMILIES
-
-        if model is not None and model not in (*FAMILIES, "all"):
-            raise ValueError(f"--model must be one of {', '.join(FAMILIES)}, all; got {model!r}")
+        if model is not None and model not in (*family_names(), "all"):
+            raise ValueError(f"--model must be one of {', '.join(family_names())}, all; got {model!r}")
         from lrcn.export.sources import resolve_sources
 
         sources = resolve_sources(model, run, checkpoint, Path(runs_dir))

@@ -24,6 +24,7 @@ from lrcn.export.sources import MODELS_DIR, ExportError, ExportSource, resolve_s
 from lrcn.export.streaming import step_predictor, window_predictor
 from lrcn.export.variants import (MIN_AGREEMENT, PRECISIONS, SUFFIX, agreement_clips, int8_parts, make_variant,
                                   measure, measure_stream, predict_all)
+from lrcn.models.checkpoint import model_from_checkpoint
 from lrcn.runtime.contract import PART_SUFFIX
 from lrcn.runtime.preprocess import PreprocessSpec
 
@@ -88,8 +89,6 @@ class _Job:
 
 
 def _job(source: ExportSource, out, family: str | None, opset: int, stream: bool) -> _Job:
-    from lrcn.train.checkpoint import model_from_checkpoint
-
     model, ckpt = model_from_checkpoint(source.checkpoint, family=family or source.family)
     config = ckpt["config"]
     fam = config["model"]["name"]

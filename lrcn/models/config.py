@@ -13,7 +13,7 @@ class ModelConfig:
     """Architecture of one LRCN: a per-frame encoder, then an LSTM head over time."""
 
     name: str = "convlstm"
-    """Registered family: convlstm, resnetlstm or pretrained."""
+    """A registered family (lrcn.models.families): convlstm, resnetlstm, pretrained, ..."""
     num_classes: int = 10
     img_size: int = 128
     """Square input side; the encoder's flattened size is computed from it."""
@@ -29,7 +29,7 @@ class ModelConfig:
     norm: str = "batch"
     """Normalisation in the custom CNNs: batch or none (the lab had none)."""
     backbone: str = "resnet152"
-    """torchvision ResNet for the pretrained family."""
+    """torchvision ResNet, for the families whose spec lists the backbone option (pretrained)."""
     backbone_weights: str | None = None
     """Local state dict for the backbone; None uses torchvision's weights API (downloads)."""
 

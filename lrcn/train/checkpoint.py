@@ -1,21 +1,14 @@
-"""Checkpoints as plain data, written atomically, loaded with weights_only=True."""
+"""Checkpoints as plain data, written atomically; reading them back lives in lrcn.models.checkpoint."""
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 import torch
 
 from lrcn.core.atomic import atomic_open, remove_stale_temps, write_json  # noqa: F401 - re-exported
-from lrcn.core.errors import LrcnError
-
-CHECKPOINT_VERSION = 1
-
-
-class CheckpointError(LrcnError):
-    """A checkpoint that is missing, corrupt, or of the wrong kind."""
+from lrcn.models.checkpoint import (CHECKPOINT_VERSION, CheckpointError, load_checkpoint,  # noqa: F401 - re-exported
+                                    model_from_checkpoint)
 
 
 def save_checkpoint(path: str | Path, state: dict) -> None:
@@ -25,40 +18,3 @@ def save_checkpoint(path: str | Path, state: dict) -> None:
     """
     with atomic_open(path, "wb") as fh:  # Ctrl-C or a full disk mid-write: the old file stands
         torch.save({**state, "version": CHECKPOINT_VERSION}, fh)
-
-
-def load_checkpoint(path: str | Path) -> dict:
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: checkpoint not found")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - torn, truncated, or not a torch file
-        raise CheckpointError(f"{path}: not a loadable checkpoint ({type(e).__name__})") from None
-    if not isinstance(ckpt, dict) or "model" not in ckpt or "config" not in ckpt:
-        raise CheckpointError(f"{path}: not an lrcn checkpoint (no model/config)")
-    if ckpt.get("version", 0) > CHECKPOINT_VERSION:
-        raise CheckpointError(f"{path}: checkpoint version {ckpt['version']} is newer than this lrcn reads")
-    return ckpt
-
-
-def model_from_checkpoint(path: str | Path, family: str | None = None):
-    """Rebuild the model a checkpoint was saved from, in eval mode; returns (model, checkpoint).
-
-    `family` (e.g. "convlstm") refuses a checkpoint of another family in one line.
-    """
-    from lrcn.models import ModelConfig, build_model
-
-    ckpt = load_checkpoint(path)
-    try:
-        cfg = ModelConfig.from_dict(ckpt["config"]["model"])
-    except (KeyError, TypeError, ValueError) as e:
-        raise CheckpointError(f"{path}: checkpoint has no usable model config ({e})") from None
-    if family and cfg.name != family:
-        raise CheckpointError(f"{path}: checkpoint is a {cfg.name} model, not {family}")
-    model = build_model(cfg, load_weights=False)
-    try:
-        model.load_state_dict(ckpt["model"])
-    except (RuntimeError, KeyError) as e:
-        raise CheckpointError(f"{path}: weights do not fit a {cfg.name} model ({str(e).splitlines()[0]})") from None
-    return model.eval(), ckpt

@@ -7,11 +7,16 @@ from typing import Annotated, Optional
 import typer
 
 from lrcn.core.paths import CACHE_DIR
+from lrcn.models.specs import family_names, family_spec
 from lrcn.runtime.console import fail, one_line_errors
 
 app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=False)
-FAMILIES = ("convlstm", "resnetlstm", "pretrained")
 LIST = " A comma list sweeps (one run per combination)."
+
+
+def _used_by(option: str) -> str:
+    """Which families read a ModelConfig field, from their specs (for the help texts)."""
+    return ", ".join(n for n in family_names() if option in family_spec(n).options) or "no family"
 
 
 def _csv(value: str | None) -> list[str] | None:
@@ -22,7 +27,7 @@ def _csv(value: str | None) -> list[str] | None:
 def main(
     ctx: typer.Context,
     data: Annotated[str, typer.Option(help="Dataset folder root/<class>/<video>.")] = "artifacts/data/synth",
-    model: Annotated[str, typer.Option(help=f"Model family: {', '.join(FAMILIES)}.{LIST}")] = "convlstm",
+    model: Annotated[str, typer.Option(help=f"Model family: {', '.join(family_names())}.{LIST}")] = "convlstm",
     frames: Annotated[str, typer.Option(help=f"T: frames per clip, spread evenly over each video.{LIST}")] = "15",
     img_size: Annotated[str, typer.Option(help=f"Frames are resized to img_size x img_size.{LIST}")] = "128",
     input: Annotated[str, typer.Option("--input", help=f"Modality: rgb, diff or rgb+diff.{LIST}")] = "diff",
@@ -31,9 +36,10 @@ def main(
     lstm_layers: Annotated[str, typer.Option(help=f"LSTM layers.{LIST}")] = "1",
     bidirectional: Annotated[bool, typer.Option(help="Bidirectional LSTM head.")] = False,
     dropout: Annotated[str, typer.Option(help=f"Dropout before the classifier.{LIST}")] = "0.3",
-    norm: Annotated[str, typer.Option(help="Custom CNN normalisation: batch or none.")] = "batch",
-    backbone: Annotated[str, typer.Option(help="Pretrained family: resnet18/34/50/101/152.")] = "resnet152",
-    backbone_weights: Annotated[Optional[str], typer.Option(help="Local backbone state dict (offline).")] = None,
+    norm: Annotated[str, typer.Option(help=f"CNN normalisation, batch or none ({_used_by('norm')}).")] = "batch",
+    backbone: Annotated[str, typer.Option(help=f"resnet18/34/50/101/152 ({_used_by('backbone')}).")] = "resnet152",
+    backbone_weights: Annotated[Optional[str], typer.Option(
+        help=f"Local backbone state dict, offline ({_used_by('backbone_weights')}).")] = None,
     lr: Annotated[str, typer.Option(help=f"Learning rate.{LIST}")] = "1e-3",
     batch_size: Annotated[str, typer.Option(help=f"Clips per batch.{LIST}")] = "8",
     epochs: Annotated[Optional[int], typer.Option(help="Epochs (default 15; with --resume, the new total).")] = None,
@@ -64,9 +70,9 @@ def main(
         lists = parse_lists({"model": model, "lr": lr, "frames": frames, "img_size": img_size, "input": input,
                              "latent_dim": latent_dim, "hidden_size": hidden_size, "lstm_layers": lstm_layers,
                              "dropout": dropout, "batch_size": batch_size, "seed": seed})
-        bad = [m for m in lists["model"] if m not in FAMILIES]
+        bad = [m for m in lists["model"] if m not in family_names()]
         if bad:
-            raise fail(f"unknown model {bad[0]!r}; choose one of {', '.join(FAMILIES)}", 2)
+            raise fail(f"unknown model {bad[0]!r}; choose one of {', '.join(family_names())}", 2)
         sweep = [k for k, v in lists.items() if len(v) > 1]
         if sweep and resume:
             raise fail(f"--resume continues one run; drop the comma lists ({', '.join(sweep)})", 2)

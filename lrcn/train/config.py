@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 
 from lrcn.core.paths import CACHE_DIR
-from lrcn.runtime.preprocess import MODALITIES
+from lrcn.models.config import ModelConfig
+from lrcn.models.specs import family_spec
+from lrcn.runtime.preprocess import MODALITIES, NORMALISATION, PreprocessSpec
 
 AUGMENTATIONS = ("flip", "crop", "color", "temporal")
 DEVICES = ("auto", "cpu", "cuda")
@@ -105,9 +107,16 @@ class TrainConfig:
             raise ValueError("; ".join(problems))
 
 
+def preprocess_spec(model_cfg: ModelConfig, data_cfg: DataConfig) -> PreprocessSpec:
+    """The input statistics the family asks for (its spec's normalisation), at the data's size and modality."""
+    mean, std = NORMALISATION[family_spec(model_cfg.name).normalisation]
+    return PreprocessSpec(img_size=data_cfg.img_size, mean=mean, std=std, modality=data_cfg.modality)
+
+
 def from_dict(cls, d: dict):
     names = {f.name for f in fields(cls)}
     return cls(**{k: v for k, v in d.items() if k in names})
 
 
-__all__ = ["AUGMENTATIONS", "DEVICES", "OPTIMIZERS", "DataConfig", "TrainConfig", "asdict", "from_dict"]
+__all__ = ["AUGMENTATIONS", "DEVICES", "OPTIMIZERS", "DataConfig", "TrainConfig", "asdict", "from_dict",
+           "preprocess_spec"]

@@ -20,15 +20,17 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 import lrcn
-from lrcn.models import ModelConfig, build_model
+from lrcn.models.config import ModelConfig
+from lrcn.models.registry import build_model
+from lrcn.models.specs import family_spec
 from lrcn.core.errors import LrcnError
 from lrcn.core.paths import RUNS_DIR
-from lrcn.runtime.preprocess import IMAGENET_MEAN, IMAGENET_STD, SIMPLE_MEAN, SIMPLE_STD, PreprocessSpec, channels_for
+from lrcn.runtime.preprocess import channels_for
 from lrcn.train import data as D
 from lrcn.train import distributed, shared_cache
 from lrcn.train.augment import Augment, dense_frames
 from lrcn.train.checkpoint import load_checkpoint, remove_stale_temps, save_checkpoint, write_json
-from lrcn.train.config import DataConfig, TrainConfig, from_dict
+from lrcn.train.config import DataConfig, TrainConfig, from_dict, preprocess_spec
 from lrcn.train.loop import train_one_epoch
 from lrcn.train.plots import confusion_matrix, plot_confusion, plot_curves
 from lrcn.train.report import write_run_report
@@ -50,13 +52,6 @@ def pick_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
-
-
-def preprocess_spec(model_cfg: ModelConfig, data_cfg: DataConfig) -> PreprocessSpec:
-    """ImageNet statistics for pretrained backbones, 0.5/0.5 for the custom CNNs."""
-    pre = model_cfg.name == "pretrained"
-    return PreprocessSpec(img_size=data_cfg.img_size, mean=IMAGENET_MEAN if pre else SIMPLE_MEAN,
-                          std=IMAGENET_STD if pre else SIMPLE_STD, modality=data_cfg.modality)
 
 
 def seed_everything(seed: int) -> None:
@@ -104,7 +99,7 @@ def prepare_data(model_cfg: ModelConfig, data_cfg: DataConfig, seed: int, consol
 
 def _datasets(model, prepared, spec, data_cfg, train_cfg, device, console, ranks=distributed.Ranks()):
     cached = prepared["cached"]
-    use_features = getattr(model.encoder, "has_frozen", False) and train_cfg.feature_cache
+    use_features = family_spec(model.cfg.name).frozen_backbone and train_cfg.feature_cache
     if use_features and data_cfg.augment:
         console.print("[yellow]note[/] augmentation changes every epoch's input: the feature cache is off")
         use_features = False
