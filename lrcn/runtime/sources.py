@@ -13,28 +13,20 @@ import queue
 import threading
 import time
 from pathlib import Path
-from typing import Iterator, NamedTuple
+from typing import Iterator
 
 import cv2
 import numpy as np
 
 from lrcn.core.errors import SourceError, VideoError
 from lrcn.core.paths import STREAM_TIMEOUT_S
+from lrcn.runtime.newest import Frame, NewestFrames
 from lrcn.runtime.quiet import captured_output
 from lrcn.runtime.video import VIDEO_EXTENSIONS, open_file_capture
 
 """A URL that takes longer to open, or a live source that sends no frame for longer, has dropped."""
 MAX_BACKOFF_S = 8.0
 FALLBACK_FPS = 25.0
-
-
-class Frame(NamedTuple):
-    image: np.ndarray
-    """BGR uint8 as OpenCV decodes it."""
-    t: float
-    """Seconds: media time for files, time since opening for live sources."""
-    index: int
-    """Position in the source (frames read before this one)."""
 
 
 def is_url(target: str) -> bool:
@@ -210,21 +202,17 @@ class LiveSource:
             raise ValueError(f"--stream-timeout must be > 0, got {timeout_s}")
         self.target, self.reconnect, self.backoff_s, self.timeout_s = target, reconnect, backoff_s, timeout_s
         self.name = f"camera {target}" if isinstance(target, int) else str(target)
-        self.read = 0
         self.reconnects = 0
         self.stall_s = 2 * timeout_s + min(backoff_s * 2 ** max(reconnect - 1, 0), MAX_BACKOFF_S)
         """No frame and no reopen attempt for this long: frames() ends the source with an error."""
-        self._alive_at = time.monotonic()
+        self._box = NewestFrames()
         self._cap = _open_capture(target, timeout_s)
         if self._cap is None:
             what = "no camera with this index, or it is in use" if isinstance(target, int) else "OpenCV cannot open it"
             raise SourceError(f"{self.name}: cannot be opened ({what})")
-        self._cond = threading.Condition()
-        self._newest: Frame | None = None
-        self._ended = False
         self._error: str | None = None
         self._stop = threading.Event()
-        self._t0 = time.monotonic()
+        self._box.t0 = time.monotonic()
         self._thread = threading.Thread(target=self._capture, name=f"capture:{self.name}", daemon=True)
         self._thread.start()
 
@@ -233,19 +221,13 @@ class LiveSource:
             while not self._stop.is_set():
                 ok, img = self._cap.read()
                 if ok and img is not None:
-                    with self._cond:
-                        self._alive_at = time.monotonic()
-                        self._newest = Frame(img, time.monotonic() - self._t0, self.read)
-                        self.read += 1
-                        self._cond.notify_all()
+                    self._box.put(img)
                 elif not self._reopen():
                     return
         finally:
             if self._cap is not None:
                 self._cap.release()
-            with self._cond:
-                self._ended = True
-                self._cond.notify_all()
+            self._box.end(self._error)
 
     def _reopen(self) -> bool:
         """After a failed read: reopen a URL with backoff. False ends the source."""
@@ -255,7 +237,7 @@ class LiveSource:
             self._error = f"{self.name}: stopped delivering frames"
             return False
         for attempt in range(self.reconnect):
-            self._alive_at = time.monotonic()
+            self._box.touch()
             if self._stop.wait(min(self.backoff_s * 2**attempt, MAX_BACKOFF_S)):
                 return False
             self._cap = _open_capture(self.target, self.timeout_s)
@@ -266,25 +248,18 @@ class LiveSource:
                        if self.reconnect else f"{self.name}: the stream dropped (--reconnect 0)")
         return False
 
+    @property
+    def read(self) -> int:
+        return self._box.count
+
     def frames(self) -> Iterator[Frame]:
         """The newest frame each time one newer than the last arrives; frames in between are dropped."""
-        last = -1
-        while True:
-            with self._cond:
-                self._cond.wait_for(lambda: self._ended or (self._newest is not None and self._newest.index > last),
-                                    timeout=min(1.0, self.stall_s / 4))
-                frame = self._newest if self._newest is not None and self._newest.index > last else None
-                ended, error = self._ended, self._error
-            if frame is not None:
-                last = frame.index
-                yield frame
-            elif ended:
-                if error:
-                    raise SourceError(error)
-                return
-            elif time.monotonic() - self._alive_at > self.stall_s:
-                self._stop.set()  # the capture thread is stuck in a read; it is a daemon, we go on without it
-                raise SourceError(f"{self.name}: no frame for {self.stall_s:g} s (the source stalled)")
+
+        def stalled() -> str:
+            self._stop.set()  # the capture thread is stuck in a read; it is a daemon, we go on without it
+            return f"{self.name}: no frame for {self.stall_s:g} s (the source stalled)"
+
+        return self._box.frames(self.stall_s, stalled)
 
     def close(self) -> None:
         self._stop.set()
