@@ -18,6 +18,7 @@ from typing import Iterator
 import cv2
 
 from lrcn.bench.config import BenchConfig
+from lrcn.bench.labels import label
 from lrcn.runtime.newest import Frame, NewestFrames
 
 
@@ -89,11 +90,11 @@ def _one(subject, cfg: BenchConfig, video: Path, stateful: bool, model_key: str)
 def measure(subject, cfg: BenchConfig, video: Path, log=print) -> dict:
     w, h = cfg.source_size
     modes = {"window": (False, "full"), **({"step": (True, "full")} if "step" in subject.files else {}),
-             **({"window, int8": (False, "int8")} if "int8_encoder" in subject.files else {}),
-             **({"step, int8": (True, "int8")} if "int8_step" in subject.files else {})}
+             **({"window_int8": (False, "int8")} if "int8_encoder" in subject.files else {}),
+             **({"step_int8": (True, "int8")} if "int8_step" in subject.files else {})}
     out = {"source": f"{video.name}: {w}x{h} MJPG, decoded in a capture thread, resized to "
                      f"{subject.spec.img_size} px by the stream", "modes": {}}
     for name, (stateful, key) in modes.items():
-        log(f"  end to end: stream mode ({name}) on a {cfg.source_fps:g} fps source for {cfg.e2e_seconds:g} s")
+        log(f"  end to end: stream mode ({label('e2e', name)}) on a {cfg.source_fps:g} fps source for {cfg.e2e_seconds:g} s")
         out["modes"][name] = _one(subject, cfg, video, stateful, key)
     return out

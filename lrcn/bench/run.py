@@ -12,10 +12,9 @@ import time
 from pathlib import Path
 
 from lrcn.bench.config import BenchConfig
+from lrcn.bench.labels import BENCH_VERSION
 from lrcn.core import atomic
 from lrcn.models.specs import family_names, family_spec
-
-BENCH_VERSION = 1
 
 
 def _frozen_only() -> str:
