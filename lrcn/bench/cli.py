@@ -19,6 +19,12 @@ from lrcn.models.specs import family_names
 from lrcn.runtime.console import err_console, one_line_errors
 
 app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=False)
+FLAGS = {"models": "--model", "sections": "--only", "device": "--device", "frames": "--frames",
+         "img_size": "--img-size", "repeat": "--repeat", "batch": "--batch", "train_clips": "--train-clips",
+         "threads": "--threads", "block_s": "--block-seconds", "max_s": "--max-seconds", "e2e_seconds": "--e2e-seconds",
+         "streams_seconds": "--streams-seconds", "streams_max": "--streams-max",
+         "streams_procs_max": "--streams-procs-max"}
+"""BenchConfig's parameters -> this CLI's flags, for its error messages."""
 
 
 def _list(value: str, allowed: tuple[str, ...]) -> list[str]:
@@ -59,12 +65,17 @@ def main(
     with one_line_errors():
         from lrcn.bench.config import SECTIONS, BenchConfig
 
-        cfg = BenchConfig(models=_list(model, family_names()), frames=frames, img_size=img_size, threads=threads,
-                          device=device, repeat=repeat, sections=_list(only, SECTIONS), run=run,
-                          backbone=backbone, batch=batch, block_s=block_seconds, max_s=max_seconds,
-                          train_clips=train_clips, e2e_seconds=e2e_seconds, streams_seconds=streams_seconds,
-                          streams_max=streams_max, streams_procs_max=streams_procs_max,
-                          streams_mjpeg=streams_mjpeg, workdir=workdir)
+        from lrcn.core.checks import with_flags
+
+        try:
+            cfg = BenchConfig(models=_list(model, family_names()), frames=frames, img_size=img_size, threads=threads,
+                              device=device, repeat=repeat, sections=_list(only, SECTIONS), run=run,
+                              backbone=backbone, batch=batch, block_s=block_seconds, max_s=max_seconds,
+                              train_clips=train_clips, e2e_seconds=e2e_seconds, streams_seconds=streams_seconds,
+                              streams_max=streams_max, streams_procs_max=streams_procs_max,
+                              streams_mjpeg=streams_mjpeg, workdir=workdir)
+        except ValueError as e:
+            raise ValueError(with_flags(str(e), FLAGS)) from None
         if run and model not in ("all", None):
             err_console.print(f"--run given: measuring that run's model; --model {model} is ignored")
         from lrcn.bench.table import render

@@ -2,16 +2,34 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import Annotated, Optional
 
 import typer
 
+from lrcn.core.checks import with_flags
 from lrcn.core.paths import CACHE_DIR
 from lrcn.models.specs import family_names, family_spec
 from lrcn.runtime.console import fail, one_line_errors
 
 app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=False)
 LIST = " A comma list sweeps (one run per combination)."
+FLAGS = {"name": "--model", "num_frames": "--frames", "img_size": "--img-size", "modality": "--input",
+         "num_classes": "--num-classes", "augment": "--augment", "latent_dim": "--latent-dim",
+         "hidden_size": "--hidden-size", "lstm_layers": "--lstm-layers", "dropout": "--dropout", "norm": "--norm",
+         "backbone": "--backbone", "epochs": "--epochs", "batch_size": "--batch-size", "lr": "--lr",
+         "steps_per_epoch": "--steps-per-epoch", "workers": "--workers", "device": "--device",
+         "patience": "--patience", "dist_timeout_s": "--dist-timeout"}
+"""The configs' parameters -> this CLI's flags, for its error messages."""
+
+
+@contextmanager
+def _as_flags():
+    """Config errors name the library's parameters; vc-train's user reads its flags instead."""
+    try:
+        yield
+    except ValueError as e:
+        raise ValueError(with_flags(str(e), FLAGS)) from None
 
 
 def _used_by(option: str) -> str:
@@ -87,22 +105,25 @@ def main(
         from lrcn.models.config import ModelConfig
         from lrcn.train.config import DataConfig, TrainConfig
 
-        model_cfg = ModelConfig(name=v["model"], img_size=max(v["img_size"], 16), latent_dim=v["latent_dim"],
-                                hidden_size=v["hidden_size"], lstm_layers=v["lstm_layers"], bidirectional=bidirectional,
-                                dropout=v["dropout"], norm=norm, backbone=backbone, backbone_weights=backbone_weights)
-        data_cfg = DataConfig(root=data, num_frames=v["frames"], img_size=v["img_size"], modality=v["input"],
-                              classes=_csv(classes), num_classes=num_classes, split_dir=split_dir, split=split,
-                              augment=_csv(augment) or [], cache_dir=cache_dir)
-        train_cfg = TrainConfig(epochs=epochs or TrainConfig.epochs, batch_size=v["batch_size"], lr=v["lr"],
-                                steps_per_epoch=steps_per_epoch, workers=workers, seed=v["seed"], device=device,
-                                patience=patience, feature_cache=not no_feature_cache, out=out,
-                                dist_timeout_s=dist_timeout)
+        with _as_flags():
+            model_cfg = ModelConfig(name=v["model"], img_size=max(v["img_size"], 16), latent_dim=v["latent_dim"],
+                                    hidden_size=v["hidden_size"], lstm_layers=v["lstm_layers"],
+                                    bidirectional=bidirectional, dropout=v["dropout"], norm=norm, backbone=backbone,
+                                    backbone_weights=backbone_weights)
+            data_cfg = DataConfig(root=data, num_frames=v["frames"], img_size=v["img_size"], modality=v["input"],
+                                  classes=_csv(classes), num_classes=num_classes, split_dir=split_dir, split=split,
+                                  augment=_csv(augment) or [], cache_dir=cache_dir)
+            train_cfg = TrainConfig(epochs=epochs or TrainConfig.epochs, batch_size=v["batch_size"], lr=v["lr"],
+                                    steps_per_epoch=steps_per_epoch, workers=workers, seed=v["seed"], device=device,
+                                    patience=patience, feature_cache=not no_feature_cache, out=out,
+                                    dist_timeout_s=dist_timeout)
         if sweep:
             from pathlib import Path
 
             from lrcn.train.sweep import default_sweep_dir, expand, run_sweep
 
-            runs = expand(model_cfg, data_cfg, train_cfg, lists)  # every point validated before any work
+            with _as_flags():
+                runs = expand(model_cfg, data_cfg, train_cfg, lists)  # every point validated before any work
             run_sweep(runs, Path(out) if out else default_sweep_dir())
             return
         from lrcn.train.run import train

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 
+from lrcn.core.checks import at_least, from_dict, one_of, refuse
 from lrcn.core.paths import CACHE_DIR
 from lrcn.models.config import ModelConfig
 from lrcn.models.specs import family_spec
@@ -42,22 +43,13 @@ class DataConfig:
     decode_timeout_s: float = 60.0
 
     def __post_init__(self) -> None:
-        problems = []
-        if self.num_frames < 1:
-            problems.append(f"--frames must be >= 1, got {self.num_frames}")
-        if self.img_size < 16:
-            problems.append(f"--img-size must be >= 16, got {self.img_size}")
-        if self.modality not in MODALITIES:
-            problems.append(f"--input must be one of {', '.join(MODALITIES)}, got {self.modality!r}")
-        if self.num_classes is not None and self.num_classes < 2:
-            problems.append(f"--num-classes must be >= 2, got {self.num_classes}")
+        problems = at_least(self, num_frames=1, img_size=16, num_classes=2) + one_of(self, modality=MODALITIES)
         if not (0 < self.val_fraction < 0.5 and 0 < self.test_fraction < 0.5):
             problems.append("val and test fractions must be in (0, 0.5)")
         bad = [a for a in self.augment if a not in AUGMENTATIONS]
         if bad:
-            problems.append(f"--augment takes {', '.join(AUGMENTATIONS)}; got {', '.join(bad)}")
-        if problems:
-            raise ValueError("; ".join(problems))
+            problems.append(f"augment takes {', '.join(AUGMENTATIONS)}; got {', '.join(bad)}")
+        refuse(problems)
 
 
 @dataclass
@@ -84,38 +76,19 @@ class TrainConfig:
     """Under torchrun: how long a rank waits in a collective for its peers before the job fails."""
 
     def __post_init__(self) -> None:
-        problems = []
-        if self.epochs < 1:
-            problems.append(f"--epochs must be >= 1, got {self.epochs}")
-        if self.batch_size < 1:
-            problems.append(f"--batch-size must be >= 1, got {self.batch_size}")
+        problems = at_least(self, epochs=1, batch_size=1, steps_per_epoch=1, workers=0, patience=1)
+        problems += one_of(self, optimizer=OPTIMIZERS, device=DEVICES)
         if not self.lr > 0:
-            problems.append(f"--lr must be > 0, got {self.lr}")
-        if self.optimizer not in OPTIMIZERS:
-            problems.append(f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
-        if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
-            problems.append(f"--steps-per-epoch must be >= 1, got {self.steps_per_epoch}")
-        if self.workers < 0:
-            problems.append(f"--workers must be >= 0, got {self.workers}")
-        if self.device not in DEVICES:
-            problems.append(f"--device must be one of {', '.join(DEVICES)}, got {self.device!r}")
-        if self.patience is not None and self.patience < 1:
-            problems.append(f"--patience must be >= 1, got {self.patience}")
+            problems.append(f"lr must be > 0, got {self.lr}")
         if not self.dist_timeout_s > 0:
-            problems.append(f"--dist-timeout must be > 0 seconds, got {self.dist_timeout_s}")
-        if problems:
-            raise ValueError("; ".join(problems))
+            problems.append(f"dist_timeout_s must be > 0 seconds, got {self.dist_timeout_s}")
+        refuse(problems)
 
 
 def preprocess_spec(model_cfg: ModelConfig, data_cfg: DataConfig) -> PreprocessSpec:
     """The input statistics the family asks for (its spec's normalisation), at the data's size and modality."""
     mean, std = NORMALISATION[family_spec(model_cfg.name).normalisation]
     return PreprocessSpec(img_size=data_cfg.img_size, mean=mean, std=std, modality=data_cfg.modality)
-
-
-def from_dict(cls, d: dict):
-    names = {f.name for f in fields(cls)}
-    return cls(**{k: v for k, v in d.items() if k in names})
 
 
 __all__ = ["AUGMENTATIONS", "DEVICES", "OPTIMIZERS", "DataConfig", "TrainConfig", "asdict", "from_dict",
