@@ -97,13 +97,10 @@ def figures(preds_by_stream: dict[str, list], sources: dict[str, PacedFrames], w
 
 
 def current_rss_mb() -> float:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return float("nan")
+    from lrcn.bench.memory import status_mb  # standard library only at its top, as this worker needs
+
+    now = status_mb("VmRSS")
+    return float("nan") if now is None else now
 
 
 def live_figures(latencies: dict[str, list[float]], fps: float, seconds: float) -> dict[str, dict]:
