@@ -1,12 +1,13 @@
 # `make demo`: set up .venv, make the synthetic set, train, export and classify.
 # `make test`: set up .venv and run the whole test suite.
+# `make test-fast`: the same without the tests marked `slow` (under a minute on an idle 2-core machine).
 VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.lrcn-installed
 DEMO_DATA ?= artifacts/data/synth
 
-.PHONY: demo test setup clean-artifacts
+.PHONY: demo test test-fast setup clean-artifacts
 
 setup: $(STAMP)
 
@@ -30,6 +31,9 @@ demo: $(STAMP) $(DEMO_DATA)/.done
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow"
 
 clean-artifacts:
 	rm -rf artifacts/runs artifacts/models artifacts/cache artifacts/data

@@ -7,12 +7,25 @@ from pathlib import Path
 
 import pytest
 
-SHARED_VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "videos"
 REPO = Path(__file__).resolve().parents[1]
+# beside the checkout (../shared), or above a worktree of it (../../shared)
+SHARED_VIDEOS = next((p / "shared" / "data" / "videos" for p in REPO.parents[:2]
+                      if (p / "shared" / "data" / "videos").is_dir()), REPO.parent / "shared" / "data" / "videos")
+
+
+TRAINED = {"tiny_run", "tiny_runs", "exported_tiny", "exported_tiny_run"}
+"""Fixtures that train (and export) a model: tens of seconds on 2 cores, once per session."""
 
 
 def pytest_configure(config):
     os.environ.setdefault("OMP_NUM_THREADS", "2")
+
+
+def pytest_collection_modifyitems(config, items):
+    """A test on a trained run is `slow` without saying so, so `make test-fast` (-m "not slow") never trains."""
+    for item in items:
+        if TRAINED & set(getattr(item, "fixturenames", ())) and not item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
@@ -20,6 +33,14 @@ def shared_videos() -> Path:
     if not SHARED_VIDEOS.is_dir():
         pytest.skip(f"{SHARED_VIDEOS} not present")
     return SHARED_VIDEOS
+
+
+@pytest.fixture(scope="session")
+def fake(tmp_path_factory) -> Path:
+    """helpers.fake_model's default: T = 4, 32 px, rgb, classes a, b, c (read-only: make your own to change it)."""
+    from helpers import fake_model
+
+    return fake_model(tmp_path_factory.mktemp("fake"))
 
 
 @pytest.fixture(scope="session")

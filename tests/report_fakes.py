@@ -43,6 +43,8 @@ def fake_run(path: Path, *, lr: float = 1e-3, frames: int = 15, test_accuracy: f
 def fake_sweep(base: Path, pngs: bool = False) -> list[Path]:
     """A 2x2 grid (lr x frames) with distinct test accuracies; lr1e-3/frames20 is the best."""
     runs = []
+    base.mkdir(parents=True, exist_ok=True)
+    (base / ".lrcn-sweep").write_text("made by vc-train\n")  # as run_sweep does: vc-report may write here
     for i, (lr, frames) in enumerate([(1e-4, 15), (1e-4, 20), (1e-3, 15), (1e-3, 20)]):
         runs.append(fake_run(base / f"convlstm-lr{lr:g}-frames{frames}", lr=lr, frames=frames,
                              test_accuracy=0.4 + 0.1 * i, test_loss=1.0 - 0.1 * i, pngs=pngs))

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from runtime_fixtures import fake_model
+import pytest
+from helpers import fake_model
 
 from lrcn.bench.config import BenchConfig
 from lrcn.bench.streams import measure_model
 from lrcn.bench.table import _streams
 
 
+@pytest.mark.slow  # paced 25 fps streams in real time, in this process and in others: seconds of wall clock
 def test_streams_ladder_on_a_tiny_model_and_its_table(tmp_path):
     model = fake_model(tmp_path / "m")
     video = tmp_path / "src.avi"

@@ -29,19 +29,37 @@ def train_app():
     return app
 
 
-@pytest.mark.parametrize(
-    "args,needle",
-    [
-        (["--frames", "-3"], "--frames must be >= 1"),
-        (["--img-size", "0"], "--img-size must be >= 16"),
-        (["--model", "vgglstm"], "choose one of convlstm, resnetlstm, pretrained"),
-        (["--device", "tpu"], "--device must be one of auto, cpu, cuda"),
-        (["--input", "flow"], "--input must be one of rgb, diff, rgb+diff"),
-        (["--augment", "flip,warp"], "--augment takes flip, crop, color, temporal"),
-    ],
-)
-def test_vc_train_refuses_nonsense_before_work(tmp_path, args, needle):
-    result = runner.invoke(train_app(), ["--data", str(tmp_path), *args])
+def run_app():
+    from lrcn.runtime.cli import app
+
+    return app
+
+
+NONSENSE = [  # (command, options, what the one refusal line says); each exits 2 before any work
+    ("vc-train", ["--frames", "-3"], "--frames must be >= 1"),
+    ("vc-train", ["--img-size", "0"], "--img-size must be >= 16"),
+    ("vc-train", ["--model", "vgglstm"], "choose one of convlstm, resnetlstm, pretrained"),
+    ("vc-train", ["--device", "tpu"], "--device must be one of auto, cpu, cuda"),
+    ("vc-train", ["--input", "flow"], "--input must be one of rgb, diff, rgb+diff"),
+    ("vc-train", ["--augment", "flip,warp"], "--augment takes flip, crop, color, temporal"),
+    ("vc-run", ["--top-k", "0"], "--top-k must be >= 1"),
+    ("vc-run", ["--clips", "0"], "--clips must be >= 1"),
+    ("vc-run", ["--device", "tpu"], "--device must be one of auto, cpu, cuda, tensorrt"),
+    ("vc-run", ["--threads", "0"], "--threads must be >= 1"),
+    ("vc-run", ["--reconnect", "-1"], "--reconnect must be >= 0"),
+    ("vc-run", ["--smooth", "0"], "--smooth must be >= 1"),
+    ("vc-run", ["--threshold", "2"], "--threshold must be in [0, 1]"),
+    ("vc-run", ["--sample-fps", "-1"], "--sample-fps must be >= 0"),
+]
+
+
+@pytest.mark.parametrize("command,args,needle", NONSENSE)
+def test_nonsense_is_refused_before_work(request, tmp_path, command, args, needle):
+    if command == "vc-train":
+        app, before = train_app(), ["--data", str(tmp_path)]
+    else:
+        app, before = run_app(), ["x.avi", "--model", str(request.getfixturevalue("fake"))]
+    result = runner.invoke(app, [*before, *args])
     assert result.exit_code == 2
     assert needle in result.output and "Traceback" not in result.output
     assert not (tmp_path / "artifacts").exists()

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 from conftest import REPO
-from runtime_fixtures import fake_model
+from helpers import fake_model
 
 from lrcn.runtime.display import BAND, BAR, draw_tile, mosaic, tile_width
 from lrcn.runtime.stream import StreamPrediction
@@ -142,4 +142,6 @@ def test_show_draws_one_mosaic_window_and_plays_files_at_their_frame_rate(setup,
     out, err = fast.communicate(timeout=60)
     assert fast.returncode == 0, err[-2000:]
     wall, media = spans(out)["a"]
-    assert wall < 0.5 * media, spans(out)  # --fast: as fast as it is classified
+    # --fast: as fast as it is classified. Compared with the paced run of the same file on the same machine,
+    # not with a fixed share of its media time: a loaded CI machine may classify slower than real time.
+    assert wall < played["a"][0], (spans(out), played)

@@ -168,7 +168,7 @@ def test_two_gloo_processes_reach_the_one_process_weights(tiny_data, tmp_path):
         torch.set_num_threads(threads)
 
     two = tmp_path / "two"
-    cmd = [sys.executable, "-m", "lrcn.train", "--nproc", "2", "--data", str(tiny_data), "--frames", "4", "--input", dc.modality,
+    cmd = [sys.executable, "-m", "lrcn.train", "--nproc", "2", "--recipe", "default", "--data", str(tiny_data), "--frames", "4", "--input", dc.modality,
            "--img-size", "32", "--latent-dim", "16", "--hidden-size", "12", "--dropout", "0", "--norm", "none",
            "--batch-size", "2", "--lr", "3e-3", "--epochs", "3", "--seed", "0", "--device", "cpu",
            "--cache-dir", str(tmp_path / "cache2"), "--out", str(two), "--dist-timeout", "120"]

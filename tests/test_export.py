@@ -173,17 +173,24 @@ def test_int8_stream_parts_below_the_floor_are_left_out(tiny_run, tmp_path, monk
                                                            "convlstm.parity.json", "convlstm.step.onnx"]
 
 
-def test_failed_gate_leaves_no_model_at_the_target(tiny_run, tmp_path):
+def test_failed_gate_writes_no_model_and_keeps_an_earlier_one(tiny_run, tmp_path):
+    """Issue 17: a failed gate never deletes what the user had at the target."""
     from lrcn.export import export_run
     from lrcn.export.parity import ParityError
 
-    for old in ("convlstm.onnx", "convlstm.step.onnx", "convlstm.int8.onnx", "convlstm.int8.encoder.onnx",
-                "convlstm.int8.step.onnx"):  # an earlier export's files
-        (tmp_path / old).write_bytes(b"old")
     with pytest.raises(ParityError, match="onnxruntime differs from PyTorch"):
+        export_run(tiny_run, tmp_path / "new" / "convlstm.onnx", tolerance=0.0, stream=False)
+    assert sorted(p.name for p in (tmp_path / "new").iterdir()) == ["convlstm.parity.json"]
+    earlier = ("convlstm.onnx", "convlstm.step.onnx", "convlstm.int8.onnx", "convlstm.int8.encoder.onnx",
+               "convlstm.int8.step.onnx", "convlstm.parity.json")
+    for old in earlier:  # an earlier export's files
+        (tmp_path / old).write_bytes(b"old")
+    with pytest.raises(ParityError, match="the earlier convlstm.onnx is kept"):
         export_run(tiny_run, tmp_path / "convlstm.onnx", tolerance=0.0, stream=False)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["convlstm.parity.json"]
-    report = json.loads((tmp_path / "convlstm.parity.json").read_text())
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == sorted(
+        [*earlier, "convlstm.failed.parity.json"])
+    assert all((tmp_path / old).read_bytes() == b"old" for old in earlier)
+    report = json.loads((tmp_path / "convlstm.failed.parity.json").read_text())
     assert report["passed"] is False and "differs" in report["error"]
 
 

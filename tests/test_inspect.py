@@ -87,7 +87,7 @@ def test_serves_netron_on_localhost_until_ctrl_c(exported_tiny_run):
             line = proc.stdout.readline()
             if line.startswith("Netron: "):
                 url = line.split()[1]
-        assert url and url.startswith("http://localhost:"), "no Netron URL printed"
+        assert url and url.startswith("http://127.0.0.1:"), "no Netron URL printed"
         with urllib.request.urlopen(url, timeout=10) as page:
             assert page.status == 200 and b"netron" in page.read().lower()
         proc.send_signal(signal.SIGINT)
@@ -121,9 +121,10 @@ def test_netron_page_shows_the_graph_in_headless_chromium(exported_tiny_run, tmp
     if not os.path.exists(CHROMIUM) and not shutil.which("chromium"):
         pytest.skip("chromium is not installed (apt-get install -y chromium)")
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
-    from lrcn.export.inspect import serve, stop_serving
+    from lrcn.export.inspect import serve
 
-    url = serve(exported_tiny_run, port=0)
+    served = serve(exported_tiny_run, port=0)
+    url = served.url
     try:
         with sync_api.sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium"),
@@ -142,4 +143,4 @@ def test_netron_page_shows_the_graph_in_headless_chromium(exported_tiny_run, tmp
             finally:
                 browser.close()
     finally:
-        stop_serving(url)
+        served.close()

@@ -58,6 +58,7 @@ def test_step_reproduces_forward():
         torch.testing.assert_close(logits, m(x), atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.slow  # builds and saves a full resnet18 first
 def test_pretrained_frozen_backbone_from_local_weights(resnet18_weights):
     cfg = ModelConfig(name="pretrained", backbone="resnet18", backbone_weights=str(resnet18_weights), img_size=32,
                       in_channels=6, num_classes=3, latent_dim=8, hidden_size=4)

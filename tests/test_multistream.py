@@ -7,7 +7,7 @@ import json
 import cv2
 import numpy as np
 import pytest
-from runtime_fixtures import fake_model
+from helpers import fake_model
 from typer.testing import CliRunner
 
 from lrcn.core.errors import SourceError, VideoError

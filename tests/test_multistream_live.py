@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pytest
 from conftest import REPO
-from runtime_fixtures import MjpegServer, fake_model
+from helpers import MjpegServer, fake_model
 
 
 def read_rows(proc: subprocess.Popen, rows: queue.Queue) -> None:

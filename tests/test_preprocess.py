@@ -78,3 +78,26 @@ def test_clip_windows_cover_the_video():
     assert wins[0][0] == 0 and wins[-1][-1] == 99
     assert all(a[-1] < b[0] for a, b in zip(wins, wins[1:]))
     assert clip_windows(100, 5, 1) == [sample_indices(100, 5)]
+
+
+def test_diff_of_a_padded_short_clip_has_no_zero_steps():
+    """A 7-frame clip sampled at T = 15 (16 frames for diff) repeats frames; every diff step must still move."""
+    from lrcn.runtime.preprocess import PreprocessSpec, prepare_clip
+    from lrcn.runtime.video import sample_indices
+
+    rng = np.random.default_rng(1)
+    video = rng.integers(0, 256, size=(7, 8, 8, 3), dtype=np.uint8)
+    frames = video[sample_indices(7, 16)]
+    assert any(np.array_equal(frames[i], frames[i + 1]) for i in range(15))  # the padding repeats frames
+    d = prepare_clip(frames, PreprocessSpec(img_size=8, modality="diff"))
+    assert d.shape == (15, 3, 8, 8)
+    assert all(np.abs(d[t]).max() > 0 for t in range(15))
+    x = prepare_clip(video, PreprocessSpec(img_size=8, modality="rgb"))
+    real = [x[t + 1] - x[t] for t in range(6)]
+    seen = [next(i for i, r in enumerate(real) if np.array_equal(d[t], r)) for t in range(15)]
+    assert seen == sorted(seen) and set(seen) == set(range(6))  # each real difference, in order, none lost
+    # a clip without repeats is unchanged, and an all-still clip stays all zero
+    y = rng.normal(size=(5, 3, 4, 4)).astype(np.float32)
+    np.testing.assert_array_equal(apply_modality(y, "diff"), y[1:] - y[:-1])
+    still = np.repeat(y[:1], 5, axis=0)
+    assert not apply_modality(still, "diff").any()

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from report_fakes import fake_run, fake_sweep
 
+pytestmark = pytest.mark.slow  # starts Chromium: the biggest share of `make test-fast` otherwise
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]

@@ -16,27 +16,21 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import SHARED_VIDEOS
-from runtime_fixtures import fake_model
+from helpers import fake_model, vc_run, write_avi
 
+from lrcn.runtime import decode as D
 from lrcn.runtime import video as V
+from lrcn.runtime.decode import FrameReader
 from lrcn.core.errors import VideoError
 
 runner = CliRunner()
 
 
-@pytest.fixture(scope="module")
-def fake(tmp_path_factory):
-    return fake_model(tmp_path_factory.mktemp("fake"))  # T = 4, 32 px, classes a, b, c
-
-
 def write_video(path: Path, frames: int, w: int = 48, h: int = 48) -> Path:
-    wr = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (w, h))
-    for i in range(frames):
-        img = np.zeros((h, w, 3), np.uint8)
-        cv2.circle(img, (w // 4 + i * w // 16, h // 2), max(2, h // 8), (255, 200, 40), -1)
-        wr.write(img)
-    wr.release()
-    return path
+    """A dot moving right over `frames` frames of w x h."""
+    imgs = [cv2.circle(np.zeros((h, w, 3), np.uint8), (w // 4 + i * w // 16, h // 2), max(2, h // 8),
+                       (255, 200, 40), -1) for i in range(frames)]
+    return write_avi(path, imgs, size=(w, h))
 
 
 def shared_or_made(name: str, tmp: Path) -> bytes:
@@ -68,12 +62,6 @@ def messy_folder(root: Path) -> dict[str, bool | None]:
             "two-frames.avi": True, "with space ünï 日本.avi": True, "uhd-4k.avi": True, "folder.avi": False}
 
 
-def vc_run(*args):
-    from lrcn.runtime.cli import app
-
-    return runner.invoke(app, [str(a) for a in args])
-
-
 def test_every_messy_file_is_classified_or_refused_in_exactly_one_line(fake, tmp_path):
     expected = messy_folder(tmp_path / "messy")
     inputs = [tmp_path / "messy" / name for name in sorted(expected)]
@@ -95,7 +83,8 @@ def test_every_messy_file_is_classified_or_refused_in_exactly_one_line(fake, tmp
     assert len(errors) == sum("error" in d for d in rows)
     frames = {Path(d["source"]).name: d["frames"] for d in rows if "error" not in d}
     assert frames["one-frame.avi"] == 1 and frames["two-frames.avi"] == 2 and frames["uhd-4k.avi"] == 2
-    assert seconds < 30
+    assert seconds < 120  # a few seconds of work; a file hanging until --decode-timeout costs 20 s (a loaded
+    # machine is slower, not 10 times slower than this bound allows)
 
 
 def test_messy_files_in_stream_mode_end_in_one_line_each(fake, tmp_path):
@@ -112,12 +101,16 @@ def test_messy_files_in_stream_mode_end_in_one_line_each(fake, tmp_path):
     assert any(d["source"].endswith("日本.avi") and "label" in d for d in rows)
 
 
-def test_the_decode_watchdog_stops_a_real_slow_decode(fake, tmp_path, shared_videos):
+def test_the_decode_watchdog_stops_a_real_slow_decode(fake, tmp_path, shared_videos, monkeypatch):
     video = shared_videos / "nasa_13013_two_audio.mp4"  # 325 frames: far more than 1 ms of decoding
+    readers = []
+    monkeypatch.setattr(D, "FrameReader", lambda path: readers.append(FrameReader(path)) or readers[-1])
     t0 = time.perf_counter()
     with pytest.raises(VideoError, match=r"nasa_13013_two_audio.mp4: decoding took longer than 0.001 s"):
         V.decode_video(video, 32, timeout_s=0.001)
-    assert time.perf_counter() - t0 < 1
+    assert time.perf_counter() - t0 < 10  # generous for a loaded machine; the count is the real proof:
+    assert readers[0].decoded < 325  # the decoder was stopped part-way, not waited for
+    monkeypatch.undo()
     good = write_video(tmp_path / "good.avi", 6)
     r = vc_run(video, good, "--model", fake, "--device", "cpu", "--json", "--decode-timeout", "0.001")
     rows = [json.loads(x) for x in r.stdout.splitlines()]
@@ -148,15 +141,19 @@ def _plain(fake: Path, out: Path) -> Path:
     return out
 
 
-@pytest.mark.parametrize("what,needle", [
-    ("text", "cannot load (not an ONNX model"),
-    ("plain", "no lrcn metadata"),
-    ("newer", "metadata schema 99 is newer than this lrcn reads (1); upgrade lrcn"),
-    ("classes", "the metadata names 3 classes but the model outputs 4"),
-    ("truncated", ""),
-    ("missing", "no such model file"),
-])
-def test_vc_run_refuses_a_bad_model_in_one_line(fake, tiny_data, tmp_path, what, needle):
+BAD_MODELS = {  # what is wrong -> the start of the message after "error: PATH: "
+    "text": "cannot load (not an ONNX model",
+    "plain": "no lrcn metadata",
+    "newer": "metadata schema 99 is newer than this lrcn reads (1); upgrade lrcn",
+    "classes": "the metadata names 3 classes but the model outputs 4",
+    "truncated": "",
+    "missing": "no such model file",
+}
+
+
+@pytest.mark.parametrize("what", BAD_MODELS)
+def test_vc_run_refuses_a_bad_model_in_one_line(fake, tiny_data, tmp_path, what):
+    needle = BAD_MODELS[what]
     path = {
         "text": lambda: (tmp_path / "notes.onnx").write_text("hello") and tmp_path / "notes.onnx",
         "plain": lambda: _plain(fake, tmp_path / "plain.onnx"),

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from runtime_fixtures import MjpegServer
+from helpers import MjpegServer
 from test_sinks import Endpoint
 from test_timeline import COLOURS, colour_model, long_video  # noqa: F401 - fixtures
 from typer.testing import CliRunner

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from runtime_fixtures import fake_model
+from helpers import fake_model, vc_run
 
 from lrcn.runtime import VideoClassifier
 from lrcn.runtime.preprocess import prepare_clip
@@ -17,19 +17,8 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def fake(tmp_path_factory):
-    return fake_model(tmp_path_factory.mktemp("fake"))
-
-
-@pytest.fixture(scope="module")
 def fake_diff(tmp_path_factory):
     return fake_model(tmp_path_factory.mktemp("fake_diff"), modality="rgb+diff", seed=1)
-
-
-def vc_run(*args):
-    from lrcn.runtime.cli import app
-
-    return runner.invoke(app, [str(a) for a in args])
 
 
 @pytest.mark.parametrize("which", ["fake", "fake_diff"])

@@ -1,14 +1,12 @@
 """The runtime on a really trained and exported model: PyTorch's top-1 on every test clip, exact streams."""
 
 import json
-import threading
-import time
 
 import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from runtime_fixtures import MjpegServer
+from helpers import MjpegServer
 
 from lrcn.runtime import VideoClassifier
 
@@ -81,16 +79,7 @@ def test_live_mjpeg_stream_with_the_exported_model(tiny_run, exported_tiny_run):
     while (f := cap.read())[0]:
         frames.append(f[1])
     server = MjpegServer(frames, fps=40).start()
-    restarted = threading.Event()
-
-    def restart():
-        time.sleep(0.4)
-        server.stop()
-        time.sleep(0.3)
-        server.start()
-        restarted.set()
-
-    threading.Thread(target=restart, daemon=True).start()
+    restarted = server.outage(after_sent=16, down_s=0.3)  # once the stream is under way, not after a fixed delay
     after = 0
     try:
         with clf.stream(server.url(), sample_fps=0, keep_window=True, reconnect=6, max_frames=400) as st:

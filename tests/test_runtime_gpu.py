@@ -3,17 +3,12 @@
 import numpy as np
 import pytest
 
-from runtime_fixtures import cuda_works, fake_model
+from helpers import cuda_works
 
 from lrcn.runtime import VideoClassifier
 from lrcn.runtime.session import CPU, CUDA, SessionConfig, SessionFactory
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not cuda_works(), reason="needs a CUDA GPU and onnxruntime-gpu")]
-
-
-@pytest.fixture(scope="module")
-def fake(tmp_path_factory):
-    return fake_model(tmp_path_factory.mktemp("fake"))
 
 
 @pytest.mark.parametrize("device", ["auto", "cuda"])

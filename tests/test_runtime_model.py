@@ -3,24 +3,18 @@
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 from typer.testing import CliRunner
 
 from conftest import REPO
-from runtime_fixtures import cuda_works, fake_model
+from helpers import cuda_works, fake_model
 
 from lrcn.core.errors import ModelError
 from lrcn.runtime.model import LrcnModel, newest_model
 from lrcn.runtime.session import CPU, DeviceError, SessionConfig, SessionFactory, provider_failure_reason
 
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def fake(tmp_path_factory):
-    return fake_model(tmp_path_factory.mktemp("fake"))
 
 
 def test_runtime_imports_without_torch(fake, tiny_data):
@@ -146,12 +140,12 @@ def test_missing_or_foreign_parts_are_named(tmp_path):
 def test_newest_model_skips_parts_and_variants(tmp_path):
     assert newest_model(tmp_path / "none") is None
     old = fake_model(tmp_path / "a", name="old")
-    time.sleep(0.02)
     new = fake_model(tmp_path / "b", name="new")
     (tmp_path / "b" / "new.int8.onnx").write_bytes(new.read_bytes())
-    os.utime(old, None)  # touch: the oldest export is now the newest file
+    t = new.stat().st_mtime_ns  # explicit times: a coarse or busy clock cannot tie them
+    os.utime(old, ns=(t + 10**9, t + 10**9))  # touch: the oldest export is now the newest file
     assert newest_model(tmp_path) == old
-    os.utime(new, None)
+    os.utime(new, ns=(t + 2 * 10**9, t + 2 * 10**9))
     assert newest_model(tmp_path) == new
 
 
@@ -171,23 +165,6 @@ def test_cli_picks_newest_model_and_says_so(tmp_path, monkeypatch, tiny_data):
     r = runner.invoke(app, [str(next(tiny_data.rglob("*.avi"))), "--device", "cpu"])
     assert r.exit_code == 0, r.output
     assert "model artifacts/models/convlstm.onnx (the newest" in r.output and "providers CPUExecutionProvider" in r.output
-
-
-@pytest.mark.parametrize("args,needle", [
-    (["--top-k", "0"], "--top-k must be >= 1"),
-    (["--clips", "0"], "--clips must be >= 1"),
-    (["--device", "tpu"], "--device must be one of auto, cpu, cuda, tensorrt"),
-    (["--threads", "0"], "--threads must be >= 1"),
-    (["--reconnect", "-1"], "--reconnect must be >= 0"),
-    (["--smooth", "0"], "--smooth must be >= 1"),
-    (["--threshold", "2"], "--threshold must be in [0, 1]"),
-    (["--sample-fps", "-1"], "--sample-fps must be >= 0"),
-])
-def test_cli_refuses_nonsense_before_work(fake, args, needle):
-    from lrcn.runtime.cli import app
-
-    r = runner.invoke(app, ["x.avi", "--model", str(fake), *args])
-    assert r.exit_code == 2 and needle in r.output and "Traceback" not in r.output
 
 
 def test_cli_cuda_without_cuda_is_a_clear_error(fake):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from runtime_fixtures import MjpegServer, fake_model
+from helpers import MjpegServer, fake_model
 
 from lrcn.runtime import VideoClassifier
 from lrcn.core.errors import SourceError
@@ -174,7 +174,11 @@ def test_live_source_keeps_only_the_newest_frame(video):
         got = []
         for fr in src.frames():
             got.append(fr.index)
-            time.sleep(0.05)  # a consumer at 20 fps against a 100 fps source
+            # a consumer slower than the source: it waits until 3 newer frames arrived (not a fixed delay,
+            # which a loaded machine could outlast on the source's side)
+            deadline = time.monotonic() + 60
+            while src.read <= fr.index + 3 and time.monotonic() < deadline:
+                time.sleep(0.005)
             if len(got) == 8:
                 break
         src.close()
@@ -187,16 +191,7 @@ def test_live_source_keeps_only_the_newest_frame(video):
 def test_mjpeg_stream_is_classified_and_survives_a_server_restart(fakes, video):
     clf = VideoClassifier(fakes["rgb"], device="cpu")
     server = MjpegServer(video_frames(video), fps=40).start()
-    restarted = threading.Event()
-
-    def restart():
-        time.sleep(0.5)
-        server.stop()
-        time.sleep(0.4)
-        server.start()
-        restarted.set()
-
-    threading.Thread(target=restart, daemon=True).start()
+    restarted = server.outage(after_sent=20, down_s=0.4)  # once the stream is under way, not after a fixed delay
     preds, after = [], 0
     try:
         with clf.stream(server.url(), sample_fps=0, keep_window=True, reconnect=6, max_frames=400) as st:
@@ -216,7 +211,8 @@ def test_mjpeg_stream_is_classified_and_survives_a_server_restart(fakes, video):
 def test_stream_that_drops_for_good_is_an_error(video):
     server = MjpegServer(video_frames(video), fps=50).start()
     src = LiveSource(server.url(), reconnect=2, backoff_s=0.05)
-    threading.Timer(0.3, server.stop).start()
+    server.wait_sent(10)  # frames went out before the drop, whatever the machine's load
+    server.stop()
     with pytest.raises(SourceError, match=r"the stream dropped and 2 reconnect\(s\) failed"):
         for _ in src.frames():
             pass

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from runtime_fixtures import fake_model
+from helpers import fake_model
 from typer.testing import CliRunner
 
 from lrcn.runtime.cli import app

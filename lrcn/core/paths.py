@@ -13,6 +13,8 @@ CACHE_DIR = ARTIFACTS_DIR / "cache"
 """Decoded-clip and backbone-feature caches."""
 DATA_DIR = ARTIFACTS_DIR / "data"
 """Data sets that lrcn makes (vc-data synth)."""
+REPORTS_DIR = ARTIFACTS_DIR / "reports"
+"""vc-report's default output folder for runs that are not one sweep of vc-train."""
 
 PART_SUFFIX = {"encoder": ".encoder.onnx", "head": ".head.onnx", "step": ".step.onnx"}
 """M.onnx -> its streaming parts, M.encoder.onnx and so on (see runtime.contract)."""
@@ -29,3 +31,20 @@ def sibling(path: Path, suffix: str) -> Path:
     """M.onnx + ".encoder.onnx" -> M.encoder.onnx (the contract's file names)."""
     name = path.name[: -len(".onnx")] if path.name.endswith(".onnx") else path.name
     return path.with_name(name + suffix)
+
+
+def fresh_folder(parent: Path, stem: str) -> Path:
+    """Create and return a new folder `parent/stem`, or `stem-2`, `stem-3`, ... when that exists.
+
+    The folder is made exclusively (mkdir without exist_ok), so two commands started in the same
+    second never share one.
+    """
+    parent.mkdir(parents=True, exist_ok=True)
+    for i in range(1, 10_000):
+        path = parent / (stem if i == 1 else f"{stem}-{i}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{parent / stem}: 9999 folders of that name exist already")

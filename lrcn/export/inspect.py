@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
+import tempfile
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 from lrcn.runtime.contract import METADATA_KEY
-from lrcn.core.errors import ModelError
+from lrcn.core.errors import LrcnError, ModelError
+from lrcn.core.text import printable
 
 
 def _onnx():
@@ -26,7 +30,11 @@ def _onnx():
 def _tensor(value_info, onnx) -> dict:
     t = value_info.type.tensor_type
     dims = [d.dim_param or (d.dim_value if d.HasField("dim_value") else "?") for d in t.shape.dim]
-    return {"name": value_info.name, "type": onnx.helper.tensor_dtype_to_np_dtype(t.elem_type).name, "dims": dims}
+    try:
+        kind = onnx.helper.tensor_dtype_to_np_dtype(t.elem_type).name
+    except (KeyError, ValueError, TypeError):  # a newer or made-up element type: say so, don't fail
+        kind = f"elem_type {t.elem_type} (unknown)"
+    return {"name": value_info.name, "type": kind, "dims": dims}
 
 
 def summarize(path: str | Path) -> dict:
@@ -120,18 +128,53 @@ def format_summary(info: dict) -> str:
     else:
         lines.append("no lrcn metadata: not a vc-export model")
     lines += [f"{k}: {v[:200]}" for k, v in info["other_metadata"].items()]
-    return "\n".join(lines)
+    return "\n".join(printable(line) for line in lines)  # names and metadata are data: no escapes, no newlines
 
 
-def serve(path: str | Path, port: int | None = None, browse: bool = False) -> str:
-    """Serve `path` in Netron on localhost (in a background thread) -> its URL.
+SERVED_NAME = "model.onnx"
+"""The name Netron sees: fixed, so a file name never reaches its page (a hostile one injected script)."""
+HOST = "127.0.0.1"
 
-    port None picks a free one. Stop with stop_serving(url) or netron.wait() (Ctrl-C).
+
+@dataclass
+class Served:
+    """A Netron server on 127.0.0.1 over a private copy of one model; `close()` stops it and removes the copy."""
+
+    url: str
+    folder: Path
+
+    def close(self) -> None:
+        stop_serving(self.url)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def serve(path: str | Path, port: int | None = None, browse: bool = False) -> Served:
+    """Serve a copy of `path` in Netron on 127.0.0.1 (a background thread).
+
+    Netron serves every file under its model's folder at /data/..., so the model is copied alone
+    into a fresh private (0700) temp folder under a fixed name, and that folder goes on close()
+    or at exit. port None or 0: an ephemeral one (Netron would try 8080 first); a busy port is
+    one LrcnError.
     """
+    import atexit
+
     import netron
 
-    host, bound = netron.serve(str(path), address=("localhost", port), browse=browse)
-    return f"http://{host}:{bound}"
+    folder = Path(tempfile.mkdtemp(prefix="lrcn-inspect-"))
+    try:
+        shutil.copyfile(path, folder / SERVED_NAME)
+        host, bound = netron.serve(str(folder / SERVED_NAME), address=(HOST, port or 0), browse=browse)
+    except OSError as e:
+        shutil.rmtree(folder, ignore_errors=True)
+        where = f"port {port} on {HOST}" if port else HOST
+        raise LrcnError(f"--port: cannot serve Netron at {where} ({e.strerror or e}); "
+                        "choose another port or leave --port out") from None
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    served = Served(f"http://{host}:{bound}", folder)
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return served
 
 
 def stop_serving(url: str) -> None:

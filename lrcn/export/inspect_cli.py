@@ -28,9 +28,12 @@ def show(path: str, *, summary_only: bool = False, port: Optional[int] = None, b
         return
     import netron
 
-    url = serve(path, port, browse)
-    typer.echo(f"Netron: {url}  (Ctrl-C stops)")
-    netron.wait()  # returns on Ctrl-C, after stopping the server
+    served = serve(path, port, browse)
+    try:
+        typer.echo(f"Netron: {served.url}  (Ctrl-C stops)")
+        netron.wait()  # returns on Ctrl-C, after stopping the server
+    finally:
+        served.close()
     typer.echo("stopped")
 
 
@@ -38,7 +41,7 @@ def show(path: str, *, summary_only: bool = False, port: Optional[int] = None, b
 def main(
     model: Annotated[str, typer.Argument(help="An .onnx file (vc-export writes artifacts/models/<family>.onnx).")],
     summary_only: Annotated[bool, typer.Option("--summary-only", help="Print the summary and exit.")] = False,
-    port: Annotated[Optional[int], typer.Option(help="Netron port on localhost (default: a free one).")] = None,
+    port: Annotated[Optional[int], typer.Option(help="Netron port on 127.0.0.1 (default: a free one).")] = None,
     browse: Annotated[bool, typer.Option("--browse/--no-browse", help="Open a web browser on the URL.")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:

@@ -5,7 +5,8 @@ without it (random weights make the agreement floors meaningless, and the gate's
 cost minutes), so the files the bench measures are the files vc-export makes.
 
 Every file is written to a temporary name in the target folder, checked there, and only then
-moved into place (os.replace), so a failed gate leaves no model at the target path. The full
+moved into place (os.replace), so a failed gate writes no model: an earlier one at the target
+stays as it was, and the failed report goes to M.failed.parity.json beside it. The full
 model moves last: a reader that finds M.onnx finds its streaming parts beside it.
 """
 
@@ -132,6 +133,9 @@ def _gate(job: _Job, tmps: dict[str, Path], report: ExportReport, tolerance: flo
         require(name, summary, tolerance)
 
 
+FAILED_SUFFIX = ".failed.parity.json"
+
+
 def _outputs_of(target: Path) -> list[Path]:
     """Every file an export to `target` may write (model, parts, variants, report)."""
     suffixes = [".onnx", *PART_SUFFIX.values(), *SUFFIX.values(), *INT8_PART_SUFFIX.values(), PARITY_SUFFIX]
@@ -169,10 +173,11 @@ def export_model(model, config: dict, target: Path, *, checkpoint_sha256: str, c
     gate=True: every file passes the parity gate before it is moved into place, each variant must
     agree with fp32 on MIN_AGREEMENT of the run's clips (else it is refused, see ExportResult.refused),
     and the report is written to M.parity.json, failed or not; raises ExportError (one line) when
-    the gate fails. gate=False writes the same files, unchecked and unmeasured, and no report.
-    int8 is calibrated on `calibration` (N, T, C, S, S), or on the run's training clips. Files an
-    earlier export left at the target (an older model, parts or variants this export does not
-    replace) are removed: they belong to another checkpoint.
+    the gate fails. A failed gate leaves an earlier model at the target as it was (its failed report
+    then goes to M.failed.parity.json). gate=False writes the same files, unchecked and unmeasured, and no report.
+    int8 is calibrated on `calibration` (N, T, C, S, S), or on the run's training clips. Once the
+    gate has passed, files an earlier export left at the target (an older model, parts or variants
+    this export does not replace) are removed: they belong to another checkpoint.
     """
     bad = [p for p in precisions if p not in SUFFIX]
     if bad:
@@ -201,10 +206,15 @@ def export_model(model, config: dict, target: Path, *, checkpoint_sha256: str, c
         report.passed = gate
     except ExportError as e:
         report.error = str(e)
-        for old in _outputs_of(job.target):  # no model at the target path after a failed gate
-            old.unlink(missing_ok=True)
-        if parity is not None:
-            write_json(parity, report.to_dict())
+        # never delete what the user had: an earlier model at the target (and its report) stays;
+        # the failed report then goes beside it under its own name
+        kept = job.target.exists()
+        failed = sibling(job.target, FAILED_SUFFIX) if kept else parity
+        if failed is not None:
+            write_json(failed, report.to_dict())
+        if kept:
+            said = f"; this report: {failed.name}" if failed is not None else ""
+            raise type(e)(f"{e} (the earlier {job.target.name} is kept{said})") from None
         raise
     finally:
         for tmp in tmps.values():

@@ -34,6 +34,26 @@ def load_checkpoint(path: str | Path) -> dict:
     return ckpt
 
 
+def check_shapes(cfg, weights, path: str | Path) -> None:
+    """Refuse a checkpoint whose config does not size the model its weights have, BEFORE the model
+    is built: the model is built on the meta device (no memory), so a crafted config such as
+    hidden_size 10**7 costs nothing here instead of tens of GB later."""
+    from lrcn.models.registry import build_model
+
+    if not isinstance(weights, dict) or not all(isinstance(v, torch.Tensor) for v in weights.values()):
+        raise CheckpointError(f"{path}: the model weights are not a dict of tensors")
+    try:
+        with torch.device("meta"):
+            want = {k: tuple(v.shape) for k, v in build_model(cfg, load_weights=False).state_dict().items()}
+    except (TypeError, ValueError, RuntimeError) as e:
+        raise CheckpointError(f"{path}: checkpoint config does not build a model ({str(e).splitlines()[0]})") from None
+    got = {k: tuple(v.shape) for k, v in weights.items()}
+    for key in sorted(want.keys() | got.keys()):
+        if want.get(key) != got.get(key):
+            raise CheckpointError(f"{path}: weights do not fit a {cfg.name} model of the checkpoint's config "
+                                  f"({key}: config gives {want.get(key, 'nothing')}, weights {got.get(key, 'nothing')})")
+
+
 def model_from_checkpoint(path: str | Path, family: str | None = None):
     """Rebuild the model a checkpoint was saved from, in eval mode; returns (model, checkpoint).
 
@@ -49,6 +69,7 @@ def model_from_checkpoint(path: str | Path, family: str | None = None):
         raise CheckpointError(f"{path}: checkpoint has no usable model config ({e})") from None
     if family and cfg.name != family:
         raise CheckpointError(f"{path}: checkpoint is a {cfg.name} model, not {family}")
+    check_shapes(cfg, ckpt["model"], path)
     model = build_model(cfg, load_weights=False)
     try:
         model.load_state_dict(ckpt["model"])

@@ -11,9 +11,15 @@ from typing import Annotated, Optional
 
 import typer
 
-from lrcn.runtime.console import err_console, fail, one_line_errors
+import os
 
-app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=False)
+from rich.markup import escape
+
+from lrcn.core.text import printable
+from lrcn.runtime.console import err_console, fail, one_line_errors
+from lrcn.runtime.entry import App
+
+app = App(add_completion=False, help=__doc__, no_args_is_help=False)
 
 
 def _check(sources, top_k, clips, device, threads, reconnect, decode_timeout, stream_timeout) -> None:
@@ -45,7 +51,8 @@ def _model_path(model: str | None) -> str:
     found = newest_model(DEFAULT_MODELS_DIR)
     if found is None:
         raise fail(f"no model under {DEFAULT_MODELS_DIR}/: export one with `vc-export RUN_DIR`, or pass --model", 1)
-    err_console.print(f"model {found} (the newest under {DEFAULT_MODELS_DIR}/)", highlight=False)
+    err_console.print(f"model {printable(found)} (the newest under {DEFAULT_MODELS_DIR}/)", highlight=False,
+                      markup=False)
     return str(found)
 
 
@@ -97,6 +104,8 @@ def main(
 ) -> None:
     """Classify each input and print top-k labels; exit 1 if any input failed."""
     _check(sources, top_k, clips, device, threads, reconnect, decode_timeout, stream_timeout)
+    if save and os.path.lexists(save):  # a video is written as it streams: never over the user's file
+        raise fail(f"--save {printable(save)}: exists already; remove it or choose another name", 2)
     if workers < 1:
         raise fail(f"--workers must be >= 1, got {workers}", 2)
     with one_line_errors():
@@ -132,9 +141,14 @@ def main(
 
             rows, failures = run_clips(clf, sources, clips=clips, json_out=json_out, workers=workers, threads=threads)
         if csv_out:
+            from pathlib import Path
+
             from lrcn.runtime.output import write_csv
 
-            write_csv(csv_out, rows)
+            replaced = Path(csv_out).exists()
+            write_csv(csv_out, rows)  # atomic: the old file stays whole until the new one is complete
+            if replaced:
+                err_console.print(f"replaced {printable(csv_out)}", highlight=False, markup=False)
     if failures:
         raise typer.Exit(1)
 
@@ -154,7 +168,7 @@ def _classifier(model, device, threads, top_k, decode_timeout: float = 60.0):
     clf = VideoClassifier(_model_path(model), device=device, threads=threads, top_k=top_k,
                           decode_timeout_s=decode_timeout)
     if clf.device_note:
-        err_console.print(f"[yellow]note[/] {clf.device_note}", highlight=False)
+        err_console.print(f"[yellow]note[/] {escape(printable(clf.device_note))}", highlight=False)
     err_console.print(f"providers {', '.join(clf.providers)}", highlight=False)
     return clf
 

@@ -7,12 +7,22 @@ from contextlib import contextmanager
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+
+from lrcn.core.text import printable
 
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+def safe_markup(value: object) -> str:
+    """Data (a path, a class name, an error message) to interpolate into Rich markup: printable and
+    escaped, so `x[/b]y.avi` prints as itself instead of raising, and `[conceal]` hides nothing."""
+    return escape(printable(value))
+
+
 def fail(message: str, code: int = 1) -> "typer.Exit":
-    err_console.print(f"[bold red]error:[/] {message}", markup=True)
+    """`error: message` on stderr; the message is data (file names, class names), never markup or escapes."""
+    err_console.print(f"[bold red]error:[/] {safe_markup(message)}", markup=True)
     return typer.Exit(code)
 
 
@@ -30,5 +40,5 @@ def one_line_errors():
     except KeyboardInterrupt as e:
         sys.stderr.flush()
         if str(e):  # an interrupt that says what it kept (vc-train: what last.pt holds, how to resume)
-            err_console.print(str(e), highlight=False)
+            err_console.print(safe_markup(e), highlight=False)
         raise typer.Exit(130) from None

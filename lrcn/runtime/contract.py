@@ -58,7 +58,7 @@ class ModelMetadata:
     latent_dim: int
     precision: str = "fp32"
     parts: dict[str, str] = field(default_factory=dict)
-    """Streaming part files by kind, relative to the full model's folder."""
+    """Streaming part files by kind: plain file names in the full model's folder (meta_rules)."""
     metrics: dict = field(default_factory=dict)
     checkpoint_sha256: str | None = None
     exported: str | None = None
@@ -77,18 +77,26 @@ class ModelMetadata:
 
     @classmethod
     def from_json(cls, text: str, source: str = "model") -> "ModelMetadata":
+        """Parse and check the document (meta_rules: types, finite numbers, upper bounds, a size cap)."""
+        from lrcn.runtime.meta_rules import MAX_METADATA_BYTES, check_document
+
+        if not isinstance(text, str) or len(text) > MAX_METADATA_BYTES:
+            raise ModelError(f"{source}: lrcn metadata is over {MAX_METADATA_BYTES} bytes, not an lrcn export")
         try:
             d = json.loads(text)
         except json.JSONDecodeError as e:
             raise ModelError(f"{source}: lrcn metadata is not valid JSON ({e.msg})") from None
+        except RecursionError:
+            raise ModelError(f"{source}: lrcn metadata is nested too deeply") from None
         if not isinstance(d, dict):
             raise ModelError(f"{source}: lrcn metadata is not a JSON object")
         version = d.get("schema_version")
-        if not isinstance(version, int):
+        if not isinstance(version, int) or isinstance(version, bool):
             raise ModelError(f"{source}: lrcn metadata has no schema_version")
         if version > SCHEMA_VERSION:
             raise ModelError(f"{source}: metadata schema {version} is newer than this lrcn reads "
                              f"({SCHEMA_VERSION}); upgrade lrcn")
+        check_document(d, source)
         try:
             pre = PreprocessSpec.from_dict(d["preprocess"])
             known = set(cls.__dataclass_fields__)
@@ -97,6 +105,6 @@ class ModelMetadata:
             raise ModelError(f"{source}: lrcn metadata is incomplete or invalid ({e})") from None
         if meta.kind not in KINDS:
             raise ModelError(f"{source}: unknown model kind {meta.kind!r}")
-        if not meta.class_names or len(set(meta.class_names)) != len(meta.class_names):
-            raise ModelError(f"{source}: metadata class names are missing or repeated")
+        if len(set(meta.class_names)) != len(meta.class_names):
+            raise ModelError(f"{source}: metadata class names are repeated")
         return meta

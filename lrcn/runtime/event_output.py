@@ -7,6 +7,7 @@ import threading
 
 from rich.console import Console
 
+from lrcn.core.text import printable
 from lrcn.runtime.console import err_console
 from lrcn.runtime.events import EventConfig
 from lrcn.runtime.output import json_line
@@ -18,7 +19,8 @@ def event_line(rec: dict, console: Console) -> None:
     """`door  start  fight  from 12.40s` / `door  end  fight  12.40s to 19.20s (6.80 s), peak 0.93, ...`."""
     from rich.markup import escape
 
-    head = f"{escape(rec['stream'])}  [bold]{rec['phase']:<5}[/] [bold]{escape(rec['label'])}[/]"
+    head = (f"{escape(printable(rec['stream']))}  [bold]{rec['phase']:<5}[/] "
+            f"[bold]{escape(printable(rec['label']))}[/]")
     if rec["phase"] == "start":
         console.print(f"{head}  from {rec['start']:.2f}s  (peak {rec['peak']:.3f} so far)", highlight=False)
     else:

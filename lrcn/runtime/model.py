@@ -119,7 +119,7 @@ class LrcnModel:
                              f"stream with {fp32}, or use clip mode")
         if not rel:
             raise ModelError(f"{self.path}: the metadata lists no {kind} part; re-export with vc-export")
-        path = self.path.parent / rel
+        path = self._part_path(kind, rel)
         if not path.is_file():
             raise ModelError(f"{path}: the {kind} part of {self.path.name} is missing; re-export with vc-export")
         # the window alternates two sessions a frame (encoder, head): spinning workers of one would
@@ -131,6 +131,7 @@ class LrcnModel:
             raise ModelError(f"{path}: metadata says kind {meta.kind!r}, expected {kind!r}")
         if meta.checkpoint_sha256 != self.meta.checkpoint_sha256:
             raise ModelError(f"{path}: exported from another checkpoint than {self.path.name}; re-export both")
+        self._check_same(meta, path)
         io = {"encoder": ((K.INPUT_FRAME,), (K.FEATURES,)), "head": ((K.FEATURES,), (K.OUTPUT_PROBS,)),
               "step": ((K.INPUT_FRAME, K.STATE_H, K.STATE_C), (K.OUTPUT_PROBS, K.STATE_H_OUT, K.STATE_C_OUT))}
         part.require(*io[kind], f"{kind} part")
@@ -138,6 +139,25 @@ class LrcnModel:
             self._check_classes(part)
         self._parts[kind] = part
         return part
+
+    def _part_path(self, kind: str, rel: str) -> Path:
+        """The part's file: a plain name (meta_rules) that resolves to a file in the model's own folder,
+        so metadata can never open `../x.onnx`, an absolute path or a network share."""
+        from lrcn.runtime.meta_rules import plain_part_name
+
+        folder = self.path.parent.resolve()
+        path = self.path.parent / rel
+        if not plain_part_name(rel) or path.resolve().parent != folder:
+            raise ModelError(f"{self.path}: the {kind} part {rel!r} is not a file in the model's folder {folder}")
+        return path
+
+    def _check_same(self, meta: K.ModelMetadata, path: Path) -> None:
+        """A part must be of the same model: classes, T, preprocessing and LSTM shape."""
+        m = self.meta
+        for field in ("class_names", "num_frames", "preprocess", "bidirectional", "lstm_layers", "hidden_size",
+                      "latent_dim"):
+            if getattr(meta, field) != getattr(m, field):
+                raise ModelError(f"{path}: its {field} differs from {self.path.name}'s; re-export both")
 
     def probs(self, clips: np.ndarray) -> np.ndarray:
         """clips (B, T, C, H, W) float32 -> class probabilities (B, K)."""

@@ -9,6 +9,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
+
+from lrcn.core.atomic import atomic_open
+from lrcn.core.text import printable
 
 CSV_COLUMNS = ("source", "label", "probability", "top_k", "clips", "frames", "ms", "error")
 
@@ -18,7 +22,12 @@ def error_row(source: str, message: str) -> dict:
 
 
 def format_top_k(top: list) -> str:
-    return "  ".join(f"{n} {p:.3f}" for n, p in top)
+    return "  ".join(f"{printable(n)} {p:.3f}" for n, p in top)
+
+
+def plain(value: object) -> Text:
+    """Data (file names, labels, messages) for a Rich table: a Text, so never markup, and printable."""
+    return Text(printable(value))
 
 
 def results_table(rows: list[dict]) -> Table:
@@ -28,9 +37,9 @@ def results_table(rows: list[dict]) -> Table:
         table.add_column(col, justify=justify, overflow="fold")
     for r in rows:
         if "error" in r:
-            table.add_row(r["source"], "[red]error[/]", "", r["error"], "")
+            table.add_row(plain(r["source"]), Text("error", style="red"), "", plain(r["error"]), "")
         else:
-            table.add_row(r["source"], r["label"], f"{r['probability']:.3f}", format_top_k(r["top_k"]),
+            table.add_row(plain(r["source"]), plain(r["label"]), f"{r['probability']:.3f}", plain(format_top_k(r["top_k"])),
                           f"{r['ms']['total']:.0f}")
     return table
 
@@ -39,27 +48,38 @@ def json_line(row: dict) -> str:
     return json.dumps(row, separators=(",", ":"))
 
 
+def csv_text(value: object) -> object:
+    """A cell a spreadsheet shows as text: one starting with = + - @ (or tab, CR) would run as a formula."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 def write_csv(path: str | Path, rows: list[dict]) -> None:
-    """One line per input; top_k as "label:prob;label:prob"; ms is the total."""
+    """One line per input; top_k as "label:prob;label:prob"; ms is the total.
+
+    Written atomically: an earlier file at `path` is replaced whole once all rows are written,
+    never left half-written (the CLI says when it replaced one).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=CSV_COLUMNS)
+    with atomic_open(path, "w") as fh:
+        w = csv.DictWriter(fh, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
         w.writeheader()
         for r in rows:
-            w.writerow({
+            w.writerow({k: csv_text(v) for k, v in {
                 "source": r["source"], "label": r.get("label", ""), "probability": r.get("probability", ""),
                 "top_k": ";".join(f"{n}:{p}" for n, p in r.get("top_k", [])),
                 "clips": r.get("clips", ""), "frames": r.get("frames", r.get("frame", "")),
                 "ms": r["ms"]["total"] if isinstance(r.get("ms"), dict) else r.get("ms", ""),
                 "error": r.get("error", ""),
-            })
+            }.items()})
 
 
 def stream_line(d: dict, console: Console) -> None:
     """One human-readable line per stream prediction."""
-    label = "[yellow]uncertain[/]" if d["uncertain"] else f"[bold]{d['label']}[/]"
-    name = f"{escape(d['stream']):<12} " if d.get("stream") else ""
+    label = "[yellow]uncertain[/]" if d["uncertain"] else f"[bold]{escape(printable(d['label']))}[/]"
+    name = f"{escape(printable(d['stream'])):<12} " if d.get("stream") else ""
     latency = f", latency {d['latency_ms']:.0f} ms" if "latency_ms" in d else ""
     console.print(f"{name}{d['t']:8.2f}s  #{d['frame']:<6} {label} {d['probability']:.3f}   "
-                  f"{format_top_k(d['top_k'])}   {d['ms']:.1f} ms{latency}", highlight=False)
+                  f"{escape(format_top_k(d['top_k']))}   {d['ms']:.1f} ms{latency}", highlight=False)

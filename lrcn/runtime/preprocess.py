@@ -8,8 +8,9 @@ Steps, in order (each a function below, composed by `prepare_clip`):
 Modalities (input channels C):
 - ``rgb`` (3): the T sampled frames.
 - ``diff`` (3): T differences between consecutive *sampled* frames. A clip of T steps therefore
-  samples T + 1 frames and step t is frame[t+1] - frame[t]. Stream mode does the same: it keeps
-  the previous sampled frame and differences it with the new one, once per frame.
+  samples T + 1 frames and step t is frame[t+1] - frame[t] (in a clip padded by repeated
+  frames, the differences of its distinct frames spread over the T steps: `frame_diffs`).
+  Stream mode does the same: it keeps the previous sampled frame and differences it with the new one, once per frame.
 - ``rgb+diff`` (6): the rgb of frames 1..T stacked with the T differences, channels [rgb, diff].
 """
 
@@ -109,10 +110,29 @@ def apply_modality(x: np.ndarray, modality: str) -> np.ndarray:
         return x
     if x.shape[0] < 2:
         raise ValueError(f"modality {modality!r} needs at least 2 sampled frames, got {x.shape[0]}")
-    diff = x[1:] - x[:-1]
+    diff = frame_diffs(x)
     if modality == "diff":
         return np.ascontiguousarray(diff)
     return np.ascontiguousarray(np.concatenate([x[1:], diff], axis=1))
+
+
+def frame_diffs(x: np.ndarray) -> np.ndarray:
+    """(S, C, H, W) -> the S - 1 differences of consecutive frames, padding-aware.
+
+    A clip shorter than S is padded by repeating frames, and a repeat differenced with itself
+    is an all-zero step: a 7-frame clip at T = 15 would be half zeros. So the differences are
+    taken between the distinct frames (a frame equal to the one before is a repeat) and then
+    spread evenly over the S - 1 steps, each real difference repeated in order. A clip without
+    repeats is unchanged: x[1:] - x[:-1].
+    """
+    s = x.shape[0]
+    same = np.array([np.array_equal(x[t], x[t - 1]) for t in range(1, s)], dtype=bool)
+    if not same.any() or same.all():
+        return x[1:] - x[:-1]
+    distinct = x[np.concatenate([[True], ~same])]
+    d = distinct[1:] - distinct[:-1]
+    steps = s - 1
+    return d[(np.arange(steps) * len(d)) // steps]
 
 
 def prepare_clip(frames_rgb: np.ndarray, spec: PreprocessSpec) -> np.ndarray:

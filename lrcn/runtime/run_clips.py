@@ -5,10 +5,12 @@ from __future__ import annotations
 from contextlib import closing
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from lrcn.runtime.console import err_console
 from lrcn.core.errors import LrcnError
+from lrcn.core.text import printable
 from lrcn.runtime.output import error_row, json_line, results_table
 from lrcn.runtime.sources import expand_inputs
 
@@ -34,7 +36,7 @@ def run_clips(clf, sources: list[str], *, clips: int = 1, json_out: bool = False
         except LrcnError as e:
             files.append((s, str(e)))
     progress = Progress(TextColumn("classify"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                        TextColumn("{task.fields[name]}"), console=err_console, transient=True,
+                        TextColumn("{task.fields[name]}", markup=False), console=err_console, transient=True,
                         disable=len(files) < 2 or not err_console.is_terminal)
     todo = [name for name, error in files if error is None]
     if workers > 1 and len(todo) > 1:
@@ -46,7 +48,7 @@ def run_clips(clf, sources: list[str], *, clips: int = 1, json_out: bool = False
     with progress, closing(results):  # closing: a worker pool stops with the loop, even on Ctrl-C
         task = progress.add_task("classify", total=len(files), name="")
         for name, error in files:
-            progress.update(task, name=name)
+            progress.update(task, name=printable(name))
             row = next(results) if error is None else error_row(name, error)
             if "error" in row:
                 failures.append(row["error"])
@@ -57,7 +59,7 @@ def run_clips(clf, sources: list[str], *, clips: int = 1, json_out: bool = False
     if not json_out:
         Console(highlight=False).print(results_table(rows))
     for msg in failures:
-        err_console.print(f"[bold red]error:[/] {msg}", highlight=False)
+        err_console.print(f"[bold red]error:[/] {escape(printable(msg))}", highlight=False)
     if failures:
         err_console.print(f"classified {len(rows) - len(failures)} of {len(rows)}; {len(failures)} failed",
                           highlight=False)

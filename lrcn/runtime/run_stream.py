@@ -16,9 +16,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from rich.console import Console
+from rich.markup import escape
 
 from lrcn.core.errors import LrcnError
 from lrcn.core.paths import STREAM_TIMEOUT_S
+from lrcn.core.text import printable
 from lrcn.runtime.console import err_console
 from lrcn.runtime.output import error_row, json_line, stream_line
 from lrcn.runtime.sources import FileSource, expand_inputs, is_live, open_source
@@ -105,7 +107,7 @@ def sigterm_as_interrupt():
 def _fail(name: str, source: str, message: str, rows: list[dict], failures: list[str]) -> None:
     failures.append(message)
     rows.append({"stream": name, **error_row(source, message)})
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    err_console.print(f"[bold red]error:[/] {escape(printable(message))}", highlight=False)
 
 
 def run_streams(clf, targets: list[Target], cfg: StreamConfig, *, show: bool = False, save: str | None = None,
@@ -136,7 +138,7 @@ def run_streams(clf, targets: list[Target], cfg: StreamConfig, *, show: bool = F
     precision = f", {clf.meta.precision} parts" if clf.meta.precision != "fp32" else ""
     for t in opened:
         where = "" if t.name == t.source.name else f" ({t.source.name})"
-        err_console.print(f"stream {t.name}{where}: window {t_win} frames, fed at {fed}"
+        err_console.print(f"stream {escape(printable(t.name))}{escape(printable(where))}: window {t_win} frames, fed at {fed}"
                           f"{', stateful' if cfg.stateful else ''}{precision}", highlight=False)
     out = Console(highlight=False)
     display = None
@@ -153,7 +155,7 @@ def run_streams(clf, targets: list[Target], cfg: StreamConfig, *, show: bool = F
         if display:
             display.close()
         for end in ends:
-            err_console.print(f"{end.name}: {end.stats.summary()}", highlight=False)
+            err_console.print(f"{escape(printable(end.name))}: {end.stats.summary()}", highlight=False)
             if json_out:
                 print(json_line({"stream": end.name, "source": sources[end.name], "summary": end.stats.to_dict(),
                                  "error": None if end.error is None else str(end.error)}), flush=True)

@@ -5,7 +5,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from rich.markup import escape
+
 from lrcn.core.errors import VideoError
+from lrcn.core.text import printable
 from lrcn.runtime.console import err_console
 from lrcn.runtime.event_output import EventPrinter
 from lrcn.runtime.sources import FileSource, is_live
@@ -66,6 +69,6 @@ def run_timeline(clf, path: str, out: str, scfg, printer: EventPrinter, *, progr
     tl.duration = tl.times[-1] if stopped or not duration else duration
     written = write_timeline(out, tl)
     note = f", stopped at {tl.duration:.1f} s" if stopped else ""
-    err_console.print(f"timeline {written}: {tl.duration:.1f} s, {len(tl.times)} predictions, "
+    err_console.print(f"timeline {escape(printable(written))}: {tl.duration:.1f} s, {len(tl.times)} predictions, "
                       f"{len(tl.events)} events{note}", highlight=False)
     return tl

@@ -8,6 +8,8 @@ keep its reason, and either fall back in one line (`auto`) or refuse (`cuda`, `t
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,7 +140,7 @@ class SessionFactory:
                 pass
         request = [want, CUDA, CPU] if want == TENSORRT else [CUDA, CPU]
         if want == TENSORRT:
-            cache = str(path.parent / ".trt_cache")
+            cache = str(trt_cache_dir(path))
             request[0] = (TENSORRT, {"trt_engine_cache_enable": True, "trt_engine_cache_path": cache})
         sess, text = self._session(path, request)
         if want in sess.get_providers():
@@ -155,3 +157,21 @@ class SessionFactory:
         self._request = [CPU]
         self.note = f"running on the CPU: {why}"
         return self._session(path, self._request)[0]
+
+
+def trt_cache_dir(model: Path) -> Path:
+    """TensorRT's engine cache for `model`: per user (0700, under XDG_CACHE_HOME or ~/.cache) and
+    keyed by the model file's SHA-256. A folder beside a model from elsewhere could hold planted
+    engines, or be shared by other users; an engine built for one model never serves another."""
+    h = hashlib.sha256()
+    with open(model, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "lrcn" / "tensorrt"
+    folder = base / h.hexdigest()[:32]
+    folder.mkdir(parents=True, exist_ok=True)
+    for p in (base, folder):
+        if p.is_symlink() or p.stat().st_uid != os.getuid():
+            raise DeviceError(f"{p}: the TensorRT engine cache is not this user's own folder; remove it")
+        os.chmod(p, 0o700)
+    return folder

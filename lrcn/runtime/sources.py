@@ -9,24 +9,27 @@ than the camera skips frames instead of falling behind, so latency never grows.
 from __future__ import annotations
 
 import glob
-import queue
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import cv2
-import numpy as np
 
-from lrcn.core.errors import SourceError, VideoError
+from lrcn.core.errors import LrcnError, SourceError, VideoError
 from lrcn.core.paths import STREAM_TIMEOUT_S
+from lrcn.runtime.decode import (
+    ASSUMED_FPS,
+    JOIN_S,
+    DecodeThread,
+    check_frame_size,
+    start_owned,
+)
 from lrcn.runtime.newest import Frame, NewestFrames
 from lrcn.runtime.quiet import captured_output
-from lrcn.runtime.video import VIDEO_EXTENSIONS, open_file_capture
+from lrcn.runtime.video import VIDEO_EXTENSIONS
 
-"""A URL that takes longer to open, or a live source that sends no frame for longer, has dropped."""
 MAX_BACKOFF_S = 8.0
-FALLBACK_FPS = 25.0
 
 
 def is_url(target: str) -> bool:
@@ -60,128 +63,90 @@ def expand_inputs(target: str) -> list[Path]:
 
 
 class FileSource:
-    """Every frame of a video file, in order; PyAV takes over when OpenCV reads nothing (AV1).
+    """Every frame of a video file, in order, from `lrcn.runtime.decode` (as clip mode decodes it).
 
-    Decoding runs in a thread a few frames ahead of the consumer; a decoder that gives no frame
-    for `timeout_s` (a hung demuxer on a broken file) ends the file with a VideoError instead
-    of hanging the stream. The stuck thread is a daemon and is left behind.
+    The decoder runs a few frames ahead of the consumer; one that gives no frame for `timeout_s`
+    (a hung demuxer on a broken file) ends the file with a VideoError instead of hanging the stream.
+    Frame times come from the container's rate, or decode.ASSUMED_FPS where it states none.
     """
 
     live = False
-    AHEAD = 4
 
     def __init__(self, path: str | Path, timeout_s: float = STREAM_TIMEOUT_S):
         self.path = Path(path)
         self.name = str(self.path)
         self.read = 0
-        """Frames handed to the consumer (the decoder may be up to AHEAD + 1 frames further)."""
-        self._decoded = 0
-        self._stop = threading.Event()
+        """Frames handed to the consumer (the decoder may be a few frames further)."""
         self.timeout_s = timeout_s
+        self._decoder: DecodeThread | None = None
         if timeout_s <= 0:
             raise ValueError(f"--stream-timeout must be > 0, got {timeout_s}")
         if not self.path.is_file():
             raise VideoError(f"{self.path}: no such file")
 
     def frames(self) -> Iterator[Frame]:
-        done, stop = object(), self._stop
-        q: queue.Queue = queue.Queue(maxsize=self.AHEAD)
-
-        def put(item) -> bool:
-            while not stop.is_set():
-                try:
-                    q.put(item, timeout=0.1)
-                    return True
-                except queue.Full:
-                    continue
-            return False
-
-        def work() -> None:
-            try:
-                for frame in self._decode():
-                    if not put(frame):
-                        return
-                put(done)
-            except BaseException as e:  # noqa: BLE001 - handed to the consumer, raised there
-                put(e)
-
-        threading.Thread(target=work, name=f"read:{self.path.name}", daemon=True).start()
+        self.close()
+        decoder = self._decoder = DecodeThread(str(self.path))
         try:
             while True:
                 try:
-                    item = q.get(timeout=self.timeout_s)
-                except queue.Empty:
+                    image = decoder.next(self.timeout_s)
+                except TimeoutError:
                     raise VideoError(f"{self.path}: the decoder gave no frame for {self.timeout_s:g} s "
                                      f"after frame {self.read}; gave up on the file") from None
-                if item is done:
+                if image is None:
                     return
-                if isinstance(item, BaseException):
-                    raise item
+                fps = decoder.reader.fps or ASSUMED_FPS
                 self.read += 1
-                yield item
+                yield Frame(image, (self.read - 1) / fps, self.read - 1)
         finally:
-            stop.set()
-
-    def _decode(self) -> Iterator[Frame]:
-        yield from self._opencv()
-        if self._decoded == 0:
-            yield from self._pyav()
-        if self._decoded == 0:
-            raise VideoError(f"{self.path}: no decodable video frames")
-
-    def _opencv(self) -> Iterator[Frame]:
-        cap = open_file_capture(str(self.path))
-        try:
-            if not cap.isOpened():
-                return
-            fps = cap.get(cv2.CAP_PROP_FPS)
-            fps = fps if np.isfinite(fps) and 0.5 <= fps <= 1000 else FALLBACK_FPS
-            while True:
-                ok, img = cap.read()
-                if not ok or img is None:
-                    return
-                self._decoded += 1
-                yield Frame(img, (self._decoded - 1) / fps, self._decoded - 1)
-        finally:
-            cap.release()
-
-    def _pyav(self) -> Iterator[Frame]:
-        try:
-            import av  # optional, as in video.py
-        except ImportError:
-            return
-        try:
-            with av.open(str(self.path)) as container:
-                if not container.streams.video:
-                    return
-                stream = container.streams.video[0]
-                rate = stream.average_rate or stream.guessed_rate
-                fps = float(rate) if rate else FALLBACK_FPS
-                for f in container.decode(stream):
-                    self._decoded += 1
-                    yield Frame(f.to_ndarray(format="bgr24"), (self._decoded - 1) / fps, self._decoded - 1)
-        except Exception:  # noqa: BLE001 - a PyAV failure ends the file; frames read so far count
-            return
+            decoder.close()
 
     def close(self) -> None:
-        self._stop.set()  # a decoder thread still running ends at its next frame and releases the file
+        if self._decoder is not None:
+            self._decoder.close()  # the decoder thread ends at its next frame and releases the file
+
+
+URL_SCHEMES = ("rtsp", "rtsps", "http", "https", "rtmp")
+"""Stream URLs we open, and only through OpenCV's FFmpeg backend: with CAP_ANY, a GStreamer build
+can read the string as a pipeline description, and other FFmpeg protocols (file:, concat:, ...)
+reach local files."""
+
+
+def check_url(url: str) -> None:
+    """Raise SourceError naming the URL when its scheme is not one of URL_SCHEMES or FFmpeg is missing."""
+    scheme = url.split("://", 1)[0].lower()
+    if scheme not in URL_SCHEMES:
+        raise SourceError(f"{url}: {scheme!r} URLs are not opened; stream URLs are "
+                          f"{', '.join(s + '://' for s in URL_SCHEMES)}")
+    if not cv2.videoio_registry.hasBackend(cv2.CAP_FFMPEG):
+        raise SourceError(f"{url}: this OpenCV build has no FFmpeg backend, which stream URLs need")
 
 
 def _open_capture(target: int | str, timeout_s: float = STREAM_TIMEOUT_S):
-    """cv2.VideoCapture with bounded open/read times (URLs), or None when it does not open."""
+    """cv2.VideoCapture with bounded open/read times (URLs), or None when it does not open.
+
+    Raises SourceError when the source announces frames over decode.MAX_FRAME_PIXELS."""
     if isinstance(target, int):
         with captured_output():  # OpenCV prints its camera-probe errors; ours is one line
             cap = cv2.VideoCapture(target)
     else:  # URLs are quiet (FFmpeg's log level is set in lrcn.runtime) and reopen from the capture
         # thread, where redirecting the process's output would swallow the main thread's lines.
         # FFmpeg's interrupt callback honours both limits (an open or a read past them fails).
+        check_url(target)
         ms = max(1, int(timeout_s * 1000))
-        cap = cv2.VideoCapture(target, cv2.CAP_ANY, [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms,
-                                                     cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms])
-    if cap.isOpened():
-        return cap
-    cap.release()
-    return None
+        cap = cv2.VideoCapture(target, cv2.CAP_FFMPEG, [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms,
+                                                        cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms])
+    if not cap.isOpened():
+        cap.release()
+        return None
+    name = f"camera {target}" if isinstance(target, int) else target
+    try:
+        check_frame_size(name, int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+    except LrcnError as e:
+        cap.release()
+        raise SourceError(str(e)) from None
+    return cap
 
 
 class LiveSource:
@@ -206,21 +171,27 @@ class LiveSource:
         self.stall_s = 2 * timeout_s + min(backoff_s * 2 ** max(reconnect - 1, 0), MAX_BACKOFF_S)
         """No frame and no reopen attempt for this long: frames() ends the source with an error."""
         self._box = NewestFrames()
+        if isinstance(target, str):
+            check_url(target)
         self._cap = _open_capture(target, timeout_s)
         if self._cap is None:
             what = "no camera with this index, or it is in use" if isinstance(target, int) else "OpenCV cannot open it"
             raise SourceError(f"{self.name}: cannot be opened ({what})")
         self._error: str | None = None
         self._stop = threading.Event()
-        self._box.t0 = time.monotonic()
-        self._thread = threading.Thread(target=self._capture, name=f"capture:{self.name}", daemon=True)
-        self._thread.start()
+        self._box.t0 = time.monotonic()  # frame times count from the open, which may take seconds
+        self._thread = start_owned(self._capture, f"capture:{self.name}", self._stop)
 
     def _capture(self) -> None:
         try:
             while not self._stop.is_set():
                 ok, img = self._cap.read()
                 if ok and img is not None:
+                    try:  # larger than announced at open: this one is decoded already, no more are read
+                        check_frame_size(self.name, img.shape[1], img.shape[0])
+                    except LrcnError as e:
+                        self._error = str(e)
+                        return
                     self._box.put(img)
                 elif not self._reopen():
                     return
@@ -240,7 +211,11 @@ class LiveSource:
             self._box.touch()
             if self._stop.wait(min(self.backoff_s * 2**attempt, MAX_BACKOFF_S)):
                 return False
-            self._cap = _open_capture(self.target, self.timeout_s)
+            try:
+                self._cap = _open_capture(self.target, self.timeout_s)
+            except LrcnError as e:  # the source came back with frames over the limit
+                self._error = str(e)
+                return False
             if self._cap is not None:
                 self.reconnects += 1
                 return True
@@ -263,7 +238,7 @@ class LiveSource:
 
     def close(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=2.0)  # a read blocked on a dead socket ends at timeout_s
+        self._thread.join(JOIN_S)  # a read blocked on a dead socket ends at timeout_s
 
 
 def open_source(target, *, reconnect: int = 5, timeout_s: float = STREAM_TIMEOUT_S):

@@ -20,6 +20,7 @@ import numpy as np
 
 from lrcn.core.atomic import write_json, write_text
 from lrcn.runtime.events import Event, EventConfig, event_dict
+from lrcn.runtime.output import csv_text  # a class name starting with = + - @ stays text in a spreadsheet
 
 FORMATS = (".html", ".json", ".csv")
 
@@ -77,14 +78,14 @@ def check_path(path: str | Path) -> Path:
 
 def video_duration(path: str | Path) -> float | None:
     """Seconds, from the container's frame count and rate; None where it does not say."""
-    from lrcn.runtime.video import open_file_capture
+    from lrcn.runtime.decode import open_file_capture, usable_fps
 
     cap = open_file_capture(str(path))
     try:
-        n, fps = cap.get(cv2.CAP_PROP_FRAME_COUNT), cap.get(cv2.CAP_PROP_FPS)
+        n, fps = cap.get(cv2.CAP_PROP_FRAME_COUNT), usable_fps(cap.get(cv2.CAP_PROP_FPS))
     finally:
         cap.release()
-    if not (np.isfinite(n) and np.isfinite(fps) and n > 0 and 0.5 <= fps <= 1000):
+    if fps is None or not (np.isfinite(n) and n > 0):
         return None
     return float(n / fps)
 
@@ -113,10 +114,10 @@ def timeline_csv(tl: Timeline) -> str:
     w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
     w.writeheader()
     for e in tl.events:
-        w.writerow({"kind": "event", "start": round(e.start, 3), "end": round(e.end, 3), "label": e.label,
+        w.writerow({"kind": "event", "start": round(e.start, 3), "end": round(e.end, 3), "label": csv_text(e.label),
                     "probability": "", "peak": round(e.peak, 6), "mean": round(e.mean, 6),
                     "predictions": e.predictions, "id": e.id})
     for s in tl.seconds():
-        w.writerow({"kind": "second", "start": s["second"], "end": s["second"] + 1, "label": s["label"] or "",
+        w.writerow({"kind": "second", "start": s["second"], "end": s["second"] + 1, "label": csv_text(s["label"] or ""),
                     "probability": "" if s["probability"] is None else s["probability"]})
     return buf.getvalue()

@@ -3,27 +3,26 @@
 Frames are resized (`preprocess.resize_rgb`) as they decode, so a long video costs
 img_size^2 * 3 bytes a frame; past `max_keep` frames every other kept frame is dropped
 (the stride doubles), which keeps memory bounded while sampling stays evenly spread.
-OpenCV decodes first; when it opens a file but yields no frame (AV1 here), PyAV is tried.
-Decoding runs under a watchdog so a file that hangs the decoder fails in bounded time.
+Decoding is `lrcn.runtime.decode`'s, shared with stream mode (OpenCV, then PyAV; the frame-size
+limit); its watchdog bounds the whole file here, so a file that hangs the decoder fails in bounded time.
 """
 
 from __future__ import annotations
 
 import os
-import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from lrcn.core.errors import VideoError
 from lrcn.core.paths import DECODE_TIMEOUT_S
+from lrcn.runtime.decode import DecodeThread
 from lrcn.runtime.preprocess import resize_rgb
 
 VIDEO_EXTENSIONS = (".avi", ".mp4", ".mkv", ".webm", ".mov", ".gif")
 MAX_KEEP = 2048
-MAX_PIXELS = 8192 * 8192
 
 
 @dataclass
@@ -91,10 +90,6 @@ def clip_windows(n: int, num: int, clips: int) -> list[list[int]]:
     return out
 
 
-def _fps_ok(fps: float | None) -> float | None:
-    return float(fps) if fps and np.isfinite(fps) and 0.5 <= fps <= 1000 else None
-
-
 class _Keeper:
     """Keeps resized frames with a doubling stride once more than max_keep arrive."""
 
@@ -105,10 +100,6 @@ class _Keeper:
         self.count = 0
 
     def add(self, frame: np.ndarray) -> None:
-        if frame is None or frame.size == 0:
-            return
-        if frame.shape[0] * frame.shape[1] > MAX_PIXELS:
-            raise VideoError(f"frame of {frame.shape[1]}x{frame.shape[0]} pixels is too large")
         if self.count % self.stride == 0:
             self.kept.append(resize_rgb(frame, self.img_size))
             if len(self.kept) > self.max_keep:
@@ -117,74 +108,10 @@ class _Keeper:
         self.count += 1
 
 
-def open_file_capture(path: str) -> cv2.VideoCapture:
-    """A capture for a video file, through FFmpeg where this OpenCV build has it.
-
-    With CAP_ANY, a file FFmpeg refuses goes on to OpenCV's own AVI/MJPEG parser, which prints
-    its complaints ("Unexpected element ...") straight to stderr: not the one line we promise.
-    PyAV still gets its turn for what FFmpeg-in-OpenCV cannot decode.
-    """
-    if cv2.videoio_registry.hasBackend(cv2.CAP_FFMPEG):
-        return cv2.VideoCapture(path, cv2.CAP_FFMPEG)
-    return cv2.VideoCapture(path)
-
-
-def _decode_opencv(path: str, keeper: _Keeper, stop: threading.Event) -> float | None:
-    cap = open_file_capture(path)
-    try:
-        if not cap.isOpened():
-            return None
-        fps = _fps_ok(cap.get(cv2.CAP_PROP_FPS))
-        while not stop.is_set():
-            ok, frame = cap.read()
-            if not ok:
-                break
-            keeper.add(frame)
-        return fps
-    finally:
-        cap.release()
-
-
-def _decode_pyav(path: str, keeper: _Keeper, stop: threading.Event) -> float | None:
-    try:
-        import av  # optional: the fallback for codecs OpenCV's build cannot decode
-    except ImportError:
-        return None
-    try:
-        with av.open(path) as container:
-            if not container.streams.video:
-                return None
-            stream = container.streams.video[0]
-            rate = stream.average_rate or stream.guessed_rate
-            fps = _fps_ok(float(rate)) if rate else None
-            for frame in container.decode(stream):
-                if stop.is_set():
-                    break
-                keeper.add(frame.to_ndarray(format="bgr24"))
-            return fps
-    except VideoError:
-        raise
-    except Exception:  # noqa: BLE001 - any PyAV failure means "cannot decode"; kept frames still count
-        return None
-
-
-def _decode(path: str, img_size: int, max_keep: int, stop: threading.Event) -> DecodedVideo:
-    keeper = _Keeper(img_size, max_keep)
-    fps = _decode_opencv(path, keeper, stop)
-    backend = "opencv"
-    if keeper.count == 0 and not stop.is_set():
-        keeper = _Keeper(img_size, max_keep)
-        fps = _decode_pyav(path, keeper, stop)
-        backend = "pyav"
-    if keeper.count == 0:
-        raise VideoError(f"{path}: no decodable video frames")
-    return DecodedVideo(path, np.stack(keeper.kept), keeper.stride, keeper.count, fps, backend)
-
-
 def decode_video(
     path: str | os.PathLike, img_size: int, *, timeout_s: float = DECODE_TIMEOUT_S, max_keep: int = MAX_KEEP
 ) -> DecodedVideo:
-    """Decode every frame of `path`, resized to img_size. Raises VideoError naming the file."""
+    """Decode every frame of `path`, resized to img_size, within timeout_s in all. Raises VideoError naming the file."""
     p = Path(path)
     if not p.exists():
         raise VideoError(f"{p}: no such file")
@@ -192,28 +119,18 @@ def decode_video(
         raise VideoError(f"{p}: is a directory, not a video file")
     if p.stat().st_size == 0:
         raise VideoError(f"{p}: empty file")
-    result: dict = {}
-    stop = threading.Event()
-
-    def work() -> None:
-        try:
-            result["video"] = _decode(str(p), img_size, max_keep, stop)
-        except VideoError as e:
-            result["error"] = e
-        except Exception as e:  # noqa: BLE001 - decoder bugs become one-line errors
-            result["error"] = VideoError(f"{p}: cannot decode ({type(e).__name__}: {e})")
-
-    worker = threading.Thread(target=work, name=f"decode:{p.name}", daemon=True)
-    worker.start()
-    worker.join(timeout_s)
-    if worker.is_alive():
-        stop.set()  # the thread ends at its next frame; we do not wait for a stuck decoder
-        raise VideoError(f"{p}: decoding took longer than {timeout_s:g} s")
-    if "error" in result:
-        err = result["error"]
-        msg = str(err)
-        raise VideoError(msg if msg.startswith(str(p)) else f"{p}: {msg}")
-    return result["video"]
+    deadline = time.monotonic() + timeout_s
+    keeper = _Keeper(img_size, max_keep)
+    decoder = DecodeThread(str(p))
+    try:
+        while (frame := decoder.next(deadline - time.monotonic())) is not None:
+            keeper.add(frame)
+    except TimeoutError:
+        raise VideoError(f"{p}: decoding took longer than {timeout_s:g} s") from None
+    finally:
+        decoder.close()
+    reader = decoder.reader
+    return DecodedVideo(str(p), np.stack(keeper.kept), keeper.stride, keeper.count, reader.fps, reader.backend)
 
 
 def read_clip(

@@ -13,6 +13,8 @@ from lrcn.runtime.preprocess import MODALITIES, NORMALISATION, PreprocessSpec
 AUGMENTATIONS = ("flip", "crop", "color", "temporal")
 DEVICES = ("auto", "cpu", "cuda")
 OPTIMIZERS = ("adamw", "adam")
+SCHEDULES = ("plateau", "cosine")
+SELECTS = ("loss", "accuracy", "last")
 
 
 @dataclass
@@ -37,15 +39,29 @@ class DataConfig:
     """Which official split (K in trainlist0K.txt)."""
     val_fraction: float = 0.15
     test_fraction: float = 0.15
+    """Group-aware split fractions (per class, by group); 0 leaves that split empty."""
+    test_root: str | None = None
+    """A separate test folder (same class folders): all of `root` then goes to train and val."""
+    folds: int | None = None
+    """Group k-fold: K folds over the groups (lrcn.train.folds); `fold` is this run's test fold."""
+    fold: int | None = None
     augment: list[str] = field(default_factory=list)
     """Training-only augmentations, any of flip, crop, color, temporal. Off by default."""
     cache_dir: str = str(CACHE_DIR)
     decode_timeout_s: float = 60.0
 
     def __post_init__(self) -> None:
-        problems = at_least(self, num_frames=1, img_size=16, num_classes=2) + one_of(self, modality=MODALITIES)
-        if not (0 < self.val_fraction < 0.5 and 0 < self.test_fraction < 0.5):
-            problems.append("val and test fractions must be in (0, 0.5)")
+        problems = at_least(self, num_frames=1, img_size=16, num_classes=2, folds=2) + one_of(self, modality=MODALITIES)
+        if not (0 <= self.val_fraction < 1 and 0 <= self.test_fraction < 1
+                and self.val_fraction + self.test_fraction < 1):
+            problems.append(f"val_fraction and test_fraction must be in [0, 1) with a sum below 1, "
+                            f"got {self.val_fraction} and {self.test_fraction}")
+        if self.fold is not None and (self.folds is None or not 0 <= self.fold < self.folds):
+            problems.append(f"fold {self.fold} needs 0 <= fold < folds ({self.folds})")
+        if self.folds and (self.split_dir or self.test_root):
+            problems.append("folds makes its own test folds: drop split_dir / test_root")
+        if self.split_dir and self.test_root:
+            problems.append("split_dir and test_root both name the test clips: give one")
         bad = [a for a in self.augment if a not in AUGMENTATIONS]
         if bad:
             problems.append(f"augment takes {', '.join(AUGMENTATIONS)}; got {', '.join(bad)}")
@@ -69,6 +85,17 @@ class TrainConfig:
     device: str = "auto"
     patience: int | None = None
     """Stop after this many epochs without a better validation loss; None never stops early."""
+    label_smoothing: float = 0.0
+    schedule: str = "plateau"
+    """plateau: halve the lr when val loss stalls; cosine: linear warm-up then cosine decay to 0."""
+    warmup_epochs: int = 0
+    select: str = "loss"
+    """Which epoch best.pt keeps: loss (lowest val loss), accuracy (highest val accuracy, ties by
+    loss) or last (the final epoch; val is then only watched)."""
+    recipe: str = "default"
+    """The preset the settings came from (lrcn.train.recipe); recorded, not applied here."""
+    recipe_why: str = ""
+    """Why that preset (auto: the clip count), printed at the start of the run."""
     feature_cache: bool = True
     """Frozen backbones: compute backbone features once per clip and train the head on them."""
     out: str | None = None
@@ -80,6 +107,9 @@ class TrainConfig:
         problems += one_of(self, optimizer=OPTIMIZERS, device=DEVICES)
         if not self.lr > 0:
             problems.append(f"lr must be > 0, got {self.lr}")
+        if not 0 <= self.label_smoothing < 1:
+            problems.append(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        problems += one_of(self, schedule=SCHEDULES, select=SELECTS) + at_least(self, warmup_epochs=0)
         if not self.dist_timeout_s > 0:
             problems.append(f"dist_timeout_s must be > 0 seconds, got {self.dist_timeout_s}")
         refuse(problems)
@@ -91,5 +121,5 @@ def preprocess_spec(model_cfg: ModelConfig, data_cfg: DataConfig) -> PreprocessS
     return PreprocessSpec(img_size=data_cfg.img_size, mean=mean, std=std, modality=data_cfg.modality)
 
 
-__all__ = ["AUGMENTATIONS", "DEVICES", "OPTIMIZERS", "DataConfig", "TrainConfig", "asdict", "from_dict",
-           "preprocess_spec"]
+__all__ = ["AUGMENTATIONS", "DEVICES", "OPTIMIZERS", "SCHEDULES", "SELECTS", "DataConfig", "TrainConfig", "asdict",
+           "from_dict", "preprocess_spec"]

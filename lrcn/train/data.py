@@ -76,6 +76,11 @@ def discover(cfg: DataConfig) -> tuple[list[str], list[Sample]]:
     return names, samples
 
 
+def _share(n: int, fraction: float) -> int:
+    """Groups a split gets out of n: at least one when asked for and the class has 3 or more groups."""
+    return max(1, round(n * fraction)) if n >= 3 and fraction > 0 else 0
+
+
 def split_groups(samples: list[Sample], cfg: DataConfig, seed: int) -> dict[str, list[Sample]]:
     """Deterministic per-class split by group: clips of one group never straddle splits."""
     out: dict[str, list[Sample]] = {"train": [], "val": [], "test": []}
@@ -87,8 +92,8 @@ def split_groups(samples: list[Sample], cfg: DataConfig, seed: int) -> dict[str,
         rng = np.random.default_rng([seed, label])
         order = [groups[i] for i in rng.permutation(len(groups))]
         n = len(order)
-        n_test = max(1, round(n * cfg.test_fraction)) if n >= 3 else 0
-        n_val = max(1, round(n * cfg.val_fraction)) if n >= 3 else 0
+        n_test = _share(n, cfg.test_fraction)
+        n_val = _share(n, cfg.val_fraction)
         for i, g in enumerate(order):
             split = "test" if i < n_test else "val" if i < n_test + n_val else "train"
             out[split].extend(by_class[label][g])
@@ -119,9 +124,33 @@ def official_split(samples: list[Sample], names: list[str], cfg: DataConfig, see
     return {"train": sorted(inner["train"] + inner["test"], key=lambda s: s.path), "val": inner["val"], "test": test}
 
 
+def test_folder(cfg: DataConfig, names: list[str]) -> list[Sample]:
+    """--test-data: every clip of the test folder, labelled by the training folder's class names."""
+    from dataclasses import replace
+
+    test_names, found = discover(replace(cfg, root=cfg.test_root, classes=None, num_classes=None))
+    unknown = [n for n in test_names if n not in names]
+    if unknown:
+        raise DatasetError(f"{cfg.test_root}: class folder {', '.join(unknown)} is not a training class "
+                           f"({', '.join(names)})")
+    return [Sample(s.path, names.index(test_names[s.label]), s.group) for s in found]
+
+
 def make_splits(cfg: DataConfig, seed: int) -> tuple[list[str], dict[str, list[Sample]]]:
     names, samples = discover(cfg)
-    splits = official_split(samples, names, cfg, seed) if cfg.split_dir else split_groups(samples, cfg, seed)
+    if cfg.folds:
+        from lrcn.train.folds import fold_split
+
+        splits = fold_split(samples, cfg, seed)
+    elif cfg.split_dir:
+        splits = official_split(samples, names, cfg, seed)
+    elif cfg.test_root:
+        from dataclasses import replace
+
+        splits = split_groups(samples, replace(cfg, test_fraction=0.0), seed)
+        splits["test"] = sorted(test_folder(cfg, names), key=lambda s: s.path)
+    else:
+        splits = split_groups(samples, cfg, seed)
     if not splits["train"]:
         raise DatasetError(f"{cfg.root}: the training split is empty")
     return names, splits

@@ -13,7 +13,8 @@ def _forward(model: nn.Module, x: torch.Tensor, frozen_inputs: bool) -> torch.Te
     return model.forward_frozen(x) if frozen_inputs else model(x)
 
 
-def train_one_epoch(model, loader, optimizer, device, *, frozen_inputs=False, max_steps=None, on_step=None) -> dict:
+def train_one_epoch(model, loader, optimizer, device, *, frozen_inputs=False, max_steps=None, on_step=None,
+                    label_smoothing: float = 0.0) -> dict:
     """Returns {"loss", "accuracy", "clips_per_s", "clips"} over the clips seen this epoch."""
     model.train()
     total_loss, correct, seen, t0 = 0.0, 0, 0, time.perf_counter()
@@ -22,7 +23,7 @@ def train_one_epoch(model, loader, optimizer, device, *, frozen_inputs=False, ma
             break
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         logits = _forward(model, x, frozen_inputs)
-        loss = F.cross_entropy(logits, y)
+        loss = F.cross_entropy(logits, y, label_smoothing=label_smoothing)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import glob
 import json
+import math
 import os
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
+from lrcn.core.atomic import write_text
 from lrcn.core.errors import LrcnError
+from lrcn.core.paths import REPORTS_DIR, fresh_folder
 from lrcn.models.specs import family_spec
 
 
@@ -97,22 +101,60 @@ def _has_backbone(family) -> bool:
         return False
 
 
-def _json(path: Path, default=None):
+MAX_JSON_BYTES = 20 * 2**20
+"""A run folder's JSON file larger than this is refused (ours are a few kB)."""
+SWEEP_MARKER = ".lrcn-sweep"
+"""vc-train writes this file into a sweep folder it makes: vc-report then writes its report there."""
+
+
+def _json(path: Path, kind: type, default=None):
     if not path.is_file():
         if default is not None:
             return default
         raise ReportError(f"{path.parent}: not a finished run folder (no {path.name})")
     try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError) as e:
-        raise ReportError(f"{path}: unreadable ({e})") from None
+        if path.stat().st_size > MAX_JSON_BYTES:
+            raise ReportError(f"{path}: over {MAX_JSON_BYTES >> 20} MB, not a run folder's file")
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as e:
+        raise ReportError(f"{path}: unreadable ({type(e).__name__}: {e})") from None
+    if not isinstance(doc, kind):
+        raise ReportError(f"{path}: malformed (a JSON {kind.__name__} expected, not {type(doc).__name__})")
+    return doc
+
+
+def _check(ok: bool, path: Path, what: str) -> None:
+    if not ok:
+        raise ReportError(f"{path}: malformed ({what})")
+
+
+def _number(v) -> bool:
+    return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v))
 
 
 def load_run(path: str | Path, name: str | None = None) -> Run:
+    """Read one run folder; a file of the wrong shape is one ReportError naming it, not a traceback later."""
     path = Path(path)
-    return Run(path=path, name=name or path.name, config=_json(path / "config.json"),
-               metrics=_json(path / "metrics.json"), history=_json(path / "history.json", []),
-               per_class=_json(path / "per_class.json", {}), skipped=_json(path / "skipped.json", []))
+    config, metrics = _json(path / "config.json", dict), _json(path / "metrics.json", dict)
+    history, per_class = _json(path / "history.json", list, []), _json(path / "per_class.json", dict, {})
+    skipped = _json(path / "skipped.json", list, [])
+    _check(all(isinstance(config.get(s, {}), dict) for s in ("model", "data", "train", "preprocess")),
+           path / "config.json", "model, data, train and preprocess must be objects")
+    names = config.get("class_names", [])
+    _check(isinstance(names, list) and all(isinstance(n, str) for n in names), path / "config.json",
+           "class_names must be a list of strings")
+    _check(all(isinstance(h, dict) and all(_number(h.get(k)) for k in ("epoch", "val_loss", "val_accuracy"))
+               and h.get("epoch") is not None for h in history), path / "history.json",
+           "each epoch an object with numeric epoch, val_loss, val_accuracy")
+    acc, matrix = per_class.get("accuracy") or {}, per_class.get("confusion") or []
+    _check(isinstance(acc, dict) and all(isinstance(k, str) and _number(v) for k, v in acc.items()),
+           path / "per_class.json", "accuracy must map class names to numbers")
+    _check(isinstance(matrix, list) and all(isinstance(r, list) and all(_number(x) and x is not None for x in r)
+                                            for r in matrix), path / "per_class.json",
+           "confusion must be a list of rows of numbers")
+    _check(all(isinstance(s, dict) for s in skipped), path / "skipped.json", "each entry an object")
+    return Run(path=path, name=name or path.name, config=config, metrics=metrics, history=history,
+               per_class=per_class, skipped=skipped)
 
 
 def find_runs(args: list[str]) -> list[Path]:
@@ -215,56 +257,43 @@ def fmt(key: str, value) -> str:
     return str(value)
 
 
-def plot_overlay(runs: list[Run], path: Path) -> bool:
-    """Validation loss and accuracy of every run on one pair of axes; False when no run has history."""
-    runs = [r for r in runs if r.history]
-    if not runs:
-        return False
-    import matplotlib
+def report_folder(runs: list[Run], out: Path | None) -> Path:
+    """Where vc-report writes: `out` when given; else the runs' common parent only when it is a sweep
+    folder vc-train made (it holds SWEEP_MARKER); else a new folder under artifacts/reports.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
-    for r in runs:
-        ep = [h["epoch"] for h in r.history]
-        a.plot(ep, [h["val_loss"] for h in r.history], "o-", ms=3, label=r.name)
-        b.plot(ep, [h["val_accuracy"] for h in r.history], "o-", ms=3, label=r.name)
-    a.set(xlabel="epoch", ylabel="val loss", title="validation loss")
-    b.set(xlabel="epoch", ylabel="val accuracy", title="validation accuracy", ylim=(0, 1.02))
-    from matplotlib.ticker import MaxNLocator
-
-    for ax in (a, b):
-        ax.grid(alpha=0.3)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    b.legend(fontsize=7, loc="best")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return True
+    A folder of runs from elsewhere is input, and input is never written unless the user asks.
+    """
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        return out
+    parent = Path(os.path.commonpath([r.path.parent for r in runs]))
+    marker = parent / SWEEP_MARKER
+    if marker.is_file() and not marker.is_symlink():
+        return parent
+    return fresh_folder(REPORTS_DIR, f"report-{datetime.now():%Y%m%d-%H%M%S}")
 
 
 def write_report(paths: list[Path], out: Path | None = None, sort: str = "test_accuracy") -> list[Path]:
-    """report.md, report.html and compare.png in `out` (default: the runs' common parent)."""
+    """report.md, report.html and compare.png in `report_folder(out)`, each written atomically."""
+    from lrcn.train.plots import plot_overlay
     from lrcn.train.report_html import comparison_page
     from lrcn.train.report_md import comparison_markdown
 
     runs = load_runs(paths)
     cmp = compare(runs, sort)
-    out = Path(out) if out else Path(os.path.commonpath([r.path.parent for r in runs]))
-    out.mkdir(parents=True, exist_ok=True)
+    out = report_folder(runs, Path(out) if out else None)
     overlay = out / "compare.png"
     has_overlay = plot_overlay(cmp.runs, overlay) if len(runs) > 1 else False
-    (out / "report.md").write_text(comparison_markdown(cmp, out, overlay if has_overlay else None))
-    (out / "report.html").write_text(comparison_page(cmp, out, overlay if has_overlay else None))
+    write_text(out / "report.md", comparison_markdown(cmp, out, overlay if has_overlay else None))
+    write_text(out / "report.html", comparison_page(cmp, out, overlay if has_overlay else None))
     return [out / "report.md", out / "report.html"]
 
 
 def write_run_report(run_dir: str | Path) -> Path:
-    """The run's own report.html: results, curves, confusion, per-class accuracy, timings, config, skips."""
+    """The run's own report.html (training calls this on the folder it made), written atomically."""
     from lrcn.train.report_html import run_page
 
     run = load_run(run_dir)
     path = run.path / "report.html"
-    path.write_text(run_page(run))
+    write_text(path, run_page(run))
     return path

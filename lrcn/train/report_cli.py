@@ -15,7 +15,8 @@ app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=True)
 def main(
     runs: Annotated[list[str], typer.Argument(metavar="RUN_DIR", help="Run folders or globs (artifacts/runs/*); a sweep folder "
                                                    "stands for the runs in it.", show_default=False)],
-    out: Annotated[Optional[str], typer.Option(help="Where to write (default: the runs' common parent).")] = None,
+    out: Annotated[Optional[str], typer.Option(help="Where to write (default: the sweep folder when the runs are one "
+                                                              "vc-train sweep, else a new artifacts/reports/report-<time>).")] = None,
     sort: Annotated[str, typer.Option(help="Column to sort by: test_accuracy, test_loss, train_seconds, lr, "
                                            "frames, ... (accuracies descending, the rest ascending).")] = "test_accuracy",
 ) -> None:
@@ -23,11 +24,19 @@ def main(
     with one_line_errors():
         from pathlib import Path
 
+        from lrcn.core.text import printable
         from lrcn.train.report import find_runs, write_report
 
         paths = write_report(find_runs(runs), Path(out) if out else None, sort)
         for p in paths:
-            typer.echo(p)
+            typer.echo(printable(p))
+        from lrcn.train.folds import SUMMARY
+        from lrcn.train.folds_report import show
+
+        for r in runs:  # a k-fold parent folder: its fold summary too
+            if (Path(r) / SUMMARY).is_file() or (Path(r) / "fold-1" / "metrics.json").is_file():
+                for line in show(r):
+                    typer.echo(printable(line))
 
 
 if __name__ == "__main__":

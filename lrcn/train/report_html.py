@@ -10,9 +10,14 @@ import os
 from datetime import datetime
 from html import escape
 from pathlib import Path
+from urllib.parse import quote
 
 import lrcn
+from lrcn.core.text import printable
 from lrcn.train.report import LABELS, RESULTS, Comparison, Run, fmt
+
+MAX_PNG_BYTES = 8 * 2**20
+"""report.html embeds a run's PNG only up to this size (ours are ~50 kB)."""
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px auto;max-width:1200px;
@@ -29,32 +34,60 @@ tr.best td{background:#e6f6e6;font-weight:600}.badge{color:#1a7f37;font-weight:7
 """
 
 
+def _e(value: object) -> str:
+    """Data into HTML: one line of printable text, HTML-escaped (quotes too)."""
+    return escape(printable(value))
+
+
+CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+"""No script, no fetch: the page shows its own inline CSS and embedded images, nothing else."""
+
+
+def _href(path: Path, out: Path) -> str:
+    """A relative link, percent-encoded: a folder named `javascript:...` cannot become a scheme."""
+    return escape(quote(Path(os.path.relpath(path, out)).as_posix()))
+
+
 def _page(title: str, body: str) -> str:
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
             f'<meta name="viewport" content="width=device-width,initial-scale=1">'
-            f"<title>{escape(title)}</title><style>{CSS}</style></head>\n<body>\n{body}\n</body></html>\n")
+            f"<title>{_e(title)}</title><style>{CSS}</style></head>\n<body>\n{body}\n</body></html>\n")
+
+
+def png_bytes(path: Path, folder: Path) -> bytes | None:
+    """A PNG to embed: a regular file (not a symlink) directly in `folder`, a PNG, under the size cap."""
+    try:
+        if (path.is_symlink() or not path.is_file() or path.resolve().parent != folder.resolve()
+                or path.stat().st_size > MAX_PNG_BYTES):
+            return None
+        data = path.read_bytes()
+    except OSError:
+        return None
+    return data if data.startswith(b"\x89PNG\r\n\x1a\n") else None
 
 
 def _img(path: Path, alt: str) -> str:
-    if not path.is_file():
-        return f'<p class="missing">no {escape(path.name)}</p>'
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return f'<img src="data:image/png;base64,{data}" alt="{escape(alt)}">'
+    png = png_bytes(path, path.parent)
+    if png is None:
+        return f'<p class="missing">no {_e(path.name)}</p>'
+    data = base64.b64encode(png).decode("ascii")
+    return f'<img src="data:image/png;base64,{data}" alt="{_e(alt)}">'
 
 
 def _cell(key: str, value) -> str:
     num = isinstance(value, (int, float)) and not isinstance(value, bool)
-    return f'<td class="num">{escape(fmt(key, value))}</td>' if num else f"<td>{escape(fmt(key, value))}</td>"
+    return f'<td class="num">{_e(fmt(key, value))}</td>' if num else f"<td>{_e(fmt(key, value))}</td>"
 
 
 def _table(headers: list[str], rows: list[str], cls: str = "") -> str:
-    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
     return f'<div class="scroll"><table{cls}><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
 
 
 def _kv(pairs: list[tuple[str, str, object]]) -> str:
     """A two-column table of (label, key, value); the key picks the number format."""
-    rows = "".join(f"<tr><th>{escape(label)}</th>{_cell(key, v)}</tr>" for label, key, v in pairs)
+    rows = "".join(f"<tr><th>{_e(label)}</th>{_cell(key, v)}</tr>" for label, key, v in pairs)
     return f"<table><tbody>{rows}</tbody></table>"
 
 
@@ -67,7 +100,7 @@ def _per_class(run: Run) -> str:
     for i, (name, a) in enumerate(acc.items()):
         n = sum(matrix[i]) if i < len(matrix) else None
         bar = f'<span class="bar" style="width:{round(100 * a)}px"></span>' if a is not None else ""
-        rows.append(f"<tr><td>{escape(name)}</td>{_cell('accuracy', a)}{_cell('n', n)}<td>{bar}</td></tr>")
+        rows.append(f"<tr><td>{_e(name)}</td>{_cell('accuracy', a)}{_cell('n', n)}<td>{bar}</td></tr>")
     return _table(["class", "test accuracy", "test clips", ""], rows)
 
 
@@ -86,26 +119,26 @@ def comparison_page(cmp: Comparison, out: Path, overlay: Path | None) -> str:
     rows = []
     for i, (run, row) in enumerate(zip(cmp.runs, cmp.rows())):
         mark = ' <span class="badge">★ best</span>' if i == cmp.best else ""
-        name = f'<td><a href="#{_anchor(run.name)}">{escape(run.name)}</a>{mark}</td>'
+        name = f'<td><a href="#{_anchor(run.name)}">{_e(run.name)}</a>{mark}</td>'
         rows.append(f'<tr{" class=best" if i == cmp.best else ""}>{name}'
                     + "".join(_cell(k, row[k]) for k in cmp.columns) + "</tr>")
-    shared = ", ".join(f"{LABELS[k]} {escape(fmt(k, v))}" for k, v in cmp.shared.items() if v not in (None, []))
+    shared = ", ".join(f"{LABELS[k]} {_e(fmt(k, v))}" for k, v in cmp.shared.items() if v not in (None, []))
     parts = [
         f"<h1>lrcn report: {len(cmp.runs)} run{'s' if len(cmp.runs) != 1 else ''}</h1>",
         f'<p class="meta">made {datetime.now():%Y-%m-%d %H:%M} by lrcn {lrcn.__version__}; '
-        f"sorted by {escape(LABELS[cmp.sort])}; best run: <b>{escape(best.name)}</b></p>",
+        f"sorted by {_e(LABELS[cmp.sort])}; best run: <b>{_e(best.name)}</b></p>",
         _table(headers, rows),
         f"<p><b>Same in all runs:</b> {shared}</p>" if shared else "",
         _img(overlay, "validation curves of all runs") if overlay else "",
     ]
     for run in cmp.runs:
         link = run.path / "report.html"
-        ref = (f' <a href="{escape(Path(os.path.relpath(link, out)).as_posix())}">run report</a>'
+        ref = (f' <a href="{_href(link, out)}">run report</a>'
                if link.is_file() else "")
         varying = [(LABELS[k], k, run.value(k)) for k in cmp.columns if k not in dict(RESULTS)]
-        results = ", ".join(f"{LABELS[k]} {escape(fmt(k, run.value(k)))}" for k, _ in RESULTS)
-        parts += [f'<h2 id="{_anchor(run.name)}">{escape(run.name)}{ref}</h2>',
-                  f'<p class="meta">{escape(str(run.path))}</p>',
+        results = ", ".join(f"{LABELS[k]} {_e(fmt(k, run.value(k)))}" for k, _ in RESULTS)
+        parts += [f'<h2 id="{_anchor(run.name)}">{_e(run.name)}{ref}</h2>',
+                  f'<p class="meta">{_e(str(run.path))}</p>',
                   (_kv(varying) if varying else ""), f"<p>{results}</p>", _figures(run), _per_class(run)]
     return _page(f"lrcn report: {len(cmp.runs)} runs", "\n".join(p for p in parts if p))
 
@@ -133,13 +166,13 @@ def _config(run: Run) -> str:
             parts.append(f"<div><h3>{section}</h3>" + _kv([(k, k, v) for k, v in values.items()]) + "</div>")
     names = run.config.get("class_names") or []
     return (f'<div class="imgs">{"".join(parts)}</div>'
-            f"<h3>classes ({len(names)})</h3><p>{escape(', '.join(names))}</p>")
+            f"<h3>classes ({len(names)})</h3><p>{_e(', '.join(names))}</p>")
 
 
 def _skipped(run: Run) -> str:
     if not run.skipped:
         return "<p>none</p>"
-    rows = [f"<tr><td>{escape(str(s.get('path', '')))}</td><td>{escape(str(s.get('reason', '')))}</td></tr>"
+    rows = [f"<tr><td>{_e(str(s.get('path', '')))}</td><td>{_e(str(s.get('reason', '')))}</td></tr>"
             for s in run.skipped]
     return _table(["file", "reason"], rows)
 
@@ -153,8 +186,8 @@ def run_page(run: Run) -> str:
     created = run.config.get("created", "")
     version = run.config.get("lrcn_version", "")
     body = "\n".join([
-        f"<h1>{escape(run.name)}</h1>",
-        f'<p class="meta">{escape(str(run.path))}; created {escape(created)} by lrcn {escape(version)}</p>',
+        f"<h1>{_e(run.name)}</h1>",
+        f'<p class="meta">{_e(str(run.path))}; created {_e(str(created))} by lrcn {_e(str(version))}</p>',
         "<h2>Results</h2>", results,
         "<h2>Curves and confusion matrix</h2>", _figures(run),
         "<h2>Per-class accuracy</h2>", _per_class(run),

@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
+from urllib.parse import quote
 
+from lrcn.core.text import printable
 from lrcn.train.report import LABELS, RESULTS, Comparison, Run, fmt
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]{}()#+!|~>])")
+
+
+def _cell(text: object) -> str:
+    """One interpolated value: one line (control characters and newlines become "?"), HTML escaped,
+    markdown metacharacters backslash-escaped, so a run or class name can never start a line,
+    a tag, a link or a table cell of its own."""
+    text = printable(text).replace("&", "&amp;").replace("<", "&lt;")
+    return _MD_SPECIAL.sub(r"\\\1", text)
 
 
 def _rel(path: Path, out: Path) -> str:
-    rel = Path(os.path.relpath(path, out)).as_posix()
-    return f"<{rel}>" if " " in rel else rel  # CommonMark's form for link targets with spaces
+    """A relative link, percent-encoded (spaces, brackets, `javascript:` all become inert)."""
+    return quote(Path(os.path.relpath(path, out)).as_posix())
 
 
 def _per_class(run: Run) -> list[str]:
@@ -39,18 +49,18 @@ def comparison_markdown(cmp: Comparison, out: Path, overlay: Path | None) -> str
             cells = [f"**{c}**" for c in cells]
             cells[0] += " ★"
         lines.append("| " + " | ".join(cells) + " |")
-    shared = ", ".join(f"{LABELS[k]} {fmt(k, v)}" for k, v in cmp.shared.items() if v not in (None, []))
+    shared = ", ".join(f"{LABELS[k]} {_cell(fmt(k, v))}" for k, v in cmp.shared.items() if v not in (None, []))
     lines += ["", f"Same in all runs: {shared}." if shared else "", ""]
     if overlay:
         lines += [f"![validation curves of all runs]({_rel(overlay, out)})", ""]
     for run in cmp.runs:
-        lines += [f"## {run.name}", ""]
-        varying = [f"{LABELS[k]} {fmt(k, run.value(k))}" for k in cmp.columns if k not in dict(RESULTS)]
+        lines += [f"## {_cell(run.name)}", ""]
+        varying = [f"{LABELS[k]} {_cell(fmt(k, run.value(k)))}" for k in cmp.columns if k not in dict(RESULTS)]
         if varying:
             lines += [", ".join(varying) + ".", ""]
-        lines += [", ".join(f"{LABELS[k]} {fmt(k, run.value(k))}" for k, _ in RESULTS) + ".", ""]
+        lines += [", ".join(f"{LABELS[k]} {_cell(fmt(k, run.value(k)))}" for k, _ in RESULTS) + ".", ""]
         for png, alt in (("curves.png", "curves"), ("confusion.png", "confusion matrix")):
             if (run.path / png).is_file():
-                lines.append(f"![{run.name} {alt}]({_rel(run.path / png, out)})")
+                lines.append(f"![{_cell(run.name)} {alt}]({_rel(run.path / png, out)})")
         lines += [""] + _per_class(run)
     return "\n".join(lines).rstrip() + "\n"

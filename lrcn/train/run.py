@@ -25,11 +25,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 import lrcn
 from lrcn.core.errors import LrcnError
-from lrcn.core.paths import RUNS_DIR
-from lrcn.models.checkpoint import load_checkpoint
+from lrcn.core.paths import RUNS_DIR, fresh_folder
+from lrcn.models.checkpoint import check_shapes, load_checkpoint
 from lrcn.models.config import ModelConfig
 from lrcn.models.registry import build_model
 from lrcn.models.specs import family_spec
+from lrcn.runtime.console import safe_markup as safe
 from lrcn.runtime.preprocess import channels_for
 from lrcn.train import data as D
 from lrcn.train import distributed, shared_cache
@@ -38,6 +39,7 @@ from lrcn.train.checkpoint import remove_stale_temps, save_checkpoint, write_jso
 from lrcn.train.config import DataConfig, TrainConfig, from_dict, preprocess_spec
 from lrcn.train.distributed import Ranks
 from lrcn.train.finish import evaluate, finish, loader
+from lrcn.train.levers import make_scheduler, score, step_scheduler
 from lrcn.train.loop import train_one_epoch
 from lrcn.train.state import SPLITS, Configs, Prepared, Session, TrainState
 
@@ -85,7 +87,7 @@ def prepare_data(data_cfg: DataConfig, seed: int, console: Console, ranks: Ranks
         task = prog.add_task("decode clips", total=total, stats="")
         cached, skipped = shared_cache.cache_splits(splits, sizes, data_cfg, ranks, progress=lambda: prog.advance(task))
     for s in skipped:
-        console.print(f"[yellow]skipped[/] {s['reason']}")
+        console.print(f"[yellow]skipped[/] {safe(s['reason'])}")
     if not cached["train"]:
         raise D.DatasetError(f"{data_cfg.root}: no training clip could be decoded")
     return Prepared(names, cached, skipped, num, D.median_sampled_fps(cached["train"]))
@@ -151,6 +153,9 @@ def _settle(model_cfg: ModelConfig, data_cfg: DataConfig, train_cfg: TrainConfig
     """The run's configs, its folder and (resuming) the last.pt it continues from."""
     if not resume:
         out = Path(train_cfg.out) if train_cfg.out else default_out(model_cfg.name)
+        if (out / "config.json").exists() or (out / "last.pt").exists():  # never mix two runs in one folder
+            raise LrcnError(f"{out}: holds another run already; pick a new --out, or continue it with "
+                            f"vc-train --resume {out}")
         ckpt = None
     else:
         ckpt = load_checkpoint(Path(resume) / "last.pt")
@@ -160,33 +165,47 @@ def _settle(model_cfg: ModelConfig, data_cfg: DataConfig, train_cfg: TrainConfig
         train_cfg = from_dict(TrainConfig, {**saved["train"], **({"epochs": epochs} if epochs else {})})
         out = Path(resume)
     model_cfg = replace(model_cfg, img_size=data_cfg.img_size, in_channels=channels_for(data_cfg.modality))
+    if ckpt is not None:  # a crafted or mismatched config must not size the model (hidden_size 10**7)
+        check_shapes(model_cfg, ckpt["model"], out / "last.pt")
     return Configs(model_cfg, replace(data_cfg), replace(train_cfg)), out, ckpt
 
 
-def _session(cfg: Configs, out: Path, prepared: Prepared, ranks: Ranks, device, console: Console) -> Session:
-    """Build the model, its datasets and optimizer; rank 0 writes the run folder's first files."""
+def _resume_paths(out: Path, cfg: Configs) -> str:
+    return (f"--resume takes from {safe(out / 'last.pt')}: data {safe(cfg.data.root)}, "
+            f"cache {safe(cfg.data.cache_dir)}, split dir {safe(cfg.data.split_dir or 'none')}, "
+            f"backbone weights {safe(cfg.model.backbone_weights or 'none')}")
+
+
+def _session(cfg: Configs, out: Path, prepared: Prepared, ranks: Ranks, device, console: Console, *,
+             fresh_name: bool = False) -> Session:
+    """Build the model, its datasets and optimizer; rank 0 writes the run folder's first files.
+    `fresh_name`: `out` is a default name, so two runs started in one second get distinct folders."""
     cfg = replace(cfg, model=replace(cfg.model, num_classes=len(prepared.names)))
     spec = preprocess_spec(cfg.model, cfg.data)
     model = build_model(cfg.model).to(device)
     config = run_config(cfg, spec, prepared)
     if ranks.is_main:  # rank 0 alone writes the run folder
+        if fresh_name and not ranks.enabled:
+            out = fresh_folder(out.parent, out.name)
         out.mkdir(parents=True, exist_ok=True)
         remove_stale_temps(out)
         write_json(out / "config.json", config)
         write_json(out / "skipped.json", prepared.skipped)
         write_json(out / "splits.json", {k: [{"path": c.sample.path, "label": c.sample.label} for c in v]
                                          for k, v in prepared.cached.items()})
-    console.print(f"run folder [bold]{out}[/]  device {device}  classes {len(prepared.names)}  "
+    console.print(f"run folder [bold]{safe(out)}[/]  device {device}  classes {len(prepared.names)}  "
                   f"train/val/test {', '.join(str(len(prepared.cached[k])) for k in SPLITS)}")
+    if cfg.train.recipe_why:
+        console.print(cfg.train.recipe_why)
     for line in split_warnings(prepared.sizes(), group_split=not cfg.data.split_dir,
                                skipped=len(prepared.skipped)):
-        console.print(f"[yellow]warning:[/] {line}")
+        console.print(f"[yellow]warning:[/] {safe(line)}")
     datasets, frozen_inputs = _datasets(model, prepared, spec, cfg, device, console, ranks)
     net, net_frozen = distributed.wrap(model, ranks, device, frozen_inputs)  # `model` stays the unwrapped one
     params = [p for p in model.parameters() if p.requires_grad]
     opt_cls = torch.optim.AdamW if cfg.train.optimizer == "adamw" else torch.optim.Adam
     optimizer = opt_cls(params, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=2)
+    scheduler = make_scheduler(optimizer, cfg.train)
     return Session(out, cfg, config, spec, prepared, ranks, device, console, model, net, net_frozen, frozen_inputs,
                    datasets, optimizer, scheduler)
 
@@ -194,10 +213,11 @@ def _session(cfg: Configs, out: Path, prepared: Prepared, ranks: Ranks, device, 
 def _resume(s: Session, ckpt: dict | None) -> TrainState:
     if ckpt is None:
         return TrainState()
+    check_shapes(s.cfg.model, ckpt["model"], s.out / "last.pt")  # the data may now give another class count
     s.model.load_state_dict(ckpt["model"])
     s.optimizer.load_state_dict(ckpt["optimizer"])
     s.scheduler.load_state_dict(ckpt["scheduler"])
-    s.console.print(f"resuming {s.out} after epoch {ckpt['epoch']}")
+    s.console.print(f"resuming {safe(s.out)} after epoch {ckpt['epoch']}")
     return TrainState.from_checkpoint(ckpt)
 
 
@@ -218,19 +238,20 @@ def _epoch(s: Session, state: TrainState, epoch: int, select: str) -> None:
             prog.update(task, advance=1, stats=f"loss {loss:.3f} acc {acc:.3f} {clips_per_s:.1f} clips/s")
 
         tr = train_one_epoch(s.net, batches, s.optimizer, s.device, frozen_inputs=s.net_frozen,
-                             max_steps=tc.steps_per_epoch, on_step=on_step)
+                             max_steps=tc.steps_per_epoch, on_step=on_step, label_smoothing=tc.label_smoothing)
     tr = distributed.reduce_epoch(s.ranks, tr, s.device)
     ev = evaluate(s, select, tc.workers)
-    s.scheduler.step(ev["loss"])
+    step_scheduler(s.scheduler, ev)
     seconds = time.perf_counter() - t0
     state.train_seconds += seconds
     state.history.append({"epoch": epoch, "train_loss": tr["loss"], "train_accuracy": tr["accuracy"],
                           "val_loss": ev["loss"], "val_accuracy": ev["accuracy"],
                           "lr": s.optimizer.param_groups[0]["lr"], "seconds": seconds,
                           "clips_per_s": tr["clips_per_s"]})
-    improved = ev["loss"] < state.best_val_loss
+    now = score(ev, tc.select, epoch)
+    improved = state.best_score is None or now > state.best_score
     if improved:
-        state.best_val_loss, state.epochs_since_best = ev["loss"], 0
+        state.best_val_loss, state.best_score, state.epochs_since_best = ev["loss"], now, 0
     else:
         state.epochs_since_best += 1
     if s.ranks.is_main:
@@ -271,17 +292,20 @@ def train(model_cfg: ModelConfig, data_cfg: DataConfig, train_cfg: TrainConfig, 
     if not ranks.is_main:  # one voice: rank 0 prints progress, every rank still raises its errors
         console = Console(quiet=True)
     seed_everything(cfg.train.seed)
+    if ckpt is not None:  # these paths come from a file that may have travelled: say which ones are used
+        console.print(_resume_paths(out, cfg))
     try:
         prepared = prepare_data(cfg.data, cfg.train.seed, console, ranks)
     except KeyboardInterrupt:
         raise TrainingInterrupted("interrupted while decoding clips: no run folder was written "
                                   "(the clips decoded so far stay cached)") from None
-    s = _session(cfg, out, prepared, ranks, device, console)
+    s = _session(cfg, out, prepared, ranks, device, console, fresh_name=not (resume or cfg.train.out))
     state = _resume(s, ckpt)
     try:
         _fit(s, state)
         return finish(s, state)
     except KeyboardInterrupt:
+        out = s.out  # the folder actually written (a default name may have become name-2)
         if state.epoch:
             msg = (f"interrupted: {out / 'last.pt'} holds epoch {state.epoch} (an unfinished epoch is discarded); "
                    f"continue with vc-train --resume {out}")

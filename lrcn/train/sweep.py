@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lrcn.core.paths import RUNS_DIR
+from lrcn.core.paths import RUNS_DIR, fresh_folder
 
 if TYPE_CHECKING:  # importing lrcn.models pulls in torch; parsing a list should not
     from lrcn.models.config import ModelConfig
@@ -95,7 +95,8 @@ def expand(model: ModelConfig, data: DataConfig, train: TrainConfig, lists: dict
 
 
 def default_sweep_dir() -> Path:
-    return RUNS_DIR / f"sweep-{datetime.now():%Y%m%d-%H%M%S}"
+    """A new folder: two sweeps started in the same second get `-2`, never one shared folder."""
+    return fresh_folder(RUNS_DIR, f"sweep-{datetime.now():%Y%m%d-%H%M%S}")
 
 
 def run_sweep(runs: list[SweepRun], base: Path, console=None) -> list[Path]:
@@ -107,21 +108,25 @@ def run_sweep(runs: list[SweepRun], base: Path, console=None) -> list[Path]:
     from rich.console import Console
 
     from lrcn.core.errors import LrcnError
-    from lrcn.train.report import write_report
+    from lrcn.core.atomic import write_text
+    from lrcn.runtime.console import safe_markup as safe
+    from lrcn.train.report import SWEEP_MARKER, write_report
     from lrcn.train.run import train
 
     console = console or Console()
+    base.mkdir(parents=True, exist_ok=True)
+    write_text(base / SWEEP_MARKER, "vc-train sweep folder: vc-report writes its report here\n")
     done, failed = [], []
     for i, run in enumerate(runs, 1):
         console.rule(f"sweep run {i}/{len(runs)}: {run.name}")
         try:
             done.append(train(run.model, run.data, replace(run.train, out=str(base / run.name)), console=console))
         except (LrcnError, ValueError) as e:
-            console.print(f"[red]run {run.name} failed:[/] {e}")
+            console.print(f"[red]run {safe(run.name)} failed:[/] {safe(e)}")
             failed.append(run.name)
     if done:
         for path in write_report(done, base):
-            console.print(f"report {path}")
+            console.print(f"report {safe(path)}")
     if failed:
         raise LrcnError(f"{len(failed)} of {len(runs)} sweep runs failed: {', '.join(failed)}")
     return done

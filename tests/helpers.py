@@ -1,10 +1,10 @@
-"""Models for the runtime tests.
+"""Helpers shared by the tests: a fake model, an MJPEG camera, small videos, vc-run in process.
 
 `fake_model` hand-builds tiny ONNX graphs that honour the export contract (no torch, instant):
 encoder = mean over pixels @ We; head = mean over time @ Wh, softmax; full = head(encoder);
 step carries h = sum of features and c = count, so T steps from zero equal the full model.
-Good for the runtime's mechanics. `exported_tiny_run` exports a really trained run with
-lrcn.export for the parity tests against PyTorch.
+Good for the runtime's mechanics (conftest's `fake` fixture is one); `exported_tiny_run` exports a
+really trained run with lrcn.export for the parity tests against PyTorch.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from __future__ import annotations
 import functools
 import shutil
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -91,28 +93,30 @@ def fake_model(folder: Path, *, classes=("a", "b", "c"), num_frames: int = 4, im
 
 
 class MjpegServer:
-    """A multipart/x-mixed-replace JPEG stream on 127.0.0.1, looping `frames` (BGR) at `fps`.
+    """An HTTP camera on 127.0.0.1 whose behaviour can change while it runs; `mode` is one of
 
-    `stop()` closes the listener and every open connection (a dropped stream, as a client
-    sees it); `start()` serves again on the same port (the camera came back).
+    mjpeg   multipart/x-mixed-replace JPEG frames, `frames` (BGR) looped at `fps`
+    garbage a 200 with the MJPEG content type, then random bytes
+    stall   the MJPEG answer, then nothing, on an open connection
+    silent  accepts the connection and never answers
+    An open connection follows `mode` as it changes. `stop()` closes the listener and every open
+    connection (a dropped stream, as a client sees it); `start()` serves again on the same port.
     """
 
-    def __init__(self, frames: list[np.ndarray], fps: float = 30.0):
+    def __init__(self, frames: list[np.ndarray] | None = None, fps: float = 30.0, mode: str = "mjpeg"):
         import cv2
 
+        frames = frames or [np.full((24, 24, 3), 40 * i, np.uint8) for i in range(6)]
         self.jpegs = [cv2.imencode(".jpg", f)[1].tobytes() for f in frames]
-        self.period = 1.0 / fps
-        self.port = 0
-        self.sent = 0
+        self.mode, self.period, self.port, self.sent = mode, 1.0 / fps, 0, 0
         self._server = None
+        self._sent_cond = threading.Condition()
 
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/stream.mjpg"
 
     def start(self) -> "MjpegServer":
         import http.server
-        import threading
-        import time
 
         owner, stopped = self, threading.Event()
 
@@ -121,20 +125,33 @@ class MjpegServer:
                 pass
 
             def do_GET(self):
+                if owner.mode == "silent":
+                    stopped.wait(30)
+                    return
                 self.send_response(200)
                 self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
                 self.end_headers()
-                i = 0
+                rng, i = np.random.default_rng(0), 0
                 while not stopped.is_set():
-                    jpg = owner.jpegs[i % len(owner.jpegs)]
+                    if owner.mode == "mjpeg":
+                        jpg = owner.jpegs[i % len(owner.jpegs)]
+                        chunk = b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(jpg)
+                        chunk += jpg + b"\r\n"
+                    elif owner.mode == "garbage":
+                        chunk = rng.bytes(2048)
+                    else:  # stall: the connection stays open and silent
+                        stopped.wait(0.05)
+                        continue
                     try:
-                        self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\n")
-                        self.wfile.write(b"Content-Length: %d\r\n\r\n" % len(jpg) + jpg + b"\r\n")
+                        self.wfile.write(chunk)
+                        self.wfile.flush()
                     except OSError:
                         return
-                    owner.sent += 1
+                    with owner._sent_cond:
+                        owner.sent += 1
+                        owner._sent_cond.notify_all()
                     i += 1
-                    time.sleep(owner.period)
+                    stopped.wait(owner.period)
 
         server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         server.daemon_threads = True
@@ -150,6 +167,69 @@ class MjpegServer:
             self._server.server_close()
             self._server = None
 
+    def wait_sent(self, n: int, timeout_s: float = 60.0) -> None:
+        """Until `n` frames in all were sent (a client is connected and reading). The bound only stops a
+        broken test from hanging: a loaded machine is slow, never wrong."""
+        with self._sent_cond:
+            assert self._sent_cond.wait_for(lambda: self.sent >= n, timeout_s), f"sent {self.sent} of {n} frames"
+
+    def outage(self, after_sent: int, down_s: float) -> threading.Event:
+        """In a thread: once `after_sent` frames went out, stop, stay down `down_s`, start again.
+        Returns an Event set when the server is back."""
+        back = threading.Event()
+
+        def run() -> None:
+            self.wait_sent(after_sent)
+            self.stop()
+            time.sleep(down_s)  # the outage itself: how long the camera is away, not a wait for the client
+            self.start()
+            back.set()
+
+        threading.Thread(target=run, daemon=True).start()
+        return back
+
+
+def closed_port_url() -> str:
+    """An http:// URL on 127.0.0.1 where nothing listens: the connection is refused."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}/stream.mjpg"
+
+
+def write_avi(path: Path, frames: list[np.ndarray], size: tuple[int, int] = (32, 24), fps: float = 10) -> Path:
+    """An MJPG AVI of `frames` (BGR uint8, all one size); `size` (w, h) is used when there are none."""
+    import cv2
+
+    h, w = frames[0].shape[:2] if frames else size[::-1]
+    wr = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h))
+    for f in frames:
+        wr.write(f)
+    wr.release()
+    return path
+
+
+def vc_run(*args):
+    """vc-run in this process (typer's CliRunner); returns its Result (exit_code, stdout, stderr, output)."""
+    from typer.testing import CliRunner
+
+    from lrcn.runtime.cli import app
+
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def vc_run_timed(*args):
+    """(vc_run's Result, seconds it took)."""
+    t0 = time.perf_counter()
+    result = vc_run(*args)
+    return result, time.perf_counter() - t0
+
+
+def error_lines(result) -> list[str]:
+    """The `error: ...` lines of a CliRunner result's stderr."""
+    return [x for x in result.stderr.splitlines() if x.startswith("error: ")]
 
 
 @functools.lru_cache(maxsize=None)

@@ -1,0 +1,18 @@
+"""Text from files, folders and models made safe to show: no control characters reach a terminal or a report.
+
+A class name, a file name or a metadata value may hold ESC/OSC sequences (an OSC 52 sequence
+writes the clipboard), newlines that forge lines, or bidi overrides that reorder what is read.
+`printable` replaces each such character with "?", the way `ls` shows them.
+"""
+
+from __future__ import annotations
+
+import re
+
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+
+
+def printable(value: object) -> str:
+    """str(value) with control, line-separator and bidi characters replaced by "?"."""
+    return _UNSAFE.sub("?", str(value))
+

@@ -1,0 +1,62 @@
+"""Recipes and the levers they set: auto picks by data size, options given win, the default path is unchanged."""
+
+from __future__ import annotations
+
+import pytest
+
+from lrcn.train import recipe
+from lrcn.train.config import DataConfig, TrainConfig
+
+
+def _folder(tmp_path, n):
+    for i in range(n):
+        d = tmp_path / f"c{i % 2}"
+        d.mkdir(exist_ok=True)
+        (d / f"v_c_g{i:02d}_c001.avi").write_bytes(b"x")
+    return tmp_path
+
+
+def test_auto_picks_by_clip_count(tmp_path, monkeypatch):
+    root = _folder(tmp_path, 6)
+    assert recipe.resolve("auto", root)[0] == "small-real"
+    monkeypatch.setattr(recipe, "SMALL_CLIPS", 6)
+    name, why = recipe.resolve("auto", root)
+    assert name == "default" and "6 clips" in why
+    assert recipe.resolve("small-real", root)[0] == "small-real"
+    assert recipe.resolve("auto", root, classes=["c0"])[0] == "small-real"  # only the classes used count
+    assert recipe.resolve("auto", root, num_classes=1)[0] == "small-real"
+    with pytest.raises(ValueError, match="--recipe"):
+        recipe.resolve("huge", root)
+
+
+def test_default_recipe_is_the_old_defaults_and_given_options_win():
+    d = recipe.settings("default", {})
+    assert (int(d["frames"]), int(d["img_size"]), d["input"]) == (DataConfig.num_frames, DataConfig.img_size,
+                                                                  DataConfig.modality)
+    assert (float(d["lr"]), int(d["batch_size"]), d["epochs"]) == (TrainConfig.lr, TrainConfig.batch_size,
+                                                                   TrainConfig.epochs)
+    assert (d["weight_decay"], d["label_smoothing"], d["schedule"], d["select"], d["augment"]) == (
+        TrainConfig.weight_decay, TrainConfig.label_smoothing, TrainConfig.schedule, TrainConfig.select, None)
+    s = recipe.settings("small-real", {"img_size": "96", "augment": None})
+    assert s["img_size"] == "96" and "flip" not in s["augment"] and s["schedule"] == "cosine"
+
+
+def test_cosine_warmup_and_selection():
+    import torch
+
+    from lrcn.train.levers import make_scheduler, score
+
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    sched = make_scheduler(opt, TrainConfig(epochs=5, schedule="cosine", warmup_epochs=1))
+    lrs = []
+    for _ in range(5):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert lrs[0] == pytest.approx(0.5) and lrs[1] == pytest.approx(1.0)
+    assert lrs[1] > lrs[2] > lrs[3] > lrs[4] > 0
+    a, b = {"loss": 0.9, "accuracy": 0.8}, {"loss": 0.5, "accuracy": 0.7}
+    assert score(a, "accuracy", 1) > score(b, "accuracy", 2) and score(b, "loss", 1) > score(a, "loss", 2)
+    assert score({"loss": 0.4, "accuracy": 0.8}, "accuracy", 3) > score(a, "accuracy", 1)  # ties: lower loss
+    assert score(a, "last", 3) > score(b, "last", 2)
+    assert score({"loss": float("nan"), "accuracy": float("nan")}, "loss", 1) < score(a, "loss", 1)
