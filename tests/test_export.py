@@ -35,7 +35,7 @@ def meta_of(path) -> K.ModelMetadata:
 def torch_probs(run, x):
     import torch
 
-    from lrcn.train.checkpoint import model_from_checkpoint
+    from lrcn.models.checkpoint import model_from_checkpoint
 
     model, _ = model_from_checkpoint(run / "best.pt")
     with torch.inference_mode():
@@ -221,7 +221,7 @@ def test_the_gate_never_lets_a_frozen_time_axis_through(tiny_run, tmp_path, monk
         except ParityError as e:
             assert "froze" in str(e) and not (tmp_path / f"m{i}.onnx").exists()
             continue
-        dims = result.report["files"]["full"]["dims"][K.INPUT_FRAMES]
+        dims = result.report.files["full"]["dims"][K.INPUT_FRAMES]
         assert dims[:2] == [K.BATCH_DIM, K.TIME_DIM]
 
 
@@ -230,4 +230,4 @@ def test_opset_is_pinned_and_configurable(tiny_run, tmp_path):
 
     result = export_run(tiny_run, tmp_path / "m17.onnx", opset=17, stream=False)
     opsets = {o.domain: o.version for o in onnx.load(str(result.model)).opset_import}
-    assert opsets[""] == 17 and result.report["opset"] == 17 and meta_of(result.model).extra["opset"] == 17
+    assert opsets[""] == 17 and result.report.opset == 17 and meta_of(result.model).extra["opset"] == 17

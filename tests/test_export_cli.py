@@ -110,6 +110,6 @@ def test_diff_modality_streams_on_the_per_frame_modality_tensor(tiny_runs, tmp_p
     from lrcn.export import export_run
 
     result = export_run(tiny_runs["convlstm-diff"], tmp_path / "diff.onnx")
-    assert result.report["input"]["source"] == "val"
-    assert result.report["window"]["passed"] and result.report["step"]["passed"]
-    assert result.report["files"]["encoder"]["dims"]["frame"] == ["batch", 3, 32, 32]
+    assert result.report.input["source"] == "val"
+    assert result.report.window["passed"] and result.report.step["passed"]
+    assert result.report.files["encoder"]["dims"]["frame"] == ["batch", 3, 32, 32]

@@ -19,7 +19,7 @@ def torch_probs(run, paths, spec, num):
 
     from lrcn.runtime.preprocess import prepare_clip
     from lrcn.runtime.video import read_clip
-    from lrcn.train.checkpoint import model_from_checkpoint
+    from lrcn.models.checkpoint import model_from_checkpoint
 
     model, _ = model_from_checkpoint(run / "best.pt")
     x = np.stack([prepare_clip(read_clip(p, num, spec.img_size).frames, spec) for p in paths])

@@ -42,7 +42,7 @@ def test_expand_grid_into_validated_configs(tmp_path):
     last = runs[-1]
     assert (last.model.name, last.train.lr, last.data.img_size, last.model.img_size) == ("resnetlstm", 1e-2, 48, 48)
     assert runs[0].model.hidden_size == mc.hidden_size  # options not swept keep the base value
-    with pytest.raises(ValueError, match="--img-size must be >= 16"):
+    with pytest.raises(ValueError, match="^img_size must be >= 16"):  # the library's name; vc-train says --img-size
         expand(mc, dc, tc, parse_lists({"img_size": "32,8"}))
     # values that print alike still get their own folders
     alike = expand(mc, dc, tc, {"lr": [1e-3, 1.0000001e-3]})

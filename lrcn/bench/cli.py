@@ -15,9 +15,16 @@ from typing import Annotated, Optional
 
 import typer
 
+from lrcn.models.specs import family_names
 from lrcn.runtime.console import err_console, one_line_errors
 
 app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=False)
+FLAGS = {"models": "--model", "sections": "--only", "device": "--device", "frames": "--frames",
+         "img_size": "--img-size", "repeat": "--repeat", "batch": "--batch", "train_clips": "--train-clips",
+         "threads": "--threads", "block_s": "--block-seconds", "max_s": "--max-seconds", "e2e_seconds": "--e2e-seconds",
+         "streams_seconds": "--streams-seconds", "streams_max": "--streams-max",
+         "streams_procs_max": "--streams-procs-max"}
+"""BenchConfig's parameters -> this CLI's flags, for its error messages."""
 
 
 def _list(value: str, allowed: tuple[str, ...]) -> list[str]:
@@ -31,7 +38,7 @@ def _list(value: str, allowed: tuple[str, ...]) -> list[str]:
 
 @app.command()
 def main(
-    model: Annotated[str, typer.Option(help="convlstm, resnetlstm, pretrained, all, or a comma list.")] = "all",
+    model: Annotated[str, typer.Option(help=f"{', '.join(family_names())}, all, or a comma list.")] = "all",
     frames: Annotated[int, typer.Option(help="T, frames per clip.")] = 15,
     img_size: Annotated[int, typer.Option(help="Square input side in pixels.")] = 128,
     threads: Annotated[Optional[int], typer.Option(help="CPU threads for both sides (default: every core).")] = None,
@@ -56,14 +63,19 @@ def main(
 ) -> None:
     """Measure and print the figures; --json keeps them for benchmarks/make_table.py."""
     with one_line_errors():
-        from lrcn.bench.config import FAMILIES, SECTIONS, BenchConfig
+        from lrcn.bench.config import SECTIONS, BenchConfig
 
-        cfg = BenchConfig(models=_list(model, FAMILIES), frames=frames, img_size=img_size, threads=threads,
-                          device=device, repeat=repeat, sections=_list(only, SECTIONS), run=run,
-                          backbone=backbone, batch=batch, block_s=block_seconds, max_s=max_seconds,
-                          train_clips=train_clips, e2e_seconds=e2e_seconds, streams_seconds=streams_seconds,
-                          streams_max=streams_max, streams_procs_max=streams_procs_max,
-                          streams_mjpeg=streams_mjpeg, workdir=workdir)
+        from lrcn.core.checks import with_flags
+
+        try:
+            cfg = BenchConfig(models=_list(model, family_names()), frames=frames, img_size=img_size, threads=threads,
+                              device=device, repeat=repeat, sections=_list(only, SECTIONS), run=run,
+                              backbone=backbone, batch=batch, block_s=block_seconds, max_s=max_seconds,
+                              train_clips=train_clips, e2e_seconds=e2e_seconds, streams_seconds=streams_seconds,
+                              streams_max=streams_max, streams_procs_max=streams_procs_max,
+                              streams_mjpeg=streams_mjpeg, workdir=workdir)
+        except ValueError as e:
+            raise ValueError(with_flags(str(e), FLAGS)) from None
         if run and model not in ("all", None):
             err_console.print(f"--run given: measuring that run's model; --model {model} is ignored")
         from lrcn.bench.table import render

@@ -13,10 +13,11 @@ import numpy as np
 import torch
 
 from lrcn.bench.config import BenchConfig
+from lrcn.bench.labels import label
 from lrcn.bench.timing import Side, alternate, ratio
 from lrcn.runtime.session import SessionConfig
 
-ORT_SIDES = {"fp32": "full", "fp16": "fp16", "int8": "int8", "int8 dynamic": "int8_dynamic"}
+ORT_SIDES = {"fp32": "full", "fp16": "fp16", "int8": "int8", "int8_dynamic": "int8_dynamic"}
 """side -> Subject.files key: vc-export's fp32, fp16 and int8, and its earlier all-dynamic int8."""
 
 
@@ -53,7 +54,7 @@ def _sides(subject, models: dict, x: np.ndarray, device: torch.device, out: dict
         return call
 
     n = x.shape[0]
-    return [Side("eager", eager, n)] + [Side(f"onnxruntime {p}", ort(p), n) for p in models]
+    return [Side("eager", eager, n)] + [Side(p, ort(p), n) for p in models]
 
 
 def measure(subject, cfg: BenchConfig, clips: np.ndarray, clips_origin: str, log=print) -> dict:
@@ -68,7 +69,7 @@ def measure(subject, cfg: BenchConfig, clips: np.ndarray, clips_origin: str, log
         if warm is None:
             # the batch-1 rounds warmed these sessions; a ResNet152 batch costs tens of seconds a call
             warm = result["batch1"]["sides"]["eager"]["median"] * x.shape[0] < 2000
-        log(f"  clip mode, batch {x.shape[0]}: {', '.join(s.name for s in sides)}")
+        log(f"  clip mode, batch {x.shape[0]}: {', '.join(label('clip', s.name) for s in sides)}")
         timings = alternate(sides, rounds=cfg.repeat, block_s=cfg.block_s, warmup=warm, max_s=cfg.max_s)
         for s in sides:
             timings[s.name]["per_s"] = round(1000.0 / timings[s.name]["median"], 3)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass, field
 
-FAMILIES = ("convlstm", "resnetlstm", "pretrained")
+from lrcn.core.checks import at_least, one_of, refuse
+from lrcn.models.specs import family_names
+
 SECTIONS = ("clip", "stream", "e2e", "train", "memory", "profile", "streams")
 DEFAULT_SECTIONS = SECTIONS[:-1]
 """What `--only all` runs: streams (minutes of ladders, wants a quiet machine) runs when named."""
@@ -14,7 +16,7 @@ DEVICES = ("cpu", "cuda")
 
 @dataclass
 class BenchConfig:
-    models: list[str] = field(default_factory=lambda: list(FAMILIES))
+    models: list[str] = field(default_factory=lambda: list(family_names()))
     """Families to measure, in order."""
     frames: int = 15
     """T: frames per clip (a trained run's own T replaces it)."""
@@ -57,27 +59,20 @@ class BenchConfig:
 
     def __post_init__(self) -> None:
         problems = []
-        bad = [m for m in self.models if m not in FAMILIES]
+        bad = [m for m in self.models if m not in family_names()]
         if bad or not self.models:
-            problems.append(f"--model must be {', '.join(FAMILIES)} or all, got {','.join(bad) or 'nothing'}")
+            problems.append(f"models must be {', '.join(family_names())} or all, got {','.join(bad) or 'nothing'}")
         bad = [s for s in self.sections if s not in SECTIONS]
         if bad or not self.sections:
-            problems.append(f"--only takes {', '.join(SECTIONS)}, got {','.join(bad) or 'nothing'}")
-        if self.device not in DEVICES:
-            problems.append(f"--device must be one of {', '.join(DEVICES)}, got {self.device!r}")
-        for key, low in (("frames", 1), ("img_size", 16), ("repeat", 1), ("batch", 1), ("train_clips", 2)):
-            if getattr(self, key) < low:
-                problems.append(f"--{key.replace('_', '-')} must be >= {low}, got {getattr(self, key)}")
-        if self.threads is not None and self.threads < 1:
-            problems.append(f"--threads must be >= 1, got {self.threads}")
-        if self.block_s < 0 or self.max_s <= 0:
-            problems.append("--block-seconds must be >= 0 and --max-seconds > 0")
-        if self.streams_seconds <= 0 or self.streams_fps <= 0 or self.streams_max < 1 or self.streams_procs_max < 1:
-            problems.append("--streams-seconds, the streams' fps and --streams-max must be > 0")
-        if self.e2e_seconds <= 0 or self.source_fps <= 0:
-            problems.append("--e2e-seconds and the source fps must be > 0")
-        if problems:
-            raise ValueError("; ".join(problems))
+            problems.append(f"sections takes {', '.join(SECTIONS)}, got {','.join(bad) or 'nothing'}")
+        problems += one_of(self, device=DEVICES)
+        problems += at_least(self, frames=1, img_size=16, repeat=1, batch=1, train_clips=2, threads=1,
+                             streams_max=1, streams_procs_max=1)
+        problems += at_least(self, block_s=0)
+        problems += [f"{k} must be > 0, got {getattr(self, k)}"
+                     for k in ("max_s", "e2e_seconds", "source_fps", "streams_seconds", "streams_fps")
+                     if getattr(self, k) <= 0]
+        refuse(problems)
         if self.threads is None:
             self.threads = os.cpu_count() or 1
 

@@ -2,7 +2,7 @@
 
 `PacedSource` plays a video file the way a camera delivers frames: a capture thread decodes
 it in real time (looping the file), frame k at k / fps seconds, and keeps only the newest
-frame, as `lrcn.runtime.sources.LiveSource` does for cameras and URLs. The stream (the
+frame, with the same holder (`lrcn.runtime.newest`) that `LiveSource` uses for cameras and URLs. The stream (the
 runtime's `VideoClassifier.stream`, what `vc-run --stream` runs) processes every frame it gets
 (sample_fps 0); a frame that arrives while the previous one is still being classified is
 replaced by the next one and counts as dropped.
@@ -18,7 +18,8 @@ from typing import Iterator
 import cv2
 
 from lrcn.bench.config import BenchConfig
-from lrcn.runtime.sources import Frame
+from lrcn.bench.labels import label
+from lrcn.runtime.newest import Frame, NewestFrames
 
 
 class PacedSource:
@@ -29,21 +30,21 @@ class PacedSource:
     def __init__(self, path: str | Path, fps: float, seconds: float):
         self.path, self.fps, self.seconds = Path(path), fps, seconds
         self.name = f"{self.path.name} paced at {fps:g} fps"
-        self.read = 0
-        self._cond = threading.Condition()
-        self._newest: Frame | None = None
-        self._ended = False
+        self._box = NewestFrames()  # the newest-frame slot LiveSource keeps for cameras and URLs
         self._stop = threading.Event()
-        self._t0 = time.monotonic()
         self._thread = threading.Thread(target=self._play, name="paced-source", daemon=True)
         self._thread.start()
+
+    @property
+    def read(self) -> int:
+        return self._box.count
 
     def _play(self) -> None:
         cap = cv2.VideoCapture(str(self.path))
         try:
             total = int(self.seconds * self.fps)
             for k in range(total):
-                delay = self._t0 + k / self.fps - time.monotonic()
+                delay = self._box.t0 + k / self.fps - time.monotonic()
                 if delay > 0 and self._stop.wait(delay):
                     return
                 ok, img = cap.read()
@@ -53,28 +54,13 @@ class PacedSource:
                     ok, img = cap.read()
                     if not ok:
                         return
-                with self._cond:
-                    self._newest = Frame(img, time.monotonic() - self._t0, self.read)
-                    self.read += 1
-                    self._cond.notify_all()
+                self._box.put(img)
         finally:
             cap.release()
-            with self._cond:
-                self._ended = True
-                self._cond.notify_all()
+            self._box.end()
 
     def frames(self) -> Iterator[Frame]:
-        last = -1
-        while True:
-            with self._cond:
-                self._cond.wait_for(lambda: self._ended or (self._newest is not None and self._newest.index > last))
-                frame = self._newest if self._newest is not None and self._newest.index > last else None
-                ended = self._ended
-            if frame is not None:
-                last = frame.index
-                yield frame
-            elif ended:
-                return
+        return self._box.frames()
 
     def close(self) -> None:
         self._stop.set()
@@ -104,11 +90,11 @@ def _one(subject, cfg: BenchConfig, video: Path, stateful: bool, model_key: str)
 def measure(subject, cfg: BenchConfig, video: Path, log=print) -> dict:
     w, h = cfg.source_size
     modes = {"window": (False, "full"), **({"step": (True, "full")} if "step" in subject.files else {}),
-             **({"window, int8": (False, "int8")} if "int8_encoder" in subject.files else {}),
-             **({"step, int8": (True, "int8")} if "int8_step" in subject.files else {})}
+             **({"window_int8": (False, "int8")} if "int8_encoder" in subject.files else {}),
+             **({"step_int8": (True, "int8")} if "int8_step" in subject.files else {})}
     out = {"source": f"{video.name}: {w}x{h} MJPG, decoded in a capture thread, resized to "
                      f"{subject.spec.img_size} px by the stream", "modes": {}}
     for name, (stateful, key) in modes.items():
-        log(f"  end to end: stream mode ({name}) on a {cfg.source_fps:g} fps source for {cfg.e2e_seconds:g} s")
+        log(f"  end to end: stream mode ({label('e2e', name)}) on a {cfg.source_fps:g} fps source for {cfg.e2e_seconds:g} s")
         out["modes"][name] = _one(subject, cfg, video, stateful, key)
     return out

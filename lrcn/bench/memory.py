@@ -15,13 +15,21 @@ import sys
 from pathlib import Path
 
 
-def peak_rss_mb() -> float:
+def status_mb(field: str) -> float | None:
+    """One memory line of /proc/self/status (VmHWM: peak, VmRSS: now) in MB; None without /proc."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024.0
     except OSError:
         pass
+    return None
+
+
+def peak_rss_mb() -> float:
+    peak = status_mb("VmHWM")
+    if peak is not None:
+        return peak
     import resource
 
     scale = 1 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB on Linux

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lrcn.runtime.newest import NewestFrames
+
 
 class PacedFrames:
     """A live source: `frames` looped at `fps` for `seconds`, offset by `phase` seconds, newest only."""
@@ -27,11 +29,9 @@ class PacedFrames:
 
     def __init__(self, frames: list[np.ndarray], fps: float, seconds: float, phase: float = 0.0, name: str = "paced"):
         self.images, self.fps, self.seconds, self.phase = frames, fps, seconds, phase
-        self.name, self.read, self.reconnects = name, 0, 0
+        self.name, self.reconnects = name, 0
         self.total = int(seconds * fps)
-        self._cond = threading.Condition()
-        self._newest = None
-        self._ended = False
+        self._box = NewestFrames()  # the newest-frame holder LiveSource uses for cameras and URLs
         self._stop = threading.Event()
         self.t0_wall = 0.0
         self._thread = threading.Thread(target=self._play, name=f"paced:{name}", daemon=True)
@@ -44,36 +44,22 @@ class PacedFrames:
         """Wall-clock time frame `index` was due (the camera's capture time)."""
         return self.t0_wall + self.phase + index / self.fps
 
-    def _play(self) -> None:
-        from lrcn.runtime.sources import Frame
+    @property
+    def read(self) -> int:
+        return self._box.count
 
+    def _play(self) -> None:
         try:
             for k in range(self.total):
                 t = self.phase + k / self.fps
                 if self._stop.wait(max(0.0, self._t0 + t - time.monotonic())):
                     return
-                with self._cond:
-                    self._newest = Frame(self.images[k % len(self.images)], t, k)
-                    self.read += 1
-                    self._cond.notify_all()
+                self._box.put(self.images[k % len(self.images)], t)
         finally:
-            with self._cond:
-                self._ended = True
-                self._cond.notify_all()
+            self._box.end()
 
     def frames(self) -> Iterator:
-        last = -1
-        while True:
-            with self._cond:
-                self._cond.wait_for(lambda last=last: self._ended or (self._newest is not None
-                                                                     and self._newest.index > last))
-                frame = self._newest if self._newest is not None and self._newest.index > last else None
-                ended = self._ended
-            if frame is not None:
-                last = frame.index
-                yield frame
-            elif ended:
-                return
+        return self._box.frames()
 
     def close(self) -> None:
         self._stop.set()
@@ -111,13 +97,10 @@ def figures(preds_by_stream: dict[str, list], sources: dict[str, PacedFrames], w
 
 
 def current_rss_mb() -> float:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return float("nan")
+    from lrcn.bench.memory import status_mb  # standard library only at its top, as this worker needs
+
+    now = status_mb("VmRSS")
+    return float("nan") if now is None else now
 
 
 def live_figures(latencies: dict[str, list[float]], fps: float, seconds: float) -> dict[str, dict]:

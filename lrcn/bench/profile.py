@@ -17,7 +17,7 @@ from lrcn.bench.config import BenchConfig
 from lrcn.runtime import contract as K
 
 TOP = 6
-MODELS = {"fp32": "full", "fp16": "fp16", "int8": "int8", "int8 dynamic": "int8_dynamic"}
+MODELS = {"fp32": "full", "fp16": "fp16", "int8": "int8", "int8_dynamic": "int8_dynamic"}
 
 
 def op_times(path: Path, x, threads: int, runs: int = 2) -> dict:

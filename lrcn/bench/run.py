@@ -12,10 +12,14 @@ import time
 from pathlib import Path
 
 from lrcn.bench.config import BenchConfig
+from lrcn.bench.labels import BENCH_VERSION
 from lrcn.core import atomic
+from lrcn.models.specs import family_names, family_spec
 
-BENCH_VERSION = 1
-FROZEN_ONLY = "no frozen backbone: the feature cache applies to the pretrained family only"
+
+def _frozen_only() -> str:
+    frozen = [n for n in family_names() if family_spec(n).frozen_backbone]
+    return f"no frozen backbone: the feature cache applies to the {', '.join(frozen)} family only"
 
 
 def write_json(path: str | Path, obj: dict) -> None:
@@ -49,7 +53,7 @@ def _model(family: str, cfg: BenchConfig, log) -> dict:
     if subject.random_weights:
         note = (f"random weights (seed 0; no --run given): timings do not depend on them"
                 + (f"; the {subject.config['model']['backbone']} backbone too (no ImageNet weights offline)"
-                   if subject.family == "pretrained" else ""))
+                   if family_spec(subject.family).has_backbone else ""))
     else:
         note = f"trained weights from {cfg.run}"
     entry["subject"]["note"] = note
@@ -63,10 +67,10 @@ def _model(family: str, cfg: BenchConfig, log) -> dict:
     _section(entry, "memory", cfg, lambda: memory.measure(subject, cfg, source, log), log)
     _section(entry, "profile", cfg, lambda: profile.measure(subject, cfg, log), log)
     _section(entry, "streams", cfg, lambda: streams.measure(subject, cfg, source, log), log)
-    if subject.model.encoder.has_frozen:
+    if family_spec(subject.family).frozen_backbone:
         _section(entry, "train", cfg, lambda: training.measure(subject, cfg, data.synthetic_set(cfg), log), log)
     elif "train" in cfg.sections:
-        entry["train"] = {"skipped": FROZEN_ONLY}
+        entry["train"] = {"skipped": _frozen_only()}
     return entry
 
 

@@ -19,6 +19,7 @@ import torch
 
 from lrcn.bench.clip import torch_device
 from lrcn.bench.config import BenchConfig
+from lrcn.bench.labels import label
 from lrcn.bench.timing import Side, alternate, ratio
 from lrcn.runtime.session import SessionConfig
 
@@ -72,16 +73,16 @@ def measure(subject, cfg: BenchConfig, frames: np.ndarray, log=print) -> dict:
 
     t, spec = subject.num_frames, subject.spec
     model = LrcnModel(subject.files["full"], SessionConfig(device=cfg.device, threads=cfg.threads, spinning=False))
-    sides = [_side("eager full-window re-run", EagerWindow(subject.model, t, torch_device(cfg)), frames, spec, t),
-             _side("onnxruntime window", WindowHead(model, t), frames, spec, t)]
+    sides = [_side("eager_rerun", EagerWindow(subject.model, t, torch_device(cfg)), frames, spec, t),
+             _side("window", WindowHead(model, t), frames, spec, t)]
     if "step" in subject.files:
-        sides.append(_side("onnxruntime step", StateStep(model, t), frames, spec, t))
+        sides.append(_side("step", StateStep(model, t), frames, spec, t))
     if "int8_encoder" in subject.files:  # the int8 variant lists its int8 parts, as vc-export writes them
         int8 = LrcnModel(subject.files["int8"], SessionConfig(device=cfg.device, threads=cfg.threads, spinning=False))
-        sides.append(_side("onnxruntime window, int8", WindowHead(int8, t), frames, spec, t))
+        sides.append(_side("window_int8", WindowHead(int8, t), frames, spec, t))
         if "int8_step" in subject.files:
-            sides.append(_side("onnxruntime step, int8", StateStep(int8, t), frames, spec, t))
-    log(f"  streaming: {', '.join(s.name for s in sides)}")
+            sides.append(_side("step_int8", StateStep(int8, t), frames, spec, t))
+    log(f"  streaming: {', '.join(label('stream', s.name) for s in sides)}")
     timings = alternate(sides, rounds=cfg.repeat, block_s=cfg.block_s, max_s=cfg.max_s)
     for s in sides:
         timings[s.name]["fps"] = round(1000.0 / timings[s.name]["median"], 2)

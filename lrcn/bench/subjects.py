@@ -2,16 +2,15 @@
 
 Without a trained run the weights are random (seeded), since timings do not depend on them;
 the pretrained family's backbone is then built without downloading its ImageNet weights
-(`build_model(cfg, load_weights=False)`). The ONNX files are written the way `vc-export`
-writes them (the same graphs, metadata and fp16/int8 variants) but without its parity gate,
-whose dozens of ResNet152 clips would cost minutes; one clip's probabilities are compared
-here instead. Files are kept in the work folder and reused while weights and versions match.
+(`build_model(cfg, load_weights=False)`). The ONNX files are written by vc-export's own writer
+(`lrcn.export.pipeline.export_model`: the same graphs, metadata and fp16/int8 variants) without
+its parity gate, whose dozens of ResNet152 clips would cost minutes; one clip's probabilities
+are compared here instead. Files are kept in the work folder and reused while weights and versions match.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,11 +21,11 @@ import torch
 import lrcn
 from lrcn.bench.config import BenchConfig
 from lrcn.core.atomic import atomic_path, write_json
-from lrcn.runtime.contract import PART_SUFFIX
+from lrcn.models.specs import family_spec
 from lrcn.runtime.preprocess import PreprocessSpec
 
 RANDOM_SEED = 0
-RECIPE = 4
+RECIPE = 5
 """Bumped when the files written here change, so older ones in the work folder are not reused."""
 
 
@@ -67,16 +66,16 @@ class Subject:
         cfg = self.config["model"]
         return {"family": self.family, "weights": self.weights, "frames": self.num_frames,
                 "img_size": self.spec.img_size, "modality": self.spec.modality,
-                "backbone": cfg["backbone"] if self.family == "pretrained" else None,
+                "backbone": cfg["backbone"] if family_spec(self.family).has_backbone else None,
                 "parameters": sum(p.numel() for p in self.model.parameters()),
                 "files_mb": {k: round(p.stat().st_size / 2**20, 2) for k, p in self.files.items()},
                 "export_seconds": self.export_seconds}
 
 
 def _random_model(family: str, cfg: BenchConfig):
-    from lrcn.models import ModelConfig, build_model
-    from lrcn.train.config import DataConfig
-    from lrcn.train.run import preprocess_spec
+    from lrcn.models.config import ModelConfig
+    from lrcn.models.registry import build_model
+    from lrcn.train.config import DataConfig, preprocess_spec
 
     mc = ModelConfig(name=family, img_size=cfg.img_size, backbone=cfg.backbone)
     torch.manual_seed(RANDOM_SEED)
@@ -90,7 +89,7 @@ def _random_model(family: str, cfg: BenchConfig):
 
 
 def _trained_model(run: Path):
-    from lrcn.train.checkpoint import model_from_checkpoint
+    from lrcn.models.checkpoint import model_from_checkpoint
 
     model, ckpt = model_from_checkpoint(run / "best.pt")
     return model, ckpt["config"]
@@ -99,61 +98,26 @@ def _trained_model(run: Path):
 def _key(family: str, config: dict, weights_id: str) -> str:
     pre = config["preprocess"]
     parts = [family, f"T{pre['num_frames']}", f"S{pre['img_size']}", pre["modality"]]
-    if family == "pretrained":
+    if family_spec(family).has_backbone:
         parts.append(config["model"]["backbone"])
     return "-".join(parts + [weights_id, f"lrcn{lrcn.__version__}", f"torch{torch.__version__.split('+')[0]}",
                              f"r{RECIPE}"])
 
 
 def _export(model, config: dict, folder: Path, sha: str, calibration: np.ndarray, log) -> dict[str, Path]:
-    """Write into `folder` (each file atomically): the full model and its parts; the fp16 and int8
-    variants as vc-export makes them (int8 calibrated on `calibration`, with its int8 encoder and
-    step parts listed in its metadata, so the runtime streams with them), but without vc-export's
-    98% agreement gate, which random weights make meaningless; and int8 as vc-export made it
-    before (all dynamic) for comparison."""
-    from lrcn.export.graphs import export_graph, graph_specs
-    from lrcn.export.metadata import build_metadata, now_utc, stamp, strip_node_metadata
-    from lrcn.export.variants import int8_parts, make_variant
+    """Write into `folder`, with vc-export's own writer (export_model) but without its gates, which
+    random weights make meaningless: the full model and its parts; the fp16 and int8 variants (int8
+    calibrated on `calibration`, with its int8 encoder and step parts); and int8 as vc-export made it
+    before static Conv (all dynamic), for comparison. Returns the bench's file keys -> paths."""
+    from lrcn.export.pipeline import export_model
 
     folder.mkdir(parents=True, exist_ok=True)
-    full = folder / "model.onnx"
-    specs = graph_specs(model)
-    paths = {s.kind: full if s.kind == "full" else folder / f"model{PART_SUFFIX[s.kind]}" for s in specs}
-    common = dict(parts={k: p.name for k, p in paths.items() if k != "full"}, metrics={},
-                  checkpoint_sha256=sha, exported=now_utc())
-    for s in specs:
-        log(f"exporting the {config['model']['name']} {s.kind} graph")
-        proto = export_graph(s)
-        strip_node_metadata(proto)
-        stamp(proto, build_metadata(config, kind=s.kind, **common))
-        _save(proto, paths[s.kind])
-    log("making the int8 streaming parts (static Conv)")
-    cfg = config["model"]
-    int8_list = {"head": paths["head"].name}
-    for kind, proto in int8_parts({k: paths[k] for k in ("encoder", "step") if k in paths}, calibration,
-                                  (cfg["lstm_layers"], cfg["hidden_size"])).items():
-        stamp(proto, build_metadata(config, kind=kind, precision="int8", **{**common, "parts": {}}))
-        paths[f"int8_{kind}"] = folder / f"model.int8{PART_SUFFIX[kind]}"
-        _save(proto, paths[f"int8_{kind}"])
-        int8_list[kind] = paths[f"int8_{kind}"].name
-    for key, precision, calib, parts in (("fp16", "fp16", None, {}), ("int8", "int8", calibration, int8_list),
-                                         ("int8_dynamic", "int8", None, {})):
-        log(f"making the {key.replace('_', ' ')} variant")
-        proto = make_variant(precision, full, calib)
-        stamp(proto, build_metadata(config, kind="full", precision=precision, extra={"variant_of": full.name},
-                                    **{**common, "parts": parts}))
-        paths[key] = folder / f"model.{key.replace('_', '-')}.onnx"
-        _save(proto, paths[key])
-    return paths
-
-
-def _save(proto, path: Path) -> None:
-    import onnx
-
-    with atomic_path(path) as tmp:
-        onnx.save(proto, str(tmp))
-
-
+    result = export_model(model, config, folder / "model.onnx", checkpoint_sha256=sha, metrics={},
+                          precisions=("fp16", "int8", "int8-dynamic"), gate=False, calibration=calibration, log=log)
+    files = {"full": result.model, **result.parts}
+    files |= {k.replace("-", "_"): p for k, p in result.variants.items()}
+    files |= {f"int8_{k}": p for k, p in result.variant_parts.get("int8", {}).items()}
+    return files
 
 
 def _cached(folder: Path) -> dict[str, Path] | None:

@@ -5,32 +5,47 @@ Every number comes from the JSON; nothing here is typed by hand but the issue's 
 
 from __future__ import annotations
 
+from lrcn.bench.labels import label, upgrade
+
+CLIP_FP32 = "Clip latency, onnxruntime fp32 over eager, batch 1"
+CLIP_INT8 = "Clip latency, onnxruntime int8 over eager, batch 1"
+E2E = "Stream mode on a 30 fps source, decode included"
 TARGETS = [
-    # (what, family, threshold, getter name)
-    ("Clip latency, onnxruntime fp32 over eager, batch 1", "convlstm", 3.0, "clip_speedup"),
-    ("Clip latency, onnxruntime fp32 over eager, batch 1", "resnetlstm", 2.0, "clip_speedup"),
-    ("Clip latency, onnxruntime fp32 over eager, batch 1", "pretrained", 1.3, "clip_speedup"),
-    ("Streaming per-frame cost, eager full-window re-run over the runtime's window", "convlstm", 10.0, "stream_gain"),
-    ("Streaming per-frame cost, eager full-window re-run over the runtime's window", "pretrained", 12.0,
-     "stream_gain"),
-    ("Stream mode on a 30 fps source, decode included (fps, window)", "pretrained", 25.0, "e2e_fps"),
-    ("Frozen-backbone epoch, without the feature cache over with it", "pretrained", 30.0, "train_gain"),
-    ("int8 over fp32 (onnxruntime, batch 1)", "pretrained", 1.5, "int8_gain"),
-    ("int8 top-1 agreement with fp32", "pretrained", 0.98, "int8_agreement"),
+    # (getter, what, {family: threshold}); a getter is a path of keys into one model's results
+    ("clip_speedup", CLIP_FP32, {"convlstm": 3.0, "resnetlstm": 2.0, "pretrained": 1.3}),
+    ("stream_gain", "Streaming per-frame cost, eager full-window re-run over the runtime's window",
+     {"convlstm": 10.0, "pretrained": 12.0}),
+    ("e2e_fps", f"{E2E} (fps, window)", {"pretrained": 25.0}),
+    ("train_gain", "Frozen-backbone epoch, without the feature cache over with it", {"pretrained": 30.0}),
+    ("int8_gain", "int8 over fp32 (onnxruntime, batch 1)", {"pretrained": 1.5}),
+    ("int8_agreement", "int8 top-1 agreement with fp32", {"pretrained": 0.98}),
     # the int8 variant where fp32 misses (vc-run --model M.int8.onnx), and vc-export's int8 before
     # its Conv layers went static
-    ("Clip latency, onnxruntime int8 over eager, batch 1", "resnetlstm", 2.0, "clip_speedup_int8"),
-    ("Clip latency, onnxruntime int8 over eager, batch 1", "pretrained", 1.3, "clip_speedup_int8"),
-    ("Stream mode on a 30 fps source, decode included (fps, int8 variant, window)", "pretrained", 25.0,
-     "e2e_fps_int8"),
-    ("Stream mode on a 30 fps source, decode included (fps, int8 variant, step)", "pretrained", 25.0,
-     "e2e_fps_int8_step"),
-    ("int8 over fp32, the all-dynamic int8 vc-export made before", "pretrained", 1.5, "int8dyn_gain"),
+    ("clip_speedup_int8", CLIP_INT8, {"resnetlstm": 2.0, "pretrained": 1.3}),
+    ("e2e_fps_int8", f"{E2E} (fps, int8 variant, window)", {"pretrained": 25.0}),
+    ("e2e_fps_int8_step", f"{E2E} (fps, int8 variant, step)", {"pretrained": 25.0}),
+    ("int8dyn_gain", "int8 over fp32, the all-dynamic int8 vc-export made before", {"pretrained": 1.5}),
     # issue 14: streams per box (vc-bench --only streams)
-    ("Concurrent 25 fps streams served by one process (fp32)", "convlstm", 16, "streams_one"),
-    ("Streams served, one process over separate single-stream processes (fp32)", "convlstm", 2.0, "streams_ratio"),
-    ("Concurrent 25 fps streams served by one process (int8 variant)", "pretrained", 1, "streams_int8"),
+    ("streams_one", "Concurrent 25 fps streams served by one process (fp32)", {"convlstm": 16}),
+    ("streams_ratio", "Streams served, one process over separate single-stream processes (fp32)", {"convlstm": 2.0}),
+    ("streams_int8", "Concurrent 25 fps streams served by one process (int8 variant)", {"pretrained": 1}),
 ]
+GETTERS = {
+    "clip_speedup": ("clip", "batch1", "speedup_vs_eager", "fp32", "ratio"),
+    "stream_gain": ("stream", "cheaper_than_eager", "window", "ratio"),
+    "e2e_fps": ("e2e", "modes", "window", "fps"),
+    "train_gain": ("train", "speedup", "ratio"),
+    "int8_gain": ("clip", "batch1", "vs_fp32", "int8", "ratio"),
+    "int8dyn_gain": ("clip", "batch1", "vs_fp32", "int8_dynamic", "ratio"),
+    "clip_speedup_int8": ("clip", "batch1", "speedup_vs_eager", "int8", "ratio"),
+    "e2e_fps_int8": ("e2e", "modes", "window_int8", "fps"),
+    "e2e_fps_int8_step": ("e2e", "modes", "step_int8", "fps"),
+    "int8_agreement": ("clip", "agreement", "int8", "top1_agreement"),
+    "streams_one": ("streams", "variants", "fp32", "served_one_process"),
+    "streams_ratio": lambda m: _streams_ratio(m),
+    "streams_int8": ("streams", "variants", "int8", "served_one_process"),
+}
+"""getter -> a path of keys into one model's results, or a function of them."""
 
 
 def _streams_ratio(m: dict):
@@ -48,23 +63,13 @@ def _get(d: dict, *keys):
     return d
 
 
-GETTERS = {
-    "clip_speedup": lambda m: _get(m, "clip", "batch1", "speedup_vs_eager", "onnxruntime fp32", "ratio"),
-    "stream_gain": lambda m: _get(m, "stream", "cheaper_than_eager", "onnxruntime window", "ratio"),
-    "e2e_fps": lambda m: _get(m, "e2e", "modes", "window", "fps"),
-    "train_gain": lambda m: _get(m, "train", "speedup", "ratio"),
-    "int8_gain": lambda m: _get(m, "clip", "batch1", "vs_fp32", "onnxruntime int8", "ratio"),
-    "int8dyn_gain": lambda m: _get(m, "clip", "batch1", "vs_fp32", "onnxruntime int8 dynamic", "ratio"),
-    "clip_speedup_int8": lambda m: _get(m, "clip", "batch1", "speedup_vs_eager", "onnxruntime int8", "ratio"),
-    "e2e_fps_int8": lambda m: _get(m, "e2e", "modes", "window, int8", "fps"),
-    "e2e_fps_int8_step": lambda m: _get(m, "e2e", "modes", "step, int8", "fps"),
-    "int8_agreement": lambda m: _get(m, "clip", "agreement", "int8", "top1_agreement"),
-    "streams_one": lambda m: _get(m, "streams", "variants", "fp32", "served_one_process"),
-    "streams_ratio": _streams_ratio,
-    "streams_int8": lambda m: _get(m, "streams", "variants", "int8", "served_one_process"),
-}
 UNITLESS = ("e2e_fps", "streams_one", "streams_int8")
 """Getters whose figure is a count or a rate, not a ratio."""
+
+
+def _value(m: dict, getter: str):
+    g = GETTERS[getter]
+    return g(m) if callable(g) else _get(m, *g)
 
 
 def _asked(doc: dict, getter: str) -> bool:
@@ -143,8 +148,8 @@ def _clip(doc: dict) -> list[str]:
             s1, sn = b1["sides"][side], bn["sides"][side]
             speed1 = _x(b1["speedup_vs_eager"].get(side)) if side != "eager" else "1×"
             speedn = _x(bn["speedup_vs_eager"].get(side)) if side != "eager" else "1×"
-            agree = _get(sec, "agreement", side.removeprefix("onnxruntime "), "top1_agreement")
-            rows.append([fam, side, _ms(s1), speed1, f"{_num(sn['per_s'])} clips/s ({sn['n']} calls)", speedn,
+            agree = _get(sec, "agreement", side, "top1_agreement")
+            rows.append([fam, label("clip", side), _ms(s1), speed1, f"{_num(sn['per_s'])} clips/s ({sn['n']} calls)", speedn,
                          "–" if agree is None else f"{agree:.0%}"])
     head = ["model", "side", "latency, batch 1", "× eager", f"throughput, batch {n}", "× eager",
             "top-1 = fp32"]
@@ -163,9 +168,9 @@ def _stream(doc: dict) -> list[str]:
     for fam, sec in _measured(doc, "stream", rows, 5):
         for side, s in sec["sides"].items():
             gain = _x(sec["cheaper_than_eager"].get(side)) if side in sec["cheaper_than_eager"] else "1×"
-            rows.append([fam, side, _ms(s), _num(s["fps"]), gain])
+            rows.append([fam, label("stream", side), _ms(s), _num(s["fps"]), gain])
         if sec.get("step_absent"):
-            rows.append([fam, "onnxruntime step", f"absent ({sec['step_absent']})", "", ""])
+            rows.append([fam, label("stream", "step"), f"absent ({sec['step_absent']})", "", ""])
     return _rows(["model", "way", "per new frame", "sustainable fps", "× cheaper than eager"], rows)
 
 
@@ -173,7 +178,7 @@ def _e2e(doc: dict) -> list[str]:
     rows = []
     for fam, sec in _measured(doc, "e2e", rows, 8):
         for mode, r in sec["modes"].items():
-            rows.append([fam, mode, f"{_num(r['source_fps'])} fps, {_num(r['seconds'])} s", str(r["read"]),
+            rows.append([fam, label("e2e", mode), f"{_num(r['source_fps'])} fps, {_num(r['seconds'])} s", str(r["read"]),
                          str(r["processed"]), str(r["dropped"]), _num(r["fps"]), _num(r["ms_per_frame_median"])])
     return _rows(["model", "stream mode", "source", "frames read", "processed", "dropped", "processed fps",
                   "ms per frame (median)"], rows)
@@ -184,8 +189,8 @@ def _train(doc: dict) -> list[str]:
     for fam, sec in _measured(doc, "train", rows, 6):
         ep = sec["epoch_s"]
         rows.append([f"{fam} ({sec['backbone']})", f"{sec['clips']} clips × T={sec['frames']}, {sec['img_size']} px",
-                     _ms(ep["epoch without cache"], "s"), _num(sec["feature_build_s"]) + " s",
-                     _ms(ep["epoch with cache"], "s"), _x(sec["speedup"])])
+                     _ms(ep["without_cache"], "s"), _num(sec["feature_build_s"]) + " s",
+                     _ms(ep["with_cache"], "s"), _x(sec["speedup"])])
     return _rows(["model", "data", "epoch without cache", "feature build (once)", "epoch with cache",
                   "× faster"], rows)
 
@@ -204,7 +209,7 @@ def _profile(doc: dict) -> list[str]:
             if not isinstance(p, dict) or "top_ops" not in p:
                 continue
             ops = ", ".join(f"{o['op']} {_num(o['ms'])} ms ({o['share']:.0%})" for o in p["top_ops"])
-            rows.append([fam, variant, f"{_num(p['kernel_ms'])} ms", ops])
+            rows.append([fam, label("profile", variant), f"{_num(p['kernel_ms'])} ms", ops])
     return _rows(["model", "onnxruntime model", "kernel time per clip", "top operators"], rows)
 
 
@@ -245,32 +250,29 @@ def _streams(doc: dict) -> list[str]:
     return _rows(head, rows) + ["", *notes, *ladder]
 
 
+def _target(what: str, fam: str, threshold: float, getter: str, m: dict) -> list[str]:
+    v = _value(m, getter)
+    pct = getter == "int8_agreement"
+    if pct and _get(m, "clip", "agreement", "random_weights"):
+        return [what, fam, f">= {threshold:.0%}", "–" if v is None else f"{v:.0%}",
+                "n/a: random weights give near-uniform probabilities; vc-export gates a trained model"]
+    unit = "" if getter.startswith(UNITLESS) else "×"
+    shown = "–" if v is None else (f"{v:.0%}" if pct else str(v) if isinstance(v, int) else f"{_num(v)}{unit}")
+    want = f">= {threshold:.0%}" if pct else f">= {threshold:g}{unit}"
+    met = "not measured" if v is None else ("yes" if v >= threshold else "**no**")
+    return [what, fam, want, shown, met]
+
+
 def targets(doc: dict) -> list[list[str]]:
-    rows = []
-    for what, fam, threshold, getter in TARGETS:
-        if fam not in doc["models"]:
-            continue
-        if not _asked(doc, getter):
-            continue
-        m = doc["models"][fam]
-        v = GETTERS[getter](m)
-        pct = getter == "int8_agreement"
-        if pct and _get(m, "clip", "agreement", "random_weights"):
-            rows.append([what, fam, f">= {threshold:.0%}", "–" if v is None else f"{v:.0%}",
-                         "n/a: random weights give near-uniform probabilities; vc-export gates a trained model"])
-            continue
-        unit = "" if getter.startswith(UNITLESS) else "×"
-        shown = "–" if v is None else (f"{v:.0%}" if pct else str(v) if isinstance(v, int) else f"{_num(v)}{unit}")
-        want = f">= {threshold:.0%}" if pct else f">= {threshold:g}{unit}"
-        met = "not measured" if v is None else ("yes" if v >= threshold else "**no**")
-        rows.append([what, fam, want, shown, met])
-    return rows
+    return [_target(what, fam, threshold, getter, doc["models"][fam])
+            for getter, what, thresholds in TARGETS for fam, threshold in thresholds.items()
+            if fam in doc["models"] and _asked(doc, getter)]
 
 
 def render(docs: list[dict]) -> str:
     """Markdown for one or more vc-bench JSON documents (e.g. CPU and CUDA)."""
     out: list[str] = []
-    for doc in docs:
+    for doc in map(upgrade, docs):
         dev = doc["config"]["device"]
         title = f"## {dev.upper()}" + (f": {doc['machine']['gpu']}" if doc["machine"].get("gpu") else
                                        f": {doc['machine']['cpu']}, {doc['machine']['cores']} cores")

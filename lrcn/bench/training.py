@@ -63,8 +63,8 @@ def measure(subject, cfg: BenchConfig, data_root: Path, log=print) -> dict:
         shutil.rmtree(work, ignore_errors=True)
     cached = D.FeatureDataset(feats, labels)
     train_one_epoch(model, _loader(cached), opt, device, frozen_inputs=True)  # warm-up of the cached side
-    sides = [Side("epoch without cache", lambda: train_one_epoch(model, _loader(plain), opt, device)),
-             Side("epoch with cache",
+    sides = [Side("without_cache", lambda: train_one_epoch(model, _loader(plain), opt, device)),
+             Side("with_cache",
                   lambda: train_one_epoch(model, _loader(cached), opt, device, frozen_inputs=True))]
     # an uncached ResNet152 epoch is the bench's costliest call: half the usual cap keeps it to two or so
     timings = alternate(sides, rounds=cfg.repeat, block_s=0.0, warmup=False, max_s=cfg.max_s / 2)

@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from lrcn.core.paths import RUNS_DIR
+from lrcn.models.specs import family_names
 from lrcn.runtime.console import err_console, fail, one_line_errors
 
 app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=False)
@@ -22,30 +23,31 @@ def _precisions(values: list[str] | None) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def _variant_line(precision: str, f: dict, fp32_name: str) -> str:
+def _variant_line(precision: str, f, fp32_name: str) -> str:
+    """One line for a variant's figures (lrcn.export.report.VariantFigures)."""
     from rich.markup import escape
 
     from lrcn.export.inspect import human_size
 
-    figures = (f"{human_size(f['size_bytes'])} ({f['size_ratio']:.0%} of fp32), CPU {f['latency_ms']:.2f} ms per "
-               f"T={f['T']} clip (fp32 {f['fp32_latency_ms']:.2f} ms), top-1 agreement {f['agreement']:.1%} "
-               f"on {f['clips']} {f['clips_from']} clips")
-    st = f.get("stream")
+    figures = (f"{human_size(f.size_bytes)} ({f.size_ratio:.0%} of fp32), CPU {f.latency_ms:.2f} ms per "
+               f"T={f.T} clip (fp32 {f.fp32_latency_ms:.2f} ms), top-1 agreement {f.agreement:.1%} "
+               f"on {f.clips} {f.clips_from} clips")
+    st = f.stream
     if st:
-        figures += (f"; stream: encoder {st['encoder_ms']:.2f} ms a frame (fp32 {st['fp32_encoder_ms']:.2f} ms), "
-                    f"top-1 agreement {st['agreement']:.1%}" +
-                    ("" if st["accepted"] else f" < {f['min_agreement']:.0%}, so no int8 streaming parts"
-                     if st["agreement"] < f["min_agreement"] else ", parts not written"))
-    if f["accepted"]:
-        return escape(f"{precision}: {figures} -> {f['path']}")
+        figures += (f"; stream: encoder {st.encoder_ms:.2f} ms a frame (fp32 {st.fp32_encoder_ms:.2f} ms), "
+                    f"top-1 agreement {st.agreement:.1%}" +
+                    ("" if st.accepted else f" < {f.min_agreement:.0%}, so no int8 streaming parts"
+                     if st.agreement < f.min_agreement else ", parts not written"))
+    if f.accepted:
+        return escape(f"{precision}: {figures} -> {f.path}")
     return (f"[red]{precision} refused[/]: " +
-            escape(f"agreement {f['agreement']:.1%} < {f['min_agreement']:.0%} with {fp32_name}; {figures}"))
+            escape(f"agreement {f.agreement:.1%} < {f.min_agreement:.0%} with {fp32_name}; {figures}"))
 
 
 @app.command()
 def main(
-    model: Annotated[Optional[str], typer.Option(help="Family to export (newest run): convlstm, resnetlstm, "
-                                                      "pretrained, or all.")] = None,
+    model: Annotated[Optional[str], typer.Option(help="Family to export (newest run): "
+                                                      f"{', '.join(family_names())}, or all.")] = None,
     run: Annotated[Optional[str], typer.Option(help="Export this run folder's best.pt instead.")] = None,
     checkpoint: Annotated[Optional[str], typer.Option(help="Export this checkpoint file instead.")] = None,
     out: Annotated[Optional[str], typer.Option(help="FILE.onnx, or a folder (default artifacts/models/).")] = None,
@@ -70,10 +72,8 @@ def main(
         if not 0 <= tolerance < 1:
             raise ValueError(f"--tolerance must be in [0, 1), got {tolerance}")
         precisions = _precisions(precision)
-        from lrcn.train.cli import FAMILIES
-
-        if model is not None and model not in (*FAMILIES, "all"):
-            raise ValueError(f"--model must be one of {', '.join(FAMILIES)}, all; got {model!r}")
+        if model is not None and model not in (*family_names(), "all"):
+            raise ValueError(f"--model must be one of {', '.join(family_names())}, all; got {model!r}")
         from lrcn.export.sources import resolve_sources
 
         sources = resolve_sources(model, run, checkpoint, Path(runs_dir))
@@ -98,7 +98,7 @@ def main(
                 failed += 1
                 continue
             console.print(result.summary, markup=False)
-            for p, figures in result.report.get("variants", {}).items():
+            for p, figures in (result.report.variants or {}).items():
                 console.print(_variant_line(p, figures, result.model.name))
             failed += bool(result.refused)
             done.append(result)

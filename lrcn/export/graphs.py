@@ -27,21 +27,24 @@ STEP_ABSENT = ("bidirectional head: its backward pass needs the whole window, so
                "exists; stream with encoder + head (exact sliding window)")
 
 
-class FullGraph(nn.Module):
+def _scores(logits: torch.Tensor):
+    return logits, torch.softmax(logits, dim=-1)
+
+
+class _AroundModel(nn.Module):
+    """A graph that runs (part of) a trained LRCN, held whole so its weights keep their names."""
+
     def __init__(self, model: nn.Module):
         super().__init__()
         self.model = model
 
+
+class FullGraph(_AroundModel):
     def forward(self, frames: torch.Tensor):
-        logits = self.model(frames)
-        return logits, torch.softmax(logits, dim=-1)
+        return _scores(self.model(frames))
 
 
-class EncoderGraph(nn.Module):
-    def __init__(self, model: nn.Module):
-        super().__init__()
-        self.model = model
-
+class EncoderGraph(_AroundModel):
     def forward(self, frame: torch.Tensor) -> torch.Tensor:
         return self.model.encode(frame)
 
@@ -49,19 +52,14 @@ class EncoderGraph(nn.Module):
 class HeadGraph(nn.Module):
     def __init__(self, model: nn.Module):
         super().__init__()
-        self.head = model.head
+        self.head = model.head  # the head alone: the encoder's weights stay out of this file
 
     def forward(self, features: torch.Tensor):
-        logits = self.head(features)
-        return logits, torch.softmax(logits, dim=-1)
+        return _scores(self.head(features))
 
 
-class StepGraph(nn.Module):
+class StepGraph(_AroundModel):
     """One frame through the encoder and one LSTM step; the caller carries (h, c)."""
-
-    def __init__(self, model: nn.Module):
-        super().__init__()
-        self.model = model
 
     def forward(self, frame: torch.Tensor, h: torch.Tensor, c: torch.Tensor):
         logits, h_out, c_out = self.model.head.step(self.model.encode(frame), h, c)

@@ -31,6 +31,14 @@ class ExportSource:
     """From config.json when known; the checkpoint itself decides otherwise."""
 
 
+def model_path(out: str | Path | None, family: str) -> Path:
+    """artifacts/models/<family>.onnx; `out` is FILE.onnx or a folder."""
+    if out is None:
+        return MODELS_DIR / f"{family}.onnx"
+    out = Path(out)
+    return out if out.suffix == ".onnx" else out / f"{family}.onnx"
+
+
 def read_config(run_dir: Path) -> dict | None:
     try:
         cfg = json.loads((run_dir / "config.json").read_text())

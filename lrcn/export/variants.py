@@ -30,7 +30,10 @@ from lrcn.runtime import contract as K
 
 PRECISIONS = ("fp16", "int8")
 MIN_AGREEMENT = 0.98
-SUFFIX = {"fp16": ".fp16.onnx", "int8": ".int8.onnx"}
+SUFFIX = {"fp16": ".fp16.onnx", "int8": ".int8.onnx", "int8-dynamic": ".int8-dynamic.onnx"}
+"""File suffix of each variant; int8-dynamic (every Conv quantized at run time, no calibration: what
+vc-export made before static Conv) is not offered by vc-export, vc-bench compares against it."""
+PRECISION_OF = {"fp16": "fp16", "int8": "int8", "int8-dynamic": "int8"}
 
 
 def _prune_opsets(proto) -> None:

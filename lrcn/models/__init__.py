@@ -1,8 +1,26 @@
-"""Model code only: encoders, the LSTM head, the registry (torch)."""
+"""Model code: family specs (torch-free), encoders, the LSTM head, the registry of builders (torch).
 
-from lrcn.models import families as _families  # noqa: F401 - registers the families
-from lrcn.models.config import BACKBONES, NORMS, ModelConfig
-from lrcn.models.lrcn import LRCN
-from lrcn.models.registry import build_model, list_models, register_model
+Names load on first use (PEP 562), so `from lrcn.models.specs import family_names` and the
+CLIs' help never import torch.
+"""
 
-__all__ = ["BACKBONES", "NORMS", "LRCN", "ModelConfig", "build_model", "list_models", "register_model"]
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "BACKBONES": "lrcn.models.config", "NORMS": "lrcn.models.config", "ModelConfig": "lrcn.models.config",
+    "FamilySpec": "lrcn.models.specs", "family_names": "lrcn.models.specs", "family_spec": "lrcn.models.specs",
+    "register_family": "lrcn.models.specs",
+    "build_model": "lrcn.models.registry", "list_models": "lrcn.models.registry",
+    "register_model": "lrcn.models.registry",
+    "model_from_checkpoint": "lrcn.models.checkpoint",
+    "LRCN": "lrcn.models.lrcn",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'lrcn.models' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
+
+from lrcn.core.checks import at_least, from_dict, one_of, refuse
 
 BACKBONES = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
 NORMS = ("batch", "none")
@@ -13,7 +15,7 @@ class ModelConfig:
     """Architecture of one LRCN: a per-frame encoder, then an LSTM head over time."""
 
     name: str = "convlstm"
-    """Registered family: convlstm, resnetlstm or pretrained."""
+    """A registered family (lrcn.models.families): convlstm, resnetlstm, pretrained, ..."""
     num_classes: int = 10
     img_size: int = 128
     """Square input side; the encoder's flattened size is computed from it."""
@@ -29,34 +31,21 @@ class ModelConfig:
     norm: str = "batch"
     """Normalisation in the custom CNNs: batch or none (the lab had none)."""
     backbone: str = "resnet152"
-    """torchvision ResNet for the pretrained family."""
+    """torchvision ResNet, for the families whose spec lists the backbone option (pretrained)."""
     backbone_weights: str | None = None
     """Local state dict for the backbone; None uses torchvision's weights API (downloads)."""
 
     def __post_init__(self) -> None:
-        problems = []
-        if self.num_classes < 2:
-            problems.append(f"num_classes must be >= 2, got {self.num_classes}")
-        if self.img_size < 16:
-            problems.append(f"img_size must be >= 16, got {self.img_size}")
+        problems = at_least(self, num_classes=2, img_size=16, latent_dim=1, hidden_size=1, lstm_layers=1)
         if self.in_channels not in (3, 6):
             problems.append(f"in_channels must be 3 or 6, got {self.in_channels}")
-        for key in ("latent_dim", "hidden_size", "lstm_layers"):
-            if getattr(self, key) < 1:
-                problems.append(f"{key} must be >= 1, got {getattr(self, key)}")
         if not 0.0 <= self.dropout < 1.0:
             problems.append(f"dropout must be in [0, 1), got {self.dropout}")
-        if self.norm not in NORMS:
-            problems.append(f"norm must be one of {', '.join(NORMS)}, got {self.norm!r}")
-        if self.backbone not in BACKBONES:
-            problems.append(f"backbone must be one of {', '.join(BACKBONES)}, got {self.backbone!r}")
-        if problems:
-            raise ValueError("; ".join(problems))
+        refuse(problems + one_of(self, norm=NORMS, backbone=BACKBONES))
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> "ModelConfig":
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+        return from_dict(cls, d)

@@ -2,7 +2,8 @@
 
 Each encoder is split in two: `frozen(x)` (the part that never trains; identity for the
 custom CNNs, the torchvision backbone for `pretrained`) and `trainable(f)`. A frozen part's
-output can be cached per clip, so the head trains without re-running the backbone.
+output can be cached per clip, so the head trains without re-running the backbone; whether a
+family has such a part is its spec's `frozen_backbone` (lrcn.models.families).
 """
 
 from __future__ import annotations
@@ -16,14 +17,29 @@ def _flat_size(body: nn.Module, channels: int, img_size: int) -> int:
         return int(body(torch.zeros(1, channels, img_size, img_size)).flatten(1).shape[1])
 
 
-class ConvEncoder(nn.Module):
+class _FromScratch(nn.Module):
+    """An encoder that trains whole: `body` (convolutions) then `fc` to latent_dim; nothing frozen."""
+
+    body: nn.Module
+    fc: nn.Linear
+
+    def frozen(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+    def trainable(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.fc(self.body(x).flatten(1)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.trainable(self.frozen(x))
+
+
+class ConvEncoder(_FromScratch):
     """The lab's CNN: 4 x (Conv2d 3x3, [BatchNorm], ReLU, MaxPool2d 2), then Linear to latent_dim.
 
     The Linear's input size is computed from img_size (the lab hard-coded 64*2*2).
     """
 
     channels = (16, 32, 64, 64)
-    has_frozen = False
 
     def __init__(self, in_channels: int, latent_dim: int, img_size: int, norm: str = "batch"):
         super().__init__()
@@ -38,16 +54,6 @@ class ConvEncoder(nn.Module):
             c_in = c_out
         self.body = nn.Sequential(*layers)
         self.fc = nn.Linear(_flat_size(self.body, in_channels, img_size), latent_dim)
-
-    def frozen(self, x: torch.Tensor) -> torch.Tensor:
-        return x
-
-    def trainable(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.relu(self.fc(self.body(x).flatten(1)))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.trainable(self.frozen(x))
-
 
 class BasicBlock(nn.Module):
     def __init__(self, c_in: int, c_out: int, stride: int, norm: str):
@@ -66,12 +72,11 @@ class BasicBlock(nn.Module):
         return torch.relu(self.bn2(self.conv2(y)) + self.short(x))
 
 
-class SmallResNetEncoder(nn.Module):
+class SmallResNetEncoder(_FromScratch):
     """A small ResNet: stem, stages of 8-16-32-64 channels with 2 basic blocks each, global
     average pool, Linear to latent_dim. Works at any img_size >= 16."""
 
     widths = (8, 16, 32, 64)
-    has_frozen = False
 
     def __init__(self, in_channels: int, latent_dim: int, img_size: int, norm: str = "batch"):
         super().__init__()
@@ -85,15 +90,6 @@ class SmallResNetEncoder(nn.Module):
         self.body = nn.Sequential(*stages, nn.AdaptiveAvgPool2d(1))
         self.fc = nn.Linear(c_in, latent_dim)
 
-    def frozen(self, x: torch.Tensor) -> torch.Tensor:
-        return x
-
-    def trainable(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.relu(self.fc(self.body(x).flatten(1)))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.trainable(self.frozen(x))
-
 
 class PretrainedEncoder(nn.Module):
     """A frozen torchvision ResNet (fc removed, BatchNorm kept in eval mode) + a trainable Linear.
@@ -102,7 +98,6 @@ class PretrainedEncoder(nn.Module):
     two feature vectors are concatenated before the Linear.
     """
 
-    has_frozen = True
 
     def __init__(self, backbone: nn.Module, feat_dim: int, in_channels: int, latent_dim: int):
         super().__init__()

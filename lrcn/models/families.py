@@ -1,25 +1,14 @@
-"""The three registered families."""
+"""The family list: one registration line a family (torch-free; builders load on first build)."""
 
 from __future__ import annotations
 
-from lrcn.models.backbones import load_backbone
-from lrcn.models.config import ModelConfig
-from lrcn.models.encoders import ConvEncoder, PretrainedEncoder, SmallResNetEncoder
-from lrcn.models.lrcn import LRCN
-from lrcn.models.registry import register_model
+from lrcn.models.specs import FamilySpec, register_family
 
+CUSTOM_CNN = ("norm",)
+BACKBONE = ("backbone", "backbone_weights")
 
-@register_model("convlstm")
-def convlstm(cfg: ModelConfig, load_weights: bool = True) -> LRCN:
-    return LRCN(cfg, ConvEncoder(cfg.in_channels, cfg.latent_dim, cfg.img_size, cfg.norm))
-
-
-@register_model("resnetlstm")
-def resnetlstm(cfg: ModelConfig, load_weights: bool = True) -> LRCN:
-    return LRCN(cfg, SmallResNetEncoder(cfg.in_channels, cfg.latent_dim, cfg.img_size, cfg.norm))
-
-
-@register_model("pretrained")
-def pretrained(cfg: ModelConfig, load_weights: bool = True) -> LRCN:
-    backbone, feat_dim = load_backbone(cfg.backbone, cfg.backbone_weights, load_weights=load_weights)
-    return LRCN(cfg, PretrainedEncoder(backbone, feat_dim, cfg.in_channels, cfg.latent_dim))
+register_family(FamilySpec("convlstm", "lrcn.models.builders", "the lab's 4-layer CNN", options=CUSTOM_CNN))
+register_family(FamilySpec("resnetlstm", "lrcn.models.builders", "a small ResNet trained from scratch",
+                           options=CUSTOM_CNN))
+register_family(FamilySpec("pretrained", "lrcn.models.builders", "a frozen torchvision ResNet",
+                           normalisation="imagenet", frozen_backbone=True, options=BACKBONE))

@@ -26,6 +26,8 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 SIMPLE_MEAN = (0.5, 0.5, 0.5)
 SIMPLE_STD = (0.5, 0.5, 0.5)
+NORMALISATION = {"imagenet": (IMAGENET_MEAN, IMAGENET_STD), "simple": (SIMPLE_MEAN, SIMPLE_STD)}
+"""(mean, std) by the name a model family's spec gives (lrcn.models.specs.FamilySpec.normalisation)."""
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,8 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NamedTuple
 
 import cv2
-import numpy as np
 
 from lrcn.core.errors import LrcnError, SourceError, VideoError
 from lrcn.core.paths import STREAM_TIMEOUT_S
@@ -27,19 +25,11 @@ from lrcn.runtime.decode import (
     check_frame_size,
     start_owned,
 )
+from lrcn.runtime.newest import Frame, NewestFrames
 from lrcn.runtime.quiet import captured_output
 from lrcn.runtime.video import VIDEO_EXTENSIONS
 
 MAX_BACKOFF_S = 8.0
-
-
-class Frame(NamedTuple):
-    image: np.ndarray
-    """BGR uint8 as OpenCV decodes it."""
-    t: float
-    """Seconds: media time for files, time since opening for live sources."""
-    index: int
-    """Position in the source (frames read before this one)."""
 
 
 def is_url(target: str) -> bool:
@@ -177,23 +167,19 @@ class LiveSource:
             raise ValueError(f"--stream-timeout must be > 0, got {timeout_s}")
         self.target, self.reconnect, self.backoff_s, self.timeout_s = target, reconnect, backoff_s, timeout_s
         self.name = f"camera {target}" if isinstance(target, int) else str(target)
-        self.read = 0
         self.reconnects = 0
         self.stall_s = 2 * timeout_s + min(backoff_s * 2 ** max(reconnect - 1, 0), MAX_BACKOFF_S)
         """No frame and no reopen attempt for this long: frames() ends the source with an error."""
-        self._alive_at = time.monotonic()
+        self._box = NewestFrames()
         if isinstance(target, str):
             check_url(target)
         self._cap = _open_capture(target, timeout_s)
         if self._cap is None:
             what = "no camera with this index, or it is in use" if isinstance(target, int) else "OpenCV cannot open it"
             raise SourceError(f"{self.name}: cannot be opened ({what})")
-        self._cond = threading.Condition()
-        self._newest: Frame | None = None
-        self._ended = False
         self._error: str | None = None
         self._stop = threading.Event()
-        self._t0 = time.monotonic()
+        self._box.t0 = time.monotonic()  # frame times count from the open, which may take seconds
         self._thread = start_owned(self._capture, f"capture:{self.name}", self._stop)
 
     def _capture(self) -> None:
@@ -206,19 +192,13 @@ class LiveSource:
                     except LrcnError as e:
                         self._error = str(e)
                         return
-                    with self._cond:
-                        self._alive_at = time.monotonic()
-                        self._newest = Frame(img, time.monotonic() - self._t0, self.read)
-                        self.read += 1
-                        self._cond.notify_all()
+                    self._box.put(img)
                 elif not self._reopen():
                     return
         finally:
             if self._cap is not None:
                 self._cap.release()
-            with self._cond:
-                self._ended = True
-                self._cond.notify_all()
+            self._box.end(self._error)
 
     def _reopen(self) -> bool:
         """After a failed read: reopen a URL with backoff. False ends the source."""
@@ -228,7 +208,7 @@ class LiveSource:
             self._error = f"{self.name}: stopped delivering frames"
             return False
         for attempt in range(self.reconnect):
-            self._alive_at = time.monotonic()
+            self._box.touch()
             if self._stop.wait(min(self.backoff_s * 2**attempt, MAX_BACKOFF_S)):
                 return False
             try:
@@ -243,26 +223,18 @@ class LiveSource:
                        if self.reconnect else f"{self.name}: the stream dropped (--reconnect 0)")
         return False
 
+    @property
+    def read(self) -> int:
+        return self._box.count
+
     def frames(self) -> Iterator[Frame]:
         """The newest frame each time one newer than the last arrives; frames in between are dropped."""
-        last = -1
-        while True:
-            with self._cond:
-                self._cond.wait_for(lambda last=last: self._ended or (self._newest is not None
-                                                                      and self._newest.index > last),
-                                    timeout=min(1.0, self.stall_s / 4))
-                frame = self._newest if self._newest is not None and self._newest.index > last else None
-                ended, error = self._ended, self._error
-            if frame is not None:
-                last = frame.index
-                yield frame
-            elif ended:
-                if error:
-                    raise SourceError(error)
-                return
-            elif time.monotonic() - self._alive_at > self.stall_s:
-                self._stop.set()  # the capture thread is stuck in a read; it is a daemon, we go on without it
-                raise SourceError(f"{self.name}: no frame for {self.stall_s:g} s (the source stalled)")
+
+        def stalled() -> str:
+            self._stop.set()  # the capture thread is stuck in a read; it is a daemon, we go on without it
+            return f"{self.name}: no frame for {self.stall_s:g} s (the source stalled)"
+
+        return self._box.frames(self.stall_s, stalled)
 
     def close(self) -> None:
         self._stop.set()

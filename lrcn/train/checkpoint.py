@@ -1,21 +1,14 @@
-"""Checkpoints as plain data, written atomically, loaded with weights_only=True."""
+"""Checkpoints as plain data, written atomically; reading them back lives in lrcn.models.checkpoint."""
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 import torch
 
 from lrcn.core.atomic import atomic_open, remove_stale_temps, write_json  # noqa: F401 - re-exported
-from lrcn.core.errors import LrcnError
-
-CHECKPOINT_VERSION = 1
-
-
-class CheckpointError(LrcnError):
-    """A checkpoint that is missing, corrupt, or of the wrong kind."""
+from lrcn.models.checkpoint import (CHECKPOINT_VERSION, CheckpointError, check_shapes,  # noqa: F401 - re-exported
+                                    load_checkpoint, model_from_checkpoint)
 
 
 def save_checkpoint(path: str | Path, state: dict) -> None:
@@ -25,61 +18,3 @@ def save_checkpoint(path: str | Path, state: dict) -> None:
     """
     with atomic_open(path, "wb") as fh:  # Ctrl-C or a full disk mid-write: the old file stands
         torch.save({**state, "version": CHECKPOINT_VERSION}, fh)
-
-
-def load_checkpoint(path: str | Path) -> dict:
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: checkpoint not found")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - torn, truncated, or not a torch file
-        raise CheckpointError(f"{path}: not a loadable checkpoint ({type(e).__name__})") from None
-    if not isinstance(ckpt, dict) or "model" not in ckpt or "config" not in ckpt:
-        raise CheckpointError(f"{path}: not an lrcn checkpoint (no model/config)")
-    if ckpt.get("version", 0) > CHECKPOINT_VERSION:
-        raise CheckpointError(f"{path}: checkpoint version {ckpt['version']} is newer than this lrcn reads")
-    return ckpt
-
-
-def check_shapes(cfg, weights, path: str | Path) -> None:
-    """Refuse a checkpoint whose config does not size the model its weights have, BEFORE the model
-    is built: the model is built on the meta device (no memory), so a crafted config such as
-    hidden_size 10**7 costs nothing here instead of tens of GB later."""
-    from lrcn.models import build_model
-
-    if not isinstance(weights, dict) or not all(isinstance(v, torch.Tensor) for v in weights.values()):
-        raise CheckpointError(f"{path}: the model weights are not a dict of tensors")
-    try:
-        with torch.device("meta"):
-            want = {k: tuple(v.shape) for k, v in build_model(cfg, load_weights=False).state_dict().items()}
-    except (TypeError, ValueError, RuntimeError) as e:
-        raise CheckpointError(f"{path}: checkpoint config does not build a model ({str(e).splitlines()[0]})") from None
-    got = {k: tuple(v.shape) for k, v in weights.items()}
-    for key in sorted(want.keys() | got.keys()):
-        if want.get(key) != got.get(key):
-            raise CheckpointError(f"{path}: weights do not fit a {cfg.name} model of the checkpoint's config "
-                                  f"({key}: config gives {want.get(key, 'nothing')}, weights {got.get(key, 'nothing')})")
-
-
-def model_from_checkpoint(path: str | Path, family: str | None = None):
-    """Rebuild the model a checkpoint was saved from, in eval mode; returns (model, checkpoint).
-
-    `family` (e.g. "convlstm") refuses a checkpoint of another family in one line.
-    """
-    from lrcn.models import ModelConfig, build_model
-
-    ckpt = load_checkpoint(path)
-    try:
-        cfg = ModelConfig.from_dict(ckpt["config"]["model"])
-    except (KeyError, TypeError, ValueError) as e:
-        raise CheckpointError(f"{path}: checkpoint has no usable model config ({e})") from None
-    if family and cfg.name != family:
-        raise CheckpointError(f"{path}: checkpoint is a {cfg.name} model, not {family}")
-    check_shapes(cfg, ckpt["model"], path)
-    model = build_model(cfg, load_weights=False)
-    try:
-        model.load_state_dict(ckpt["model"])
-    except (RuntimeError, KeyError) as e:
-        raise CheckpointError(f"{path}: weights do not fit a {cfg.name} model ({str(e).splitlines()[0]})") from None
-    return model.eval(), ckpt

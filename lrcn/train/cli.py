@@ -2,16 +2,42 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import Annotated, Optional
 
 import typer
 
+from lrcn.core.checks import with_flags
 from lrcn.core.paths import CACHE_DIR
+from lrcn.models.specs import family_names, family_spec
 from lrcn.runtime.console import fail, one_line_errors
 
 app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=False)
-FAMILIES = ("convlstm", "resnetlstm", "pretrained")
 LIST = " A comma list sweeps (one run per combination)."
+FLAGS = {"name": "--model", "num_frames": "--frames", "img_size": "--img-size", "modality": "--input",
+         "num_classes": "--num-classes", "augment": "--augment", "latent_dim": "--latent-dim",
+         "hidden_size": "--hidden-size", "lstm_layers": "--lstm-layers", "dropout": "--dropout", "norm": "--norm",
+         "backbone": "--backbone", "epochs": "--epochs", "batch_size": "--batch-size", "lr": "--lr",
+         "steps_per_epoch": "--steps-per-epoch", "workers": "--workers", "device": "--device",
+         "patience": "--patience", "dist_timeout_s": "--dist-timeout", "val_fraction": "--val-frac",
+         "test_fraction": "--test-frac", "folds": "--folds", "split_dir": "--split-dir", "test_root": "--test-data",
+         "label_smoothing": "--label-smoothing", "schedule": "--schedule", "select": "--select",
+         "warmup_epochs": "--warmup", "weight_decay": "--weight-decay"}
+"""The configs' parameters -> this CLI's flags, for its error messages."""
+
+
+@contextmanager
+def _as_flags():
+    """Config errors name the library's parameters; vc-train's user reads its flags instead."""
+    try:
+        yield
+    except ValueError as e:
+        raise ValueError(with_flags(str(e), FLAGS)) from None
+
+
+def _used_by(option: str) -> str:
+    """Which families read a ModelConfig field, from their specs (for the help texts)."""
+    return ", ".join(n for n in family_names() if option in family_spec(n).options) or "no family"
 
 
 def _csv(value: str | None) -> list[str] | None:
@@ -22,7 +48,7 @@ def _csv(value: str | None) -> list[str] | None:
 def main(
     ctx: typer.Context,
     data: Annotated[str, typer.Option(help="Dataset folder root/<class>/<video>.")] = "artifacts/data/synth",
-    model: Annotated[str, typer.Option(help=f"Model family: {', '.join(FAMILIES)}.{LIST}")] = "convlstm",
+    model: Annotated[str, typer.Option(help=f"Model family: {', '.join(family_names())}.{LIST}")] = "convlstm",
     frames: Annotated[Optional[str], typer.Option(help=f"T: frames per clip, spread evenly over each video (15).{LIST}")] = None,
     img_size: Annotated[Optional[str], typer.Option(help=f"Frames are resized to img_size x img_size (128).{LIST}")] = None,
     input: Annotated[Optional[str], typer.Option("--input", help=f"Modality: rgb, diff or rgb+diff (diff).{LIST}")] = None,
@@ -31,9 +57,10 @@ def main(
     lstm_layers: Annotated[str, typer.Option(help=f"LSTM layers.{LIST}")] = "1",
     bidirectional: Annotated[bool, typer.Option(help="Bidirectional LSTM head.")] = False,
     dropout: Annotated[Optional[str], typer.Option(help=f"Dropout before the classifier (0.3).{LIST}")] = None,
-    norm: Annotated[str, typer.Option(help="Custom CNN normalisation: batch or none.")] = "batch",
-    backbone: Annotated[str, typer.Option(help="Pretrained family: resnet18/34/50/101/152.")] = "resnet152",
-    backbone_weights: Annotated[Optional[str], typer.Option(help="Local backbone state dict (offline).")] = None,
+    norm: Annotated[str, typer.Option(help=f"CNN normalisation, batch or none ({_used_by('norm')}).")] = "batch",
+    backbone: Annotated[str, typer.Option(help=f"resnet18/34/50/101/152 ({_used_by('backbone')}).")] = "resnet152",
+    backbone_weights: Annotated[Optional[str], typer.Option(
+        help=f"Local backbone state dict, offline ({_used_by('backbone_weights')}).")] = None,
     lr: Annotated[Optional[str], typer.Option(help=f"Learning rate (1e-3).{LIST}")] = None,
     batch_size: Annotated[Optional[str], typer.Option(help=f"Clips per batch (8).{LIST}")] = None,
     epochs: Annotated[Optional[int], typer.Option(help="Epochs (default 15; with --resume, the new total).")] = None,
@@ -91,9 +118,9 @@ def main(
                              "input": r["input"], "latent_dim": latent_dim, "hidden_size": hidden_size,
                              "lstm_layers": lstm_layers, "dropout": r["dropout"], "batch_size": r["batch_size"],
                              "seed": seed})
-        bad = [m for m in lists["model"] if m not in FAMILIES]
+        bad = [m for m in lists["model"] if m not in family_names()]
         if bad:
-            raise fail(f"unknown model {bad[0]!r}; choose one of {', '.join(FAMILIES)}", 2)
+            raise fail(f"unknown model {bad[0]!r}; choose one of {', '.join(family_names())}", 2)
         sweep = [k for k, v in lists.items() if len(v) > 1]
         if folds and (sweep or resume or nproc):
             raise fail("--folds trains its K runs one after another: drop --resume, --nproc and comma lists", 2)
@@ -110,27 +137,29 @@ def main(
         from lrcn.models.config import ModelConfig
         from lrcn.train.config import DataConfig, TrainConfig
 
-        model_cfg = ModelConfig(name=v["model"], img_size=max(v["img_size"], 16), latent_dim=v["latent_dim"],
-                                hidden_size=v["hidden_size"], lstm_layers=v["lstm_layers"], bidirectional=bidirectional,
-                                dropout=v["dropout"], norm=norm, backbone=backbone, backbone_weights=backbone_weights)
-        data_cfg = DataConfig(root=data, num_frames=v["frames"], img_size=v["img_size"], modality=v["input"],
-                              classes=_csv(classes), num_classes=num_classes, split_dir=split_dir, split=split,
-                              augment=[a for a in _csv(r["augment"]) or [] if a != "none"], cache_dir=cache_dir,
-                              val_fraction=val_frac, test_fraction=0.0 if test_data else test_frac,
-                              test_root=test_data, folds=folds)
-        train_cfg = TrainConfig(epochs=r["epochs"], batch_size=v["batch_size"], lr=v["lr"],
-                                weight_decay=r["weight_decay"], label_smoothing=r["label_smoothing"],
-                                schedule=r["schedule"], warmup_epochs=r["warmup"], select=r["select"], recipe=recipe,
-                                recipe_why=why,
-                                steps_per_epoch=steps_per_epoch, workers=workers, seed=v["seed"], device=device,
-                                patience=patience, feature_cache=not no_feature_cache, out=out,
-                                dist_timeout_s=dist_timeout)
+        with _as_flags():
+            model_cfg = ModelConfig(name=v["model"], img_size=max(v["img_size"], 16), latent_dim=v["latent_dim"],
+                                    hidden_size=v["hidden_size"], lstm_layers=v["lstm_layers"],
+                                    bidirectional=bidirectional, dropout=v["dropout"], norm=norm, backbone=backbone,
+                                    backbone_weights=backbone_weights)
+            data_cfg = DataConfig(root=data, num_frames=v["frames"], img_size=v["img_size"], modality=v["input"],
+                                  classes=_csv(classes), num_classes=num_classes, split_dir=split_dir, split=split,
+                                  augment=[a for a in _csv(r["augment"]) or [] if a != "none"], cache_dir=cache_dir,
+                                  val_fraction=val_frac, test_fraction=0.0 if test_data else test_frac,
+                                  test_root=test_data, folds=folds)
+            train_cfg = TrainConfig(epochs=r["epochs"], batch_size=v["batch_size"], lr=v["lr"],
+                                    weight_decay=r["weight_decay"], label_smoothing=r["label_smoothing"],
+                                    schedule=r["schedule"], warmup_epochs=r["warmup"], select=r["select"],
+                                    recipe=recipe, recipe_why=why, steps_per_epoch=steps_per_epoch, workers=workers,
+                                    seed=v["seed"], device=device, patience=patience,
+                                    feature_cache=not no_feature_cache, out=out, dist_timeout_s=dist_timeout)
         if sweep:
             from pathlib import Path
 
             from lrcn.train.sweep import default_sweep_dir, expand, run_sweep
 
-            runs = expand(model_cfg, data_cfg, train_cfg, lists)  # every point validated before any work
+            with _as_flags():
+                runs = expand(model_cfg, data_cfg, train_cfg, lists)  # every point validated before any work
             run_sweep(runs, Path(out) if out else default_sweep_dir())
             return
         if folds:

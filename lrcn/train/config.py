@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 
+from lrcn.core.checks import at_least, from_dict, one_of, refuse
 from lrcn.core.paths import CACHE_DIR
-from lrcn.runtime.preprocess import MODALITIES
+from lrcn.models.config import ModelConfig
+from lrcn.models.specs import family_spec
+from lrcn.runtime.preprocess import MODALITIES, NORMALISATION, PreprocessSpec
 
 AUGMENTATIONS = ("flip", "crop", "color", "temporal")
 DEVICES = ("auto", "cpu", "cuda")
@@ -48,32 +51,21 @@ class DataConfig:
     decode_timeout_s: float = 60.0
 
     def __post_init__(self) -> None:
-        problems = []
-        if self.num_frames < 1:
-            problems.append(f"--frames must be >= 1, got {self.num_frames}")
-        if self.img_size < 16:
-            problems.append(f"--img-size must be >= 16, got {self.img_size}")
-        if self.modality not in MODALITIES:
-            problems.append(f"--input must be one of {', '.join(MODALITIES)}, got {self.modality!r}")
-        if self.num_classes is not None and self.num_classes < 2:
-            problems.append(f"--num-classes must be >= 2, got {self.num_classes}")
+        problems = at_least(self, num_frames=1, img_size=16, num_classes=2, folds=2) + one_of(self, modality=MODALITIES)
         if not (0 <= self.val_fraction < 1 and 0 <= self.test_fraction < 1
                 and self.val_fraction + self.test_fraction < 1):
-            problems.append(f"--val-frac and --test-frac must be in [0, 1) with a sum below 1, "
+            problems.append(f"val_fraction and test_fraction must be in [0, 1) with a sum below 1, "
                             f"got {self.val_fraction} and {self.test_fraction}")
-        if self.folds is not None and self.folds < 2:
-            problems.append(f"--folds must be >= 2, got {self.folds}")
         if self.fold is not None and (self.folds is None or not 0 <= self.fold < self.folds):
             problems.append(f"fold {self.fold} needs 0 <= fold < folds ({self.folds})")
         if self.folds and (self.split_dir or self.test_root):
-            problems.append("--folds makes its own test folds: drop --split-dir / --test-data")
+            problems.append("folds makes its own test folds: drop split_dir / test_root")
         if self.split_dir and self.test_root:
-            problems.append("--split-dir and --test-data both name the test clips: give one")
+            problems.append("split_dir and test_root both name the test clips: give one")
         bad = [a for a in self.augment if a not in AUGMENTATIONS]
         if bad:
-            problems.append(f"--augment takes {', '.join(AUGMENTATIONS)}; got {', '.join(bad)}")
-        if problems:
-            raise ValueError("; ".join(problems))
+            problems.append(f"augment takes {', '.join(AUGMENTATIONS)}; got {', '.join(bad)}")
+        refuse(problems)
 
 
 @dataclass
@@ -111,40 +103,23 @@ class TrainConfig:
     """Under torchrun: how long a rank waits in a collective for its peers before the job fails."""
 
     def __post_init__(self) -> None:
-        problems = []
-        if self.epochs < 1:
-            problems.append(f"--epochs must be >= 1, got {self.epochs}")
-        if self.batch_size < 1:
-            problems.append(f"--batch-size must be >= 1, got {self.batch_size}")
+        problems = at_least(self, epochs=1, batch_size=1, steps_per_epoch=1, workers=0, patience=1)
+        problems += one_of(self, optimizer=OPTIMIZERS, device=DEVICES)
         if not self.lr > 0:
-            problems.append(f"--lr must be > 0, got {self.lr}")
-        if self.optimizer not in OPTIMIZERS:
-            problems.append(f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
-        if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
-            problems.append(f"--steps-per-epoch must be >= 1, got {self.steps_per_epoch}")
-        if self.workers < 0:
-            problems.append(f"--workers must be >= 0, got {self.workers}")
-        if self.device not in DEVICES:
-            problems.append(f"--device must be one of {', '.join(DEVICES)}, got {self.device!r}")
-        if self.patience is not None and self.patience < 1:
-            problems.append(f"--patience must be >= 1, got {self.patience}")
+            problems.append(f"lr must be > 0, got {self.lr}")
         if not 0 <= self.label_smoothing < 1:
-            problems.append(f"--label-smoothing must be in [0, 1), got {self.label_smoothing}")
-        if self.schedule not in SCHEDULES:
-            problems.append(f"--schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
-        if self.select not in SELECTS:
-            problems.append(f"--select must be one of {', '.join(SELECTS)}, got {self.select!r}")
-        if self.warmup_epochs < 0:
-            problems.append(f"--warmup must be >= 0, got {self.warmup_epochs}")
+            problems.append(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        problems += one_of(self, schedule=SCHEDULES, select=SELECTS) + at_least(self, warmup_epochs=0)
         if not self.dist_timeout_s > 0:
-            problems.append(f"--dist-timeout must be > 0 seconds, got {self.dist_timeout_s}")
-        if problems:
-            raise ValueError("; ".join(problems))
+            problems.append(f"dist_timeout_s must be > 0 seconds, got {self.dist_timeout_s}")
+        refuse(problems)
 
 
-def from_dict(cls, d: dict):
-    names = {f.name for f in fields(cls)}
-    return cls(**{k: v for k, v in d.items() if k in names})
+def preprocess_spec(model_cfg: ModelConfig, data_cfg: DataConfig) -> PreprocessSpec:
+    """The input statistics the family asks for (its spec's normalisation), at the data's size and modality."""
+    mean, std = NORMALISATION[family_spec(model_cfg.name).normalisation]
+    return PreprocessSpec(img_size=data_cfg.img_size, mean=mean, std=std, modality=data_cfg.modality)
 
 
-__all__ = ["AUGMENTATIONS", "DEVICES", "OPTIMIZERS", "SCHEDULES", "SELECTS", "DataConfig", "TrainConfig", "asdict", "from_dict"]
+__all__ = ["AUGMENTATIONS", "DEVICES", "OPTIMIZERS", "SCHEDULES", "SELECTS", "DataConfig", "TrainConfig", "asdict",
+           "from_dict", "preprocess_spec"]

@@ -17,6 +17,7 @@ from pathlib import Path
 from lrcn.core.atomic import write_text
 from lrcn.core.errors import LrcnError
 from lrcn.core.paths import REPORTS_DIR, fresh_folder
+from lrcn.models.specs import family_spec
 
 
 class ReportError(LrcnError):
@@ -82,7 +83,7 @@ class Run:
 
     def params(self) -> dict:
         out = {key: self.config.get(section, {}).get(name) for key, _, section, name in PARAMS}
-        if out["model"] != "pretrained":  # the custom CNNs ignore it; showing resnet152 would mislead
+        if not _has_backbone(out["model"]):  # a family without one ignores it; resnet152 would mislead
             out["backbone"] = None
         return out
 
@@ -90,6 +91,14 @@ class Run:
         if key == "classes":
             return len(self.config.get("class_names", []))
         return self.metrics[key] if key in self.metrics else self.params().get(key)
+
+
+def _has_backbone(family) -> bool:
+    """From the family's spec; a family this lrcn does not know shows none."""
+    try:
+        return family_spec(family).has_backbone
+    except (ValueError, TypeError):  # TypeError: a name that is not a string
+        return False
 
 
 MAX_JSON_BYTES = 20 * 2**20

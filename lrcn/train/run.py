@@ -3,14 +3,18 @@
 The run folder is a contract read by vc-export, vc-run and vc-report:
 config.json, splits.json, best.pt, last.pt, history.json, metrics.json, per_class.json,
 skipped.json, curves.png, confusion.png, report.html.
+
+`train()` is a short list of named steps over typed state (lrcn.train.state): settle the
+configuration, decode the data, build the session (model, datasets, optimizer), run the epochs,
+then test (lrcn.train.finish). Under torchrun the same steps run on every rank; the few places
+where ranks meet are calls into lrcn.train.distributed, each a no-op in a single process.
 """
 
 from __future__ import annotations
 
-import math
 import random
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -20,20 +24,24 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 import lrcn
-from lrcn.models import ModelConfig, build_model
 from lrcn.core.errors import LrcnError
 from lrcn.core.paths import RUNS_DIR, fresh_folder
+from lrcn.models.checkpoint import check_shapes, load_checkpoint
+from lrcn.models.config import ModelConfig
+from lrcn.models.registry import build_model
+from lrcn.models.specs import family_spec
 from lrcn.runtime.console import safe_markup as safe
-from lrcn.runtime.preprocess import IMAGENET_MEAN, IMAGENET_STD, SIMPLE_MEAN, SIMPLE_STD, PreprocessSpec, channels_for
+from lrcn.runtime.preprocess import channels_for
 from lrcn.train import data as D
 from lrcn.train import distributed, shared_cache
 from lrcn.train.augment import Augment, dense_frames
-from lrcn.train.checkpoint import check_shapes, load_checkpoint, remove_stale_temps, save_checkpoint, write_json
-from lrcn.train.config import DataConfig, TrainConfig, from_dict
+from lrcn.train.checkpoint import remove_stale_temps, save_checkpoint, write_json
+from lrcn.train.config import DataConfig, TrainConfig, from_dict, preprocess_spec
+from lrcn.train.distributed import Ranks
+from lrcn.train.finish import evaluate, finish, loader
 from lrcn.train.levers import make_scheduler, score, step_scheduler
 from lrcn.train.loop import train_one_epoch
-from lrcn.train.plots import confusion_matrix, plot_confusion, plot_curves
-from lrcn.train.report import write_run_report
+from lrcn.train.state import SPLITS, Configs, Prepared, Session, TrainState
 
 CONFIG_VERSION = 1
 
@@ -54,13 +62,6 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def preprocess_spec(model_cfg: ModelConfig, data_cfg: DataConfig) -> PreprocessSpec:
-    """ImageNet statistics for pretrained backbones, 0.5/0.5 for the custom CNNs."""
-    pre = model_cfg.name == "pretrained"
-    return PreprocessSpec(img_size=data_cfg.img_size, mean=IMAGENET_MEAN if pre else SIMPLE_MEAN,
-                          std=IMAGENET_STD if pre else SIMPLE_STD, modality=data_cfg.modality)
-
-
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -76,19 +77,8 @@ def _progress(console: Console) -> Progress:
                     TextColumn("{task.fields[stats]}"), TimeElapsedColumn(), console=console, transient=False)
 
 
-def _loader(ds, batch_size: int, shuffle: bool, workers: int, seed: int, ranks: distributed.Ranks | None = None):
-    g = torch.Generator()
-    g.manual_seed(seed)
-    sampler = None
-    if shuffle and ranks is not None and ranks.enabled:  # each rank takes its share of one process's order
-        sampler = distributed.ShardSampler(distributed.one_process_order(len(ds), seed), ranks)
-    return torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=shuffle and sampler is None,
-                                       sampler=sampler, num_workers=workers, generator=g, persistent_workers=False)
-
-
-def prepare_data(model_cfg: ModelConfig, data_cfg: DataConfig, seed: int, console: Console,
-                 ranks: distributed.Ranks = distributed.Ranks()):
-    """Splits, decoded-clip caches and skipped files. Returns a dict the run and tests use."""
+def prepare_data(data_cfg: DataConfig, seed: int, console: Console, ranks: Ranks) -> Prepared:
+    """Splits, decoded-clip caches (this rank's share decoded here) and skipped files."""
     names, splits = D.make_splits(data_cfg, seed)
     num = D.frames_to_sample(data_cfg)
     sizes = {k: dense_frames(num, data_cfg.augment) if k == "train" else num for k in splits}
@@ -100,16 +90,18 @@ def prepare_data(model_cfg: ModelConfig, data_cfg: DataConfig, seed: int, consol
         console.print(f"[yellow]skipped[/] {safe(s['reason'])}")
     if not cached["train"]:
         raise D.DatasetError(f"{data_cfg.root}: no training clip could be decoded")
-    return {"names": names, "cached": cached, "skipped": skipped, "num": num,
-            "sample_fps": D.median_sampled_fps(cached["train"])}
+    return Prepared(names, cached, skipped, num, D.median_sampled_fps(cached["train"]))
 
 
-def _datasets(model, prepared, spec, data_cfg, train_cfg, device, console, ranks=distributed.Ranks()):
-    cached = prepared["cached"]
-    use_features = getattr(model.encoder, "has_frozen", False) and train_cfg.feature_cache
+def _datasets(model, prepared: Prepared, spec, cfg: Configs, device, console: Console, ranks: Ranks):
+    """Per split: cached backbone features when the family has a frozen part (and nothing changes
+    the input between epochs), else decoded clips. Returns (datasets, whether they are features)."""
+    data_cfg, train_cfg = cfg.data, cfg.train
+    use_features = family_spec(cfg.model.name).frozen_backbone and train_cfg.feature_cache
     if use_features and data_cfg.augment:
         console.print("[yellow]note[/] augmentation changes every epoch's input: the feature cache is off")
         use_features = False
+    cached = prepared.cached
     if use_features:
         out = {}
         with _progress(console) as prog:
@@ -119,7 +111,7 @@ def _datasets(model, prepared, spec, data_cfg, train_cfg, device, console, ranks
                                               lambda: prog.advance(task))
                 out[split] = D.FeatureDataset(feats, [c.sample.label for c in clips])
         return out, True
-    aug = Augment(data_cfg.augment, prepared["num"]) if data_cfg.augment else None
+    aug = Augment(data_cfg.augment, prepared.sampled_frames) if data_cfg.augment else None
     return {
         "train": D.ClipDataset(cached["train"], spec, aug, train_cfg.seed),
         "val": D.ClipDataset(cached["val"], spec),
@@ -142,201 +134,181 @@ def split_warnings(sizes: dict[str, int], *, group_split: bool = True, skipped: 
     return out
 
 
-def run_config(model_cfg, data_cfg, train_cfg, names, spec, prepared) -> dict:
+def run_config(cfg: Configs, spec, prepared: Prepared) -> dict:
     return {
         "config_version": CONFIG_VERSION,
         "lrcn_version": lrcn.__version__,
-        "model": asdict(model_cfg),
-        "data": asdict(data_cfg),
-        "train": asdict(train_cfg),
-        "class_names": names,
-        "preprocess": {**spec.to_dict(), "num_frames": data_cfg.num_frames, "sampled_frames": prepared["num"],
-                       "sample_fps": prepared["sample_fps"]},
+        "model": asdict(cfg.model),
+        "data": asdict(cfg.data),
+        "train": asdict(cfg.train),
+        "class_names": prepared.names,
+        "preprocess": {**spec.to_dict(), "num_frames": cfg.data.num_frames, "sampled_frames": prepared.sampled_frames,
+                       "sample_fps": prepared.sample_fps},
         "created": datetime.now().isoformat(timespec="seconds"),
     }
 
 
+def _settle(model_cfg: ModelConfig, data_cfg: DataConfig, train_cfg: TrainConfig, resume: str | None,
+            epochs: int | None) -> tuple[Configs, Path, dict | None]:
+    """The run's configs, its folder and (resuming) the last.pt it continues from."""
+    if not resume:
+        out = Path(train_cfg.out) if train_cfg.out else default_out(model_cfg.name)
+        if (out / "config.json").exists() or (out / "last.pt").exists():  # never mix two runs in one folder
+            raise LrcnError(f"{out}: holds another run already; pick a new --out, or continue it with "
+                            f"vc-train --resume {out}")
+        ckpt = None
+    else:
+        ckpt = load_checkpoint(Path(resume) / "last.pt")
+        saved = ckpt["config"]
+        model_cfg = ModelConfig.from_dict(saved["model"])
+        data_cfg = from_dict(DataConfig, saved["data"])
+        train_cfg = from_dict(TrainConfig, {**saved["train"], **({"epochs": epochs} if epochs else {})})
+        out = Path(resume)
+    model_cfg = replace(model_cfg, img_size=data_cfg.img_size, in_channels=channels_for(data_cfg.modality))
+    if ckpt is not None:  # a crafted or mismatched config must not size the model (hidden_size 10**7)
+        check_shapes(model_cfg, ckpt["model"], out / "last.pt")
+    return Configs(model_cfg, replace(data_cfg), replace(train_cfg)), out, ckpt
+
+
+def _resume_paths(out: Path, cfg: Configs) -> str:
+    return (f"--resume takes from {safe(out / 'last.pt')}: data {safe(cfg.data.root)}, "
+            f"cache {safe(cfg.data.cache_dir)}, split dir {safe(cfg.data.split_dir or 'none')}, "
+            f"backbone weights {safe(cfg.model.backbone_weights or 'none')}")
+
+
+def _session(cfg: Configs, out: Path, prepared: Prepared, ranks: Ranks, device, console: Console, *,
+             fresh_name: bool = False) -> Session:
+    """Build the model, its datasets and optimizer; rank 0 writes the run folder's first files.
+    `fresh_name`: `out` is a default name, so two runs started in one second get distinct folders."""
+    cfg = replace(cfg, model=replace(cfg.model, num_classes=len(prepared.names)))
+    spec = preprocess_spec(cfg.model, cfg.data)
+    model = build_model(cfg.model).to(device)
+    config = run_config(cfg, spec, prepared)
+    if ranks.is_main:  # rank 0 alone writes the run folder
+        if fresh_name and not ranks.enabled:
+            out = fresh_folder(out.parent, out.name)
+        out.mkdir(parents=True, exist_ok=True)
+        remove_stale_temps(out)
+        write_json(out / "config.json", config)
+        write_json(out / "skipped.json", prepared.skipped)
+        write_json(out / "splits.json", {k: [{"path": c.sample.path, "label": c.sample.label} for c in v]
+                                         for k, v in prepared.cached.items()})
+    console.print(f"run folder [bold]{safe(out)}[/]  device {device}  classes {len(prepared.names)}  "
+                  f"train/val/test {', '.join(str(len(prepared.cached[k])) for k in SPLITS)}")
+    if cfg.train.recipe_why:
+        console.print(cfg.train.recipe_why)
+    for line in split_warnings(prepared.sizes(), group_split=not cfg.data.split_dir,
+                               skipped=len(prepared.skipped)):
+        console.print(f"[yellow]warning:[/] {safe(line)}")
+    datasets, frozen_inputs = _datasets(model, prepared, spec, cfg, device, console, ranks)
+    net, net_frozen = distributed.wrap(model, ranks, device, frozen_inputs)  # `model` stays the unwrapped one
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt_cls = torch.optim.AdamW if cfg.train.optimizer == "adamw" else torch.optim.Adam
+    optimizer = opt_cls(params, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
+    scheduler = make_scheduler(optimizer, cfg.train)
+    return Session(out, cfg, config, spec, prepared, ranks, device, console, model, net, net_frozen, frozen_inputs,
+                   datasets, optimizer, scheduler)
+
+
+def _resume(s: Session, ckpt: dict | None) -> TrainState:
+    if ckpt is None:
+        return TrainState()
+    check_shapes(s.cfg.model, ckpt["model"], s.out / "last.pt")  # the data may now give another class count
+    s.model.load_state_dict(ckpt["model"])
+    s.optimizer.load_state_dict(ckpt["optimizer"])
+    s.scheduler.load_state_dict(ckpt["scheduler"])
+    s.console.print(f"resuming {safe(s.out)} after epoch {ckpt['epoch']}")
+    return TrainState.from_checkpoint(ckpt)
+
+
+def _epoch(s: Session, state: TrainState, epoch: int, select: str) -> None:
+    """One epoch: train, evaluate on `select`, step the scheduler, record and save (rank 0)."""
+    tc = s.cfg.train
+    t0 = time.perf_counter()
+    epoch_seed = tc.seed * 100_003 + epoch  # per-epoch seeds make --resume exact
+    torch.manual_seed(epoch_seed)
+    if hasattr(s.datasets["train"], "epoch"):
+        s.datasets["train"].epoch = epoch
+    batches = loader(s.datasets["train"], tc.batch_size, True, tc.workers, epoch_seed, s.ranks)
+    steps = min(len(batches), tc.steps_per_epoch or len(batches))
+    with _progress(s.console) as prog:
+        task = prog.add_task(f"epoch {epoch}/{tc.epochs}", total=steps, stats="")
+
+        def on_step(loss, acc, clips_per_s, n):
+            prog.update(task, advance=1, stats=f"loss {loss:.3f} acc {acc:.3f} {clips_per_s:.1f} clips/s")
+
+        tr = train_one_epoch(s.net, batches, s.optimizer, s.device, frozen_inputs=s.net_frozen,
+                             max_steps=tc.steps_per_epoch, on_step=on_step, label_smoothing=tc.label_smoothing)
+    tr = distributed.reduce_epoch(s.ranks, tr, s.device)
+    ev = evaluate(s, select, tc.workers)
+    step_scheduler(s.scheduler, ev)
+    seconds = time.perf_counter() - t0
+    state.train_seconds += seconds
+    state.history.append({"epoch": epoch, "train_loss": tr["loss"], "train_accuracy": tr["accuracy"],
+                          "val_loss": ev["loss"], "val_accuracy": ev["accuracy"],
+                          "lr": s.optimizer.param_groups[0]["lr"], "seconds": seconds,
+                          "clips_per_s": tr["clips_per_s"]})
+    now = score(ev, tc.select, epoch)
+    improved = state.best_score is None or now > state.best_score
+    if improved:
+        state.best_val_loss, state.best_score, state.epochs_since_best = ev["loss"], now, 0
+    else:
+        state.epochs_since_best += 1
+    if s.ranks.is_main:
+        ck = {"model": s.model.state_dict(), "optimizer": s.optimizer.state_dict(),
+              "scheduler": s.scheduler.state_dict(), "config": s.config, **state.checkpoint_fields(epoch)}
+        # at every instant on disk: a last.pt has a best.pt beside it, and best.pt is never the later epoch
+        order = ("last.pt", "best.pt") if (s.out / "last.pt").exists() else ("best.pt", "last.pt")
+        for name in order:
+            if improved or name == "last.pt":
+                save_checkpoint(s.out / name, ck)
+        write_json(s.out / "history.json", state.history)
+    state.epoch = epoch  # saved: an interrupt from here on resumes after it
+    s.console.print(f"epoch {epoch}: train loss {tr['loss']:.3f} acc {tr['accuracy']:.3f} | "
+                    f"{select} loss {ev['loss']:.3f} acc {ev['accuracy']:.3f} | {seconds:.1f}s"
+                    + ("  [green]best[/]" if improved else ""))
+
+
+def _fit(s: Session, state: TrainState) -> None:
+    """The epochs after state.epoch, up to the configured count or early stopping."""
+    select = "val" if len(s.datasets["val"]) > 0 else "train"
+    for epoch in range(state.epoch + 1, s.cfg.train.epochs + 1):
+        if s.cfg.train.patience and state.epochs_since_best >= s.cfg.train.patience:
+            s.console.print(f"early stop: no better {select} loss for {state.epochs_since_best} epochs")
+            break
+        _epoch(s, state, epoch, select)
+
+
 def train(model_cfg: ModelConfig, data_cfg: DataConfig, train_cfg: TrainConfig, *, resume: str | None = None,
           epochs: int | None = None, console: Console | None = None) -> Path:
-    """Train one model; returns the run folder.
+    """Train one model; returns the run folder. The configs given are read, never changed.
 
     `resume` continues a run from its last.pt with the run's own saved configuration;
     `epochs` then raises or lowers its epoch count.
     """
     console = console or Console()
-    state = None
-    if resume:
-        state = load_checkpoint(Path(resume) / "last.pt")
-        saved = state["config"]
-        model_cfg = ModelConfig.from_dict(saved["model"])
-        data_cfg = from_dict(DataConfig, saved["data"])
-        train_cfg = from_dict(TrainConfig, {**saved["train"], **({"epochs": epochs} if epochs else {})})
-        out = Path(resume)
-    else:
-        out = Path(train_cfg.out) if train_cfg.out else default_out(model_cfg.name)
-        if (out / "config.json").exists() or (out / "last.pt").exists():  # never mix two runs in one folder
-            raise LrcnError(f"{out}: holds another run already; pick a new --out, or continue it with "
-                            f"vc-train --resume {out}")
-    ranks, device = distributed.setup(pick_device(train_cfg.device), train_cfg.dist_timeout_s)
+    cfg, out, ckpt = _settle(model_cfg, data_cfg, train_cfg, resume, epochs)
+    ranks, device = distributed.setup(pick_device(cfg.train.device), cfg.train.dist_timeout_s)
     if not ranks.is_main:  # one voice: rank 0 prints progress, every rank still raises its errors
         console = Console(quiet=True)
-    seed_everything(train_cfg.seed)
-    if state is not None:  # these paths come from a file that may have travelled: say which ones are used
-        console.print(f"--resume takes from {safe(Path(resume) / 'last.pt')}: data {safe(data_cfg.root)}, "
-                      f"cache {safe(data_cfg.cache_dir)}, split dir {safe(data_cfg.split_dir or 'none')}, "
-                      f"backbone weights {safe(model_cfg.backbone_weights or 'none')}")
-
-    model_cfg.img_size = data_cfg.img_size
-    model_cfg.in_channels = channels_for(data_cfg.modality)
+    seed_everything(cfg.train.seed)
+    if ckpt is not None:  # these paths come from a file that may have travelled: say which ones are used
+        console.print(_resume_paths(out, cfg))
     try:
-        prepared = prepare_data(model_cfg, data_cfg, train_cfg.seed, console, ranks)
+        prepared = prepare_data(cfg.data, cfg.train.seed, console, ranks)
     except KeyboardInterrupt:
         raise TrainingInterrupted("interrupted while decoding clips: no run folder was written "
                                   "(the clips decoded so far stay cached)") from None
-    names = prepared["names"]
-    model_cfg.num_classes = len(names)
-    if state is not None:  # a crafted or mismatched config must not size the model (hidden_size 10**7)
-        check_shapes(model_cfg, state["model"], Path(resume) / "last.pt")
-    spec = preprocess_spec(model_cfg, data_cfg)
-    model = build_model(model_cfg).to(device)
-    config = run_config(model_cfg, data_cfg, train_cfg, names, spec, prepared)
-
-    if ranks.is_main:  # rank 0 alone writes the run folder
-        if not (resume or train_cfg.out or ranks.enabled):  # a default name: two runs in one second get -2
-            out = fresh_folder(out.parent, out.name)
-        out.mkdir(parents=True, exist_ok=True)
-        remove_stale_temps(out)
-        write_json(out / "config.json", config)
-        write_json(out / "skipped.json", prepared["skipped"])
-        write_json(out / "splits.json", {k: [{"path": c.sample.path, "label": c.sample.label} for c in v]
-                                         for k, v in prepared["cached"].items()})
-    console.print(f"run folder [bold]{safe(out)}[/]  device {device}  classes {len(names)}  "
-                  f"train/val/test {', '.join(str(len(prepared['cached'][k])) for k in ('train', 'val', 'test'))}")
-    if train_cfg.recipe_why:
-        console.print(train_cfg.recipe_why)
-    for line in split_warnings({k: len(v) for k, v in prepared["cached"].items()},
-                               group_split=not data_cfg.split_dir, skipped=len(prepared["skipped"])):
-        console.print(f"[yellow]warning:[/] {safe(line)}")
-
-    datasets, frozen_inputs = _datasets(model, prepared, spec, data_cfg, train_cfg, device, console, ranks)
-    net, net_frozen = distributed.wrap(model, ranks, device, frozen_inputs)  # `model` stays the unwrapped one
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt_cls = torch.optim.AdamW if train_cfg.optimizer == "adamw" else torch.optim.Adam
-    optimizer = opt_cls(params, lr=train_cfg.lr, weight_decay=train_cfg.weight_decay)
-    scheduler = make_scheduler(optimizer, train_cfg)
-    history, start, best_val, since_best, train_seconds = [], 1, math.inf, 0, 0.0
-    best_score = None
-    if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        history, start = state["history"], state["epoch"] + 1
-        best_val, since_best = state["best_val_loss"], state["epochs_since_best"]
-        best_score = tuple(state["best_score"]) if state.get("best_score") is not None else (-best_val,)
-        train_seconds = state.get("train_seconds", 0.0)
-        console.print(f"resuming {safe(out)} after epoch {state['epoch']}")
-
-    def checkpoint(epoch: int) -> dict:
-        return {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                "epoch": epoch, "config": config, "history": history, "best_val_loss": best_val,
-                "epochs_since_best": since_best, "train_seconds": train_seconds, "best_score": best_score}
-
-    has_val = len(datasets["val"]) > 0
-    select = "val" if has_val else "train"
-    saved = state["epoch"] if state is not None else 0  # the epoch last.pt holds
+    s = _session(cfg, out, prepared, ranks, device, console, fresh_name=not (resume or cfg.train.out))
+    state = _resume(s, ckpt)
     try:
-        for epoch in range(start, train_cfg.epochs + 1):
-            if train_cfg.patience and since_best >= train_cfg.patience:
-                console.print(f"early stop: no better {select} loss for {since_best} epochs")
-                break
-            t0 = time.perf_counter()
-            epoch_seed = train_cfg.seed * 100_003 + epoch  # per-epoch seeds make --resume exact
-            torch.manual_seed(epoch_seed)
-            if hasattr(datasets["train"], "epoch"):
-                datasets["train"].epoch = epoch
-            loader = _loader(datasets["train"], train_cfg.batch_size, True, train_cfg.workers, epoch_seed, ranks)
-            steps = min(len(loader), train_cfg.steps_per_epoch or len(loader))
-            with _progress(console) as prog:
-                task = prog.add_task(f"epoch {epoch}/{train_cfg.epochs}", total=steps, stats="")
-
-                def on_step(loss, acc, clips_per_s, n):
-                    prog.update(task, advance=1, stats=f"loss {loss:.3f} acc {acc:.3f} {clips_per_s:.1f} clips/s")
-
-                tr = train_one_epoch(net, loader, optimizer, device, frozen_inputs=net_frozen,
-                                     max_steps=train_cfg.steps_per_epoch, on_step=on_step,
-                                     label_smoothing=train_cfg.label_smoothing)
-            tr = distributed.reduce_epoch(ranks, tr, device)
-            ev = distributed.evaluate_split(
-                model, datasets[select], lambda ds: _loader(ds, train_cfg.batch_size, False, train_cfg.workers, 0),
-                ranks, device, frozen_inputs=frozen_inputs)
-            step_scheduler(scheduler, ev)
-            seconds = time.perf_counter() - t0
-            train_seconds += seconds
-            row = {"epoch": epoch, "train_loss": tr["loss"], "train_accuracy": tr["accuracy"],
-                   "val_loss": ev["loss"], "val_accuracy": ev["accuracy"], "lr": optimizer.param_groups[0]["lr"],
-                   "seconds": seconds, "clips_per_s": tr["clips_per_s"]}
-            history.append(row)
-            now = score(ev, train_cfg.select, epoch)
-            improved = best_score is None or now > best_score
-            if improved:
-                best_val, best_score, since_best = ev["loss"], now, 0
-            else:
-                since_best += 1
-            if ranks.is_main:
-                ck = checkpoint(epoch)
-                if improved:
-                    save_checkpoint(out / "best.pt", ck)
-                save_checkpoint(out / "last.pt", ck)
-                write_json(out / "history.json", history)
-            saved = epoch
-            console.print(f"epoch {epoch}: train loss {tr['loss']:.3f} acc {tr['accuracy']:.3f} | "
-                          f"{select} loss {ev['loss']:.3f} acc {ev['accuracy']:.3f} | {seconds:.1f}s"
-                          + ("  [green]best[/]" if improved else ""))
-        return finish(out, model, datasets, names, history, train_seconds, prepared, frozen_inputs, device,
-                      train_cfg.batch_size, console, ranks)
+        _fit(s, state)
+        return finish(s, state)
     except KeyboardInterrupt:
-        if saved:
-            msg = (f"interrupted: {out / 'last.pt'} holds epoch {saved} (an unfinished epoch is discarded); "
+        out = s.out  # the folder actually written (a default name may have become name-2)
+        if state.epoch:
+            msg = (f"interrupted: {out / 'last.pt'} holds epoch {state.epoch} (an unfinished epoch is discarded); "
                    f"continue with vc-train --resume {out}")
         else:
             msg = f"interrupted before epoch 1 finished: {out} holds no checkpoint to resume"
         raise TrainingInterrupted(msg) from None
-
-
-def finish(out, model, datasets, names, history, train_seconds, prepared, frozen_inputs, device, batch_size,
-           console, ranks: distributed.Ranks = distributed.Ranks()) -> Path:
-    """Test the best checkpoint and write metrics, per-class accuracy and plots."""
-    best = distributed.on_main(ranks, lambda: load_checkpoint(out / "best.pt") if (out / "best.pt").is_file()
-                               else load_checkpoint(out / "last.pt"))
-    model.load_state_dict(best["model"])
-    results = {k: distributed.evaluate_split(model, datasets[k], lambda ds: _loader(ds, batch_size, False, 0, 0),
-                                             ranks, device, frozen_inputs=frozen_inputs)
-               for k in ("train", "val", "test")}
-    if not ranks.is_main:
-        return out
-    test = results["test"]
-    k = len(names)
-    matrix = confusion_matrix(test["labels"], test["preds"], k)
-    per_class = {n: (float(matrix[i, i] / matrix[i].sum()) if matrix[i].sum() else None) for i, n in enumerate(names)}
-
-    def num(v):
-        return None if v is None or (isinstance(v, float) and math.isnan(v)) else v
-
-    metrics = {
-        "test_accuracy": num(test["accuracy"]), "test_loss": num(test["loss"]),
-        "val_accuracy": num(results["val"]["accuracy"]), "val_loss": num(results["val"]["loss"]),
-        "train_accuracy": num(results["train"]["accuracy"]), "train_loss": num(results["train"]["loss"]),
-        "best_epoch": best["epoch"], "epochs": len(history), "train_seconds": round(train_seconds, 2),
-        "num_train": len(datasets["train"]), "num_val": len(datasets["val"]), "num_test": len(datasets["test"]),
-        "skipped_files": len(prepared["skipped"]), "sample_fps": prepared["sample_fps"],
-    }
-    write_json(out / "metrics.json", metrics)
-    write_json(out / "per_class.json", {"accuracy": per_class, "confusion": matrix.tolist(), "class_names": names})
-    write_json(out / "history.json", history)
-    if history:
-        plot_curves(history, out / "curves.png")
-    plot_confusion(matrix, names, out / "confusion.png")
-    write_run_report(out)
-    console.print(f"test accuracy {metrics['test_accuracy']}  (best epoch {best['epoch']}, "
-                  f"{metrics['num_test']} test clips, {train_seconds:.0f}s training)  -> {out}")
-    return out

@@ -1,0 +1,50 @@
+"""Validation of typed configs: problems named by the library's own parameter names, collected
+and raised as one ValueError; and the one mapping of those names to a CLI's flags.
+
+A Python caller reads `threads must be >= 1, got 0`; vc-bench's user reads `--threads must be
+>= 1, got 0`, because the CLI passes the message through `with_flags`.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+
+def at_least(obj, **floors: float) -> list[str]:
+    """One problem per field of `obj` below its floor; a None field is left alone (unset)."""
+    return [f"{k} must be >= {low}, got {getattr(obj, k)}" for k, low in floors.items()
+            if getattr(obj, k) is not None and getattr(obj, k) < low]
+
+
+def one_of(obj, **choices: Iterable[str]) -> list[str]:
+    """One problem per field of `obj` whose value is not among its choices."""
+    out = []
+    for k, allowed in choices.items():
+        allowed = tuple(allowed)
+        if getattr(obj, k) not in allowed:
+            out.append(f"{k} must be one of {', '.join(allowed)}, got {getattr(obj, k)!r}")
+    return out
+
+
+def refuse(problems: list[str]) -> None:
+    if problems:
+        raise ValueError("; ".join(problems))
+
+
+def with_flags(message: str, flags: dict[str, str]) -> str:
+    """A config error in a CLI's words: each problem that starts with a parameter of `flags`
+    (parameter -> flag) starts with the flag instead."""
+
+    def one(problem: str) -> str:
+        head, sep, rest = problem.partition(" ")
+        return flags[head] + sep + rest if head in flags else problem
+
+    return "; ".join(one(p) for p in message.split("; "))
+
+
+def from_dict(cls, d: dict):
+    """A config dataclass from a saved dict, ignoring keys this version does not know."""
+    from dataclasses import fields
+
+    names = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in d.items() if k in names})
