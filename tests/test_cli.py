@@ -42,6 +42,7 @@ NONSENSE = [  # (command, options, what the one refusal line says); each exits 2
     ("vc-train", ["--device", "tpu"], "--device must be one of auto, cpu, cuda"),
     ("vc-train", ["--input", "flow"], "--input must be one of rgb, diff, rgb+diff"),
     ("vc-train", ["--augment", "flip,warp"], "--augment takes flip, crop, color, temporal"),
+    ("vc-train", ["--val-frac", "0.9", "--test-frac", "0.5"], "--val-frac and --test-frac must be"),
     ("vc-run", ["--top-k", "0"], "--top-k must be >= 1"),
     ("vc-run", ["--clips", "0"], "--clips must be >= 1"),
     ("vc-run", ["--device", "tpu"], "--device must be one of auto, cpu, cuda, tensorrt"),

@@ -7,6 +7,7 @@ A Python caller reads `threads must be >= 1, got 0`; vc-bench's user reads `--th
 
 from __future__ import annotations
 
+import re
 from typing import Iterable
 
 
@@ -33,11 +34,17 @@ def refuse(problems: list[str]) -> None:
 
 def with_flags(message: str, flags: dict[str, str]) -> str:
     """A config error in a CLI's words: each problem that starts with a parameter of `flags`
-    (parameter -> flag) starts with the flag instead."""
+    (parameter -> flag) starts with the flag instead, and so does every snake_case parameter
+    named later in it ("val_fraction and test_fraction must ..."). Plain words such as `name`
+    are mapped only at the head, where they cannot be prose."""
+
+    def word(m: re.Match) -> str:
+        return flags.get(m[0], m[0]) if "_" in m[0] else m[0]
 
     def one(problem: str) -> str:
         head, sep, rest = problem.partition(" ")
-        return flags[head] + sep + rest if head in flags else problem
+        return (flags.get(head, head) + sep + re.sub(r"\b[a-z]+(?:_[a-z0-9]+)+\b", word, rest)) if head in flags \
+            else re.sub(r"\b[a-z]+(?:_[a-z0-9]+)+\b", word, problem)
 
     return "; ".join(one(p) for p in message.split("; "))
 
