@@ -10,7 +10,8 @@ count of frames read, and a stall check for producers that may hang in a driver 
 from __future__ import annotations
 
 import time
-from typing import Callable, Iterator, NamedTuple
+from dataclasses import dataclass
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -18,7 +19,10 @@ from lrcn.core.errors import SourceError
 from lrcn.runtime.mailbox import Mailbox
 
 
-class Frame(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One decoded frame (a dataclass, not a NamedTuple: a field `index` would shadow tuple.index)."""
+
     image: np.ndarray
     """BGR uint8 as OpenCV decodes it."""
     t: float

@@ -17,6 +17,7 @@ Modalities (input channels C):
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import cv2
 import numpy as np
@@ -70,7 +71,8 @@ class PreprocessSpec:
     @classmethod
     def from_dict(cls, d: dict) -> "PreprocessSpec":
         keys = {f for f in cls.__dataclass_fields__}
-        return cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items() if k in keys})
+        kwargs: dict[str, Any] = {k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items() if k in keys}
+        return cls(**kwargs)
 
 
 def channels_for(modality: str) -> int:
