@@ -1,13 +1,14 @@
 # `make demo`: set up .venv, make the synthetic set, train, export and classify.
 # `make test`: set up .venv and run the whole test suite.
 # `make test-fast`: the same without the tests marked `slow` (under a minute on an idle 2-core machine).
+# `make lint`: ruff (lint + format check) and mypy over the runtime, as CI runs them.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.lrcn-installed
 DEMO_DATA ?= artifacts/data/synth
 
-.PHONY: demo test test-fast setup clean-artifacts
+.PHONY: demo test test-fast lint setup clean-artifacts
 
 setup: $(STAMP)
 
@@ -31,6 +32,12 @@ demo: $(STAMP) $(DEMO_DATA)/.done
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# Lint and format (ruff), and types over the torch-free runtime (mypy); .ci/run runs it before the tests.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy lrcn/runtime lrcn/core
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow"
