@@ -1,0 +1,111 @@
+"""`vc-serve`: classify streams as a long-running service with an HTTP API, metrics and a live dashboard.
+
+`vc-serve CONFIG.yaml`, or `vc-serve --model M.onnx --stream NAME=SOURCE ...` for a quick
+start (flags override the file). The configuration is checked before anything starts: a
+problem is one line naming the file and the key, exit 2. SIGTERM or Ctrl-C stop the streams,
+flush the sinks within a bound and exit 0.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from typing import Annotated, Optional
+
+import typer
+
+from lrcn.runtime.console import fail, one_line_errors
+
+app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=False)
+
+CLOSE_S = 3.0
+"""Streams stop and sinks flush within this; with the HTTP server's own 1 s, SIGTERM exits within 5 s."""
+
+
+def _config(config, model, streams, host, port, token, device, threads):
+    from lrcn.serve.config import ConfigError, ServeConfig, check, load, parse_stream_arg
+
+    try:
+        if config:
+            cfg = load(config)
+        elif model:
+            cfg = ServeConfig(model=model)
+        else:
+            raise ConfigError("give a config file (vc-serve demo.yaml) or --model M.onnx with --stream NAME=SOURCE")
+        if model:
+            cfg.model = model
+        cfg.streams += [parse_stream_arg(s) for s in streams or []]
+        for key, value in (("host", host), ("port", port), ("token", token)):
+            if value is not None:
+                setattr(cfg.http, key, value)
+        cfg.device = device or cfg.device
+        cfg.threads = threads if threads is not None else cfg.threads
+        where = f"{config}: " if config else ""
+        try:
+            return check(cfg)
+        except ConfigError as e:
+            raise ConfigError(f"{where}{e}" if not str(e).startswith(where) else str(e)) from None
+    except ConfigError as e:
+        raise fail(str(e), 2) from None
+
+
+@app.command()
+def main(
+    config: Annotated[Optional[str], typer.Argument(help="YAML config (see the README's Serve section).",
+                                                    show_default=False)] = None,
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Exported M.onnx (overrides the config).")] = None,
+    stream: Annotated[Optional[list[str]], typer.Option("--stream", help="NAME=SOURCE (URL, camera index or "
+                                                                         "video file); repeatable.")] = None,
+    host: Annotated[Optional[str], typer.Option(help="Bind address (default 127.0.0.1; any other needs a token).")] = None,
+    port: Annotated[Optional[int], typer.Option(help="Port (default 8000).")] = None,
+    token: Annotated[Optional[str], typer.Option(help="Required on every endpoint but /health "
+                                                      "(Authorization: Bearer TOKEN).")] = None,
+    device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda or tensorrt.")] = None,
+    threads: Annotated[Optional[int], typer.Option(help="CPU threads for onnxruntime.")] = None,
+    log_json: Annotated[bool, typer.Option("--log-json", help="Structured logs: one JSON object a line.")] = False,
+) -> None:
+    """Serve the model over HTTP until SIGTERM or Ctrl-C."""
+    cfg = _config(config, model, stream, host, port, token, device, threads)
+    import logging
+
+    from lrcn.serve import logs
+
+    logs.setup(log_json)
+    log = logging.getLogger("lrcn.serve")
+    stop = {"signal": None}
+
+    def on_signal(signum, frame):  # before uvicorn runs, and after it re-raises what it caught
+        stop["signal"] = signum
+
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    from lrcn.serve.service import Service
+
+    service = Service(cfg)
+    try:
+        with one_line_errors():
+            service.start()
+        if stop["signal"] is None:
+            _serve(service, cfg)
+    finally:
+        t0 = time.monotonic()
+        service.close(CLOSE_S)
+        for s, h in old.items():
+            signal.signal(s, h)
+        log.info("stopped in %.1f s", time.monotonic() - t0, extra={"event": "stopped"})
+
+
+def _serve(service, cfg) -> None:
+    import uvicorn
+
+    from lrcn.serve.api import create_app
+
+    app_ = create_app(service, cfg.http.token)
+    server = uvicorn.Server(uvicorn.Config(app_, host=cfg.http.host, port=cfg.http.port, log_config=None,
+                                           access_log=False, timeout_graceful_shutdown=1, lifespan="off"))
+    server.run()
+    if not server.started and not server.should_exit:
+        raise fail(f"http: cannot serve on {cfg.http.host}:{cfg.http.port} (in use, or not an address here)", 1)
+
+
+if __name__ == "__main__":
+    app()

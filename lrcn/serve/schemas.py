@@ -1,0 +1,110 @@
+"""The API's request and answer models (pydantic), and the snapshot of a stream they are made from."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from lrcn.serve.frames import annotate, jpeg
+
+
+class Error(BaseModel):
+    error: str
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Ready(BaseModel):
+    ready: bool
+    model: str
+    streams: int
+
+
+class NewStream(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=64)
+    source: str = Field(min_length=1, max_length=2000, description="A stream URL (http, rtsp, ...) or camera index.")
+    sample_fps: Optional[float] = Field(None, ge=0)
+    threshold: float = Field(0.0, ge=0, le=1)
+    smooth: int = Field(1, ge=1, le=1000)
+
+
+class StreamInfo(BaseModel):
+    name: str
+    source: str
+    state: str = Field(description="starting, running, reconnecting, failed or ended")
+    fps: float = Field(description="Processed frames per second over the last 5 s.")
+    latency_p50_ms: Optional[float]
+    latency_p95_ms: Optional[float]
+    label: Optional[str]
+    probability: Optional[float]
+    uncertain: bool
+    frames_read: int
+    frames_processed: int
+    frames_dropped: int
+    predictions: int
+    reconnects: int
+    events: int
+    error: Optional[str]
+
+
+class StreamList(BaseModel):
+    streams: list[StreamInfo]
+
+
+class Removed(BaseModel):
+    removed: str
+
+
+class EventList(BaseModel):
+    events: list[dict]
+
+
+class Classified(BaseModel):
+    """The same fields as one `vc-run --json` row in clip mode."""
+
+    source: str
+    label: str
+    probability: float
+    top_k: list[tuple[str, float]]
+    clips: int
+    frames: int
+    ms: dict[str, float]
+
+
+def stream_info(manager, e) -> StreamInfo:
+    st = manager.stats(e)
+    last = e.last
+    prob = None if last is None else round(float(last.probability), 6)
+    return StreamInfo(
+        name=e.settings.name, source=e.settings.source, state=e.state, fps=round(manager.fps(e), 2),
+        latency_p50_ms=None if st is None or st.latency_p50_ms is None else round(st.latency_p50_ms, 2),
+        latency_p95_ms=None if st is None or st.latency_p95_ms is None else round(st.latency_p95_ms, 2),
+        label=None if last is None else last.label, probability=prob,
+        uncertain=last is not None and last.probability < e.settings.threshold,
+        frames_read=0 if st is None else st.read, frames_processed=0 if st is None else st.processed,
+        frames_dropped=0 if st is None else st.dropped, predictions=0 if st is None else st.predictions,
+        reconnects=0 if st is None else st.reconnects, events=manager.events.counts.get(e.settings.name, 0),
+        error=e.error)
+
+
+def frame_jpeg(manager, e) -> bytes | None:
+    """The newest frame, annotated; encoded once per processed frame however many clients ask."""
+    frame, index, cached = e.frame, e.frame_index, e.jpeg
+    if frame is None:
+        return None
+    if cached is not None and cached[0] == index:
+        return cached[1]
+    last = e.last
+    if last is None:
+        label, prob = "(window filling)", None
+    elif last.probability < e.settings.threshold:
+        label, prob = "uncertain", last.probability
+    else:
+        label, prob = last.label, last.probability
+    data = jpeg(annotate(frame, label, prob, manager.fps(e)))
+    e.jpeg = (index, data)
+    return data
