@@ -1,0 +1,155 @@
+"""vc-serve's HTTP API in this process (FastAPI's TestClient): streams, events, classify, metrics, tokens."""
+
+from __future__ import annotations
+
+import glob
+import os
+import tempfile
+
+import pytest
+from runtime_fixtures import MjpegServer, fake_model
+from serve_fixtures import BLACK, GREEN, service, until
+
+pytest.importorskip("fastapi", reason="the serve extra is not installed (pip install -e '.[serve]')")
+from fastapi.testclient import TestClient  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def fake(tmp_path_factory):
+    return fake_model(tmp_path_factory.mktemp("serve_model"))
+
+
+@pytest.fixture
+def client(fake):
+    svc, app = service(fake, max_upload_mb=1.0)
+    with TestClient(app) as c:
+        c.service = svc
+        yield c
+    svc.close(3.0)
+
+
+def uploads_left() -> list[str]:
+    return glob.glob(os.path.join(tempfile.gettempdir(), ".lrcn-upload-*"))
+
+
+def test_streams_come_and_go_without_disturbing_each_other(client):
+    cams = [MjpegServer([BLACK], fps=20).start(), MjpegServer([GREEN], fps=20).start()]
+    try:
+        assert client.post("/streams", json={"name": "one", "source": cams[0].url(), "sample_fps": 0}).status_code == 201
+        info = lambda name: client.get(f"/streams/{name}").json()  # noqa: E731
+        until(lambda: info("one")["state"] == "running" and info("one")["label"] == "c", 20, "one runs")
+        assert client.post("/streams", json={"name": "two", "source": cams[1].url(), "sample_fps": 0}).status_code == 201
+        until(lambda: info("two")["label"] == "a", 20, "two runs and says a")
+        assert client.post("/streams", json={"name": "two", "source": cams[1].url()}).status_code == 409
+        before = info("one")["frames_processed"]
+        assert client.delete("/streams/two").json() == {"removed": "two"}
+        until(lambda: info("one")["frames_processed"] >= before + 10, 20, "one goes on after two left")
+        listed = client.get("/streams").json()["streams"]
+        assert [s["name"] for s in listed] == ["one"] and listed[0]["fps"] > 0
+        assert listed[0]["latency_p95_ms"] >= listed[0]["latency_p50_ms"] > 0
+        jpg = client.get("/streams/one/frame.jpg")
+        assert jpg.status_code == 200 and jpg.content[:2] == b"\xff\xd8"
+        assert client.delete("/streams/two").status_code == 404
+        assert client.get("/streams/nope/events").json() == {"error": "no stream named 'nope'"}
+    finally:
+        for c in cams:
+            c.stop()
+
+
+@pytest.mark.parametrize("source", ["/etc/passwd", "file:///etc/passwd", "video.mp4", "../x"])
+def test_no_endpoint_reads_a_path_from_the_request(client, source):
+    r = client.post("/streams", json={"name": "x", "source": source})
+    assert r.status_code == 422 and "file paths are not read" in r.json()["error"]
+    assert client.get("/streams").json() == {"streams": []}
+
+
+def test_bad_requests_are_one_line_errors(client):
+    r = client.post("/streams", json={"name": "x"})
+    assert r.status_code == 422 and set(r.json()) == {"error"} and "source" in r.json()["error"]
+    r = client.post("/streams", json={"name": "bad name!", "source": "http://127.0.0.1:9/x"})
+    assert r.status_code == 422 and "name" in r.json()["error"]
+    r = client.post("/streams", json={"name": "x", "source": "http://127.0.0.1:9/x", "color": 1})
+    assert r.status_code == 422 and "color" in r.json()["error"]
+    assert client.get("/nothing").json() == {"error": "Not Found"}
+
+
+def test_events_history_and_since(client):
+    svc = client.service
+    cam = MjpegServer([BLACK], fps=10).start()
+    try:
+        client.post("/streams", json={"name": "door", "source": cam.url()})
+        for i in range(3):
+            svc.record_event({"type": "event", "phase": "start", "stream": "door", "label": "a", "id": f"e{i}"})
+        svc.record_event({"type": "event", "phase": "end", "stream": "door", "label": "a", "id": "e2"})
+        svc.record_event({"type": "event", "phase": "start", "stream": "other", "label": "b", "id": "o"})
+        newest = client.get("/events", params={"limit": 2}).json()["events"]
+        assert [e["id"] for e in newest] == ["o", "e2"]
+        since = client.get("/streams/door/events", params={"since": 2}).json()["events"]
+        assert [(e["seq"], e["phase"]) for e in since] == [(3, "start"), (4, "end")]
+        assert client.get("/streams/door").json()["events"] == 3
+    finally:
+        cam.stop()
+
+
+def test_classify_equals_the_python_api_and_refuses_garbage(client, tiny_data):
+    from lrcn.runtime.classifier import VideoClassifier
+
+    clip = sorted(tiny_data.rglob("*.avi"))[0]
+    data = clip.read_bytes()
+    want = VideoClassifier(client.service.cfg.model, device="cpu").predict(clip).to_dict()
+    r = client.post("/classify", params={"name": "dir/../clip.avi"}, content=data)
+    assert r.status_code == 200, r.text
+    got = r.json()
+    assert got["source"] == "clip.avi"
+    for k in ("label", "probability", "top_k", "clips", "frames"):
+        assert got[k] == want[k], k
+    garbage = {"empty": (b"", 400, "empty upload"), "text": (b"hello, this is not a video\n" * 50, 415, "text"),
+               "truncated": (data[: len(data) // 3], 422, "clip.avi"),
+               "zeros": (bytes(2 * 1024 * 1024), 413, "over the limit")}
+    for what, (body, status, says) in garbage.items():
+        r = client.post("/classify", params={"name": "clip.avi"}, content=body)
+        assert r.status_code == status and says in r.json()["error"], (what, r.status_code, r.text)
+        assert "Traceback" not in r.text and "/tmp" not in r.json()["error"]
+    r = client.post("/classify", files={"file": ("clip.avi", data)})
+    assert r.status_code == 415 and "--data-binary" in r.json()["error"]
+    assert client.post("/classify", content=data).json()["label"] == want["label"]  # still serving
+    assert uploads_left() == []
+    metrics = client.get("/metrics").text
+    assert 'lrcn_classify_requests_total{status="200"} 2.0' in metrics
+    assert 'lrcn_classify_requests_total{status="413"} 1.0' in metrics
+
+
+def test_metrics_parse_and_name_streams(client):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    cam = MjpegServer([BLACK], fps=20).start()
+    try:
+        client.post("/streams", json={"name": "m", "source": cam.url(), "sample_fps": 0})
+        until(lambda: client.get("/streams/m").json()["predictions"] > 3, 20, "m predicts")
+        families = {f.name: f for f in text_string_to_metric_families(client.get("/metrics").text)}
+        for name in ("lrcn_frames_read", "lrcn_frames_processed", "lrcn_frames_dropped", "lrcn_predictions",
+                     "lrcn_inference_seconds", "lrcn_latency_seconds", "lrcn_sink_deliveries", "lrcn_sink_failures"):
+            assert name in families, name
+        processed = [s for s in families["lrcn_frames_processed"].samples if s.labels == {"stream": "m"}]
+        assert processed and processed[0].value > 3
+        counts = [s for s in families["lrcn_latency_seconds"].samples
+                  if s.name == "lrcn_latency_seconds_count" and s.labels["stream"] == "m"]
+        assert counts and counts[0].value > 3
+    finally:
+        cam.stop()
+
+
+def test_a_token_guards_everything_but_health(fake):
+    svc, app = service(fake, host="0.0.0.0", token="s3cret")
+    try:
+        with TestClient(app) as c:
+            assert c.get("/health").status_code == 200
+            for path in ("/ready", "/streams", "/events", "/metrics", "/"):
+                r = c.get(path)
+                assert r.status_code == 401 and "token" in r.json()["error"], path
+                assert c.get(path, headers={"Authorization": "Bearer wrong"}).status_code == 401
+                assert c.get(path, headers={"Authorization": "Bearer s3cret"}).status_code == 200, path
+            assert c.get("/streams", params={"token": "s3cret"}).status_code == 200
+            assert c.post("/classify", content=b"x").status_code == 401
+    finally:
+        svc.close(3.0)
