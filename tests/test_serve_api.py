@@ -110,13 +110,15 @@ def test_classify_equals_the_python_api_and_refuses_garbage(client, tiny_data):
         r = client.post("/classify", params={"name": "clip.avi"}, content=body)
         assert r.status_code == status and says in r.json()["error"], (what, r.status_code, r.text)
         assert "Traceback" not in r.text and "/tmp" not in r.json()["error"]
+    chunked = client.post("/classify", content=iter([bytes(512 * 1024)] * 4))  # no Content-Length: counted
+    assert chunked.status_code == 413 and "over the limit" in chunked.json()["error"]
     r = client.post("/classify", files={"file": ("clip.avi", data)})
     assert r.status_code == 415 and "--data-binary" in r.json()["error"]
     assert client.post("/classify", content=data).json()["label"] == want["label"]  # still serving
     assert uploads_left() == []
     metrics = client.get("/metrics").text
     assert 'lrcn_classify_requests_total{status="200"} 2.0' in metrics
-    assert 'lrcn_classify_requests_total{status="413"} 1.0' in metrics
+    assert 'lrcn_classify_requests_total{status="413"} 2.0' in metrics
 
 
 def test_metrics_parse_and_name_streams(client):

@@ -26,6 +26,9 @@ from lrcn.serve.upload import check_video_bytes, upload_name
 
 URL_SCHEMES = ("http", "https", "rtsp", "rtsps", "rtmp", "udp", "tcp", "srt")
 EVENTS_MAX = 1000
+DRAIN_MAX = 256 * 1024 * 1024
+"""A refused upload up to this size is read to its end and discarded (so the client reads the 413);
+past it the connection is closed."""
 HEAD_BYTES = 512
 """The start of an upload kept for the container check."""
 
@@ -151,6 +154,7 @@ def create_app(service, token: str | None = None) -> FastAPI:
             raise _refuse(415, "send the video as the request body (curl --data-binary @clip.mp4), not as a form")
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
+            await _drain(request, int(declared))
             raise _refuse(413, f"upload of {int(declared)} bytes is over the limit of {limit} bytes")
         fd, tmp = tempfile.mkstemp(prefix=".lrcn-upload-", suffix=os.path.splitext(name)[1] or ".mp4")
         try:
@@ -159,11 +163,15 @@ def create_app(service, token: str | None = None) -> FastAPI:
                 head = b""
                 async for chunk in request.stream():
                     size += len(chunk)
-                    if size > limit:
-                        raise _refuse(413, f"upload is over the limit of {limit} bytes")
+                    if size > limit:  # read on (discarding) so that the client gets the answer, up to a bound
+                        if size > DRAIN_MAX:
+                            break
+                        continue
                     if len(head) < HEAD_BYTES:
                         head += chunk[:HEAD_BYTES - len(head)]
                     fh.write(chunk)
+            if size > limit:
+                raise _refuse(413, f"upload is over the limit of {limit} bytes")
             problem = check_video_bytes(head, size)
             if problem:
                 raise _refuse(415 if size else 400, f"{name}: {problem}")
@@ -173,6 +181,15 @@ def create_app(service, token: str | None = None) -> FastAPI:
                 os.unlink(tmp)
             except OSError:
                 pass
+
+    async def _drain(request: Request, size: int) -> None:
+        """Read (and discard) a refused body up to DRAIN_MAX so that the client gets the 413, not a reset."""
+        if size > DRAIN_MAX:
+            return
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > DRAIN_MAX:
+                return
 
     def _refuse(status: int, message: str) -> HTTPException:
         service.metrics.classify.labels(str(status)).inc()
