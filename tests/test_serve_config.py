@@ -83,3 +83,17 @@ def test_the_runtime_never_imports_serve():
             "bad = [m for m in sys.modules if m.startswith(('lrcn.serve', 'fastapi', 'uvicorn', 'torch'))]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True, timeout=60)
+
+
+def test_the_readme_sample_config_is_valid(tmp_path):
+    import yaml
+
+    from lrcn.serve.config import ServeConfig, build, check
+
+    text = (REPO / "README.md").read_text().split("## Serve", 1)[1]
+    block = text.split("```yaml\n", 1)[1].split("```", 1)[0]
+    cfg = build(ServeConfig, yaml.safe_load(block))
+    (tmp_path / "m.onnx").write_bytes(b"x")
+    cfg.model = str(tmp_path / "m.onnx")
+    check(cfg)
+    assert [s.name for s in cfg.streams] == ["door", "till"] and cfg.http.host == "127.0.0.1"
