@@ -120,6 +120,8 @@ class StreamManager:
         self.lock = threading.RLock()
         self.listeners: list = []
         """Callables (entry, StreamPrediction) run in the inference thread: metrics, events."""
+        self.on_end = None
+        """Called with a stream's name when its source ends or fails (events close)."""
         self.stopping = threading.Event()
         self.threads = [threading.Thread(target=self._infer, name="serve:infer", daemon=True),
                         threading.Thread(target=self._watch, name="serve:watch", daemon=True)]
@@ -227,6 +229,8 @@ class StreamManager:
                           and e.slot.done), None)
         if entry is not None and end.error is not None:
             entry.error = str(end.error)
+        if entry is not None and self.on_end is not None:
+            self.on_end(entry.settings.name)
 
     # -- state ---------------------------------------------------------------------------------
     def _state(self, e: Entry) -> str:

@@ -54,10 +54,9 @@ class _StreamCollector:
 
 
 def sink_counts(sink) -> dict:
-    """delivered/failed/dropped of a sink, from a `counts()` method or same-named attributes."""
-    if hasattr(sink, "counts"):
-        return dict(sink.counts())
-    return {k: int(getattr(sink, k, 0)) for k in ("delivered", "failed", "dropped")}
+    """delivered/failed/dropped of a sink (its running `summary`, a runtime.sinks.SinkSummary)."""
+    summary = getattr(sink, "summary", sink)
+    return {k: int(getattr(summary, k, 0)) for k in ("delivered", "failed", "dropped")}
 
 
 class ServeMetrics:

@@ -12,6 +12,7 @@ import threading
 import time
 
 from lrcn.serve.config import ServeConfig, StreamSettings
+from lrcn.serve.events import ServeEvents
 from lrcn.serve.manager import StreamManager
 from lrcn.serve.metrics import ServeMetrics, sink_counts
 
@@ -28,6 +29,7 @@ class Service:
         self.classify_slots = threading.BoundedSemaphore(cfg.http.classify_workers)
         self.started_at = time.time()
         self._sink_failed: dict[str, int] = {}
+        self.events: ServeEvents | None = None
 
     def start(self) -> Service:
         from lrcn.runtime.classifier import VideoClassifier
@@ -39,7 +41,11 @@ class Service:
         self.manager = StreamManager(self.clf, reconnect=cfg.reconnect, timeout_s=cfg.stream_timeout,
                                      history=cfg.history)
         self.metrics = ServeMetrics(self.manager, lambda: self.sinks)
-        self.manager.listeners.append(self.metrics.observe)
+        self.events = ServeEvents(self.clf.class_names, cfg.events, self.record_event, self.sinks)
+        self.manager.listeners += [self.metrics.observe, self.events]
+        self.manager.on_end = self.events.finish
+        log.info("events %s", "on" if self.events.enabled else "off (this build has no lrcn.runtime.events)",
+                 extra={"event": "events"})
         self.manager.start()
         for s in cfg.streams:
             self.add_stream(s)
@@ -53,6 +59,7 @@ class Service:
         ok = self.manager.remove(name)
         if ok:
             self.metrics.forget(name)
+            self.events.finish(name)
         return ok
 
     def record_event(self, record: dict) -> dict:
@@ -77,6 +84,7 @@ class Service:
         deadline = time.monotonic() + timeout
         if self.manager is not None:
             self.manager.close(timeout=timeout / 2)
+            self.events.finish_all()  # open events end with the service, and reach the sinks
         for sink in self.sinks:
             left = max(0.1, deadline - time.monotonic())
             try:
