@@ -38,7 +38,9 @@ def test_streams_come_and_go_without_disturbing_each_other(client):
         assert client.post("/streams", json={"name": "one", "source": cams[0].url(), "sample_fps": 0}).status_code == 201
         info = lambda name: client.get(f"/streams/{name}").json()  # noqa: E731
         until(lambda: info("one")["state"] == "running" and info("one")["label"] == "c", 20, "one runs")
-        assert client.post("/streams", json={"name": "two", "source": cams[1].url(), "sample_fps": 0}).status_code == 201
+        assert client.post("/streams", json={"name": "two", "source": cams[1].url(), "sample_fps": 0,
+                                             "events": {"min_event": 2.0}}).status_code == 201
+        assert client.service.manager.get("two").settings.events.min_event == 2.0
         until(lambda: info("two")["label"] == "a", 20, "two runs and says a")
         assert client.post("/streams", json={"name": "two", "source": cams[1].url()}).status_code == 409
         before = info("one")["frames_processed"]

@@ -48,7 +48,7 @@ def test_acceptance_three_cameras_dashboard_metrics_sigterm(fake, tmp_path):
     demo = tmp_path / "demo.yaml"
     demo.write_text(f"model: {fake}\ndevice: cpu\nthreads: 1\nhttp: {{port: {port}}}\nstreams:\n" + "".join(
         f"  - {{name: cam{i}, source: '{c.url()}', sample_fps: 0}}\n" for i, c in enumerate(cams)))
-    served = Served([str(demo)], port)
+    served = Served([str(demo), "--log-json"], port)
     try:
         served.wait_ready()
         states = lambda: {s["name"]: s["state"] for s in json.loads(served.get("/streams"))["streams"]}  # noqa: E731
@@ -80,8 +80,9 @@ def test_acceptance_three_cameras_dashboard_metrics_sigterm(fake, tmp_path):
         assert set(processed) == {"cam0", "cam1", "cam2"} and min(processed.values()) > 0
         rc, seconds = served.stop()
         assert rc == 0 and seconds < 5.0, (rc, seconds)
-        log = served.proc.stderr.read()
-        assert sum("up" in line and "stream cam" in line for line in log.splitlines()) == 3, log
+        log = [json.loads(line) for line in served.proc.stderr.read().splitlines()]  # --log-json: all JSON
+        assert sorted(r["stream"] for r in log if r.get("event") == "stream_running") == ["cam0", "cam1", "cam2"]
+        assert log[-1]["event"] == "stopped"
     finally:
         served.kill()
         for c in cams:

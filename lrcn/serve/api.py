@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lrcn.core.errors import LrcnError
 from lrcn.serve import schemas as S
-from lrcn.serve.config import ConfigError, StreamSettings, check_stream
+from lrcn.serve.config import ConfigError, EventSettings, StreamSettings, check_stream
 from lrcn.serve.upload import check_video_bytes, upload_name
 
 URL_SCHEMES = ("http", "https", "rtsp", "rtsps", "rtmp", "udp", "tcp", "srt")
@@ -98,8 +98,9 @@ def create_app(service, token: str | None = None) -> FastAPI:
         if not (scheme in URL_SCHEMES or src.isdigit()):
             raise HTTPException(422, "source: give a stream URL (http, rtsp, ...) or a camera index; "
                                      "file paths are not read over the API")
+        events = None if body.events is None else EventSettings(**body.events.model_dump())
         settings = StreamSettings(name=body.name, source=src, sample_fps=body.sample_fps, threshold=body.threshold,
-                                  smooth=body.smooth)
+                                  smooth=body.smooth, events=events)
         try:
             check_stream(settings, "body")
             entry = service.add_stream(settings)

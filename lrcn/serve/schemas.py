@@ -23,6 +23,13 @@ class Ready(BaseModel):
     streams: int
 
 
+class NewEvents(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    threshold: float = Field(0.5, gt=0, le=1)
+    min_event: float = Field(1.0, ge=0)
+    merge_gap: float = Field(1.0, ge=0)
+
+
 class NewStream(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=64)
@@ -30,6 +37,7 @@ class NewStream(BaseModel):
     sample_fps: Optional[float] = Field(None, ge=0)
     threshold: float = Field(0.0, ge=0, le=1)
     smooth: int = Field(1, ge=1, le=1000)
+    events: Optional[NewEvents] = Field(None, description="When predictions make an event (default: the config's).")
 
 
 class StreamInfo(BaseModel):
