@@ -11,7 +11,7 @@ from runtime_fixtures import MjpegServer, fake_model
 from serve_fixtures import BLACK, GREEN, service, until
 
 pytest.importorskip("fastapi", reason="the serve extra is not installed (pip install -e '.[serve]')")
-from fastapi.testclient import TestClient  # noqa: E402
+from fastapi.testclient import TestClient
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +36,7 @@ def test_streams_come_and_go_without_disturbing_each_other(client):
     cams = [MjpegServer([BLACK], fps=20).start(), MjpegServer([GREEN], fps=20).start()]
     try:
         assert client.post("/streams", json={"name": "one", "source": cams[0].url(), "sample_fps": 0}).status_code == 201
-        info = lambda name: client.get(f"/streams/{name}").json()  # noqa: E731
+        info = lambda name: client.get(f"/streams/{name}").json()
         until(lambda: info("one")["state"] == "running" and info("one")["label"] == "c", 20, "one runs")
         assert client.post("/streams", json={"name": "two", "source": cams[1].url(), "sample_fps": 0,
                                              "events": {"min_event": 2.0}}).status_code == 201
@@ -96,7 +96,7 @@ def test_events_history_and_since(client):
 def test_classify_equals_the_python_api_and_refuses_garbage(client, tiny_data):
     from lrcn.runtime.classifier import VideoClassifier
 
-    clip = sorted(tiny_data.rglob("*.avi"))[0]
+    clip = min(tiny_data.rglob("*.avi"))
     data = clip.read_bytes()
     want = VideoClassifier(client.service.cfg.model, device="cpu").predict(clip).to_dict()
     r = client.post("/classify", params={"name": "dir/../clip.avi"}, content=data)

@@ -50,7 +50,6 @@ def test_200_uploads_at_concurrency_8_equal_vc_run_and_memory_stays(tiny_data, t
         assert after - before < 50, (before, after)
         assert all(400 <= c < 500 for c in codes), codes
         assert status == 200 and answer["label"] == want[clips[0].name]["label"]
-        rc, seconds = served.stop()
-        assert rc == 0
+        assert served.stop()[0] == 0
     finally:
         served.kill()

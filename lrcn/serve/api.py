@@ -63,7 +63,7 @@ def create_app(service, token: str | None = None) -> FastAPI:
             raise HTTPException(401, "missing or wrong token (Authorization: Bearer TOKEN)")
 
     guard = [Depends(authorized)]
-    mgr = lambda: service.manager  # noqa: E731 - set once the service started
+    mgr = lambda: service.manager
 
     @app.get("/health", response_model=S.Health)
     def health():

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import signal
 import time
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -23,7 +23,13 @@ CLOSE_S = 3.0
 
 
 def _config(config, model, streams, host, port, token, device, threads):
-    from lrcn.serve.config import ConfigError, ServeConfig, check, load, parse_stream_arg
+    from lrcn.serve.config import (
+        ConfigError,
+        ServeConfig,
+        check,
+        load,
+        parse_stream_arg,
+    )
 
     try:
         if config:
@@ -51,17 +57,17 @@ def _config(config, model, streams, host, port, token, device, threads):
 
 @app.command()
 def main(
-    config: Annotated[Optional[str], typer.Argument(help="YAML config (see the README's Serve section).",
+    config: Annotated[str | None, typer.Argument(help="YAML config (see the README's Serve section).",
                                                     show_default=False)] = None,
-    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Exported M.onnx (overrides the config).")] = None,
-    stream: Annotated[Optional[list[str]], typer.Option("--stream", help="NAME=SOURCE (URL, camera index or "
+    model: Annotated[str | None, typer.Option("--model", "-m", help="Exported M.onnx (overrides the config).")] = None,
+    stream: Annotated[list[str] | None, typer.Option("--stream", help="NAME=SOURCE (URL, camera index or "
                                                                          "video file); repeatable.")] = None,
-    host: Annotated[Optional[str], typer.Option(help="Bind address (default 127.0.0.1; any other needs a token).")] = None,
-    port: Annotated[Optional[int], typer.Option(help="Port (default 8000).")] = None,
-    token: Annotated[Optional[str], typer.Option(help="Required on every endpoint but /health "
+    host: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1; any other needs a token).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
+    token: Annotated[str | None, typer.Option(help="Required on every endpoint but /health "
                                                       "(Authorization: Bearer TOKEN).")] = None,
-    device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda or tensorrt.")] = None,
-    threads: Annotated[Optional[int], typer.Option(help="CPU threads for onnxruntime.")] = None,
+    device: Annotated[str | None, typer.Option(help="auto, cpu, cuda or tensorrt.")] = None,
+    threads: Annotated[int | None, typer.Option(help="CPU threads for onnxruntime.")] = None,
     log_json: Annotated[bool, typer.Option("--log-json", help="Structured logs: one JSON object a line.")] = False,
 ) -> None:
     """Serve the model over HTTP until SIGTERM or Ctrl-C."""

@@ -38,12 +38,12 @@ class StreamSettings:
     name: str
     source: str
     """A URL (http://, rtsp://, ...) or a camera index; in a config file also a video file (played in real time)."""
-    sample_fps: typing.Optional[float] = None
+    sample_fps: float | None = None
     """Frames fed per second; None: the model's training rate; 0: every frame."""
     threshold: float = 0.0
     """Below this top-1 probability the label shows as uncertain."""
     smooth: int = 1
-    events: typing.Optional[EventSettings] = None
+    events: EventSettings | None = None
     """None: the config's `events` defaults."""
 
 
@@ -51,7 +51,7 @@ class StreamSettings:
 class HttpSettings:
     host: str = "127.0.0.1"
     port: int = 8000
-    token: typing.Optional[str] = None
+    token: str | None = None
     """Required when host is not a loopback address; checked on every endpoint but /health."""
     max_upload_mb: float = 50.0
     """POST /classify refuses bigger uploads (413)."""
@@ -63,7 +63,7 @@ class HttpSettings:
 class ServeConfig:
     model: str
     device: str = "auto"
-    threads: typing.Optional[int] = None
+    threads: int | None = None
     top_k: int = 5
     reconnect: int = 1000
     """Reopen attempts (with backoff) after a URL stream drops; a service keeps trying."""

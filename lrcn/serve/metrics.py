@@ -60,7 +60,7 @@ def sink_counts(sink) -> dict:
 
 
 class ServeMetrics:
-    def __init__(self, manager, sinks=lambda: []):
+    def __init__(self, manager, sinks=list):
         self.registry = CollectorRegistry()
         self.registry.register(_StreamCollector(manager, sinks))
         self.inference = Histogram("lrcn_inference_seconds", "Inference time of the batch each frame went in.",

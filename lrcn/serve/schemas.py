@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 from pydantic import BaseModel, ConfigDict, Field
 
 from lrcn.serve.frames import annotate, jpeg
@@ -34,10 +32,10 @@ class NewStream(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=64)
     source: str = Field(min_length=1, max_length=2000, description="A stream URL (http, rtsp, ...) or camera index.")
-    sample_fps: Optional[float] = Field(None, ge=0)
+    sample_fps: float | None = Field(None, ge=0)
     threshold: float = Field(0.0, ge=0, le=1)
     smooth: int = Field(1, ge=1, le=1000)
-    events: Optional[NewEvents] = Field(None, description="When predictions make an event (default: the config's).")
+    events: NewEvents | None = Field(None, description="When predictions make an event (default: the config's).")
 
 
 class StreamInfo(BaseModel):
@@ -45,10 +43,10 @@ class StreamInfo(BaseModel):
     source: str
     state: str = Field(description="starting, running, reconnecting, failed or ended")
     fps: float = Field(description="Processed frames per second over the last 5 s.")
-    latency_p50_ms: Optional[float]
-    latency_p95_ms: Optional[float]
-    label: Optional[str]
-    probability: Optional[float]
+    latency_p50_ms: float | None
+    latency_p95_ms: float | None
+    label: str | None
+    probability: float | None
     uncertain: bool
     frames_read: int
     frames_processed: int
@@ -56,7 +54,7 @@ class StreamInfo(BaseModel):
     predictions: int
     reconnects: int
     events: int
-    error: Optional[str]
+    error: str | None
 
 
 class StreamList(BaseModel):
