@@ -12,8 +12,9 @@ import hmac
 import os
 import re
 import tempfile
+from urllib.parse import parse_qs
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -37,6 +38,29 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": " ".join(str(message).split())}, status_code=status)
 
 
+class TokenGuard:
+    """ASGI middleware: every request but GET /health carries the token, or gets 401 (unknown paths and
+    /docs too, so nothing about the service is shown to a client without it)."""
+
+    def __init__(self, app, token: str):
+        self.app, self.token = app, token.encode()
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["path"] != "/health" and not self._ok(scope):
+            response = _error(401, "missing or wrong token (Authorization: Bearer TOKEN, or ?token=)")
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    def _ok(self, scope) -> bool:
+        given = dict(scope.get("headers") or []).get(b"authorization", b"")
+        if given[:7].lower() == b"bearer ":
+            given = given[7:]
+        else:
+            given = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token", [""])[0].encode()
+        return hmac.compare_digest(given, self.token)
+
+
 def create_app(service, token: str | None = None) -> FastAPI:
     app = FastAPI(title="lrcn vc-serve", version="1", docs_url="/docs", redoc_url=None)
 
@@ -54,33 +78,26 @@ def create_app(service, token: str | None = None) -> FastAPI:
     async def crashed(request, exc):  # a bug answers one line; the log has the type
         return _error(500, f"internal error ({type(exc).__name__})")
 
-    def authorized(request: Request) -> None:
-        if not token:
-            return
-        given = request.headers.get("authorization", "")
-        given = given[7:] if given.lower().startswith("bearer ") else request.query_params.get("token", "")
-        if not hmac.compare_digest(given.encode(), token.encode()):
-            raise HTTPException(401, "missing or wrong token (Authorization: Bearer TOKEN)")
-
-    guard = [Depends(authorized)]
+    if token:
+        app.add_middleware(TokenGuard, token=token)
     mgr = lambda: service.manager
 
     @app.get("/health", response_model=S.Health)
     def health():
         return S.Health(status="ok")
 
-    @app.get("/ready", response_model=S.Ready, dependencies=guard, responses={503: {"model": S.Error}})
+    @app.get("/ready", response_model=S.Ready, responses={503: {"model": S.Error}})
     def ready():
         loaded = service.clf is not None and service.manager is not None
         if not (loaded and service.manager.ready()):
             return _error(503, "not ready: " + ("loading the model" if not loaded else "streams starting"))
         return S.Ready(ready=True, model=os.path.basename(service.cfg.model), streams=len(service.manager.list()))
 
-    @app.get("/streams", response_model=S.StreamList, dependencies=guard)
+    @app.get("/streams", response_model=S.StreamList)
     def streams():
         return S.StreamList(streams=[S.stream_info(mgr(), e) for e in mgr().list()])
 
-    @app.get("/streams/{name}", response_model=S.StreamInfo, dependencies=guard, responses={404: {"model": S.Error}})
+    @app.get("/streams/{name}", response_model=S.StreamInfo, responses={404: {"model": S.Error}})
     def stream(name: str):
         return S.stream_info(mgr(), _entry(name))
 
@@ -90,7 +107,7 @@ def create_app(service, token: str | None = None) -> FastAPI:
             raise HTTPException(404, f"no stream named {name!r}")
         return entry
 
-    @app.post("/streams", response_model=S.StreamInfo, status_code=201, dependencies=guard,
+    @app.post("/streams", response_model=S.StreamInfo, status_code=201,
               responses={409: {"model": S.Error}, 422: {"model": S.Error}})
     def add_stream(body: S.NewStream):
         src = body.source.strip()
@@ -110,23 +127,23 @@ def create_app(service, token: str | None = None) -> FastAPI:
             raise HTTPException(409, str(e)) from None
         return S.stream_info(mgr(), entry)
 
-    @app.delete("/streams/{name}", response_model=S.Removed, dependencies=guard, responses={404: {"model": S.Error}})
+    @app.delete("/streams/{name}", response_model=S.Removed, responses={404: {"model": S.Error}})
     def remove_stream(name: str):
         if not service.remove_stream(name):
             raise HTTPException(404, f"no stream named {name!r}")
         return S.Removed(removed=name)
 
-    @app.get("/streams/{name}/events", response_model=S.EventList, dependencies=guard,
+    @app.get("/streams/{name}/events", response_model=S.EventList,
              responses={404: {"model": S.Error}})
     def stream_events(name: str, since: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=EVENTS_MAX)):
         _entry(name)
         return S.EventList(events=mgr().events.since(since, stream=name, limit=limit))
 
-    @app.get("/events", response_model=S.EventList, dependencies=guard)
+    @app.get("/events", response_model=S.EventList)
     def events(limit: int = Query(100, ge=1, le=EVENTS_MAX)):
         return S.EventList(events=mgr().events.newest(limit))
 
-    @app.get("/streams/{name}/frame.jpg", dependencies=guard, responses={404: {"model": S.Error}},
+    @app.get("/streams/{name}/frame.jpg", responses={404: {"model": S.Error}},
              response_class=Response)
     def frame(name: str):
         data = S.frame_jpeg(mgr(), _entry(name))
@@ -134,13 +151,13 @@ def create_app(service, token: str | None = None) -> FastAPI:
             raise HTTPException(404, f"stream {name!r} has no frame yet")
         return Response(data, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
-    @app.get("/metrics", dependencies=guard, response_class=Response)
+    @app.get("/metrics", response_class=Response)
     def metrics():
         from prometheus_client import CONTENT_TYPE_LATEST
 
         return Response(service.metrics.text(), media_type=CONTENT_TYPE_LATEST)
 
-    @app.post("/classify", response_model=S.Classified, dependencies=guard,
+    @app.post("/classify", response_model=S.Classified,
               responses={400: {"model": S.Error}, 413: {"model": S.Error}, 415: {"model": S.Error},
                          422: {"model": S.Error}})
     async def classify(request: Request, name: str = Query("upload", max_length=200)):
@@ -205,7 +222,7 @@ def create_app(service, token: str | None = None) -> FastAPI:
         row["source"] = name
         return S.Classified(**row)
 
-    @app.get("/", response_class=HTMLResponse, dependencies=guard)
+    @app.get("/", response_class=HTMLResponse)
     def dashboard():
         from lrcn.serve.dashboard import PAGE
 
