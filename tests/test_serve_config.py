@@ -97,3 +97,16 @@ def test_the_readme_sample_config_is_valid(tmp_path):
     cfg.model = str(tmp_path / "m.onnx")
     check(cfg)
     assert [s.name for s in cfg.streams] == ["door", "till"] and cfg.http.host == "127.0.0.1"
+
+
+def test_a_port_in_use_is_one_line_and_exit_1(tmp_path):
+    import socket
+
+    from runtime_fixtures import fake_model
+
+    model = fake_model(tmp_path / "model")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        r = serve_cli("--model", str(model), "--device", "cpu", "--port", str(s.getsockname()[1]))
+    assert r.returncode == 1 and "address already in use" in r.stderr

@@ -97,7 +97,8 @@ def main(
         service.close(CLOSE_S)
         for s, h in old.items():
             signal.signal(s, h)
-        log.info("stopped in %.1f s", time.monotonic() - t0, extra={"event": "stopped"})
+        if service.manager is not None:
+            log.info("stopped in %.1f s", time.monotonic() - t0, extra={"event": "stopped"})
 
 
 def _serve(service, cfg) -> None:
@@ -108,9 +109,12 @@ def _serve(service, cfg) -> None:
     app_ = create_app(service, cfg.http.token)
     server = uvicorn.Server(uvicorn.Config(app_, host=cfg.http.host, port=cfg.http.port, log_config=None,
                                            access_log=False, timeout_graceful_shutdown=1, lifespan="off"))
-    server.run()
-    if not server.started and not server.should_exit:
-        raise fail(f"http: cannot serve on {cfg.http.host}:{cfg.http.port} (in use, or not an address here)", 1)
+    try:
+        server.run()
+    except SystemExit as e:  # uvicorn's startup failure (it logged the reason in one line: port in use, ...)
+        if e.code:
+            raise typer.Exit(1) from None
+        raise
 
 
 if __name__ == "__main__":
