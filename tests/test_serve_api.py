@@ -158,3 +158,13 @@ def test_a_token_guards_everything_but_health(fake):
             assert c.post("/classify", content=b"x").status_code == 401
     finally:
         svc.close(3.0)
+
+
+def test_a_config_file_stream_plays_and_ends(client, tiny_data):
+    from lrcn.serve.config import StreamSettings
+
+    clip = min(tiny_data.rglob("*.avi"))
+    client.service.add_stream(StreamSettings(name="file", source=str(clip), sample_fps=0))
+    until(lambda: client.get("/streams/file").json()["state"] == "ended", 30, "the file stream ends")
+    info = client.get("/streams/file").json()
+    assert info["predictions"] > 0 and info["error"] is None and info["label"] in ("a", "b", "c")
