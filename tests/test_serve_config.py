@@ -110,3 +110,14 @@ def test_a_port_in_use_is_one_line_and_exit_1(tmp_path):
         s.listen()
         r = serve_cli("--model", str(model), "--device", "cpu", "--port", str(s.getsockname()[1]))
     assert r.returncode == 1 and "address already in use" in r.stderr
+
+
+def test_sinks_are_checked_before_the_model_loads(tmp_path):
+    (tmp_path / "m.onnx").write_bytes(b"not a model")
+    cfg = tmp_path / "s.yaml"
+    cfg.write_text("model: m.onnx\nsinks: ['kafka://x/y']\n")
+    r = serve_cli(str(cfg))
+    assert r.returncode == 2 and "s.yaml: sinks[0]: 'kafka://x/y': expected jsonl:PATH" in r.stderr
+    cfg.write_text("model: m.onnx\nsinks: ['jsonl:ev.jsonl#colour=red']\n")
+    r = serve_cli(str(cfg))
+    assert r.returncode == 2 and "sinks: --sink" in r.stderr and "unknown option 'colour'" in r.stderr

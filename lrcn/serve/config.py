@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+SINK_SCHEMES = ("jsonl:", "http://", "https://", "mqtt://")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 """Stream names appear in URLs, metric labels and logs: a short safe alphabet."""
 
@@ -142,6 +143,9 @@ def check(cfg: ServeConfig) -> ServeConfig:
         raise ConfigError(f"http.host: {cfg.http.host} is not a loopback address: give a token "
                           f"(--token or http.token) so that only clients that know it are served")
     check_events(cfg.events, "events")
+    for i, spec in enumerate(cfg.sinks):
+        if not spec.startswith(SINK_SCHEMES):
+            raise ConfigError(f"sinks[{i}]: {spec!r}: expected jsonl:PATH, http(s)://URL or mqtt://host[:port]/topic")
     seen = set()
     for i, s in enumerate(cfg.streams):
         check_stream(s, f"streams[{i}]")

@@ -35,9 +35,9 @@ class Service:
         from lrcn.runtime.classifier import VideoClassifier
 
         cfg = self.cfg
+        self.sinks[:] = open_sinks(cfg.sinks)  # first: a bad sink fails before the model loads
         self.clf = VideoClassifier(cfg.model, device=cfg.device, threads=cfg.threads, top_k=cfg.top_k)
         log.info("model %s loaded (%s)", cfg.model, ", ".join(self.clf.providers), extra={"event": "model_loaded"})
-        self.sinks = open_sinks(cfg.sinks)
         self.manager = StreamManager(self.clf, reconnect=cfg.reconnect, timeout_s=cfg.stream_timeout,
                                      history=cfg.history)
         self.metrics = ServeMetrics(self.manager, lambda: self.sinks)
@@ -96,11 +96,12 @@ class Service:
 
 
 def open_sinks(specs: list[str]) -> list:
-    """The configured sinks (lrcn.runtime.sinks); a clear error where that module is not in this build."""
+    """The configured sinks (lrcn.runtime.sinks), all or none; ValueError naming `sinks` on a bad one."""
     if not specs:
         return []
+    from lrcn.runtime.sinks import open_sinks as open_all
+
     try:
-        from lrcn.runtime.sinks import open_sink
-    except ImportError:
-        raise ValueError("sinks: this build has no lrcn.runtime.sinks (events and sinks); remove `sinks`") from None
-    return [open_sink(s) for s in specs]
+        return open_all(specs)
+    except ValueError as e:
+        raise ValueError(f"sinks: {e}") from None
