@@ -79,6 +79,7 @@ def test_acceptance_three_cameras_dashboard_metrics_sigterm(fake, tmp_path):
         processed = {s.labels["stream"]: s.value for s in families["lrcn_frames_processed"].samples}
         assert set(processed) == {"cam0", "cam1", "cam2"} and min(processed.values()) > 0
         rc, seconds = served.stop()
+        print(f"\nSIGTERM: exit {rc} after {seconds:.2f} s")
         assert rc == 0 and seconds < 5.0, (rc, seconds)
         log = [json.loads(line) for line in served.proc.stderr.read().splitlines()]  # --log-json: all JSON
         assert sorted(r["stream"] for r in log if r.get("event") == "stream_running") == ["cam0", "cam1", "cam2"]
