@@ -1,5 +1,5 @@
 # `make demo`: set up .venv, make the synthetic set, train, export and classify.
-# `make test`: set up .venv and run the whole test suite.
+# `make test`: set up .venv (with the serve extra) and run the whole test suite.
 # `make test-fast`: the same without the tests marked `slow` (under a minute on an idle 2-core machine).
 # `make lint`: ruff (lint + format check) and mypy over the runtime, as CI runs them.
 VENV ?= .venv
