@@ -13,7 +13,7 @@ import numpy as np
 from conftest import REPO
 
 BLACK = np.zeros((48, 64, 3), np.uint8)
-"""The fake model (runtime_fixtures.fake_model, seed 0) says "c" for black frames..."""
+"""The fake model (helpers.fake_model, seed 0) says "c" for black frames..."""
 GREEN = np.zeros((48, 64, 3), np.uint8)
 GREEN[..., 1] = 224
 """... and "a" for bright green ones (BGR)."""

@@ -7,7 +7,7 @@ import os
 import tempfile
 
 import pytest
-from runtime_fixtures import MjpegServer, fake_model
+from helpers import MjpegServer, fake_model
 from serve_fixtures import BLACK, GREEN, service, until
 
 pytest.importorskip("fastapi", reason="the serve extra is not installed (pip install -e '.[serve]')")

@@ -102,7 +102,7 @@ def test_the_readme_sample_config_is_valid(tmp_path):
 def test_a_port_in_use_is_one_line_and_exit_1(tmp_path):
     import socket
 
-    from runtime_fixtures import fake_model
+    from helpers import fake_model
 
     model = fake_model(tmp_path / "model")
     with socket.socket() as s:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from runtime_fixtures import MjpegServer, fake_model
+from helpers import MjpegServer, fake_model
 from serve_fixtures import BLACK, GREEN, until
 
 pytest.importorskip("fastapi", reason="the serve extra is not installed (pip install -e '.[serve]')")

@@ -1,7 +1,7 @@
 """vc-serve end to end, loopback only: the acceptance run with 3 MJPEG cameras (dashboard in headless
 Chromium, /metrics, /streams, SIGTERM), and a camera that dies and comes back.
 
-The model is the deterministic fake ONNX model (runtime_fixtures.fake_model): black frames are
+The model is the deterministic fake ONNX model (helpers.fake_model): black frames are
 class "c", bright green ones class "a", so a camera switched from one to the other changes its
 tile's label.
 """
@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from runtime_fixtures import MjpegServer, fake_model
+from helpers import MjpegServer, fake_model
 from serve_fixtures import BLACK, GREEN, Served, free_port, service, until
 
 pytest.importorskip("fastapi", reason="the serve extra is not installed (pip install -e '.[serve]')")

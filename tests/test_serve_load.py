@@ -10,7 +10,7 @@ import sys
 
 import pytest
 from conftest import REPO
-from runtime_fixtures import fake_model
+from helpers import fake_model
 from serve_fixtures import Served, free_port
 
 pytest.importorskip("fastapi", reason="the serve extra is not installed (pip install -e '.[serve]')")
