@@ -36,7 +36,7 @@ def test_streams_come_and_go_without_disturbing_each_other(client):
     cams = [MjpegServer([BLACK], fps=20).start(), MjpegServer([GREEN], fps=20).start()]
     try:
         assert client.post("/streams", json={"name": "one", "source": cams[0].url(), "sample_fps": 0}).status_code == 201
-        info = lambda name: client.get(f"/streams/{name}").json()
+        info = lambda name: client.get(f"/streams/{name}").json()  # noqa: E731
         until(lambda: info("one")["state"] == "running" and info("one")["label"] == "c", 20, "one runs")
         assert client.post("/streams", json={"name": "two", "source": cams[1].url(), "sample_fps": 0,
                                              "events": {"min_event": 2.0}}).status_code == 201

@@ -31,7 +31,7 @@ def test_a_class_change_makes_events_in_the_api_the_sink_and_the_metrics(tmp_pat
     svc = Service(cfg).start()
     try:
         with TestClient(create_app(svc)) as c:
-            phases = lambda: [(e["phase"], e["label"]) for e in
+            phases = lambda: [(e["phase"], e["label"]) for e in  # noqa: E731
                               c.get("/streams/door/events", params={"since": 0}).json()["events"]]
             until(lambda: ("start", "c") in phases(), 30, "an event of c starts")
             cam.jpegs = MjpegServer([GREEN]).jpegs

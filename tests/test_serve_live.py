@@ -51,7 +51,7 @@ def test_acceptance_three_cameras_dashboard_metrics_sigterm(fake, tmp_path):
     served = Served([str(demo), "--log-json"], port)
     try:
         served.wait_ready()
-        states = lambda: {s["name"]: s["state"] for s in json.loads(served.get("/streams"))["streams"]}
+        states = lambda: {s["name"]: s["state"] for s in json.loads(served.get("/streams"))["streams"]}  # noqa: E731
         until(lambda: states() == {f"cam{i}": "running" for i in range(3)}, 30, "all three running")
         with sync_api.sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
@@ -102,7 +102,7 @@ def test_a_camera_that_dies_and_returns_reconnects_while_the_others_go_on(fake, 
         with TestClient(app) as c:
             for i, cam in enumerate(cams):
                 c.post("/streams", json={"name": f"cam{i}", "source": cam.url(), "sample_fps": 0})
-            info = lambda name: c.get(f"/streams/{name}").json()
+            info = lambda name: c.get(f"/streams/{name}").json()  # noqa: E731
             until(lambda: info("cam0")["state"] == info("cam1")["state"] == "running", 30, "both running")
             cams[1].stop()
             until(lambda: info("cam1")["state"] == "reconnecting", 20, "cam1 reconnecting")

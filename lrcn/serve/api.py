@@ -80,7 +80,7 @@ def create_app(service, token: str | None = None) -> FastAPI:
 
     if token:
         app.add_middleware(TokenGuard, token=token)
-    mgr = lambda: service.manager
+    mgr = lambda: service.manager  # noqa: E731
 
     @app.get("/health", response_model=S.Health)
     def health():
