@@ -83,7 +83,7 @@ def start_service(model: str, threads: int | None = None) -> tuple[subprocess.Po
             return proc, url
         except OSError:
             if proc.poll() is not None:
-                raise SystemExit(f"vc-serve exited {proc.returncode}")
+                raise SystemExit(f"vc-serve exited {proc.returncode}") from None
             time.sleep(0.25)
     proc.kill()
     raise SystemExit("vc-serve not ready within 60 s")
