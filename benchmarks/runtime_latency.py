@@ -46,13 +46,17 @@ def main() -> None:
     print(f"model {args.model}: {m.family}, T={m.num_frames}, {m.preprocess.img_size}px, {m.preprocess.modality}")
     print(f"providers {', '.join(clf.providers)}" + (f"  ({clf.device_note})" if clf.device_note else ""))
     c = clip_mode(clf, args.video, args.repeat)
-    print(f"clip   decode {c['decode']:.1f} ms  preprocess {c['preprocess']:.2f} ms  "
-          f"infer {c['infer']:.2f} ms  total {c['total']:.1f} ms")
+    print(
+        f"clip   decode {c['decode']:.1f} ms  preprocess {c['preprocess']:.2f} ms  "
+        f"infer {c['infer']:.2f} ms  total {c['total']:.1f} ms"
+    )
     for stateful in (False, True) if "step" in m.parts else (False,):
         ms, fps, n = stream_mode(clf, args.video, stateful)
         what = "step  " if stateful else "window"
-        print(f"stream {what} {ms:.2f} ms/frame (preprocess + inference), {fps:.0f} frames/s with decoding, "
-              f"{n} predictions")
+        print(
+            f"stream {what} {ms:.2f} ms/frame (preprocess + inference), {fps:.0f} frames/s with decoding, "
+            f"{n} predictions"
+        )
 
 
 if __name__ == "__main__":

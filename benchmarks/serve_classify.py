@@ -28,8 +28,12 @@ VIDEO_SUFFIXES = (".avi", ".mp4", ".mkv", ".webm", ".mov")
 
 def post(url: str, data: bytes, name: str, token: str | None = None, timeout: float = 120.0) -> tuple[int, dict, float]:
     """(status, JSON answer, seconds) of one upload."""
-    req = urllib.request.Request(f"{url}/classify?name={urllib.request.quote(name)}", data=data, method="POST",
-                                 headers={"Content-Type": "application/octet-stream"})
+    req = urllib.request.Request(
+        f"{url}/classify?name={urllib.request.quote(name)}",
+        data=data,
+        method="POST",
+        headers={"Content-Type": "application/octet-stream"},
+    )
     if token:
         req.add_header("Authorization", f"Bearer {token}")
     t0 = time.perf_counter()
@@ -64,10 +68,16 @@ def load(url: str, clips: list[Path], requests: int, concurrency: int, token: st
         results = list(pool.map(lambda job: post(url, job[1], job[0], token), jobs))
     wall = time.perf_counter() - t0
     ms = [r[2] * 1e3 for r in results]
-    return {"requests": requests, "concurrency": concurrency, "errors": sum(r[0] != 200 for r in results),
-            "p50_ms": round(percentile(ms, 50), 1), "p95_ms": round(percentile(ms, 95), 1),
-            "max_ms": round(max(ms), 1), "per_s": round(requests / wall, 1),
-            "answers": [(job[0], r[0], r[1]) for job, r in zip(jobs, results)]}
+    return {
+        "requests": requests,
+        "concurrency": concurrency,
+        "errors": sum(r[0] != 200 for r in results),
+        "p50_ms": round(percentile(ms, 50), 1),
+        "p95_ms": round(percentile(ms, 95), 1),
+        "max_ms": round(max(ms), 1),
+        "per_s": round(requests / wall, 1),
+        "answers": [(job[0], r[0], r[1]) for job, r in zip(jobs, results)],
+    }
 
 
 def start_service(model: str, threads: int | None = None) -> tuple[subprocess.Popen, str]:

@@ -9,8 +9,10 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 # beside the checkout (../shared), or above a worktree of it (../../shared)
-SHARED_VIDEOS = next((p / "shared" / "data" / "videos" for p in REPO.parents[:2]
-                      if (p / "shared" / "data" / "videos").is_dir()), REPO.parent / "shared" / "data" / "videos")
+SHARED_VIDEOS = next(
+    (p / "shared" / "data" / "videos" for p in REPO.parents[:2] if (p / "shared" / "data" / "videos").is_dir()),
+    REPO.parent / "shared" / "data" / "videos",
+)
 
 
 TRAINED = {"tiny_run", "tiny_runs", "exported_tiny", "exported_tiny_run"}
@@ -53,13 +55,31 @@ def tiny_data(tmp_path_factory) -> Path:
     return root
 
 
-def tiny_configs(data: Path, out: Path, cache: Path, *, model: str = "convlstm", modality: str = "rgb",
-                 epochs: int = 2, bidirectional: bool = False, backbone_weights: str | None = None, **train_kw):
+def tiny_configs(
+    data: Path,
+    out: Path,
+    cache: Path,
+    *,
+    model: str = "convlstm",
+    modality: str = "rgb",
+    epochs: int = 2,
+    bidirectional: bool = False,
+    backbone_weights: str | None = None,
+    **train_kw,
+):
     from lrcn.models.config import ModelConfig
     from lrcn.train.config import DataConfig, TrainConfig
 
-    mc = ModelConfig(name=model, img_size=32, latent_dim=16, hidden_size=12, bidirectional=bidirectional,
-                     backbone="resnet18", backbone_weights=backbone_weights, dropout=0.1)
+    mc = ModelConfig(
+        name=model,
+        img_size=32,
+        latent_dim=16,
+        hidden_size=12,
+        bidirectional=bidirectional,
+        backbone="resnet18",
+        backbone_weights=backbone_weights,
+        dropout=0.1,
+    )
     dc = DataConfig(root=str(data), num_frames=4, img_size=32, modality=modality, cache_dir=str(cache))
     tc = TrainConfig(epochs=epochs, batch_size=4, lr=3e-3, seed=0, device="cpu", out=str(out), **train_kw)
     return mc, dc, tc
@@ -100,8 +120,9 @@ def tiny_runs(tiny_data, tmp_path_factory, resnet18_weights) -> dict[str, Path]:
     return {
         "convlstm": train_tiny(tiny_data, base / "convlstm", cache, epochs=1),
         "resnetlstm": train_tiny(tiny_data, base / "resnetlstm", cache, model="resnetlstm", epochs=1),
-        "pretrained": train_tiny(tiny_data, base / "pretrained", cache, model="pretrained", epochs=1,
-                                 backbone_weights=str(resnet18_weights)),
+        "pretrained": train_tiny(
+            tiny_data, base / "pretrained", cache, model="pretrained", epochs=1, backbone_weights=str(resnet18_weights)
+        ),
         "convlstm-bi": train_tiny(tiny_data, base / "convlstm-bi", cache, epochs=1, bidirectional=True),
         "convlstm-diff": train_tiny(tiny_data, base / "convlstm-diff", cache, epochs=1, modality="diff"),
     }
@@ -111,8 +132,9 @@ def tiny_runs(tiny_data, tmp_path_factory, resnet18_weights) -> dict[str, Path]:
 def exported_tiny(tiny_run, tmp_path_factory):
     """tiny_run exported once by lrcn.export (full model, streaming parts, fp16 and int8 variants)."""
     export = pytest.importorskip("lrcn.export.pipeline")
-    return export.export_run(tiny_run, tmp_path_factory.mktemp("exported") / "convlstm.onnx",
-                             precisions=("fp16", "int8"))
+    return export.export_run(
+        tiny_run, tmp_path_factory.mktemp("exported") / "convlstm.onnx", precisions=("fp16", "int8")
+    )
 
 
 @pytest.fixture(scope="session")

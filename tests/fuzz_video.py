@@ -64,9 +64,14 @@ def main(seed_dir: str, examples: int, timeout_s: float) -> None:
     slowest = [0.0]
     work = Path(tempfile.mkdtemp(prefix="fuzz-video-"))
 
-    @settings(max_examples=examples, deadline=timedelta(seconds=2 * timeout_s + 5), database=None,
-              derandomize=True, phases=(Phase.explicit, Phase.generate),  # no shrinking: bounded time
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=examples,
+        deadline=timedelta(seconds=2 * timeout_s + 5),
+        database=None,
+        derandomize=True,
+        phases=(Phase.explicit, Phase.generate),  # no shrinking: bounded time
+        suppress_health_check=list(HealthCheck),
+    )
     @given(data=st.one_of(st.binary(max_size=4096), mutated(seeds)), ext=st.sampled_from(VIDEO_EXTENSIONS))
     def fuzz(data: bytes, ext: str) -> None:
         path = work / f"input{ext}"
@@ -76,8 +81,10 @@ def main(seed_dir: str, examples: int, timeout_s: float) -> None:
         slowest[0] = max(slowest[0], time.monotonic() - t0)
 
     fuzz()
-    print(f"fuzz ok: {sum(tally.values())} inputs, {tally['frames']} decoded, {tally['refused']} refused, "
-          f"slowest {slowest[0]:.2f} s")
+    print(
+        f"fuzz ok: {sum(tally.values())} inputs, {tally['frames']} decoded, {tally['refused']} refused, "
+        f"slowest {slowest[0]:.2f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -25,16 +25,36 @@ IR_VERSION = 9  # what onnxruntime 1.18+ loads; onnx's own default can be newer 
 
 
 def _meta(kind: str, classes: list[str], t: int, spec: PreprocessSpec, latent: int, **kw) -> str:
-    fields = dict(kind=kind, family="fake", class_names=classes, num_frames=t, preprocess=spec, sample_fps=5.0,
-                  bidirectional=False, lstm_layers=1, hidden_size=latent, latent_dim=latent,
-                  checkpoint_sha256="fake")
+    fields = dict(
+        kind=kind,
+        family="fake",
+        class_names=classes,
+        num_frames=t,
+        preprocess=spec,
+        sample_fps=5.0,
+        bidirectional=False,
+        lstm_layers=1,
+        hidden_size=latent,
+        latent_dim=latent,
+        checkpoint_sha256="fake",
+    )
     return K.ModelMetadata(**{**fields, **kw}).to_json()
 
 
-def fake_model(folder: Path, *, classes=("a", "b", "c"), num_frames: int = 4, img_size: int = 32,
-               modality: str = "rgb", latent: int = 5, seed: int = 0, name: str = "fake",
-               meta_overrides: dict | None = None, out_dim: int | None = None,
-               weights: tuple[np.ndarray, np.ndarray] | None = None) -> Path:
+def fake_model(
+    folder: Path,
+    *,
+    classes=("a", "b", "c"),
+    num_frames: int = 4,
+    img_size: int = 32,
+    modality: str = "rgb",
+    latent: int = 5,
+    seed: int = 0,
+    name: str = "fake",
+    meta_overrides: dict | None = None,
+    out_dim: int | None = None,
+    weights: tuple[np.ndarray, np.ndarray] | None = None,
+) -> Path:
     """Write name.onnx, name.encoder.onnx, name.head.onnx, name.step.onnx; returns the full model's path.
 
     `weights` (We (C, latent), Wh (latent, K)) replaces the random ones: a model whose answer is known."""
@@ -53,39 +73,69 @@ def fake_model(folder: Path, *, classes=("a", "b", "c"), num_frames: int = 4, im
     axes = lambda name, v: nh.from_array(np.array(v, np.int64), name)  # noqa: E731
     parts = {kind: f"{name}{suffix}" for kind, suffix in K.PART_SUFFIX.items()}
     f32 = lambda n, shape: h.make_tensor_value_info(n, TP.FLOAT, shape)  # noqa: E731
-    head_nodes = [h.make_node("MatMul", ["pooled", "Wh"], [K.OUTPUT_LOGITS]),
-                  h.make_node("Softmax", [K.OUTPUT_LOGITS], [K.OUTPUT_PROBS], axis=-1)]
+    head_nodes = [
+        h.make_node("MatMul", ["pooled", "Wh"], [K.OUTPUT_LOGITS]),
+        h.make_node("Softmax", [K.OUTPUT_LOGITS], [K.OUTPUT_PROBS], axis=-1),
+    ]
     outs = [f32(K.OUTPUT_LOGITS, ["batch", k]), f32(K.OUTPUT_PROBS, ["batch", k])]
     graphs = {
-        "full": ([f32(K.INPUT_FRAMES, ["batch", "time", c, img_size, img_size])], outs, [
-            h.make_node("ReduceMean", [K.INPUT_FRAMES, "hw"], ["px"], keepdims=0),
-            h.make_node("MatMul", ["px", "We"], ["feats"]),
-            h.make_node("ReduceMean", ["feats", "t"], ["pooled"], keepdims=0), *head_nodes],
-            [we, wh, axes("hw", [3, 4]), axes("t", [1])]),
-        "encoder": ([f32(K.INPUT_FRAME, ["batch", c, img_size, img_size])], [f32(K.FEATURES, ["batch", latent])], [
-            h.make_node("ReduceMean", [K.INPUT_FRAME, "hw"], ["px"], keepdims=0),
-            h.make_node("MatMul", ["px", "We"], [K.FEATURES])], [we, axes("hw", [2, 3])]),
-        "head": ([f32(K.FEATURES, ["batch", "time", latent])], outs, [
-            h.make_node("ReduceMean", [K.FEATURES, "t"], ["pooled"], keepdims=0), *head_nodes],
-            [wh, axes("t", [1])]),
-        "step": ([f32(K.INPUT_FRAME, ["batch", c, img_size, img_size]), f32(K.STATE_H, [1, "batch", latent]),
-                  f32(K.STATE_C, [1, "batch", latent])],
-                 [f32(K.OUTPUT_PROBS, ["batch", k]), f32(K.STATE_H_OUT, [1, "batch", latent]),
-                  f32(K.STATE_C_OUT, [1, "batch", latent])], [
-            h.make_node("ReduceMean", [K.INPUT_FRAME, "hw"], ["px"], keepdims=0),
-            h.make_node("MatMul", ["px", "We"], ["feat"]),
-            h.make_node("Add", [K.STATE_H, "feat"], [K.STATE_H_OUT]),
-            h.make_node("Add", [K.STATE_C, "one"], [K.STATE_C_OUT]),
-            h.make_node("Div", [K.STATE_H_OUT, K.STATE_C_OUT], ["mean"]),
-            h.make_node("Squeeze", ["mean", "zero"], ["pooled"]),
-            h.make_node("MatMul", ["pooled", "Wh"], ["lg"]),
-            h.make_node("Softmax", ["lg"], [K.OUTPUT_PROBS], axis=-1)],
-            [we, wh, axes("hw", [2, 3]), axes("zero", [0]), nh.from_array(np.ones((1, 1, latent), np.float32), "one")]),
+        "full": (
+            [f32(K.INPUT_FRAMES, ["batch", "time", c, img_size, img_size])],
+            outs,
+            [
+                h.make_node("ReduceMean", [K.INPUT_FRAMES, "hw"], ["px"], keepdims=0),
+                h.make_node("MatMul", ["px", "We"], ["feats"]),
+                h.make_node("ReduceMean", ["feats", "t"], ["pooled"], keepdims=0),
+                *head_nodes,
+            ],
+            [we, wh, axes("hw", [3, 4]), axes("t", [1])],
+        ),
+        "encoder": (
+            [f32(K.INPUT_FRAME, ["batch", c, img_size, img_size])],
+            [f32(K.FEATURES, ["batch", latent])],
+            [
+                h.make_node("ReduceMean", [K.INPUT_FRAME, "hw"], ["px"], keepdims=0),
+                h.make_node("MatMul", ["px", "We"], [K.FEATURES]),
+            ],
+            [we, axes("hw", [2, 3])],
+        ),
+        "head": (
+            [f32(K.FEATURES, ["batch", "time", latent])],
+            outs,
+            [h.make_node("ReduceMean", [K.FEATURES, "t"], ["pooled"], keepdims=0), *head_nodes],
+            [wh, axes("t", [1])],
+        ),
+        "step": (
+            [
+                f32(K.INPUT_FRAME, ["batch", c, img_size, img_size]),
+                f32(K.STATE_H, [1, "batch", latent]),
+                f32(K.STATE_C, [1, "batch", latent]),
+            ],
+            [
+                f32(K.OUTPUT_PROBS, ["batch", k]),
+                f32(K.STATE_H_OUT, [1, "batch", latent]),
+                f32(K.STATE_C_OUT, [1, "batch", latent]),
+            ],
+            [
+                h.make_node("ReduceMean", [K.INPUT_FRAME, "hw"], ["px"], keepdims=0),
+                h.make_node("MatMul", ["px", "We"], ["feat"]),
+                h.make_node("Add", [K.STATE_H, "feat"], [K.STATE_H_OUT]),
+                h.make_node("Add", [K.STATE_C, "one"], [K.STATE_C_OUT]),
+                h.make_node("Div", [K.STATE_H_OUT, K.STATE_C_OUT], ["mean"]),
+                h.make_node("Squeeze", ["mean", "zero"], ["pooled"]),
+                h.make_node("MatMul", ["pooled", "Wh"], ["lg"]),
+                h.make_node("Softmax", ["lg"], [K.OUTPUT_PROBS], axis=-1),
+            ],
+            [we, wh, axes("hw", [2, 3]), axes("zero", [0]), nh.from_array(np.ones((1, 1, latent), np.float32), "one")],
+        ),
     }
     full_path = folder / f"{name}.onnx"
     for kind, (inputs, outputs, nodes, inits) in graphs.items():
-        model = h.make_model(h.make_graph(nodes, f"fake_{kind}", inputs, outputs, inits),
-                             opset_imports=[h.make_opsetid("", 18)], ir_version=IR_VERSION)
+        model = h.make_model(
+            h.make_graph(nodes, f"fake_{kind}", inputs, outputs, inits),
+            opset_imports=[h.make_opsetid("", 18)],
+            ir_version=IR_VERSION,
+        )
         text = _meta(kind, list(classes), num_frames, spec, latent, **{"parts": parts, **(meta_overrides or {})})
         h.set_model_props(model, {K.METADATA_KEY: text})
         onnx.save(model, str(full_path if kind == "full" else folder / parts[kind]))

@@ -28,13 +28,16 @@ class Broker:
         self.conf = folder / "mosquitto.conf"
         # `user`: run as root, mosquitto would switch to user "mosquitto", who cannot write the persistence
         # database in our temp folder; the subscriber's session would then not survive a restart
-        self.conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
-                             f"persistence_location {folder / 'data'}/\nlog_dest file {folder / 'log.txt'}\n"
-                             f"user {getpass.getuser()}\n")
+        self.conf.write_text(
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
+            f"persistence_location {folder / 'data'}/\nlog_dest file {folder / 'log.txt'}\n"
+            f"user {getpass.getuser()}\n"
+        )
 
     def start(self, timeout: float = 10.0) -> Broker:
-        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [MOSQUITTO, "-c", str(self.conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:  # bounded: the broker listens within a few ms normally
             if self.proc.poll() is not None:

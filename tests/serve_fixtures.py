@@ -45,8 +45,9 @@ def service(model: Path, **http):
     from lrcn.serve.config import HttpSettings, ServeConfig
     from lrcn.serve.service import Service
 
-    cfg = ServeConfig(model=str(model), device="cpu", threads=1, reconnect=50, stream_timeout=2.0,
-                      http=HttpSettings(**http))
+    cfg = ServeConfig(
+        model=str(model), device="cpu", threads=1, reconnect=50, stream_timeout=2.0, http=HttpSettings(**http)
+    )
     svc = Service(cfg).start()
     return svc, create_app(svc, cfg.http.token)
 
@@ -56,8 +57,13 @@ class Served:
 
     def __init__(self, args: list[str], port: int, token: str | None = None):
         self.port, self.url, self.token = port, f"http://127.0.0.1:{port}", token
-        self.proc = subprocess.Popen([sys.executable, "-m", "lrcn.serve.cli", *args], cwd=REPO,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "lrcn.serve.cli", *args],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
 
     def get(self, path: str, timeout: float = 5.0) -> bytes:
         req = urllib.request.Request(self.url + path)
@@ -71,6 +77,7 @@ class Served:
             if self.proc.poll() is not None:
                 raise AssertionError(f"vc-serve exited {self.proc.returncode}: {self.proc.stderr.read()[-2000:]}")
             return self.get("/ready")
+
         until(ready, seconds, "vc-serve ready", every=0.25)
 
     def stop(self) -> tuple[int | None, float]:

@@ -32,6 +32,7 @@ def test_alternate_runs_sides_in_turn_and_ratios_compare_medians():
         def call():
             order.append(name)
             clock["t"] += cost
+
         return call
 
     slow, fast = Side("A", fake("A", 0.0)), Side("B", fake("B", 0.0))
@@ -50,13 +51,16 @@ def test_alternate_stops_at_max_s_after_one_round():
     assert out["A"]["rounds"] == 1 and out["B"]["rounds"] == 1
 
 
-@pytest.mark.parametrize("kw, needle", [
-    ({"models": ["lenet"]}, "^models must be"),
-    ({"sections": ["speed"]}, "^sections takes"),
-    ({"device": "tpu"}, "^device must be"),
-    ({"repeat": 0}, "^repeat must be >= 1"),
-    ({"threads": 0}, "^threads must be >= 1"),
-])
+@pytest.mark.parametrize(
+    "kw, needle",
+    [
+        ({"models": ["lenet"]}, "^models must be"),
+        ({"sections": ["speed"]}, "^sections takes"),
+        ({"device": "tpu"}, "^device must be"),
+        ({"repeat": 0}, "^repeat must be >= 1"),
+        ({"threads": 0}, "^threads must be >= 1"),
+    ],
+)
 def test_config_refuses_nonsense(kw, needle):
     with pytest.raises(ValueError, match=needle):
         BenchConfig(**kw)
@@ -80,9 +84,34 @@ def test_cuda_without_a_gpu_is_one_line(tmp_path):
 @pytest.mark.slow
 def test_tiny_bench_writes_every_section_and_renders(tmp_path):
     out = tmp_path / "bench.json"
-    args = ["--model", "pretrained", "--backbone", "resnet18", "--img-size", "32", "--frames", "4",
-            "--repeat", "2", "--threads", "1", "--batch", "2", "--block-seconds", "0.02", "--max-seconds", "5",
-            "--train-clips", "4", "--e2e-seconds", "0.5", "--workdir", str(tmp_path / "work"), "--json", str(out)]
+    args = [
+        "--model",
+        "pretrained",
+        "--backbone",
+        "resnet18",
+        "--img-size",
+        "32",
+        "--frames",
+        "4",
+        "--repeat",
+        "2",
+        "--threads",
+        "1",
+        "--batch",
+        "2",
+        "--block-seconds",
+        "0.02",
+        "--max-seconds",
+        "5",
+        "--train-clips",
+        "4",
+        "--e2e-seconds",
+        "0.5",
+        "--workdir",
+        str(tmp_path / "work"),
+        "--json",
+        str(out),
+    ]
     r = runner.invoke(app, args)
     assert r.exit_code == 0, r.output
     doc = json.loads(out.read_text())
@@ -119,22 +148,44 @@ def test_tiny_bench_writes_every_section_and_renders(tmp_path):
     assert any(o["op"] == "QLinearConv" for o in prof["int8"]["top_ops"])  # and now: static Conv
 
     md = render([doc])
-    for heading in ("### Targets", "### Clip mode", "### Streaming", "### End to end", "### Training",
-                    "### Memory", "### Profile"):
+    for heading in (
+        "### Targets",
+        "### Clip mode",
+        "### Streaming",
+        "### End to end",
+        "### Training",
+        "### Memory",
+        "### Profile",
+    ):
         assert heading in md
     assert "| pretrained | eager |" in md and "| pretrained | onnxruntime int8 |" in md
-    r = subprocess.run([sys.executable, str(REPO / "benchmarks" / "make_table.py"), str(out), "--notes", "none"],
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "make_table.py"), str(out), "--notes", "none"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 0 and r.stdout.startswith("# Benchmarks") and "### Clip mode" in r.stdout, r.stderr
 
 
 def test_table_marks_missing_and_failed_sections():
-    doc = {"config": {"device": "cpu", "batch": 8, "repeat": 3, "block_s": 0.3, "max_s": 60.0},
-           "machine": {"cpu": "X", "cores": 2, "arch": "x86_64", "memory_gib": 1, "os": "L", "python": "3",
-                       "versions": {"torch": "t", "onnxruntime": "o", "onnx": "n", "cv2": "c"}, "date": "d",
-                       "command": "vc-bench"},
-           "threads": {"torch": 2, "onnxruntime_intra_op": 2}, "isolation": "i",
-           "models": {"convlstm": {"subject": {"note": "random"}, "clip": {"error": "boom: it broke"}}}}
+    doc = {
+        "config": {"device": "cpu", "batch": 8, "repeat": 3, "block_s": 0.3, "max_s": 60.0},
+        "machine": {
+            "cpu": "X",
+            "cores": 2,
+            "arch": "x86_64",
+            "memory_gib": 1,
+            "os": "L",
+            "python": "3",
+            "versions": {"torch": "t", "onnxruntime": "o", "onnx": "n", "cv2": "c"},
+            "date": "d",
+            "command": "vc-bench",
+        },
+        "threads": {"torch": 2, "onnxruntime_intra_op": 2},
+        "isolation": "i",
+        "models": {"convlstm": {"subject": {"note": "random"}, "clip": {"error": "boom: it broke"}}},
+    }
     md = render([doc])
     assert "boom: it broke" in md
     assert "| Clip latency, onnxruntime fp32 over eager, batch 1 | convlstm | >= 3× | – | not measured |" in md
@@ -144,11 +195,17 @@ def test_results_written_before_the_stable_keys_render_as_committed():
     """benchmarks/results-cpu.json has the display words as keys (bench_version 1): read through
     bench.labels.upgrade, it (with the streams results beside it) renders every table row of the
     committed benchmarks/README.md."""
-    docs = [json.loads((REPO / "benchmarks" / name).read_text()) for name in ("results-cpu.json",
-                                                                                "results-streams-cpu.json")]
+    docs = [
+        json.loads((REPO / "benchmarks" / name).read_text())
+        for name in ("results-cpu.json", "results-streams-cpu.json")
+    ]
     assert docs[0]["bench_version"] == 1
     md = render(docs).splitlines()
     rows = [line for line in (REPO / "benchmarks" / "README.md").read_text().splitlines() if line.startswith("| ")]
-    assert len(rows) > 40 and "| pretrained | onnxruntime int8 dynamic | 569 ms [566–585] | 1.12× [1.08–1.18] | 1.48 " \
-        "clips/s (2 calls) | 1.60× [1.52–1.69] | 88% |" in rows
+    assert (
+        len(rows) > 40
+        and "| pretrained | onnxruntime int8 dynamic | 569 ms [566–585] | 1.12× [1.08–1.18] | 1.48 "
+        "clips/s (2 calls) | 1.60× [1.52–1.69] | 88% |"
+        in rows
+    )
     assert [r for r in rows if r not in md] == []

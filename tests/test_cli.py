@@ -77,8 +77,9 @@ def test_vc_train_data_without_class_folders(tmp_path):
 def test_vc_data_synth(tmp_path):
     from lrcn.train.data_cli import app
 
-    result = runner.invoke(app, ["synth", str(tmp_path / "d"), "--classes", "2", "--clips-per-class", "2",
-                                 "--frames", "4", "--size", "32"])
+    result = runner.invoke(
+        app, ["synth", str(tmp_path / "d"), "--classes", "2", "--clips-per-class", "2", "--frames", "4", "--size", "32"]
+    )
     assert result.exit_code == 0, result.output
     assert len(list((tmp_path / "d").rglob("*.avi"))) == 4
     bad = runner.invoke(app, ["synth", str(tmp_path / "e"), "--classes", "11"])

@@ -99,5 +99,7 @@ def test_synth_files_do_not_depend_on_worker_count(tmp_path):
     parallel = make_dataset(tmp_path / "b", cfg, workers=2)
     assert [p.relative_to(tmp_path / "a") for p in serial] == [p.relative_to(tmp_path / "b") for p in parallel]
     assert all(a.read_bytes() == b.read_bytes() for a, b in zip(serial, parallel))
-    other = make_dataset(tmp_path / "c", SynthConfig(classes=2, clips_per_class=5, frames=4, size=32, seed=8), workers=1)
+    other = make_dataset(
+        tmp_path / "c", SynthConfig(classes=2, clips_per_class=5, frames=4, size=32, seed=8), workers=1
+    )
     assert serial[0].read_bytes() != other[0].read_bytes()

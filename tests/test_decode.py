@@ -41,8 +41,20 @@ def counted(monkeypatch):
     return made
 
 
-@pytest.mark.parametrize("fps,expected", [(25.0, 25.0), (29.97, 29.97), (0.0, None), (float("nan"), None),
-                                          (float("inf"), None), (1e9, None), (-5, None), (None, None), ("x", None)])
+@pytest.mark.parametrize(
+    "fps,expected",
+    [
+        (25.0, 25.0),
+        (29.97, 29.97),
+        (0.0, None),
+        (float("nan"), None),
+        (float("inf"), None),
+        (1e9, None),
+        (-5, None),
+        (None, None),
+        ("x", None),
+    ],
+)
 def test_one_fps_rule(fps, expected):
     assert D.usable_fps(fps) == expected
 
@@ -117,6 +129,7 @@ def test_a_live_source_over_the_limit_is_refused_at_open_and_a_larger_frame_late
         assert r.exit_code == 1 and r.output == f"error: {e.value}\n"
     finally:
         big.stop()
+
     # a capture that announced small frames and then gives a larger one (OpenCV's FFmpeg backend scales
     # to the size announced at open; a camera driver need not): the source ends at the first of them
     class Growing:

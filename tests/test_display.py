@@ -33,14 +33,29 @@ def write_video(path: Path, frames: int, fps: float, size=(64, 48)) -> Path:
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     d = tmp_path_factory.mktemp("display")
-    return {"model": fake_model(d / "m"), "a": write_video(d / "a.avi", 150, 30),
-            "b": write_video(d / "b.avi", 100, 25, size=(128, 128)), "dir": d}
+    return {
+        "model": fake_model(d / "m"),
+        "a": write_video(d / "a.avi", 150, 30),
+        "b": write_video(d / "b.avi", 100, 25, size=(128, 128)),
+        "dir": d,
+    }
 
 
 def pred(p: float = 0.7) -> StreamPrediction:
     top = [("walk", p), ("run", 1 - p - 0.05), ("sit", 0.05)]
-    return StreamPrediction(9, 9, 0.3, np.array([v for _, v in top]), "walk", p, top, False, 1.0,
-                            np.zeros((128, 128, 3), np.uint8), stream="door")
+    return StreamPrediction(
+        9,
+        9,
+        0.3,
+        np.array([v for _, v in top]),
+        "walk",
+        p,
+        top,
+        False,
+        1.0,
+        np.zeros((128, 128, 3), np.uint8),
+        stream="door",
+    )
 
 
 def band_pixels(img: np.ndarray) -> int:
@@ -51,7 +66,7 @@ def test_a_tile_is_scaled_up_with_a_solid_band_and_top_k_bars():
     tile = draw_tile(np.full((128, 128, 3), 200, np.uint8), "door", pred(0.7), 24.8, tile_width(1), 4)
     w = tile_width(1)
     assert w == 640 and tile.shape[1] == w and tile.shape[0] > w * 3 // 4
-    band = tile[w * 3 // 4:]
+    band = tile[w * 3 // 4 :]
     assert band_pixels(band) > 0.6 * band.size / 3  # a solid band, text and bars on it
     bar_rows = np.all(band == BAR, axis=2)
     longest = bar_rows.sum(axis=1).max()
@@ -59,7 +74,7 @@ def test_a_tile_is_scaled_up_with_a_solid_band_and_top_k_bars():
     picture = tile[: w * 3 // 4]
     assert (np.all(picture == 200, axis=2).sum(axis=1).max()) >= 400  # 128 px scaled up to the tile (letterboxed)
     grid = mosaic([tile, tile, tile])
-    assert grid.shape == (2 * tile.shape[0], 2 * w, 3) and not grid[tile.shape[0]:, w:].any()
+    assert grid.shape == (2 * tile.shape[0], 2 * w, 3) and not grid[tile.shape[0] :, w:].any()
 
 
 def test_save_writes_the_mosaic_of_every_stream(setup, tmp_path):
@@ -68,8 +83,24 @@ def test_save_writes_the_mosaic_of_every_stream(setup, tmp_path):
     from lrcn.runtime.cli import app
 
     out = tmp_path / "mosaic.mp4"
-    r = CliRunner().invoke(app, [str(setup["a"]), str(setup["b"]), "--stream", "--model", str(setup["model"]),
-                                 "--device", "cpu", "--sample-fps", "0", "--max-frames", "20", "--save", str(out)])
+    r = CliRunner().invoke(
+        app,
+        [
+            str(setup["a"]),
+            str(setup["b"]),
+            "--stream",
+            "--model",
+            str(setup["model"]),
+            "--device",
+            "cpu",
+            "--sample-fps",
+            "0",
+            "--max-frames",
+            "20",
+            "--save",
+            str(out),
+        ],
+    )
     assert r.exit_code == 0, r.output
     cap = cv2.VideoCapture(str(out))
     ok, first = cap.read()
@@ -78,7 +109,7 @@ def test_save_writes_the_mosaic_of_every_stream(setup, tmp_path):
         n += 1
     w = tile_width(2)
     assert ok and first.shape[1] == 2 * w and 20 <= n <= 40  # one frame per tick; 2 x 20 frames, batched
-    band = first[w * 3 // 4 + 4: w * 3 // 4 + 14, 4:120]
+    band = first[w * 3 // 4 + 4 : w * 3 // 4 + 14, 4:120]
     assert np.abs(band.astype(int) - BAND[0]).mean() < 12  # the band survives the codec
 
 
@@ -87,8 +118,12 @@ def xvfb():
     if not shutil.which("Xvfb") or not shutil.which("import"):
         pytest.skip("needs Xvfb and ImageMagick's import (apt-get install xvfb imagemagick)")
     # -displayfd: Xvfb picks a free display itself and writes its number, so parallel runs never share one
-    proc = subprocess.Popen(["Xvfb", "-displayfd", "1", "-screen", "0", "1600x1200x24", "-nolisten", "tcp"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        ["Xvfb", "-displayfd", "1", "-screen", "0", "1600x1200x24", "-nolisten", "tcp"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     number = proc.stdout.readline().strip()
     if not number.isdigit():
         proc.kill()
@@ -100,9 +135,30 @@ def xvfb():
 
 def vc_run_shown(setup, display: str, *extra: str) -> subprocess.Popen:
     env = {**os.environ, "DISPLAY": display}
-    return subprocess.Popen([sys.executable, "-m", "lrcn.runtime.cli", str(setup["a"]), str(setup["b"]), "--stream",
-                             "--show", "--json", "--model", str(setup["model"]), "--device", "cpu", "--sample-fps",
-                             "0", *extra], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "lrcn.runtime.cli",
+            str(setup["a"]),
+            str(setup["b"]),
+            "--stream",
+            "--show",
+            "--json",
+            "--model",
+            str(setup["model"]),
+            "--device",
+            "cpu",
+            "--sample-fps",
+            "0",
+            *extra,
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def spans(stdout: str) -> dict[str, tuple[float, float]]:
@@ -123,8 +179,9 @@ def test_show_draws_one_mosaic_window_and_plays_files_at_their_frame_rate(setup,
     try:
         deadline = time.monotonic() + 40
         while proc.poll() is None and time.monotonic() < deadline:
-            subprocess.run(["import", "-display", xvfb, "-window", "root", str(shot)], capture_output=True, timeout=20,
-                           check=False)
+            subprocess.run(
+                ["import", "-display", xvfb, "-window", "root", str(shot)], capture_output=True, timeout=20, check=False
+            )
             img = cv2.imread(str(shot)) if shot.exists() else None
             seen = band_pixels(img) if img is not None else 0
             bars = int(np.all(img == BAR, axis=2).sum()) if img is not None else 0

@@ -31,8 +31,9 @@ def test_one_process_order_is_the_shuffling_loaders_order():
 
     g = torch.Generator()
     g.manual_seed(7)
-    seen = [int(i) for b in torch.utils.data.DataLoader(list(range(10)), batch_size=3, shuffle=True, generator=g)
-            for i in b]
+    seen = [
+        int(i) for b in torch.utils.data.DataLoader(list(range(10)), batch_size=3, shuffle=True, generator=g) for i in b
+    ]
     assert one_process_order(10, 7) == seen
     assert one_process_order(0, 7) == []
 
@@ -56,8 +57,9 @@ def test_nproc_runs_torchrun_with_the_same_options(monkeypatch):
 
     calls = FakeTorchrun.calls = []
     monkeypatch.setattr(subprocess, "Popen", FakeTorchrun)
-    r = CliRunner().invoke(app, ["--nproc", "2", "--data", "d", "--lr", "0.01", "--bidirectional",
-                                 "--no-feature-cache", "--device", "cpu"])
+    r = CliRunner().invoke(
+        app, ["--nproc", "2", "--data", "d", "--lr", "0.01", "--bidirectional", "--no-feature-cache", "--device", "cpu"]
+    )
     assert r.exit_code == 0, r.output
     cmd, env = calls[0]
     assert cmd[:7] == [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m"]
@@ -83,8 +85,13 @@ def test_torchruns_own_traceback_is_dropped_a_ranks_is_kept():
     from lrcn.train.launch import relay_stderr
 
     rank = ["Traceback (most recent call last):\n", '  File "x.py"\n', "RuntimeError: a real bug\n"]
-    agent = ["Traceback (most recent call last):\n", '  File "run.py"\n',
-             "torch.distributed.elastic.multiprocessing.errors.ChildFailedError: \n", "=====\n", "rank: 0\n"]
+    agent = [
+        "Traceback (most recent call last):\n",
+        '  File "run.py"\n',
+        "torch.distributed.elastic.multiprocessing.errors.ChildFailedError: \n",
+        "=====\n",
+        "rank: 0\n",
+    ]
     out = io.StringIO()
     relay_stderr(["error: D: data folder not found\n", *rank, "W agent line\n", *agent], out)
     assert out.getvalue() == "".join(["error: D: data folder not found\n", *rank, "W agent line\n"])
@@ -101,8 +108,9 @@ def _free_port() -> int:
 
 def _rank_main(rank: int, port: int, results):
     """One rank of a 2-process gloo group: rank 1 fails inside gather, rank 0 must hear of it."""
-    os.environ.update(RANK=str(rank), WORLD_SIZE="2", LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
-                      MASTER_PORT=str(port))
+    os.environ.update(
+        RANK=str(rank), WORLD_SIZE="2", LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port)
+    )
     from lrcn.core.errors import LrcnError
     from lrcn.train import distributed as dist
 
@@ -134,8 +142,12 @@ def test_a_failing_rank_reaches_every_rank():
         p.join(120)
         assert p.exitcode == 0
     got = sorted(results.get(timeout=5) for _ in range(4))
-    assert got == [(0, "DistributedError: rank 1 failed: clip x.avi: disk full"), (0, "from rank 0"),
-                   (1, "LrcnError: clip x.avi: disk full"), (1, "from rank 0")]
+    assert got == [
+        (0, "DistributedError: rank 1 failed: clip x.avi: disk full"),
+        (0, "from rank 0"),
+        (1, "LrcnError: clip x.avi: disk full"),
+        (1, "from rank 0"),
+    ]
 
 
 def _weights(run):
@@ -168,10 +180,47 @@ def test_two_gloo_processes_reach_the_one_process_weights(tiny_data, tmp_path):
         torch.set_num_threads(threads)
 
     two = tmp_path / "two"
-    cmd = [sys.executable, "-m", "lrcn.train", "--nproc", "2", "--recipe", "default", "--data", str(tiny_data), "--frames", "4", "--input", dc.modality,
-           "--img-size", "32", "--latent-dim", "16", "--hidden-size", "12", "--dropout", "0", "--norm", "none",
-           "--batch-size", "2", "--lr", "3e-3", "--epochs", "3", "--seed", "0", "--device", "cpu",
-           "--cache-dir", str(tmp_path / "cache2"), "--out", str(two), "--dist-timeout", "120"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "lrcn.train",
+        "--nproc",
+        "2",
+        "--recipe",
+        "default",
+        "--data",
+        str(tiny_data),
+        "--frames",
+        "4",
+        "--input",
+        dc.modality,
+        "--img-size",
+        "32",
+        "--latent-dim",
+        "16",
+        "--hidden-size",
+        "12",
+        "--dropout",
+        "0",
+        "--norm",
+        "none",
+        "--batch-size",
+        "2",
+        "--lr",
+        "3e-3",
+        "--epochs",
+        "3",
+        "--seed",
+        "0",
+        "--device",
+        "cpu",
+        "--cache-dir",
+        str(tmp_path / "cache2"),
+        "--out",
+        str(two),
+        "--dist-timeout",
+        "120",
+    ]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert r.returncode == 0, r.stderr[-3000:]
 
@@ -192,4 +241,6 @@ def test_two_gloo_processes_reach_the_one_process_weights(tiny_data, tmp_path):
     ha, hb = (json.loads((run / "history.json").read_text()) for run in (one, two))
     assert [h["train_loss"] for h in hb] == pytest.approx([h["train_loss"] for h in ha], abs=1e-5)
     clips = list((tmp_path / "cache2" / "clips").iterdir())
-    assert len(clips) == len(list((tmp_path / "cache" / "clips").iterdir())) and not [c for c in clips if c.name.startswith(".")]
+    assert len(clips) == len(list((tmp_path / "cache" / "clips").iterdir())) and not [
+        c for c in clips if c.name.startswith(".")
+    ]

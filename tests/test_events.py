@@ -52,7 +52,9 @@ def test_short_gaps_merge_long_gaps_split():
     assert a_events(detect(LABELS, seq(two_below), cfg)) == [(2.0, 5.5, 6)]
     # merge_gap 0: any prediction below the threshold ends the event
     assert a_events(detect(LABELS, seq(one_below), EventConfig(min_event=0.5, merge_gap=0.0))) == [
-        (2.0, 3.0, 3), (4.0, 5.0, 3)]
+        (2.0, 3.0, 3),
+        (4.0, 5.0, 3),
+    ]
 
 
 def test_min_event_drops_short_runs_and_counts_merged_time():
@@ -86,12 +88,16 @@ def test_streams_are_independent_and_wall_clock_is_carried():
         recs += det.update("yard", [0.2, 0.8], t)
     recs += det.finish_all()
     door = [r for r in recs if r["stream"] == "door" and r["label"] == "a"]
-    assert [(r["phase"], r["start_wall"], r["end_wall"]) for r in door] == [("start", 1001.0, None),
-                                                                            ("end", 1001.0, 1002.0)]
+    assert [(r["phase"], r["start_wall"], r["end_wall"]) for r in door] == [
+        ("start", 1001.0, None),
+        ("end", 1001.0, 1002.0),
+    ]
     assert door[0]["id"] == door[1]["id"]
     yard = [r for r in recs if r["stream"] == "yard"]
-    assert [(r["label"], r["phase"], r["start"], r["end"]) for r in yard] == [("b", "start", 0.0, None),
-                                                                              ("b", "end", 0.0, 3.5)]
+    assert [(r["label"], r["phase"], r["start"], r["end"]) for r in yard] == [
+        ("b", "start", 0.0, None),
+        ("b", "end", 0.0, 3.5),
+    ]
     assert len({r["id"] for r in recs}) == len(recs) // 2
 
 

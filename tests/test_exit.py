@@ -42,8 +42,11 @@ def big(tmp_path_factory):
 @pytest.mark.parametrize("case", ["clip timeout", "stream max-frames"])
 def test_vc_run_exits_with_a_documented_code_every_time(fake, big, case):
     args = [str(big), "--model", str(fake), "--device", "cpu", "--json"]
-    args += ["--decode-timeout", "0.05"] if case == "clip timeout" else ["--stream", "--sample-fps", "0",
-                                                                        "--max-frames", "5"]
+    args += (
+        ["--decode-timeout", "0.05"]
+        if case == "clip timeout"
+        else ["--stream", "--sample-fps", "0", "--max-frames", "5"]
+    )
     with ThreadPoolExecutor(2) as pool:
         runs = list(pool.map(lambda _: vc_run_process(*args), range(RUNS)))
     codes = [r.returncode for r in runs]

@@ -12,9 +12,17 @@ import pytest
 from lrcn.runtime import contract as K
 
 pytestmark = pytest.mark.slow  # one export of tiny_run with both variants (~15 s), shared by the module
-FILES = ["convlstm.encoder.onnx", "convlstm.fp16.onnx", "convlstm.head.onnx", "convlstm.int8.encoder.onnx",
-         "convlstm.int8.onnx", "convlstm.int8.step.onnx", "convlstm.onnx", "convlstm.parity.json",
-         "convlstm.step.onnx"]
+FILES = [
+    "convlstm.encoder.onnx",
+    "convlstm.fp16.onnx",
+    "convlstm.head.onnx",
+    "convlstm.int8.encoder.onnx",
+    "convlstm.int8.onnx",
+    "convlstm.int8.step.onnx",
+    "convlstm.onnx",
+    "convlstm.parity.json",
+    "convlstm.step.onnx",
+]
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +57,12 @@ def real_clips(run, t: int, n: int) -> np.ndarray:
     pre = json.loads((run / "config.json").read_text())["preprocess"]
     spec = PreprocessSpec.from_dict(pre)
     paths = [s["path"] for s in json.loads((run / "splits.json").read_text())["val"]]
-    return np.stack([prepare_clip(read_clip(paths[i % len(paths)], t + spec.extra_frames, spec.img_size).frames, spec)
-                     for i in range(n)])
+    return np.stack(
+        [
+            prepare_clip(read_clip(paths[i % len(paths)], t + spec.extra_frames, spec.img_size).frames, spec)
+            for i in range(n)
+        ]
+    )
 
 
 def test_exactly_the_expected_files_and_no_temporaries(exported):
@@ -77,27 +89,41 @@ def test_metadata_carries_classes_preprocessing_and_provenance(exported, tiny_ru
     assert meta.kind == "full" and meta.family == "convlstm" and meta.precision == "fp32"
     assert meta.class_names == config["class_names"]
     pre = config["preprocess"]
-    assert (meta.preprocess.img_size, list(meta.preprocess.mean), list(meta.preprocess.std),
-            meta.preprocess.modality, meta.preprocess.channel_order, meta.preprocess.layout) == (
-        pre["img_size"], pre["mean"], pre["std"], pre["modality"], pre["channel_order"], pre["layout"])
+    assert (
+        meta.preprocess.img_size,
+        list(meta.preprocess.mean),
+        list(meta.preprocess.std),
+        meta.preprocess.modality,
+        meta.preprocess.channel_order,
+        meta.preprocess.layout,
+    ) == (pre["img_size"], pre["mean"], pre["std"], pre["modality"], pre["channel_order"], pre["layout"])
     assert meta.num_frames == pre["num_frames"] == 4 and meta.sample_fps == pre["sample_fps"]
     assert (meta.bidirectional, meta.lstm_layers, meta.hidden_size, meta.latent_dim) == (False, 1, 12, 16)
     assert meta.metrics["test_accuracy"] == json.loads((tiny_run / "metrics.json").read_text())["test_accuracy"]
     assert meta.checkpoint_sha256 == sha256_file(tiny_run / "best.pt")
     assert meta.exported and meta.lrcn_version and meta.schema_version == K.SCHEMA_VERSION
-    assert meta.parts == {"encoder": "convlstm.encoder.onnx", "head": "convlstm.head.onnx", "step": "convlstm.step.onnx"}
+    assert meta.parts == {
+        "encoder": "convlstm.encoder.onnx",
+        "head": "convlstm.head.onnx",
+        "step": "convlstm.step.onnx",
+    }
     for kind, name in meta.parts.items():
         part = meta_of(exported.model.parent / name)
         assert part.kind == kind and part.parts == meta.parts and part.class_names == meta.class_names
 
 
 def test_every_file_passes_the_checker_with_symbolic_batch_and_time(exported):
-    want = {"convlstm.onnx": {K.INPUT_FRAMES: [K.BATCH_DIM, K.TIME_DIM, 3, 32, 32]},
-            "convlstm.encoder.onnx": {K.INPUT_FRAME: [K.BATCH_DIM, 3, 32, 32]},
-            "convlstm.head.onnx": {K.FEATURES: [K.BATCH_DIM, K.TIME_DIM, 16]},
-            "convlstm.step.onnx": {K.INPUT_FRAME: [K.BATCH_DIM, 3, 32, 32], K.STATE_H: [1, K.BATCH_DIM, 12],
-                                   K.STATE_C: [1, K.BATCH_DIM, 12]},
-            "convlstm.int8.onnx": {K.INPUT_FRAMES: [K.BATCH_DIM, K.TIME_DIM, 3, 32, 32]}}
+    want = {
+        "convlstm.onnx": {K.INPUT_FRAMES: [K.BATCH_DIM, K.TIME_DIM, 3, 32, 32]},
+        "convlstm.encoder.onnx": {K.INPUT_FRAME: [K.BATCH_DIM, 3, 32, 32]},
+        "convlstm.head.onnx": {K.FEATURES: [K.BATCH_DIM, K.TIME_DIM, 16]},
+        "convlstm.step.onnx": {
+            K.INPUT_FRAME: [K.BATCH_DIM, 3, 32, 32],
+            K.STATE_H: [1, K.BATCH_DIM, 12],
+            K.STATE_C: [1, K.BATCH_DIM, 12],
+        },
+        "convlstm.int8.onnx": {K.INPUT_FRAMES: [K.BATCH_DIM, K.TIME_DIM, 3, 32, 32]},
+    }
     for name, inputs in want.items():
         path = exported.model.parent / name
         onnx.checker.check_model(str(path), full_check=True)
@@ -126,8 +152,9 @@ def test_stream_parts_reproduce_the_full_model(exported, tiny_run):
     assert np.abs(window - torch_probs(tiny_run, np.ascontiguousarray(stream[:, -4:]))).max() <= 1e-5
     h = c = np.zeros((1, 2, 12), np.float32)
     for i in range(10):
-        probs, h, c = step.run([K.OUTPUT_PROBS, K.STATE_H_OUT, K.STATE_C_OUT],
-                               {K.INPUT_FRAME: stream[:, i], K.STATE_H: h, K.STATE_C: c})
+        probs, h, c = step.run(
+            [K.OUTPUT_PROBS, K.STATE_H_OUT, K.STATE_C_OUT], {K.INPUT_FRAME: stream[:, i], K.STATE_H: h, K.STATE_C: c}
+        )
     assert np.abs(probs - torch_probs(tiny_run, stream)).max() <= 1e-5
 
 
@@ -148,8 +175,11 @@ def test_int8_variant_streams_with_int8_conv_parts(exported):
     assert report["accepted"] and report["window_agreement"] >= 0.98 and report["step_agreement"] >= 0.98
     assert report["encoder_ms"] > 0 and report["fp32_encoder_ms"] > 0
     meta = meta_of(exported.variants["int8"])
-    assert meta.parts == {"encoder": "convlstm.int8.encoder.onnx", "head": "convlstm.head.onnx",
-                          "step": "convlstm.int8.step.onnx"}
+    assert meta.parts == {
+        "encoder": "convlstm.int8.encoder.onnx",
+        "head": "convlstm.head.onnx",
+        "step": "convlstm.int8.step.onnx",
+    }
     for kind in ("encoder", "step"):
         path = exported.model.parent / meta.parts[kind]
         part = meta_of(path)
@@ -168,9 +198,14 @@ def test_int8_stream_parts_below_the_floor_are_left_out(tiny_run, tmp_path, monk
     figures = json.loads(result.parity.read_text())["variants"]["int8"]
     assert figures["accepted"] and figures["stream"]["accepted"] is False
     assert meta_of(result.variants["int8"]).parts == {}  # clip mode only; the runtime says to stream fp32
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["convlstm.encoder.onnx", "convlstm.head.onnx",
-                                                           "convlstm.int8.onnx", "convlstm.onnx",
-                                                           "convlstm.parity.json", "convlstm.step.onnx"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "convlstm.encoder.onnx",
+        "convlstm.head.onnx",
+        "convlstm.int8.onnx",
+        "convlstm.onnx",
+        "convlstm.parity.json",
+        "convlstm.step.onnx",
+    ]
 
 
 def test_failed_gate_writes_no_model_and_keeps_an_earlier_one(tiny_run, tmp_path):
@@ -181,14 +216,21 @@ def test_failed_gate_writes_no_model_and_keeps_an_earlier_one(tiny_run, tmp_path
     with pytest.raises(ParityError, match="onnxruntime differs from PyTorch"):
         export_run(tiny_run, tmp_path / "new" / "convlstm.onnx", tolerance=0.0, stream=False)
     assert sorted(p.name for p in (tmp_path / "new").iterdir()) == ["convlstm.parity.json"]
-    earlier = ("convlstm.onnx", "convlstm.step.onnx", "convlstm.int8.onnx", "convlstm.int8.encoder.onnx",
-               "convlstm.int8.step.onnx", "convlstm.parity.json")
+    earlier = (
+        "convlstm.onnx",
+        "convlstm.step.onnx",
+        "convlstm.int8.onnx",
+        "convlstm.int8.encoder.onnx",
+        "convlstm.int8.step.onnx",
+        "convlstm.parity.json",
+    )
     for old in earlier:  # an earlier export's files
         (tmp_path / old).write_bytes(b"old")
     with pytest.raises(ParityError, match="the earlier convlstm.onnx is kept"):
         export_run(tiny_run, tmp_path / "convlstm.onnx", tolerance=0.0, stream=False)
     assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == sorted(
-        [*earlier, "convlstm.failed.parity.json"])
+        [*earlier, "convlstm.failed.parity.json"]
+    )
     assert all((tmp_path / old).read_bytes() == b"old" for old in earlier)
     report = json.loads((tmp_path / "convlstm.failed.parity.json").read_text())
     assert report["passed"] is False and "differs" in report["error"]

@@ -42,15 +42,18 @@ def test_newest_finished_run_of_each_family_is_picked(tmp_path):
     assert [s.family for s in resolve_sources("all", runs_dir=tmp_path)] == ["convlstm", "resnetlstm"]
 
 
-@pytest.mark.parametrize("args,needle,code", [
-    (["--model", "pretrained"], "no finished pretrained run under", 1),
-    (["--model", "all"], "no finished run under", 1),
-    ([], "say what to export", 2),
-    (["--run", "a", "--checkpoint", "b"], "give --run or --checkpoint, not both", 2),
-    (["--model", "convlstm", "--precision", "int4"], "--precision takes fp16, int8", 2),
-    (["--model", "convlstm", "--opset", "3"], "--opset must be in 7..23", 2),
-    (["--checkpoint", "missing.pt"], "missing.pt: checkpoint not found", 1),
-])
+@pytest.mark.parametrize(
+    "args,needle,code",
+    [
+        (["--model", "pretrained"], "no finished pretrained run under", 1),
+        (["--model", "all"], "no finished run under", 1),
+        ([], "say what to export", 2),
+        (["--run", "a", "--checkpoint", "b"], "give --run or --checkpoint, not both", 2),
+        (["--model", "convlstm", "--precision", "int4"], "--precision takes fp16, int8", 2),
+        (["--model", "convlstm", "--opset", "3"], "--opset must be in 7..23", 2),
+        (["--checkpoint", "missing.pt"], "missing.pt: checkpoint not found", 1),
+    ],
+)
 def test_refusals_are_one_line(tmp_path, args, needle, code):
     r = runner.invoke(app(), [*args, "--runs-dir", str(tmp_path / "runs"), "--out", str(tmp_path / "m")])
     assert r.exit_code == code, r.output
@@ -99,8 +102,12 @@ def test_bidirectional_gets_no_step_model_and_says_why(tiny_runs, tmp_path):
     r = runner.invoke(app(), ["--run", str(tiny_runs["convlstm-bi"]), "--out", str(tmp_path / "bi.onnx")])
     assert r.exit_code == 0, r.output
     assert "no step model (bidirectional)" in r.output
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["bi.encoder.onnx", "bi.head.onnx", "bi.onnx",
-                                                          "bi.parity.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "bi.encoder.onnx",
+        "bi.head.onnx",
+        "bi.onnx",
+        "bi.parity.json",
+    ]
     report = json.loads((tmp_path / "bi.parity.json").read_text())
     assert "backward pass" in report["step"]["absent"] and report["window"]["passed"]
 

@@ -25,10 +25,12 @@ def toy_family(monkeypatch):
 
 
 def test_family_specs_are_read_without_torch():
-    code = ("import sys; sys.modules['torch'] = None\n"
-            "from lrcn.models.specs import family_names, family_spec\n"
-            "from lrcn.train.cli import app\n"
-            "print(','.join(family_names()), family_spec('pretrained').frozen_backbone)")
+    code = (
+        "import sys; sys.modules['torch'] = None\n"
+        "from lrcn.models.specs import family_names, family_spec\n"
+        "from lrcn.train.cli import app\n"
+        "print(','.join(family_names()), family_spec('pretrained').frozen_backbone)"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["convlstm,resnetlstm,pretrained", "True"]
@@ -80,9 +82,32 @@ def test_the_cli_takes_a_registered_family(toy_family, tiny_data, tmp_path):
 
     from lrcn.train.cli import app
 
-    args = ["--data", str(tiny_data), "--model", toy_family, "--frames", "4", "--img-size", "32", "--input", "rgb",
-            "--latent-dim", "8", "--hidden-size", "6", "--epochs", "1", "--batch-size", "4", "--device", "cpu",
-            "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "run")]
+    args = [
+        "--data",
+        str(tiny_data),
+        "--model",
+        toy_family,
+        "--frames",
+        "4",
+        "--img-size",
+        "32",
+        "--input",
+        "rgb",
+        "--latent-dim",
+        "8",
+        "--hidden-size",
+        "6",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "4",
+        "--device",
+        "cpu",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--out",
+        str(tmp_path / "run"),
+    ]
     r = CliRunner().invoke(app, args)
     assert r.exit_code == 0, r.output
     assert json.loads((tmp_path / "run" / "config.json").read_text())["model"]["name"] == toy_family

@@ -67,8 +67,9 @@ def test_split_fractions_and_test_folder(tmp_path):
             (tmp_path / root / cls).mkdir(parents=True)
             for g in (1, 2, 3):
                 (tmp_path / root / cls / f"v_{cls}_g{g:02d}_c001.avi").write_bytes(b"x")
-    names, splits = make_splits(DataConfig(root=str(tmp_path / "train"), test_root=str(tmp_path / "test"),
-                                           test_fraction=0.0), seed=0)
+    names, splits = make_splits(
+        DataConfig(root=str(tmp_path / "train"), test_root=str(tmp_path / "test"), test_fraction=0.0), seed=0
+    )
     assert names == ["a", "b"] and len(splits["test"]) == 6
     assert all(str(tmp_path / "test") in s.path for s in splits["test"])
     assert len(splits["train"]) + len(splits["val"]) == 6
@@ -86,16 +87,38 @@ def test_vc_train_folds_end_to_end_and_vc_report(tiny_data, tmp_path):
     from lrcn.train.report_cli import app as report_app
 
     out = tmp_path / "folds"
-    args = ["--data", str(tiny_data), "--folds", "2", "--img-size", "32", "--frames", "4", "--latent-dim", "16",
-            "--hidden-size", "12", "--epochs", "1", "--device", "cpu", "--out", str(out),
-            "--cache-dir", str(tmp_path / "cache")]
+    args = [
+        "--data",
+        str(tiny_data),
+        "--folds",
+        "2",
+        "--img-size",
+        "32",
+        "--frames",
+        "4",
+        "--latent-dim",
+        "16",
+        "--hidden-size",
+        "12",
+        "--epochs",
+        "1",
+        "--device",
+        "cpu",
+        "--out",
+        str(out),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+    ]
     r = CliRunner().invoke(app, args)
     assert r.exit_code == 0, r.output
     assert "recipe small-real" in r.output and "2-fold test accuracy" in r.output
     s = json.loads((out / "folds.json").read_text())
     assert s["finished"] == 2 and s["num_test"] == 36 and s["final"] == str(out / "final")
-    assert sum(map(sum, s["confusion"])) == 36 and set(s["per_class_accuracy"]) == {"grow", "move_down",
-                                                                                      "move_down_right"}
+    assert sum(map(sum, s["confusion"])) == 36 and set(s["per_class_accuracy"]) == {
+        "grow",
+        "move_down",
+        "move_down_right",
+    }
     tested = [json.loads((out / f"fold-{i}" / "splits.json").read_text())["test"] for i in (1, 2)]
     paths = [t["path"] for fold in tested for t in fold]
     assert len(paths) == len(set(paths)) == 36
@@ -119,8 +142,31 @@ def test_folds_on_a_few_real_clips(tmp_path):
         for f in sorted((UT / cls).glob("v_*_g0[12]_*.avi")):
             (data / cls / f.name).symlink_to(f)  # links, never copies
     out = tmp_path / "run"
-    r = CliRunner().invoke(app, ["--data", str(data), "--folds", "2", "--no-final", "--img-size", "32", "--frames", "4",
-                                 "--latent-dim", "16", "--hidden-size", "12", "--epochs", "1", "--device", "cpu",
-                                 "--out", str(out), "--cache-dir", str(tmp_path / "cache")])
+    r = CliRunner().invoke(
+        app,
+        [
+            "--data",
+            str(data),
+            "--folds",
+            "2",
+            "--no-final",
+            "--img-size",
+            "32",
+            "--frames",
+            "4",
+            "--latent-dim",
+            "16",
+            "--hidden-size",
+            "12",
+            "--epochs",
+            "1",
+            "--device",
+            "cpu",
+            "--out",
+            str(out),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert (out / "folds.json").is_file() and not (out / "final").exists()

@@ -34,12 +34,19 @@ def seeds(folder):
 @pytest.mark.slow
 @pytest.mark.timeout(180)
 def test_fuzzed_videos_never_crash_hang_or_raise_foreign_errors(tmp_path):
-    cmd = [sys.executable, str(REPO / "tests" / "fuzz_video.py"), str(seeds(tmp_path / "seeds")), str(EXAMPLES),
-           str(TIMEOUT_S)]
+    cmd = [
+        sys.executable,
+        str(REPO / "tests" / "fuzz_video.py"),
+        str(seeds(tmp_path / "seeds")),
+        str(EXAMPLES),
+        str(TIMEOUT_S),
+    ]
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENCV_")}  # lrcn's own log defaults
     # the whole loop is bounded too: a decode that hung outside the watchdog would end here
     r = subprocess.run(cmd, capture_output=True, text=True, errors="replace", cwd=REPO, env=env, timeout=150)
-    assert r.returncode == 0, f"exit {r.returncode} (negative: killed by that signal)\n{r.stdout[-2000:]}{r.stderr[-3000:]}"
+    assert r.returncode == 0, (
+        f"exit {r.returncode} (negative: killed by that signal)\n{r.stdout[-2000:]}{r.stderr[-3000:]}"
+    )
     line = r.stdout.strip().splitlines()[-1]
     assert line.startswith(f"fuzz ok: {EXAMPLES} inputs"), r.stdout
     assert r.stderr == "", r.stderr[-2000:]  # no decoder noise either: a refusal is our one line, nothing more

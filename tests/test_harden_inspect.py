@@ -69,7 +69,10 @@ def test_a_busy_port_is_one_line(model):
         r = runner.invoke(app, [str(model), "--port", str(port), "--no-browse"])
     assert r.exit_code == 1, r.output
     err = r.output.splitlines()[-1]
-    assert err.startswith(f"error: --port: cannot serve Netron at port {port} on 127.0.0.1") and "Traceback" not in r.output
+    assert (
+        err.startswith(f"error: --port: cannot serve Netron at port {port} on 127.0.0.1")
+        and "Traceback" not in r.output
+    )
     assert set(Path(tempfile.gettempdir()).glob("lrcn-inspect-*")) == temps  # the copy went too
 
 

@@ -47,8 +47,19 @@ def load(path):
 
 
 # item 2: part paths ----------------------------------------------------------------------------
-@pytest.mark.parametrize("part", ["../other/fake.encoder.onnx", "/etc/x.onnx", "\\\\server\\share\\x.onnx",
-                                  "C:x.onnx", "sub/x.onnx", "..", "fake.encoder.onnx\0.txt", "x.txt"])
+@pytest.mark.parametrize(
+    "part",
+    [
+        "../other/fake.encoder.onnx",
+        "/etc/x.onnx",
+        "\\\\server\\share\\x.onnx",
+        "C:x.onnx",
+        "sub/x.onnx",
+        "..",
+        "fake.encoder.onnx\0.txt",
+        "x.txt",
+    ],
+)
 def test_part_paths_outside_the_folder_are_refused(tmp_path, good, part):
     src, doc = good
     bad = restamp(src, tmp_path / "m.onnx", json.dumps({**doc, "parts": {"encoder": part}}))
@@ -73,8 +84,14 @@ def test_a_symlinked_part_leading_out_of_the_folder_is_refused(tmp_path):
         load(path).part("encoder")
 
 
-@pytest.mark.parametrize("kw, field", [({"num_frames": 6}, "num_frames"), ({"img_size": 40}, "preprocess"),
-                                        ({"classes": ("a", "b", "d")}, "class_names")])
+@pytest.mark.parametrize(
+    "kw, field",
+    [
+        ({"num_frames": 6}, "num_frames"),
+        ({"img_size": 40}, "preprocess"),
+        ({"classes": ("a", "b", "d")}, "class_names"),
+    ],
+)
 def test_a_part_of_another_model_is_refused(tmp_path, kw, field):
     path = fake_model(tmp_path / "m")
     other = fake_model(tmp_path / "other", **kw)
@@ -123,13 +140,31 @@ def test_deeply_nested_and_oversized_documents(tmp_path, good):
         assert "\n" not in str(e.value)
 
 
-json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-                           lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=8), kids, max_size=4),
-                           max_leaves=12)
-FIELDS = ["schema_version", "kind", "family", "class_names", "num_frames", "preprocess", "sample_fps", "bidirectional",
-          "lstm_layers", "hidden_size", "latent_dim", "precision", "parts", "metrics", "checkpoint_sha256", "extra"]
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=8), kids, max_size=4),
+    max_leaves=12,
+)
+FIELDS = [
+    "schema_version",
+    "kind",
+    "family",
+    "class_names",
+    "num_frames",
+    "preprocess",
+    "sample_fps",
+    "bidirectional",
+    "lstm_layers",
+    "hidden_size",
+    "latent_dim",
+    "precision",
+    "parts",
+    "metrics",
+    "checkpoint_sha256",
+    "extra",
+]
 PRE = ["img_size", "mean", "std", "modality", "channel_order", "layout"]
-BIG = st.sampled_from([0, -1, 1, 7, 8, 513, 1024, 10**6, 10**9, 2**63, -2**63, 1e308, math.nan, math.inf, True, "4"])
+BIG = st.sampled_from([0, -1, 1, 7, 8, 513, 1024, 10**6, 10**9, 2**63, -(2**63), 1e308, math.nan, math.inf, True, "4"])
 
 
 @st.composite
@@ -165,7 +200,7 @@ def test_fuzz_metadata_loads_or_fails_in_one_line_within_a_memory_bound(good):
         try:
             meta = K.ModelMetadata.from_json(text, source="fuzz.onnx")
             seen["ok"] += 1
-            clip = (meta.num_frames + 1) * meta.preprocess.channels * meta.preprocess.img_size ** 2
+            clip = (meta.num_frames + 1) * meta.preprocess.channels * meta.preprocess.img_size**2
             assert clip <= 1 << 27 and meta.hidden_size * meta.lstm_layers <= 1 << 20
             assert all(math.isfinite(v) and v > 0 for v in meta.preprocess.std)
         except ModelError as e:
@@ -207,8 +242,13 @@ def test_external_data_outside_the_model_folder_is_refused(tmp_path):
     weights.data_location = TensorProto.EXTERNAL
     for key, value in (("location", "../secret.bin"), ("offset", "0"), ("length", "16")):
         weights.external_data.add(key=key, value=value)
-    graph = h.make_graph([h.make_node("Identity", ["w"], ["y"])], "g", [],
-                         [h.make_tensor_value_info("y", TensorProto.FLOAT, [4])], [weights])
+    graph = h.make_graph(
+        [h.make_node("Identity", ["w"], ["y"])],
+        "g",
+        [],
+        [h.make_tensor_value_info("y", TensorProto.FLOAT, [4])],
+        [weights],
+    )
     (tmp_path / "m").mkdir()
     path = tmp_path / "m" / "evil.onnx"
     path.write_bytes(h.make_model(graph, opset_imports=[h.make_opsetid("", 18)], ir_version=9).SerializeToString())

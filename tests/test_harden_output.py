@@ -11,7 +11,7 @@ from lrcn.runtime.cli import app
 
 runner = CliRunner()
 OSC52 = "\x1b]52;c;aGk=\x07"  # writes the clipboard on terminals that honour it
-CLASSES = (f"a{OSC52}", "[conceal]b", "=HYPERLINK(\"http://x\")")
+CLASSES = (f"a{OSC52}", "[conceal]b", '=HYPERLINK("http://x")')
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +52,9 @@ def test_csv_cells_are_never_formulas_and_replace_atomically(folder, model, tmp_
     for row in rows:
         for value in row.values():
             assert value[:1] not in ("=", "+", "-", "@"), value
-    assert any(row["label"] == "'=HYPERLINK(\"http://x\")" for row in rows) or any(
-        row["top_k"].startswith("'=") for row in rows)
+    assert any(row["label"] == '\'=HYPERLINK("http://x")' for row in rows) or any(
+        row["top_k"].startswith("'=") for row in rows
+    )
     assert not list(tmp_path.glob(".r.csv.*.tmp"))
 
 

@@ -43,7 +43,7 @@ def test_markdown_escapes_html_links_and_cells(tmp_path):
     assert "<img" not in md and "](javascript" not in md and "&lt;img" in md
     lines = md.splitlines()
     start = next(i for i, ln in enumerate(lines) if ln.startswith("|"))
-    table = lines[start:start + 7]  # header, rule, 5 runs
+    table = lines[start : start + 7]  # header, rule, 5 runs
     assert all(ln.startswith("|") for ln in table)
     assert len({ln.count("|") - ln.count("\\|") for ln in table}) == 1  # no name adds a cell
 
@@ -98,8 +98,13 @@ def test_javascript_run_folder_is_no_link(tmp_path):
 
 
 def test_malformed_run_files_are_one_line(tmp_path):
-    cases = {"config.json": "[1, 2]", "per_class.json": '{"accuracy": [1]}', "history.json": '[{"epoch": "x"}]',
-             "metrics.json": "{", "skipped.json": "[3]"}
+    cases = {
+        "config.json": "[1, 2]",
+        "per_class.json": '{"accuracy": [1]}',
+        "history.json": '[{"epoch": "x"}]',
+        "metrics.json": "{",
+        "skipped.json": "[3]",
+    }
     for name, text in cases.items():
         run = fake_run(tmp_path / name)
         (run / name).write_text(text)

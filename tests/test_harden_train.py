@@ -65,8 +65,11 @@ def test_default_folders_started_in_the_same_second_are_distinct(tmp_path, monke
     first, second = sweep.default_sweep_dir(), sweep.default_sweep_dir()
     assert first != second and first.is_dir() and second.is_dir()
     made = [fresh_folder(tmp_path, "convlstm-20260101-000000") for _ in range(3)]
-    assert [p.name for p in made] == ["convlstm-20260101-000000", "convlstm-20260101-000000-2",
-                                      "convlstm-20260101-000000-3"]
+    assert [p.name for p in made] == [
+        "convlstm-20260101-000000",
+        "convlstm-20260101-000000-2",
+        "convlstm-20260101-000000-3",
+    ]
 
 
 def test_tensorrt_cache_is_per_user_and_keyed_by_the_model(tmp_path, monkeypatch):

@@ -52,7 +52,7 @@ def cycles(edges) -> list[list[str]]:
 
     def visit(node: str, stack: list[str]) -> None:
         if node in stack:
-            found.append(stack[stack.index(node):] + [node])
+            found.append(stack[stack.index(node) :] + [node])
             return
         if node in done:
             return
@@ -66,8 +66,10 @@ def cycles(edges) -> list[list[str]]:
 
 
 def test_the_parser_sees_every_kind_of_import(tmp_path):
-    tree = ast.parse("import lrcn.train.run\nfrom lrcn.runtime import video\nfrom lrcn import export\n"
-                     "def f():\n    from ..train import loop\n")
+    tree = ast.parse(
+        "import lrcn.train.run\nfrom lrcn.runtime import video\nfrom lrcn import export\n"
+        "def f():\n    from ..train import loop\n"
+    )
     names = [n for node in ast.walk(tree) for n in _target(node, "lrcn.models.x")]
     assert sorted(names) == ["lrcn.export", "lrcn.runtime", "lrcn.train", "lrcn.train.run"]
     assert cycles({("a", "b"): [], ("b", "c"): [], ("c", "a"): []}) == [["a", "b", "c", "a"]]

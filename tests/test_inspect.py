@@ -18,8 +18,15 @@ from conftest import REPO
 
 runner = CliRunner()
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def inspect_app():
@@ -47,21 +54,29 @@ def test_summary_shows_io_dims_opset_ops_params_size_and_metadata(exported_tiny_
 
 
 def test_summary_as_json(exported_tiny_run):
-    r = runner.invoke(inspect_app(), [str(exported_tiny_run.with_name("convlstm.step.onnx")), "--summary-only",
-                                      "--json"])
+    r = runner.invoke(
+        inspect_app(), [str(exported_tiny_run.with_name("convlstm.step.onnx")), "--summary-only", "--json"]
+    )
     assert r.exit_code == 0, r.output
     info = json.loads(r.output)
-    assert [(t["name"], t["dims"]) for t in info["inputs"]] == [("frame", ["batch", 3, 32, 32]),
-                                                                ("h", [1, "batch", 12]), ("c", [1, "batch", 12])]
-    assert info["metadata"]["kind"] == "step" and info["size_bytes"] == exported_tiny_run.with_name(
-        "convlstm.step.onnx").stat().st_size
+    assert [(t["name"], t["dims"]) for t in info["inputs"]] == [
+        ("frame", ["batch", 3, 32, 32]),
+        ("h", [1, "batch", 12]),
+        ("c", [1, "batch", 12]),
+    ]
+    assert (
+        info["metadata"]["kind"] == "step"
+        and info["size_bytes"] == exported_tiny_run.with_name("convlstm.step.onnx").stat().st_size
+    )
 
 
 def test_summary_needs_no_torch(exported_tiny_run):
-    code = ("import sys; sys.modules['torch'] = None\n"
-            "from lrcn.export.inspect import format_summary, summarize\n"
-            f"print(format_summary(summarize({str(exported_tiny_run)!r})))\n"
-            "assert 'torch' not in [m.split('.')[0] for m, v in sys.modules.items() if v is not None]\n")
+    code = (
+        "import sys; sys.modules['torch'] = None\n"
+        "from lrcn.export.inspect import format_summary, summarize\n"
+        f"print(format_summary(summarize({str(exported_tiny_run)!r})))\n"
+        "assert 'torch' not in [m.split('.')[0] for m, v in sys.modules.items() if v is not None]\n"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
     assert r.returncode == 0, r.stderr
     assert "[batch, time, 3, 32, 32]" in r.stdout
@@ -78,9 +93,14 @@ def test_not_a_model_is_one_line(tmp_path):
 @pytest.mark.slow
 def test_serves_netron_on_localhost_until_ctrl_c(exported_tiny_run):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "lrcn.export.inspect_cli", str(exported_tiny_run), "--no-browse",
-                             "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-                            cwd=REPO)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lrcn.export.inspect_cli", str(exported_tiny_run), "--no-browse", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        cwd=REPO,
+    )
     try:
         url, deadline = None, time.monotonic() + 60
         while url is None and time.monotonic() < deadline:
@@ -127,8 +147,11 @@ def test_netron_page_shows_the_graph_in_headless_chromium(exported_tiny_run, tmp
     url = served.url
     try:
         with sync_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium"),
-                                        args=CHROMIUM_ARGS, headless=True)
+            browser = p.chromium.launch(
+                executable_path=CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium"),
+                args=CHROMIUM_ARGS,
+                headless=True,
+            )
             try:
                 page = browser.new_context().new_page()  # a fresh profile: Netron asks for consent first
                 page.goto(url)

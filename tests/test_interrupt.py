@@ -22,25 +22,56 @@ runner = CliRunner()
 
 def tiny_args(data: Path, out: Path, cache: Path, epochs: int) -> list[str]:
     """vc-train options for the tiny model of conftest.tiny_configs; one step per epoch, so epochs are quick."""
-    return ["--data", str(data), "--out", str(out), "--cache-dir", str(cache), "--frames", "4", "--img-size", "32",
-            "--latent-dim", "16", "--hidden-size", "12", "--dropout", "0.1", "--batch-size", "4", "--lr", "3e-3",
-            "--device", "cpu", "--epochs", str(epochs), "--steps-per-epoch", "1"]
+    return [
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--cache-dir",
+        str(cache),
+        "--frames",
+        "4",
+        "--img-size",
+        "32",
+        "--latent-dim",
+        "16",
+        "--hidden-size",
+        "12",
+        "--dropout",
+        "0.1",
+        "--batch-size",
+        "4",
+        "--lr",
+        "3e-3",
+        "--device",
+        "cpu",
+        "--epochs",
+        str(epochs),
+        "--steps-per-epoch",
+        "1",
+    ]
 
 
 def start_vc_train(args: list[str]) -> subprocess.Popen:
     # SIGINT back to its default first: a shell that started us in the background may have ignored it,
     # and an ignored signal stays ignored across exec, so Python would never raise KeyboardInterrupt
-    return subprocess.Popen([sys.executable, "-m", "lrcn.train.cli", *args], cwd=REPO, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    return subprocess.Popen(
+        [sys.executable, "-m", "lrcn.train.cli", *args],
+        cwd=REPO,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
 
 
 def load(path: Path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
-def wait_for_epoch(proc: subprocess.Popen, run: Path, epoch: int, timeout: float = 60.0,
-                   min_reads: int = 1) -> list[int]:
+def wait_for_epoch(
+    proc: subprocess.Popen, run: Path, epoch: int, timeout: float = 60.0, min_reads: int = 1
+) -> list[int]:
     """Read best.pt and last.pt over and over until last.pt holds `epoch` and they were read at least
     `min_reads` times; returns every epoch read. (A loaded machine reads less often, so the count is
     asked for, not hoped for.)

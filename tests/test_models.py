@@ -16,8 +16,9 @@ def test_registry():
 @pytest.mark.parametrize("name", ["convlstm", "resnetlstm"])
 @pytest.mark.parametrize("img_size,channels", [(32, 3), (48, 6), (64, 3)])
 def test_shape_contract_any_size(name, img_size, channels):
-    m = build_model(ModelConfig(name=name, img_size=img_size, in_channels=channels, num_classes=5, latent_dim=8,
-                                hidden_size=6))
+    m = build_model(
+        ModelConfig(name=name, img_size=img_size, in_channels=channels, num_classes=5, latent_dim=8, hidden_size=6)
+    )
     assert m(torch.randn(2, 3, channels, img_size, img_size)).shape == (2, 5)
 
 
@@ -60,8 +61,16 @@ def test_step_reproduces_forward():
 
 @pytest.mark.slow  # builds and saves a full resnet18 first
 def test_pretrained_frozen_backbone_from_local_weights(resnet18_weights):
-    cfg = ModelConfig(name="pretrained", backbone="resnet18", backbone_weights=str(resnet18_weights), img_size=32,
-                      in_channels=6, num_classes=3, latent_dim=8, hidden_size=4)
+    cfg = ModelConfig(
+        name="pretrained",
+        backbone="resnet18",
+        backbone_weights=str(resnet18_weights),
+        img_size=32,
+        in_channels=6,
+        num_classes=3,
+        latent_dim=8,
+        hidden_size=4,
+    )
     m = build_model(cfg)
     state = torch.load(resnet18_weights, weights_only=True)
     torch.testing.assert_close(m.encoder.backbone.conv1.weight, state["conv1.weight"])

@@ -37,8 +37,11 @@ def write_video(path, frames: int, fps: float, seed: int, size=(40, 30)):
 def videos(tmp_path_factory):
     """Different lengths and frame rates: b ends early; bad.avi is not a video."""
     d = tmp_path_factory.mktemp("videos")
-    out = {"a": write_video(d / "a.avi", 36, 30, 1), "b": write_video(d / "b.avi", 9, 10, 2),
-           "c": write_video(d / "c.avi", 25, 25, 3, size=(64, 48))}
+    out = {
+        "a": write_video(d / "a.avi", 36, 30, 1),
+        "b": write_video(d / "b.avi", 9, 10, 2),
+        "c": write_video(d / "c.avi", 25, 25, 3, size=(64, 48)),
+    }
     (d / "bad.avi").write_bytes(b"not a video at all")
     out["bad"] = d / "bad.avi"
     return out
@@ -77,8 +80,9 @@ def test_each_stream_of_a_batched_run_equals_its_single_stream_run(fakes, videos
     single = {k: [p for p in clf.stream(videos[k], **opts)] for k in ("a", "b", "c")}
     part = clf.model.part("step" if stateful else "encoder")
     sizes = count_batches(part)
-    multi = clf.streams({"a": videos["a"], "b": videos["b"], "c": videos["c"], "bad": videos["bad"],
-                         "flaky": Failing()}, **opts)
+    multi = clf.streams(
+        {"a": videos["a"], "b": videos["b"], "c": videos["c"], "bad": videos["bad"], "flaky": Failing()}, **opts
+    )
     got, ends = {}, {}
     for tick in multi.ticks():
         for p in tick.predictions:
@@ -105,13 +109,19 @@ def test_stream_list_names_comments_and_errors(tmp_path):
     (tmp_path / "clip.avi").write_bytes(b"x")
     lst = tmp_path / "shop.streams"
     lst.write_text("# the shop\n\ndoor = rtsp://u:pw@10.0.0.5:554/s1  # front\n1\nhttp://h/v.mjpg#frag\nclip.avi\n")
-    assert read_stream_list(lst) == [("door", "rtsp://u:pw@10.0.0.5:554/s1"), (None, "1"),
-                                     (None, "http://h/v.mjpg#frag"), (None, str(tmp_path / "clip.avi"))]
+    assert read_stream_list(lst) == [
+        ("door", "rtsp://u:pw@10.0.0.5:554/s1"),
+        (None, "1"),
+        (None, "http://h/v.mjpg#frag"),
+        (None, str(tmp_path / "clip.avi")),
+    ]
     assert [short_name(s) for _, s in read_stream_list(lst)] == ["10.0.0.5:554", "cam1", "h", "clip"]
     assert unique_names(["cam1", "x", "cam1"]) == ["cam1", "x", "cam1-2"]
-    for text, why in (("a = 1\na = 2\n", "shop.streams:2: stream name 'a' is used twice"),
-                      ("# nothing\n", "shop.streams: the stream list names no source"),
-                      ("bad name! = 1\n", "shop.streams:1: stream name 'bad name!' must be")):
+    for text, why in (
+        ("a = 1\na = 2\n", "shop.streams:2: stream name 'a' is used twice"),
+        ("# nothing\n", "shop.streams: the stream list names no source"),
+        ("bad name! = 1\n", "shop.streams:1: stream name 'bad name!' must be"),
+    ):
         lst.write_text(text)
         with pytest.raises(SourceError, match=why):
             read_stream_list(lst)
@@ -122,8 +132,9 @@ def test_cli_streams_all_files_at_once_with_names_and_one_failing(fakes, videos,
 
     lst = tmp_path / "all.streams"
     lst.write_text(f"first = {videos['a']}\n{videos['c']}\n{videos['bad']}\n")
-    r = runner.invoke(app, [str(lst), "--stream", "--model", str(fakes["rgb"]), "--device", "cpu",
-                            "--sample-fps", "0", "--json"])
+    r = runner.invoke(
+        app, [str(lst), "--stream", "--model", str(fakes["rgb"]), "--device", "cpu", "--sample-fps", "0", "--json"]
+    )
     assert r.exit_code == 1  # one source failed; the others ran to their end
     rows = [json.loads(x) for x in r.stdout.splitlines()]
     preds = [d for d in rows if "label" in d]
@@ -134,7 +145,8 @@ def test_cli_streams_all_files_at_once_with_names_and_one_failing(fakes, videos,
     assert set(summaries) == {"first", "c", "bad"} and summaries["first"]["summary"]["processed"] == 36
     assert "no decodable video frames" in summaries["bad"]["error"]
     assert [x for x in r.stderr.splitlines() if x.startswith("error: ")] == [
-        f"error: {videos['bad']}: no decodable video frames"]
+        f"error: {videos['bad']}: no decodable video frames"
+    ]
 
 
 def test_mailbox_keeps_the_newest_or_waits_and_ends_after_its_last_item():
@@ -167,8 +179,22 @@ def test_a_camera_that_cannot_open_fails_alone_in_one_line(fakes, videos):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{s.getsockname()[1]}/cam.mjpg"  # nothing listens there once closed
-    r = runner.invoke(app, [url, str(videos["c"]), "--model", str(fakes["rgb"]), "--device", "cpu",
-                            "--sample-fps", "0", "--json", "--stream-timeout", "1"])
+    r = runner.invoke(
+        app,
+        [
+            url,
+            str(videos["c"]),
+            "--model",
+            str(fakes["rgb"]),
+            "--device",
+            "cpu",
+            "--sample-fps",
+            "0",
+            "--json",
+            "--stream-timeout",
+            "1",
+        ],
+    )
     assert r.exit_code == 1 and "Traceback" not in r.output
     errors = [x for x in r.stderr.splitlines() if x.startswith("error: ")]
     assert len(errors) == 1 and errors[0].startswith(f"error: {url}: cannot be opened")

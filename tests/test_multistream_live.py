@@ -55,10 +55,30 @@ def test_four_cameras_one_dropped_and_back_then_sigint(tmp_path):
     lst = tmp_path / "a.streams"
     lst.write_text("# four loopback cameras\n" + "".join(f"cam{i} = {s.url()}\n" for i, s in enumerate(servers)))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "lrcn.runtime.cli", str(lst), "--stream", "--json", "--model", str(fake),
-         "--device", "cpu", "--sample-fps", "0", "--reconnect", "20", "--stream-timeout", "2"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        [
+            sys.executable,
+            "-m",
+            "lrcn.runtime.cli",
+            str(lst),
+            "--stream",
+            "--json",
+            "--model",
+            str(fake),
+            "--device",
+            "cpu",
+            "--sample-fps",
+            "0",
+            "--reconnect",
+            "20",
+            "--stream-timeout",
+            "2",
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     rows: queue.Queue = queue.Queue()
     threading.Thread(target=read_rows, args=(proc, rows), daemon=True).start()
     err_lines: list[str] = []
@@ -70,8 +90,11 @@ def test_four_cameras_one_dropped_and_back_then_sigint(tmp_path):
         watch.until(lambda c: all(c.get(n, 0) >= 5 for n in names), 40, "all 4 streams predict")
         servers[2].stop()  # camera 2 drops
         before = dict(watch.count)
-        watch.until(lambda c: all(c[n] >= before[n] + 25 for n in ("cam0", "cam1", "cam3")), 30,
-                    "the other 3 keep predicting while cam2 is down")
+        watch.until(
+            lambda c: all(c[n] >= before[n] + 25 for n in ("cam0", "cam1", "cam3")),
+            30,
+            "the other 3 keep predicting while cam2 is down",
+        )
         down = watch.count["cam2"]
         servers[2].start()  # and comes back on the same port
         watch.until(lambda c: c["cam2"] >= down + 10, 40, "cam2 reconnects and predicts again")

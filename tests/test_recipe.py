@@ -31,12 +31,23 @@ def test_auto_picks_by_clip_count(tmp_path, monkeypatch):
 
 def test_default_recipe_is_the_old_defaults_and_given_options_win():
     d = recipe.settings("default", {})
-    assert (int(d["frames"]), int(d["img_size"]), d["input"]) == (DataConfig.num_frames, DataConfig.img_size,
-                                                                  DataConfig.modality)
-    assert (float(d["lr"]), int(d["batch_size"]), d["epochs"]) == (TrainConfig.lr, TrainConfig.batch_size,
-                                                                   TrainConfig.epochs)
+    assert (int(d["frames"]), int(d["img_size"]), d["input"]) == (
+        DataConfig.num_frames,
+        DataConfig.img_size,
+        DataConfig.modality,
+    )
+    assert (float(d["lr"]), int(d["batch_size"]), d["epochs"]) == (
+        TrainConfig.lr,
+        TrainConfig.batch_size,
+        TrainConfig.epochs,
+    )
     assert (d["weight_decay"], d["label_smoothing"], d["schedule"], d["select"], d["augment"]) == (
-        TrainConfig.weight_decay, TrainConfig.label_smoothing, TrainConfig.schedule, TrainConfig.select, None)
+        TrainConfig.weight_decay,
+        TrainConfig.label_smoothing,
+        TrainConfig.schedule,
+        TrainConfig.select,
+        None,
+    )
     s = recipe.settings("small-real", {"img_size": "96", "augment": None})
     assert s["img_size"] == "96" and "flip" not in s["augment"] and s["schedule"] == "cosine"
 

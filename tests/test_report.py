@@ -34,11 +34,21 @@ def md_table(text: str) -> list[dict]:
 def test_table_holds_differing_params_and_every_result(tmp_path):
     cmp = compare(load_runs(fake_sweep(tmp_path)))
     assert cmp.columns[:2] == ["frames", "lr"]  # only what differs; model, img size... go to "same in all runs"
-    assert {"test_accuracy", "test_loss", "train_accuracy", "train_loss", "val_accuracy", "val_loss",
-            "train_seconds", "epochs", "best_epoch"} <= set(cmp.columns)
+    assert {
+        "test_accuracy",
+        "test_loss",
+        "train_accuracy",
+        "train_loss",
+        "val_accuracy",
+        "val_loss",
+        "train_seconds",
+        "epochs",
+        "best_epoch",
+    } <= set(cmp.columns)
     assert "model" not in cmp.columns and cmp.shared["model"] == "convlstm" and cmp.shared["num_test"] == 6
-    assert [r.value("test_accuracy") for r in cmp.runs] == sorted((r.value("test_accuracy") for r in cmp.runs),
-                                                                  reverse=True)
+    assert [r.value("test_accuracy") for r in cmp.runs] == sorted(
+        (r.value("test_accuracy") for r in cmp.runs), reverse=True
+    )
     assert cmp.best == 0 and cmp.runs[0].name == "convlstm-lr0.001-frames20"
     by_loss = compare(cmp.runs, sort="train_seconds")
     assert by_loss.runs[by_loss.best].name == "convlstm-lr0.001-frames20"  # best stays by accuracy for time
@@ -66,7 +76,7 @@ def test_cli_report_numbers_equal_metrics_json(tmp_path):
         assert float(row["time (s)"]) == pytest.approx(metrics["train_seconds"], abs=0.05)
         assert int(row["epochs"]) == metrics["epochs"]
     html = (tmp_path / "rep" / "report.html").read_text()
-    assert html.count('class=best') == 1 and "★ best" in html
+    assert html.count("class=best") == 1 and "★ best" in html
     assert len(runs) == 4
 
 
@@ -111,8 +121,14 @@ def test_html_is_self_contained(tmp_path):
 
 def test_per_run_report_written_by_training(tiny_run):
     html = (tiny_run / "report.html").read_text()
-    for heading in ("Results", "Curves and confusion matrix", "Per-class accuracy", "Timings", "Skipped files (0)",
-                    "Config"):
+    for heading in (
+        "Results",
+        "Curves and confusion matrix",
+        "Per-class accuracy",
+        "Timings",
+        "Skipped files (0)",
+        "Config",
+    ):
         assert f"<h2>{heading}</h2>" in html, heading
     assert html.count('src="data:image/png;base64,') == 2
     metrics = json.loads((tiny_run / "metrics.json").read_text())
@@ -130,9 +146,11 @@ def test_per_run_report_lists_skipped_files(tmp_path):
 
 def test_vc_report_imports_no_torch(tmp_path):
     fake_sweep(tmp_path / "sweep")
-    code = ("import sys; sys.modules['torch'] = None\n"
-            "from lrcn.train.report_cli import app\n"
-            f"app([{str(tmp_path / 'sweep')!r}], standalone_mode=False)\n")
+    code = (
+        "import sys; sys.modules['torch'] = None\n"
+        "from lrcn.train.report_cli import app\n"
+        f"app([{str(tmp_path / 'sweep')!r}], standalone_mode=False)\n"
+    )
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "sweep" / "report.html").is_file()

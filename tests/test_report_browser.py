@@ -13,8 +13,15 @@ from report_fakes import fake_run, fake_sweep
 pytestmark = pytest.mark.slow  # starts Chromium: the biggest share of `make test-fast` otherwise
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +56,10 @@ def open_offline(browser, path: Path):
 
 
 def images(page) -> list[dict]:
-    return page.evaluate("Array.from(document.images).map(i => ({alt: i.alt, complete: i.complete, "
-                         "w: i.naturalWidth, h: i.naturalHeight}))")
+    return page.evaluate(
+        "Array.from(document.images).map(i => ({alt: i.alt, complete: i.complete, "
+        "w: i.naturalWidth, h: i.naturalHeight}))"
+    )
 
 
 def test_comparison_report_renders_with_every_image(browser, tmp_path):
@@ -72,8 +81,9 @@ def test_comparison_report_renders_with_every_image(browser, tmp_path):
 def test_run_report_renders_with_every_image(browser, tmp_path):
     from lrcn.train.report import write_run_report
 
-    path = write_run_report(fake_run(tmp_path / "run", pngs=True,
-                                     skipped=[{"path": "a/b.avi", "reason": "no frames decoded"}]))
+    path = write_run_report(
+        fake_run(tmp_path / "run", pngs=True, skipped=[{"path": "a/b.avi", "reason": "no frames decoded"}])
+    )
     page, outside, errors = open_offline(browser, path)
     imgs = images(page)
     assert len(imgs) == 2 and all(i["complete"] and i["w"] > 0 for i in imgs), imgs

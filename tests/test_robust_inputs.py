@@ -28,8 +28,10 @@ runner = CliRunner()
 
 def write_video(path: Path, frames: int, w: int = 48, h: int = 48) -> Path:
     """A dot moving right over `frames` frames of w x h."""
-    imgs = [cv2.circle(np.zeros((h, w, 3), np.uint8), (w // 4 + i * w // 16, h // 2), max(2, h // 8),
-                       (255, 200, 40), -1) for i in range(frames)]
+    imgs = [
+        cv2.circle(np.zeros((h, w, 3), np.uint8), (w // 4 + i * w // 16, h // 2), max(2, h // 8), (255, 200, 40), -1)
+        for i in range(frames)
+    ]
     return write_avi(path, imgs, size=(w, h))
 
 
@@ -57,9 +59,20 @@ def messy_folder(root: Path) -> dict[str, bool | None]:
     write_video(root / "with space ünï 日本.avi", 6)
     write_video(root / "uhd-4k.avi", 2, 3840, 2160)
     (root / "folder.avi").mkdir()
-    return {"empty.avi": False, "random.avi": False, "random.mp4": False, "notes.mp4": False,
-            "first-tenth.mp4": None, "first-tenth.avi": None, "zero-frames.avi": False, "one-frame.avi": True,
-            "two-frames.avi": True, "with space ünï 日本.avi": True, "uhd-4k.avi": True, "folder.avi": False}
+    return {
+        "empty.avi": False,
+        "random.avi": False,
+        "random.mp4": False,
+        "notes.mp4": False,
+        "first-tenth.mp4": None,
+        "first-tenth.avi": None,
+        "zero-frames.avi": False,
+        "one-frame.avi": True,
+        "two-frames.avi": True,
+        "with space ünï 日本.avi": True,
+        "uhd-4k.avi": True,
+        "folder.avi": False,
+    }
 
 
 def test_every_messy_file_is_classified_or_refused_in_exactly_one_line(fake, tmp_path):
@@ -122,7 +135,7 @@ def test_a_broken_avi_header_gets_our_line_and_no_parser_noise(fake, tmp_path, c
     """Found by the fuzz test: OpenCV's own AVI parser (CAP_ANY's fallback) printed to stderr."""
     good = write_video(tmp_path / "good.avi", 6).read_bytes()
     at = good.index(b"LIST")
-    (tmp_path / "header.avi").write_bytes(good[:at] + b"XIST" + good[at + 4:])
+    (tmp_path / "header.avi").write_bytes(good[:at] + b"XIST" + good[at + 4 :])
     r = vc_run(tmp_path / "header.avi", "--model", fake, "--device", "cpu", "--json")
     assert r.exit_code == 1 and f"error: {tmp_path / 'header.avi'}: no decodable video frames" in r.stderr
     native = capfd.readouterr().err  # what C++ wrote to fd 2, past the CLI runner
@@ -159,8 +172,9 @@ def test_vc_run_refuses_a_bad_model_in_one_line(fake, tiny_data, tmp_path, what)
         "plain": lambda: _plain(fake, tmp_path / "plain.onnx"),
         "newer": lambda: fake_model(tmp_path / "newer", meta_overrides={"schema_version": 99}),
         "classes": lambda: fake_model(tmp_path / "classes", out_dim=4),
-        "truncated": lambda: (tmp_path / "cut.onnx").write_bytes(fake.read_bytes()[: fake.stat().st_size // 3])
-        and tmp_path / "cut.onnx",
+        "truncated": lambda: (
+            (tmp_path / "cut.onnx").write_bytes(fake.read_bytes()[: fake.stat().st_size // 3]) and tmp_path / "cut.onnx"
+        ),
         "missing": lambda: tmp_path / "absent.onnx",
     }[what]()
     r = vc_run(next(tiny_data.rglob("*.avi")), "--model", path, "--device", "cpu")
@@ -177,13 +191,16 @@ def export_app():
     return app
 
 
-@pytest.mark.parametrize("what,needle", [
-    ("family", "checkpoint is a convlstm model, not resnetlstm"),
-    ("torn", "not a loadable checkpoint"),
-    ("bytes", "not a loadable checkpoint"),
-    ("foreign", "not an lrcn checkpoint (no model/config)"),
-    ("weights", "weights do not fit a convlstm model"),
-])
+@pytest.mark.parametrize(
+    "what,needle",
+    [
+        ("family", "checkpoint is a convlstm model, not resnetlstm"),
+        ("torn", "not a loadable checkpoint"),
+        ("bytes", "not a loadable checkpoint"),
+        ("foreign", "not an lrcn checkpoint (no model/config)"),
+        ("weights", "weights do not fit a convlstm model"),
+    ],
+)
 def test_vc_export_refuses_a_bad_checkpoint_and_writes_nothing(tiny_run, tmp_path, what, needle):
     import torch
 
@@ -230,11 +247,14 @@ def test_vc_export_interrupted_mid_gate_leaves_no_partial_onnx(tiny_run, tmp_pat
 # ---------------------------------------------------------------- nonsense options, refused before any work
 
 
-@pytest.mark.parametrize("args,needle", [
-    (["--model", "vgglstm"], "--model must be one of convlstm, resnetlstm, pretrained, all; got 'vgglstm'"),
-    (["--model", "convlstm", "--precision", "int3"], "--precision takes fp16, int8"),
-    (["--model", "convlstm", "--tolerance", "-1"], "--tolerance must be in [0, 1)"),
-])
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["--model", "vgglstm"], "--model must be one of convlstm, resnetlstm, pretrained, all; got 'vgglstm'"),
+        (["--model", "convlstm", "--precision", "int3"], "--precision takes fp16, int8"),
+        (["--model", "convlstm", "--tolerance", "-1"], "--tolerance must be in [0, 1)"),
+    ],
+)
 def test_vc_export_refuses_nonsense_with_the_choices(tmp_path, args, needle):
     r = runner.invoke(export_app(), [*args, "--runs-dir", str(tmp_path), "--out", str(tmp_path / "m")])
     assert r.exit_code == 2 and needle in r.output and len(r.output.splitlines()) == 1, r.output
@@ -257,6 +277,9 @@ def test_vc_train_refuses_a_data_folder_without_class_folders(tmp_path, layout):
             (data / c / "readme.txt").write_text("x")
     r = runner.invoke(app, ["--data", str(data), "--out", str(tmp_path / "run"), "--cache-dir", str(tmp_path / "c")])
     assert r.exit_code == 1 and "Traceback" not in r.output
-    assert r.output.startswith(f"error: {data}: needs at least 2 class folders holding videos") and \
-        "Layout: root/<class>/<video>" in r.output and len(r.output.splitlines()) == 1
+    assert (
+        r.output.startswith(f"error: {data}: needs at least 2 class folders holding videos")
+        and "Layout: root/<class>/<video>" in r.output
+        and len(r.output.splitlines()) == 1
+    )
     assert not (tmp_path / "run").exists() and not (tmp_path / "c").exists()

@@ -61,8 +61,22 @@ def test_a_server_that_stops_and_comes_back_is_reconnected_with_a_summary(fake, 
 
     after_consumed(monkeypatch, 10, lambda: threading.Thread(target=outage, daemon=True).start())
     try:
-        r, seconds = vc_run_timed(cam.url(), "--model", fake, "--device", "cpu", "--sample-fps", "0", "--json",
-                            "--stream-timeout", TIMEOUT, "--reconnect", "4", "--max-frames", "90")
+        r, seconds = vc_run_timed(
+            cam.url(),
+            "--model",
+            fake,
+            "--device",
+            "cpu",
+            "--sample-fps",
+            "0",
+            "--json",
+            "--stream-timeout",
+            TIMEOUT,
+            "--reconnect",
+            "4",
+            "--max-frames",
+            "90",
+        )
     finally:
         cam.stop()
     assert r.exit_code == 0, r.output
@@ -79,8 +93,20 @@ def test_a_stream_that_turns_to_garbage_or_stalls_ends_with_a_summary_and_one_er
     # after 8 frames taken (so some were classified) the open connection turns, and so does every reconnect
     after_consumed(monkeypatch, 8, lambda: setattr(cam, "mode", after))
     try:
-        r, seconds = vc_run_timed(cam.url(), "--model", fake, "--device", "cpu", "--sample-fps", "0", "--json",
-                            "--stream-timeout", TIMEOUT, "--reconnect", "2")
+        r, seconds = vc_run_timed(
+            cam.url(),
+            "--model",
+            fake,
+            "--device",
+            "cpu",
+            "--sample-fps",
+            "0",
+            "--json",
+            "--stream-timeout",
+            TIMEOUT,
+            "--reconnect",
+            "2",
+        )
     finally:
         cam.stop()
     assert r.exit_code == 1 and "Traceback" not in r.output
@@ -154,12 +180,14 @@ def test_a_file_whose_decoder_hangs_in_stream_mode_ends_within_its_timeout(fake,
     monkeypatch.setattr(D, "open_file_capture", lambda path: cap)
     video = tmp_path / "hangs after 3.avi"
     video.write_bytes(b"not read: the capture is faked")
-    r, seconds = vc_run_timed(str(video), "--stream", "--model", fake, "--device", "cpu", "--sample-fps", "0",
-                        "--stream-timeout", TIMEOUT)
+    r, seconds = vc_run_timed(
+        str(video), "--stream", "--model", fake, "--device", "cpu", "--sample-fps", "0", "--stream-timeout", TIMEOUT
+    )
     cap.release()
     assert r.exit_code == 1 and "Traceback" not in r.output
-    assert error_lines(r) == [f"error: {video}: the decoder gave no frame for 0.5 s after frame 3; gave up on the file"], \
-        r.stderr
+    assert error_lines(r) == [
+        f"error: {video}: the decoder gave no frame for 0.5 s after frame 3; gave up on the file"
+    ], r.stderr
     assert seconds < 30, seconds  # 0.5 s, and 2 s waiting for the stuck thread; its hang would last 60 s
 
 
@@ -178,8 +206,16 @@ def test_a_file_counts_only_the_frames_it_handed_out_and_close_ends_its_decoder(
     assert not any(t.name == "decode:ten.avi" for t in threading.enumerate())
 
 
-@pytest.mark.parametrize("url", ["file:///etc/passwd", "gst://videotestsrc ! appsink", "concat:a.avi|b.avi://x",
-                                 "ftp://127.0.0.1/cam", "udp://127.0.0.1:1234"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "file:///etc/passwd",
+        "gst://videotestsrc ! appsink",
+        "concat:a.avi|b.avi://x",
+        "ftp://127.0.0.1/cam",
+        "udp://127.0.0.1:1234",
+    ],
+)
 def test_only_stream_url_schemes_are_opened(fake, url, monkeypatch):
     opened = []
     monkeypatch.setattr(S.cv2, "VideoCapture", lambda *a: opened.append(a))
@@ -193,8 +229,17 @@ def test_only_stream_url_schemes_are_opened(fake, url, monkeypatch):
     assert opened == []  # refused before OpenCV saw the string
 
 
-@pytest.mark.parametrize("target", ["rtsp://127.0.0.1:9/cam", "RTSPS://127.0.0.1:9/cam", "http://127.0.0.1:9/x",
-                                    "https://127.0.0.1:9/x", "rtmp://127.0.0.1:9/live", 3])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "rtsp://127.0.0.1:9/cam",
+        "RTSPS://127.0.0.1:9/cam",
+        "http://127.0.0.1:9/x",
+        "https://127.0.0.1:9/x",
+        "rtmp://127.0.0.1:9/live",
+        3,
+    ],
+)
 def test_urls_open_through_ffmpeg_explicitly_and_cameras_as_before(target, monkeypatch):
     class Unopened:
         def isOpened(self):

@@ -28,8 +28,24 @@ runner = CliRunner()
 def test_vc_run_events_json_rows_and_jsonl_sink(colour_model, long_video, tmp_path):  # noqa: F811
     path, known = long_video
     sink = tmp_path / "events.jsonl"
-    r = runner.invoke(app, [str(path), "--model", str(colour_model), "--events", "--json", "--sink", f"jsonl:{sink}",
-                            "--min-event", "0.5", "--merge-gap", "0.5", "--threshold", "0.6"])
+    r = runner.invoke(
+        app,
+        [
+            str(path),
+            "--model",
+            str(colour_model),
+            "--events",
+            "--json",
+            "--sink",
+            f"jsonl:{sink}",
+            "--min-event",
+            "0.5",
+            "--merge-gap",
+            "0.5",
+            "--threshold",
+            "0.6",
+        ],
+    )
     assert r.exit_code == 0, r.output
     rows = [json.loads(x) for x in r.stdout.splitlines()]
     events = [x for x in rows if x.get("type") == "event"]
@@ -38,8 +54,14 @@ def test_vc_run_events_json_rows_and_jsonl_sink(colour_model, long_video, tmp_pa
     assert [e["start"] for e in events if e["phase"] == "end"] == [k["start"] for k in known]
     assert [json.loads(x) for x in sink.read_text().splitlines()] == events
     (summary,) = [x for x in rows if "sink" in x]
-    assert summary["summary"] | {"note": ""} == {"sink": f"jsonl:{sink}", "delivered": 8, "failed": 0, "dropped": 0,
-                                                 "unsent": 0, "note": ""}
+    assert summary["summary"] | {"note": ""} == {
+        "sink": f"jsonl:{sink}",
+        "delivered": 8,
+        "failed": 0,
+        "dropped": 0,
+        "unsent": 0,
+        "note": "",
+    }
     assert f"sink jsonl:{sink}: delivered 8, failed 0, dropped 0" in r.stderr
     r = runner.invoke(app, [str(path), "--model", str(colour_model), "--sink", "kafka://x"])
     assert r.exit_code == 2 and "expected jsonl:PATH" in r.output
@@ -50,8 +72,13 @@ def test_vc_run_events_json_rows_and_jsonl_sink(colour_model, long_video, tmp_pa
 def test_event_stream_wraps_a_prediction_iterator(colour_model, long_video, tmp_path):  # noqa: F811
     path, known = long_video
     clf = VideoClassifier(colour_model)
-    ev = EventStream(clf.stream(str(path)), clf.class_names, EventConfig(min_event=1.0),
-                     sinks=open_sinks([f"jsonl:{tmp_path / 'e.jsonl'}"]), stream="door")
+    ev = EventStream(
+        clf.stream(str(path)),
+        clf.class_names,
+        EventConfig(min_event=1.0),
+        sinks=open_sinks([f"jsonl:{tmp_path / 'e.jsonl'}"]),
+        stream="door",
+    )
     seen, records = 0, []
     for pred, recs in ev:
         seen += pred is not None
@@ -64,8 +91,14 @@ def test_event_stream_wraps_a_prediction_iterator(colour_model, long_video, tmp_
 def start_vc_run(args: list[str], err: Path) -> tuple[subprocess.Popen, "queue.Queue[str]"]:
     """vc-run in a process; its stdout lines arrive in the queue as printed, stderr goes to `err`."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-m", "lrcn.runtime.cli", *args], cwd=REPO, text=True, env=env,
-                            stdout=subprocess.PIPE, stderr=err.open("w"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lrcn.runtime.cli", *args],
+        cwd=REPO,
+        text=True,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=err.open("w"),
+    )
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout], daemon=True).start()
     return proc, lines
@@ -96,8 +129,9 @@ def next_row(lines: "queue.Queue[str]", cond, timeout: float) -> dict:
 
 def segments_camera(seconds: float = 2.0, fps: float = 30.0) -> MjpegServer:
     """A loopback camera looping red, green, blue segments of `seconds` each."""
-    frames = [np.full((48, 48, 3), COLOURS[c], np.uint8) for c in ("red", "green", "blue")
-              for _ in range(int(seconds * fps))]
+    frames = [
+        np.full((48, 48, 3), COLOURS[c], np.uint8) for c in ("red", "green", "blue") for _ in range(int(seconds * fps))
+    ]
     return MjpegServer(frames, fps=fps).start()
 
 
@@ -105,9 +139,23 @@ def segments_camera(seconds: float = 2.0, fps: float = 30.0) -> MjpegServer:
 def test_sigterm_flushes_sinks_within_a_bound_and_says_what_was_lost(colour_model, tmp_path):  # noqa: F811
     cam, stalled = segments_camera(), Endpoint(stall=True)
     jsonl = tmp_path / "e.jsonl"
-    proc, lines = start_vc_run([cam.url(), "--model", str(colour_model), "--json", "--min-event", "0.6",
-                                "--merge-gap", "0.4", "--sink", f"{stalled.url}#timeout=30", "--sink", f"jsonl:{jsonl}"],
-                               tmp_path / "err.txt")
+    proc, lines = start_vc_run(
+        [
+            cam.url(),
+            "--model",
+            str(colour_model),
+            "--json",
+            "--min-event",
+            "0.6",
+            "--merge-gap",
+            "0.4",
+            "--sink",
+            f"{stalled.url}#timeout=30",
+            "--sink",
+            f"jsonl:{jsonl}",
+        ],
+        tmp_path / "err.txt",
+    )
     try:
         first = next_row(lines, lambda r: r.get("type") == "event", timeout=60)
         assert first["phase"] == "start" and first["start_wall"] > 1e9  # live: wall-clock times
@@ -146,9 +194,23 @@ def test_vc_run_events_to_mqtt_through_a_broker_restart_then_sigterm(colour_mode
     cam, cam2 = segments_camera(seconds=1.5), segments_camera(seconds=2.0)
     streams = tmp_path / "cams.streams"
     streams.write_text(f"# two loopback cameras\ndoor = {cam.url()}\nyard = {cam2.url()}\n")
-    proc, lines = start_vc_run([str(streams), "--stream", "--events", "--model", str(colour_model), "--json",
-                                "--min-event", "0.6", "--merge-gap", "0.4",
-                                "--sink", f"mqtt://127.0.0.1:{broker.port}/lrcn"], tmp_path / "err.txt")
+    proc, lines = start_vc_run(
+        [
+            str(streams),
+            "--stream",
+            "--events",
+            "--model",
+            str(colour_model),
+            "--json",
+            "--min-event",
+            "0.6",
+            "--merge-gap",
+            "0.4",
+            "--sink",
+            f"mqtt://127.0.0.1:{broker.port}/lrcn",
+        ],
+        tmp_path / "err.txt",
+    )
 
     def events(messages, stream="door"):
         return [json.loads(p) for t, p, _ in messages if t == f"lrcn/{stream}/events"]
@@ -163,8 +225,9 @@ def test_vc_run_events_to_mqtt_through_a_broker_restart_then_sigterm(colour_mode
         broker.start()
         later = next_row(lines, door_end, timeout=60)
         after = next_row(lines, door_end, timeout=60)
-        assert sub.wait_for(lambda m: any(e["id"] == after["id"] for e in events(m)), timeout=30), \
+        assert sub.wait_for(lambda m: any(e["id"] == after["id"] for e in events(m)), timeout=30), (
             "an event sent after the broker came back did not arrive"
+        )
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
         rows = rest(lines)
@@ -185,9 +248,15 @@ def test_vc_run_events_to_mqtt_through_a_broker_restart_then_sigterm(colour_mode
     assert [ids.index(x) for x in sent] == sorted(ids.index(x) for x in sent)  # arrived in the order sent
     (summary,) = [r["summary"] for r in rows if "sink" in r]
     # delivered counts the retained state messages too; nothing was lost
-    assert summary["delivered"] >= len(set(got)) and (summary["failed"], summary["dropped"], summary["unsent"]) == (0, 0, 0)
+    assert summary["delivered"] >= len(set(got)) and (summary["failed"], summary["dropped"], summary["unsent"]) == (
+        0,
+        0,
+        0,
+    )
     assert f"sink mqtt://127.0.0.1:{broker.port}/lrcn: delivered {summary['delivered']}" in err
     assert sub.messages[-1][:2] == ("lrcn/available", b"offline")
     assert events(sub.messages, "yard"), "the second stream's events did not arrive"
-    assert {(m[0], m[2]) for m in sub.messages if m[0].endswith("/state")} >= {("lrcn/door/state", False),
-                                                                              ("lrcn/yard/state", False)}
+    assert {(m[0], m[2]) for m in sub.messages if m[0].endswith("/state")} >= {
+        ("lrcn/door/state", False),
+        ("lrcn/yard/state", False),
+    }

@@ -61,8 +61,17 @@ def test_folder_table_json_and_csv(fake, tiny_data, tmp_path):
 def test_failures_are_named_and_the_rest_classified(fake, tiny_data, tmp_path):
     good = sorted(tiny_data.rglob("*.avi"))[:2]
     (tmp_path / "broken.avi").write_bytes(b"RIFF not really a video")
-    r = vc_run(*good, tmp_path / "broken.avi", tmp_path / "absent.mp4", tmp_path / "*.webm", "--model", fake,
-               "--device", "cpu", "--json")
+    r = vc_run(
+        *good,
+        tmp_path / "broken.avi",
+        tmp_path / "absent.mp4",
+        tmp_path / "*.webm",
+        "--model",
+        fake,
+        "--device",
+        "cpu",
+        "--json",
+    )
     assert r.exit_code == 1
     rows = [json.loads(x) for x in r.stdout.splitlines() if x.startswith("{")]
     assert [("error" in d) for d in rows] == [False, False, True, True, True]

@@ -83,12 +83,16 @@ def test_auto_falls_back_to_cpu_in_one_line_and_cuda_refuses(fake, capfd):
 
 
 def test_provider_failure_reasons_are_short():
-    wall = ("\x1b[1;31m2026 [E:onnxruntime:Default, provider_bridge_ort.cc:2458 operator()] ... Failed to load library "
-            "libonnxruntime_providers_cuda.so with error: libcuda.so.1: cannot open shared object file\x1b[m\n"
-            "[W:onnxruntime:Default] Failed to create CUDAExecutionProvider. Require cuDNN 9.* and CUDA 13.*.")
+    wall = (
+        "\x1b[1;31m2026 [E:onnxruntime:Default, provider_bridge_ort.cc:2458 operator()] ... Failed to load library "
+        "libonnxruntime_providers_cuda.so with error: libcuda.so.1: cannot open shared object file\x1b[m\n"
+        "[W:onnxruntime:Default] Failed to create CUDAExecutionProvider. Require cuDNN 9.* and CUDA 13.*."
+    )
     assert provider_failure_reason(wall) == "no NVIDIA driver (libcuda not found)"
-    assert provider_failure_reason("x with error: libcublasLt.so.13: cannot open shared object file. more") \
+    assert (
+        provider_failure_reason("x with error: libcublasLt.so.13: cannot open shared object file. more")
         == "libcublasLt.so.13: cannot open shared object file"
+    )
     assert provider_failure_reason("") == "the session did not get it"
 
 
@@ -164,7 +168,9 @@ def test_cli_picks_newest_model_and_says_so(tmp_path, monkeypatch, tiny_data):
     monkeypatch.chdir(tmp_path)
     r = runner.invoke(app, [str(next(tiny_data.rglob("*.avi"))), "--device", "cpu"])
     assert r.exit_code == 0, r.output
-    assert "model artifacts/models/convlstm.onnx (the newest" in r.output and "providers CPUExecutionProvider" in r.output
+    assert (
+        "model artifacts/models/convlstm.onnx (the newest" in r.output and "providers CPUExecutionProvider" in r.output
+    )
 
 
 def test_cli_cuda_without_cuda_is_a_clear_error(fake):

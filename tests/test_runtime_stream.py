@@ -23,7 +23,9 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 def fakes(tmp_path_factory):
     base = tmp_path_factory.mktemp("fakes")
-    return {m: fake_model(base / m.replace("+", "_"), modality=m, seed=i) for i, m in enumerate(("rgb", "diff", "rgb+diff"))}
+    return {
+        m: fake_model(base / m.replace("+", "_"), modality=m, seed=i) for i, m in enumerate(("rgb", "diff", "rgb+diff"))
+    }
 
 
 @pytest.fixture(scope="module")
@@ -88,14 +90,16 @@ def test_sampling_rate_smoothing_and_threshold(fakes, video):
     raw = [p.probs for p in clf.stream(video, sample_fps=0) if p.ready]
     smooth = [p.probs for p in clf.stream(video, sample_fps=0, smooth=3) if p.ready]
     np.testing.assert_allclose(smooth[4], np.mean(raw[2:5], axis=0), atol=1e-6)
-    assert all(p.uncertain and p.shown_label == "uncertain" for p in clf.stream(video, sample_fps=0, threshold=1.0)
-               if p.ready)
+    assert all(
+        p.uncertain and p.shown_label == "uncertain" for p in clf.stream(video, sample_fps=0, threshold=1.0) if p.ready
+    )
 
 
 def test_cli_stream_file_json_and_save(fakes, video, tmp_path):
     out = tmp_path / "annotated.mp4"
-    r = vc_run(video, "--model", fakes["rgb"], "--device", "cpu", "--stream", "--sample-fps", "0", "--json",
-               "--save", out)
+    r = vc_run(
+        video, "--model", fakes["rgb"], "--device", "cpu", "--stream", "--sample-fps", "0", "--json", "--save", out
+    )
     assert r.exit_code == 0, r.output
     rows = [json.loads(x) for x in r.stdout.splitlines()]
     preds, summaries = rows[:-1], rows[-1:]
@@ -228,9 +232,24 @@ def test_real_sigint_on_a_live_stream_prints_the_summary(fakes, video):
 
     server = MjpegServer(video_frames(video), fps=60).start()
     try:
-        proc = subprocess.Popen([sys.executable, "-m", "lrcn.runtime.cli", server.url(), "--model", str(fakes["rgb"]),
-                                 "--device", "cpu", "--sample-fps", "0", "--json"],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "lrcn.runtime.cli",
+                server.url(),
+                "--model",
+                str(fakes["rgb"]),
+                "--device",
+                "cpu",
+                "--sample-fps",
+                "0",
+                "--json",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         lines = [proc.stdout.readline() for _ in range(5)]
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=20)

@@ -49,8 +49,10 @@ def test_workers_need_no_torch():
     import subprocess
     import sys
 
-    code = ('import sys; sys.modules["torch"] = None\n'
-            "import lrcn.runtime.parallel, lrcn.runtime.run_clips\n"
-            "assert not [m for m in sys.modules if m.startswith(('lrcn.train', 'lrcn.models', 'lrcn.export'))]")
+    code = (
+        'import sys; sys.modules["torch"] = None\n'
+        "import lrcn.runtime.parallel, lrcn.runtime.run_clips\n"
+        "assert not [m for m in sys.modules if m.startswith(('lrcn.train', 'lrcn.models', 'lrcn.export'))]"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr[-2000:]

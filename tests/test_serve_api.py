@@ -35,11 +35,17 @@ def uploads_left() -> list[str]:
 def test_streams_come_and_go_without_disturbing_each_other(client):
     cams = [MjpegServer([BLACK], fps=20).start(), MjpegServer([GREEN], fps=20).start()]
     try:
-        assert client.post("/streams", json={"name": "one", "source": cams[0].url(), "sample_fps": 0}).status_code == 201
+        assert (
+            client.post("/streams", json={"name": "one", "source": cams[0].url(), "sample_fps": 0}).status_code == 201
+        )
         info = lambda name: client.get(f"/streams/{name}").json()  # noqa: E731
         until(lambda: info("one")["state"] == "running" and info("one")["label"] == "c", 20, "one runs")
-        assert client.post("/streams", json={"name": "two", "source": cams[1].url(), "sample_fps": 0,
-                                             "events": {"min_event": 2.0}}).status_code == 201
+        assert (
+            client.post(
+                "/streams", json={"name": "two", "source": cams[1].url(), "sample_fps": 0, "events": {"min_event": 2.0}}
+            ).status_code
+            == 201
+        )
         assert client.service.manager.get("two").settings.events.min_event == 2.0
         until(lambda: info("two")["label"] == "a", 20, "two runs and says a")
         assert client.post("/streams", json={"name": "two", "source": cams[1].url()}).status_code == 409
@@ -105,9 +111,12 @@ def test_classify_equals_the_python_api_and_refuses_garbage(client, tiny_data):
     assert got["source"] == "clip.avi"
     for k in ("label", "probability", "top_k", "clips", "frames"):
         assert got[k] == want[k], k
-    garbage = {"empty": (b"", 400, "empty upload"), "text": (b"hello, this is not a video\n" * 50, 415, "text"),
-               "truncated": (data[: len(data) // 3], 422, "clip.avi"),
-               "zeros": (bytes(2 * 1024 * 1024), 413, "over the limit")}
+    garbage = {
+        "empty": (b"", 400, "empty upload"),
+        "text": (b"hello, this is not a video\n" * 50, 415, "text"),
+        "truncated": (data[: len(data) // 3], 422, "clip.avi"),
+        "zeros": (bytes(2 * 1024 * 1024), 413, "over the limit"),
+    }
     for what, (body, status, says) in garbage.items():
         r = client.post("/classify", params={"name": "clip.avi"}, content=body)
         assert r.status_code == status and says in r.json()["error"], (what, r.status_code, r.text)
@@ -131,13 +140,24 @@ def test_metrics_parse_and_name_streams(client):
         client.post("/streams", json={"name": "m", "source": cam.url(), "sample_fps": 0})
         until(lambda: client.get("/streams/m").json()["predictions"] > 3, 20, "m predicts")
         families = {f.name: f for f in text_string_to_metric_families(client.get("/metrics").text)}
-        for name in ("lrcn_frames_read", "lrcn_frames_processed", "lrcn_frames_dropped", "lrcn_predictions",
-                     "lrcn_inference_seconds", "lrcn_latency_seconds", "lrcn_sink_deliveries", "lrcn_sink_failures"):
+        for name in (
+            "lrcn_frames_read",
+            "lrcn_frames_processed",
+            "lrcn_frames_dropped",
+            "lrcn_predictions",
+            "lrcn_inference_seconds",
+            "lrcn_latency_seconds",
+            "lrcn_sink_deliveries",
+            "lrcn_sink_failures",
+        ):
             assert name in families, name
         processed = [s for s in families["lrcn_frames_processed"].samples if s.labels == {"stream": "m"}]
         assert processed and processed[0].value > 3
-        counts = [s for s in families["lrcn_latency_seconds"].samples
-                  if s.name == "lrcn_latency_seconds_count" and s.labels["stream"] == "m"]
+        counts = [
+            s
+            for s in families["lrcn_latency_seconds"].samples
+            if s.name == "lrcn_latency_seconds_count" and s.labels["stream"] == "m"
+        ]
         assert counts and counts[0].value > 3
     finally:
         cam.stop()
@@ -153,7 +173,8 @@ def test_a_token_guards_everything_but_health(fake):
                 assert r.status_code == 401 and "token" in r.json()["error"], path
                 assert c.get(path, headers={"Authorization": "Bearer wrong"}).status_code == 401
                 assert c.get(path, headers={"Authorization": "Bearer s3cret"}).status_code == (
-                    404 if path == "/nothing" else 200), path
+                    404 if path == "/nothing" else 200
+                ), path
             assert c.get("/streams", params={"token": "s3cret"}).status_code == 200
             assert c.post("/classify", content=b"x").status_code == 401
     finally:

@@ -12,8 +12,14 @@ pytest.importorskip("yaml", reason="the serve extra is not installed (pip instal
 
 
 def serve_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "lrcn.serve.cli", *args], cwd=REPO, capture_output=True, check=False,
-                          text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "lrcn.serve.cli", *args],
+        cwd=REPO,
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=60,
+    )
 
 
 def load(tmp_path, text: str, model: bool = True):
@@ -27,25 +33,37 @@ def load(tmp_path, text: str, model: bool = True):
 
 
 def test_a_full_config_loads_with_types_and_relative_paths(tmp_path):
-    cfg = load(tmp_path, "model: m.onnx\nhttp: {port: 9000}\nevents: {threshold: 0.7}\nsinks: ['jsonl:ev.jsonl']\n"
-                         "streams:\n  - {name: door, source: 'rtsp://cam/door', sample_fps: 5, smooth: 3,"
-                         " events: {min_event: 2}}\n")
+    cfg = load(
+        tmp_path,
+        "model: m.onnx\nhttp: {port: 9000}\nevents: {threshold: 0.7}\nsinks: ['jsonl:ev.jsonl']\n"
+        "streams:\n  - {name: door, source: 'rtsp://cam/door', sample_fps: 5, smooth: 3,"
+        " events: {min_event: 2}}\n",
+    )
     assert cfg.model == str(tmp_path / "m.onnx") and cfg.http.port == 9000 and cfg.http.host == "127.0.0.1"
     assert cfg.events.threshold == 0.7 and cfg.sinks == [f"jsonl:{tmp_path / 'ev.jsonl'}"]
     s = cfg.streams[0]
     assert (s.name, s.source, s.sample_fps, s.smooth, s.events.min_event) == ("door", "rtsp://cam/door", 5.0, 3, 2.0)
 
 
-@pytest.mark.parametrize("text, key", [
-    ("model: m.onnx\nhttp: {prot: 80}\n", "http.prot: unknown key"),
-    ("model: m.onnx\nstreams: [{name: a, source: '0', sample_fps: fast}]\n", "streams[0].sample_fps: expected a number"),
-    ("model: m.onnx\nstreams: [{name: a}]\n", "streams[0].source: missing"),
-    ("model: m.onnx\nstreams: {name: a}\n", "streams: expected a list"),
-    ("model: m.onnx\nhttp: {port: '80'}\n", "http.port: expected an integer"),
-    ("model: m.onnx\nstreams: [{name: a, source: '0'}, {name: a, source: '1'}]\n", "streams[1].name: 'a' is used twice"),
-    ("model: m.onnx\nhttp: {host: 0.0.0.0}\n", "http.host: 0.0.0.0 is not a loopback address"),
-    ("model: [m.onnx\n", "not valid YAML"),
-])
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        ("model: m.onnx\nhttp: {prot: 80}\n", "http.prot: unknown key"),
+        (
+            "model: m.onnx\nstreams: [{name: a, source: '0', sample_fps: fast}]\n",
+            "streams[0].sample_fps: expected a number",
+        ),
+        ("model: m.onnx\nstreams: [{name: a}]\n", "streams[0].source: missing"),
+        ("model: m.onnx\nstreams: {name: a}\n", "streams: expected a list"),
+        ("model: m.onnx\nhttp: {port: '80'}\n", "http.port: expected an integer"),
+        (
+            "model: m.onnx\nstreams: [{name: a, source: '0'}, {name: a, source: '1'}]\n",
+            "streams[1].name: 'a' is used twice",
+        ),
+        ("model: m.onnx\nhttp: {host: 0.0.0.0}\n", "http.host: 0.0.0.0 is not a loopback address"),
+        ("model: [m.onnx\n", "not valid YAML"),
+    ],
+)
 def test_bad_configs_are_one_line_naming_the_key(tmp_path, text, key):
     from lrcn.serve.config import ConfigError
 
@@ -79,9 +97,11 @@ def test_the_cli_needs_a_token_off_loopback_and_names_for_streams(tmp_path):
 
 
 def test_the_runtime_never_imports_serve():
-    code = ("import sys, lrcn.runtime, lrcn.runtime.scheduler, lrcn.runtime.cli; "
-            "bad = [m for m in sys.modules if m.startswith(('lrcn.serve', 'fastapi', 'uvicorn', 'torch'))]; "
-            "assert not bad, bad")
+    code = (
+        "import sys, lrcn.runtime, lrcn.runtime.scheduler, lrcn.runtime.cli; "
+        "bad = [m for m in sys.modules if m.startswith(('lrcn.serve', 'fastapi', 'uvicorn', 'torch'))]; "
+        "assert not bad, bad"
+    )
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True, timeout=60)
 
 

@@ -25,14 +25,21 @@ def test_a_class_change_makes_events_in_the_api_the_sink_and_the_metrics(tmp_pat
 
     cam = MjpegServer([BLACK], fps=15).start()
     sink = tmp_path / "events.jsonl"
-    cfg = ServeConfig(model=str(fake_model(tmp_path / "model")), device="cpu", threads=1, sinks=[f"jsonl:{sink}"],
-                      events=EventSettings(threshold=0.5, min_event=0.5, merge_gap=0.5),
-                      streams=[StreamSettings(name="door", source=cam.url(), sample_fps=0)])
+    cfg = ServeConfig(
+        model=str(fake_model(tmp_path / "model")),
+        device="cpu",
+        threads=1,
+        sinks=[f"jsonl:{sink}"],
+        events=EventSettings(threshold=0.5, min_event=0.5, merge_gap=0.5),
+        streams=[StreamSettings(name="door", source=cam.url(), sample_fps=0)],
+    )
     svc = Service(cfg).start()
     try:
         with TestClient(create_app(svc)) as c:
-            phases = lambda: [(e["phase"], e["label"]) for e in  # noqa: E731
-                              c.get("/streams/door/events", params={"since": 0}).json()["events"]]
+            phases = lambda: [
+                (e["phase"], e["label"])
+                for e in c.get("/streams/door/events", params={"since": 0}).json()["events"]  # noqa: E731
+            ]
             until(lambda: ("start", "c") in phases(), 30, "an event of c starts")
             cam.jpegs = MjpegServer([GREEN]).jpegs
             until(lambda: phases()[:3] == [("start", "c"), ("end", "c"), ("start", "a")], 30, "c ends, a starts")

@@ -20,8 +20,15 @@ from serve_fixtures import BLACK, GREEN, Served, free_port, service, until
 pytest.importorskip("fastapi", reason="the serve extra is not installed (pip install -e '.[serve]')")
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +53,10 @@ def test_acceptance_three_cameras_dashboard_metrics_sigterm(fake, tmp_path):
     cams = [MjpegServer([BLACK], fps=15).start() for _ in range(3)]
     port = free_port()
     demo = tmp_path / "demo.yaml"
-    demo.write_text(f"model: {fake}\ndevice: cpu\nthreads: 1\nhttp: {{port: {port}}}\nstreams:\n" + "".join(
-        f"  - {{name: cam{i}, source: '{c.url()}', sample_fps: 0}}\n" for i, c in enumerate(cams)))
+    demo.write_text(
+        f"model: {fake}\ndevice: cpu\nthreads: 1\nhttp: {{port: {port}}}\nstreams:\n"
+        + "".join(f"  - {{name: cam{i}, source: '{c.url()}', sample_fps: 0}}\n" for i, c in enumerate(cams))
+    )
     served = Served([str(demo), "--log-json"], port)
     try:
         served.wait_ready()
@@ -67,12 +76,20 @@ def test_acceptance_three_cameras_dashboard_metrics_sigterm(fake, tmp_path):
 
             page.route("**/*", guard)
             page.goto(served.url + "/", wait_until="load")
-            seen = until(lambda: len(t := tiles(page)) == 3 and all(x["img"] > 0 and x["label"].startswith("c ")
-                                                                    for x in t) and t, 30, "3 live tiles")
+            seen = until(
+                lambda: (
+                    len(t := tiles(page)) == 3 and all(x["img"] > 0 and x["label"].startswith("c ") for x in t) and t
+                ),
+                30,
+                "3 live tiles",
+            )
             assert sorted(x["name"] for x in seen) == ["cam0", "cam1", "cam2"]
             cams[1].jpegs = MjpegServer([GREEN]).jpegs  # camera 1 now shows class "a"
-            until(lambda: {x["name"]: x["label"][:2] for x in tiles(page)} == {"cam0": "c ", "cam1": "a ", "cam2": "c "},
-                  30, "cam1's tile label changes to a")
+            until(
+                lambda: {x["name"]: x["label"][:2] for x in tiles(page)} == {"cam0": "c ", "cam1": "a ", "cam2": "c "},
+                30,
+                "cam1's tile label changes to a",
+            )
             assert outside == []
             browser.close()
         families = {f.name: f for f in text_string_to_metric_families(served.get("/metrics").decode())}
@@ -110,8 +127,9 @@ def test_a_camera_that_dies_and_returns_reconnects_while_the_others_go_on(fake, 
             until(lambda: info("cam0")["frames_processed"] >= steady + 15, 20, "cam0 goes on while cam1 is down")
             assert info("cam0")["state"] == "running"
             cams[1].start()
-            until(lambda: info("cam1")["state"] == "running" and info("cam1")["reconnects"] >= 1, 40,
-                  "cam1 running again")
+            until(
+                lambda: info("cam1")["state"] == "running" and info("cam1")["reconnects"] >= 1, 40, "cam1 running again"
+            )
         text = caplog.text
         assert "stream cam1: down, reconnecting" in text and "stream cam1: up again" in text
         assert "stream cam0: down" not in text

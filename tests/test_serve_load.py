@@ -25,9 +25,24 @@ spec.loader.exec_module(bench)
 def test_200_uploads_at_concurrency_8_equal_vc_run_and_memory_stays(tiny_data, tmp_path):
     model = fake_model(tmp_path / "model")
     clips = sorted(tiny_data.rglob("*.avi"))[::6]  # 6 clips, 2 per class
-    rows = subprocess.run([sys.executable, "-m", "lrcn.runtime.cli", *map(str, clips), "--json", "--model",
-                           str(model), "--device", "cpu"], cwd=REPO, capture_output=True, text=True, timeout=120,
-                          check=True).stdout.splitlines()
+    rows = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lrcn.runtime.cli",
+            *map(str, clips),
+            "--json",
+            "--model",
+            str(model),
+            "--device",
+            "cpu",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout.splitlines()
     want = {json.loads(r)["source"].rsplit("/", 1)[-1]: json.loads(r) for r in rows}
     port = free_port()
     served = Served(["--model", str(model), "--device", "cpu", "--port", str(port)], port)
@@ -37,11 +52,18 @@ def test_200_uploads_at_concurrency_8_equal_vc_run_and_memory_stays(tiny_data, t
         before = bench.rss_mb(served.proc.pid)
         out = bench.load(served.url, clips, 200, 8)
         after = bench.rss_mb(served.proc.pid)
-        garbage = [b"", b"not a video\n" * 100, clips[0].read_bytes()[:500], bytes(100 * 1024 * 1024)]  # over the 50 MB default
+        garbage = [
+            b"",
+            b"not a video\n" * 100,
+            clips[0].read_bytes()[:500],
+            bytes(100 * 1024 * 1024),
+        ]  # over the 50 MB default
         codes = [bench.post(served.url, g, "junk.avi")[0] for g in garbage]
         status, answer, _ = bench.post(served.url, clips[0].read_bytes(), clips[0].name)
-        print(f"\n200 uploads at concurrency 8: p50 {out['p50_ms']} ms, p95 {out['p95_ms']} ms, {out['per_s']}/s; "
-              f"RSS {before:.0f} -> {after:.0f} MB")
+        print(
+            f"\n200 uploads at concurrency 8: p50 {out['p50_ms']} ms, p95 {out['p95_ms']} ms, {out['per_s']}/s; "
+            f"RSS {before:.0f} -> {after:.0f} MB"
+        )
         assert out["errors"] == 0
         for name, code, got in out["answers"]:
             assert code == 200

@@ -41,10 +41,13 @@ def test_specs_parse_and_fail_in_one_line(tmp_path, monkeypatch):
     sink = open_sink(f"jsonl:{tmp_path / 'e.jsonl'}#max_mb=0.5,keep=3")
     assert (sink.max_bytes, sink.keep) == (2**19, 3)
     sink.close()
-    for bad, msg in (("kafka://x", "expected jsonl:PATH"), ("jsonl:", "give a file"),
-                     (f"jsonl:{tmp_path}/x#size=1", "unknown option 'size'"),
-                     ("http://127.0.0.1:9/#timeout=soon", "timeout must be a float"),
-                     ("mqtt:///lrcn", "expected mqtt://host")):
+    for bad, msg in (
+        ("kafka://x", "expected jsonl:PATH"),
+        ("jsonl:", "give a file"),
+        (f"jsonl:{tmp_path}/x#size=1", "unknown option 'size'"),
+        ("http://127.0.0.1:9/#timeout=soon", "timeout must be a float"),
+        ("mqtt:///lrcn", "expected mqtt://host"),
+    ):
         with pytest.raises(ValueError, match=msg):
             open_sinks([f"jsonl:{tmp_path / 'ok.jsonl'}", bad])
     with pytest.raises(LrcnError, match="cannot open"):
@@ -169,6 +172,9 @@ def test_http_predictions_only_when_asked_and_at_the_capped_rate(endpoint):
         sink.emit({"type": "prediction", "stream": "cam" if i % 2 else "door", "t": i * 0.01, "label": "a"})
     sink.emit(record(0))
     s = sink.close(timeout=10)
-    assert [(b["type"], b["stream"]) for b in ep.bodies] == [("prediction", "door"), ("prediction", "cam"),
-                                                             ("event", "cam")]
+    assert [(b["type"], b["stream"]) for b in ep.bodies] == [
+        ("prediction", "door"),
+        ("prediction", "cam"),
+        ("event", "cam"),
+    ]
     assert s.delivered == 3

@@ -7,8 +7,9 @@ import pytest
 from mqtt_broker import MOSQUITTO, Broker, Subscriber
 
 pytest.importorskip("paho.mqtt.client", reason="paho-mqtt not installed (pip install -e '.[sinks]')")
-pytestmark = pytest.mark.skipif(MOSQUITTO is None, reason="mosquitto not installed (apt-get install -y mosquitto;"
-                                                          " .ci/run does it)")
+pytestmark = pytest.mark.skipif(
+    MOSQUITTO is None, reason="mosquitto not installed (apt-get install -y mosquitto; .ci/run does it)"
+)
 
 
 def event(i: int, phase: str = "start") -> dict:

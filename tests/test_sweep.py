@@ -30,8 +30,10 @@ def test_parse_lists_types_order_and_repeats():
 
 def test_run_names_show_the_swept_options_only():
     lists = {"model": ["convlstm"], "lr": [2e-5, 2e-4], "frames": [15, 20], "hidden_size": [128]}
-    assert run_name({"model": "convlstm", "lr": 2e-5, "frames": 15, "hidden_size": 128}, lists) == \
-        "convlstm-lr2e-05-frames15"
+    assert (
+        run_name({"model": "convlstm", "lr": 2e-5, "frames": 15, "hidden_size": 128}, lists)
+        == "convlstm-lr2e-05-frames15"
+    )
 
 
 def test_expand_grid_into_validated_configs(tmp_path):
@@ -49,12 +51,15 @@ def test_expand_grid_into_validated_configs(tmp_path):
     assert len({r.name for r in alike}) == 2
 
 
-@pytest.mark.parametrize("args,needle", [
-    (["--lr", "1e-3,fast"], "--lr takes a number or a comma list"),
-    (["--frames", "4,0"], "--frames must be >= 1"),
-    (["--model", "convlstm,vgglstm"], "unknown model 'vgglstm'"),
-    (["--lr", "1e-3,1e-2", "--resume", "somewhere"], "--resume continues one run; drop the comma lists (lr)"),
-])
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["--lr", "1e-3,fast"], "--lr takes a number or a comma list"),
+        (["--frames", "4,0"], "--frames must be >= 1"),
+        (["--model", "convlstm,vgglstm"], "unknown model 'vgglstm'"),
+        (["--lr", "1e-3,1e-2", "--resume", "somewhere"], "--resume continues one run; drop the comma lists (lr)"),
+    ],
+)
 def test_vc_train_refuses_bad_sweeps_before_work(tmp_path, args, needle):
     result = runner.invoke(train_app(), ["--data", str(tmp_path), "--out", str(tmp_path / "sweep"), *args])
     assert result.exit_code == 2, result.output
@@ -72,8 +77,12 @@ def test_2x2_sweep_report_equals_each_runs_metrics(tiny_data, tmp_path):
     mc, dc, tc = tiny_configs(tiny_data, tmp_path / "unused", tmp_path / "cache", epochs=1)
     runs = expand(mc, dc, tc, parse_lists({"model": "convlstm", "lr": "3e-3,1e-2", "frames": "4,5"}))
     done = run_sweep(runs, tmp_path / "sweep", Console(quiet=True))
-    names = ["convlstm-lr0.003-frames4", "convlstm-lr0.003-frames5", "convlstm-lr0.01-frames4",
-             "convlstm-lr0.01-frames5"]
+    names = [
+        "convlstm-lr0.003-frames4",
+        "convlstm-lr0.003-frames5",
+        "convlstm-lr0.01-frames4",
+        "convlstm-lr0.01-frames5",
+    ]
     assert [p.name for p in done] == names
     for name in names:
         assert (tmp_path / "sweep" / name / "report.html").is_file()
@@ -85,8 +94,17 @@ def test_2x2_sweep_report_equals_each_runs_metrics(tiny_data, tmp_path):
     assert cmp.columns[:2] == ["frames", "lr"]
     for run, row in zip(cmp.runs, cmp.rows()):
         metrics = json.loads((run.path / "metrics.json").read_text())
-        for key in ("test_accuracy", "test_loss", "train_accuracy", "train_loss", "val_accuracy", "val_loss",
-                    "train_seconds", "epochs", "best_epoch"):
+        for key in (
+            "test_accuracy",
+            "test_loss",
+            "train_accuracy",
+            "train_loss",
+            "val_accuracy",
+            "val_loss",
+            "train_seconds",
+            "epochs",
+            "best_epoch",
+        ):
             assert row[key] == metrics[key], (run.name, key)
     md = (tmp_path / "sweep" / "report.md").read_text()
     html = (tmp_path / "sweep" / "report.html").read_text()

@@ -22,8 +22,9 @@ def colour_model(tmp_path_factory):
     """A model that answers the dominant colour of one frame (window of 1): its answer is known at every
     frame, so the test checks event boundaries, not a model's accuracy."""
     eye = np.eye(3) * 4
-    return fake_model(tmp_path_factory.mktemp("colour"), classes=("red", "green", "blue"), num_frames=1,
-                      latent=3, weights=(eye, eye))
+    return fake_model(
+        tmp_path_factory.mktemp("colour"), classes=("red", "green", "blue"), num_frames=1, latent=3, weights=(eye, eye)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +39,11 @@ def long_video(tmp_path_factory):
 def test_timeline_events_match_the_known_segments(colour_model, long_video, tmp_path):
     path, known = long_video
     assert [(k["label"], k["start"], k["end"]) for k in known] == [
-        ("red", 0.0, 2.0), ("green", 2.0, 4.0), ("blue", 4.0, 6.0), ("red", 6.0, 8.0)]
+        ("red", 0.0, 2.0),
+        ("green", 2.0, 4.0),
+        ("blue", 4.0, 6.0),
+        ("red", 6.0, 8.0),
+    ]
     out = tmp_path / "t.json"
     r = runner.invoke(app, [str(path), "--model", str(colour_model), "--timeline", str(out), "--json"])
     assert r.exit_code == 0, r.output
@@ -51,7 +56,8 @@ def test_timeline_events_match_the_known_segments(colour_model, long_video, tmp_
     assert [s["label"] for s in tl["seconds"]] == ["red"] * 2 + ["green"] * 2 + ["blue"] * 2 + ["red"] * 2
     rows = [json.loads(x) for x in r.stdout.splitlines() if x.startswith("{")]
     assert [(x["phase"], x["label"]) for x in rows if x.get("type") == "event"] == [
-        (p, k["label"]) for k in known for p in ("start", "end")]
+        (p, k["label"]) for k in known for p in ("start", "end")
+    ]
 
 
 def test_timeline_csv_and_bad_arguments(colour_model, long_video, tmp_path):
@@ -61,16 +67,20 @@ def test_timeline_csv_and_bad_arguments(colour_model, long_video, tmp_path):
     assert r.exit_code == 0, r.output
     rows = list(csv.DictReader(out.open()))
     assert [(x["label"], float(x["start"])) for x in rows if x["kind"] == "event"] == [
-        (k["label"], k["start"]) for k in known]
+        (k["label"], k["start"]) for k in known
+    ]
     assert len([x for x in rows if x["kind"] == "second"]) == 8
     assert "end   red  6.00s to 7.80s (1.80 s), peak 1.000" in r.stdout  # the human event lines
-    for args, msg in ((["--timeline", str(tmp_path / "t.txt")], "must end in .html, .json, .csv"),
-                      (["--timeline", str(tmp_path / "t.html"), str(path)], "takes one video file"),
-                      (["--timeline", str(tmp_path / "t.html"), "--csv", "x.csv"], "use --timeline out.csv")):
+    for args, msg in (
+        (["--timeline", str(tmp_path / "t.txt")], "must end in .html, .json, .csv"),
+        (["--timeline", str(tmp_path / "t.html"), str(path)], "takes one video file"),
+        (["--timeline", str(tmp_path / "t.html"), "--csv", "x.csv"], "use --timeline out.csv"),
+    ):
         r = runner.invoke(app, [str(path), "--model", str(colour_model), *args])
         assert r.exit_code == 2 and msg in r.output, r.output
-    r = runner.invoke(app, [str(tmp_path / "missing.avi"), "--model", str(colour_model), "--timeline",
-                            str(tmp_path / "t.html")])
+    r = runner.invoke(
+        app, [str(tmp_path / "missing.avi"), "--model", str(colour_model), "--timeline", str(tmp_path / "t.html")]
+    )
     assert r.exit_code == 1 and "no such file" in r.output
 
 
@@ -111,12 +121,16 @@ def test_vc_data_long_writes_known_segments(tmp_path):
     from lrcn.train.data_cli import app as data_app
 
     out = tmp_path / "long.avi"
-    r = runner.invoke(data_app, ["long", str(out), "--classes", "move_left,grow,move_right", "--seconds", "1",
-                                 "--size", "48"])
+    r = runner.invoke(
+        data_app, ["long", str(out), "--classes", "move_left,grow,move_right", "--seconds", "1", "--size", "48"]
+    )
     assert r.exit_code == 0, r.output
     known = json.loads((tmp_path / "long.avi.segments.json").read_text())
-    assert known == [{"label": "move_left", "start": 0.0, "end": 1.0}, {"label": "grow", "start": 1.0, "end": 2.0},
-                     {"label": "move_right", "start": 2.0, "end": 3.0}]
+    assert known == [
+        {"label": "move_left", "start": 0.0, "end": 1.0},
+        {"label": "grow", "start": 1.0, "end": 2.0},
+        {"label": "move_right", "start": 2.0, "end": 3.0},
+    ]
     cap = cv2.VideoCapture(str(out))
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 90 and cap.get(cv2.CAP_PROP_FPS) == pytest.approx(30.0)
     cap.release()

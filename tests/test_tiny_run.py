@@ -4,10 +4,30 @@ import json
 
 import torch
 
-RUN_FILES = ["config.json", "splits.json", "best.pt", "last.pt", "history.json", "metrics.json",
-             "per_class.json", "skipped.json", "curves.png", "confusion.png"]
-METRIC_KEYS = ["test_accuracy", "test_loss", "val_accuracy", "train_accuracy", "epochs", "train_seconds",
-               "num_train", "num_val", "num_test", "skipped_files"]
+RUN_FILES = [
+    "config.json",
+    "splits.json",
+    "best.pt",
+    "last.pt",
+    "history.json",
+    "metrics.json",
+    "per_class.json",
+    "skipped.json",
+    "curves.png",
+    "confusion.png",
+]
+METRIC_KEYS = [
+    "test_accuracy",
+    "test_loss",
+    "val_accuracy",
+    "train_accuracy",
+    "epochs",
+    "train_seconds",
+    "num_train",
+    "num_val",
+    "num_test",
+    "skipped_files",
+]
 
 
 def test_run_folder_contract(tiny_run):

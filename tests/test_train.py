@@ -35,8 +35,9 @@ def test_resume_continues_to_the_same_weights(tiny_data, tmp_path):
     from conftest import tiny_configs
     from lrcn.train.run import train
 
-    resumed = train(*tiny_configs(tiny_data, part, tmp_path / "cache"), resume=str(part), epochs=3,
-                    console=Console(quiet=True))
+    resumed = train(
+        *tiny_configs(tiny_data, part, tmp_path / "cache"), resume=str(part), epochs=3, console=Console(quiet=True)
+    )
     assert resumed == part
     history = json.loads((part / "history.json").read_text())
     assert [h["epoch"] for h in history] == [1, 2, 3]
@@ -91,5 +92,6 @@ def test_empty_val_or_test_split_is_warned_about():
     assert "3 or more groups" in both[0] and both[1] == "no test clips: metrics.json will have no test accuracy"
     assert "3 or more groups" in split_warnings({"train": 24, "val": 3, "test": 0})[0]
     assert split_warnings({"train": 24, "val": 0, "test": 3}, skipped=2)[0].endswith(
-        "(see splits.json and skipped.json)")
+        "(see splits.json and skipped.json)"
+    )
     assert split_warnings({"train": 24, "val": 0, "test": 3}, group_split=False)[0].endswith("(see splits.json)")

@@ -19,11 +19,23 @@ from lrcn.models.specs import family_names
 from lrcn.runtime.console import err_console, one_line_errors
 
 app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=False)
-FLAGS = {"models": "--model", "sections": "--only", "device": "--device", "frames": "--frames",
-         "img_size": "--img-size", "repeat": "--repeat", "batch": "--batch", "train_clips": "--train-clips",
-         "threads": "--threads", "block_s": "--block-seconds", "max_s": "--max-seconds", "e2e_seconds": "--e2e-seconds",
-         "streams_seconds": "--streams-seconds", "streams_max": "--streams-max",
-         "streams_procs_max": "--streams-procs-max"}
+FLAGS = {
+    "models": "--model",
+    "sections": "--only",
+    "device": "--device",
+    "frames": "--frames",
+    "img_size": "--img-size",
+    "repeat": "--repeat",
+    "batch": "--batch",
+    "train_clips": "--train-clips",
+    "threads": "--threads",
+    "block_s": "--block-seconds",
+    "max_s": "--max-seconds",
+    "e2e_seconds": "--e2e-seconds",
+    "streams_seconds": "--streams-seconds",
+    "streams_max": "--streams-max",
+    "streams_procs_max": "--streams-procs-max",
+}
 """BenchConfig's parameters -> this CLI's flags, for its error messages."""
 
 
@@ -44,10 +56,19 @@ def main(
     threads: Annotated[Optional[int], typer.Option(help="CPU threads for both sides (default: every core).")] = None,
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
     repeat: Annotated[int, typer.Option(help="Rounds per side-by-side comparison.")] = 3,
-    json_out: Annotated[Optional[str], typer.Option("--json", help="Write every figure and the machine facts here.")] = None,
-    run: Annotated[Optional[str], typer.Option(help="A trained run folder: its weights, T and size (else random weights).")] = None,
-    only: Annotated[str, typer.Option(help="Sections, comma list: clip, stream, e2e, train, memory, profile, "
-                                           "streams (all: every one but streams).")] = "all",
+    json_out: Annotated[
+        Optional[str], typer.Option("--json", help="Write every figure and the machine facts here.")
+    ] = None,
+    run: Annotated[
+        Optional[str], typer.Option(help="A trained run folder: its weights, T and size (else random weights).")
+    ] = None,
+    only: Annotated[
+        str,
+        typer.Option(
+            help="Sections, comma list: clip, stream, e2e, train, memory, profile, "
+            "streams (all: every one but streams)."
+        ),
+    ] = "all",
     backbone: Annotated[str, typer.Option(help="Backbone of the pretrained family.")] = "resnet152",
     batch: Annotated[int, typer.Option(help="Batch size of the clip-mode throughput figure.")] = 8,
     block_seconds: Annotated[float, typer.Option(help="A side's turn in a round: calls for this long.")] = 0.3,
@@ -57,8 +78,12 @@ def main(
     streams_seconds: Annotated[float, typer.Option(help="Streams: seconds measured per number of streams.")] = 5.0,
     streams_max: Annotated[int, typer.Option(help="Streams: the most concurrent streams tried.")] = 64,
     streams_procs_max: Annotated[int, typer.Option(help="Streams: the most separate processes tried.")] = 16,
-    streams_mjpeg: Annotated[bool, typer.Option("--streams-mjpeg/--no-streams-mjpeg", help="Streams: also with "
-                                                "loopback MJPEG cameras (decoding included).")] = True,
+    streams_mjpeg: Annotated[
+        bool,
+        typer.Option(
+            "--streams-mjpeg/--no-streams-mjpeg", help="Streams: also with loopback MJPEG cameras (decoding included)."
+        ),
+    ] = True,
     workdir: Annotated[str, typer.Option(help="Exported models, videos and caches (reused).")] = "artifacts/bench",
 ) -> None:
     """Measure and print the figures; --json keeps them for benchmarks/make_table.py."""
@@ -68,12 +93,27 @@ def main(
         from lrcn.core.checks import with_flags
 
         try:
-            cfg = BenchConfig(models=_list(model, family_names()), frames=frames, img_size=img_size, threads=threads,
-                              device=device, repeat=repeat, sections=_list(only, SECTIONS), run=run,
-                              backbone=backbone, batch=batch, block_s=block_seconds, max_s=max_seconds,
-                              train_clips=train_clips, e2e_seconds=e2e_seconds, streams_seconds=streams_seconds,
-                              streams_max=streams_max, streams_procs_max=streams_procs_max,
-                              streams_mjpeg=streams_mjpeg, workdir=workdir)
+            cfg = BenchConfig(
+                models=_list(model, family_names()),
+                frames=frames,
+                img_size=img_size,
+                threads=threads,
+                device=device,
+                repeat=repeat,
+                sections=_list(only, SECTIONS),
+                run=run,
+                backbone=backbone,
+                batch=batch,
+                block_s=block_seconds,
+                max_s=max_seconds,
+                train_clips=train_clips,
+                e2e_seconds=e2e_seconds,
+                streams_seconds=streams_seconds,
+                streams_max=streams_max,
+                streams_procs_max=streams_procs_max,
+                streams_mjpeg=streams_mjpeg,
+                workdir=workdir,
+            )
         except ValueError as e:
             raise ValueError(with_flags(str(e), FLAGS)) from None
         if run and model not in ("all", None):
@@ -85,7 +125,11 @@ def main(
         print(render([doc]))
         if json_out:
             err_console.print(f"wrote {json_out}; render the tables with: python benchmarks/make_table.py {json_out}")
-        failed = [f"{fam} {sec}" for fam, e in doc["models"].items() for sec, v in e.items()
-                  if isinstance(v, dict) and "error" in v]
+        failed = [
+            f"{fam} {sec}"
+            for fam, e in doc["models"].items()
+            for sec, v in e.items()
+            if isinstance(v, dict) and "error" in v
+        ]
         if failed:
             raise typer.Exit(1)

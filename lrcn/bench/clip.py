@@ -51,6 +51,7 @@ def _sides(subject, models: dict, x: np.ndarray, device: torch.device, out: dict
     def ort(p):
         def call():
             out[p] = models[p].probs(x)
+
         return call
 
     n = x.shape[0]
@@ -61,8 +62,11 @@ def measure(subject, cfg: BenchConfig, clips: np.ndarray, clips_origin: str, log
     """{"batch1": {...}, "batchN": {...}, "agreement": {...}}: ms per clip, ratios against eager."""
     models = ort_models(subject, cfg)
     device = torch_device(cfg)
-    result: dict = {"providers": models["fp32"].providers, "spinning": "off (onnxruntime threads sleep when idle)",
-                    "device_note": models["fp32"].factory.note}
+    result: dict = {
+        "providers": models["fp32"].providers,
+        "spinning": "off (onnxruntime threads sleep when idle)",
+        "device_note": models["fp32"].factory.note,
+    }
     for key, x, warm in (("batch1", subject.clip(1), True), ("batch", clips, None)):
         probs: dict = {}
         sides = _sides(subject, models, x, device, probs)
@@ -73,9 +77,13 @@ def measure(subject, cfg: BenchConfig, clips: np.ndarray, clips_origin: str, log
         timings = alternate(sides, rounds=cfg.repeat, block_s=cfg.block_s, warmup=warm, max_s=cfg.max_s)
         for s in sides:
             timings[s.name]["per_s"] = round(1000.0 / timings[s.name]["median"], 3)
-        result[key] = {"batch": int(x.shape[0]), "warmup": warm, "sides": timings,
-                       "speedup_vs_eager": {s.name: ratio(sides[0], s) for s in sides[1:]},
-                       "vs_fp32": {s.name: ratio(sides[1], s) for s in sides[2:]}}
+        result[key] = {
+            "batch": int(x.shape[0]),
+            "warmup": warm,
+            "sides": timings,
+            "speedup_vs_eager": {s.name: ratio(sides[0], s) for s in sides[1:]},
+            "vs_fp32": {s.name: ratio(sides[1], s) for s in sides[2:]},
+        }
         if key == "batch":
             result["agreement"] = _agreement(probs, clips_origin, subject.random_weights)
     return result
@@ -87,6 +95,8 @@ def _agreement(probs: dict, origin: str, random_weights: bool) -> dict:
     out = {"clips": int(ref.shape[0]), "clips_from": origin, "random_weights": random_weights}
     for name in (n for n in probs if n != "fp32"):
         delta = float(np.abs(probs[name] - ref).max())
-        out[name] = {"top1_agreement": float((probs[name].argmax(-1) == ref.argmax(-1)).mean()),
-                     "max_abs_dprobs": delta if np.isfinite(delta) else None}  # JSON has no NaN
+        out[name] = {
+            "top1_agreement": float((probs[name].argmax(-1) == ref.argmax(-1)).mean()),
+            "max_abs_dprobs": delta if np.isfinite(delta) else None,
+        }  # JSON has no NaN
     return out

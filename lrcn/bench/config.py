@@ -66,12 +66,15 @@ class BenchConfig:
         if bad or not self.sections:
             problems.append(f"sections takes {', '.join(SECTIONS)}, got {','.join(bad) or 'nothing'}")
         problems += one_of(self, device=DEVICES)
-        problems += at_least(self, frames=1, img_size=16, repeat=1, batch=1, train_clips=2, threads=1,
-                             streams_max=1, streams_procs_max=1)
+        problems += at_least(
+            self, frames=1, img_size=16, repeat=1, batch=1, train_clips=2, threads=1, streams_max=1, streams_procs_max=1
+        )
         problems += at_least(self, block_s=0)
-        problems += [f"{k} must be > 0, got {getattr(self, k)}"
-                     for k in ("max_s", "e2e_seconds", "source_fps", "streams_seconds", "streams_fps")
-                     if getattr(self, k) <= 0]
+        problems += [
+            f"{k} must be > 0, got {getattr(self, k)}"
+            for k in ("max_s", "e2e_seconds", "source_fps", "streams_seconds", "streams_fps")
+            if getattr(self, k) <= 0
+        ]
         refuse(problems)
         if self.threads is None:
             self.threads = os.cpu_count() or 1

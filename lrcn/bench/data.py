@@ -24,8 +24,9 @@ def synthetic_set(cfg: BenchConfig) -> Path:
     root = Path(cfg.workdir) / "data" / f"synth-{SET_CLASSES}x{per_class}"
     done = root / ".done"
     if not done.is_file():
-        make_dataset(root, SynthConfig(classes=SET_CLASSES, clips_per_class=per_class, frames=SET_FRAMES,
-                                       size=SET_SIZE, seed=5))
+        make_dataset(
+            root, SynthConfig(classes=SET_CLASSES, clips_per_class=per_class, frames=SET_FRAMES, size=SET_SIZE, seed=5)
+        )
         done.write_text("")
     return root
 

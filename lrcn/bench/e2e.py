@@ -81,20 +81,34 @@ def _one(subject, cfg: BenchConfig, video: Path, stateful: bool, model_key: str)
     with clf.stream(source, sample_fps=0, stateful=stateful) as stream:
         ms = [p.ms for p in stream]
         stats = stream.stats
-    return {"source_fps": cfg.source_fps, "seconds": round(stats.seconds, 2), "read": stats.read,
-            "processed": stats.processed, "dropped": stats.dropped, "fps": round(stats.fps, 2),
-            "ms_per_frame_median": round(statistics.median(ms), 2) if ms else None,
-            "providers": clf.providers}
+    return {
+        "source_fps": cfg.source_fps,
+        "seconds": round(stats.seconds, 2),
+        "read": stats.read,
+        "processed": stats.processed,
+        "dropped": stats.dropped,
+        "fps": round(stats.fps, 2),
+        "ms_per_frame_median": round(statistics.median(ms), 2) if ms else None,
+        "providers": clf.providers,
+    }
 
 
 def measure(subject, cfg: BenchConfig, video: Path, log=print) -> dict:
     w, h = cfg.source_size
-    modes = {"window": (False, "full"), **({"step": (True, "full")} if "step" in subject.files else {}),
-             **({"window_int8": (False, "int8")} if "int8_encoder" in subject.files else {}),
-             **({"step_int8": (True, "int8")} if "int8_step" in subject.files else {})}
-    out = {"source": f"{video.name}: {w}x{h} MJPG, decoded in a capture thread, resized to "
-                     f"{subject.spec.img_size} px by the stream", "modes": {}}
+    modes = {
+        "window": (False, "full"),
+        **({"step": (True, "full")} if "step" in subject.files else {}),
+        **({"window_int8": (False, "int8")} if "int8_encoder" in subject.files else {}),
+        **({"step_int8": (True, "int8")} if "int8_step" in subject.files else {}),
+    }
+    out = {
+        "source": f"{video.name}: {w}x{h} MJPG, decoded in a capture thread, resized to "
+        f"{subject.spec.img_size} px by the stream",
+        "modes": {},
+    }
     for name, (stateful, key) in modes.items():
-        log(f"  end to end: stream mode ({label('e2e', name)}) on a {cfg.source_fps:g} fps source for {cfg.e2e_seconds:g} s")
+        log(
+            f"  end to end: stream mode ({label('e2e', name)}) on a {cfg.source_fps:g} fps source for {cfg.e2e_seconds:g} s"
+        )
         out["modes"][name] = _one(subject, cfg, video, stateful, key)
     return out

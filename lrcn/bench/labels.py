@@ -9,10 +9,20 @@ from __future__ import annotations
 BENCH_VERSION = 2
 
 LABELS = {
-    "clip": {"eager": "eager", "fp32": "onnxruntime fp32", "fp16": "onnxruntime fp16", "int8": "onnxruntime int8",
-             "int8_dynamic": "onnxruntime int8 dynamic"},
-    "stream": {"eager_rerun": "eager full-window re-run", "window": "onnxruntime window", "step": "onnxruntime step",
-               "window_int8": "onnxruntime window, int8", "step_int8": "onnxruntime step, int8"},
+    "clip": {
+        "eager": "eager",
+        "fp32": "onnxruntime fp32",
+        "fp16": "onnxruntime fp16",
+        "int8": "onnxruntime int8",
+        "int8_dynamic": "onnxruntime int8 dynamic",
+    },
+    "stream": {
+        "eager_rerun": "eager full-window re-run",
+        "window": "onnxruntime window",
+        "step": "onnxruntime step",
+        "window_int8": "onnxruntime window, int8",
+        "step_int8": "onnxruntime step, int8",
+    },
     "e2e": {"window": "window", "step": "step", "window_int8": "window, int8", "step_int8": "step, int8"},
     "train": {"without_cache": "epoch without cache", "with_cache": "epoch with cache"},
     "profile": {"fp32": "fp32", "fp16": "fp16", "int8": "int8", "int8_dynamic": "int8 dynamic"},

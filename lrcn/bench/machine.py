@@ -49,8 +49,13 @@ def machine_info(device: str) -> dict:
 
     gpu = torch.cuda.get_device_name(0) if device == "cuda" and torch.cuda.is_available() else None
     return {
-        "cpu": cpu_model(), "cores": os.cpu_count(), "arch": platform.machine(), "memory_gib": _mem_gib(),
-        "os": platform.platform(terse=True), "python": platform.python_version(), "gpu": gpu,
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "arch": platform.machine(),
+        "memory_gib": _mem_gib(),
+        "os": platform.platform(terse=True),
+        "python": platform.python_version(),
+        "gpu": gpu,
         "versions": {m: _version(m) for m in ("torch", "onnxruntime", "onnx", "numpy", "cv2", "torchvision")},
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "command": shlex.join(["vc-bench", *sys.argv[1:]]),

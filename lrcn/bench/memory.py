@@ -73,8 +73,9 @@ def _child(kind: str, target: str, video: str, device: str, threads: int) -> dic
 
 
 def _spawn(args: list[str], timeout: float) -> dict:
-    r = subprocess.run([sys.executable, "-m", "lrcn.bench.memory", *args], capture_output=True, text=True,
-                       timeout=timeout)
+    r = subprocess.run(
+        [sys.executable, "-m", "lrcn.bench.memory", *args], capture_output=True, text=True, timeout=timeout
+    )
     lines = r.stdout.strip().splitlines()
     if r.returncode != 0 or not lines:
         tail = (r.stderr.strip().splitlines() or ["no output"])[-1]
@@ -87,10 +88,14 @@ def measure(subject, cfg, video: Path, log=print) -> dict:
     common = [str(video), cfg.device, str(cfg.threads)]
     rt = _spawn(["runtime", str(subject.files["full"]), *common], timeout=600)
     pt = _spawn(["torch", str(subject.files["full"].parent), *common], timeout=600)
-    return {"video": video.name, "runtime_mb": rt["peak_rss_mb"], "torch_mb": pt["peak_rss_mb"],
-            "ratio": round(pt["peak_rss_mb"] / rt["peak_rss_mb"], 2),
-            "how": "peak RSS (VmHWM) of a fresh subprocess after one clip-mode classification; the runtime "
-                   "child runs with torch blocked from import"}
+    return {
+        "video": video.name,
+        "runtime_mb": rt["peak_rss_mb"],
+        "torch_mb": pt["peak_rss_mb"],
+        "ratio": round(pt["peak_rss_mb"] / rt["peak_rss_mb"], 2),
+        "how": "peak RSS (VmHWM) of a fresh subprocess after one clip-mode classification; the runtime "
+        "child runs with torch blocked from import",
+    }
 
 
 if __name__ == "__main__":

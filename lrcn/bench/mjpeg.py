@@ -19,6 +19,7 @@ import time
 def serve(n: int, fps: float, seconds: float, jpegs: list[bytes]) -> list[str]:
     period, urls = 1.0 / fps, []
     for _ in range(n):
+
         class Handler(http.server.BaseHTTPRequestHandler):
             def log_message(self, *args):
                 pass
@@ -31,8 +32,11 @@ def serve(n: int, fps: float, seconds: float, jpegs: list[bytes]) -> list[str]:
                 while True:
                     jpg = jpegs[k % len(jpegs)]
                     try:
-                        self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n"
-                                         % len(jpg) + jpg + b"\r\n")
+                        self.wfile.write(
+                            b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(jpg)
+                            + jpg
+                            + b"\r\n"
+                        )
                     except OSError:
                         return
                     k += 1
@@ -49,8 +53,12 @@ class Cameras:
     """N loopback MJPEG cameras in a child process, for `seconds`; `.urls`; `close()` ends them."""
 
     def __init__(self, n: int, fps: float, seconds: float, video: str):
-        self.proc = subprocess.Popen([sys.executable, "-m", "lrcn.bench.mjpeg", str(n), str(fps), str(seconds), video],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "lrcn.bench.mjpeg", str(n), str(fps), str(seconds), video],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         line = self.proc.stdout.readline()
         if not line:
             self.close()

@@ -87,12 +87,19 @@ def figures(preds_by_stream: dict[str, list], sources: dict[str, PacedFrames], w
     for name, src in sources.items():
         first = int(warm_s * src.fps)
         due = max(0, src.total - first)
-        lat = [p.predicted - src.release_wall(p.source_index) for p in preds_by_stream.get(name, [])
-               if p.source_index >= first]
+        lat = [
+            p.predicted - src.release_wall(p.source_index)
+            for p in preds_by_stream.get(name, [])
+            if p.source_index >= first
+        ]
         lat_ms = np.asarray(lat) * 1e3
-        out[name] = {"due": due, "processed": len(lat), "share": len(lat) / due if due else 1.0,
-                     "latency_p50_ms": float(np.percentile(lat_ms, 50)) if len(lat) else None,
-                     "latency_p95_ms": float(np.percentile(lat_ms, 95)) if len(lat) else None}
+        out[name] = {
+            "due": due,
+            "processed": len(lat),
+            "share": len(lat) / due if due else 1.0,
+            "latency_p50_ms": float(np.percentile(lat_ms, 50)) if len(lat) else None,
+            "latency_p95_ms": float(np.percentile(lat_ms, 95)) if len(lat) else None,
+        }
     return out
 
 
@@ -107,9 +114,16 @@ def live_figures(latencies: dict[str, list[float]], fps: float, seconds: float) 
     """Per live (MJPEG) stream: frames processed in the measured window against the camera's
     fps x seconds, and lrcn's capture-to-prediction latency (from the decoded frame's arrival)."""
     due = fps * seconds
-    return {k: {"due": due, "processed": len(v), "share": min(1.0, len(v) / due),
-                "latency_p50_ms": float(np.percentile(v, 50)) if v else None,
-                "latency_p95_ms": float(np.percentile(v, 95)) if v else None} for k, v in latencies.items()}
+    return {
+        k: {
+            "due": due,
+            "processed": len(v),
+            "share": min(1.0, len(v) / due),
+            "latency_p50_ms": float(np.percentile(v, 50)) if v else None,
+            "latency_p95_ms": float(np.percentile(v, 95)) if v else None,
+        }
+        for k, v in latencies.items()
+    }
 
 
 def measure_live(stream_or_multi, warm_s: float, seconds: float) -> dict[str, list[float]]:

@@ -35,8 +35,9 @@ def op_times(path: Path, x, threads: int, runs: int = 2) -> dict:
         for _ in range(runs + 1):
             sess.run(None, {K.INPUT_FRAMES: x})
         events = json.loads(Path(sess.end_profiling()).read_text())
-    spans = sorted((e["ts"], e["ts"] + e["dur"]) for e in events
-                   if e.get("cat") == "Session" and e.get("name") == "model_run")[1:]  # drop the warm-up
+    spans = sorted(
+        (e["ts"], e["ts"] + e["dur"]) for e in events if e.get("cat") == "Session" and e.get("name") == "model_run"
+    )[1:]  # drop the warm-up
     ops: dict[str, float] = defaultdict(float)
     for e in events:
         if e.get("cat") == "Node" and str(e.get("name", "")).endswith("_kernel_time"):
@@ -44,13 +45,13 @@ def op_times(path: Path, x, threads: int, runs: int = 2) -> dict:
                 ops[e["args"].get("op_name", "?")] += e["dur"] / 1000.0 / max(len(spans), 1)
     total = sum(ops.values())
     top = sorted(ops.items(), key=lambda kv: -kv[1])[:TOP]
-    return {"kernel_ms": round(total, 3),
-            "top_ops": [{"op": op, "ms": round(ms, 3), "share": round(ms / total, 3) if total else 0.0}
-                        for op, ms in top]}
+    return {
+        "kernel_ms": round(total, 3),
+        "top_ops": [{"op": op, "ms": round(ms, 3), "share": round(ms / total, 3) if total else 0.0} for op, ms in top],
+    }
 
 
 def measure(subject, cfg: BenchConfig, log=print) -> dict:
     log("  profile: onnxruntime per-operator kernel times, one batch-1 clip")
     x = subject.clip(1)
-    return {name: op_times(subject.files[key], x, cfg.threads) for name, key in MODELS.items()
-            if key in subject.files}
+    return {name: op_times(subject.files[key], x, cfg.threads) for name, key in MODELS.items() if key in subject.files}

@@ -51,14 +51,18 @@ def _model(family: str, cfg: BenchConfig, log) -> dict:
     clips, origin = data.real_clips(subject.spec, subject.num_frames, cfg, cfg.batch)
     entry: dict = {"subject": subject.describe()}
     if subject.random_weights:
-        note = (f"random weights (seed 0; no --run given): timings do not depend on them"
-                + (f"; the {subject.config['model']['backbone']} backbone too (no ImageNet weights offline)"
-                   if family_spec(subject.family).has_backbone else ""))
+        note = f"random weights (seed 0; no --run given): timings do not depend on them" + (
+            f"; the {subject.config['model']['backbone']} backbone too (no ImageNet weights offline)"
+            if family_spec(subject.family).has_backbone
+            else ""
+        )
     else:
         note = f"trained weights from {cfg.run}"
     entry["subject"]["note"] = note
-    log(f"{subject.family}: T={subject.num_frames}, {subject.spec.img_size} px, {note}"
-        + ("" if subject.export_seconds is None else f"; exported in {subject.export_seconds:g} s"))
+    log(
+        f"{subject.family}: T={subject.num_frames}, {subject.spec.img_size} px, {note}"
+        + ("" if subject.export_seconds is None else f"; exported in {subject.export_seconds:g} s")
+    )
     source = data.source_video(cfg)
     frames = decode_video(source, subject.spec.img_size).frames
     _section(entry, "clip", cfg, lambda: clip.measure(subject, cfg, clips, origin, log), log)
@@ -86,12 +90,16 @@ def run_bench(cfg: BenchConfig, out: str | Path | None = None, log=print) -> dic
         raise LrcnError("--device cuda: PyTorch sees no CUDA device here; use --device cpu")
     torch.set_num_threads(cfg.threads)
     Path(cfg.workdir).mkdir(parents=True, exist_ok=True)
-    doc = {"bench_version": BENCH_VERSION, "config": cfg.to_dict(), "machine": machine_info(cfg.device),
-           "threads": {"torch": torch.get_num_threads(), "onnxruntime_intra_op": cfg.threads},
-           "isolation": "one process; onnxruntime thread spinning off for every side-by-side comparison "
-                        "(session.intra_op/inter_op.allow_spinning = 0); end to end runs as vc-run does "
-                        "(spinning on, but off for the window's encoder and head parts); memory in separate processes",
-           "models": {}}
+    doc = {
+        "bench_version": BENCH_VERSION,
+        "config": cfg.to_dict(),
+        "machine": machine_info(cfg.device),
+        "threads": {"torch": torch.get_num_threads(), "onnxruntime_intra_op": cfg.threads},
+        "isolation": "one process; onnxruntime thread spinning off for every side-by-side comparison "
+        "(session.intra_op/inter_op.allow_spinning = 0); end to end runs as vc-run does "
+        "(spinning on, but off for the window's encoder and head parts); memory in separate processes",
+        "models": {},
+    }
     t0 = time.perf_counter()
     families = [None] if cfg.run else cfg.models
     for family in families:

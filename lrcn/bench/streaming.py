@@ -73,8 +73,10 @@ def measure(subject, cfg: BenchConfig, frames: np.ndarray, log=print) -> dict:
 
     t, spec = subject.num_frames, subject.spec
     model = LrcnModel(subject.files["full"], SessionConfig(device=cfg.device, threads=cfg.threads, spinning=False))
-    sides = [_side("eager_rerun", EagerWindow(subject.model, t, torch_device(cfg)), frames, spec, t),
-             _side("window", WindowHead(model, t), frames, spec, t)]
+    sides = [
+        _side("eager_rerun", EagerWindow(subject.model, t, torch_device(cfg)), frames, spec, t),
+        _side("window", WindowHead(model, t), frames, spec, t),
+    ]
     if "step" in subject.files:
         sides.append(_side("step", StateStep(model, t), frames, spec, t))
     if "int8_encoder" in subject.files:  # the int8 variant lists its int8 parts, as vc-export writes them
@@ -86,5 +88,9 @@ def measure(subject, cfg: BenchConfig, frames: np.ndarray, log=print) -> dict:
     timings = alternate(sides, rounds=cfg.repeat, block_s=cfg.block_s, max_s=cfg.max_s)
     for s in sides:
         timings[s.name]["fps"] = round(1000.0 / timings[s.name]["median"], 2)
-    return {"window": t, "sides": timings, "cheaper_than_eager": {s.name: ratio(sides[0], s) for s in sides[1:]},
-            "step_absent": None if "step" in subject.files else "bidirectional head"}
+    return {
+        "window": t,
+        "sides": timings,
+        "cheaper_than_eager": {s.name: ratio(sides[0], s) for s in sides[1:]},
+        "step_absent": None if "step" in subject.files else "bidirectional head",
+    }

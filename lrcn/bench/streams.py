@@ -52,8 +52,13 @@ def _verdict(n: int, figs: dict[str, dict], extra: dict) -> dict:
     p95 = [f["latency_p95_ms"] for f in figs.values()]
     ok = all(s >= SHARE for s in shares) and all(p is not None and p <= P95_MS for p in p95)
     worst = max((p for p in p95 if p is not None), default=None)
-    return {"streams": n, "served": ok, "worst_share": round(min(shares), 3),
-            "worst_p95_ms": None if worst is None else round(worst, 1), **extra}
+    return {
+        "streams": n,
+        "served": ok,
+        "worst_share": round(min(shares), 3),
+        "worst_p95_ms": None if worst is None else round(worst, 1),
+        **extra,
+    }
 
 
 def one_process(clf, frames, n: int, cfg: BenchConfig) -> dict:
@@ -61,8 +66,10 @@ def one_process(clf, frames, n: int, cfg: BenchConfig) -> dict:
     from lrcn.runtime.stream import StreamConfig
 
     fps = cfg.streams_fps
-    sources = {f"s{i}": PacedFrames(frames, fps, WARM_S + cfg.streams_seconds, phase=i / (n * fps), name=f"s{i}")
-               for i in range(n)}
+    sources = {
+        f"s{i}": PacedFrames(frames, fps, WARM_S + cfg.streams_seconds, phase=i / (n * fps), name=f"s{i}")
+        for i in range(n)
+    }
     multi = MultiStream(clf, list(sources.items()), StreamConfig(sample_fps=0))
     seen: dict[str, list] = {k: [] for k in sources}
     batches = []
@@ -81,8 +88,11 @@ def one_process(clf, frames, n: int, cfg: BenchConfig) -> dict:
     finally:
         multi.close()
     mean_batch = sum(batches) / len(batches) if batches else 0.0
-    return _verdict(n, figures(seen, sources, WARM_S), {"rss_mb": None if rss is None else round(rss, 1),
-                                                        "mean_batch": round(mean_batch, 2)})
+    return _verdict(
+        n,
+        figures(seen, sources, WARM_S),
+        {"rss_mb": None if rss is None else round(rss, 1), "mean_batch": round(mean_batch, 2)},
+    )
 
 
 def one_process_mjpeg(clf, video: Path, n: int, cfg: BenchConfig) -> dict:
@@ -113,10 +123,28 @@ def processes(model: Path, video: Path, n: int, cfg: BenchConfig, mjpeg: bool = 
         from lrcn.bench.mjpeg import Cameras
 
         cams = Cameras(n, cfg.streams_fps, WARM_S + cfg.streams_seconds + 120, str(video))
-    args = [sys.executable, "-m", "lrcn.bench.paced", str(model), "", str(cfg.streams_fps),
-            str(cfg.streams_seconds), str(WARM_S), str(cfg.threads), cfg.device]
-    procs = [subprocess.Popen([*args[:4], cams.urls[i] if cams else str(video), *args[5:]], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(n)]
+    args = [
+        sys.executable,
+        "-m",
+        "lrcn.bench.paced",
+        str(model),
+        "",
+        str(cfg.streams_fps),
+        str(cfg.streams_seconds),
+        str(WARM_S),
+        str(cfg.threads),
+        cfg.device,
+    ]
+    procs = [
+        subprocess.Popen(
+            [*args[:4], cams.urls[i] if cams else str(video), *args[5:]],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(n)
+    ]
     try:
         for p in procs:
             line = p.stdout.readline()
@@ -125,8 +153,7 @@ def processes(model: Path, video: Path, n: int, cfg: BenchConfig, mjpeg: bool = 
         for p in procs:  # all start together: each plays its own camera from now on
             p.stdin.write("go\n")
             p.stdin.flush()
-        outs = [json.loads(p.communicate(timeout=120 + cfg.streams_seconds)[0].strip().splitlines()[-1])
-                for p in procs]
+        outs = [json.loads(p.communicate(timeout=120 + cfg.streams_seconds)[0].strip().splitlines()[-1]) for p in procs]
     finally:
         for p in procs:
             if p.poll() is None:
@@ -144,8 +171,10 @@ def _ladder(steps, fn, log, what: str) -> tuple[list[dict], int]:
         if not r["served"]:  # one try can miss on a passing hiccup of the machine: a step fails when two do
             r = {**fn(n), "retried": True}
         rows.append(r)
-        log(f"  streams, {what}: {n} -> {'served' if r['served'] else 'not served'} (worst share "
-            f"{r['worst_share']:.0%}, worst p95 {r['worst_p95_ms']} ms)")
+        log(
+            f"  streams, {what}: {n} -> {'served' if r['served'] else 'not served'} (worst share "
+            f"{r['worst_share']:.0%}, worst p95 {r['worst_p95_ms']} ms)"
+        )
         if not r["served"]:
             break
         best = n
@@ -164,28 +193,53 @@ def measure_model(model_path: Path, cfg: BenchConfig, video: Path, log, label: s
     sep, best_sep = _ladder(steps, lambda n: processes(model_path, video, n, cfg), log, f"{label}, N processes")
     out = {}
     if cfg.streams_mjpeg:
-        mj, best_mj = _ladder(steps_one, lambda n: one_process_mjpeg(clf, video, n, cfg), log,
-                              f"{label}, MJPEG, one process")
-        mjp, best_mjp = _ladder(steps, lambda n: processes(model_path, video, n, cfg, mjpeg=True), log,
-                                f"{label}, MJPEG, N processes")
-        out = {"mjpeg_one_process": mj, "mjpeg_processes": mjp, "mjpeg_served_one_process": best_mj,
-               "mjpeg_served_processes": best_mjp, "mjpeg_one_process_capped": bool(mj) and mj[-1]["served"],
-               "mjpeg_processes_capped": bool(mjp) and mjp[-1]["served"]}
+        mj, best_mj = _ladder(
+            steps_one, lambda n: one_process_mjpeg(clf, video, n, cfg), log, f"{label}, MJPEG, one process"
+        )
+        mjp, best_mjp = _ladder(
+            steps, lambda n: processes(model_path, video, n, cfg, mjpeg=True), log, f"{label}, MJPEG, N processes"
+        )
+        out = {
+            "mjpeg_one_process": mj,
+            "mjpeg_processes": mjp,
+            "mjpeg_served_one_process": best_mj,
+            "mjpeg_served_processes": best_mjp,
+            "mjpeg_one_process_capped": bool(mj) and mj[-1]["served"],
+            "mjpeg_processes_capped": bool(mjp) and mjp[-1]["served"],
+        }
     served = [r for r in one if r["served"] and r["rss_mb"] is not None]
     per_extra = None
     if len(served) >= 2 and served[-1]["streams"] > served[0]["streams"]:
-        per_extra = round((served[-1]["rss_mb"] - served[0]["rss_mb"]) / (served[-1]["streams"] - served[0]["streams"]), 2)
+        per_extra = round(
+            (served[-1]["rss_mb"] - served[0]["rss_mb"]) / (served[-1]["streams"] - served[0]["streams"]), 2
+        )
     # a ladder that served its last step stopped at the cap: its figure is a lower bound
-    return {"one_process": one, "processes": sep, "served_one_process": best_one, "served_processes": best_sep,
-            "one_process_capped": bool(one) and one[-1]["served"], "processes_capped": bool(sep) and sep[-1]["served"],
-            "mb_per_extra_stream": per_extra, **out}
+    return {
+        "one_process": one,
+        "processes": sep,
+        "served_one_process": best_one,
+        "served_processes": best_sep,
+        "one_process_capped": bool(one) and one[-1]["served"],
+        "processes_capped": bool(sep) and sep[-1]["served"],
+        "mb_per_extra_stream": per_extra,
+        **out,
+    }
 
 
 def measure(subject, cfg: BenchConfig, video: Path, log=print) -> dict:
-    log(f"  streams: {cfg.streams_fps:g} fps paced sources, {cfg.streams_seconds:g} s each after {WARM_S:g} s "
-        f"warm-up; served = due frames >= {SHARE:.0%} processed and latency p95 <= {P95_MS:g} ms")
-    out = {"fps": cfg.streams_fps, "seconds": cfg.streams_seconds, "warm_s": WARM_S, "share": SHARE,
-           "p95_ms": P95_MS, "source": f"{video.name}, pre-decoded, released in-process", "variants": {}}
+    log(
+        f"  streams: {cfg.streams_fps:g} fps paced sources, {cfg.streams_seconds:g} s each after {WARM_S:g} s "
+        f"warm-up; served = due frames >= {SHARE:.0%} processed and latency p95 <= {P95_MS:g} ms"
+    )
+    out = {
+        "fps": cfg.streams_fps,
+        "seconds": cfg.streams_seconds,
+        "warm_s": WARM_S,
+        "share": SHARE,
+        "p95_ms": P95_MS,
+        "source": f"{video.name}, pre-decoded, released in-process",
+        "variants": {},
+    }
     out["variants"]["fp32"] = measure_model(subject.files["full"], cfg, video, log, "fp32")
     if "int8_encoder" in subject.files:
         out["variants"]["int8"] = measure_model(subject.files["int8"], cfg, video, log, "int8")

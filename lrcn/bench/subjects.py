@@ -59,17 +59,23 @@ class Subject:
     def clip(self, batch: int, seed: int = 0) -> np.ndarray:
         """A (batch, T, C, S, S) float32 input; timings do not depend on its content."""
         s, spec = self.spec.img_size, self.spec
-        return np.random.default_rng(seed).standard_normal((batch, self.num_frames, spec.channels, s, s),
-                                                           dtype=np.float32)
+        return np.random.default_rng(seed).standard_normal(
+            (batch, self.num_frames, spec.channels, s, s), dtype=np.float32
+        )
 
     def describe(self) -> dict:
         cfg = self.config["model"]
-        return {"family": self.family, "weights": self.weights, "frames": self.num_frames,
-                "img_size": self.spec.img_size, "modality": self.spec.modality,
-                "backbone": cfg["backbone"] if family_spec(self.family).has_backbone else None,
-                "parameters": sum(p.numel() for p in self.model.parameters()),
-                "files_mb": {k: round(p.stat().st_size / 2**20, 2) for k, p in self.files.items()},
-                "export_seconds": self.export_seconds}
+        return {
+            "family": self.family,
+            "weights": self.weights,
+            "frames": self.num_frames,
+            "img_size": self.spec.img_size,
+            "modality": self.spec.modality,
+            "backbone": cfg["backbone"] if family_spec(self.family).has_backbone else None,
+            "parameters": sum(p.numel() for p in self.model.parameters()),
+            "files_mb": {k: round(p.stat().st_size / 2**20, 2) for k, p in self.files.items()},
+            "export_seconds": self.export_seconds,
+        }
 
 
 def _random_model(family: str, cfg: BenchConfig):
@@ -81,10 +87,12 @@ def _random_model(family: str, cfg: BenchConfig):
     torch.manual_seed(RANDOM_SEED)
     model = build_model(mc, load_weights=False).eval()
     spec = preprocess_spec(mc, DataConfig(num_frames=cfg.frames, img_size=cfg.img_size))
-    config = {"model": asdict(mc), "class_names": [f"class{i}" for i in range(mc.num_classes)],
-              "lrcn_version": lrcn.__version__,
-              "preprocess": {**spec.to_dict(), "num_frames": cfg.frames, "sampled_frames": cfg.frames,
-                             "sample_fps": None}}
+    config = {
+        "model": asdict(mc),
+        "class_names": [f"class{i}" for i in range(mc.num_classes)],
+        "lrcn_version": lrcn.__version__,
+        "preprocess": {**spec.to_dict(), "num_frames": cfg.frames, "sampled_frames": cfg.frames, "sample_fps": None},
+    }
     return model, config
 
 
@@ -100,8 +108,9 @@ def _key(family: str, config: dict, weights_id: str) -> str:
     parts = [family, f"T{pre['num_frames']}", f"S{pre['img_size']}", pre["modality"]]
     if family_spec(family).has_backbone:
         parts.append(config["model"]["backbone"])
-    return "-".join(parts + [weights_id, f"lrcn{lrcn.__version__}", f"torch{torch.__version__.split('+')[0]}",
-                             f"r{RECIPE}"])
+    return "-".join(
+        parts + [weights_id, f"lrcn{lrcn.__version__}", f"torch{torch.__version__.split('+')[0]}", f"r{RECIPE}"]
+    )
 
 
 def _export(model, config: dict, folder: Path, sha: str, calibration: np.ndarray, log) -> dict[str, Path]:
@@ -112,8 +121,17 @@ def _export(model, config: dict, folder: Path, sha: str, calibration: np.ndarray
     from lrcn.export.pipeline import export_model
 
     folder.mkdir(parents=True, exist_ok=True)
-    result = export_model(model, config, folder / "model.onnx", checkpoint_sha256=sha, metrics={},
-                          precisions=("fp16", "int8", "int8-dynamic"), gate=False, calibration=calibration, log=log)
+    result = export_model(
+        model,
+        config,
+        folder / "model.onnx",
+        checkpoint_sha256=sha,
+        metrics={},
+        precisions=("fp16", "int8", "int8-dynamic"),
+        gate=False,
+        calibration=calibration,
+        log=log,
+    )
     files = {"full": result.model, **result.parts}
     files |= {k.replace("-", "_"): p for k, p in result.variants.items()}
     files |= {f"int8_{k}": p for k, p in result.variant_parts.get("int8", {}).items()}
@@ -153,12 +171,16 @@ def prepare(family: str, cfg: BenchConfig, log=lambda s: None) -> Subject:
     from lrcn.bench.data import real_clips
     from lrcn.export.pipeline import CALIBRATION_CLIPS
 
-    calibration, _ = real_clips(PreprocessSpec.from_dict(config["preprocess"]),
-                                int(config["preprocess"]["num_frames"]), cfg, CALIBRATION_CLIPS, splits=("train",))
+    calibration, _ = real_clips(
+        PreprocessSpec.from_dict(config["preprocess"]),
+        int(config["preprocess"]["num_frames"]),
+        cfg,
+        CALIBRATION_CLIPS,
+        splits=("train",),
+    )
     files = _export(model, config, folder, sha, calibration, log)
     with atomic_path(state) as tmp:
         torch.save(model.state_dict(), tmp)
     write_json(folder / "config.json", config)  # with weights.pt: what the memory probe rebuilds
     write_json(folder / "files.json", {k: p.name for k, p in files.items()})  # last: the export is whole
     return Subject(family, model, config, files, weights, round(time.perf_counter() - t0, 1))
-

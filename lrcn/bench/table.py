@@ -13,8 +13,11 @@ E2E = "Stream mode on a 30 fps source, decode included"
 TARGETS = [
     # (getter, what, {family: threshold}); a getter is a path of keys into one model's results
     ("clip_speedup", CLIP_FP32, {"convlstm": 3.0, "resnetlstm": 2.0, "pretrained": 1.3}),
-    ("stream_gain", "Streaming per-frame cost, eager full-window re-run over the runtime's window",
-     {"convlstm": 10.0, "pretrained": 12.0}),
+    (
+        "stream_gain",
+        "Streaming per-frame cost, eager full-window re-run over the runtime's window",
+        {"convlstm": 10.0, "pretrained": 12.0},
+    ),
     ("e2e_fps", f"{E2E} (fps, window)", {"pretrained": 25.0}),
     ("train_gain", "Frozen-backbone epoch, without the feature cache over with it", {"pretrained": 30.0}),
     ("int8_gain", "int8 over fp32 (onnxruntime, batch 1)", {"pretrained": 1.5}),
@@ -149,17 +152,27 @@ def _clip(doc: dict) -> list[str]:
             speed1 = _x(b1["speedup_vs_eager"].get(side)) if side != "eager" else "1×"
             speedn = _x(bn["speedup_vs_eager"].get(side)) if side != "eager" else "1×"
             agree = _get(sec, "agreement", side, "top1_agreement")
-            rows.append([fam, label("clip", side), _ms(s1), speed1, f"{_num(sn['per_s'])} clips/s ({sn['n']} calls)", speedn,
-                         "–" if agree is None else f"{agree:.0%}"])
-    head = ["model", "side", "latency, batch 1", "× eager", f"throughput, batch {n}", "× eager",
-            "top-1 = fp32"]
+            rows.append(
+                [
+                    fam,
+                    label("clip", side),
+                    _ms(s1),
+                    speed1,
+                    f"{_num(sn['per_s'])} clips/s ({sn['n']} calls)",
+                    speedn,
+                    "–" if agree is None else f"{agree:.0%}",
+                ]
+            )
+    head = ["model", "side", "latency, batch 1", "× eager", f"throughput, batch {n}", "× eager", "top-1 = fp32"]
     notes = []
     for fam, e in doc["models"].items():
         a = _get(e, "clip", "agreement")
         if a:
-            notes.append(f"{fam}: top-1 agreement with onnxruntime fp32 on the {a['clips']} throughput clips "
-                         f"({a['clips_from']})" + ("; random weights, so it says little about a trained model"
-                                                    if a.get("random_weights") else ""))
+            notes.append(
+                f"{fam}: top-1 agreement with onnxruntime fp32 on the {a['clips']} throughput clips "
+                f"({a['clips_from']})"
+                + ("; random weights, so it says little about a trained model" if a.get("random_weights") else "")
+            )
     return _rows(head, rows) + ([""] + [f"- {n}" for n in notes] if notes else [])
 
 
@@ -178,21 +191,48 @@ def _e2e(doc: dict) -> list[str]:
     rows = []
     for fam, sec in _measured(doc, "e2e", rows, 8):
         for mode, r in sec["modes"].items():
-            rows.append([fam, label("e2e", mode), f"{_num(r['source_fps'])} fps, {_num(r['seconds'])} s", str(r["read"]),
-                         str(r["processed"]), str(r["dropped"]), _num(r["fps"]), _num(r["ms_per_frame_median"])])
-    return _rows(["model", "stream mode", "source", "frames read", "processed", "dropped", "processed fps",
-                  "ms per frame (median)"], rows)
+            rows.append(
+                [
+                    fam,
+                    label("e2e", mode),
+                    f"{_num(r['source_fps'])} fps, {_num(r['seconds'])} s",
+                    str(r["read"]),
+                    str(r["processed"]),
+                    str(r["dropped"]),
+                    _num(r["fps"]),
+                    _num(r["ms_per_frame_median"]),
+                ]
+            )
+    return _rows(
+        [
+            "model",
+            "stream mode",
+            "source",
+            "frames read",
+            "processed",
+            "dropped",
+            "processed fps",
+            "ms per frame (median)",
+        ],
+        rows,
+    )
 
 
 def _train(doc: dict) -> list[str]:
     rows = []
     for fam, sec in _measured(doc, "train", rows, 6):
         ep = sec["epoch_s"]
-        rows.append([f"{fam} ({sec['backbone']})", f"{sec['clips']} clips × T={sec['frames']}, {sec['img_size']} px",
-                     _ms(ep["without_cache"], "s"), _num(sec["feature_build_s"]) + " s",
-                     _ms(ep["with_cache"], "s"), _x(sec["speedup"])])
-    return _rows(["model", "data", "epoch without cache", "feature build (once)", "epoch with cache",
-                  "× faster"], rows)
+        rows.append(
+            [
+                f"{fam} ({sec['backbone']})",
+                f"{sec['clips']} clips × T={sec['frames']}, {sec['img_size']} px",
+                _ms(ep["without_cache"], "s"),
+                _num(sec["feature_build_s"]) + " s",
+                _ms(ep["with_cache"], "s"),
+                _x(sec["speedup"]),
+            ]
+        )
+    return _rows(["model", "data", "epoch without cache", "feature build (once)", "epoch with cache", "× faster"], rows)
 
 
 def _memory(doc: dict) -> list[str]:
@@ -228,25 +268,51 @@ def _streams(doc: dict) -> list[str]:
                 each = next((r["rss_mb_each"] for r in reversed(procs) if r["served"]), None)
                 mb = lambda x: "–" if x is None else f"{_num(x)} MB"  # noqa: E731
                 extra = mb(v["mb_per_extra_stream"]) if not pre else "–"
-                rows.append([fam, var, src, f"{ge(v.get(f'{pre}one_process_capped'))}{one}", f"{ge(capped)}{sep}",
-                             ratio, extra, mb(each)])
+                rows.append(
+                    [
+                        fam,
+                        var,
+                        src,
+                        f"{ge(v.get(f'{pre}one_process_capped'))}{one}",
+                        f"{ge(capped)}{sep}",
+                        ratio,
+                        extra,
+                        mb(each),
+                    ]
+                )
                 for way, key in (("one process", f"{pre}one_process"), ("N processes", f"{pre}processes")):
-                    steps = ", ".join(f"{r['streams']}: {'ok' if r['served'] else 'no'}"
-                                      f"{' (2nd try)' if r.get('retried') else ''} ({r['worst_share']:.0%}, "
-                                      f"p95 {_num(r['worst_p95_ms'])} ms)" for r in v[key])
+                    steps = ", ".join(
+                        f"{r['streams']}: {'ok' if r['served'] else 'no'}"
+                        f"{' (2nd try)' if r.get('retried') else ''} ({r['worst_share']:.0%}, "
+                        f"p95 {_num(r['worst_p95_ms'])} ms)"
+                        for r in v[key]
+                    )
                     ladder.append(f"- {fam} {var}, {src}, {way}: {steps}")
     if not rows:
         return []
-    sec = next(e["streams"] for e in doc["models"].values() if isinstance(e.get("streams"), dict)
-               and "variants" in e["streams"])
-    head = ["model", "variant", "sources", "streams served, one process", "streams served, N processes", "one / N",
-            "memory per extra stream (one process)", "memory of a single-stream process"]
-    notes = [f"- Served: every stream's due frames >= {sec['share']:.0%} processed and capture-to-prediction "
-             f"latency p95 <= {_num(sec['p95_ms'])} ms, over {_num(sec['seconds'])} s after a {_num(sec['warm_s'])} s "
-             f"warm-up; sources {_num(sec['fps'])} fps ({sec['source']}); each way climbs its ladder and stops at "
-             "the first N not served in two tries running (>= : the ladder's last step was still served). Paced sources: latency from "
-             "the frame's release; MJPEG: from the decoded frame's arrival in lrcn, due = fps x seconds. "
-             "Per step: N: served (worst share processed, worst p95)."]
+    sec = next(
+        e["streams"]
+        for e in doc["models"].values()
+        if isinstance(e.get("streams"), dict) and "variants" in e["streams"]
+    )
+    head = [
+        "model",
+        "variant",
+        "sources",
+        "streams served, one process",
+        "streams served, N processes",
+        "one / N",
+        "memory per extra stream (one process)",
+        "memory of a single-stream process",
+    ]
+    notes = [
+        f"- Served: every stream's due frames >= {sec['share']:.0%} processed and capture-to-prediction "
+        f"latency p95 <= {_num(sec['p95_ms'])} ms, over {_num(sec['seconds'])} s after a {_num(sec['warm_s'])} s "
+        f"warm-up; sources {_num(sec['fps'])} fps ({sec['source']}); each way climbs its ladder and stops at "
+        "the first N not served in two tries running (>= : the ladder's last step was still served). Paced sources: latency from "
+        "the frame's release; MJPEG: from the decoded frame's arrival in lrcn, due = fps x seconds. "
+        "Per step: N: served (worst share processed, worst p95)."
+    ]
     return _rows(head, rows) + ["", *notes, *ladder]
 
 
@@ -254,8 +320,13 @@ def _target(what: str, fam: str, threshold: float, getter: str, m: dict) -> list
     v = _value(m, getter)
     pct = getter == "int8_agreement"
     if pct and _get(m, "clip", "agreement", "random_weights"):
-        return [what, fam, f">= {threshold:.0%}", "–" if v is None else f"{v:.0%}",
-                "n/a: random weights give near-uniform probabilities; vc-export gates a trained model"]
+        return [
+            what,
+            fam,
+            f">= {threshold:.0%}",
+            "–" if v is None else f"{v:.0%}",
+            "n/a: random weights give near-uniform probabilities; vc-export gates a trained model",
+        ]
     unit = "" if getter.startswith(UNITLESS) else "×"
     shown = "–" if v is None else (f"{v:.0%}" if pct else str(v) if isinstance(v, int) else f"{_num(v)}{unit}")
     want = f">= {threshold:.0%}" if pct else f">= {threshold:g}{unit}"
@@ -264,9 +335,12 @@ def _target(what: str, fam: str, threshold: float, getter: str, m: dict) -> list
 
 
 def targets(doc: dict) -> list[list[str]]:
-    return [_target(what, fam, threshold, getter, doc["models"][fam])
-            for getter, what, thresholds in TARGETS for fam, threshold in thresholds.items()
-            if fam in doc["models"] and _asked(doc, getter)]
+    return [
+        _target(what, fam, threshold, getter, doc["models"][fam])
+        for getter, what, thresholds in TARGETS
+        for fam, threshold in thresholds.items()
+        if fam in doc["models"] and _asked(doc, getter)
+    ]
 
 
 def render(docs: list[dict]) -> str:
@@ -274,17 +348,29 @@ def render(docs: list[dict]) -> str:
     out: list[str] = []
     for doc in map(upgrade, docs):
         dev = doc["config"]["device"]
-        title = f"## {dev.upper()}" + (f": {doc['machine']['gpu']}" if doc["machine"].get("gpu") else
-                                       f": {doc['machine']['cpu']}, {doc['machine']['cores']} cores")
+        title = f"## {dev.upper()}" + (
+            f": {doc['machine']['gpu']}"
+            if doc["machine"].get("gpu")
+            else f": {doc['machine']['cpu']}, {doc['machine']['cores']} cores"
+        )
         out += [title, "", *_header(doc), ""]
         tg = targets(doc)
         if tg:
-            out += ["### Targets (issues 5 and 14)", "", *_rows(["target", "model", "target", "measured", "met?"], tg), ""]
-        for name, fn in (("Clip mode", _clip), ("Streaming, per new frame (preprocessing + inference)", _stream),
-                         ("End to end: stream mode on a 30 fps source", _e2e),
-                         ("Training: frozen backbone, one epoch", _train), ("Memory: peak RSS", _memory),
-                         ("Profile: onnxruntime kernel time by operator, one batch-1 clip", _profile),
-                         ("Streams per box: concurrent camera-like streams", _streams)):
+            out += [
+                "### Targets (issues 5 and 14)",
+                "",
+                *_rows(["target", "model", "target", "measured", "met?"], tg),
+                "",
+            ]
+        for name, fn in (
+            ("Clip mode", _clip),
+            ("Streaming, per new frame (preprocessing + inference)", _stream),
+            ("End to end: stream mode on a 30 fps source", _e2e),
+            ("Training: frozen backbone, one epoch", _train),
+            ("Memory: peak RSS", _memory),
+            ("Profile: onnxruntime kernel time by operator, one batch-1 clip", _profile),
+            ("Streams per box: concurrent camera-like streams", _streams),
+        ):
             body = fn(doc)
             if len(body) > 2:
                 out += [f"### {name}", "", *body, ""]

@@ -25,8 +25,12 @@ def quantile(values: list[float], q: float) -> float:
 
 def stats(values: list[float]) -> dict:
     """{"median", "p25", "p75", "n"} of a non-empty list, rounded for the JSON."""
-    return {"median": round(statistics.median(values), 4), "p25": round(quantile(values, 0.25), 4),
-            "p75": round(quantile(values, 0.75), 4), "n": len(values)}
+    return {
+        "median": round(statistics.median(values), 4),
+        "p25": round(quantile(values, 0.25), 4),
+        "p75": round(quantile(values, 0.75), 4),
+        "n": len(values),
+    }
 
 
 @dataclass
@@ -54,8 +58,9 @@ def _block(side: Side, block_s: float, keep: bool) -> None:
         side.rounds.append(statistics.median(got))
 
 
-def alternate(sides: list[Side], *, rounds: int, block_s: float = 0.3, warmup: bool = True,
-              max_s: float | None = None) -> dict:
+def alternate(
+    sides: list[Side], *, rounds: int, block_s: float = 0.3, warmup: bool = True, max_s: float | None = None
+) -> dict:
     """Warm up each side with one block, then up to `rounds` rounds of one block per side.
 
     `max_s` stops early once that many seconds have gone and at least one round is done
@@ -81,5 +86,8 @@ def ratio(slow: Side, fast: Side) -> dict:
     (p25, p75) of the same ratio taken round by round."""
     per_round = [a / b for a, b in zip(slow.rounds, fast.rounds) if b > 0]
     med = statistics.median(slow.samples) / statistics.median(fast.samples)
-    return {"ratio": round(med, 3), "round_p25": round(quantile(per_round, 0.25), 3),
-            "round_p75": round(quantile(per_round, 0.75), 3)}
+    return {
+        "ratio": round(med, 3),
+        "round_p25": round(quantile(per_round, 0.25), 3),
+        "round_p75": round(quantile(per_round, 0.75), 3),
+    }

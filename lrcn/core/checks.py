@@ -13,8 +13,11 @@ from typing import Iterable
 
 def at_least(obj, **floors: float) -> list[str]:
     """One problem per field of `obj` below its floor; a None field is left alone (unset)."""
-    return [f"{k} must be >= {low}, got {getattr(obj, k)}" for k, low in floors.items()
-            if getattr(obj, k) is not None and getattr(obj, k) < low]
+    return [
+        f"{k} must be >= {low}, got {getattr(obj, k)}"
+        for k, low in floors.items()
+        if getattr(obj, k) is not None and getattr(obj, k) < low
+    ]
 
 
 def one_of(obj, **choices: Iterable[str]) -> list[str]:
@@ -43,8 +46,11 @@ def with_flags(message: str, flags: dict[str, str]) -> str:
 
     def one(problem: str) -> str:
         head, sep, rest = problem.partition(" ")
-        return (flags.get(head, head) + sep + re.sub(r"\b[a-z]+(?:_[a-z0-9]+)+\b", word, rest)) if head in flags \
+        return (
+            (flags.get(head, head) + sep + re.sub(r"\b[a-z]+(?:_[a-z0-9]+)+\b", word, rest))
+            if head in flags
             else re.sub(r"\b[a-z]+(?:_[a-z0-9]+)+\b", word, problem)
+        )
 
     return "; ".join(one(p) for p in message.split("; "))
 

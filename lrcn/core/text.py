@@ -15,4 +15,3 @@ _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-
 def printable(value: object) -> str:
     """str(value) with control, line-separator and bidi characters replaced by "?"."""
     return _UNSAFE.sub("?", str(value))
-

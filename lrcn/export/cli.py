@@ -29,33 +29,46 @@ def _variant_line(precision: str, f, fp32_name: str) -> str:
 
     from lrcn.export.inspect import human_size
 
-    figures = (f"{human_size(f.size_bytes)} ({f.size_ratio:.0%} of fp32), CPU {f.latency_ms:.2f} ms per "
-               f"T={f.T} clip (fp32 {f.fp32_latency_ms:.2f} ms), top-1 agreement {f.agreement:.1%} "
-               f"on {f.clips} {f.clips_from} clips")
+    figures = (
+        f"{human_size(f.size_bytes)} ({f.size_ratio:.0%} of fp32), CPU {f.latency_ms:.2f} ms per "
+        f"T={f.T} clip (fp32 {f.fp32_latency_ms:.2f} ms), top-1 agreement {f.agreement:.1%} "
+        f"on {f.clips} {f.clips_from} clips"
+    )
     st = f.stream
     if st:
-        figures += (f"; stream: encoder {st.encoder_ms:.2f} ms a frame (fp32 {st.fp32_encoder_ms:.2f} ms), "
-                    f"top-1 agreement {st.agreement:.1%}" +
-                    ("" if st.accepted else f" < {f.min_agreement:.0%}, so no int8 streaming parts"
-                     if st.agreement < f.min_agreement else ", parts not written"))
+        figures += (
+            f"; stream: encoder {st.encoder_ms:.2f} ms a frame (fp32 {st.fp32_encoder_ms:.2f} ms), "
+            f"top-1 agreement {st.agreement:.1%}"
+            + (
+                ""
+                if st.accepted
+                else f" < {f.min_agreement:.0%}, so no int8 streaming parts"
+                if st.agreement < f.min_agreement
+                else ", parts not written"
+            )
+        )
     if f.accepted:
         return escape(f"{precision}: {figures} -> {f.path}")
-    return (f"[red]{precision} refused[/]: " +
-            escape(f"agreement {f.agreement:.1%} < {f.min_agreement:.0%} with {fp32_name}; {figures}"))
+    return f"[red]{precision} refused[/]: " + escape(
+        f"agreement {f.agreement:.1%} < {f.min_agreement:.0%} with {fp32_name}; {figures}"
+    )
 
 
 @app.command()
 def main(
-    model: Annotated[Optional[str], typer.Option(help="Family to export (newest run): "
-                                                      f"{', '.join(family_names())}, or all.")] = None,
+    model: Annotated[
+        Optional[str], typer.Option(help=f"Family to export (newest run): {', '.join(family_names())}, or all.")
+    ] = None,
     run: Annotated[Optional[str], typer.Option(help="Export this run folder's best.pt instead.")] = None,
     checkpoint: Annotated[Optional[str], typer.Option(help="Export this checkpoint file instead.")] = None,
     out: Annotated[Optional[str], typer.Option(help="FILE.onnx, or a folder (default artifacts/models/).")] = None,
     opset: Annotated[int, typer.Option(help="ONNX opset (18 runs on onnxruntime 1.14 and later).")] = 18,
-    precision: Annotated[Optional[list[str]], typer.Option(help="Edge variant(s) too: fp16, int8 "
-                                                                 "(repeat or comma list).")] = None,
-    stream: Annotated[bool, typer.Option("--stream/--no-stream", help="Also write the streaming parts "
-                                                                      "(encoder, head, step).")] = True,
+    precision: Annotated[
+        Optional[list[str]], typer.Option(help="Edge variant(s) too: fp16, int8 (repeat or comma list).")
+    ] = None,
+    stream: Annotated[
+        bool, typer.Option("--stream/--no-stream", help="Also write the streaming parts (encoder, head, step).")
+    ] = True,
     tolerance: Annotated[float, typer.Option(help="Parity gate: max |Δprobs| onnxruntime vs PyTorch.")] = 1e-5,
     runs_dir: Annotated[str, typer.Option(help="Where --model looks for runs.")] = str(RUNS_DIR),
     inspect: Annotated[bool, typer.Option("--inspect", help="Then show the model (vc-inspect).")] = False,
@@ -89,9 +102,16 @@ def main(
         done, failed = [], 0
         for src in sources:
             try:
-                result = export_run(src, out, family=model if model != "all" else None,
-                                    opset=opset, precisions=precisions, stream=stream, tolerance=tolerance,
-                                    log=lambda s: console.print(f"[dim]{escape(s)}[/]"))
+                result = export_run(
+                    src,
+                    out,
+                    family=model if model != "all" else None,
+                    opset=opset,
+                    precisions=precisions,
+                    stream=stream,
+                    tolerance=tolerance,
+                    log=lambda s: console.print(f"[dim]{escape(s)}[/]"),
+                )
             except LrcnError as e:
                 where = "" if str(e).startswith(str(src.checkpoint)) else f"{src.checkpoint}: "
                 err_console.print(f"[bold red]error:[/] {escape(f'{where}{e}')}", markup=True)

@@ -23,8 +23,10 @@ from lrcn.runtime import contract as K
 EXAMPLE_BATCH, EXAMPLE_TIME = 2, 5
 DEFAULT_OPSET = 18
 """Opset 18: onnxruntime 1.14 (2023) and every later release runs it."""
-STEP_ABSENT = ("bidirectional head: its backward pass needs the whole window, so no frame-by-frame state "
-               "exists; stream with encoder + head (exact sliding window)")
+STEP_ABSENT = (
+    "bidirectional head: its backward pass needs the whole window, so no frame-by-frame state "
+    "exists; stream with encoder + head (exact sliding window)"
+)
 
 
 def _scores(logits: torch.Tensor):
@@ -89,22 +91,52 @@ def graph_specs(model: nn.Module, *, stream: bool = True) -> list[GraphSpec]:
     batch, time = {0: K.BATCH_DIM}, {0: K.BATCH_DIM, 1: K.TIME_DIM}
     scores = {K.OUTPUT_LOGITS: batch, K.OUTPUT_PROBS: batch}
     state = {1: K.BATCH_DIM}
-    specs = [GraphSpec("full", FullGraph(model), (torch.randn(b, t, c, s, s, generator=gen),),
-                       (K.INPUT_FRAMES,), (K.OUTPUT_LOGITS, K.OUTPUT_PROBS), {K.INPUT_FRAMES: time}, scores)]
+    specs = [
+        GraphSpec(
+            "full",
+            FullGraph(model),
+            (torch.randn(b, t, c, s, s, generator=gen),),
+            (K.INPUT_FRAMES,),
+            (K.OUTPUT_LOGITS, K.OUTPUT_PROBS),
+            {K.INPUT_FRAMES: time},
+            scores,
+        )
+    ]
     if not stream:
         return specs
     specs += [
-        GraphSpec("encoder", EncoderGraph(model), (torch.randn(b, c, s, s, generator=gen),),
-                  (K.INPUT_FRAME,), (K.FEATURES,), {K.INPUT_FRAME: batch}, {K.FEATURES: batch}),
-        GraphSpec("head", HeadGraph(model), (torch.randn(b, t, cfg.latent_dim, generator=gen),),
-                  (K.FEATURES,), (K.OUTPUT_LOGITS, K.OUTPUT_PROBS), {K.FEATURES: time}, scores),
+        GraphSpec(
+            "encoder",
+            EncoderGraph(model),
+            (torch.randn(b, c, s, s, generator=gen),),
+            (K.INPUT_FRAME,),
+            (K.FEATURES,),
+            {K.INPUT_FRAME: batch},
+            {K.FEATURES: batch},
+        ),
+        GraphSpec(
+            "head",
+            HeadGraph(model),
+            (torch.randn(b, t, cfg.latent_dim, generator=gen),),
+            (K.FEATURES,),
+            (K.OUTPUT_LOGITS, K.OUTPUT_PROBS),
+            {K.FEATURES: time},
+            scores,
+        ),
     ]
     if not cfg.bidirectional:
         zeros = torch.zeros(cfg.lstm_layers, b, cfg.hidden_size)
-        specs.append(GraphSpec("step", StepGraph(model), (torch.randn(b, c, s, s, generator=gen), zeros, zeros.clone()),
-                               (K.INPUT_FRAME, K.STATE_H, K.STATE_C), (K.OUTPUT_PROBS, K.STATE_H_OUT, K.STATE_C_OUT),
-                               {K.INPUT_FRAME: batch, K.STATE_H: state, K.STATE_C: state},
-                               {K.OUTPUT_PROBS: batch, K.STATE_H_OUT: state, K.STATE_C_OUT: state}))
+        specs.append(
+            GraphSpec(
+                "step",
+                StepGraph(model),
+                (torch.randn(b, c, s, s, generator=gen), zeros, zeros.clone()),
+                (K.INPUT_FRAME, K.STATE_H, K.STATE_C),
+                (K.OUTPUT_PROBS, K.STATE_H_OUT, K.STATE_C_OUT),
+                {K.INPUT_FRAME: batch, K.STATE_H: state, K.STATE_C: state},
+                {K.OUTPUT_PROBS: batch, K.STATE_H_OUT: state, K.STATE_C_OUT: state},
+            )
+        )
     return specs
 
 
@@ -131,8 +163,17 @@ def export_graph(spec: GraphSpec, opset: int = DEFAULT_OPSET):
     spec.module.eval()
     with warnings.catch_warnings(), torch.inference_mode(False):
         warnings.simplefilter("ignore")  # exporter-internal deprecation chatter, not ours to act on
-        program = torch.onnx.export(spec.module, spec.example, None, input_names=list(spec.inputs),
-                                    output_names=list(spec.outputs), dynamic_shapes=shapes, opset_version=opset,
-                                    dynamo=True, optimize=True, verbose=False)
+        program = torch.onnx.export(
+            spec.module,
+            spec.example,
+            None,
+            input_names=list(spec.inputs),
+            output_names=list(spec.outputs),
+            dynamic_shapes=shapes,
+            opset_version=opset,
+            dynamo=True,
+            optimize=True,
+            verbose=False,
+        )
     _reset_rnn_dispatch()
     return program.model_proto

@@ -105,8 +105,9 @@ def _metadata_lines(meta) -> list[str]:
     keys = [k for k in METRIC_KEYS if k in meta.metrics] or list(meta.metrics)
     shown = {k: meta.metrics[k] for k in keys if isinstance(meta.metrics[k], (int, float))}
     if shown:
-        lines.append("  metrics: " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
-                                               for k, v in shown.items()))
+        lines.append(
+            "  metrics: " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in shown.items())
+        )
     lines.append(f"  checkpoint sha256 {meta.checkpoint_sha256 or '?'}")
     lines.append(f"  exported {meta.exported or '?'} by lrcn {meta.lrcn_version or '?'}")
     return lines
@@ -115,8 +116,10 @@ def _metadata_lines(meta) -> list[str]:
 def format_summary(info: dict) -> str:
     """The text vc-inspect prints."""
     opsets = ", ".join(f"{d} {v}" for d, v in info["opsets"].items())
-    lines = [f"{info['path']}  {human_size(info['size_bytes'])}  opset {opsets}  ir {info['ir_version']}"
-             f"  ({info['producer'] or 'unknown producer'})"]
+    lines = [
+        f"{info['path']}  {human_size(info['size_bytes'])}  opset {opsets}  ir {info['ir_version']}"
+        f"  ({info['producer'] or 'unknown producer'})"
+    ]
     for title in ("inputs", "outputs"):
         lines.append(title)
         width = max((len(t["name"]) for t in info[title]), default=0)
@@ -167,8 +170,9 @@ def serve(path: str | Path, port: int | None = None, browse: bool = False) -> Se
     except OSError as e:
         shutil.rmtree(folder, ignore_errors=True)
         where = f"port {port} on {HOST}" if port else HOST
-        raise LrcnError(f"--port: cannot serve Netron at {where} ({e.strerror or e}); "
-                        "choose another port or leave --port out") from None
+        raise LrcnError(
+            f"--port: cannot serve Netron at {where} ({e.strerror or e}); choose another port or leave --port out"
+        ) from None
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise

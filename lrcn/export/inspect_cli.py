@@ -11,8 +11,9 @@ from lrcn.runtime.console import one_line_errors
 app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=True)
 
 
-def show(path: str, *, summary_only: bool = False, port: Optional[int] = None, browse: bool = True,
-         as_json: bool = False) -> None:
+def show(
+    path: str, *, summary_only: bool = False, port: Optional[int] = None, browse: bool = True, as_json: bool = False
+) -> None:
     """Print the summary; unless summary_only, serve Netron until Ctrl-C. Shared with vc-export --inspect."""
     from lrcn.export.inspect import format_summary, serve, summarize
 

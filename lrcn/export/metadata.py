@@ -34,8 +34,17 @@ def load_metrics(run_dir: Path | None) -> dict:
     return metrics if isinstance(metrics, dict) else {}
 
 
-def build_metadata(config: dict, *, kind: str, parts: dict[str, str], metrics: dict, checkpoint_sha256: str,
-                   exported: str, precision: str = "fp32", extra: dict | None = None) -> ModelMetadata:
+def build_metadata(
+    config: dict,
+    *,
+    kind: str,
+    parts: dict[str, str],
+    metrics: dict,
+    checkpoint_sha256: str,
+    exported: str,
+    precision: str = "fp32",
+    extra: dict | None = None,
+) -> ModelMetadata:
     """A run's config.json dict -> the document for one exported file."""
     model, pre = config["model"], config["preprocess"]
     return ModelMetadata(
@@ -55,8 +64,11 @@ def build_metadata(config: dict, *, kind: str, parts: dict[str, str], metrics: d
         checkpoint_sha256=checkpoint_sha256,
         exported=exported,
         lrcn_version=lrcn.__version__,
-        extra={"trained_with": config.get("lrcn_version"), "sampled_frames": pre.get("sampled_frames"),
-               **(extra or {})},
+        extra={
+            "trained_with": config.get("lrcn_version"),
+            "sampled_frames": pre.get("sampled_frames"),
+            **(extra or {}),
+        },
     )
 
 

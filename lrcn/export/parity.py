@@ -57,8 +57,10 @@ def check_file(path: Path, spec: GraphSpec) -> dict:
         for axis, want in axes.items():
             got = dims[name][axis] if axis < len(dims[name]) else None
             if got != want:
-                raise ParityError(f"{spec.kind} graph: {name} axis {axis} is {got!r}, not the symbolic {want!r}"
-                                  " (the exporter froze it)")
+                raise ParityError(
+                    f"{spec.kind} graph: {name} axis {axis} is {got!r}, not the symbolic {want!r}"
+                    " (the exporter froze it)"
+                )
     return dims
 
 
@@ -84,8 +86,9 @@ def run_rows(name: str, predict, model, clips: ClipSet, lengths: list[int], tol:
             try:
                 got = predict(xb)
             except Exception as e:  # noqa: BLE001 - onnxruntime's errors, e.g. a shape frozen at export
-                raise ParityError(f"{name}: onnxruntime fails at T={t}, batch {b} "
-                                  f"({str(e).strip().splitlines()[0][:200]})") from None
+                raise ParityError(
+                    f"{name}: onnxruntime fails at T={t}, batch {b} ({str(e).strip().splitlines()[0][:200]})"
+                ) from None
             rows.append(compare(got, torch_probs(model, xb), t, b, tol))
     return rows
 
@@ -95,9 +98,12 @@ def full_predictor(session):
 
 
 def summarize(rows: list[dict]) -> dict:
-    return {"max_abs_dprobs": max((r["max_abs_dprobs"] for r in rows), default=0.0),
-            "top1_match": all(r["top1_match"] for r in rows), "passed": all(r["passed"] for r in rows),
-            "rows": rows}
+    return {
+        "max_abs_dprobs": max((r["max_abs_dprobs"] for r in rows), default=0.0),
+        "top1_match": all(r["top1_match"] for r in rows),
+        "passed": all(r["passed"] for r in rows),
+        "rows": rows,
+    }
 
 
 def require(name: str, summary: dict, tol: float) -> None:

@@ -25,13 +25,33 @@ from lrcn.core.paths import PARITY_SUFFIX, sibling
 from lrcn.export.clips import ClipSet, load_clips
 from lrcn.export.graphs import DEFAULT_OPSET, STEP_ABSENT, export_graph, graph_specs
 from lrcn.export.metadata import build_metadata, load_metrics, now_utc, sha256_file, stamp, strip_node_metadata
-from lrcn.export.parity import (BATCHES, TOLERANCE, ParityError, check_file, clip_lengths, cpu_session,
-                                full_predictor, require, run_rows, summarize)
+from lrcn.export.parity import (
+    BATCHES,
+    TOLERANCE,
+    ParityError,
+    check_file,
+    clip_lengths,
+    cpu_session,
+    full_predictor,
+    require,
+    run_rows,
+    summarize,
+)
 from lrcn.export.report import ExportReport, StreamFigures, VariantFigures
 from lrcn.export.sources import ExportError, ExportSource, model_path, resolve_sources
 from lrcn.export.streaming import step_predictor, window_predictor
-from lrcn.export.variants import (MIN_AGREEMENT, PRECISION_OF, PRECISIONS, SUFFIX, agreement_clips, int8_parts, make_variant,
-                                  measure, measure_stream, predict_all)
+from lrcn.export.variants import (
+    MIN_AGREEMENT,
+    PRECISION_OF,
+    PRECISIONS,
+    SUFFIX,
+    agreement_clips,
+    int8_parts,
+    make_variant,
+    measure,
+    measure_stream,
+    predict_all,
+)
 from lrcn.models.checkpoint import model_from_checkpoint
 from lrcn.runtime.contract import PART_SUFFIX
 from lrcn.runtime.preprocess import PreprocessSpec
@@ -63,7 +83,9 @@ def _session(kind: str, path: Path):
     try:
         return cpu_session(path)
     except Exception as e:  # noqa: BLE001 - onnxruntime refuses the graph
-        raise ParityError(f"{kind} graph: onnxruntime cannot load it ({str(e).strip().splitlines()[0][:200]})") from None
+        raise ParityError(
+            f"{kind} graph: onnxruntime cannot load it ({str(e).strip().splitlines()[0][:200]})"
+        ) from None
 
 
 @dataclass
@@ -85,16 +107,35 @@ class _Job:
     run_dir: Path | None
 
 
-def _job(model, config: dict, target: Path, sha: str, metrics: dict, run_dir: Path | None, opset: int,
-         stream: bool) -> _Job:
+def _job(
+    model, config: dict, target: Path, sha: str, metrics: dict, run_dir: Path | None, opset: int, stream: bool
+) -> _Job:
     specs = graph_specs(model, stream=stream)
     paths = {s.kind: target if s.kind == "full" else sibling(target, PART_SUFFIX[s.kind]) for s in specs}
-    common = dict(parts={k: p.name for k, p in paths.items() if k != "full"}, metrics=metrics,
-                  checkpoint_sha256=sha, exported=now_utc())
-    extra = {"opset": opset, "full": target.name,
-             **({"step_absent": STEP_ABSENT} if stream and "step" not in paths else {})}
-    return _Job(model, config, config["model"]["name"], target, specs, paths, common, extra,
-                PreprocessSpec.from_dict(config["preprocess"]), int(config["preprocess"]["num_frames"]), run_dir)
+    common = dict(
+        parts={k: p.name for k, p in paths.items() if k != "full"},
+        metrics=metrics,
+        checkpoint_sha256=sha,
+        exported=now_utc(),
+    )
+    extra = {
+        "opset": opset,
+        "full": target.name,
+        **({"step_absent": STEP_ABSENT} if stream and "step" not in paths else {}),
+    }
+    return _Job(
+        model,
+        config,
+        config["model"]["name"],
+        target,
+        specs,
+        paths,
+        common,
+        extra,
+        PreprocessSpec.from_dict(config["preprocess"]),
+        int(config["preprocess"]["num_frames"]),
+        run_dir,
+    )
 
 
 def _write_graphs(job: _Job, tmps: dict[str, Path], opset: int, log) -> None:
@@ -105,8 +146,9 @@ def _write_graphs(job: _Job, tmps: dict[str, Path], opset: int, log) -> None:
         try:
             proto = export_graph(s, opset)
         except Exception as e:  # noqa: BLE001 - any exporter failure becomes one line
-            raise ExportError(f"{s.kind} graph: torch.onnx.export failed "
-                              f"({type(e).__name__}: {str(e).strip().splitlines()[0][:200]})") from None
+            raise ExportError(
+                f"{s.kind} graph: torch.onnx.export failed ({type(e).__name__}: {str(e).strip().splitlines()[0][:200]})"
+            ) from None
         strip_node_metadata(proto)
         stamp(proto, build_metadata(job.config, kind=s.kind, extra=job.extra, **job.common))
         onnx.save(proto, str(tmps[s.kind]))
@@ -115,8 +157,11 @@ def _write_graphs(job: _Job, tmps: dict[str, Path], opset: int, log) -> None:
 def _gate(job: _Job, tmps: dict[str, Path], report: ExportReport, tolerance: float) -> None:
     """Checker and symbolic dims on every file, then onnxruntime against PyTorch; raises ParityError."""
     for s in job.specs:
-        report.files[s.kind] = {"path": job.paths[s.kind].name, "size_bytes": tmps[s.kind].stat().st_size,
-                                "dims": check_file(tmps[s.kind], s)}
+        report.files[s.kind] = {
+            "path": job.paths[s.kind].name,
+            "size_bytes": tmps[s.kind].stat().st_size,
+            "dims": check_file(tmps[s.kind], s),
+        }
     sessions = {k: _session(k, p) for k, p in tmps.items()}
     clips = load_clips(job.run_dir, job.spec, splits=("val", "test", "train"), limit=max(BATCHES))
     report.input = {"source": clips.origin, "videos": clips.paths}
@@ -142,9 +187,17 @@ def _outputs_of(target: Path) -> list[Path]:
     return [sibling(target, suf) for suf in suffixes]
 
 
-def export_run(source: ExportSource | str | Path, out: str | Path | None = None, *, family: str | None = None,
-               opset: int = DEFAULT_OPSET, precisions: Sequence[str] = (), stream: bool = True,
-               tolerance: float = TOLERANCE, log: Callable[[str], None] = lambda s: None) -> ExportResult:
+def export_run(
+    source: ExportSource | str | Path,
+    out: str | Path | None = None,
+    *,
+    family: str | None = None,
+    opset: int = DEFAULT_OPSET,
+    precisions: Sequence[str] = (),
+    stream: bool = True,
+    tolerance: float = TOLERANCE,
+    log: Callable[[str], None] = lambda s: None,
+) -> ExportResult:
     """Export a run folder or checkpoint (`source`) to `out` (default artifacts/models/<family>.onnx),
     through the parity gate (export_model with gate=True)."""
     if not isinstance(source, ExportSource):
@@ -155,18 +208,39 @@ def export_run(source: ExportSource | str | Path, out: str | Path | None = None,
         raise ValueError(f"unknown precision {bad[0]!r}; choose from {', '.join(PRECISIONS)}")
     model, ckpt = model_from_checkpoint(source.checkpoint, family=family or source.family)
     config = ckpt["config"]
-    return export_model(model, config, model_path(out, config["model"]["name"]),
-                        checkpoint=str(source.checkpoint), checkpoint_sha256=sha256_file(source.checkpoint),
-                        metrics=load_metrics(source.run_dir) or {"best_epoch": ckpt.get("epoch")},
-                        run_dir=source.run_dir, opset=opset, precisions=precisions, stream=stream,
-                        tolerance=tolerance, log=log)
+    return export_model(
+        model,
+        config,
+        model_path(out, config["model"]["name"]),
+        checkpoint=str(source.checkpoint),
+        checkpoint_sha256=sha256_file(source.checkpoint),
+        metrics=load_metrics(source.run_dir) or {"best_epoch": ckpt.get("epoch")},
+        run_dir=source.run_dir,
+        opset=opset,
+        precisions=precisions,
+        stream=stream,
+        tolerance=tolerance,
+        log=log,
+    )
 
 
-def export_model(model, config: dict, target: Path, *, checkpoint_sha256: str, checkpoint: str = "",
-                 metrics: dict | None = None, run_dir: Path | None = None, opset: int = DEFAULT_OPSET,
-                 precisions: Sequence[str] = (), stream: bool = True, gate: bool = True,
-                 tolerance: float = TOLERANCE, calibration: np.ndarray | None = None,
-                 log: Callable[[str], None] = lambda s: None) -> ExportResult:
+def export_model(
+    model,
+    config: dict,
+    target: Path,
+    *,
+    checkpoint_sha256: str,
+    checkpoint: str = "",
+    metrics: dict | None = None,
+    run_dir: Path | None = None,
+    opset: int = DEFAULT_OPSET,
+    precisions: Sequence[str] = (),
+    stream: bool = True,
+    gate: bool = True,
+    tolerance: float = TOLERANCE,
+    calibration: np.ndarray | None = None,
+    log: Callable[[str], None] = lambda s: None,
+) -> ExportResult:
     """Write `model` (eval mode; `config` its run config dict) to `target` and beside it: the streaming
     parts with `stream`, and the edge variants of `precisions` (keys of variants.SUFFIX).
 
@@ -185,10 +259,18 @@ def export_model(model, config: dict, target: Path, *, checkpoint_sha256: str, c
     t_start = time.perf_counter()
     job = _job(model, config, target, checkpoint_sha256, metrics or {}, run_dir, opset, stream)
     job.target.parent.mkdir(parents=True, exist_ok=True)
-    report = ExportReport(family=job.family, model=job.target.name, checkpoint=checkpoint,
-                          checkpoint_sha256=checkpoint_sha256, opset=opset, tolerance=tolerance,
-                          lengths=clip_lengths(job.num_frames), batches=list(BATCHES), exported=job.common["exported"],
-                          step={"absent": STEP_ABSENT} if "step_absent" in job.extra else None)
+    report = ExportReport(
+        family=job.family,
+        model=job.target.name,
+        checkpoint=checkpoint,
+        checkpoint_sha256=checkpoint_sha256,
+        opset=opset,
+        tolerance=tolerance,
+        lengths=clip_lengths(job.num_frames),
+        batches=list(BATCHES),
+        exported=job.common["exported"],
+        step={"absent": STEP_ABSENT} if "step_absent" in job.extra else None,
+    )
     parity = sibling(job.target, PARITY_SUFFIX) if gate else None
     tmps = {k: new_temp(p) for k, p in job.paths.items()}
     try:
@@ -219,9 +301,12 @@ def export_model(model, config: dict, target: Path, *, checkpoint_sha256: str, c
     finally:
         for tmp in tmps.values():
             tmp.unlink(missing_ok=True)
-    summary = report.summary_line(job.target) if gate else f"exported {job.family} without the parity gate -> {job.target}"
-    result = ExportResult(job.family, job.target, {k: p for k, p in job.paths.items() if k != "full"}, parity,
-                          report, summary)
+    summary = (
+        report.summary_line(job.target) if gate else f"exported {job.family} without the parity gate -> {job.target}"
+    )
+    result = ExportResult(
+        job.family, job.target, {k: p for k, p in job.paths.items() if k != "full"}, parity, report, summary
+    )
     if precisions:
         _variants(result, precisions, job, calibration, gate, log)
     report.seconds = round(time.perf_counter() - t_start, 2)
@@ -242,8 +327,9 @@ def _reference(job: _Job, result: ExportResult) -> _Reference:
     clips = load_clips(job.run_dir, job.spec, splits=("val",), limit=AGREEMENT_CLIPS)
     if not len(clips):
         clips = load_clips(job.run_dir, job.spec, splits=("test", "train"), limit=AGREEMENT_CLIPS)
-    return _Reference(clips, predict_all(full_predictor(cpu_session(result.model)),
-                                         agreement_clips(clips, job.num_frames)))
+    return _Reference(
+        clips, predict_all(full_predictor(cpu_session(result.model)), agreement_clips(clips, job.num_frames))
+    )
 
 
 def _calibration(job: _Job, ref: _Reference | None) -> tuple[np.ndarray, str]:
@@ -254,8 +340,9 @@ def _calibration(job: _Job, ref: _Reference | None) -> tuple[np.ndarray, str]:
     return calib.clips(job.num_frames, CALIBRATION_CLIPS), calib.origin
 
 
-def _variants(result: ExportResult, precisions: Sequence[str], job: _Job, calibration: np.ndarray | None,
-              gate: bool, log) -> None:
+def _variants(
+    result: ExportResult, precisions: Sequence[str], job: _Job, calibration: np.ndarray | None, gate: bool, log
+) -> None:
     """Write each edge variant beside the fp32 model (gated: only those that agree) and record its figures."""
     ref = _reference(job, result) if gate else None
     calibrated_on = "given"
@@ -267,33 +354,51 @@ def _variants(result: ExportResult, precisions: Sequence[str], job: _Job, calibr
         _variant(result, job, precision, calibration if precision == "int8" else None, calibrated_on, ref, log)
 
 
-def _variant(result: ExportResult, job: _Job, precision: str, calibration, calibrated_on: str,
-             ref: _Reference | None, log) -> None:
+def _variant(
+    result: ExportResult, job: _Job, precision: str, calibration, calibrated_on: str, ref: _Reference | None, log
+) -> None:
     """One variant, and for int8 its streaming parts: both written, or neither."""
     path = sibling(result.model, SUFFIX[precision])
-    part_paths = {k: sibling(result.model, suf) for k, suf in INT8_PART_SUFFIX.items()
-                  if precision == "int8" and k in result.parts}
+    part_paths = {
+        k: sibling(result.model, suf)
+        for k, suf in INT8_PART_SUFFIX.items()
+        if precision == "int8" and k in result.parts
+    }
     tmps = {"": new_temp(path), **{k: new_temp(p) for k, p in part_paths.items()}}
     log(f"making the {precision} variant of {result.model.name}")
     try:
-        stream = _int8_parts(result, job, calibration, {k: tmps[k] for k in part_paths}, ref, log) if part_paths else None
+        stream = (
+            _int8_parts(result, job, calibration, {k: tmps[k] for k in part_paths}, ref, log) if part_paths else None
+        )
         with_parts = bool(part_paths) and (stream is None or stream.agreement >= MIN_AGREEMENT)
         parts = {**{k: p.name for k, p in part_paths.items()}, "head": result.parts["head"].name} if with_parts else {}
         # the head is a few fp32 matrix products a frame: the variant streams with the fp32 one
         proto = make_variant(PRECISION_OF[precision], result.model, calibration)
         strip_node_metadata(proto, keys=None)  # on the edge every byte counts
-        stamp(proto, build_metadata(job.config, kind="full", precision=PRECISION_OF[precision],
-                                    extra={**job.extra, "variant_of": result.model.name},
-                                    **{**job.common, "parts": parts}))
+        stamp(
+            proto,
+            build_metadata(
+                job.config,
+                kind="full",
+                precision=PRECISION_OF[precision],
+                extra={**job.extra, "variant_of": result.model.name},
+                **{**job.common, "parts": parts},
+            ),
+        )
         onnx_save(proto, tmps[""])
         figures = None
         if ref is not None:
-            figures = VariantFigures(**measure(result.model, tmps[""], ref.clips, job.num_frames, ref.probs),
-                                     min_agreement=MIN_AGREEMENT, stream=stream)
+            figures = VariantFigures(
+                **measure(result.model, tmps[""], ref.clips, job.num_frames, ref.probs),
+                min_agreement=MIN_AGREEMENT,
+                stream=stream,
+            )
             figures.accepted = figures.agreement >= MIN_AGREEMENT
             if precision == "int8":
-                figures.quantization = (f"static Conv (calibrated on {CALIBRATION_CLIPS} {calibrated_on} clips), "
-                                        "dynamic LSTM and Gemm/MatMul")
+                figures.quantization = (
+                    f"static Conv (calibrated on {CALIBRATION_CLIPS} {calibrated_on} clips), "
+                    "dynamic LSTM and Gemm/MatMul"
+                )
             if stream is not None:  # the parts are written with the variant or not at all
                 stream.accepted = with_parts and figures.accepted
             result.report.variants[precision] = figures
@@ -313,22 +418,28 @@ def _variant(result: ExportResult, job: _Job, precision: str, calibration, calib
             t.unlink(missing_ok=True)
 
 
-def _int8_parts(result: ExportResult, job: _Job, calibration, tmps: dict[str, Path], ref: _Reference | None,
-                log) -> StreamFigures | None:
+def _int8_parts(
+    result: ExportResult, job: _Job, calibration, tmps: dict[str, Path], ref: _Reference | None, log
+) -> StreamFigures | None:
     """Write the int8 encoder (and step) parts to `tmps`; gated, their agreement with the fp32 model."""
     cfg = job.model.cfg
     state = (cfg.lstm_layers, cfg.hidden_size) if "step" in tmps else None
     log(f"making the int8 {' and '.join(tmps)} part(s) (static Conv)")
     for kind, proto in int8_parts({k: result.parts[k] for k in tmps}, calibration, state).items():
         strip_node_metadata(proto, keys=None)
-        stamp(proto, build_metadata(job.config, kind=kind, precision="int8", extra=job.extra,
-                                    **{**job.common, "parts": {}}))  # the variant lists the parts; a part lists none
+        stamp(
+            proto,
+            build_metadata(job.config, kind=kind, precision="int8", extra=job.extra, **{**job.common, "parts": {}}),
+        )  # the variant lists the parts; a part lists none
         onnx_save(proto, tmps[kind])
     if ref is None:
         return None
     log("checking the int8 stream against the fp32 model")
-    return StreamFigures(**measure_stream(ref.probs, {**tmps, "head": result.parts["head"]}, result.parts["encoder"],
-                                          ref.clips, job.num_frames, state))
+    return StreamFigures(
+        **measure_stream(
+            ref.probs, {**tmps, "head": result.parts["head"]}, result.parts["encoder"], ref.clips, job.num_frames, state
+        )
+    )
 
 
 def onnx_save(proto, path: Path) -> None:

@@ -105,7 +105,9 @@ class ExportReport:
         elif self.step:
             parts.append("no step model (bidirectional)")
         src = self.input["source"]
-        return (f"parity ok {self.family}: max |Δprobs| {', '.join(parts)} (tol {self.tolerance:g}; "
-                f"T={','.join(map(str, self.lengths))} x batch {','.join(map(str, self.batches))}; "
-                f"{'synthetic input' if src == 'synthetic' else src + ' clips'}); checker ok; batch, time symbolic "
-                f"-> {target}")
+        return (
+            f"parity ok {self.family}: max |Δprobs| {', '.join(parts)} (tol {self.tolerance:g}; "
+            f"T={','.join(map(str, self.lengths))} x batch {','.join(map(str, self.batches))}; "
+            f"{'synthetic input' if src == 'synthetic' else src + ' clips'}); checker ok; batch, time symbolic "
+            f"-> {target}"
+        )

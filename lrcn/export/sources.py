@@ -74,8 +74,9 @@ def list_runs(runs_dir: Path = RUNS_DIR) -> dict[str, list[Path]]:
     return {f: sorted(runs, key=_age_key, reverse=True) for f, runs in sorted(found.items())}
 
 
-def resolve_sources(model: str | None, run: str | Path | None = None, checkpoint: str | Path | None = None,
-                    runs_dir: Path = RUNS_DIR) -> list[ExportSource]:
+def resolve_sources(
+    model: str | None, run: str | Path | None = None, checkpoint: str | Path | None = None, runs_dir: Path = RUNS_DIR
+) -> list[ExportSource]:
     """--model FAMILY|all, --run DIR, --checkpoint FILE -> the checkpoints to export."""
     if run and checkpoint:
         raise ValueError("give --run or --checkpoint, not both")

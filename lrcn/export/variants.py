@@ -79,7 +79,7 @@ class _Feeds:
 
 def clip_feeds(clips: np.ndarray) -> list[dict]:
     """(N, T, C, S, S) -> one full-model feed a clip."""
-    return [{K.INPUT_FRAMES: clips[i:i + 1]} for i in range(len(clips))]
+    return [{K.INPUT_FRAMES: clips[i : i + 1]} for i in range(len(clips))]
 
 
 def frame_feeds(clips: np.ndarray, state: tuple[int, int] | None = None, batch: int = 8) -> list[dict]:
@@ -88,7 +88,7 @@ def frame_feeds(clips: np.ndarray, state: tuple[int, int] | None = None, batch: 
     frames = clips.reshape(-1, *clips.shape[2:])
     feeds = []
     for i in range(0, len(frames), batch):
-        feed = {K.INPUT_FRAME: np.ascontiguousarray(frames[i:i + batch])}
+        feed = {K.INPUT_FRAME: np.ascontiguousarray(frames[i : i + batch])}
         if state is not None:
             zeros = np.zeros((state[0], len(feed[K.INPUT_FRAME]), state[1]), np.float32)
             feed.update({K.STATE_H: zeros, K.STATE_C: zeros})
@@ -111,9 +111,16 @@ def _quiet_quantizer():
 def _static_conv(src: Path, dst: Path, feeds: list[dict]) -> None:
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
 
-    quantize_static(str(src), str(dst), _Feeds(feeds), quant_format=QuantFormat.QDQ,
-                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True,
-                    op_types_to_quantize=["Conv"])
+    quantize_static(
+        str(src),
+        str(dst),
+        _Feeds(feeds),
+        quant_format=QuantFormat.QDQ,
+        activation_type=QuantType.QUInt8,
+        weight_type=QuantType.QInt8,
+        per_channel=True,
+        op_types_to_quantize=["Conv"],
+    )
 
 
 def make_variant(precision: str, src: Path, calibration: np.ndarray | None = None):
@@ -141,8 +148,12 @@ def make_variant(precision: str, src: Path, calibration: np.ndarray | None = Non
                     dynamic_ops = ["LSTM", "Gemm", "MatMul"]
                 # uint8 weights: onnxruntime's CPU ConvInteger takes uint8, and u8u8 measured ~5x faster
                 # than s8 weights on the reference CPU
-                quantize_dynamic(str(work / "in.onnx"), str(work / "out.onnx"), weight_type=QuantType.QUInt8,
-                                 op_types_to_quantize=dynamic_ops)
+                quantize_dynamic(
+                    str(work / "in.onnx"),
+                    str(work / "out.onnx"),
+                    weight_type=QuantType.QUInt8,
+                    op_types_to_quantize=dynamic_ops,
+                )
             out = onnx.load(str(work / "out.onnx"))
             _prune_opsets(out)
             return out
@@ -169,12 +180,14 @@ def int8_parts(parts: dict[str, Path], calibration: np.ndarray, state: tuple[int
     """{"encoder": fp32 file, "step": fp32 file (optional)} -> {kind: int8 onnx.ModelProto} (int8_part),
     calibrated on the frames of `calibration` (N, T, C, S, S); `state` = (lstm_layers, hidden_size)
     is needed for the step part. The head is not quantized: the variant streams with the fp32 one."""
-    return {kind: int8_part(parts[kind], frame_feeds(calibration, state if kind == "step" else None))
-            for kind in ("encoder", "step") if kind in parts}
+    return {
+        kind: int8_part(parts[kind], frame_feeds(calibration, state if kind == "step" else None))
+        for kind in ("encoder", "step")
+        if kind in parts
+    }
 
 
-def latency_ms(session, x: np.ndarray, budget_s: float = 3.0, max_runs: int = 15,
-               name: str = K.INPUT_FRAMES) -> float:
+def latency_ms(session, x: np.ndarray, budget_s: float = 3.0, max_runs: int = 15, name: str = K.INPUT_FRAMES) -> float:
     """Median wall time of one call after one warm-up, at least 3 runs."""
     feed = {name: x}
     session.run(None, feed)
@@ -194,7 +207,7 @@ def agreement_clips(clips: ClipSet, t: int) -> np.ndarray:
 
 def predict_all(predict, x: np.ndarray, batch: int = 8) -> np.ndarray:
     """predict: (B, T, C, S, S) -> probs, applied in batches."""
-    return np.concatenate([predict(x[i:i + batch]) for i in range(0, len(x), batch)])
+    return np.concatenate([predict(x[i : i + batch]) for i in range(0, len(x), batch)])
 
 
 def _agreement(p_ref: np.ndarray, p: np.ndarray) -> float:
@@ -223,8 +236,9 @@ def measure(fp32_path: Path, path: Path, clips: ClipSet, t: int, p_ref: np.ndarr
     }
 
 
-def measure_stream(p_ref: np.ndarray, parts: dict[str, Path], fp32_encoder: Path, clips: ClipSet, t: int,
-                   state: tuple[int, int] | None) -> dict:
+def measure_stream(
+    p_ref: np.ndarray, parts: dict[str, Path], fp32_encoder: Path, clips: ClipSet, t: int, state: tuple[int, int] | None
+) -> dict:
     """The int8 streaming parts (encoder, head, and step when `state` = (layers, hidden)) against
     the fp32 full model's probs `p_ref`: top-1 agreement of the window and of the step stream
     ("agreement" is the lower), and the encoder's cost per frame, int8 and fp32."""

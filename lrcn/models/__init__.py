@@ -9,10 +9,15 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
-    "BACKBONES": "lrcn.models.config", "NORMS": "lrcn.models.config", "ModelConfig": "lrcn.models.config",
-    "FamilySpec": "lrcn.models.specs", "family_names": "lrcn.models.specs", "family_spec": "lrcn.models.specs",
+    "BACKBONES": "lrcn.models.config",
+    "NORMS": "lrcn.models.config",
+    "ModelConfig": "lrcn.models.config",
+    "FamilySpec": "lrcn.models.specs",
+    "family_names": "lrcn.models.specs",
+    "family_spec": "lrcn.models.specs",
     "register_family": "lrcn.models.specs",
-    "build_model": "lrcn.models.registry", "list_models": "lrcn.models.registry",
+    "build_model": "lrcn.models.registry",
+    "list_models": "lrcn.models.registry",
     "register_model": "lrcn.models.registry",
     "model_from_checkpoint": "lrcn.models.checkpoint",
     "LRCN": "lrcn.models.lrcn",

@@ -50,8 +50,10 @@ def check_shapes(cfg, weights, path: str | Path) -> None:
     got = {k: tuple(v.shape) for k, v in weights.items()}
     for key in sorted(want.keys() | got.keys()):
         if want.get(key) != got.get(key):
-            raise CheckpointError(f"{path}: weights do not fit a {cfg.name} model of the checkpoint's config "
-                                  f"({key}: config gives {want.get(key, 'nothing')}, weights {got.get(key, 'nothing')})")
+            raise CheckpointError(
+                f"{path}: weights do not fit a {cfg.name} model of the checkpoint's config "
+                f"({key}: config gives {want.get(key, 'nothing')}, weights {got.get(key, 'nothing')})"
+            )
 
 
 def model_from_checkpoint(path: str | Path, family: str | None = None):

@@ -55,6 +55,7 @@ class ConvEncoder(_FromScratch):
         self.body = nn.Sequential(*layers)
         self.fc = nn.Linear(_flat_size(self.body, in_channels, img_size), latent_dim)
 
+
 class BasicBlock(nn.Module):
     def __init__(self, c_in: int, c_out: int, stride: int, norm: str):
         super().__init__()
@@ -81,8 +82,11 @@ class SmallResNetEncoder(_FromScratch):
     def __init__(self, in_channels: int, latent_dim: int, img_size: int, norm: str = "batch"):
         super().__init__()
         bn = nn.BatchNorm2d(self.widths[0]) if norm == "batch" else nn.Identity()
-        stages: list[nn.Module] = [nn.Conv2d(in_channels, self.widths[0], 3, stride=2, padding=1, bias=norm == "none"),
-                                   bn, nn.ReLU(inplace=True)]
+        stages: list[nn.Module] = [
+            nn.Conv2d(in_channels, self.widths[0], 3, stride=2, padding=1, bias=norm == "none"),
+            bn,
+            nn.ReLU(inplace=True),
+        ]
         c_in = self.widths[0]
         for i, w in enumerate(self.widths):
             stages += [BasicBlock(c_in, w, 1 if i == 0 else 2, norm), BasicBlock(w, w, 1, norm)]
@@ -97,7 +101,6 @@ class PretrainedEncoder(nn.Module):
     With 6 input channels (rgb+diff), each 3-channel half goes through the backbone and the
     two feature vectors are concatenated before the Linear.
     """
-
 
     def __init__(self, backbone: nn.Module, feat_dim: int, in_channels: int, latent_dim: int):
         super().__init__()

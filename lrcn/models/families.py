@@ -8,7 +8,16 @@ CUSTOM_CNN = ("norm",)
 BACKBONE = ("backbone", "backbone_weights")
 
 register_family(FamilySpec("convlstm", "lrcn.models.builders", "the lab's 4-layer CNN", options=CUSTOM_CNN))
-register_family(FamilySpec("resnetlstm", "lrcn.models.builders", "a small ResNet trained from scratch",
-                           options=CUSTOM_CNN))
-register_family(FamilySpec("pretrained", "lrcn.models.builders", "a frozen torchvision ResNet",
-                           normalisation="imagenet", frozen_backbone=True, options=BACKBONE))
+register_family(
+    FamilySpec("resnetlstm", "lrcn.models.builders", "a small ResNet trained from scratch", options=CUSTOM_CNN)
+)
+register_family(
+    FamilySpec(
+        "pretrained",
+        "lrcn.models.builders",
+        "a frozen torchvision ResNet",
+        normalisation="imagenet",
+        frozen_backbone=True,
+        options=BACKBONE,
+    )
+)

@@ -14,11 +14,18 @@ class LSTMHead(nn.Module):
     where the backward direction has seen one frame only. No state is kept between calls.
     """
 
-    def __init__(self, latent_dim: int, hidden_size: int, num_layers: int, bidirectional: bool,
-                 dropout: float, num_classes: int):
+    def __init__(
+        self, latent_dim: int, hidden_size: int, num_layers: int, bidirectional: bool, dropout: float, num_classes: int
+    ):
         super().__init__()
-        self.lstm = nn.LSTM(latent_dim, hidden_size, num_layers=num_layers, batch_first=True,
-                            bidirectional=bidirectional, dropout=dropout if num_layers > 1 else 0.0)
+        self.lstm = nn.LSTM(
+            latent_dim,
+            hidden_size,
+            num_layers=num_layers,
+            batch_first=True,
+            bidirectional=bidirectional,
+            dropout=dropout if num_layers > 1 else 0.0,
+        )
         self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(hidden_size * (2 if bidirectional else 1), num_classes)
 

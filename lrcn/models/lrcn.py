@@ -18,8 +18,9 @@ class LRCN(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.encoder = encoder
-        self.head = LSTMHead(cfg.latent_dim, cfg.hidden_size, cfg.lstm_layers, cfg.bidirectional,
-                             cfg.dropout, cfg.num_classes)
+        self.head = LSTMHead(
+            cfg.latent_dim, cfg.hidden_size, cfg.lstm_layers, cfg.bidirectional, cfg.dropout, cfg.num_classes
+        )
 
     def encode(self, frames: torch.Tensor) -> torch.Tensor:
         """frames (N, C, H, W) -> features (N, latent_dim): what streaming runs once per frame."""

@@ -30,8 +30,10 @@ class FamilySpec:
 
     def __post_init__(self) -> None:
         if self.normalisation not in NORMALISATIONS:
-            raise ValueError(f"family {self.name!r}: normalisation must be one of {', '.join(NORMALISATIONS)}, "
-                             f"got {self.normalisation!r}")
+            raise ValueError(
+                f"family {self.name!r}: normalisation must be one of {', '.join(NORMALISATIONS)}, "
+                f"got {self.normalisation!r}"
+            )
 
     @property
     def has_backbone(self) -> bool:

@@ -46,16 +46,29 @@ class Prediction:
     """Frames that really decoded."""
 
     def to_dict(self) -> dict:
-        return {"source": self.source, "label": self.label, "probability": round(self.probability, 6),
-                "top_k": [[n, round(p, 6)] for n, p in self.top_k], "clips": self.clips, "frames": self.frames,
-                "ms": {k: round(v, 2) for k, v in self.timings.items()}}
+        return {
+            "source": self.source,
+            "label": self.label,
+            "probability": round(self.probability, 6),
+            "top_k": [[n, round(p, 6)] for n, p in self.top_k],
+            "clips": self.clips,
+            "frames": self.frames,
+            "ms": {k: round(v, 2) for k, v in self.timings.items()},
+        }
 
 
 class VideoClassifier:
     """An exported lrcn model (M.onnx, its parts beside it) ready to classify videos and streams."""
 
-    def __init__(self, model: str | os.PathLike, *, device: str = "auto", threads: int | None = None,
-                 top_k: int = 5, decode_timeout_s: float = DECODE_TIMEOUT_S):
+    def __init__(
+        self,
+        model: str | os.PathLike,
+        *,
+        device: str = "auto",
+        threads: int | None = None,
+        top_k: int = 5,
+        decode_timeout_s: float = DECODE_TIMEOUT_S,
+    ):
         self.model = LrcnModel(model, SessionConfig(device=device, threads=threads))
         self.meta = self.model.meta
         self.k = top_k
@@ -99,8 +112,12 @@ class VideoClassifier:
         probs = self.model.probs(x).mean(axis=0)
         t3 = time.perf_counter()
         best = top_k(probs, self.class_names, self.k)
-        ms = {"decode": (t1 - t0) * 1e3, "preprocess": (t2 - t1) * 1e3, "infer": (t3 - t2) * 1e3,
-              "total": (t3 - t0) * 1e3}
+        ms = {
+            "decode": (t1 - t0) * 1e3,
+            "preprocess": (t2 - t1) * 1e3,
+            "infer": (t3 - t2) * 1e3,
+            "total": (t3 - t0) * 1e3,
+        }
         return Prediction(str(path), best[0][0], best[0][1], best, probs, ms, len(windows), video.num_decoded)
 
     def stream(self, source, config=None, *, reconnect: int = 5, timeout_s: float | None = None, **options):
@@ -118,8 +135,13 @@ class VideoClassifier:
         from lrcn.runtime.stream import Stream, StreamConfig
 
         cfg = replace(config, **options) if config is not None else StreamConfig(**options)
-        src = source if hasattr(source, "frames") else open_source(
-            source, reconnect=reconnect, timeout_s=STREAM_TIMEOUT_S if timeout_s is None else timeout_s)
+        src = (
+            source
+            if hasattr(source, "frames")
+            else open_source(
+                source, reconnect=reconnect, timeout_s=STREAM_TIMEOUT_S if timeout_s is None else timeout_s
+            )
+        )
         try:
             return Stream(self, src, cfg)
         except BaseException:

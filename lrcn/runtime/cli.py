@@ -51,56 +51,109 @@ def _model_path(model: str | None) -> str:
     found = newest_model(DEFAULT_MODELS_DIR)
     if found is None:
         raise fail(f"no model under {DEFAULT_MODELS_DIR}/: export one with `vc-export RUN_DIR`, or pass --model", 1)
-    err_console.print(f"model {printable(found)} (the newest under {DEFAULT_MODELS_DIR}/)", highlight=False,
-                      markup=False)
+    err_console.print(
+        f"model {printable(found)} (the newest under {DEFAULT_MODELS_DIR}/)", highlight=False, markup=False
+    )
     return str(found)
 
 
 @app.command()
 def main(
-    sources: Annotated[Optional[list[str]], typer.Argument(
-        help="Video files, folders, globs, camera indices (0), stream URLs (rtsp://, http://) or .streams "
-             "lists of them; in stream mode all run at once.",
-        show_default=False)] = None,
-    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Exported M.onnx (default: the newest under artifacts/models/).")] = None,
+    sources: Annotated[
+        Optional[list[str]],
+        typer.Argument(
+            help="Video files, folders, globs, camera indices (0), stream URLs (rtsp://, http://) or .streams "
+            "lists of them; in stream mode all run at once.",
+            show_default=False,
+        ),
+    ] = None,
+    model: Annotated[
+        Optional[str],
+        typer.Option("--model", "-m", help="Exported M.onnx (default: the newest under artifacts/models/)."),
+    ] = None,
     top_k: Annotated[int, typer.Option(help="Labels shown per prediction.")] = 5,
     clips: Annotated[int, typer.Option(help="Clip mode: average N evenly spaced clips over each video.")] = 1,
-    workers: Annotated[int, typer.Option(help="Clip mode: classify files in N processes, the cores split "
-                                              "between them (--threads: each worker's).")] = 1,
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="Clip mode: classify files in N processes, the cores split between them (--threads: each worker's)."
+        ),
+    ] = 1,
     stream: Annotated[bool, typer.Option("--stream", help="Stream mode for files too.")] = False,
-    sample_fps: Annotated[Optional[float], typer.Option(help="Stream mode: frames fed per second (default: the training rate; 0: every frame).")] = None,
-    stateful: Annotated[bool, typer.Option("--stateful", help="Stream mode: carry the LSTM state (step part) instead of a window.")] = False,
+    sample_fps: Annotated[
+        Optional[float],
+        typer.Option(help="Stream mode: frames fed per second (default: the training rate; 0: every frame)."),
+    ] = None,
+    stateful: Annotated[
+        bool, typer.Option("--stateful", help="Stream mode: carry the LSTM state (step part) instead of a window.")
+    ] = False,
     smooth: Annotated[int, typer.Option(help="Stream mode: moving average over N predictions.")] = 1,
-    threshold: Annotated[Optional[float], typer.Option(help="Below this probability the label shows as uncertain "
-                                                           "(default 0); with --events, a label at or above it "
-                                                           "counts (default 0.5).")] = None,
-    events: Annotated[bool, typer.Option("--events", help="Stream mode: print events (a label held at or above "
-                                                         "--threshold) instead of every prediction.")] = False,
+    threshold: Annotated[
+        Optional[float],
+        typer.Option(
+            help="Below this probability the label shows as uncertain "
+            "(default 0); with --events, a label at or above it "
+            "counts (default 0.5)."
+        ),
+    ] = None,
+    events: Annotated[
+        bool,
+        typer.Option(
+            "--events",
+            help="Stream mode: print events (a label held at or above --threshold) instead of every prediction.",
+        ),
+    ] = False,
     min_event: Annotated[float, typer.Option(help="Events: seconds a label must hold to become an event.")] = 1.0,
-    merge_gap: Annotated[float, typer.Option(help="Events: seconds below the threshold that end an event; "
-                                                  "shorter gaps are merged.")] = 1.0,
-    sink: Annotated[Optional[list[str]], typer.Option(help="Send events to jsonl:PATH, http(s)://URL or "
-                                                           "mqtt://host[:port]/topic (repeatable; implies --events).",
-                                                      show_default=False)] = None,
-    timeline: Annotated[Optional[str], typer.Option(help="Write the timeline of one video file (events, a label "
-                                                         "per second) to out.html, .json or .csv.",
-                                                    show_default=False)] = None,
-    show: Annotated[bool, typer.Option("--show", help="Show every stream in one window (q or Esc quits); "
-                                                     "files play at their own frame rate.")] = False,
-    fast: Annotated[bool, typer.Option("--fast", help="With --show: play files as fast as they are "
-                                                      "classified, not at their frame rate.")] = False,
-    save: Annotated[Optional[str], typer.Option(help="Write the annotated mosaic of the streams to this video file.")] = None,
+    merge_gap: Annotated[
+        float, typer.Option(help="Events: seconds below the threshold that end an event; shorter gaps are merged.")
+    ] = 1.0,
+    sink: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            help="Send events to jsonl:PATH, http(s)://URL or mqtt://host[:port]/topic (repeatable; implies --events).",
+            show_default=False,
+        ),
+    ] = None,
+    timeline: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Write the timeline of one video file (events, a label per second) to out.html, .json or .csv.",
+            show_default=False,
+        ),
+    ] = None,
+    show: Annotated[
+        bool,
+        typer.Option(
+            "--show", help="Show every stream in one window (q or Esc quits); files play at their own frame rate."
+        ),
+    ] = False,
+    fast: Annotated[
+        bool,
+        typer.Option("--fast", help="With --show: play files as fast as they are classified, not at their frame rate."),
+    ] = False,
+    save: Annotated[
+        Optional[str], typer.Option(help="Write the annotated mosaic of the streams to this video file.")
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="One JSON line per prediction on stdout.")] = False,
     csv_out: Annotated[Optional[str], typer.Option("--csv", help="Also write the results to this CSV file.")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or tensorrt.")] = "auto",
     threads: Annotated[Optional[int], typer.Option(help="CPU threads for onnxruntime (default: all cores).")] = None,
     reconnect: Annotated[int, typer.Option(help="URL streams: reopen attempts (with backoff) after a drop.")] = 5,
     max_frames: Annotated[Optional[int], typer.Option(help="Stream mode: stop after N processed frames.")] = None,
-    decode_timeout: Annotated[float, typer.Option(help="Clip mode: seconds before a file that will not finish "
-                                                       "decoding is given up (named as failed).")] = 60.0,
-    stream_timeout: Annotated[float, typer.Option(help="Stream mode: seconds a camera or URL may take "
-                                                       "to open, or any source (files too) may go without a "
-                                                       "frame, before it counts as dropped.")] = 10.0,
+    decode_timeout: Annotated[
+        float,
+        typer.Option(
+            help="Clip mode: seconds before a file that will not finish decoding is given up (named as failed)."
+        ),
+    ] = 60.0,
+    stream_timeout: Annotated[
+        float,
+        typer.Option(
+            help="Stream mode: seconds a camera or URL may take "
+            "to open, or any source (files too) may go without a "
+            "frame, before it counts as dropped."
+        ),
+    ] = 10.0,
 ) -> None:
     """Classify each input and print top-k labels; exit 1 if any input failed."""
     _check(sources, top_k, clips, device, threads, reconnect, decode_timeout, stream_timeout)
@@ -115,8 +168,14 @@ def main(
 
         from lrcn.runtime.streamlist import is_stream_list
 
-        scfg = StreamConfig(sample_fps=sample_fps, stateful=stateful, smooth=smooth, threshold=threshold or 0.0,
-                            max_frames=max_frames, realtime=show and not fast)
+        scfg = StreamConfig(
+            sample_fps=sample_fps,
+            stateful=stateful,
+            smooth=smooth,
+            threshold=threshold or 0.0,
+            max_frames=max_frames,
+            realtime=show and not fast,
+        )
         if timeline:  # one file, stream mode as fast as it decodes; events and sinks as in stream mode
             from lrcn.runtime.run_timeline import check_timeline, run_timeline
 
@@ -125,17 +184,18 @@ def main(
                 run_timeline(_classifier(model, device, threads, top_k), sources[0], timeline, scfg, ev)
             return
         with_events = events or bool(sink)  # events only exist in stream mode: they imply it
-        streaming = (stream or with_events or show or bool(save)
-                     or any(is_live(s) or is_stream_list(s) for s in sources))
+        streaming = stream or with_events or show or bool(save) or any(is_live(s) or is_stream_list(s) for s in sources)
         if streaming and workers > 1:
             raise fail("--workers is for clip mode over files; streams all run in one process", 2)
         if with_events:
             with _event_printer(threshold, min_event, merge_gap, sink, json_out) as ev:
-                rows, failures = _streams(sources, model, device, threads, top_k, scfg, reconnect, stream_timeout,
-                                          show, save, json_out, ev)
+                rows, failures = _streams(
+                    sources, model, device, threads, top_k, scfg, reconnect, stream_timeout, show, save, json_out, ev
+                )
         elif streaming:
-            rows, failures = _streams(sources, model, device, threads, top_k, scfg, reconnect, stream_timeout, show,
-                                      save, json_out)
+            rows, failures = _streams(
+                sources, model, device, threads, top_k, scfg, reconnect, stream_timeout, show, save, json_out
+            )
         else:
             clf = _classifier(model, device, threads, top_k, decode_timeout)
             from lrcn.runtime.run_clips import run_clips
@@ -158,16 +218,18 @@ def _event_printer(threshold, min_event, merge_gap, sink, json_out):
     from lrcn.runtime.event_output import EventPrinter
     from lrcn.runtime.events import EventConfig
 
-    cfg = EventConfig(**({} if threshold is None else {"threshold": threshold}), min_event=min_event,
-                      merge_gap=merge_gap)
+    cfg = EventConfig(
+        **({} if threshold is None else {"threshold": threshold}), min_event=min_event, merge_gap=merge_gap
+    )
     return EventPrinter(cfg, sink, json_out)
 
 
 def _classifier(model, device, threads, top_k, decode_timeout: float = 60.0):
     from lrcn.runtime.classifier import VideoClassifier
 
-    clf = VideoClassifier(_model_path(model), device=device, threads=threads, top_k=top_k,
-                          decode_timeout_s=decode_timeout)
+    clf = VideoClassifier(
+        _model_path(model), device=device, threads=threads, top_k=top_k, decode_timeout_s=decode_timeout
+    )
     if clf.device_note:
         err_console.print(f"[yellow]note[/] {escape(printable(clf.device_note))}", highlight=False)
     err_console.print(f"providers {', '.join(clf.providers)}", highlight=False)

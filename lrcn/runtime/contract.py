@@ -94,8 +94,9 @@ class ModelMetadata:
         if not isinstance(version, int) or isinstance(version, bool):
             raise ModelError(f"{source}: lrcn metadata has no schema_version")
         if version > SCHEMA_VERSION:
-            raise ModelError(f"{source}: metadata schema {version} is newer than this lrcn reads "
-                             f"({SCHEMA_VERSION}); upgrade lrcn")
+            raise ModelError(
+                f"{source}: metadata schema {version} is newer than this lrcn reads ({SCHEMA_VERSION}); upgrade lrcn"
+            )
         check_document(d, source)
         try:
             pre = PreprocessSpec.from_dict(d["preprocess"])

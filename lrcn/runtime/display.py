@@ -58,7 +58,7 @@ def draw_tile(frame: np.ndarray, name: str, pred, fps: float, width: int, num_fr
     fw, fh = max(1, int(f.shape[1] * scale)), max(1, int(f.shape[0] * scale))
     x0, y0 = (width - fw) // 2, (h - fh) // 2
     interp = cv2.INTER_NEAREST if scale >= 2 else cv2.INTER_AREA
-    img[y0:y0 + fh, x0:x0 + fw] = cv2.resize(f, (fw, fh), interpolation=interp)
+    img[y0 : y0 + fh, x0 : x0 + fw] = cv2.resize(f, (fw, fh), interpolation=interp)
     line = 26
     band = np.full((line * (2 + BARS) + 8, width, 3), BAND, np.uint8)
     _text(band, name, (8, 20), 0.6)
@@ -88,7 +88,7 @@ def mosaic(tiles: list[np.ndarray]) -> np.ndarray:
     out = np.zeros((rows * th, cols * tw, 3), np.uint8)
     for i, t in enumerate(tiles):
         r, c = divmod(i, cols)
-        out[r * th:(r + 1) * th, c * tw:(c + 1) * tw] = t
+        out[r * th : (r + 1) * th, c * tw : (c + 1) * tw] = t
     return out
 
 
@@ -114,8 +114,7 @@ class Display:
     SHOW_EVERY_S = 1 / 30
     """The window is redrawn at most this often (a saved video gets every tick)."""
 
-    def __init__(self, show: bool, save: str | None, fps: float, names: list[str] | None = None,
-                 num_frames: int = 0):
+    def __init__(self, show: bool, save: str | None, fps: float, names: list[str] | None = None, num_frames: int = 0):
         self.show, self.save, self.fps = show, Path(save) if save else None, fps
         self.names, self.num_frames = list(names or []), num_frames
         self.tile_w = tile_width(max(1, len(self.names)))
@@ -141,8 +140,11 @@ class Display:
         for n in self.names:
             t = self._tiles.get(n)
             if t is None:
-                blank = blank if blank is not None else draw_tile(np.zeros((3, 4, 3), np.uint8), n, None, 0.0,
-                                                                  self.tile_w, self.num_frames)
+                blank = (
+                    blank
+                    if blank is not None
+                    else draw_tile(np.zeros((3, 4, 3), np.uint8), n, None, 0.0, self.tile_w, self.num_frames)
+                )
                 t = blank
             tiles.append(t)
         return mosaic(tiles)

@@ -143,11 +143,12 @@ class BatchEngine:
     def _step(self, states, live, x, out):
         h = np.concatenate([states[i].h for i in live], axis=1)
         c = np.concatenate([states[i].c for i in live], axis=1)
-        probs, h, c = self.step.run([K.OUTPUT_PROBS, K.STATE_H_OUT, K.STATE_C_OUT],
-                                    {K.INPUT_FRAME: x, K.STATE_H: h, K.STATE_C: c})
+        probs, h, c = self.step.run(
+            [K.OUTPUT_PROBS, K.STATE_H_OUT, K.STATE_C_OUT], {K.INPUT_FRAME: x, K.STATE_H: h, K.STATE_C: c}
+        )
         for row, i in enumerate(live):
             st = states[i]
-            st.h, st.c = h[:, row:row + 1].copy(), c[:, row:row + 1].copy()
+            st.h, st.c = h[:, row : row + 1].copy(), c[:, row : row + 1].copy()
             st.seen += 1
             if st.seen >= self.num_frames:
                 out[i] = probs[row]

@@ -19,14 +19,15 @@ def event_line(rec: dict, console: Console) -> None:
     """`door  start  fight  from 12.40s` / `door  end  fight  12.40s to 19.20s (6.80 s), peak 0.93, ...`."""
     from rich.markup import escape
 
-    head = (f"{escape(printable(rec['stream']))}  [bold]{rec['phase']:<5}[/] "
-            f"[bold]{escape(printable(rec['label']))}[/]")
+    head = f"{escape(printable(rec['stream']))}  [bold]{rec['phase']:<5}[/] [bold]{escape(printable(rec['label']))}[/]"
     if rec["phase"] == "start":
         console.print(f"{head}  from {rec['start']:.2f}s  (peak {rec['peak']:.3f} so far)", highlight=False)
     else:
-        console.print(f"{head}  {rec['start']:.2f}s to {rec['end']:.2f}s ({rec['duration']:.2f} s), "
-                      f"peak {rec['peak']:.3f}, mean {rec['mean']:.3f}, {rec['predictions']} predictions",
-                      highlight=False)
+        console.print(
+            f"{head}  {rec['start']:.2f}s to {rec['end']:.2f}s ({rec['duration']:.2f} s), "
+            f"peak {rec['peak']:.3f}, mean {rec['mean']:.3f}, {rec['predictions']} predictions",
+            highlight=False,
+        )
 
 
 def _interrupt(signum, frame):

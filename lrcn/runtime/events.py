@@ -81,11 +81,21 @@ class Event:
     def to_record(self, phase: str) -> dict:
         """A JSON-ready dict; a `start` record has no end yet (end and duration null)."""
         done = phase == "end"
-        return {"type": "event", "phase": phase, "id": self.id, "stream": self.stream, "label": self.label,
-                "start": round(self.start, 3), "end": round(self.end, 3) if done else None,
-                "duration": round(self.duration, 3) if done else None,
-                "start_wall": self.start_wall, "end_wall": self.end_wall if done else None,
-                "peak": round(self.peak, 6), "mean": round(self.mean, 6), "predictions": self.predictions}
+        return {
+            "type": "event",
+            "phase": phase,
+            "id": self.id,
+            "stream": self.stream,
+            "label": self.label,
+            "start": round(self.start, 3),
+            "end": round(self.end, 3) if done else None,
+            "duration": round(self.duration, 3) if done else None,
+            "start_wall": self.start_wall,
+            "end_wall": self.end_wall if done else None,
+            "peak": round(self.peak, 6),
+            "mean": round(self.mean, 6),
+            "predictions": self.predictions,
+        }
 
 
 class EventDetector:
@@ -101,8 +111,9 @@ class EventDetector:
         self.events: list[Event] = []
         """Every event that ended, in the order it ended."""
 
-    def update(self, stream: str, probs: Sequence[float] | np.ndarray, t: float,
-               wall: float | None = None) -> list[dict]:
+    def update(
+        self, stream: str, probs: Sequence[float] | np.ndarray, t: float, wall: float | None = None
+    ) -> list[dict]:
         """One prediction (probabilities in `labels` order at source time t) -> start/end records."""
         if len(probs) != len(self.labels):
             raise ValueError(f"{len(probs)} probabilities for {len(self.labels)} labels")
@@ -151,8 +162,13 @@ class EventDetector:
         return [ev.to_record("end")]
 
 
-def detect(labels: Sequence[str], predictions: Iterable[tuple[float, Sequence[float]]],
-           config: EventConfig | None = None, *, stream: str = "video") -> list[Event]:
+def detect(
+    labels: Sequence[str],
+    predictions: Iterable[tuple[float, Sequence[float]]],
+    config: EventConfig | None = None,
+    *,
+    stream: str = "video",
+) -> list[Event]:
     """Every event of one finished sequence of (t, probs): for recorded videos and tests."""
     det = EventDetector(labels, config, run_id="e")
     for t, probs in predictions:

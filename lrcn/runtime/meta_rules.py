@@ -47,12 +47,20 @@ def _text(v, limit: int = MAX_TEXT) -> bool:
 
 def plain_part_name(name) -> bool:
     """A file name and nothing else: no folder, drive, UNC share, `..`, NUL; ends with .onnx."""
-    return (_text(name) and name.endswith(".onnx") and "\0" not in name and name not in (".", "..")
-            and PurePosixPath(name).name == name and PureWindowsPath(name).name == name and ":" not in name)
+    return (
+        _text(name)
+        and name.endswith(".onnx")
+        and "\0" not in name
+        and name not in (".", "..")
+        and PurePosixPath(name).name == name
+        and PureWindowsPath(name).name == name
+        and ":" not in name
+    )
 
 
 def check_document(d: dict, source: str) -> None:
     """Raise ModelError(source: field ...) unless `d` (the decoded JSON object) is within the rules."""
+
     def need(ok: bool, field: str, rule: str) -> None:
         if not ok:
             raise ModelError(f"{source}: lrcn metadata field {field!r} is invalid ({rule})")
@@ -71,10 +79,16 @@ def check_document(d: dict, source: str) -> None:
         need(_int(d.get(key)) and 1 <= d[key] <= top, key, f"an integer in 1-{top}")
     need(isinstance(d.get("bidirectional"), bool), "bidirectional", "true or false")
     fps = d.get("sample_fps")
-    need(fps is None or (_finite(fps) and 0 < fps <= MAX_SAMPLE_FPS), "sample_fps", f"null or in (0, {MAX_SAMPLE_FPS:g}]")
+    need(
+        fps is None or (_finite(fps) and 0 < fps <= MAX_SAMPLE_FPS), "sample_fps", f"null or in (0, {MAX_SAMPLE_FPS:g}]"
+    )
     need(d.get("precision", "fp32") in PRECISIONS, "precision", " or ".join(PRECISIONS))
     parts = d.get("parts", {})
-    need(isinstance(parts, dict) and set(parts) <= set(PART_KINDS), "parts", f"an object with keys {', '.join(PART_KINDS)}")
+    need(
+        isinstance(parts, dict) and set(parts) <= set(PART_KINDS),
+        "parts",
+        f"an object with keys {', '.join(PART_KINDS)}",
+    )
     need(all(plain_part_name(v) for v in parts.values()), "parts", "plain .onnx file names in the model's folder")
     for key in ("metrics", "extra"):
         need(isinstance(d.get(key, {}), dict), key, "an object")
@@ -90,10 +104,16 @@ def _check_preprocess(p, t: int, need) -> None:
     need(p.get("modality", "rgb") in MODALITIES, "preprocess.modality", " or ".join(MODALITIES))
     for key, low in (("mean", -1e3), ("std", 1e-6)):
         v = p.get(key, [0.5, 0.5, 0.5])
-        need(isinstance(v, list) and len(v) == 3 and all(_finite(x) and low <= x <= 1e3 for x in v),
-             f"preprocess.{key}", f"3 finite numbers in [{low:g}, 1000]")
+        need(
+            isinstance(v, list) and len(v) == 3 and all(_finite(x) and low <= x <= 1e3 for x in v),
+            f"preprocess.{key}",
+            f"3 finite numbers in [{low:g}, 1000]",
+        )
     need(p.get("channel_order", "RGB") == "RGB", "preprocess.channel_order", "RGB")
     need(p.get("layout", "TCHW") == "TCHW", "preprocess.layout", "TCHW")
     channels = 6 if p.get("modality") == "rgb+diff" else 3
-    need((t + 1) * channels * size * size <= MAX_CLIP_VALUES, "num_frames x img_size",
-         f"one clip of at most {MAX_CLIP_VALUES} values")
+    need(
+        (t + 1) * channels * size * size <= MAX_CLIP_VALUES,
+        "num_frames x img_size",
+        f"one clip of at most {MAX_CLIP_VALUES} values",
+    )

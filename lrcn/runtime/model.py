@@ -63,8 +63,10 @@ class Part:
     def require(self, inputs: tuple[str, ...], outputs: tuple[str, ...], what: str) -> None:
         missing = [n for n in inputs if n not in self.inputs] + [n for n in outputs if n not in self.outputs]
         if missing:
-            raise ModelError(f"{self.path}: the {what} has no tensor(s) {', '.join(missing)} "
-                             f"(has inputs {', '.join(self.inputs)}; outputs {', '.join(self.outputs)})")
+            raise ModelError(
+                f"{self.path}: the {what} has no tensor(s) {', '.join(missing)} "
+                f"(has inputs {', '.join(self.inputs)}; outputs {', '.join(self.outputs)})"
+            )
 
 
 class LrcnModel:
@@ -104,8 +106,9 @@ class LrcnModel:
     def _check_classes(self, part: Part) -> None:
         k = _dim(part.outputs[K.OUTPUT_PROBS].shape, -1)
         if k is not None and k != self.meta.num_classes:
-            raise ModelError(f"{part.path}: the metadata names {self.meta.num_classes} classes "
-                             f"but the model outputs {k}")
+            raise ModelError(
+                f"{part.path}: the metadata names {self.meta.num_classes} classes but the model outputs {k}"
+            )
 
     def part(self, kind: str) -> Part:
         """The streaming part `kind` ("encoder", "head", "step"); ModelError when it is missing."""
@@ -116,8 +119,10 @@ class LrcnModel:
             raise ModelError(f"{self.path}: a bidirectional model has no step part; drop --stateful")
         if not rel and self.meta.precision != "fp32":
             fp32 = self.meta.extra.get("full", "the fp32 model")
-            raise ModelError(f"{self.path}: the {self.meta.precision} variant has no streaming parts; "
-                             f"stream with {fp32}, or use clip mode")
+            raise ModelError(
+                f"{self.path}: the {self.meta.precision} variant has no streaming parts; "
+                f"stream with {fp32}, or use clip mode"
+            )
         if not rel:
             raise ModelError(f"{self.path}: the metadata lists no {kind} part; re-export with vc-export")
         path = self._part_path(kind, rel)
@@ -133,8 +138,11 @@ class LrcnModel:
         if meta.checkpoint_sha256 != self.meta.checkpoint_sha256:
             raise ModelError(f"{path}: exported from another checkpoint than {self.path.name}; re-export both")
         self._check_same(meta, path)
-        io = {"encoder": ((K.INPUT_FRAME,), (K.FEATURES,)), "head": ((K.FEATURES,), (K.OUTPUT_PROBS,)),
-              "step": ((K.INPUT_FRAME, K.STATE_H, K.STATE_C), (K.OUTPUT_PROBS, K.STATE_H_OUT, K.STATE_C_OUT))}
+        io = {
+            "encoder": ((K.INPUT_FRAME,), (K.FEATURES,)),
+            "head": ((K.FEATURES,), (K.OUTPUT_PROBS,)),
+            "step": ((K.INPUT_FRAME, K.STATE_H, K.STATE_C), (K.OUTPUT_PROBS, K.STATE_H_OUT, K.STATE_C_OUT)),
+        }
         part.require(*io[kind], f"{kind} part")
         if kind != "encoder":
             self._check_classes(part)
@@ -155,8 +163,15 @@ class LrcnModel:
     def _check_same(self, meta: K.ModelMetadata, path: Path) -> None:
         """A part must be of the same model: classes, T, preprocessing and LSTM shape."""
         m = self.meta
-        for field in ("class_names", "num_frames", "preprocess", "bidirectional", "lstm_layers", "hidden_size",
-                      "latent_dim"):
+        for field in (
+            "class_names",
+            "num_frames",
+            "preprocess",
+            "bidirectional",
+            "lstm_layers",
+            "hidden_size",
+            "latent_dim",
+        ):
             if getattr(meta, field) != getattr(m, field):
                 raise ModelError(f"{path}: its {field} differs from {self.path.name}'s; re-export both")
 

@@ -35,15 +35,25 @@ def results_table(rows: list[dict]) -> Table:
     """One row per input: file, top-1, probability, top-k, ms (or the error)."""
     table = Table(show_edge=False, pad_edge=False, header_style="bold")
     columns: tuple[tuple[str, Literal["left", "right"]], ...] = (
-        ("file", "left"), ("top-1", "left"), ("prob", "right"), ("top-k", "left"), ("ms", "right"))
+        ("file", "left"),
+        ("top-1", "left"),
+        ("prob", "right"),
+        ("top-k", "left"),
+        ("ms", "right"),
+    )
     for col, justify in columns:
         table.add_column(col, justify=justify, overflow="fold")
     for r in rows:
         if "error" in r:
             table.add_row(plain(r["source"]), Text("error", style="red"), "", plain(r["error"]), "")
         else:
-            table.add_row(plain(r["source"]), plain(r["label"]), f"{r['probability']:.3f}", plain(format_top_k(r["top_k"])),
-                          f"{r['ms']['total']:.0f}")
+            table.add_row(
+                plain(r["source"]),
+                plain(r["label"]),
+                f"{r['probability']:.3f}",
+                plain(format_top_k(r["top_k"])),
+                f"{r['ms']['total']:.0f}",
+            )
     return table
 
 
@@ -70,13 +80,21 @@ def write_csv(path: str | Path, rows: list[dict]) -> None:
         w = csv.DictWriter(fh, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
         w.writeheader()
         for r in rows:
-            w.writerow({k: csv_text(v) for k, v in {
-                "source": r["source"], "label": r.get("label", ""), "probability": r.get("probability", ""),
-                "top_k": ";".join(f"{n}:{p}" for n, p in r.get("top_k", [])),
-                "clips": r.get("clips", ""), "frames": r.get("frames", r.get("frame", "")),
-                "ms": r["ms"]["total"] if isinstance(r.get("ms"), dict) else r.get("ms", ""),
-                "error": r.get("error", ""),
-            }.items()})
+            w.writerow(
+                {
+                    k: csv_text(v)
+                    for k, v in {
+                        "source": r["source"],
+                        "label": r.get("label", ""),
+                        "probability": r.get("probability", ""),
+                        "top_k": ";".join(f"{n}:{p}" for n, p in r.get("top_k", [])),
+                        "clips": r.get("clips", ""),
+                        "frames": r.get("frames", r.get("frame", "")),
+                        "ms": r["ms"]["total"] if isinstance(r.get("ms"), dict) else r.get("ms", ""),
+                        "error": r.get("error", ""),
+                    }.items()
+                }
+            )
 
 
 def stream_line(d: dict, console: Console) -> None:
@@ -84,5 +102,8 @@ def stream_line(d: dict, console: Console) -> None:
     label = "[yellow]uncertain[/]" if d["uncertain"] else f"[bold]{escape(printable(d['label']))}[/]"
     name = f"{escape(printable(d['stream'])):<12} " if d.get("stream") else ""
     latency = f", latency {d['latency_ms']:.0f} ms" if "latency_ms" in d else ""
-    console.print(f"{name}{d['t']:8.2f}s  #{d['frame']:<6} {label} {d['probability']:.3f}   "
-                  f"{escape(format_top_k(d['top_k']))}   {d['ms']:.1f} ms{latency}", highlight=False)
+    console.print(
+        f"{name}{d['t']:8.2f}s  #{d['frame']:<6} {label} {d['probability']:.3f}   "
+        f"{escape(format_top_k(d['top_k']))}   {d['ms']:.1f} ms{latency}",
+        highlight=False,
+    )

@@ -49,8 +49,9 @@ def _classifier(spec: WorkerSpec):
     """The worker's one classifier, built on its first use; lives as long as the worker process."""
     from lrcn.runtime.classifier import VideoClassifier
 
-    return VideoClassifier(spec.model, device=spec.device, threads=spec.threads, top_k=spec.top_k,
-                           decode_timeout_s=spec.decode_timeout_s)
+    return VideoClassifier(
+        spec.model, device=spec.device, threads=spec.threads, top_k=spec.top_k, decode_timeout_s=spec.decode_timeout_s
+    )
 
 
 def _start(spec: WorkerSpec) -> None:
@@ -70,18 +71,19 @@ def _classify(spec: WorkerSpec, path: str) -> dict:
         return error_row(path, str(e))
 
 
-def classify_parallel(clf, files: list[str], *, clips: int, workers: int,
-                      threads: int | None = None) -> Generator[dict, None, None]:
+def classify_parallel(
+    clf, files: list[str], *, clips: int, workers: int, threads: int | None = None
+) -> Generator[dict, None, None]:
     """One result row per file (prediction or error), in the order of `files`.
 
     `clf` is the caller's classifier: the workers load the same model on the providers it got
     (the CPU when `auto` fell back), with the same top-k and decode timeout.
     """
     device = "cpu" if clf.providers == [CPU] else clf.model.factory.cfg.device
-    spec = WorkerSpec(str(clf.model.path), device, worker_threads(workers, threads), clf.k, clf.decode_timeout_s,
-                      clips)
-    pool = ProcessPoolExecutor(min(workers, max(1, len(files))), mp_context=get_context("spawn"),
-                               initializer=_start, initargs=(spec,))
+    spec = WorkerSpec(str(clf.model.path), device, worker_threads(workers, threads), clf.k, clf.decode_timeout_s, clips)
+    pool = ProcessPoolExecutor(
+        min(workers, max(1, len(files))), mp_context=get_context("spawn"), initializer=_start, initargs=(spec,)
+    )
     try:
         yield from pool.map(partial(_classify, spec), files)
     finally:  # Ctrl-C or an early stop: drop the queued files, do not wait for them

@@ -24,8 +24,9 @@ def _serial(clf, files: list[str], clips: int) -> Generator[dict, None, None]:
             yield error_row(name, str(e))
 
 
-def run_clips(clf, sources: list[str], *, clips: int = 1, json_out: bool = False, workers: int = 1,
-              threads: int | None = None) -> tuple[list[dict], list[str]]:
+def run_clips(
+    clf, sources: list[str], *, clips: int = 1, json_out: bool = False, workers: int = 1, threads: int | None = None
+) -> tuple[list[dict], list[str]]:
     """Classify every file; returns (rows in input order, failure messages). Nothing raises per file.
 
     `workers` > 1 classifies in that many processes (lrcn.runtime.parallel); rows keep input order.
@@ -38,9 +39,16 @@ def run_clips(clf, sources: list[str], *, clips: int = 1, json_out: bool = False
             files += [(str(f), None) for f in expand_inputs(s)]
         except LrcnError as e:
             files.append((s, str(e)))
-    progress = Progress(TextColumn("classify"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                        TextColumn("{task.fields[name]}", markup=False), console=err_console, transient=True,
-                        disable=len(files) < 2 or not err_console.is_terminal)
+    progress = Progress(
+        TextColumn("classify"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[name]}", markup=False),
+        console=err_console,
+        transient=True,
+        disable=len(files) < 2 or not err_console.is_terminal,
+    )
     todo = [name for name, error in files if error is None]
     if workers > 1 and len(todo) > 1:
         from lrcn.runtime.parallel import classify_parallel
@@ -64,6 +72,7 @@ def run_clips(clf, sources: list[str], *, clips: int = 1, json_out: bool = False
     for msg in failures:
         err_console.print(f"[bold red]error:[/] {escape(printable(msg))}", highlight=False)
     if failures:
-        err_console.print(f"classified {len(rows) - len(failures)} of {len(rows)}; {len(failures)} failed",
-                          highlight=False)
+        err_console.print(
+            f"classified {len(rows) - len(failures)} of {len(rows)}; {len(failures)} failed", highlight=False
+        )
     return rows, failures

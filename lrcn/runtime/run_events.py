@@ -28,8 +28,14 @@ SINK_CLOSE_S = 3.0
 class EventRouter:
     """Predictions in; event records out (returned, and emitted to every sink)."""
 
-    def __init__(self, labels: Sequence[str], config: EventConfig | None = None, sinks: Iterable[Sink] = (),
-                 *, run_id: str | None = None):
+    def __init__(
+        self,
+        labels: Sequence[str],
+        config: EventConfig | None = None,
+        sinks: Iterable[Sink] = (),
+        *,
+        run_id: str | None = None,
+    ):
         self.detector = EventDetector(labels, config, run_id=run_id)
         self.sinks = list(sinks)
         self._prediction_sinks = [s for s in self.sinks if s.wants_predictions]
@@ -43,8 +49,15 @@ class EventRouter:
         name = stream or getattr(pred, "stream", "") or "stream"  # a name given here wins over the engine's
         wall = (getattr(pred, "captured", 0.0) or time.time()) if live else None
         if self._prediction_sinks:
-            rec = {"type": "prediction", "stream": name, "t": round(pred.t, 3), "wall": wall, "label": pred.label,
-                   "probability": round(float(pred.probability), 6), "uncertain": bool(pred.uncertain)}
+            rec = {
+                "type": "prediction",
+                "stream": name,
+                "t": round(pred.t, 3),
+                "wall": wall,
+                "label": pred.label,
+                "probability": round(float(pred.probability), 6),
+                "uncertain": bool(pred.uncertain),
+            }
             for s in self._prediction_sinks:
                 s.emit(rec)
         return self._send(self.detector.update(name, pred.probs, pred.t, wall))
@@ -75,8 +88,9 @@ class EventRouter:
                 t.join(max(0.0, deadline - time.monotonic()))
         finally:
             _restore_sigterm(old)
-        self.summaries = [s or SinkSummary(self.sinks[i].name, note="did not close in time")
-                          for i, s in enumerate(summaries)]
+        self.summaries = [
+            s or SinkSummary(self.sinks[i].name, note="did not close in time") for i, s in enumerate(summaries)
+        ]
         return records
 
     def _send(self, records: list[dict]) -> list[dict]:
@@ -101,9 +115,17 @@ class EventStream:
     """Wrap a prediction iterator: yields (prediction, records); once it ends, one last (None, records)
     with the events it closed (if any), then the sinks are closed and `summaries` filled."""
 
-    def __init__(self, predictions: Iterable, labels: Sequence[str], config: EventConfig | None = None, *,
-                 sinks: Iterable[Sink] = (), stream: str | None = None, live: bool = False,
-                 close_timeout: float = SINK_CLOSE_S):
+    def __init__(
+        self,
+        predictions: Iterable,
+        labels: Sequence[str],
+        config: EventConfig | None = None,
+        *,
+        sinks: Iterable[Sink] = (),
+        stream: str | None = None,
+        live: bool = False,
+        close_timeout: float = SINK_CLOSE_S,
+    ):
         self.predictions, self.stream, self.live, self.close_timeout = predictions, stream, live, close_timeout
         self.router = EventRouter(labels, config, sinks)
 

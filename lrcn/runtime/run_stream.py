@@ -74,8 +74,9 @@ def open_targets(sources: list[str], reconnect: int, timeout_s: float = STREAM_T
                 found.append((name, s, open_source(s, reconnect=reconnect, timeout_s=timeout_s), None))
             else:
                 files = expand_inputs(s)
-                found += [(name if len(files) == 1 else None, str(f), FileSource(f, timeout_s=timeout_s), None)
-                          for f in files]
+                found += [
+                    (name if len(files) == 1 else None, str(f), FileSource(f, timeout_s=timeout_s), None) for f in files
+                ]
         except LrcnError as e:
             found.append((name, s, None, str(e)))
     names = unique_names([n or short_name(s) for n, s, _, _ in found])
@@ -111,8 +112,16 @@ def _fail(name: str, source: str, message: str, rows: list[dict], failures: list
     err_console.print(f"[bold red]error:[/] {escape(printable(message))}", highlight=False)
 
 
-def run_streams(clf, targets: list[Target], cfg: StreamConfig, *, show: bool = False, save: str | None = None,
-                json_out: bool = False, events=None) -> tuple[list[dict], list[str]]:
+def run_streams(
+    clf,
+    targets: list[Target],
+    cfg: StreamConfig,
+    *,
+    show: bool = False,
+    save: str | None = None,
+    json_out: bool = False,
+    events=None,
+) -> tuple[list[dict], list[str]]:
     """Stream every opened target at once until all end or the user stops; then close them all.
 
     `events` (an event_output.EventPrinter) takes every ready prediction and the end of each stream.
@@ -140,8 +149,11 @@ def run_streams(clf, targets: list[Target], cfg: StreamConfig, *, show: bool = F
     precision = f", {clf.meta.precision} parts" if clf.meta.precision != "fp32" else ""
     for name, src in pairs:
         where = "" if name == src.name else f" ({src.name})"
-        err_console.print(f"stream {escape(printable(name))}{escape(printable(where))}: window {t_win} frames, fed at {fed}"
-                          f"{', stateful' if cfg.stateful else ''}{precision}", highlight=False)
+        err_console.print(
+            f"stream {escape(printable(name))}{escape(printable(where))}: window {t_win} frames, fed at {fed}"
+            f"{', stateful' if cfg.stateful else ''}{precision}",
+            highlight=False,
+        )
     out = Console(highlight=False)
     display = None
     try:
@@ -159,8 +171,17 @@ def run_streams(clf, targets: list[Target], cfg: StreamConfig, *, show: bool = F
         for end in ends:
             err_console.print(f"{escape(printable(end.name))}: {end.stats.summary()}", highlight=False)
             if json_out:
-                print(json_line({"stream": end.name, "source": sources[end.name], "summary": end.stats.to_dict(),
-                                 "error": None if end.error is None else str(end.error)}), flush=True)
+                print(
+                    json_line(
+                        {
+                            "stream": end.name,
+                            "source": sources[end.name],
+                            "summary": end.stats.to_dict(),
+                            "error": None if end.error is None else str(end.error),
+                        }
+                    ),
+                    flush=True,
+                )
     return rows, failures
 
 
@@ -183,7 +204,6 @@ def _loop(multi, display, json_out: bool, out: Console, rows: list[dict], failur
             if events is not None:
                 events.end(end.name)
             if end.error is not None:
-                _fail(end.name, multi.slots[index[end.name]].source.name, str(end.error), rows,
-                      failures)
+                _fail(end.name, multi.slots[index[end.name]].source.name, str(end.error), rows, failures)
         if display and tick.predictions and not display.render():
             return

@@ -40,8 +40,12 @@ def run_timeline(clf, path: str, out: str, scfg, printer: EventPrinter, *, progr
     tl = Timeline(str(path), clf.class_names, duration or 0.0, printer.config, window_s)
     name = Path(path).name
     stopped, stream = False, None
-    columns = (TextColumn("timeline"), BarColumn(), TextColumn("{task.completed:.1f} s of video"),
-               TimeRemainingColumn())
+    columns = (
+        TextColumn("timeline"),
+        BarColumn(),
+        TextColumn("{task.completed:.1f} s of video"),
+        TimeRemainingColumn(),
+    )
     try:
         stream = clf.stream(str(path), scfg)
         with Progress(*columns, console=err_console, transient=True, disable=not progress) as bar:
@@ -63,13 +67,19 @@ def run_timeline(clf, path: str, out: str, scfg, printer: EventPrinter, *, progr
             stream.close()
     printer.end()
     if not tl.times:
-        raise VideoError(f"{path}: no prediction (the video ended before the first window of "
-                         f"{clf.meta.num_frames} frames filled)")
+        raise VideoError(
+            f"{path}: no prediction (the video ended before the first window of {clf.meta.num_frames} frames filled)"
+        )
     assert printer.router is not None  # bound before the first prediction
-    tl.events = sorted(printer.router.detector.events, key=lambda e: (e.start, e.label))  # in the order they ended before
+    tl.events = sorted(
+        printer.router.detector.events, key=lambda e: (e.start, e.label)
+    )  # in the order they ended before
     tl.duration = tl.times[-1] if stopped or not duration else duration
     written = write_timeline(out, tl)
     note = f", stopped at {tl.duration:.1f} s" if stopped else ""
-    err_console.print(f"timeline {escape(printable(written))}: {tl.duration:.1f} s, {len(tl.times)} predictions, "
-                      f"{len(tl.events)} events{note}", highlight=False)
+    err_console.print(
+        f"timeline {escape(printable(written))}: {tl.duration:.1f} s, {len(tl.times)} predictions, "
+        f"{len(tl.events)} events{note}",
+        highlight=False,
+    )
     return tl

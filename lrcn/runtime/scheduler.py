@@ -65,8 +65,14 @@ class Captured:
 class Feeder:
     """Reads one source in a daemon thread: sampling grid, optional real-time pacing, resize, mailbox."""
 
-    def __init__(self, source: FrameSource, spec: PreprocessSpec, sample_fps: float | None, realtime: bool,
-                 mailbox: Mailbox[Captured]):
+    def __init__(
+        self,
+        source: FrameSource,
+        spec: PreprocessSpec,
+        sample_fps: float | None,
+        realtime: bool,
+        mailbox: Mailbox[Captured],
+    ):
         self.source, self.spec, self.mailbox = source, spec, mailbox
         self.period = 1.0 / sample_fps if sample_fps else 0.0
         self.realtime = realtime and not getattr(source, "live", False)
@@ -92,7 +98,7 @@ class Feeder:
                 if self.realtime:  # a shown file plays at its own frame rate
                     now = time.monotonic()
                     if t0 is None or now - (t0 + fr.t) > LATE_S:  # behind (a stalled consumer): play on from
-                        t0 = now - fr.t                          # here, slower, rather than in a burst
+                        t0 = now - fr.t  # here, slower, rather than in a burst
                     if self._stop.wait(max(0.0, t0 + fr.t - now)):
                         break
                 self.due += 1
@@ -176,11 +182,16 @@ class MultiStream:
         s = self.slots[i]
         lat = np.asarray(s.state.latencies_ms) if s.state.latencies_ms else None
         end = s.t_end if s.t_end is not None else time.perf_counter()
-        return StreamStats(read=s.source.read, processed=s.state.processed, predictions=s.state.predictions,
-                           seconds=end - s.t0 if s.t0 is not None else 0.0,
-                           reconnects=getattr(s.source, "reconnects", 0), due=s.feeder.due,
-                           latency_p50_ms=None if lat is None else float(np.percentile(lat, 50)),
-                           latency_p95_ms=None if lat is None else float(np.percentile(lat, 95)))
+        return StreamStats(
+            read=s.source.read,
+            processed=s.state.processed,
+            predictions=s.state.predictions,
+            seconds=end - s.t0 if s.t0 is not None else 0.0,
+            reconnects=getattr(s.source, "reconnects", 0),
+            due=s.feeder.due,
+            latency_p50_ms=None if lat is None else float(np.percentile(lat, 50)),
+            latency_p95_ms=None if lat is None else float(np.percentile(lat, 95)),
+        )
 
     def fps(self, i: int) -> float:
         """Stream i's processed frames per second so far (cheap: no percentiles)."""
@@ -235,26 +246,48 @@ class MultiStream:
         st.latencies_ms.append(latency)
         if s.window is not None:
             s.window.append(item.rgb)
-        common: dict[str, Any] = {"index": st.processed - 1, "source_index": fr.index, "t": fr.t, "ms": ms,
-                                  "frame": fr.image, "stream": s.name, "source": s.source.name,
-                                  "captured": item.wall, "predicted": wall, "latency_ms": latency}
+        common: dict[str, Any] = {
+            "index": st.processed - 1,
+            "source_index": fr.index,
+            "t": fr.t,
+            "ms": ms,
+            "frame": fr.image,
+            "stream": s.name,
+            "source": s.source.name,
+            "captured": item.wall,
+            "predicted": wall,
+            "latency_ms": latency,
+        }
         if raw is None:
             return StreamPrediction(probs=None, label=None, probability=None, top_k=[], uncertain=False, **common)
         probs = st.smoothed(raw)
         best = top_k(probs, self.clf.class_names, self.clf.k)
         st.predictions += 1
         window = np.stack(s.window) if s.window is not None else None
-        return StreamPrediction(probs=probs, label=best[0][0], probability=best[0][1], top_k=best,
-                                uncertain=best[0][1] < self.cfg.threshold, window=window, **common)
+        return StreamPrediction(
+            probs=probs,
+            label=best[0][0],
+            probability=best[0][1],
+            top_k=best,
+            uncertain=best[0][1] < self.cfg.threshold,
+            window=window,
+            **common,
+        )
 
     def _end(self, s: _Slot, error) -> StreamEnd:
         s.done, s.t_end = True, time.perf_counter()
         s.feeder.stop()
         _close_source(s.source)
-        if error is None and not getattr(s.source, "live", False) and s.state.predictions == 0 \
-                and not (self.cfg.max_frames and s.state.processed >= self.cfg.max_frames):
-            error = VideoError(f"{s.source.name}: ended after {s.state.processed} sampled frames, before the window "
-                               f"of {self.engine.num_frames} filled (try --sample-fps 0, or clip mode)")
+        if (
+            error is None
+            and not getattr(s.source, "live", False)
+            and s.state.predictions == 0
+            and not (self.cfg.max_frames and s.state.processed >= self.cfg.max_frames)
+        ):
+            error = VideoError(
+                f"{s.source.name}: ended after {s.state.processed} sampled frames, before the window "
+                f"of {self.engine.num_frames} filled (try --sample-fps 0, or clip mode)"
+            )
         s.error = error
         return StreamEnd(s.name, self.stats(self.slots.index(s)), error)
 

@@ -92,8 +92,10 @@ class FileSource:
                 try:
                     image = decoder.next(self.timeout_s)
                 except TimeoutError:
-                    raise VideoError(f"{self.path}: the decoder gave no frame for {self.timeout_s:g} s "
-                                     f"after frame {self.read}; gave up on the file") from None
+                    raise VideoError(
+                        f"{self.path}: the decoder gave no frame for {self.timeout_s:g} s "
+                        f"after frame {self.read}; gave up on the file"
+                    ) from None
                 if image is None:
                     return
                 fps = decoder.reader.fps or ASSUMED_FPS
@@ -117,8 +119,9 @@ def check_url(url: str) -> None:
     """Raise SourceError naming the URL when its scheme is not one of URL_SCHEMES or FFmpeg is missing."""
     scheme = url.split("://", 1)[0].lower()
     if scheme not in URL_SCHEMES:
-        raise SourceError(f"{url}: {scheme!r} URLs are not opened; stream URLs are "
-                          f"{', '.join(s + '://' for s in URL_SCHEMES)}")
+        raise SourceError(
+            f"{url}: {scheme!r} URLs are not opened; stream URLs are {', '.join(s + '://' for s in URL_SCHEMES)}"
+        )
     if not cv2.videoio_registry.hasBackend(cv2.CAP_FFMPEG):
         raise SourceError(f"{url}: this OpenCV build has no FFmpeg backend, which stream URLs need")
 
@@ -135,8 +138,9 @@ def _open_capture(target: int | str, timeout_s: float = STREAM_TIMEOUT_S):
         # FFmpeg's interrupt callback honours both limits (an open or a read past them fails).
         check_url(target)
         ms = max(1, int(timeout_s * 1000))
-        cap = cv2.VideoCapture(target, cv2.CAP_FFMPEG, [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms,
-                                                        cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms])
+        cap = cv2.VideoCapture(
+            target, cv2.CAP_FFMPEG, [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms]
+        )
     if not cap.isOpened():
         cap.release()
         return None
@@ -161,8 +165,9 @@ class LiveSource:
 
     live = True
 
-    def __init__(self, target: int | str, *, reconnect: int = 5, backoff_s: float = 0.5,
-                 timeout_s: float = STREAM_TIMEOUT_S):
+    def __init__(
+        self, target: int | str, *, reconnect: int = 5, backoff_s: float = 0.5, timeout_s: float = STREAM_TIMEOUT_S
+    ):
         if timeout_s <= 0:
             raise ValueError(f"--stream-timeout must be > 0, got {timeout_s}")
         self.target, self.reconnect, self.backoff_s, self.timeout_s = target, reconnect, backoff_s, timeout_s
@@ -219,8 +224,11 @@ class LiveSource:
             if self._cap is not None:
                 self.reconnects += 1
                 return True
-        self._error = (f"{self.name}: the stream dropped and {self.reconnect} reconnect(s) failed"
-                       if self.reconnect else f"{self.name}: the stream dropped (--reconnect 0)")
+        self._error = (
+            f"{self.name}: the stream dropped and {self.reconnect} reconnect(s) failed"
+            if self.reconnect
+            else f"{self.name}: the stream dropped (--reconnect 0)"
+        )
         return False
 
     @property

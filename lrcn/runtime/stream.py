@@ -93,11 +93,20 @@ class StreamPrediction:
         return UNCERTAIN if self.uncertain else (self.label or "")
 
     def to_dict(self, source: str | None = None) -> dict:
-        return {"stream": self.stream, "source": source or self.source, "frame": self.source_index, "t": round(self.t, 3), "label": self.label,
-                "probability": None if self.probability is None else round(self.probability, 6),
-                "uncertain": self.uncertain, "top_k": [[n, round(p, 6)] for n, p in self.top_k],
-                "ms": round(self.ms, 2), "captured": round(self.captured, 3),
-                "predicted": round(self.predicted, 3), "latency_ms": round(self.latency_ms, 2)}
+        return {
+            "stream": self.stream,
+            "source": source or self.source,
+            "frame": self.source_index,
+            "t": round(self.t, 3),
+            "label": self.label,
+            "probability": None if self.probability is None else round(self.probability, 6),
+            "uncertain": self.uncertain,
+            "top_k": [[n, round(p, 6)] for n, p in self.top_k],
+            "ms": round(self.ms, 2),
+            "captured": round(self.captured, 3),
+            "predicted": round(self.predicted, 3),
+            "latency_ms": round(self.latency_ms, 2),
+        }
 
 
 @dataclass
@@ -129,17 +138,30 @@ class StreamStats:
 
     def summary(self) -> str:
         extra = f", {self.reconnects} reconnect(s)" if self.reconnects else ""
-        lat = (f"; latency p50 {self.latency_p50_ms:.0f} ms, p95 {self.latency_p95_ms:.0f} ms"
-               if self.latency_p95_ms is not None else "")
-        return (f"frames read {self.read}, processed {self.processed}, dropped {self.dropped}; "
-                f"{self.predictions} predictions; {self.fps:.1f} processed fps over {self.seconds:.1f} s{lat}{extra}")
+        lat = (
+            f"; latency p50 {self.latency_p50_ms:.0f} ms, p95 {self.latency_p95_ms:.0f} ms"
+            if self.latency_p95_ms is not None
+            else ""
+        )
+        return (
+            f"frames read {self.read}, processed {self.processed}, dropped {self.dropped}; "
+            f"{self.predictions} predictions; {self.fps:.1f} processed fps over {self.seconds:.1f} s{lat}{extra}"
+        )
 
     def to_dict(self) -> dict:
         r = lambda v: None if v is None else round(v, 2)
-        return {"read": self.read, "due": self.due, "processed": self.processed, "dropped": self.dropped,
-                "predictions": self.predictions, "fps": round(self.fps, 2), "seconds": round(self.seconds, 2),
-                "latency_p50_ms": r(self.latency_p50_ms), "latency_p95_ms": r(self.latency_p95_ms),
-                "reconnects": self.reconnects}
+        return {
+            "read": self.read,
+            "due": self.due,
+            "processed": self.processed,
+            "dropped": self.dropped,
+            "predictions": self.predictions,
+            "fps": round(self.fps, 2),
+            "seconds": round(self.seconds, 2),
+            "latency_p50_ms": r(self.latency_p50_ms),
+            "latency_p95_ms": r(self.latency_p95_ms),
+            "reconnects": self.reconnects,
+        }
 
 
 class Stream:

@@ -87,4 +87,3 @@ def read_stream_list(path: str | Path) -> list[tuple[str | None, str]]:
     if not entries:
         raise SourceError(f"{path}: the stream list names no source")
     return entries
-

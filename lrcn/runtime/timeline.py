@@ -63,10 +63,16 @@ class Timeline:
         return rows
 
     def to_dict(self) -> dict:
-        return {"source": self.source, "duration": round(self.duration, 3), "labels": self.labels,
-                "window_s": None if self.window_s is None else round(self.window_s, 3),
-                "config": asdict(self.config), "events": [event_dict(e) for e in self.events],
-                "seconds": self.seconds(), "predictions": len(self.times)}
+        return {
+            "source": self.source,
+            "duration": round(self.duration, 3),
+            "labels": self.labels,
+            "window_s": None if self.window_s is None else round(self.window_s, 3),
+            "config": asdict(self.config),
+            "events": [event_dict(e) for e in self.events],
+            "seconds": self.seconds(),
+            "predictions": len(self.times),
+        }
 
 
 def check_path(path: str | Path) -> Path:
@@ -114,10 +120,27 @@ def timeline_csv(tl: Timeline) -> str:
     w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
     w.writeheader()
     for e in tl.events:
-        w.writerow({"kind": "event", "start": round(e.start, 3), "end": round(e.end, 3), "label": csv_text(e.label),
-                    "probability": "", "peak": round(e.peak, 6), "mean": round(e.mean, 6),
-                    "predictions": e.predictions, "id": e.id})
+        w.writerow(
+            {
+                "kind": "event",
+                "start": round(e.start, 3),
+                "end": round(e.end, 3),
+                "label": csv_text(e.label),
+                "probability": "",
+                "peak": round(e.peak, 6),
+                "mean": round(e.mean, 6),
+                "predictions": e.predictions,
+                "id": e.id,
+            }
+        )
     for s in tl.seconds():
-        w.writerow({"kind": "second", "start": s["second"], "end": s["second"] + 1, "label": csv_text(s["label"] or ""),
-                    "probability": "" if s["probability"] is None else s["probability"]})
+        w.writerow(
+            {
+                "kind": "second",
+                "start": s["second"],
+                "end": s["second"] + 1,
+                "label": csv_text(s["label"] or ""),
+                "probability": "" if s["probability"] is None else s["probability"],
+            }
+        )
     return buf.getvalue()

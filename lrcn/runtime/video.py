@@ -133,9 +133,7 @@ def decode_video(
     return DecodedVideo(str(p), np.stack(keeper.kept), keeper.stride, keeper.count, reader.fps, reader.backend)
 
 
-def read_clip(
-    path: str | os.PathLike, num: int, img_size: int, *, timeout_s: float = DECODE_TIMEOUT_S
-) -> VideoClip:
+def read_clip(path: str | os.PathLike, num: int, img_size: int, *, timeout_s: float = DECODE_TIMEOUT_S) -> VideoClip:
     """`num` frames spread evenly over the frames of `path` that really decode, resized RGB uint8."""
     video = decode_video(path, img_size, timeout_s=timeout_s)
     return clip_from_video(video, sample_indices(len(video.frames), num))

@@ -107,17 +107,29 @@ def create_app(service, token: str | None = None) -> FastAPI:
             raise HTTPException(404, f"no stream named {name!r}")
         return entry
 
-    @app.post("/streams", response_model=S.StreamInfo, status_code=201,
-              responses={409: {"model": S.Error}, 422: {"model": S.Error}})
+    @app.post(
+        "/streams",
+        response_model=S.StreamInfo,
+        status_code=201,
+        responses={409: {"model": S.Error}, 422: {"model": S.Error}},
+    )
     def add_stream(body: S.NewStream):
         src = body.source.strip()
         scheme = src.split("://", 1)[0].lower() if "://" in src else ""
         if not (scheme in URL_SCHEMES or src.isdigit()):
-            raise HTTPException(422, "source: give a stream URL (http, rtsp, ...) or a camera index; "
-                                     "file paths are not read over the API")
+            raise HTTPException(
+                422,
+                "source: give a stream URL (http, rtsp, ...) or a camera index; file paths are not read over the API",
+            )
         events = None if body.events is None else EventSettings(**body.events.model_dump())
-        settings = StreamSettings(name=body.name, source=src, sample_fps=body.sample_fps, threshold=body.threshold,
-                                  smooth=body.smooth, events=events)
+        settings = StreamSettings(
+            name=body.name,
+            source=src,
+            sample_fps=body.sample_fps,
+            threshold=body.threshold,
+            smooth=body.smooth,
+            events=events,
+        )
         try:
             check_stream(settings, "body")
             entry = service.add_stream(settings)
@@ -133,8 +145,7 @@ def create_app(service, token: str | None = None) -> FastAPI:
             raise HTTPException(404, f"no stream named {name!r}")
         return S.Removed(removed=name)
 
-    @app.get("/streams/{name}/events", response_model=S.EventList,
-             responses={404: {"model": S.Error}})
+    @app.get("/streams/{name}/events", response_model=S.EventList, responses={404: {"model": S.Error}})
     def stream_events(name: str, since: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=EVENTS_MAX)):
         _entry(name)
         return S.EventList(events=mgr().events.since(since, stream=name, limit=limit))
@@ -143,8 +154,7 @@ def create_app(service, token: str | None = None) -> FastAPI:
     def events(limit: int = Query(100, ge=1, le=EVENTS_MAX)):
         return S.EventList(events=mgr().events.newest(limit))
 
-    @app.get("/streams/{name}/frame.jpg", responses={404: {"model": S.Error}},
-             response_class=Response)
+    @app.get("/streams/{name}/frame.jpg", responses={404: {"model": S.Error}}, response_class=Response)
     def frame(name: str):
         data = S.frame_jpeg(mgr(), _entry(name))
         if data is None:
@@ -157,9 +167,11 @@ def create_app(service, token: str | None = None) -> FastAPI:
 
         return Response(service.metrics.text(), media_type=CONTENT_TYPE_LATEST)
 
-    @app.post("/classify", response_model=S.Classified,
-              responses={400: {"model": S.Error}, 413: {"model": S.Error}, 415: {"model": S.Error},
-                         422: {"model": S.Error}})
+    @app.post(
+        "/classify",
+        response_model=S.Classified,
+        responses={400: {"model": S.Error}, 413: {"model": S.Error}, 415: {"model": S.Error}, 422: {"model": S.Error}},
+    )
     async def classify(request: Request, name: str = Query("upload", max_length=200)):
         answer = await _classify(request, upload_name(name))
         service.metrics.classify.labels("200").inc()
@@ -186,7 +198,7 @@ def create_app(service, token: str | None = None) -> FastAPI:
                             break
                         continue
                     if len(head) < HEAD_BYTES:
-                        head += chunk[:HEAD_BYTES - len(head)]
+                        head += chunk[: HEAD_BYTES - len(head)]
                     fh.write(chunk)
             if size > limit:
                 raise _refuse(413, f"upload is over the limit of {limit} bytes")

@@ -57,15 +57,18 @@ def _config(config, model, streams, host, port, token, device, threads):
 
 @app.command()
 def main(
-    config: Annotated[str | None, typer.Argument(help="YAML config (see the README's Serve section).",
-                                                    show_default=False)] = None,
+    config: Annotated[
+        str | None, typer.Argument(help="YAML config (see the README's Serve section).", show_default=False)
+    ] = None,
     model: Annotated[str | None, typer.Option("--model", "-m", help="Exported M.onnx (overrides the config).")] = None,
-    stream: Annotated[list[str] | None, typer.Option("--stream", help="NAME=SOURCE (URL, camera index or "
-                                                                         "video file); repeatable.")] = None,
+    stream: Annotated[
+        list[str] | None, typer.Option("--stream", help="NAME=SOURCE (URL, camera index or video file); repeatable.")
+    ] = None,
     host: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1; any other needs a token).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
-    token: Annotated[str | None, typer.Option(help="Required on every endpoint but /health "
-                                                      "(Authorization: Bearer TOKEN).")] = None,
+    token: Annotated[
+        str | None, typer.Option(help="Required on every endpoint but /health (Authorization: Bearer TOKEN).")
+    ] = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu, cuda or tensorrt.")] = None,
     threads: Annotated[int | None, typer.Option(help="CPU threads for onnxruntime.")] = None,
     log_json: Annotated[bool, typer.Option("--log-json", help="Structured logs: one JSON object a line.")] = False,
@@ -107,8 +110,17 @@ def _serve(service, cfg) -> None:
     from lrcn.serve.api import create_app
 
     app_ = create_app(service, cfg.http.token)
-    server = uvicorn.Server(uvicorn.Config(app_, host=cfg.http.host, port=cfg.http.port, log_config=None,
-                                           access_log=False, timeout_graceful_shutdown=1, lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app_,
+            host=cfg.http.host,
+            port=cfg.http.port,
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=1,
+            lifespan="off",
+        )
+    )
     try:
         server.run()
     except SystemExit as e:  # uvicorn's startup failure (it logged the reason in one line: port in use, ...)

@@ -95,9 +95,15 @@ def _convert(value, tp, where: str):
         return [_convert(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
     if dataclasses.is_dataclass(tp):
         return build(tp, value, where)
-    ok = (isinstance(value, bool) if tp is bool else
-          isinstance(value, (int, float)) and not isinstance(value, bool) if tp is float else
-          isinstance(value, int) and not isinstance(value, bool) if tp is int else isinstance(value, tp))
+    ok = (
+        isinstance(value, bool)
+        if tp is bool
+        else isinstance(value, (int, float)) and not isinstance(value, bool)
+        if tp is float
+        else isinstance(value, int) and not isinstance(value, bool)
+        if tp is int
+        else isinstance(value, tp)
+    )
     if not ok:
         raise ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r}")
     return float(value) if tp is float else value
@@ -130,9 +136,14 @@ def check(cfg: ServeConfig) -> ServeConfig:
         raise ConfigError(f"model: {cfg.model}: no such file")
     if cfg.device not in DEVICES:
         raise ConfigError(f"device: must be one of {', '.join(DEVICES)}, got {cfg.device!r}")
-    for key, value, low in (("threads", cfg.threads, 1), ("top_k", cfg.top_k, 1), ("reconnect", cfg.reconnect, 0),
-                            ("history", cfg.history, 1), ("http.port", cfg.http.port, 0),
-                            ("http.classify_workers", cfg.http.classify_workers, 1)):
+    for key, value, low in (
+        ("threads", cfg.threads, 1),
+        ("top_k", cfg.top_k, 1),
+        ("reconnect", cfg.reconnect, 0),
+        ("history", cfg.history, 1),
+        ("http.port", cfg.http.port, 0),
+        ("http.classify_workers", cfg.http.classify_workers, 1),
+    ):
         if value is not None and value < low:
             raise ConfigError(f"{key}: must be >= {low}, got {value}")
     if not cfg.stream_timeout > 0:
@@ -140,8 +151,10 @@ def check(cfg: ServeConfig) -> ServeConfig:
     if not cfg.http.max_upload_mb > 0:
         raise ConfigError(f"http.max_upload_mb: must be > 0, got {cfg.http.max_upload_mb}")
     if cfg.http.host not in LOCAL_HOSTS and not cfg.http.token:
-        raise ConfigError(f"http.host: {cfg.http.host} is not a loopback address: give a token "
-                          f"(--token or http.token) so that only clients that know it are served")
+        raise ConfigError(
+            f"http.host: {cfg.http.host} is not a loopback address: give a token "
+            f"(--token or http.token) so that only clients that know it are served"
+        )
     check_events(cfg.events, "events")
     for i, spec in enumerate(cfg.sinks):
         if not spec.startswith(SINK_SCHEMES):
@@ -194,8 +207,10 @@ def load(path: str | Path) -> ServeConfig:
         cfg = build(ServeConfig, data if data is not None else {})
         base = path.resolve().parent
         cfg.model = str(base / cfg.model) if not Path(cfg.model).is_absolute() else cfg.model
-        cfg.sinks = [f"jsonl:{base / s[6:]}" if s.startswith("jsonl:") and not Path(s[6:]).is_absolute() else s
-                     for s in cfg.sinks]
+        cfg.sinks = [
+            f"jsonl:{base / s[6:]}" if s.startswith("jsonl:") and not Path(s[6:]).is_absolute() else s
+            for s in cfg.sinks
+        ]
         for s in cfg.streams:  # a video file named in the config runs relative to it too
             if not ("://" in s.source or s.source.isdigit()) and not Path(s.source).is_absolute():
                 s.source = str(base / s.source)

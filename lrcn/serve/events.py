@@ -19,8 +19,9 @@ def detector_factory(labels: list[str]):
         from lrcn.runtime.events import EventConfig, EventDetector
     except ImportError:
         return None
-    return lambda s: EventDetector(labels, EventConfig(threshold=s.threshold, min_event=s.min_event,
-                                                       merge_gap=s.merge_gap))
+    return lambda s: EventDetector(
+        labels, EventConfig(threshold=s.threshold, min_event=s.min_event, merge_gap=s.merge_gap)
+    )
 
 
 class ServeEvents:
@@ -54,8 +55,14 @@ class ServeEvents:
                 self.record(r)
         wanting = [s for s in self.sinks if getattr(s, "wants_predictions", False)]
         if wanting:
-            row = {"type": "prediction", "stream": name, "t": round(pred.t, 3), "wall": pred.captured,
-                   "label": pred.label, "probability": round(float(pred.probability), 6)}
+            row = {
+                "type": "prediction",
+                "stream": name,
+                "t": round(pred.t, 3),
+                "wall": pred.captured,
+                "label": pred.label,
+                "probability": round(float(pred.probability), 6),
+            }
             for s in wanting:
                 s.emit(row)
 

@@ -11,8 +11,11 @@ TILE_W = 320
 def annotate(image: np.ndarray, label: str, probability: float | None, fps: float) -> np.ndarray:
     """A TILE_W-wide copy of the BGR frame with a dark band: label, probability, fps."""
     h, w = image.shape[:2]
-    tile = cv2.resize(image, (TILE_W, max(1, round(h * TILE_W / max(w, 1)))),
-                      interpolation=cv2.INTER_AREA if w > TILE_W else cv2.INTER_LINEAR)
+    tile = cv2.resize(
+        image,
+        (TILE_W, max(1, round(h * TILE_W / max(w, 1)))),
+        interpolation=cv2.INTER_AREA if w > TILE_W else cv2.INTER_LINEAR,
+    )
     band = 26
     cv2.rectangle(tile, (0, 0), (TILE_W, band), (32, 32, 32), thickness=-1)
     prob = "" if probability is None else f" {probability:.2f}"

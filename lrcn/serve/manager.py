@@ -79,11 +79,16 @@ class LiveMulti(MultiStream):
 def slot_stats(s: _Slot) -> StreamStats:
     lat = np.asarray(s.state.latencies_ms) if s.state.latencies_ms else None
     end = s.t_end if s.t_end is not None else time.perf_counter()
-    return StreamStats(read=s.source.read, processed=s.state.processed, predictions=s.state.predictions,
-                       seconds=end - s.t0 if s.t0 is not None else 0.0,
-                       reconnects=getattr(s.source, "reconnects", 0), due=s.feeder.due,
-                       latency_p50_ms=None if lat is None else float(np.percentile(lat, 50)),
-                       latency_p95_ms=None if lat is None else float(np.percentile(lat, 95)))
+    return StreamStats(
+        read=s.source.read,
+        processed=s.state.processed,
+        predictions=s.state.predictions,
+        seconds=end - s.t0 if s.t0 is not None else 0.0,
+        reconnects=getattr(s.source, "reconnects", 0),
+        due=s.feeder.due,
+        latency_p50_ms=None if lat is None else float(np.percentile(lat, 50)),
+        latency_p95_ms=None if lat is None else float(np.percentile(lat, 95)),
+    )
 
 
 @dataclass
@@ -123,8 +128,10 @@ class StreamManager:
         self.on_end = None
         """Called with a stream's name when its source ends or fails (events close)."""
         self.stopping = threading.Event()
-        self.threads = [threading.Thread(target=self._infer, name="serve:infer", daemon=True),
-                        threading.Thread(target=self._watch, name="serve:watch", daemon=True)]
+        self.threads = [
+            threading.Thread(target=self._infer, name="serve:infer", daemon=True),
+            threading.Thread(target=self._watch, name="serve:watch", daemon=True),
+        ]
 
     def start(self) -> None:
         for t in self.threads:
@@ -138,8 +145,12 @@ class StreamManager:
                 raise ValueError(f"a stream named {settings.name!r} exists already")
             entry = self.entries[settings.name] = Entry(settings)
         threading.Thread(target=self._open, args=(entry,), name=f"open:{settings.name}", daemon=True).start()
-        log.info("stream %s: starting (%s)", settings.name, settings.source,
-                 extra={"event": "stream_starting", "stream": settings.name})
+        log.info(
+            "stream %s: starting (%s)",
+            settings.name,
+            settings.source,
+            extra={"event": "stream_starting", "stream": settings.name},
+        )
         return entry
 
     def remove(self, name: str) -> bool:
@@ -225,8 +236,10 @@ class StreamManager:
 
     def _on_end(self, end: StreamEnd) -> None:
         with self.lock:
-            entry = next((e for e in self.entries.values() if e.slot is not None and e.slot.name == end.name
-                          and e.slot.done), None)
+            entry = next(
+                (e for e in self.entries.values() if e.slot is not None and e.slot.name == end.name and e.slot.done),
+                None,
+            )
         if entry is not None and end.error is not None:
             entry.error = str(end.error)
         if entry is not None and self.on_end is not None:
@@ -261,8 +274,12 @@ class StreamManager:
                 n = getattr(e.source, "reconnects", 0) if e.source is not None else 0
                 if n > e.reconnects:
                     e.reconnects = n
-                    log.info("stream %s: reconnected (%d so far)", e.settings.name, n,
-                             extra={"event": "stream_reconnected", "stream": e.settings.name})
+                    log.info(
+                        "stream %s: reconnected (%d so far)",
+                        e.settings.name,
+                        n,
+                        extra={"event": "stream_reconnected", "stream": e.settings.name},
+                    )
 
     @staticmethod
     def _log_change(e: Entry, old: str, new: str) -> None:

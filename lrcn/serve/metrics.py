@@ -22,8 +22,11 @@ class _StreamCollector:
     def collect(self):
         read = CounterMetricFamily("lrcn_frames_read", "Frames read from the source.", labels=["stream"])
         processed = CounterMetricFamily("lrcn_frames_processed", "Frames through the model.", labels=["stream"])
-        dropped = CounterMetricFamily("lrcn_frames_dropped", "Frames read but not processed (off the "
-                                      "sampling rate, or replaced by a newer frame).", labels=["stream"])
+        dropped = CounterMetricFamily(
+            "lrcn_frames_dropped",
+            "Frames read but not processed (off the sampling rate, or replaced by a newer frame).",
+            labels=["stream"],
+        )
         preds = CounterMetricFamily("lrcn_predictions", "Predictions (full windows).", labels=["stream"])
         recon = CounterMetricFamily("lrcn_reconnects", "Reconnects after a drop.", labels=["stream"])
         events = CounterMetricFamily("lrcn_events", "Events started.", labels=["stream"])
@@ -43,8 +46,9 @@ class _StreamCollector:
         yield from (read, processed, dropped, preds, recon, events, state)
         delivered = CounterMetricFamily("lrcn_sink_deliveries", "Records a sink delivered.", labels=["sink"])
         failed = CounterMetricFamily("lrcn_sink_failures", "Records a sink gave up on.", labels=["sink"])
-        sink_dropped = CounterMetricFamily("lrcn_sink_dropped", "Records dropped by a full sink queue.",
-                                           labels=["sink"])
+        sink_dropped = CounterMetricFamily(
+            "lrcn_sink_dropped", "Records dropped by a full sink queue.", labels=["sink"]
+        )
         for sink in self.sinks():
             counts = sink_counts(sink)
             delivered.add_metric([sink.name], counts["delivered"])
@@ -63,12 +67,23 @@ class ServeMetrics:
     def __init__(self, manager, sinks=list):
         self.registry = CollectorRegistry()
         self.registry.register(_StreamCollector(manager, sinks))
-        self.inference = Histogram("lrcn_inference_seconds", "Inference time of the batch each frame went in.",
-                                   ["stream"], buckets=BUCKETS_S, registry=self.registry)
-        self.latency = Histogram("lrcn_latency_seconds", "Capture to prediction, per processed frame.",
-                                 ["stream"], buckets=BUCKETS_S, registry=self.registry)
-        self.classify = Counter("lrcn_classify_requests", "POST /classify answers by HTTP status.", ["status"],
-                                registry=self.registry)
+        self.inference = Histogram(
+            "lrcn_inference_seconds",
+            "Inference time of the batch each frame went in.",
+            ["stream"],
+            buckets=BUCKETS_S,
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "lrcn_latency_seconds",
+            "Capture to prediction, per processed frame.",
+            ["stream"],
+            buckets=BUCKETS_S,
+            registry=self.registry,
+        )
+        self.classify = Counter(
+            "lrcn_classify_requests", "POST /classify answers by HTTP status.", ["status"], registry=self.registry
+        )
 
     def observe(self, entry, pred) -> None:
         """A StreamManager listener: one processed frame."""

@@ -86,15 +86,23 @@ def stream_info(manager, e) -> StreamInfo:
     last = e.last
     prob = None if last is None else round(float(last.probability), 6)
     return StreamInfo(
-        name=e.settings.name, source=e.settings.source, state=e.state, fps=round(manager.fps(e), 2),
+        name=e.settings.name,
+        source=e.settings.source,
+        state=e.state,
+        fps=round(manager.fps(e), 2),
         latency_p50_ms=None if st is None or st.latency_p50_ms is None else round(st.latency_p50_ms, 2),
         latency_p95_ms=None if st is None or st.latency_p95_ms is None else round(st.latency_p95_ms, 2),
-        label=None if last is None else last.label, probability=prob,
+        label=None if last is None else last.label,
+        probability=prob,
         uncertain=last is not None and last.probability < e.settings.threshold,
-        frames_read=0 if st is None else st.read, frames_processed=0 if st is None else st.processed,
-        frames_dropped=0 if st is None else st.dropped, predictions=0 if st is None else st.predictions,
-        reconnects=0 if st is None else st.reconnects, events=manager.events.counts.get(e.settings.name, 0),
-        error=e.error)
+        frames_read=0 if st is None else st.read,
+        frames_processed=0 if st is None else st.processed,
+        frames_dropped=0 if st is None else st.dropped,
+        predictions=0 if st is None else st.predictions,
+        reconnects=0 if st is None else st.reconnects,
+        events=manager.events.counts.get(e.settings.name, 0),
+        error=e.error,
+    )
 
 
 def frame_jpeg(manager, e) -> bytes | None:

@@ -38,14 +38,18 @@ class Service:
         self.sinks[:] = open_sinks(cfg.sinks)  # first: a bad sink fails before the model loads
         self.clf = VideoClassifier(cfg.model, device=cfg.device, threads=cfg.threads, top_k=cfg.top_k)
         log.info("model %s loaded (%s)", cfg.model, ", ".join(self.clf.providers), extra={"event": "model_loaded"})
-        self.manager = StreamManager(self.clf, reconnect=cfg.reconnect, timeout_s=cfg.stream_timeout,
-                                     history=cfg.history)
+        self.manager = StreamManager(
+            self.clf, reconnect=cfg.reconnect, timeout_s=cfg.stream_timeout, history=cfg.history
+        )
         self.metrics = ServeMetrics(self.manager, lambda: self.sinks)
         self.events = ServeEvents(self.clf.class_names, cfg.events, self.record_event, self.sinks)
         self.manager.listeners += [self.metrics.observe, self.events]
         self.manager.on_end = self.events.finish
-        log.info("events %s", "on" if self.events.enabled else "off (this build has no lrcn.runtime.events)",
-                 extra={"event": "events"})
+        log.info(
+            "events %s",
+            "on" if self.events.enabled else "off (this build has no lrcn.runtime.events)",
+            extra={"event": "events"},
+        )
         self.manager.start()
         for s in cfg.streams:
             self.add_stream(s)
@@ -75,8 +79,12 @@ class Service:
             for sink in self.sinks:
                 failed = sink_counts(sink)["failed"]
                 if failed > self._sink_failed.get(sink.name, 0):
-                    log.warning("sink %s: %d record(s) failed so far", sink.name, failed,
-                                extra={"event": "sink_failure", "sink": sink.name})
+                    log.warning(
+                        "sink %s: %d record(s) failed so far",
+                        sink.name,
+                        failed,
+                        extra={"event": "sink_failure", "sink": sink.name},
+                    )
                     self._sink_failed[sink.name] = failed
 
     def close(self, timeout: float = 3.0) -> None:
@@ -89,8 +97,11 @@ class Service:
             left = max(0.1, deadline - time.monotonic())
             try:
                 summary = sink.close(timeout=left)
-                log.info("%s", summary.line() if hasattr(summary, "line") else f"sink {sink.name}: closed",
-                         extra={"event": "sink_closed", "sink": sink.name})
+                log.info(
+                    "%s",
+                    summary.line() if hasattr(summary, "line") else f"sink {sink.name}: closed",
+                    extra={"event": "sink_closed", "sink": sink.name},
+                )
             except Exception as e:  # noqa: BLE001 - one sink's failure to close must not keep the others open
                 log.warning("sink %s: close failed: %s", sink.name, e, extra={"event": "sink_failure"})
 

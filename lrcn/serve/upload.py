@@ -17,13 +17,16 @@ def upload_name(name: str) -> str:
 
 
 def _container(head: bytes) -> bool:
-    return (head[4:8] in (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip")  # MP4, MOV
-            or (head[:4] == b"RIFF" and head[8:12] == b"AVI ")
-            or head[:4] == b"\x1a\x45\xdf\xa3"  # Matroska, WebM
-            or head[:3] == b"FLV" or head[:4] == b"OggS"
-            or head[:4] in (b"\x00\x00\x01\xba", b"\x00\x00\x01\xb3")  # MPEG program stream, MPEG-1/2 video
-            or head[:6] in (b"GIF87a", b"GIF89a")
-            or (len(head) > 188 and head[0] == head[188] == 0x47))  # MPEG transport stream: sync bytes
+    return (
+        head[4:8] in (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip")  # MP4, MOV
+        or (head[:4] == b"RIFF" and head[8:12] == b"AVI ")
+        or head[:4] == b"\x1a\x45\xdf\xa3"  # Matroska, WebM
+        or head[:3] == b"FLV"
+        or head[:4] == b"OggS"
+        or head[:4] in (b"\x00\x00\x01\xba", b"\x00\x00\x01\xb3")  # MPEG program stream, MPEG-1/2 video
+        or head[:6] in (b"GIF87a", b"GIF89a")
+        or (len(head) > 188 and head[0] == head[188] == 0x47)
+    )  # MPEG transport stream: sync bytes
 
 
 def check_video_bytes(head: bytes, size: int) -> str | None:

@@ -14,15 +14,38 @@ from lrcn.runtime.console import fail, one_line_errors
 
 app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=False)
 LIST = " A comma list sweeps (one run per combination)."
-FLAGS = {"name": "--model", "num_frames": "--frames", "img_size": "--img-size", "modality": "--input",
-         "num_classes": "--num-classes", "augment": "--augment", "latent_dim": "--latent-dim",
-         "hidden_size": "--hidden-size", "lstm_layers": "--lstm-layers", "dropout": "--dropout", "norm": "--norm",
-         "backbone": "--backbone", "epochs": "--epochs", "batch_size": "--batch-size", "lr": "--lr",
-         "steps_per_epoch": "--steps-per-epoch", "workers": "--workers", "device": "--device",
-         "patience": "--patience", "dist_timeout_s": "--dist-timeout", "val_fraction": "--val-frac",
-         "test_fraction": "--test-frac", "folds": "--folds", "split_dir": "--split-dir", "test_root": "--test-data",
-         "label_smoothing": "--label-smoothing", "schedule": "--schedule", "select": "--select",
-         "warmup_epochs": "--warmup", "weight_decay": "--weight-decay"}
+FLAGS = {
+    "name": "--model",
+    "num_frames": "--frames",
+    "img_size": "--img-size",
+    "modality": "--input",
+    "num_classes": "--num-classes",
+    "augment": "--augment",
+    "latent_dim": "--latent-dim",
+    "hidden_size": "--hidden-size",
+    "lstm_layers": "--lstm-layers",
+    "dropout": "--dropout",
+    "norm": "--norm",
+    "backbone": "--backbone",
+    "epochs": "--epochs",
+    "batch_size": "--batch-size",
+    "lr": "--lr",
+    "steps_per_epoch": "--steps-per-epoch",
+    "workers": "--workers",
+    "device": "--device",
+    "patience": "--patience",
+    "dist_timeout_s": "--dist-timeout",
+    "val_fraction": "--val-frac",
+    "test_fraction": "--test-frac",
+    "folds": "--folds",
+    "split_dir": "--split-dir",
+    "test_root": "--test-data",
+    "label_smoothing": "--label-smoothing",
+    "schedule": "--schedule",
+    "select": "--select",
+    "warmup_epochs": "--warmup",
+    "weight_decay": "--weight-decay",
+}
 """The configs' parameters -> this CLI's flags, for its error messages."""
 
 
@@ -49,9 +72,15 @@ def main(
     ctx: typer.Context,
     data: Annotated[str, typer.Option(help="Dataset folder root/<class>/<video>.")] = "artifacts/data/synth",
     model: Annotated[str, typer.Option(help=f"Model family: {', '.join(family_names())}.{LIST}")] = "convlstm",
-    frames: Annotated[Optional[str], typer.Option(help=f"T: frames per clip, spread evenly over each video (15).{LIST}")] = None,
-    img_size: Annotated[Optional[str], typer.Option(help=f"Frames are resized to img_size x img_size (128).{LIST}")] = None,
-    input: Annotated[Optional[str], typer.Option("--input", help=f"Modality: rgb, diff or rgb+diff (diff).{LIST}")] = None,
+    frames: Annotated[
+        Optional[str], typer.Option(help=f"T: frames per clip, spread evenly over each video (15).{LIST}")
+    ] = None,
+    img_size: Annotated[
+        Optional[str], typer.Option(help=f"Frames are resized to img_size x img_size (128).{LIST}")
+    ] = None,
+    input: Annotated[
+        Optional[str], typer.Option("--input", help=f"Modality: rgb, diff or rgb+diff (diff).{LIST}")
+    ] = None,
     latent_dim: Annotated[str, typer.Option(help=f"Per-frame feature size.{LIST}")] = "128",
     hidden_size: Annotated[str, typer.Option(help=f"LSTM hidden size.{LIST}")] = "128",
     lstm_layers: Annotated[str, typer.Option(help=f"LSTM layers.{LIST}")] = "1",
@@ -59,30 +88,49 @@ def main(
     dropout: Annotated[Optional[str], typer.Option(help=f"Dropout before the classifier (0.3).{LIST}")] = None,
     norm: Annotated[str, typer.Option(help=f"CNN normalisation, batch or none ({_used_by('norm')}).")] = "batch",
     backbone: Annotated[str, typer.Option(help=f"resnet18/34/50/101/152 ({_used_by('backbone')}).")] = "resnet152",
-    backbone_weights: Annotated[Optional[str], typer.Option(
-        help=f"Local backbone state dict, offline ({_used_by('backbone_weights')}).")] = None,
+    backbone_weights: Annotated[
+        Optional[str], typer.Option(help=f"Local backbone state dict, offline ({_used_by('backbone_weights')}).")
+    ] = None,
     lr: Annotated[Optional[str], typer.Option(help=f"Learning rate (1e-3).{LIST}")] = None,
     batch_size: Annotated[Optional[str], typer.Option(help=f"Clips per batch (8).{LIST}")] = None,
     epochs: Annotated[Optional[int], typer.Option(help="Epochs (default 15; with --resume, the new total).")] = None,
     steps_per_epoch: Annotated[Optional[int], typer.Option(help="Cap optimizer steps per epoch.")] = None,
     workers: Annotated[int, typer.Option(help="DataLoader workers.")] = 0,
     patience: Annotated[Optional[int], typer.Option(help="Early stop after N epochs without better val loss.")] = None,
-    augment: Annotated[Optional[str], typer.Option(help="Comma list of flip,crop,color,temporal (off by default); "
-                                                        "'none' turns a recipe's off.")] = None,
-    recipe: Annotated[str, typer.Option(help="Defaults preset: auto (small-real below 1000 clips, else default), "
-                                             "default or small-real. Options given here override it.")] = "auto",
+    augment: Annotated[
+        Optional[str],
+        typer.Option(help="Comma list of flip,crop,color,temporal (off by default); 'none' turns a recipe's off."),
+    ] = None,
+    recipe: Annotated[
+        str,
+        typer.Option(
+            help="Defaults preset: auto (small-real below 1000 clips, else default), "
+            "default or small-real. Options given here override it."
+        ),
+    ] = "auto",
     weight_decay: Annotated[Optional[float], typer.Option(help="AdamW weight decay (1e-4).")] = None,
     label_smoothing: Annotated[Optional[float], typer.Option(help="Cross-entropy label smoothing (0).")] = None,
     schedule: Annotated[Optional[str], typer.Option(help="lr schedule: plateau or cosine (plateau).")] = None,
     warmup: Annotated[Optional[int], typer.Option(help="Warm-up epochs of the cosine schedule (0).")] = None,
-    select: Annotated[Optional[str], typer.Option(help="best.pt keeps the epoch with the best val loss, "
-                                                       "accuracy, or the last one (loss).")] = None,
+    select: Annotated[
+        Optional[str],
+        typer.Option(help="best.pt keeps the epoch with the best val loss, accuracy, or the last one (loss)."),
+    ] = None,
     val_frac: Annotated[float, typer.Option(help="Share of each class's groups for validation.")] = 0.15,
-    test_frac: Annotated[float, typer.Option(help="Share of each class's groups for test (0 with --test-data).")] = 0.15,
-    test_data: Annotated[Optional[str], typer.Option(help="Separate test folder (same class folders): all of "
-                                                          "--data then goes to train and val.")] = None,
-    folds: Annotated[Optional[int], typer.Option(help="Group k-fold: K runs on group-disjoint test folds and a "
-                                                      "summary (K = number of groups: leave-one-group-out).")] = None,
+    test_frac: Annotated[
+        float, typer.Option(help="Share of each class's groups for test (0 with --test-data).")
+    ] = 0.15,
+    test_data: Annotated[
+        Optional[str],
+        typer.Option(help="Separate test folder (same class folders): all of --data then goes to train and val."),
+    ] = None,
+    folds: Annotated[
+        Optional[int],
+        typer.Option(
+            help="Group k-fold: K runs on group-disjoint test folds and a "
+            "summary (K = number of groups: leave-one-group-out)."
+        ),
+    ] = None,
     final: Annotated[bool, typer.Option(help="With --folds: then train the model to export on every clip.")] = True,
     classes: Annotated[Optional[str], typer.Option(help="Comma list of class folders to use.")] = None,
     num_classes: Annotated[Optional[int], typer.Option(help="Use the first N classes (sorted).")] = None,
@@ -90,15 +138,28 @@ def main(
     split: Annotated[int, typer.Option(help="Which official split, K in trainlist0K.txt.")] = 1,
     seed: Annotated[str, typer.Option(help=f"Random seed (splits, init, shuffling).{LIST}")] = "0",
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
-    no_feature_cache: Annotated[bool, typer.Option("--no-feature-cache", help="Run the frozen backbone every step.")] = False,
+    no_feature_cache: Annotated[
+        bool, typer.Option("--no-feature-cache", help="Run the frozen backbone every step.")
+    ] = False,
     cache_dir: Annotated[str, typer.Option(help="Decoded-clip and feature cache.")] = str(CACHE_DIR),
-    out: Annotated[Optional[str], typer.Option(help="Run folder (default artifacts/runs/<model>-<time>); for a "
-                                                     "sweep, the folder of its runs (default artifacts/runs/sweep-<time>).")] = None,
+    out: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Run folder (default artifacts/runs/<model>-<time>); for a "
+            "sweep, the folder of its runs (default artifacts/runs/sweep-<time>)."
+        ),
+    ] = None,
     resume: Annotated[Optional[str], typer.Option(help="Continue the run in this folder from its last.pt.")] = None,
-    nproc: Annotated[Optional[int], typer.Option(help="Train data-parallel in N processes on this machine (one per "
-                                                      "GPU, or gloo on the CPU): runs torchrun for you.")] = None,
-    dist_timeout: Annotated[float, typer.Option(help="Under torchrun: seconds a rank waits for its peers before "
-                                                     "the job fails.")] = 1800.0,
+    nproc: Annotated[
+        Optional[int],
+        typer.Option(
+            help="Train data-parallel in N processes on this machine (one per "
+            "GPU, or gloo on the CPU): runs torchrun for you."
+        ),
+    ] = None,
+    dist_timeout: Annotated[
+        float, typer.Option(help="Under torchrun: seconds a rank waits for its peers before the job fails.")
+    ] = 1800.0,
 ) -> None:
     """Train one model and write its run folder; comma lists train the grid one run after another."""
     with one_line_errors():
@@ -109,15 +170,42 @@ def main(
         if resume:
             recipe, why = "default", ""  # a resumed run keeps its own saved settings
         else:
-            recipe, why = resolve(recipe, data, _csv(classes), num_classes)  # printed by the run, once the data folder is known good
-        r = settings(recipe, {"frames": frames, "img_size": img_size, "input": input, "lr": lr, "dropout": dropout,
-                              "batch_size": batch_size, "epochs": epochs, "weight_decay": weight_decay,
-                              "label_smoothing": label_smoothing, "schedule": schedule, "warmup": warmup,
-                              "select": select, "augment": augment})
-        lists = parse_lists({"model": model, "lr": r["lr"], "frames": r["frames"], "img_size": r["img_size"],
-                             "input": r["input"], "latent_dim": latent_dim, "hidden_size": hidden_size,
-                             "lstm_layers": lstm_layers, "dropout": r["dropout"], "batch_size": r["batch_size"],
-                             "seed": seed})
+            recipe, why = resolve(
+                recipe, data, _csv(classes), num_classes
+            )  # printed by the run, once the data folder is known good
+        r = settings(
+            recipe,
+            {
+                "frames": frames,
+                "img_size": img_size,
+                "input": input,
+                "lr": lr,
+                "dropout": dropout,
+                "batch_size": batch_size,
+                "epochs": epochs,
+                "weight_decay": weight_decay,
+                "label_smoothing": label_smoothing,
+                "schedule": schedule,
+                "warmup": warmup,
+                "select": select,
+                "augment": augment,
+            },
+        )
+        lists = parse_lists(
+            {
+                "model": model,
+                "lr": r["lr"],
+                "frames": r["frames"],
+                "img_size": r["img_size"],
+                "input": r["input"],
+                "latent_dim": latent_dim,
+                "hidden_size": hidden_size,
+                "lstm_layers": lstm_layers,
+                "dropout": r["dropout"],
+                "batch_size": r["batch_size"],
+                "seed": seed,
+            }
+        )
         bad = [m for m in lists["model"] if m not in family_names()]
         if bad:
             raise fail(f"unknown model {bad[0]!r}; choose one of {', '.join(family_names())}", 2)
@@ -129,8 +217,11 @@ def main(
         from lrcn.train.launch import launch_torchrun, several_ranks
 
         if sweep and (nproc or several_ranks()):
-            raise fail(f"a data-parallel job trains one run; drop the comma lists ({', '.join(sweep)}) "
-                       "or sweep one process at a time", 2)
+            raise fail(
+                f"a data-parallel job trains one run; drop the comma lists ({', '.join(sweep)}) "
+                "or sweep one process at a time",
+                2,
+            )
         if nproc is not None:
             raise typer.Exit(launch_torchrun(ctx, nproc))
         v = {k: vals[0] for k, vals in lists.items()}
@@ -138,21 +229,54 @@ def main(
         from lrcn.train.config import DataConfig, TrainConfig
 
         with _as_flags():
-            model_cfg = ModelConfig(name=v["model"], img_size=max(v["img_size"], 16), latent_dim=v["latent_dim"],
-                                    hidden_size=v["hidden_size"], lstm_layers=v["lstm_layers"],
-                                    bidirectional=bidirectional, dropout=v["dropout"], norm=norm, backbone=backbone,
-                                    backbone_weights=backbone_weights)
-            data_cfg = DataConfig(root=data, num_frames=v["frames"], img_size=v["img_size"], modality=v["input"],
-                                  classes=_csv(classes), num_classes=num_classes, split_dir=split_dir, split=split,
-                                  augment=[a for a in _csv(r["augment"]) or [] if a != "none"], cache_dir=cache_dir,
-                                  val_fraction=val_frac, test_fraction=0.0 if test_data else test_frac,
-                                  test_root=test_data, folds=folds)
-            train_cfg = TrainConfig(epochs=r["epochs"], batch_size=v["batch_size"], lr=v["lr"],
-                                    weight_decay=r["weight_decay"], label_smoothing=r["label_smoothing"],
-                                    schedule=r["schedule"], warmup_epochs=r["warmup"], select=r["select"],
-                                    recipe=recipe, recipe_why=why, steps_per_epoch=steps_per_epoch, workers=workers,
-                                    seed=v["seed"], device=device, patience=patience,
-                                    feature_cache=not no_feature_cache, out=out, dist_timeout_s=dist_timeout)
+            model_cfg = ModelConfig(
+                name=v["model"],
+                img_size=max(v["img_size"], 16),
+                latent_dim=v["latent_dim"],
+                hidden_size=v["hidden_size"],
+                lstm_layers=v["lstm_layers"],
+                bidirectional=bidirectional,
+                dropout=v["dropout"],
+                norm=norm,
+                backbone=backbone,
+                backbone_weights=backbone_weights,
+            )
+            data_cfg = DataConfig(
+                root=data,
+                num_frames=v["frames"],
+                img_size=v["img_size"],
+                modality=v["input"],
+                classes=_csv(classes),
+                num_classes=num_classes,
+                split_dir=split_dir,
+                split=split,
+                augment=[a for a in _csv(r["augment"]) or [] if a != "none"],
+                cache_dir=cache_dir,
+                val_fraction=val_frac,
+                test_fraction=0.0 if test_data else test_frac,
+                test_root=test_data,
+                folds=folds,
+            )
+            train_cfg = TrainConfig(
+                epochs=r["epochs"],
+                batch_size=v["batch_size"],
+                lr=v["lr"],
+                weight_decay=r["weight_decay"],
+                label_smoothing=r["label_smoothing"],
+                schedule=r["schedule"],
+                warmup_epochs=r["warmup"],
+                select=r["select"],
+                recipe=recipe,
+                recipe_why=why,
+                steps_per_epoch=steps_per_epoch,
+                workers=workers,
+                seed=v["seed"],
+                device=device,
+                patience=patience,
+                feature_cache=not no_feature_cache,
+                out=out,
+                dist_timeout_s=dist_timeout,
+            )
         if sweep:
             from pathlib import Path
 

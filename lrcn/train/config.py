@@ -52,10 +52,13 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         problems = at_least(self, num_frames=1, img_size=16, num_classes=2, folds=2) + one_of(self, modality=MODALITIES)
-        if not (0 <= self.val_fraction < 1 and 0 <= self.test_fraction < 1
-                and self.val_fraction + self.test_fraction < 1):
-            problems.append(f"val_fraction and test_fraction must be in [0, 1) with a sum below 1, "
-                            f"got {self.val_fraction} and {self.test_fraction}")
+        if not (
+            0 <= self.val_fraction < 1 and 0 <= self.test_fraction < 1 and self.val_fraction + self.test_fraction < 1
+        ):
+            problems.append(
+                f"val_fraction and test_fraction must be in [0, 1) with a sum below 1, "
+                f"got {self.val_fraction} and {self.test_fraction}"
+            )
         if self.fold is not None and (self.folds is None or not 0 <= self.fold < self.folds):
             problems.append(f"fold {self.fold} needs 0 <= fold < folds ({self.folds})")
         if self.folds and (self.split_dir or self.test_root):
@@ -121,5 +124,15 @@ def preprocess_spec(model_cfg: ModelConfig, data_cfg: DataConfig) -> PreprocessS
     return PreprocessSpec(img_size=data_cfg.img_size, mean=mean, std=std, modality=data_cfg.modality)
 
 
-__all__ = ["AUGMENTATIONS", "DEVICES", "OPTIMIZERS", "SCHEDULES", "SELECTS", "DataConfig", "TrainConfig", "asdict",
-           "from_dict", "preprocess_spec"]
+__all__ = [
+    "AUGMENTATIONS",
+    "DEVICES",
+    "OPTIMIZERS",
+    "SCHEDULES",
+    "SELECTS",
+    "DataConfig",
+    "TrainConfig",
+    "asdict",
+    "from_dict",
+    "preprocess_spec",
+]

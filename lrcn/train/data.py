@@ -131,8 +131,9 @@ def test_folder(cfg: DataConfig, names: list[str]) -> list[Sample]:
     test_names, found = discover(replace(cfg, root=cfg.test_root, classes=None, num_classes=None))
     unknown = [n for n in test_names if n not in names]
     if unknown:
-        raise DatasetError(f"{cfg.test_root}: class folder {', '.join(unknown)} is not a training class "
-                           f"({', '.join(names)})")
+        raise DatasetError(
+            f"{cfg.test_root}: class folder {', '.join(unknown)} is not a training class ({', '.join(names)})"
+        )
     return [Sample(s.path, names.index(test_names[s.label]), s.group) for s in found]
 
 

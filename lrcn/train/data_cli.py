@@ -21,7 +21,9 @@ def _root() -> None:
 def synth(
     out: Annotated[str, typer.Argument(help="Folder to write root/<class>/<video>.avi into.")],
     classes: Annotated[int, typer.Option(help="Number of motion classes (2..10).")] = 10,
-    clips_per_class: Annotated[int, typer.Option(help="Videos per class (200: fewer clips cost convlstm accuracy on this set; see README).")] = 200,
+    clips_per_class: Annotated[
+        int, typer.Option(help="Videos per class (200: fewer clips cost convlstm accuracy on this set; see README).")
+    ] = 200,
     frames: Annotated[int, typer.Option(help="Frames per video (30 fps).")] = 30,
     size: Annotated[int, typer.Option(help="Video width and height.")] = 128,
     seed: Annotated[int, typer.Option(help="Same seed, same videos.")] = 0,
@@ -37,15 +39,18 @@ def synth(
         with Progress(transient=True) as prog:
             task = prog.add_task("writing videos", total=cfg.classes * cfg.clips_per_class)
             paths = make_dataset(out, cfg, progress=lambda: prog.advance(task))
-        typer.echo(f"wrote {len(paths)} videos of {cfg.classes} classes ({', '.join(CLASSES[:cfg.classes])}) "
-                   f"to {out} in {time.perf_counter() - t0:.1f}s")
+        typer.echo(
+            f"wrote {len(paths)} videos of {cfg.classes} classes ({', '.join(CLASSES[: cfg.classes])}) "
+            f"to {out} in {time.perf_counter() - t0:.1f}s"
+        )
 
 
 @app.command()
 def long(
     out: Annotated[str, typer.Argument(help="Video file to write (.avi, MJPG).")],
-    classes: Annotated[str, typer.Option(help="Comma-separated classes, one segment each, in this order.")] =
-        "move_left,grow,rotate_cw,move_right",
+    classes: Annotated[
+        str, typer.Option(help="Comma-separated classes, one segment each, in this order.")
+    ] = "move_left,grow,rotate_cw,move_right",
     seconds: Annotated[float, typer.Option(help="Seconds per segment.")] = 4.0,
     size: Annotated[int, typer.Option(help="Video width and height.")] = 128,
     seed: Annotated[int, typer.Option(help="Same seed, same video.")] = 0,
@@ -54,8 +59,9 @@ def long(
     with one_line_errors():
         from lrcn.train.synth import make_long_video
 
-        known = make_long_video(out, [c.strip() for c in classes.split(",") if c.strip()], seconds=seconds,
-                                size=size, seed=seed)
+        known = make_long_video(
+            out, [c.strip() for c in classes.split(",") if c.strip()], seconds=seconds, size=size, seed=seed
+        )
         typer.echo(f"wrote {out} ({known[-1]['end']:g} s, {len(known)} segments) and {out}.segments.json")
 
 

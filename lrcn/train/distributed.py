@@ -51,8 +51,9 @@ class Ranks:
 def env_ranks() -> Ranks:
     """The ranks torchrun gives in the environment (one process when it is absent)."""
     try:
-        return Ranks(int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)),
-                     int(os.environ.get("LOCAL_RANK", 0)))
+        return Ranks(
+            int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0))
+        )
     except ValueError as e:
         raise LrcnError(f"RANK/WORLD_SIZE/LOCAL_RANK must be integers ({e})") from None
 
@@ -68,8 +69,10 @@ def setup(device: torch.device, timeout_s: float) -> tuple[Ranks, torch.device]:
         return ranks, device
     if device.type == "cuda":
         if ranks.local_rank >= torch.cuda.device_count():
-            raise LrcnError(f"LOCAL_RANK {ranks.local_rank} but this node has {torch.cuda.device_count()} "
-                            "CUDA device(s): start at most that many processes per node")
+            raise LrcnError(
+                f"LOCAL_RANK {ranks.local_rank} but this node has {torch.cuda.device_count()} "
+                "CUDA device(s): start at most that many processes per node"
+            )
         device = torch.device("cuda", ranks.local_rank)
         torch.cuda.set_device(device)
     if not dist.is_initialized():
@@ -188,10 +191,16 @@ def reduce_epoch(ranks: Ranks, stats: dict, device: torch.device) -> dict:
     if not ranks.enabled:
         return stats
     n = stats["clips"]
-    loss, correct, clips, rate = all_sum(ranks, [stats["loss"] * n, stats["accuracy"] * n, n, stats["clips_per_s"]],
-                                         device)
-    return {**stats, "loss": loss / max(clips, 1), "accuracy": correct / max(clips, 1), "clips": int(clips),
-            "clips_per_s": rate}
+    loss, correct, clips, rate = all_sum(
+        ranks, [stats["loss"] * n, stats["accuracy"] * n, n, stats["clips_per_s"]], device
+    )
+    return {
+        **stats,
+        "loss": loss / max(clips, 1),
+        "accuracy": correct / max(clips, 1),
+        "clips": int(clips),
+        "clips_per_s": rate,
+    }
 
 
 class _FrozenForward(nn.Module):
@@ -231,8 +240,7 @@ def sync_buffers(ranks: Ranks, model: nn.Module) -> None:
             dist.broadcast(b, src=0)
 
 
-def evaluate_split(model: nn.Module, dataset, make_loader: Callable, ranks: Ranks, device: torch.device,
-                   **kw) -> dict:
+def evaluate_split(model: nn.Module, dataset, make_loader: Callable, ranks: Ranks, device: torch.device, **kw) -> dict:
     """`loop.evaluate` over the whole dataset exactly once: rank r takes items r, r + W, ... (no
     padding), and the parts are put back in dataset order, so loss, accuracy and predictions are
     one process's. `model` is the unwrapped one: no collective runs inside, so shares may differ."""

@@ -23,8 +23,9 @@ def backbone_fingerprint(model) -> str:
 
 
 @torch.inference_mode()
-def cache_features(model, clips: list[CachedClip], spec: PreprocessSpec, cache_dir: str, device,
-                   progress=None) -> list[np.ndarray]:
+def cache_features(
+    model, clips: list[CachedClip], spec: PreprocessSpec, cache_dir: str, device, progress=None
+) -> list[np.ndarray]:
     """(T, F) float32 frozen features per clip, computed once and cached on disk."""
     model.eval()
     tag = f"{backbone_fingerprint(model)}-{spec.modality}-{spec.img_size}-{hashlib.sha1(str(spec.mean + spec.std).encode()).hexdigest()[:8]}"

@@ -96,13 +96,21 @@ def run_folds(model_cfg, data_cfg: DataConfig, train_cfg, *, final: bool = True,
     write_text(parent / SWEEP_MARKER, "vc-train k-fold folder: vc-report writes its report here\n")
     for i in range(data_cfg.folds):
         console.rule(f"fold {i + 1}/{data_cfg.folds}: test groups {', '.join(groups[i])}")
-        train(replace(model_cfg), replace(data_cfg, fold=i), replace(train_cfg, out=str(parent / f"fold-{i + 1}")),
-              console=console)
+        train(
+            replace(model_cfg),
+            replace(data_cfg, fold=i),
+            replace(train_cfg, out=str(parent / f"fold-{i + 1}")),
+            console=console,
+        )
     summary = summarize(parent)
     if final:
         console.rule("final model: every clip in train and val, no test split")
-        train(replace(model_cfg), replace(data_cfg, folds=None, fold=None, test_fraction=0.0),
-              replace(train_cfg, out=str(parent / "final")), console=console)
+        train(
+            replace(model_cfg),
+            replace(data_cfg, folds=None, fold=None, test_fraction=0.0),
+            replace(train_cfg, out=str(parent / "final")),
+            console=console,
+        )
         summary = summarize(parent)
     console.print(summary_line(summary))
     return parent
@@ -110,9 +118,11 @@ def run_folds(model_cfg, data_cfg: DataConfig, train_cfg, *, final: bool = True,
 
 def summary_line(summary: dict) -> str:
     sd = summary["test_accuracy_sd"]
-    return (f"{summary['folds']}-fold test accuracy {summary['test_accuracy_mean']:.3f} "
-            f"(sd {'n/a' if sd is None else f'{sd:.3f}'}; pooled {summary['pooled_accuracy']:.3f} over "
-            f"{summary['num_test']} clips)  -> {summary['parent']}")
+    return (
+        f"{summary['folds']}-fold test accuracy {summary['test_accuracy_mean']:.3f} "
+        f"(sd {'n/a' if sd is None else f'{sd:.3f}'}; pooled {summary['pooled_accuracy']:.3f} over "
+        f"{summary['num_test']} clips)  -> {summary['parent']}"
+    )
 
 
 def mean_sd(values: list[float]) -> tuple[float | None, float | None]:

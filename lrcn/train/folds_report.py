@@ -47,19 +47,34 @@ def summarize(parent: str | Path) -> dict:
         acc = m.get("test_accuracy")
         if acc is not None:
             accs.append(acc)
-        rows.append({"fold": d.name, "test_accuracy": acc, "num_train": m.get("num_train"), "num_val": m.get("num_val"),
-                     "num_test": m.get("num_test"), "best_epoch": m.get("best_epoch"),
-                     "train_seconds": m.get("train_seconds")})
+        rows.append(
+            {
+                "fold": d.name,
+                "test_accuracy": acc,
+                "num_train": m.get("num_train"),
+                "num_val": m.get("num_val"),
+                "num_test": m.get("num_test"),
+                "best_epoch": m.get("best_epoch"),
+                "train_seconds": m.get("train_seconds"),
+            }
+        )
     mean, sd = mean_sd(accs)
     total = int(pooled.sum())
     per_class = {n: (float(pooled[i, i] / pooled[i].sum()) if pooled[i].sum() else None) for i, n in enumerate(names)}
     config = _read(runs[0] / "config.json") if (runs[0] / "config.json").is_file() else {}
     final = parent / "final"
     summary = {
-        "parent": str(parent), "folds": config.get("data", {}).get("folds") or len(runs), "finished": len(runs),
-        "test_accuracy_mean": mean, "test_accuracy_sd": sd,
-        "pooled_accuracy": float(np.trace(pooled) / total) if total else None, "num_test": total,
-        "per_class_accuracy": per_class, "confusion": pooled.tolist(), "class_names": names, "runs": rows,
+        "parent": str(parent),
+        "folds": config.get("data", {}).get("folds") or len(runs),
+        "finished": len(runs),
+        "test_accuracy_mean": mean,
+        "test_accuracy_sd": sd,
+        "pooled_accuracy": float(np.trace(pooled) / total) if total else None,
+        "num_test": total,
+        "per_class_accuracy": per_class,
+        "confusion": pooled.tolist(),
+        "class_names": names,
+        "runs": rows,
         "recipe": config.get("train", {}).get("recipe"),
         "final": str(final) if (final / "best.pt").is_file() or (final / "last.pt").is_file() else None,
     }
@@ -79,20 +94,36 @@ def markdown(s: dict) -> str:
         return "n/a" if v is None else f"{v:.3f}"
 
     title = f"# {s['finished']} of {s['folds']} folds: test accuracy {f(s['test_accuracy_mean'])} (sd {f(s['test_accuracy_sd'])})"
-    lines = [title, "",
-             f"Pooled over {s['num_test']} test clips: {f(s['pooled_accuracy'])}. Recipe: {s.get('recipe')}.", "",
-             "| fold | test acc | train | val | test | best epoch | time (s) |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        title,
+        "",
+        f"Pooled over {s['num_test']} test clips: {f(s['pooled_accuracy'])}. Recipe: {s.get('recipe')}.",
+        "",
+        "| fold | test acc | train | val | test | best epoch | time (s) |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in s["runs"]:
-        lines.append(f"| {r['fold']} | {f(r['test_accuracy'])} | {r['num_train']} | {r['num_val']} | {r['num_test']} "
-                     f"| {r['best_epoch']} | {r['train_seconds']} |")
+        lines.append(
+            f"| {r['fold']} | {f(r['test_accuracy'])} | {r['num_train']} | {r['num_val']} | {r['num_test']} "
+            f"| {r['best_epoch']} | {r['train_seconds']} |"
+        )
     lines += ["", "| class | pooled accuracy |", "|---|---|"]
     lines += [f"| {n} | {f(a)} |" for n, a in s["per_class_accuracy"].items()]
     names = s["class_names"]
-    lines += ["", "Confusion (rows: true, columns: predicted), pooled over folds:", "",
-              "| | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+    lines += [
+        "",
+        "Confusion (rows: true, columns: predicted), pooled over folds:",
+        "",
+        "| | " + " | ".join(names) + " |",
+        "|---" * (len(names) + 1) + "|",
+    ]
     lines += [f"| {n} | " + " | ".join(str(v) for v in row) + " |" for n, row in zip(names, s["confusion"])]
-    lines += ["", f"Model to export: {s['final']} (trained on every clip; the folds measure its recipe)."
-              if s.get("final") else "No final model (--no-final): export a fold's run, which saw fewer clips."]
+    lines += [
+        "",
+        f"Model to export: {s['final']} (trained on every clip; the folds measure its recipe)."
+        if s.get("final")
+        else "No final model (--no-final): export a fold's run, which saw fewer clips.",
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -38,8 +38,17 @@ def forwarded_args(ctx, drop: tuple[str, ...] = ("nproc",)) -> list[str]:
 
 def torchrun_command(nproc: int, args: list[str]) -> list[str]:
     # --standalone: a rendezvous on a free local port, so two jobs on one machine never collide
-    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(nproc),
-            "-m", "lrcn.train", *args]
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        str(nproc),
+        "-m",
+        "lrcn.train",
+        *args,
+    ]
 
 
 AGENT_FAILURE = "torch.distributed.elastic.multiprocessing.errors.ChildFailedError"
@@ -80,6 +89,9 @@ def launch_torchrun(ctx, nproc: int) -> int:
     finally:  # Ctrl-C reaches torchrun and the ranks too; let them finish their exits
         code = proc.wait()
     if code:
-        err_console.print(f"[bold red]error:[/] the {nproc}-process job failed (torchrun exit code {code}); "
-                          "the failing rank's message is above", highlight=False)
+        err_console.print(
+            f"[bold red]error:[/] the {nproc}-process job failed (torchrun exit code {code}); "
+            "the failing rank's message is above",
+            highlight=False,
+        )
     return code

@@ -13,8 +13,9 @@ def _forward(model: nn.Module, x: torch.Tensor, frozen_inputs: bool) -> torch.Te
     return model.forward_frozen(x) if frozen_inputs else model(x)
 
 
-def train_one_epoch(model, loader, optimizer, device, *, frozen_inputs=False, max_steps=None, on_step=None,
-                    label_smoothing: float = 0.0) -> dict:
+def train_one_epoch(
+    model, loader, optimizer, device, *, frozen_inputs=False, max_steps=None, on_step=None, label_smoothing: float = 0.0
+) -> dict:
     """Returns {"loss", "accuracy", "clips_per_s", "clips"} over the clips seen this epoch."""
     model.train()
     total_loss, correct, seen, t0 = 0.0, 0, 0, time.perf_counter()
@@ -34,8 +35,12 @@ def train_one_epoch(model, loader, optimizer, device, *, frozen_inputs=False, ma
         if on_step:
             on_step(loss=total_loss / seen, acc=correct / seen, clips_per_s=seen / (time.perf_counter() - t0), n=n)
     elapsed = time.perf_counter() - t0
-    return {"loss": total_loss / max(seen, 1), "accuracy": correct / max(seen, 1), "clips_per_s": seen / max(elapsed, 1e-9),
-            "clips": seen}
+    return {
+        "loss": total_loss / max(seen, 1),
+        "accuracy": correct / max(seen, 1),
+        "clips_per_s": seen / max(elapsed, 1e-9),
+        "clips": seen,
+    }
 
 
 @torch.inference_mode()
@@ -53,5 +58,10 @@ def evaluate(model, loader, device, *, frozen_inputs=False) -> dict:
     if not labels:
         return {"loss": float("nan"), "accuracy": float("nan"), "preds": [], "labels": [], "probs": []}
     p, l = torch.cat(preds), torch.cat(labels)
-    return {"loss": total_loss / len(l), "accuracy": float((p == l).float().mean()), "preds": p.tolist(),
-            "labels": l.tolist(), "probs": torch.cat(probs).tolist()}
+    return {
+        "loss": total_loss / len(l),
+        "accuracy": float((p == l).float().mean()),
+        "preds": p.tolist(),
+        "labels": l.tolist(),
+        "probs": torch.cat(probs).tolist(),
+    }

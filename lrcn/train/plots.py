@@ -70,8 +70,15 @@ def plot_confusion(matrix: np.ndarray, names: list[str], path: str | Path, title
     for i in range(k):
         for j in range(k):
             if matrix[i, j]:
-                ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=7,
-                        color="white" if matrix[i, j] > top / 2 else "black")
+                ax.text(
+                    j,
+                    i,
+                    str(matrix[i, j]),
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if matrix[i, j] > top / 2 else "black",
+                )
     fig.tight_layout()
     _save(fig, path)
     plt.close(fig)

@@ -13,15 +13,32 @@ SMALL_CLIPS = 1000
 """auto: folders with fewer clips than this get small-real."""
 
 DEFAULTS: dict[str, object] = {
-    "frames": "15", "img_size": "128", "input": "diff", "lr": "1e-3", "dropout": "0.3", "batch_size": "8",
-    "epochs": 15, "weight_decay": 1e-4, "label_smoothing": 0.0, "schedule": "plateau", "warmup": 0,
-    "select": "loss", "augment": None,
+    "frames": "15",
+    "img_size": "128",
+    "input": "diff",
+    "lr": "1e-3",
+    "dropout": "0.3",
+    "batch_size": "8",
+    "epochs": 15,
+    "weight_decay": 1e-4,
+    "label_smoothing": 0.0,
+    "schedule": "plateau",
+    "warmup": 0,
+    "select": "loss",
+    "augment": None,
 }
 RECIPES: dict[str, dict[str, object]] = {
     "default": {},
     # flip is left out: it relabels direction-dependent classes; add it where left/right is no cue
-    "small-real": {"img_size": "64", "augment": "crop,temporal", "weight_decay": 0.05, "label_smoothing": 0.1,
-                   "schedule": "cosine", "warmup": 1, "select": "accuracy"},
+    "small-real": {
+        "img_size": "64",
+        "augment": "crop,temporal",
+        "weight_decay": 0.05,
+        "label_smoothing": 0.1,
+        "schedule": "cosine",
+        "warmup": 1,
+        "select": "accuracy",
+    },
 }
 CHOICES = ("auto", *RECIPES)
 
@@ -43,8 +60,9 @@ def count_clips(root: str | Path, classes: list[str] | None = None, num_classes:
     return sum(counts[c] for c in used)
 
 
-def resolve(name: str, data_root: str | Path, classes: list[str] | None = None,
-            num_classes: int | None = None) -> tuple[str, str]:
+def resolve(
+    name: str, data_root: str | Path, classes: list[str] | None = None, num_classes: int | None = None
+) -> tuple[str, str]:
     """(recipe, why): auto becomes small-real below SMALL_CLIPS clips in the data folder, else default."""
     if name not in CHOICES:
         raise ValueError(f"--recipe must be one of {', '.join(CHOICES)}, got {name!r}")
@@ -52,7 +70,10 @@ def resolve(name: str, data_root: str | Path, classes: list[str] | None = None,
         return name, f"recipe {name} (asked for)"
     n = count_clips(data_root, classes, num_classes)
     if n < SMALL_CLIPS:
-        return "small-real", f"recipe small-real: {n} clips in {data_root}, fewer than {SMALL_CLIPS} (--recipe default to opt out)"
+        return (
+            "small-real",
+            f"recipe small-real: {n} clips in {data_root}, fewer than {SMALL_CLIPS} (--recipe default to opt out)",
+        )
     return "default", f"recipe default: {n} clips in {data_root}, {SMALL_CLIPS} or more"
 
 

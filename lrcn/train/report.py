@@ -56,15 +56,24 @@ PARAMS = [
 ]
 # Always in the comparison table: what the lab compared, plus val and the epoch counts.
 RESULTS = [
-    ("test_accuracy", "test acc"), ("test_loss", "test loss"),
-    ("train_accuracy", "train acc"), ("train_loss", "train loss"),
-    ("val_accuracy", "val acc"), ("val_loss", "val loss"),
-    ("train_seconds", "time (s)"), ("epochs", "epochs"), ("best_epoch", "best epoch"),
+    ("test_accuracy", "test acc"),
+    ("test_loss", "test loss"),
+    ("train_accuracy", "train acc"),
+    ("train_loss", "train loss"),
+    ("val_accuracy", "val acc"),
+    ("val_loss", "val loss"),
+    ("train_seconds", "time (s)"),
+    ("epochs", "epochs"),
+    ("best_epoch", "best epoch"),
 ]
 # Describe the data rather than the model: columns only where runs differ, else "same in all runs".
 DATA_RESULTS = [
-    ("classes", "classes"), ("num_train", "train clips"), ("num_val", "val clips"), ("num_test", "test clips"),
-    ("skipped_files", "skipped files"), ("sample_fps", "sample fps"),
+    ("classes", "classes"),
+    ("num_train", "train clips"),
+    ("num_val", "val clips"),
+    ("num_test", "test clips"),
+    ("skipped_files", "skipped files"),
+    ("sample_fps", "sample fps"),
 ]
 LABELS = {k: label for k, label, *_ in PARAMS} | dict(RESULTS) | dict(DATA_RESULTS)
 
@@ -138,23 +147,49 @@ def load_run(path: str | Path, name: str | None = None) -> Run:
     config, metrics = _json(path / "config.json", dict), _json(path / "metrics.json", dict)
     history, per_class = _json(path / "history.json", list, []), _json(path / "per_class.json", dict, {})
     skipped = _json(path / "skipped.json", list, [])
-    _check(all(isinstance(config.get(s, {}), dict) for s in ("model", "data", "train", "preprocess")),
-           path / "config.json", "model, data, train and preprocess must be objects")
+    _check(
+        all(isinstance(config.get(s, {}), dict) for s in ("model", "data", "train", "preprocess")),
+        path / "config.json",
+        "model, data, train and preprocess must be objects",
+    )
     names = config.get("class_names", [])
-    _check(isinstance(names, list) and all(isinstance(n, str) for n in names), path / "config.json",
-           "class_names must be a list of strings")
-    _check(all(isinstance(h, dict) and all(_number(h.get(k)) for k in ("epoch", "val_loss", "val_accuracy"))
-               and h.get("epoch") is not None for h in history), path / "history.json",
-           "each epoch an object with numeric epoch, val_loss, val_accuracy")
+    _check(
+        isinstance(names, list) and all(isinstance(n, str) for n in names),
+        path / "config.json",
+        "class_names must be a list of strings",
+    )
+    _check(
+        all(
+            isinstance(h, dict)
+            and all(_number(h.get(k)) for k in ("epoch", "val_loss", "val_accuracy"))
+            and h.get("epoch") is not None
+            for h in history
+        ),
+        path / "history.json",
+        "each epoch an object with numeric epoch, val_loss, val_accuracy",
+    )
     acc, matrix = per_class.get("accuracy") or {}, per_class.get("confusion") or []
-    _check(isinstance(acc, dict) and all(isinstance(k, str) and _number(v) for k, v in acc.items()),
-           path / "per_class.json", "accuracy must map class names to numbers")
-    _check(isinstance(matrix, list) and all(isinstance(r, list) and all(_number(x) and x is not None for x in r)
-                                            for r in matrix), path / "per_class.json",
-           "confusion must be a list of rows of numbers")
+    _check(
+        isinstance(acc, dict) and all(isinstance(k, str) and _number(v) for k, v in acc.items()),
+        path / "per_class.json",
+        "accuracy must map class names to numbers",
+    )
+    _check(
+        isinstance(matrix, list)
+        and all(isinstance(r, list) and all(_number(x) and x is not None for x in r) for r in matrix),
+        path / "per_class.json",
+        "confusion must be a list of rows of numbers",
+    )
     _check(all(isinstance(s, dict) for s in skipped), path / "skipped.json", "each entry an object")
-    return Run(path=path, name=name or path.name, config=config, metrics=metrics, history=history,
-               per_class=per_class, skipped=skipped)
+    return Run(
+        path=path,
+        name=name or path.name,
+        config=config,
+        metrics=metrics,
+        history=history,
+        per_class=per_class,
+        skipped=skipped,
+    )
 
 
 def find_runs(args: list[str]) -> list[Path]:
@@ -235,8 +270,10 @@ def compare(runs: list[Run], sort: str = "test_accuracy") -> Comparison:
     columns = params + [k for k, _ in RESULTS] + [k for k, _ in DATA_RESULTS if k in varying]
     ordered = sorted(runs, key=lambda r: (_rank(sort, r.value(sort)), _rank("test_loss", r.value("test_loss"))))
     metric = sort if sort in dict(RESULTS) and sort not in ("epochs", "best_epoch") else "test_accuracy"
-    best = min(range(len(ordered)), key=lambda i: (_rank(metric, ordered[i].value(metric)),
-                                                   _rank("test_loss", ordered[i].value("test_loss"))))
+    best = min(
+        range(len(ordered)),
+        key=lambda i: (_rank(metric, ordered[i].value(metric)), _rank("test_loss", ordered[i].value("test_loss"))),
+    )
     return Comparison(runs=ordered, columns=columns, shared=shared, best=best, sort=sort)
 
 

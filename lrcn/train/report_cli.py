@@ -13,12 +13,28 @@ app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=True)
 
 @app.command()
 def main(
-    runs: Annotated[list[str], typer.Argument(metavar="RUN_DIR", help="Run folders or globs (artifacts/runs/*); a sweep folder "
-                                                   "stands for the runs in it.", show_default=False)],
-    out: Annotated[Optional[str], typer.Option(help="Where to write (default: the sweep folder when the runs are one "
-                                                              "vc-train sweep, else a new artifacts/reports/report-<time>).")] = None,
-    sort: Annotated[str, typer.Option(help="Column to sort by: test_accuracy, test_loss, train_seconds, lr, "
-                                           "frames, ... (accuracies descending, the rest ascending).")] = "test_accuracy",
+    runs: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="RUN_DIR",
+            help="Run folders or globs (artifacts/runs/*); a sweep folder stands for the runs in it.",
+            show_default=False,
+        ),
+    ],
+    out: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Where to write (default: the sweep folder when the runs are one "
+            "vc-train sweep, else a new artifacts/reports/report-<time>)."
+        ),
+    ] = None,
+    sort: Annotated[
+        str,
+        typer.Option(
+            help="Column to sort by: test_accuracy, test_loss, train_seconds, lr, "
+            "frames, ... (accuracies descending, the rest ascending)."
+        ),
+    ] = "test_accuracy",
 ) -> None:
     """Write one comparison table across runs, each run's curves, confusion matrix and per-class accuracy."""
     with one_line_errors():

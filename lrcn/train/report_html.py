@@ -49,17 +49,23 @@ def _href(path: Path, out: Path) -> str:
 
 
 def _page(title: str, body: str) -> str:
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-            f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
-            f'<meta name="viewport" content="width=device-width,initial-scale=1">'
-            f"<title>{_e(title)}</title><style>{CSS}</style></head>\n<body>\n{body}\n</body></html>\n")
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+        f'<meta name="viewport" content="width=device-width,initial-scale=1">'
+        f"<title>{_e(title)}</title><style>{CSS}</style></head>\n<body>\n{body}\n</body></html>\n"
+    )
 
 
 def png_bytes(path: Path, folder: Path) -> bytes | None:
     """A PNG to embed: a regular file (not a symlink) directly in `folder`, a PNG, under the size cap."""
     try:
-        if (path.is_symlink() or not path.is_file() or path.resolve().parent != folder.resolve()
-                or path.stat().st_size > MAX_PNG_BYTES):
+        if (
+            path.is_symlink()
+            or not path.is_file()
+            or path.resolve().parent != folder.resolve()
+            or path.stat().st_size > MAX_PNG_BYTES
+        ):
             return None
         data = path.read_bytes()
     except OSError:
@@ -105,8 +111,10 @@ def _per_class(run: Run) -> str:
 
 
 def _figures(run: Run) -> str:
-    return (f'<div class="imgs">{_img(run.path / "curves.png", f"{run.name} training curves")}'
-            f'{_img(run.path / "confusion.png", f"{run.name} confusion matrix")}</div>')
+    return (
+        f'<div class="imgs">{_img(run.path / "curves.png", f"{run.name} training curves")}'
+        f"{_img(run.path / 'confusion.png', f'{run.name} confusion matrix')}</div>"
+    )
 
 
 def _anchor(name: str) -> str:
@@ -120,8 +128,11 @@ def comparison_page(cmp: Comparison, out: Path, overlay: Path | None) -> str:
     for i, (run, row) in enumerate(zip(cmp.runs, cmp.rows())):
         mark = ' <span class="badge">★ best</span>' if i == cmp.best else ""
         name = f'<td><a href="#{_anchor(run.name)}">{_e(run.name)}</a>{mark}</td>'
-        rows.append(f'<tr{" class=best" if i == cmp.best else ""}>{name}'
-                    + "".join(_cell(k, row[k]) for k in cmp.columns) + "</tr>")
+        rows.append(
+            f"<tr{' class=best' if i == cmp.best else ''}>{name}"
+            + "".join(_cell(k, row[k]) for k in cmp.columns)
+            + "</tr>"
+        )
     shared = ", ".join(f"{LABELS[k]} {_e(fmt(k, v))}" for k, v in cmp.shared.items() if v not in (None, []))
     parts = [
         f"<h1>lrcn report: {len(cmp.runs)} run{'s' if len(cmp.runs) != 1 else ''}</h1>",
@@ -133,13 +144,17 @@ def comparison_page(cmp: Comparison, out: Path, overlay: Path | None) -> str:
     ]
     for run in cmp.runs:
         link = run.path / "report.html"
-        ref = (f' <a href="{_href(link, out)}">run report</a>'
-               if link.is_file() else "")
+        ref = f' <a href="{_href(link, out)}">run report</a>' if link.is_file() else ""
         varying = [(LABELS[k], k, run.value(k)) for k in cmp.columns if k not in dict(RESULTS)]
         results = ", ".join(f"{LABELS[k]} {_e(fmt(k, run.value(k)))}" for k, _ in RESULTS)
-        parts += [f'<h2 id="{_anchor(run.name)}">{_e(run.name)}{ref}</h2>',
-                  f'<p class="meta">{_e(str(run.path))}</p>',
-                  (_kv(varying) if varying else ""), f"<p>{results}</p>", _figures(run), _per_class(run)]
+        parts += [
+            f'<h2 id="{_anchor(run.name)}">{_e(run.name)}{ref}</h2>',
+            f'<p class="meta">{_e(str(run.path))}</p>',
+            (_kv(varying) if varying else ""),
+            f"<p>{results}</p>",
+            _figures(run),
+            _per_class(run),
+        ]
     return _page(f"lrcn report: {len(cmp.runs)} runs", "\n".join(p for p in parts if p))
 
 
@@ -147,13 +162,21 @@ def _timings(run: Run) -> str:
     h = run.history
     secs = [e.get("seconds") or 0.0 for e in h]
     rate = [e["clips_per_s"] for e in h if e.get("clips_per_s")]
-    summary = _kv([("training time (s)", "train_seconds", run.metrics.get("train_seconds")),
-                   ("epochs", "epochs", run.metrics.get("epochs")),
-                   ("mean s/epoch", "train_seconds", sum(secs) / len(secs) if secs else None),
-                   ("mean train clips/s", "train_seconds", sum(rate) / len(rate) if rate else None)])
+    summary = _kv(
+        [
+            ("training time (s)", "train_seconds", run.metrics.get("train_seconds")),
+            ("epochs", "epochs", run.metrics.get("epochs")),
+            ("mean s/epoch", "train_seconds", sum(secs) / len(secs) if secs else None),
+            ("mean train clips/s", "train_seconds", sum(rate) / len(rate) if rate else None),
+        ]
+    )
     keys = ["epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "seconds", "clips_per_s"]
-    rows = ["<tr>" + "".join(_cell("train_seconds" if k in ("seconds", "clips_per_s") else k, e.get(k))
-                             for k in keys) + "</tr>" for e in h]
+    rows = [
+        "<tr>"
+        + "".join(_cell("train_seconds" if k in ("seconds", "clips_per_s") else k, e.get(k)) for k in keys)
+        + "</tr>"
+        for e in h
+    ]
     table = _table(["epoch", "train loss", "train acc", "val loss", "val acc", "lr", "seconds", "clips/s"], rows)
     return summary + (f"<details open><summary>per epoch</summary>{table}</details>" if h else "")
 
@@ -165,34 +188,51 @@ def _config(run: Run) -> str:
         if values:
             parts.append(f"<div><h3>{section}</h3>" + _kv([(k, k, v) for k, v in values.items()]) + "</div>")
     names = run.config.get("class_names") or []
-    return (f'<div class="imgs">{"".join(parts)}</div>'
-            f"<h3>classes ({len(names)})</h3><p>{_e(', '.join(names))}</p>")
+    return f'<div class="imgs">{"".join(parts)}</div><h3>classes ({len(names)})</h3><p>{_e(", ".join(names))}</p>'
 
 
 def _skipped(run: Run) -> str:
     if not run.skipped:
         return "<p>none</p>"
-    rows = [f"<tr><td>{_e(str(s.get('path', '')))}</td><td>{_e(str(s.get('reason', '')))}</td></tr>"
-            for s in run.skipped]
+    rows = [
+        f"<tr><td>{_e(str(s.get('path', '')))}</td><td>{_e(str(s.get('reason', '')))}</td></tr>" for s in run.skipped
+    ]
     return _table(["file", "reason"], rows)
 
 
 def run_page(run: Run) -> str:
     m = run.metrics
-    results = _kv([(label, key, m.get(key)) for key, label in RESULTS]
-                  + [(label, key, run.value(key)) for key, label in
-                     [("num_train", "train clips"), ("num_val", "val clips"), ("num_test", "test clips"),
-                      ("sample_fps", "sample fps"), ("skipped_files", "skipped files")]])
+    results = _kv(
+        [(label, key, m.get(key)) for key, label in RESULTS]
+        + [
+            (label, key, run.value(key))
+            for key, label in [
+                ("num_train", "train clips"),
+                ("num_val", "val clips"),
+                ("num_test", "test clips"),
+                ("sample_fps", "sample fps"),
+                ("skipped_files", "skipped files"),
+            ]
+        ]
+    )
     created = run.config.get("created", "")
     version = run.config.get("lrcn_version", "")
-    body = "\n".join([
-        f"<h1>{_e(run.name)}</h1>",
-        f'<p class="meta">{_e(str(run.path))}; created {_e(str(created))} by lrcn {_e(str(version))}</p>',
-        "<h2>Results</h2>", results,
-        "<h2>Curves and confusion matrix</h2>", _figures(run),
-        "<h2>Per-class accuracy</h2>", _per_class(run),
-        "<h2>Timings</h2>", _timings(run),
-        f"<h2>Skipped files ({len(run.skipped)})</h2>", _skipped(run),
-        "<h2>Config</h2>", _config(run),
-    ])
+    body = "\n".join(
+        [
+            f"<h1>{_e(run.name)}</h1>",
+            f'<p class="meta">{_e(str(run.path))}; created {_e(str(created))} by lrcn {_e(str(version))}</p>',
+            "<h2>Results</h2>",
+            results,
+            "<h2>Curves and confusion matrix</h2>",
+            _figures(run),
+            "<h2>Per-class accuracy</h2>",
+            _per_class(run),
+            "<h2>Timings</h2>",
+            _timings(run),
+            f"<h2>Skipped files ({len(run.skipped)})</h2>",
+            _skipped(run),
+            "<h2>Config</h2>",
+            _config(run),
+        ]
+    )
     return _page(f"lrcn run {run.name}", body)

@@ -39,10 +39,14 @@ def _per_class(run: Run) -> list[str]:
 def comparison_markdown(cmp: Comparison, out: Path, overlay: Path | None) -> str:
     best = cmp.runs[cmp.best]
     numeric = {k for k in cmp.columns for r in cmp.runs if isinstance(r.value(k), (int, float))}
-    lines = [f"# lrcn report: {len(cmp.runs)} run{'s' if len(cmp.runs) != 1 else ''}", "",
-             f"Sorted by {LABELS[cmp.sort]}. Best run (**bold**, ★): **{_cell(best.name)}**.", "",
-             "| run | " + " | ".join(LABELS[k] for k in cmp.columns) + " |",
-             "|---|" + "|".join("---:" if k in numeric else "---" for k in cmp.columns) + "|"]
+    lines = [
+        f"# lrcn report: {len(cmp.runs)} run{'s' if len(cmp.runs) != 1 else ''}",
+        "",
+        f"Sorted by {LABELS[cmp.sort]}. Best run (**bold**, ★): **{_cell(best.name)}**.",
+        "",
+        "| run | " + " | ".join(LABELS[k] for k in cmp.columns) + " |",
+        "|---|" + "|".join("---:" if k in numeric else "---" for k in cmp.columns) + "|",
+    ]
     for i, (run, row) in enumerate(zip(cmp.runs, cmp.rows())):
         cells = [_cell(run.name)] + [_cell(fmt(k, row[k])) for k in cmp.columns]
         if i == cmp.best:

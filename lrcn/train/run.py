@@ -73,8 +73,15 @@ def default_out(model: str) -> Path:
 
 
 def _progress(console: Console) -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("{task.fields[stats]}"), TimeElapsedColumn(), console=console, transient=False)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[stats]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
 
 
 def prepare_data(data_cfg: DataConfig, seed: int, console: Console, ranks: Ranks) -> Prepared:
@@ -107,8 +114,9 @@ def _datasets(model, prepared: Prepared, spec, cfg: Configs, device, console: Co
         with _progress(console) as prog:
             task = prog.add_task("backbone features", total=sum(len(ranks.shard(v)) for v in cached.values()), stats="")
             for split, clips in cached.items():
-                feats = shared_cache.features(model, clips, spec, data_cfg.cache_dir, device, ranks,
-                                              lambda: prog.advance(task))
+                feats = shared_cache.features(
+                    model, clips, spec, data_cfg.cache_dir, device, ranks, lambda: prog.advance(task)
+                )
                 out[split] = D.FeatureDataset(feats, [c.sample.label for c in clips])
         return out, True
     aug = Augment(data_cfg.augment, prepared.sampled_frames) if data_cfg.augment else None
@@ -122,8 +130,10 @@ def _datasets(model, prepared: Prepared, spec, cfg: Configs, device, console: Co
 def split_warnings(sizes: dict[str, int], *, group_split: bool = True, skipped: int = 0) -> list[str]:
     """One line per empty val/test split: the run still trains, but its numbers mean less.
     The reason is named only where it is known: the group-aware split and no unreadable files."""
-    why = ("the group-aware split gives a class's clips to val and test only when it has 3 or more groups "
-           "(v_<Class>_gNN_cMM; a file without that pattern is a group of its own)")
+    why = (
+        "the group-aware split gives a class's clips to val and test only when it has 3 or more groups "
+        "(v_<Class>_gNN_cMM; a file without that pattern is a group of its own)"
+    )
     if not group_split or skipped:
         why = "see splits.json" + (" and skipped.json" if skipped else "")
     out = []
@@ -142,20 +152,26 @@ def run_config(cfg: Configs, spec, prepared: Prepared) -> dict:
         "data": asdict(cfg.data),
         "train": asdict(cfg.train),
         "class_names": prepared.names,
-        "preprocess": {**spec.to_dict(), "num_frames": cfg.data.num_frames, "sampled_frames": prepared.sampled_frames,
-                       "sample_fps": prepared.sample_fps},
+        "preprocess": {
+            **spec.to_dict(),
+            "num_frames": cfg.data.num_frames,
+            "sampled_frames": prepared.sampled_frames,
+            "sample_fps": prepared.sample_fps,
+        },
         "created": datetime.now().isoformat(timespec="seconds"),
     }
 
 
-def _settle(model_cfg: ModelConfig, data_cfg: DataConfig, train_cfg: TrainConfig, resume: str | None,
-            epochs: int | None) -> tuple[Configs, Path, dict | None]:
+def _settle(
+    model_cfg: ModelConfig, data_cfg: DataConfig, train_cfg: TrainConfig, resume: str | None, epochs: int | None
+) -> tuple[Configs, Path, dict | None]:
     """The run's configs, its folder and (resuming) the last.pt it continues from."""
     if not resume:
         out = Path(train_cfg.out) if train_cfg.out else default_out(model_cfg.name)
         if (out / "config.json").exists() or (out / "last.pt").exists():  # never mix two runs in one folder
-            raise LrcnError(f"{out}: holds another run already; pick a new --out, or continue it with "
-                            f"vc-train --resume {out}")
+            raise LrcnError(
+                f"{out}: holds another run already; pick a new --out, or continue it with vc-train --resume {out}"
+            )
         ckpt = None
     else:
         ckpt = load_checkpoint(Path(resume) / "last.pt")
@@ -171,13 +187,16 @@ def _settle(model_cfg: ModelConfig, data_cfg: DataConfig, train_cfg: TrainConfig
 
 
 def _resume_paths(out: Path, cfg: Configs) -> str:
-    return (f"--resume takes from {safe(out / 'last.pt')}: data {safe(cfg.data.root)}, "
-            f"cache {safe(cfg.data.cache_dir)}, split dir {safe(cfg.data.split_dir or 'none')}, "
-            f"backbone weights {safe(cfg.model.backbone_weights or 'none')}")
+    return (
+        f"--resume takes from {safe(out / 'last.pt')}: data {safe(cfg.data.root)}, "
+        f"cache {safe(cfg.data.cache_dir)}, split dir {safe(cfg.data.split_dir or 'none')}, "
+        f"backbone weights {safe(cfg.model.backbone_weights or 'none')}"
+    )
 
 
-def _session(cfg: Configs, out: Path, prepared: Prepared, ranks: Ranks, device, console: Console, *,
-             fresh_name: bool = False) -> Session:
+def _session(
+    cfg: Configs, out: Path, prepared: Prepared, ranks: Ranks, device, console: Console, *, fresh_name: bool = False
+) -> Session:
     """Build the model, its datasets and optimizer; rank 0 writes the run folder's first files.
     `fresh_name`: `out` is a default name, so two runs started in one second get distinct folders."""
     cfg = replace(cfg, model=replace(cfg.model, num_classes=len(prepared.names)))
@@ -191,14 +210,17 @@ def _session(cfg: Configs, out: Path, prepared: Prepared, ranks: Ranks, device, 
         remove_stale_temps(out)
         write_json(out / "config.json", config)
         write_json(out / "skipped.json", prepared.skipped)
-        write_json(out / "splits.json", {k: [{"path": c.sample.path, "label": c.sample.label} for c in v]
-                                         for k, v in prepared.cached.items()})
-    console.print(f"run folder [bold]{safe(out)}[/]  device {device}  classes {len(prepared.names)}  "
-                  f"train/val/test {', '.join(str(len(prepared.cached[k])) for k in SPLITS)}")
+        write_json(
+            out / "splits.json",
+            {k: [{"path": c.sample.path, "label": c.sample.label} for c in v] for k, v in prepared.cached.items()},
+        )
+    console.print(
+        f"run folder [bold]{safe(out)}[/]  device {device}  classes {len(prepared.names)}  "
+        f"train/val/test {', '.join(str(len(prepared.cached[k])) for k in SPLITS)}"
+    )
     if cfg.train.recipe_why:
         console.print(cfg.train.recipe_why)
-    for line in split_warnings(prepared.sizes(), group_split=not cfg.data.split_dir,
-                               skipped=len(prepared.skipped)):
+    for line in split_warnings(prepared.sizes(), group_split=not cfg.data.split_dir, skipped=len(prepared.skipped)):
         console.print(f"[yellow]warning:[/] {safe(line)}")
     datasets, frozen_inputs = _datasets(model, prepared, spec, cfg, device, console, ranks)
     net, net_frozen = distributed.wrap(model, ranks, device, frozen_inputs)  # `model` stays the unwrapped one
@@ -206,8 +228,23 @@ def _session(cfg: Configs, out: Path, prepared: Prepared, ranks: Ranks, device, 
     opt_cls = torch.optim.AdamW if cfg.train.optimizer == "adamw" else torch.optim.Adam
     optimizer = opt_cls(params, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
     scheduler = make_scheduler(optimizer, cfg.train)
-    return Session(out, cfg, config, spec, prepared, ranks, device, console, model, net, net_frozen, frozen_inputs,
-                   datasets, optimizer, scheduler)
+    return Session(
+        out,
+        cfg,
+        config,
+        spec,
+        prepared,
+        ranks,
+        device,
+        console,
+        model,
+        net,
+        net_frozen,
+        frozen_inputs,
+        datasets,
+        optimizer,
+        scheduler,
+    )
 
 
 def _resume(s: Session, ckpt: dict | None) -> TrainState:
@@ -237,17 +274,33 @@ def _epoch(s: Session, state: TrainState, epoch: int, select: str) -> None:
         def on_step(loss, acc, clips_per_s, n):
             prog.update(task, advance=1, stats=f"loss {loss:.3f} acc {acc:.3f} {clips_per_s:.1f} clips/s")
 
-        tr = train_one_epoch(s.net, batches, s.optimizer, s.device, frozen_inputs=s.net_frozen,
-                             max_steps=tc.steps_per_epoch, on_step=on_step, label_smoothing=tc.label_smoothing)
+        tr = train_one_epoch(
+            s.net,
+            batches,
+            s.optimizer,
+            s.device,
+            frozen_inputs=s.net_frozen,
+            max_steps=tc.steps_per_epoch,
+            on_step=on_step,
+            label_smoothing=tc.label_smoothing,
+        )
     tr = distributed.reduce_epoch(s.ranks, tr, s.device)
     ev = evaluate(s, select, tc.workers)
     step_scheduler(s.scheduler, ev)
     seconds = time.perf_counter() - t0
     state.train_seconds += seconds
-    state.history.append({"epoch": epoch, "train_loss": tr["loss"], "train_accuracy": tr["accuracy"],
-                          "val_loss": ev["loss"], "val_accuracy": ev["accuracy"],
-                          "lr": s.optimizer.param_groups[0]["lr"], "seconds": seconds,
-                          "clips_per_s": tr["clips_per_s"]})
+    state.history.append(
+        {
+            "epoch": epoch,
+            "train_loss": tr["loss"],
+            "train_accuracy": tr["accuracy"],
+            "val_loss": ev["loss"],
+            "val_accuracy": ev["accuracy"],
+            "lr": s.optimizer.param_groups[0]["lr"],
+            "seconds": seconds,
+            "clips_per_s": tr["clips_per_s"],
+        }
+    )
     now = score(ev, tc.select, epoch)
     improved = state.best_score is None or now > state.best_score
     if improved:
@@ -255,8 +308,13 @@ def _epoch(s: Session, state: TrainState, epoch: int, select: str) -> None:
     else:
         state.epochs_since_best += 1
     if s.ranks.is_main:
-        ck = {"model": s.model.state_dict(), "optimizer": s.optimizer.state_dict(),
-              "scheduler": s.scheduler.state_dict(), "config": s.config, **state.checkpoint_fields(epoch)}
+        ck = {
+            "model": s.model.state_dict(),
+            "optimizer": s.optimizer.state_dict(),
+            "scheduler": s.scheduler.state_dict(),
+            "config": s.config,
+            **state.checkpoint_fields(epoch),
+        }
         # at every instant on disk: a last.pt has a best.pt beside it, and best.pt is never the later epoch
         order = ("last.pt", "best.pt") if (s.out / "last.pt").exists() else ("best.pt", "last.pt")
         for name in order:
@@ -264,9 +322,11 @@ def _epoch(s: Session, state: TrainState, epoch: int, select: str) -> None:
                 save_checkpoint(s.out / name, ck)
         write_json(s.out / "history.json", state.history)
     state.epoch = epoch  # saved: an interrupt from here on resumes after it
-    s.console.print(f"epoch {epoch}: train loss {tr['loss']:.3f} acc {tr['accuracy']:.3f} | "
-                    f"{select} loss {ev['loss']:.3f} acc {ev['accuracy']:.3f} | {seconds:.1f}s"
-                    + ("  [green]best[/]" if improved else ""))
+    s.console.print(
+        f"epoch {epoch}: train loss {tr['loss']:.3f} acc {tr['accuracy']:.3f} | "
+        f"{select} loss {ev['loss']:.3f} acc {ev['accuracy']:.3f} | {seconds:.1f}s"
+        + ("  [green]best[/]" if improved else "")
+    )
 
 
 def _fit(s: Session, state: TrainState) -> None:
@@ -279,8 +339,15 @@ def _fit(s: Session, state: TrainState) -> None:
         _epoch(s, state, epoch, select)
 
 
-def train(model_cfg: ModelConfig, data_cfg: DataConfig, train_cfg: TrainConfig, *, resume: str | None = None,
-          epochs: int | None = None, console: Console | None = None) -> Path:
+def train(
+    model_cfg: ModelConfig,
+    data_cfg: DataConfig,
+    train_cfg: TrainConfig,
+    *,
+    resume: str | None = None,
+    epochs: int | None = None,
+    console: Console | None = None,
+) -> Path:
     """Train one model; returns the run folder. The configs given are read, never changed.
 
     `resume` continues a run from its last.pt with the run's own saved configuration;
@@ -297,8 +364,9 @@ def train(model_cfg: ModelConfig, data_cfg: DataConfig, train_cfg: TrainConfig, 
     try:
         prepared = prepare_data(cfg.data, cfg.train.seed, console, ranks)
     except KeyboardInterrupt:
-        raise TrainingInterrupted("interrupted while decoding clips: no run folder was written "
-                                  "(the clips decoded so far stay cached)") from None
+        raise TrainingInterrupted(
+            "interrupted while decoding clips: no run folder was written (the clips decoded so far stay cached)"
+        ) from None
     s = _session(cfg, out, prepared, ranks, device, console, fresh_name=not (resume or cfg.train.out))
     state = _resume(s, ckpt)
     try:
@@ -307,8 +375,10 @@ def train(model_cfg: ModelConfig, data_cfg: DataConfig, train_cfg: TrainConfig, 
     except KeyboardInterrupt:
         out = s.out  # the folder actually written (a default name may have become name-2)
         if state.epoch:
-            msg = (f"interrupted: {out / 'last.pt'} holds epoch {state.epoch} (an unfinished epoch is discarded); "
-                   f"continue with vc-train --resume {out}")
+            msg = (
+                f"interrupted: {out / 'last.pt'} holds epoch {state.epoch} (an unfinished epoch is discarded); "
+                f"continue with vc-train --resume {out}"
+            )
         else:
             msg = f"interrupted before epoch 1 finished: {out} holds no checkpoint to resume"
         raise TrainingInterrupted(msg) from None

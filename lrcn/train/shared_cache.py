@@ -22,8 +22,9 @@ def _in_order(items: list, samples: list, key) -> list:
     return sorted(items, key=lambda x: pos[key(x)])
 
 
-def cache_splits(splits: dict[str, list], sizes: dict[str, int], cfg: D.DataConfig, ranks: Ranks,
-                 progress=None) -> tuple[dict[str, list], list[dict]]:
+def cache_splits(
+    splits: dict[str, list], sizes: dict[str, int], cfg: D.DataConfig, ranks: Ranks, progress=None
+) -> tuple[dict[str, list], list[dict]]:
     """Decoded clips per split (in split order) and the skipped files, as `cache_split` gives them."""
 
     def share():

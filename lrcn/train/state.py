@@ -62,14 +62,24 @@ class TrainState:
     def from_checkpoint(cls, ckpt: dict) -> "TrainState":
         best = ckpt["best_val_loss"]
         score = ckpt.get("best_score")  # absent in checkpoints from before `select`: they kept the lowest loss
-        return cls(epoch=ckpt["epoch"], history=ckpt["history"], best_val_loss=best,
-                   epochs_since_best=ckpt["epochs_since_best"], train_seconds=ckpt.get("train_seconds", 0.0),
-                   best_score=tuple(score) if score is not None else (-best,))
+        return cls(
+            epoch=ckpt["epoch"],
+            history=ckpt["history"],
+            best_val_loss=best,
+            epochs_since_best=ckpt["epochs_since_best"],
+            train_seconds=ckpt.get("train_seconds", 0.0),
+            best_score=tuple(score) if score is not None else (-best,),
+        )
 
     def checkpoint_fields(self, epoch: int) -> dict:
-        return {"epoch": epoch, "history": self.history, "best_val_loss": self.best_val_loss,
-                "epochs_since_best": self.epochs_since_best, "train_seconds": self.train_seconds,
-                "best_score": self.best_score}
+        return {
+            "epoch": epoch,
+            "history": self.history,
+            "best_val_loss": self.best_val_loss,
+            "epochs_since_best": self.epochs_since_best,
+            "train_seconds": self.train_seconds,
+            "best_score": self.best_score,
+        }
 
 
 @dataclass

@@ -208,8 +208,9 @@ def write_segments(path: str | Path, segments: list[tuple[str, list[np.ndarray]]
     return known
 
 
-def make_long_video(path: str | Path, classes: list[str], *, seconds: float = 4.0, size: int = 128,
-                    fps: float = 30.0, seed: int = 0) -> list[dict]:
+def make_long_video(
+    path: str | Path, classes: list[str], *, seconds: float = 4.0, size: int = 128, fps: float = 30.0, seed: int = 0
+) -> list[dict]:
     """One video of `seconds` of each class in turn (a new scene per segment, like cuts between shots),
     for timelines and events; writes the known segments beside it as PATH.segments.json and returns them."""
     from lrcn.core.atomic import write_json

@@ -44,8 +44,14 @@ class SinkSummary:
         return text + (f" ({self.note})" if self.note else "")
 
     def to_dict(self) -> dict:
-        return {"sink": self.name, "delivered": self.delivered, "failed": self.failed, "dropped": self.dropped,
-                "unsent": self.unsent, "note": self.note}
+        return {
+            "sink": self.name,
+            "delivered": self.delivered,
+            "failed": self.failed,
+            "dropped": self.dropped,
+            "unsent": self.unsent,
+            "note": self.note,
+        }
 
 
 class Sink(Protocol):

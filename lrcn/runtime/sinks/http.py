@@ -21,8 +21,16 @@ RETRYABLE = {408, 429}
 
 
 class HttpSink:
-    def __init__(self, url: str, *, timeout: float = 2.0, retries: int = 3, backoff: float = 0.25,
-                 queue: int = 1000, predictions: float = 0.0):
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float = 2.0,
+        retries: int = 3,
+        backoff: float = 0.25,
+        queue: int = 1000,
+        predictions: float = 0.0,
+    ):
         if not timeout > 0:
             raise ValueError(f"http sink: timeout must be > 0 seconds, got {timeout}")
         if retries < 0 or queue < 1 or predictions < 0:
@@ -44,8 +52,9 @@ class HttpSink:
 
     @classmethod
     def from_spec(cls, spec: str) -> HttpSink:
-        url, opts = parse_options(spec, {"timeout": float, "retries": int, "backoff": float, "queue": int,
-                                         "predictions": float})
+        url, opts = parse_options(
+            spec, {"timeout": float, "retries": int, "backoff": float, "queue": int, "predictions": float}
+        )
         return cls(url, **opts)
 
     def emit(self, record: dict) -> None:

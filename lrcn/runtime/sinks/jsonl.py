@@ -17,8 +17,9 @@ class JsonlSink:
 
     wants_predictions = False
 
-    def __init__(self, path: str | os.PathLike, *, max_bytes: int = 10 * 2**20, keep: int = 5,
-                 predictions: bool = False):
+    def __init__(
+        self, path: str | os.PathLike, *, max_bytes: int = 10 * 2**20, keep: int = 5, predictions: bool = False
+    ):
         if max_bytes < 1:
             raise ValueError(f"jsonl sink: max_mb must be > 0, got {max_bytes / 2**20:g}")
         if keep < 1:
@@ -36,11 +37,15 @@ class JsonlSink:
     @classmethod
     def from_spec(cls, spec: str) -> JsonlSink:
         target, opts = parse_options(spec, {"max_mb": float, "keep": int, "predictions": int})
-        path = target[len("jsonl:"):]
+        path = target[len("jsonl:") :]
         if not path:
             raise ValueError(f"--sink {spec}: give a file, e.g. jsonl:events.jsonl")
-        return cls(path, max_bytes=int(opts.get("max_mb", 10) * 2**20), keep=opts.get("keep", 5),
-                   predictions=bool(opts.get("predictions", 0)))
+        return cls(
+            path,
+            max_bytes=int(opts.get("max_mb", 10) * 2**20),
+            keep=opts.get("keep", 5),
+            predictions=bool(opts.get("predictions", 0)),
+        )
 
     def emit(self, record: dict) -> None:
         line = (json.dumps(record, separators=(",", ":"), default=str) + "\n").encode("utf-8")

@@ -30,8 +30,18 @@ def topic_part(name: str) -> str:
 class MqttSink:
     wants_predictions = True
 
-    def __init__(self, host: str, port: int = 1883, topic: str = "lrcn", *, qos: int = 1, queue: int = 1000,
-                 keepalive: int = 15, username: str | None = None, password: str | None = None):
+    def __init__(
+        self,
+        host: str,
+        port: int = 1883,
+        topic: str = "lrcn",
+        *,
+        qos: int = 1,
+        queue: int = 1000,
+        keepalive: int = 15,
+        username: str | None = None,
+        password: str | None = None,
+    ):
         try:
             import paho.mqtt.client as mqtt
         except ImportError:
@@ -73,8 +83,14 @@ class MqttSink:
             port = u.port or 1883
         except ValueError:
             raise ValueError(f"--sink {spec}: bad port") from None
-        return cls(u.hostname, port, unquote(u.path) or "lrcn", username=unquote(u.username or "") or None,
-                   password=unquote(u.password or "") or None, **opts)
+        return cls(
+            u.hostname,
+            port,
+            unquote(u.path) or "lrcn",
+            username=unquote(u.username or "") or None,
+            password=unquote(u.password or "") or None,
+            **opts,
+        )
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
@@ -98,8 +114,9 @@ class MqttSink:
                 self._early.add(mid)
 
     def _publish(self, topic: str, record: dict, retain: bool = False) -> None:
-        info = self._client.publish(topic, json.dumps(record, separators=(",", ":"), default=str),
-                                    qos=self.qos, retain=retain)
+        info = self._client.publish(
+            topic, json.dumps(record, separators=(",", ":"), default=str), qos=self.qos, retain=retain
+        )
         if info.rc == self._mqtt.MQTT_ERR_QUEUE_SIZE:
             self.summary.dropped += 1
         elif info.rc in (self._mqtt.MQTT_ERR_SUCCESS, self._mqtt.MQTT_ERR_NO_CONN):  # NO_CONN: queued for later
