@@ -165,7 +165,7 @@ class MjpegServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/stream.mjpg"
 
-    def start(self) -> "MjpegServer":
+    def start(self) -> MjpegServer:
         import http.server
 
         owner, stopped = self, threading.Event()
@@ -282,7 +282,7 @@ def error_lines(result) -> list[str]:
     return [x for x in result.stderr.splitlines() if x.startswith("error: ")]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def cuda_works() -> bool:
     """True when onnxruntime lists CUDA and an NVIDIA GPU answers (the gpu tests' condition)."""
     import onnxruntime as ort

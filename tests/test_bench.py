@@ -5,9 +5,8 @@ import subprocess
 import sys
 
 import pytest
-from typer.testing import CliRunner
-
 from conftest import REPO
+from typer.testing import CliRunner
 
 from lrcn.bench.cli import app
 from lrcn.bench.config import BenchConfig

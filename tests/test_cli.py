@@ -4,9 +4,8 @@ import importlib
 import tomllib
 
 import pytest
-from typer.testing import CliRunner
-
 from conftest import REPO
+from typer.testing import CliRunner
 
 runner = CliRunner()
 

@@ -10,9 +10,8 @@ import sys
 
 import pytest
 import torch
-from typer.testing import CliRunner
-
 from conftest import tiny_configs
+from typer.testing import CliRunner
 
 
 def test_shards_cover_the_order_once_padded_like_distributed_sampler():

@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import REPO, train_tiny
 
 
@@ -57,11 +56,11 @@ def test_a_bad_spec_is_refused():
 
 def test_a_fourth_family_builds_and_trains_through_the_normal_path(toy_family, tiny_data, tmp_path):
     import torch
+    from toy_family import PatchEncoder
 
     from lrcn.models import ModelConfig, build_model, list_models
     from lrcn.runtime.preprocess import IMAGENET_MEAN
     from lrcn.train.report import load_run
-    from toy_family import PatchEncoder
 
     assert toy_family in list_models()
     model = build_model(ModelConfig(name=toy_family, img_size=32, num_classes=3, latent_dim=8, hidden_size=6))

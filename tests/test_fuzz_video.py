@@ -10,7 +10,6 @@ import sys
 import cv2
 import numpy as np
 import pytest
-
 from conftest import REPO, SHARED_VIDEOS
 
 EXAMPLES = 300

@@ -7,9 +7,9 @@ import shutil
 import tracemalloc
 
 import pytest
+from helpers import fake_model
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from helpers import fake_model
 from typer.testing import CliRunner
 
 from lrcn.core.errors import ModelError

@@ -118,9 +118,8 @@ def test_malformed_run_files_are_one_line(tmp_path):
 
 
 def test_mathtext_class_and_run_names_plot(tmp_path):
-    from lrcn.train.plots import plot_confusion
+    from lrcn.train.plots import plot_confusion, plot_overlay
     from lrcn.train.report import load_runs
-    from lrcn.train.plots import plot_overlay
 
     names = ["$\\notacommand$", "a$b", "\x1b]52;c;aGk=\x07"]
     plot_confusion(np.eye(3, dtype=np.int64), names, tmp_path / "c.png")

@@ -5,10 +5,10 @@ import shutil
 
 import pytest
 import torch
+from conftest import tiny_configs
 from rich.console import Console
 from typer.testing import CliRunner
 
-from conftest import tiny_configs
 from lrcn.train.checkpoint import CheckpointError, model_from_checkpoint
 
 runner = CliRunner()

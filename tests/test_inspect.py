@@ -12,9 +12,8 @@ import time
 import urllib.request
 
 import pytest
-from typer.testing import CliRunner
-
 from conftest import REPO
+from typer.testing import CliRunner
 
 runner = CliRunner()
 CHROMIUM = "/usr/bin/chromium"

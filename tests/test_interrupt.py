@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
 import subprocess
@@ -13,9 +12,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from typer.testing import CliRunner
-
 from conftest import REPO, tiny_configs
+from typer.testing import CliRunner
 
 runner = CliRunner()
 

@@ -27,7 +27,7 @@ def fakes(tmp_path_factory):
 def write_video(path, frames: int, fps: float, seed: int, size=(40, 30)):
     rng = np.random.default_rng(seed)
     wr = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, size)
-    for i in range(frames):
+    for _ in range(frames):
         wr.write(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8))
     wr.release()
     return path

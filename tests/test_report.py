@@ -7,10 +7,10 @@ import subprocess
 import sys
 
 import pytest
+from conftest import REPO
 from report_fakes import fake_run, fake_sweep
 from typer.testing import CliRunner
 
-from conftest import REPO
 from lrcn.train.report import ReportError, compare, find_runs, fmt, load_runs
 
 runner = CliRunner()

@@ -13,15 +13,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from typer.testing import CliRunner
-
 from conftest import SHARED_VIDEOS
 from helpers import fake_model, vc_run, write_avi
+from typer.testing import CliRunner
 
+from lrcn.core.errors import VideoError
 from lrcn.runtime import decode as D
 from lrcn.runtime import video as V
 from lrcn.runtime.decode import FrameReader
-from lrcn.core.errors import VideoError
 
 runner = CliRunner()
 

@@ -8,12 +8,11 @@ import time
 import cv2
 import numpy as np
 import pytest
-
 from helpers import MjpegServer, closed_port_url, error_lines, vc_run_timed, write_avi
 
+from lrcn.core.errors import SourceError
 from lrcn.runtime import decode as D
 from lrcn.runtime import sources as S
-from lrcn.core.errors import SourceError
 
 TIMEOUT = "0.5"  # --stream-timeout in these tests, so that every wait is short
 # Wall-clock bounds below are generous on purpose (a loaded 2-core machine runs these several times

@@ -5,9 +5,8 @@ import json
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
-
 from helpers import fake_model, vc_run
+from typer.testing import CliRunner
 
 from lrcn.runtime import VideoClassifier
 from lrcn.runtime.preprocess import prepare_clip

@@ -4,9 +4,8 @@ import json
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
-
 from helpers import MjpegServer
+from typer.testing import CliRunner
 
 from lrcn.runtime import VideoClassifier
 
@@ -17,9 +16,9 @@ runner = CliRunner()
 def torch_probs(run, paths, spec, num):
     import torch
 
+    from lrcn.models.checkpoint import model_from_checkpoint
     from lrcn.runtime.preprocess import prepare_clip
     from lrcn.runtime.video import read_clip
-    from lrcn.models.checkpoint import model_from_checkpoint
 
     model, _ = model_from_checkpoint(run / "best.pt")
     x = np.stack([prepare_clip(read_clip(p, num, spec.img_size).frames, spec) for p in paths])

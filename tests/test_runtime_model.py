@@ -5,10 +5,9 @@ import subprocess
 import sys
 
 import pytest
-from typer.testing import CliRunner
-
 from conftest import REPO
 from helpers import cuda_works, fake_model
+from typer.testing import CliRunner
 
 from lrcn.core.errors import ModelError
 from lrcn.runtime.model import LrcnModel, newest_model

@@ -7,12 +7,11 @@ import time
 import cv2
 import numpy as np
 import pytest
+from helpers import MjpegServer, fake_model
 from typer.testing import CliRunner
 
-from helpers import MjpegServer, fake_model
-
-from lrcn.runtime import VideoClassifier
 from lrcn.core.errors import SourceError
+from lrcn.runtime import VideoClassifier
 from lrcn.runtime.preprocess import PreprocessSpec, apply_modality, normalize
 from lrcn.runtime.sources import Frame, LiveSource
 from lrcn.runtime.stream import FrameInput

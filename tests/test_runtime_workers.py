@@ -3,7 +3,6 @@
 import json
 
 import pytest
-
 from helpers import vc_run
 
 

@@ -36,10 +36,11 @@ def test_a_class_change_makes_events_in_the_api_the_sink_and_the_metrics(tmp_pat
     svc = Service(cfg).start()
     try:
         with TestClient(create_app(svc)) as c:
-            phases = lambda: [
-                (e["phase"], e["label"])
-                for e in c.get("/streams/door/events", params={"since": 0}).json()["events"]  # noqa: E731
-            ]
+
+            def phases():
+                events = c.get("/streams/door/events", params={"since": 0}).json()["events"]
+                return [(e["phase"], e["label"]) for e in events]
+
             until(lambda: ("start", "c") in phases(), 30, "an event of c starts")
             cam.jpegs = MjpegServer([GREEN]).jpegs
             until(lambda: phases()[:3] == [("start", "c"), ("end", "c"), ("start", "a")], 30, "c ends, a starts")

@@ -4,9 +4,9 @@ import json
 from dataclasses import replace
 
 import pytest
+from conftest import tiny_configs
 from typer.testing import CliRunner
 
-from conftest import tiny_configs
 from lrcn.train.report import compare, fmt, load_runs
 from lrcn.train.sweep import SweepRun, expand, parse_lists, run_name
 

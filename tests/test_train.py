@@ -4,7 +4,6 @@ import json
 
 import pytest
 import torch
-
 from conftest import train_tiny
 
 
@@ -30,9 +29,9 @@ def test_feature_cache_equals_running_the_backbone(tiny_data, tmp_path, resnet18
 def test_resume_continues_to_the_same_weights(tiny_data, tmp_path):
     straight = train_tiny(tiny_data, tmp_path / "straight", tmp_path / "cache", epochs=3)
     part = train_tiny(tiny_data, tmp_path / "part", tmp_path / "cache", epochs=1)
+    from conftest import tiny_configs
     from rich.console import Console
 
-    from conftest import tiny_configs
     from lrcn.train.run import train
 
     resumed = train(

@@ -2,12 +2,11 @@ import time
 
 import numpy as np
 import pytest
-
 from helpers import write_avi
 
+from lrcn.core.errors import VideoError
 from lrcn.runtime import decode as D
 from lrcn.runtime import video as V
-from lrcn.core.errors import VideoError
 
 EXPECTED_FRAMES = {  # decodable frames per ../shared/data/README.md
     "tree_cinepak_wrong_count.avi": 68,

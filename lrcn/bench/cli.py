@@ -11,7 +11,7 @@ as many single-stream processes).
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -53,14 +53,14 @@ def main(
     model: Annotated[str, typer.Option(help=f"{', '.join(family_names())}, all, or a comma list.")] = "all",
     frames: Annotated[int, typer.Option(help="T, frames per clip.")] = 15,
     img_size: Annotated[int, typer.Option(help="Square input side in pixels.")] = 128,
-    threads: Annotated[Optional[int], typer.Option(help="CPU threads for both sides (default: every core).")] = None,
+    threads: Annotated[int | None, typer.Option(help="CPU threads for both sides (default: every core).")] = None,
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
     repeat: Annotated[int, typer.Option(help="Rounds per side-by-side comparison.")] = 3,
     json_out: Annotated[
-        Optional[str], typer.Option("--json", help="Write every figure and the machine facts here.")
+        str | None, typer.Option("--json", help="Write every figure and the machine facts here.")
     ] = None,
     run: Annotated[
-        Optional[str], typer.Option(help="A trained run folder: its weights, T and size (else random weights).")
+        str | None, typer.Option(help="A trained run folder: its weights, T and size (else random weights).")
     ] = None,
     only: Annotated[
         str,
@@ -89,7 +89,6 @@ def main(
     """Measure and print the figures; --json keeps them for benchmarks/make_table.py."""
     with one_line_errors():
         from lrcn.bench.config import SECTIONS, BenchConfig
-
         from lrcn.core.checks import with_flags
 
         try:
@@ -118,8 +117,8 @@ def main(
             raise ValueError(with_flags(str(e), FLAGS)) from None
         if run and model not in ("all", None):
             err_console.print(f"--run given: measuring that run's model; --model {model} is ignored")
-        from lrcn.bench.table import render
         from lrcn.bench.run import run_bench
+        from lrcn.bench.table import render
 
         doc = run_bench(cfg, json_out, log=lambda s: err_console.print(s, highlight=False, markup=False))
         print(render([doc]))

@@ -6,7 +6,7 @@ import os
 import platform
 import shlex
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 
@@ -57,7 +57,7 @@ def machine_info(device: str) -> dict:
         "python": platform.python_version(),
         "gpu": gpu,
         "versions": {m: _version(m) for m in ("torch", "onnxruntime", "onnx", "numpy", "cv2", "torchvision")},
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": shlex.join(["vc-bench", *sys.argv[1:]]),
         "load_average_start": load_average(),
     }

@@ -6,8 +6,6 @@ measured. A section that fails is recorded with its one-line error and the bench
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from pathlib import Path
 
@@ -51,7 +49,7 @@ def _model(family: str, cfg: BenchConfig, log) -> dict:
     clips, origin = data.real_clips(subject.spec, subject.num_frames, cfg, cfg.batch)
     entry: dict = {"subject": subject.describe()}
     if subject.random_weights:
-        note = f"random weights (seed 0; no --run given): timings do not depend on them" + (
+        note = "random weights (seed 0; no --run given): timings do not depend on them" + (
             f"; the {subject.config['model']['backbone']} backbone too (no ImageNet weights offline)"
             if family_spec(subject.family).has_backbone
             else ""

@@ -8,7 +8,7 @@ A Python caller reads `threads must be >= 1, got 0`; vc-bench's user reads `--th
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 
 def at_least(obj, **floors: float) -> list[str]:

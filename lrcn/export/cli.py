@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -57,14 +57,14 @@ def _variant_line(precision: str, f, fp32_name: str) -> str:
 @app.command()
 def main(
     model: Annotated[
-        Optional[str], typer.Option(help=f"Family to export (newest run): {', '.join(family_names())}, or all.")
+        str | None, typer.Option(help=f"Family to export (newest run): {', '.join(family_names())}, or all.")
     ] = None,
-    run: Annotated[Optional[str], typer.Option(help="Export this run folder's best.pt instead.")] = None,
-    checkpoint: Annotated[Optional[str], typer.Option(help="Export this checkpoint file instead.")] = None,
-    out: Annotated[Optional[str], typer.Option(help="FILE.onnx, or a folder (default artifacts/models/).")] = None,
+    run: Annotated[str | None, typer.Option(help="Export this run folder's best.pt instead.")] = None,
+    checkpoint: Annotated[str | None, typer.Option(help="Export this checkpoint file instead.")] = None,
+    out: Annotated[str | None, typer.Option(help="FILE.onnx, or a folder (default artifacts/models/).")] = None,
     opset: Annotated[int, typer.Option(help="ONNX opset (18 runs on onnxruntime 1.14 and later).")] = 18,
     precision: Annotated[
-        Optional[list[str]], typer.Option(help="Edge variant(s) too: fp16, int8 (repeat or comma list).")
+        list[str] | None, typer.Option(help="Edge variant(s) too: fp16, int8 (repeat or comma list).")
     ] = None,
     stream: Annotated[
         bool, typer.Option("--stream/--no-stream", help="Also write the streaming parts (encoder, head, step).")
@@ -96,8 +96,8 @@ def main(
 
         from rich.markup import escape
 
-        from lrcn.export.pipeline import export_run
         from lrcn.core.errors import LrcnError
+        from lrcn.export.pipeline import export_run
 
         done, failed = [], 0
         for src in sources:

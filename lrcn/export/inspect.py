@@ -14,9 +14,9 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from lrcn.runtime.contract import METADATA_KEY
 from lrcn.core.errors import LrcnError, ModelError
 from lrcn.core.text import printable
+from lrcn.runtime.contract import METADATA_KEY
 
 
 def _onnx():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -12,7 +12,7 @@ app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=True)
 
 
 def show(
-    path: str, *, summary_only: bool = False, port: Optional[int] = None, browse: bool = True, as_json: bool = False
+    path: str, *, summary_only: bool = False, port: int | None = None, browse: bool = True, as_json: bool = False
 ) -> None:
     """Print the summary; unless summary_only, serve Netron until Ctrl-C. Shared with vc-export --inspect."""
     from lrcn.export.inspect import format_summary, serve, summarize
@@ -42,7 +42,7 @@ def show(
 def main(
     model: Annotated[str, typer.Argument(help="An .onnx file (vc-export writes artifacts/models/<family>.onnx).")],
     summary_only: Annotated[bool, typer.Option("--summary-only", help="Print the summary and exit.")] = False,
-    port: Annotated[Optional[int], typer.Option(help="Netron port on 127.0.0.1 (default: a free one).")] = None,
+    port: Annotated[int | None, typer.Option(help="Netron port on 127.0.0.1 (default: a free one).")] = None,
     browse: Annotated[bool, typer.Option("--browse/--no-browse", help="Open a web browser on the URL.")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:

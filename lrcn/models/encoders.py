@@ -112,7 +112,7 @@ class PretrainedEncoder(nn.Module):
         self.fc = nn.Linear(feat_dim * self.groups, latent_dim)
         self.backbone.eval()
 
-    def train(self, mode: bool = True) -> "PretrainedEncoder":
+    def train(self, mode: bool = True) -> PretrainedEncoder:
         super().train(mode)
         self.backbone.eval()  # frozen: BatchNorm statistics never move
         return self

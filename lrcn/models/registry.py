@@ -7,7 +7,8 @@ so listing families never imports torch.
 from __future__ import annotations
 
 import importlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from lrcn.models.config import ModelConfig
 from lrcn.models.specs import family_names, family_spec

@@ -12,8 +12,8 @@ import os
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 os.environ.setdefault("OPENCV_LOG_LEVEL", "SILENT")
 
-from lrcn.runtime.classifier import Prediction, VideoClassifier
 from lrcn.core.errors import LrcnError, ModelError, SourceError, VideoError
+from lrcn.runtime.classifier import Prediction, VideoClassifier
 from lrcn.runtime.events import Event, EventConfig, EventDetector
 from lrcn.runtime.preprocess import MODALITIES, PreprocessSpec, prepare_clip
 from lrcn.runtime.run_events import EventRouter, EventStream

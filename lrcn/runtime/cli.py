@@ -7,12 +7,10 @@ stream. In stream mode every source runs at once in this process, batched throug
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+import os
+from typing import Annotated
 
 import typer
-
-import os
-
 from rich.markup import escape
 
 from lrcn.core.text import printable
@@ -60,7 +58,7 @@ def _model_path(model: str | None) -> str:
 @app.command()
 def main(
     sources: Annotated[
-        Optional[list[str]],
+        list[str] | None,
         typer.Argument(
             help="Video files, folders, globs, camera indices (0), stream URLs (rtsp://, http://) or .streams "
             "lists of them; in stream mode all run at once.",
@@ -68,7 +66,7 @@ def main(
         ),
     ] = None,
     model: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--model", "-m", help="Exported M.onnx (default: the newest under artifacts/models/)."),
     ] = None,
     top_k: Annotated[int, typer.Option(help="Labels shown per prediction.")] = 5,
@@ -81,7 +79,7 @@ def main(
     ] = 1,
     stream: Annotated[bool, typer.Option("--stream", help="Stream mode for files too.")] = False,
     sample_fps: Annotated[
-        Optional[float],
+        float | None,
         typer.Option(help="Stream mode: frames fed per second (default: the training rate; 0: every frame)."),
     ] = None,
     stateful: Annotated[
@@ -89,7 +87,7 @@ def main(
     ] = False,
     smooth: Annotated[int, typer.Option(help="Stream mode: moving average over N predictions.")] = 1,
     threshold: Annotated[
-        Optional[float],
+        float | None,
         typer.Option(
             help="Below this probability the label shows as uncertain "
             "(default 0); with --events, a label at or above it "
@@ -108,14 +106,14 @@ def main(
         float, typer.Option(help="Events: seconds below the threshold that end an event; shorter gaps are merged.")
     ] = 1.0,
     sink: Annotated[
-        Optional[list[str]],
+        list[str] | None,
         typer.Option(
             help="Send events to jsonl:PATH, http(s)://URL or mqtt://host[:port]/topic (repeatable; implies --events).",
             show_default=False,
         ),
     ] = None,
     timeline: Annotated[
-        Optional[str],
+        str | None,
         typer.Option(
             help="Write the timeline of one video file (events, a label per second) to out.html, .json or .csv.",
             show_default=False,
@@ -132,14 +130,14 @@ def main(
         typer.Option("--fast", help="With --show: play files as fast as they are classified, not at their frame rate."),
     ] = False,
     save: Annotated[
-        Optional[str], typer.Option(help="Write the annotated mosaic of the streams to this video file.")
+        str | None, typer.Option(help="Write the annotated mosaic of the streams to this video file.")
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="One JSON line per prediction on stdout.")] = False,
-    csv_out: Annotated[Optional[str], typer.Option("--csv", help="Also write the results to this CSV file.")] = None,
+    csv_out: Annotated[str | None, typer.Option("--csv", help="Also write the results to this CSV file.")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or tensorrt.")] = "auto",
-    threads: Annotated[Optional[int], typer.Option(help="CPU threads for onnxruntime (default: all cores).")] = None,
+    threads: Annotated[int | None, typer.Option(help="CPU threads for onnxruntime (default: all cores).")] = None,
     reconnect: Annotated[int, typer.Option(help="URL streams: reopen attempts (with backoff) after a drop.")] = 5,
-    max_frames: Annotated[Optional[int], typer.Option(help="Stream mode: stop after N processed frames.")] = None,
+    max_frames: Annotated[int | None, typer.Option(help="Stream mode: stop after N processed frames.")] = None,
     decode_timeout: Annotated[
         float,
         typer.Option(
@@ -165,7 +163,6 @@ def main(
     with one_line_errors():
         from lrcn.runtime.sources import is_live
         from lrcn.runtime.stream import StreamConfig
-
         from lrcn.runtime.streamlist import is_stream_list
 
         scfg = StreamConfig(

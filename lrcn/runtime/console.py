@@ -20,7 +20,7 @@ def safe_markup(value: object) -> str:
     return escape(printable(value))
 
 
-def fail(message: str, code: int = 1) -> "typer.Exit":
+def fail(message: str, code: int = 1) -> typer.Exit:
     """`error: message` on stderr; the message is data (file names, class names), never markup or escapes."""
     err_console.print(f"[bold red]error:[/] {safe_markup(message)}", markup=True)
     return typer.Exit(code)

@@ -76,7 +76,7 @@ class ModelMetadata:
         return json.dumps(d, sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str, source: str = "model") -> "ModelMetadata":
+    def from_json(cls, text: str, source: str = "model") -> ModelMetadata:
         """Parse and check the document (meta_rules: types, finite numbers, upper bounds, a size cap)."""
         from lrcn.runtime.meta_rules import MAX_METADATA_BYTES, check_document
 

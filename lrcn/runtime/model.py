@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from lrcn.runtime import contract as K
 from lrcn.core.errors import ModelError
 from lrcn.core.paths import MODELS_DIR
+from lrcn.runtime import contract as K
 from lrcn.runtime.session import SessionConfig, SessionFactory
 
 DEFAULT_MODELS_DIR = MODELS_DIR

@@ -10,8 +10,8 @@ count of frames read, and a stall check for producers that may hang in a driver 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 import numpy as np
 

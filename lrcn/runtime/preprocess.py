@@ -16,7 +16,7 @@ Modalities (input channels C):
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import cv2
@@ -69,7 +69,7 @@ class PreprocessSpec:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "PreprocessSpec":
+    def from_dict(cls, d: dict) -> PreprocessSpec:
         keys = {f for f in cls.__dataclass_fields__}
         kwargs: dict[str, Any] = {k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items() if k in keys}
         return cls(**kwargs)

@@ -9,9 +9,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from lrcn.runtime.console import err_console
 from lrcn.core.errors import LrcnError
 from lrcn.core.text import printable
+from lrcn.runtime.console import err_console
 from lrcn.runtime.output import error_row, json_line, results_table
 from lrcn.runtime.sources import expand_inputs
 

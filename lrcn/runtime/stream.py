@@ -149,7 +149,9 @@ class StreamStats:
         )
 
     def to_dict(self) -> dict:
-        r = lambda v: None if v is None else round(v, 2)
+        def r(v):
+            return None if v is None else round(v, 2)
+
         return {
             "read": self.read,
             "due": self.due,

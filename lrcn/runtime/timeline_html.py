@@ -33,7 +33,10 @@ def _clock(s: float) -> str:
 def svg(tl: Timeline) -> str:
     span = max(tl.duration, tl.times[-1] if tl.times else 0.0, 1e-3)
     plot_w = W - LEFT - RIGHT
-    x = lambda t: LEFT + plot_w * t / span
+
+    def x(t: float) -> float:
+        return LEFT + plot_w * t / span
+
     idx = {name: i for i, name in enumerate(tl.labels)}
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{HEIGHT}" viewBox="0 0 {W} {HEIGHT}" '
@@ -60,7 +63,10 @@ def svg(tl: Timeline) -> str:
         )
         if x1 - x0 > 8 * len(e.label):
             out.append(f'<text x="{x0 + 4:.1f}" y="{EVENT_Y + 15}" fill="#fff">{escape(e.label)}</text>')
-    y = lambda p: CURVE_Y + CURVE_H * (1 - p)
+
+    def y(p: float) -> float:
+        return CURVE_Y + CURVE_H * (1 - p)
+
     out.append(f'<rect x="{LEFT}" y="{CURVE_Y}" width="{plot_w}" height="{CURVE_H}" fill="none" stroke="#999"/>')
     for p in (0.0, 0.5, 1.0):
         out.append(f'<text x="{LEFT - 4}" y="{y(p) + 4:.1f}" text-anchor="end" fill="#555">{p:g}</text>')

@@ -9,10 +9,7 @@ import torch
 from lrcn.core.atomic import atomic_open, remove_stale_temps, write_json  # noqa: F401 - re-exported
 from lrcn.models.checkpoint import (
     CHECKPOINT_VERSION,
-    CheckpointError,
     check_shapes,  # noqa: F401 - re-exported
-    load_checkpoint,
-    model_from_checkpoint,
 )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -73,32 +73,30 @@ def main(
     data: Annotated[str, typer.Option(help="Dataset folder root/<class>/<video>.")] = "artifacts/data/synth",
     model: Annotated[str, typer.Option(help=f"Model family: {', '.join(family_names())}.{LIST}")] = "convlstm",
     frames: Annotated[
-        Optional[str], typer.Option(help=f"T: frames per clip, spread evenly over each video (15).{LIST}")
+        str | None, typer.Option(help=f"T: frames per clip, spread evenly over each video (15).{LIST}")
     ] = None,
     img_size: Annotated[
-        Optional[str], typer.Option(help=f"Frames are resized to img_size x img_size (128).{LIST}")
+        str | None, typer.Option(help=f"Frames are resized to img_size x img_size (128).{LIST}")
     ] = None,
-    input: Annotated[
-        Optional[str], typer.Option("--input", help=f"Modality: rgb, diff or rgb+diff (diff).{LIST}")
-    ] = None,
+    input: Annotated[str | None, typer.Option("--input", help=f"Modality: rgb, diff or rgb+diff (diff).{LIST}")] = None,
     latent_dim: Annotated[str, typer.Option(help=f"Per-frame feature size.{LIST}")] = "128",
     hidden_size: Annotated[str, typer.Option(help=f"LSTM hidden size.{LIST}")] = "128",
     lstm_layers: Annotated[str, typer.Option(help=f"LSTM layers.{LIST}")] = "1",
     bidirectional: Annotated[bool, typer.Option(help="Bidirectional LSTM head.")] = False,
-    dropout: Annotated[Optional[str], typer.Option(help=f"Dropout before the classifier (0.3).{LIST}")] = None,
+    dropout: Annotated[str | None, typer.Option(help=f"Dropout before the classifier (0.3).{LIST}")] = None,
     norm: Annotated[str, typer.Option(help=f"CNN normalisation, batch or none ({_used_by('norm')}).")] = "batch",
     backbone: Annotated[str, typer.Option(help=f"resnet18/34/50/101/152 ({_used_by('backbone')}).")] = "resnet152",
     backbone_weights: Annotated[
-        Optional[str], typer.Option(help=f"Local backbone state dict, offline ({_used_by('backbone_weights')}).")
+        str | None, typer.Option(help=f"Local backbone state dict, offline ({_used_by('backbone_weights')}).")
     ] = None,
-    lr: Annotated[Optional[str], typer.Option(help=f"Learning rate (1e-3).{LIST}")] = None,
-    batch_size: Annotated[Optional[str], typer.Option(help=f"Clips per batch (8).{LIST}")] = None,
-    epochs: Annotated[Optional[int], typer.Option(help="Epochs (default 15; with --resume, the new total).")] = None,
-    steps_per_epoch: Annotated[Optional[int], typer.Option(help="Cap optimizer steps per epoch.")] = None,
+    lr: Annotated[str | None, typer.Option(help=f"Learning rate (1e-3).{LIST}")] = None,
+    batch_size: Annotated[str | None, typer.Option(help=f"Clips per batch (8).{LIST}")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Epochs (default 15; with --resume, the new total).")] = None,
+    steps_per_epoch: Annotated[int | None, typer.Option(help="Cap optimizer steps per epoch.")] = None,
     workers: Annotated[int, typer.Option(help="DataLoader workers.")] = 0,
-    patience: Annotated[Optional[int], typer.Option(help="Early stop after N epochs without better val loss.")] = None,
+    patience: Annotated[int | None, typer.Option(help="Early stop after N epochs without better val loss.")] = None,
     augment: Annotated[
-        Optional[str],
+        str | None,
         typer.Option(help="Comma list of flip,crop,color,temporal (off by default); 'none' turns a recipe's off."),
     ] = None,
     recipe: Annotated[
@@ -108,12 +106,12 @@ def main(
             "default or small-real. Options given here override it."
         ),
     ] = "auto",
-    weight_decay: Annotated[Optional[float], typer.Option(help="AdamW weight decay (1e-4).")] = None,
-    label_smoothing: Annotated[Optional[float], typer.Option(help="Cross-entropy label smoothing (0).")] = None,
-    schedule: Annotated[Optional[str], typer.Option(help="lr schedule: plateau or cosine (plateau).")] = None,
-    warmup: Annotated[Optional[int], typer.Option(help="Warm-up epochs of the cosine schedule (0).")] = None,
+    weight_decay: Annotated[float | None, typer.Option(help="AdamW weight decay (1e-4).")] = None,
+    label_smoothing: Annotated[float | None, typer.Option(help="Cross-entropy label smoothing (0).")] = None,
+    schedule: Annotated[str | None, typer.Option(help="lr schedule: plateau or cosine (plateau).")] = None,
+    warmup: Annotated[int | None, typer.Option(help="Warm-up epochs of the cosine schedule (0).")] = None,
     select: Annotated[
-        Optional[str],
+        str | None,
         typer.Option(help="best.pt keeps the epoch with the best val loss, accuracy, or the last one (loss)."),
     ] = None,
     val_frac: Annotated[float, typer.Option(help="Share of each class's groups for validation.")] = 0.15,
@@ -121,20 +119,20 @@ def main(
         float, typer.Option(help="Share of each class's groups for test (0 with --test-data).")
     ] = 0.15,
     test_data: Annotated[
-        Optional[str],
+        str | None,
         typer.Option(help="Separate test folder (same class folders): all of --data then goes to train and val."),
     ] = None,
     folds: Annotated[
-        Optional[int],
+        int | None,
         typer.Option(
             help="Group k-fold: K runs on group-disjoint test folds and a "
             "summary (K = number of groups: leave-one-group-out)."
         ),
     ] = None,
     final: Annotated[bool, typer.Option(help="With --folds: then train the model to export on every clip.")] = True,
-    classes: Annotated[Optional[str], typer.Option(help="Comma list of class folders to use.")] = None,
-    num_classes: Annotated[Optional[int], typer.Option(help="Use the first N classes (sorted).")] = None,
-    split_dir: Annotated[Optional[str], typer.Option(help="UCF101 split files folder (classInd.txt, ...).")] = None,
+    classes: Annotated[str | None, typer.Option(help="Comma list of class folders to use.")] = None,
+    num_classes: Annotated[int | None, typer.Option(help="Use the first N classes (sorted).")] = None,
+    split_dir: Annotated[str | None, typer.Option(help="UCF101 split files folder (classInd.txt, ...).")] = None,
     split: Annotated[int, typer.Option(help="Which official split, K in trainlist0K.txt.")] = 1,
     seed: Annotated[str, typer.Option(help=f"Random seed (splits, init, shuffling).{LIST}")] = "0",
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
@@ -143,15 +141,15 @@ def main(
     ] = False,
     cache_dir: Annotated[str, typer.Option(help="Decoded-clip and feature cache.")] = str(CACHE_DIR),
     out: Annotated[
-        Optional[str],
+        str | None,
         typer.Option(
             help="Run folder (default artifacts/runs/<model>-<time>); for a "
             "sweep, the folder of its runs (default artifacts/runs/sweep-<time>)."
         ),
     ] = None,
-    resume: Annotated[Optional[str], typer.Option(help="Continue the run in this folder from its last.pt.")] = None,
+    resume: Annotated[str | None, typer.Option(help="Continue the run in this folder from its last.pt.")] = None,
     nproc: Annotated[
-        Optional[int],
+        int | None,
         typer.Option(
             help="Train data-parallel in N processes on this machine (one per "
             "GPU, or gloo on the CPU): runs torchrun for you."
@@ -163,9 +161,8 @@ def main(
 ) -> None:
     """Train one model and write its run folder; comma lists train the grid one run after another."""
     with one_line_errors():
-        from lrcn.train.sweep import parse_lists
-
         from lrcn.train.recipe import resolve, settings
+        from lrcn.train.sweep import parse_lists
 
         if resume:
             recipe, why = "default", ""  # a resumed run keeps its own saved settings

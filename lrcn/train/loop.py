@@ -57,11 +57,11 @@ def evaluate(model, loader, device, *, frozen_inputs=False) -> dict:
         labels.append(y.cpu())
     if not labels:
         return {"loss": float("nan"), "accuracy": float("nan"), "preds": [], "labels": [], "probs": []}
-    p, l = torch.cat(preds), torch.cat(labels)
+    p, truth = torch.cat(preds), torch.cat(labels)
     return {
-        "loss": total_loss / len(l),
-        "accuracy": float((p == l).float().mean()),
+        "loss": total_loss / len(truth),
+        "accuracy": float((p == truth).float().mean()),
         "preds": p.tolist(),
-        "labels": l.tolist(),
+        "labels": truth.tolist(),
         "probs": torch.cat(probs).tolist(),
     }

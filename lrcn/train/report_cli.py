@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -22,7 +22,7 @@ def main(
         ),
     ],
     out: Annotated[
-        Optional[str],
+        str | None,
         typer.Option(
             help="Where to write (default: the sweep folder when the runs are one "
             "vc-train sweep, else a new artifacts/reports/report-<time>)."

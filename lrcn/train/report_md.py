@@ -10,7 +10,6 @@ from urllib.parse import quote
 from lrcn.core.text import printable
 from lrcn.train.report import LABELS, RESULTS, Comparison, Run, fmt
 
-
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]{}()#+!|~>])")
 
 

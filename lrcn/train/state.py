@@ -59,7 +59,7 @@ class TrainState:
     """best.pt's score under the run's `select` (lrcn.train.levers.score); higher is better."""
 
     @classmethod
-    def from_checkpoint(cls, ckpt: dict) -> "TrainState":
+    def from_checkpoint(cls, ckpt: dict) -> TrainState:
         best = ckpt["best_val_loss"]
         score = ckpt.get("best_score")  # absent in checkpoints from before `select`: they kept the lowest loss
         return cls(
