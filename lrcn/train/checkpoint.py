@@ -6,11 +6,26 @@ from pathlib import Path
 
 import torch
 
-from lrcn.core.atomic import atomic_open, remove_stale_temps, write_json  # noqa: F401 - re-exported
+from lrcn.core.atomic import atomic_open, remove_stale_temps, write_json
 from lrcn.models.checkpoint import (
     CHECKPOINT_VERSION,
-    check_shapes,  # noqa: F401 - re-exported
+    CheckpointError,
+    check_shapes,
+    load_checkpoint,
+    model_from_checkpoint,
 )
+
+# What training code imports from here: writing lives in this module, reading in lrcn.models.
+__all__ = [
+    "CHECKPOINT_VERSION",
+    "CheckpointError",
+    "check_shapes",
+    "load_checkpoint",
+    "model_from_checkpoint",
+    "remove_stale_temps",
+    "save_checkpoint",
+    "write_json",
+]
 
 
 def save_checkpoint(path: str | Path, state: dict) -> None:
