@@ -179,19 +179,7 @@ class MultiStream:
         self._started = False
 
     def stats(self, i: int) -> StreamStats:
-        s = self.slots[i]
-        lat = np.asarray(s.state.latencies_ms) if s.state.latencies_ms else None
-        end = s.t_end if s.t_end is not None else time.perf_counter()
-        return StreamStats(
-            read=s.source.read,
-            processed=s.state.processed,
-            predictions=s.state.predictions,
-            seconds=end - s.t0 if s.t0 is not None else 0.0,
-            reconnects=getattr(s.source, "reconnects", 0),
-            due=s.feeder.due,
-            latency_p50_ms=None if lat is None else float(np.percentile(lat, 50)),
-            latency_p95_ms=None if lat is None else float(np.percentile(lat, 95)),
-        )
+        return slot_stats(self.slots[i])
 
     def fps(self, i: int) -> float:
         """Stream i's processed frames per second so far (cheap: no percentiles)."""
@@ -309,3 +297,19 @@ class MultiStream:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def slot_stats(s: _Slot) -> StreamStats:
+    """One stream's counters and latency percentiles so far (also for a slot already removed)."""
+    lat = np.asarray(s.state.latencies_ms) if s.state.latencies_ms else None
+    end = s.t_end if s.t_end is not None else time.perf_counter()
+    return StreamStats(
+        read=s.source.read,
+        processed=s.state.processed,
+        predictions=s.state.predictions,
+        seconds=end - s.t0 if s.t0 is not None else 0.0,
+        reconnects=getattr(s.source, "reconnects", 0),
+        due=s.feeder.due,
+        latency_p50_ms=None if lat is None else float(np.percentile(lat, 50)),
+        latency_p95_ms=None if lat is None else float(np.percentile(lat, 95)),
+    )

@@ -22,7 +22,7 @@ import numpy as np
 
 from lrcn.core.errors import LrcnError
 from lrcn.runtime.mailbox import Mailbox
-from lrcn.runtime.scheduler import Feeder, MultiStream, StreamEnd, _close_source, _Slot
+from lrcn.runtime.scheduler import Feeder, MultiStream, StreamEnd, _close_source, _Slot, slot_stats
 from lrcn.runtime.stream import StreamConfig, StreamPrediction, StreamStats
 from lrcn.serve.config import StreamSettings
 from lrcn.serve.eventlog import EventLog
@@ -74,21 +74,6 @@ class LiveMulti(MultiStream):
         pred = super()._prediction(s, item, raw, ms, wall, mono)
         pred.slot = s  # which stream generation it belongs to (a name can be removed and added again)
         return pred
-
-
-def slot_stats(s: _Slot) -> StreamStats:
-    lat = np.asarray(s.state.latencies_ms) if s.state.latencies_ms else None
-    end = s.t_end if s.t_end is not None else time.perf_counter()
-    return StreamStats(
-        read=s.source.read,
-        processed=s.state.processed,
-        predictions=s.state.predictions,
-        seconds=end - s.t0 if s.t0 is not None else 0.0,
-        reconnects=getattr(s.source, "reconnects", 0),
-        due=s.feeder.due,
-        latency_p50_ms=None if lat is None else float(np.percentile(lat, 50)),
-        latency_p95_ms=None if lat is None else float(np.percentile(lat, 95)),
-    )
 
 
 @dataclass
