@@ -50,6 +50,7 @@ NONSENSE = [  # (command, options, what the one refusal line says); each exits 2
     ("vc-run", ["--smooth", "0"], "--smooth must be >= 1"),
     ("vc-run", ["--threshold", "2"], "--threshold must be in [0, 1]"),
     ("vc-run", ["--sample-fps", "-1"], "--sample-fps must be >= 0"),
+    ("vc-run", ["--max-frames", "0"], "--max-frames must be >= 1"),  # StreamConfig's max_frames, mapped
 ]
 
 

@@ -148,7 +148,7 @@ def test_timeouts_are_refused_when_not_positive(fake):
     for opt in ("--stream-timeout", "--decode-timeout"):
         r, _ = vc_run_timed("x.avi", "--model", fake, opt, "0")
         assert r.exit_code == 2 and f"{opt} must be > 0 seconds" in r.output
-    with pytest.raises(ValueError, match="--stream-timeout must be > 0"):
+    with pytest.raises(ValueError, match="^timeout_s must be > 0"):
         S.LiveSource("http://127.0.0.1:9/x", timeout_s=0)
 
 

@@ -39,9 +39,9 @@ print("ok", p.label)
 
 
 def test_session_config_refuses_nonsense():
-    with pytest.raises(ValueError, match="--device must be one of"):
+    with pytest.raises(ValueError, match="^device must be one of"):
         SessionConfig(device="tpu")
-    with pytest.raises(ValueError, match="--threads must be >= 1"):
+    with pytest.raises(ValueError, match="^threads must be >= 1"):
         SessionConfig(threads=0)
 
 

@@ -13,9 +13,17 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from lrcn.core.checks import with_flags
 from lrcn.core.text import printable
 from lrcn.runtime.console import err_console, fail, one_line_errors
 from lrcn.runtime.entry import App
+
+STREAM_FLAGS = {  # StreamConfig's parameters -> vc-run's flags, for its errors
+    "sample_fps": "--sample-fps",
+    "smooth": "--smooth",
+    "threshold": "--threshold",
+    "max_frames": "--max-frames",
+}
 
 app = App(add_completion=False, help=__doc__, no_args_is_help=False)
 
@@ -165,14 +173,17 @@ def main(
         from lrcn.runtime.stream import StreamConfig
         from lrcn.runtime.streamlist import is_stream_list
 
-        scfg = StreamConfig(
-            sample_fps=sample_fps,
-            stateful=stateful,
-            smooth=smooth,
-            threshold=threshold or 0.0,
-            max_frames=max_frames,
-            realtime=show and not fast,
-        )
+        try:
+            scfg = StreamConfig(
+                sample_fps=sample_fps,
+                stateful=stateful,
+                smooth=smooth,
+                threshold=threshold or 0.0,
+                max_frames=max_frames,
+                realtime=show and not fast,
+            )
+        except ValueError as e:  # the library names its parameters; the user typed flags
+            raise fail(with_flags(str(e), STREAM_FLAGS), 2) from None
         if timeline:  # one file, stream mode as fast as it decodes; events and sinks as in stream mode
             from lrcn.runtime.run_timeline import check_timeline, run_timeline
 

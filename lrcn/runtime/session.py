@@ -40,9 +40,9 @@ class SessionConfig:
 
     def __post_init__(self) -> None:
         if self.device not in DEVICES:
-            raise ValueError(f"--device must be one of {', '.join(DEVICES)}, got {self.device!r}")
+            raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
         if self.threads is not None and self.threads < 1:
-            raise ValueError(f"--threads must be >= 1, got {self.threads}")
+            raise ValueError(f"threads must be >= 1, got {self.threads}")
 
 
 def provider_failure_reason(text: str) -> str:

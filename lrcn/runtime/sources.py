@@ -80,7 +80,7 @@ class FileSource:
         self.timeout_s = timeout_s
         self._decoder: DecodeThread | None = None
         if timeout_s <= 0:
-            raise ValueError(f"--stream-timeout must be > 0, got {timeout_s}")
+            raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
         if not self.path.is_file():
             raise VideoError(f"{self.path}: no such file")
 
@@ -169,7 +169,7 @@ class LiveSource:
         self, target: int | str, *, reconnect: int = 5, backoff_s: float = 0.5, timeout_s: float = STREAM_TIMEOUT_S
     ):
         if timeout_s <= 0:
-            raise ValueError(f"--stream-timeout must be > 0, got {timeout_s}")
+            raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
         self.target, self.reconnect, self.backoff_s, self.timeout_s = target, reconnect, backoff_s, timeout_s
         self.name = f"camera {target}" if isinstance(target, int) else str(target)
         self.reconnects = 0

@@ -45,13 +45,13 @@ class StreamConfig:
 
     def __post_init__(self) -> None:
         if self.sample_fps is not None and self.sample_fps < 0:
-            raise ValueError(f"--sample-fps must be >= 0, got {self.sample_fps}")
+            raise ValueError(f"sample_fps must be >= 0, got {self.sample_fps}")
         if self.smooth < 1:
-            raise ValueError(f"--smooth must be >= 1, got {self.smooth}")
+            raise ValueError(f"smooth must be >= 1, got {self.smooth}")
         if not 0.0 <= self.threshold <= 1.0:
-            raise ValueError(f"--threshold must be in [0, 1], got {self.threshold}")
+            raise ValueError(f"threshold must be in [0, 1], got {self.threshold}")
         if self.max_frames is not None and self.max_frames < 1:
-            raise ValueError(f"--max-frames must be >= 1, got {self.max_frames}")
+            raise ValueError(f"max_frames must be >= 1, got {self.max_frames}")
 
 
 @dataclass
