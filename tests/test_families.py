@@ -54,6 +54,7 @@ def test_a_bad_spec_is_refused():
         FamilySpec("x", "x", normalisation="zscore")
 
 
+@pytest.mark.slow  # real-time waits or a real training run: out of make test-fast
 def test_a_fourth_family_builds_and_trains_through_the_normal_path(toy_family, tiny_data, tmp_path):
     import torch
     from toy_family import PatchEncoder

@@ -79,6 +79,7 @@ def test_split_fractions_and_test_folder(tmp_path):
         make_splits(DataConfig(root=str(tmp_path / "train"), test_root=str(tmp_path / "test"), test_fraction=0), 0)
 
 
+@pytest.mark.slow  # real-time waits or a real training run: out of make test-fast
 def test_vc_train_folds_end_to_end_and_vc_report(tiny_data, tmp_path):
     """--folds 2 on the tiny set: two fold runs, a final model, the summary, and vc-report shows it."""
     import json

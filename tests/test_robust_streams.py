@@ -50,6 +50,7 @@ def test_a_source_that_cannot_open_fails_in_one_line_within_its_timeout(fake, wh
     assert seconds < 15, seconds  # bounded by --stream-timeout (0.5 s), not by OpenCV's 30 s default
 
 
+@pytest.mark.slow  # real-time waits or a real training run: out of make test-fast
 def test_a_server_that_stops_and_comes_back_is_reconnected_with_a_summary(fake, monkeypatch):
     cam = MjpegServer(fps=50).start()
 
@@ -86,6 +87,7 @@ def test_a_server_that_stops_and_comes_back_is_reconnected_with_a_summary(fake, 
     assert seconds < 60  # 90 frames at 50 fps and one outage: a few seconds; 60 only stops a hang
 
 
+@pytest.mark.slow  # real-time waits or a real training run: out of make test-fast
 @pytest.mark.parametrize("after", ["garbage", "stall"])
 def test_a_stream_that_turns_to_garbage_or_stalls_ends_with_a_summary_and_one_error(fake, after, monkeypatch):
     cam = MjpegServer(fps=50).start()
@@ -152,6 +154,7 @@ def test_timeouts_are_refused_when_not_positive(fake):
         S.LiveSource("http://127.0.0.1:9/x", timeout_s=0)
 
 
+@pytest.mark.slow  # real-time waits or a real training run: out of make test-fast
 def test_a_file_whose_decoder_hangs_in_stream_mode_ends_within_its_timeout(fake, tmp_path, monkeypatch):
     class HangingCapture:
         """Three frames, then read() blocks the way a hung demuxer does."""
