@@ -290,3 +290,31 @@ def cuda_works() -> bool:
     if "CUDAExecutionProvider" not in ort.get_available_providers() or not shutil.which("nvidia-smi"):
         return False
     return subprocess.run(["nvidia-smi", "-L"], capture_output=True).returncode == 0
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium"
+"""Debian's chromium: playwright's own browser download is blocked on these machines."""
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def playwright_or_skip():
+    """playwright's sync API, or a skip that says what is missing (chromium or playwright)."""
+    import pytest
+
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed (pip install -e '.[dev]')")
+    if not Path(CHROMIUM).is_file():
+        pytest.skip("chromium not installed (apt-get install -y chromium; .ci/run does it)")
+    return sync_api
+
+
+def launch_chromium(p):
+    """Headless chromium from a started `sync_playwright()`."""
+    return p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)

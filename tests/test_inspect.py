@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -13,19 +12,10 @@ import urllib.request
 
 import pytest
 from conftest import REPO
+from helpers import launch_chromium, playwright_or_skip
 from typer.testing import CliRunner
 
 runner = CliRunner()
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def inspect_app():
@@ -137,20 +127,14 @@ def test_vc_export_inspect_prints_the_summary_and_serves(tiny_run, tmp_path, mon
 
 @pytest.mark.slow
 def test_netron_page_shows_the_graph_in_headless_chromium(exported_tiny_run, tmp_path):
-    if not os.path.exists(CHROMIUM) and not shutil.which("chromium"):
-        pytest.skip("chromium is not installed (apt-get install -y chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+    sync_api = playwright_or_skip()
     from lrcn.export.inspect import serve
 
     served = serve(exported_tiny_run, port=0)
     url = served.url
     try:
         with sync_api.sync_playwright() as p:
-            browser = p.chromium.launch(
-                executable_path=CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium"),
-                args=CHROMIUM_ARGS,
-                headless=True,
-            )
+            browser = launch_chromium(p)
             try:
                 page = browser.new_context().new_page()  # a fresh profile: Netron asks for consent first
                 page.goto(url)

@@ -4,33 +4,20 @@ Uses the system chromium (playwright's own browser download cannot reach its hos
 skips with the reason when chromium or the playwright package is missing.
 """
 
-import shutil
 from pathlib import Path
 
 import pytest
+from helpers import launch_chromium, playwright_or_skip
 from report_fakes import fake_run, fake_sweep
 
 pytestmark = pytest.mark.slow  # starts Chromium: the biggest share of `make test-fast` otherwise
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
 
 @pytest.fixture(scope="module")
 def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed (pip install -e '.[dev]')")
-    if not Path(CHROMIUM).is_file():
-        pytest.skip("chromium not installed (apt-get install -y chromium; .ci/run does it)")
+    sync_api = playwright_or_skip()
     with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        b = launch_chromium(p)
         yield b
         b.close()
 

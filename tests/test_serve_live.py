@@ -10,25 +10,12 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
-from pathlib import Path
 
 import pytest
-from helpers import MjpegServer, fake_model
+from helpers import MjpegServer, fake_model, launch_chromium, playwright_or_skip
 from serve_fixtures import BLACK, GREEN, Served, free_port, service, until
 
 pytest.importorskip("fastapi", reason="the serve extra is not installed (pip install -e '.[serve]')")
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture(scope="module")
@@ -45,9 +32,7 @@ def tiles(page) -> list[dict]:
 @pytest.mark.slow
 @pytest.mark.timeout(180)
 def test_acceptance_three_cameras_dashboard_metrics_sigterm(fake, tmp_path):
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed (pip install -e '.[dev]')")
-    if not Path(CHROMIUM).is_file():
-        pytest.skip("chromium not installed (apt-get install -y chromium; .ci/run does it)")
+    sync_api = playwright_or_skip()
     from prometheus_client.parser import text_string_to_metric_families
 
     cams = [MjpegServer([BLACK], fps=15).start() for _ in range(3)]
@@ -63,7 +48,7 @@ def test_acceptance_three_cameras_dashboard_metrics_sigterm(fake, tmp_path):
         states = lambda: {s["name"]: s["state"] for s in json.loads(served.get("/streams"))["streams"]}  # noqa: E731
         until(lambda: states() == {f"cam{i}": "running" for i in range(3)}, 30, "all three running")
         with sync_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+            browser = launch_chromium(p)
             page = browser.new_page()
             outside = []
 

@@ -85,7 +85,8 @@ def test_timeline_csv_and_bad_arguments(colour_model, long_video, tmp_path):
 
 
 def test_timeline_html_renders_in_chromium(colour_model, long_video, tmp_path):
-    from test_report_browser import CHROMIUM, open_offline
+    from helpers import launch_chromium, playwright_or_skip
+    from test_report_browser import open_offline
 
     path, known = long_video
     out = tmp_path / "t.html"
@@ -93,13 +94,9 @@ def test_timeline_html_renders_in_chromium(colour_model, long_video, tmp_path):
     assert r.exit_code == 0, r.output
     text = out.read_text()
     assert "<script" not in text and "http://" not in text.replace('xmlns="http://www.w3.org/2000/svg"', "")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed")
-    from pathlib import Path
-
-    if not Path(CHROMIUM).is_file():
-        pytest.skip("chromium not installed (apt-get install -y chromium; .ci/run does it)")
+    sync_api = playwright_or_skip()
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"], headless=True)
+        browser = launch_chromium(p)
         try:
             page, outside, errors = open_offline(browser, out)
             assert outside == [] and errors == []
