@@ -128,6 +128,19 @@ def xvfb():
     if not number.isdigit():
         proc.kill()
         pytest.skip("Xvfb did not start")
+    # Xvfb names its display as soon as it listens; wait until it serves a client (a screenshot), so the
+    # first window of the test never races the server's start (seen once in a full run: no window)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        probe = subprocess.run(
+            ["import", "-display", f":{number}", "-window", "root", "png:-"],
+            capture_output=True,
+            timeout=20,
+            check=False,
+        )
+        if probe.returncode == 0:
+            break
+        time.sleep(0.2)
     yield f":{number}"
     proc.terminate()
     proc.wait(timeout=10)

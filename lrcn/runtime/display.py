@@ -99,10 +99,14 @@ def check_window() -> None:
     """Refuse --show in one line where no window can open; OpenCV's GUI aborts the process there."""
     if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         raise LrcnError("--show: no display here (DISPLAY is not set); use --save out.mp4 instead")
-    try:  # a display variable can still point nowhere: probe in a child that is allowed to abort
-        ok = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, timeout=30).returncode == 0
-    except subprocess.TimeoutExpired:
-        ok = False
+    ok = False
+    for _ in range(2):  # a display variable can still point nowhere: probe in a child that is allowed to abort;
+        try:  # twice, since a display server that has just started can refuse its first client
+            ok = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, timeout=30).returncode == 0
+        except subprocess.TimeoutExpired:
+            ok = False
+        if ok:
+            break
     if not ok:
         raise LrcnError("--show: OpenCV cannot open a window here; use --save out.mp4 instead")
 
