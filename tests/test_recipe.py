@@ -71,3 +71,59 @@ def test_cosine_warmup_and_selection():
     assert score({"loss": 0.4, "accuracy": 0.8}, "accuracy", 3) > score(a, "accuracy", 1)  # ties: lower loss
     assert score(a, "last", 3) > score(b, "last", 2)
     assert score({"loss": float("nan"), "accuracy": float("nan")}, "loss", 1) < score(a, "loss", 1)
+
+
+def test_weight_average_is_the_exponential_average_of_every_step():
+    import torch
+
+    from lrcn.train.levers import WeightAverage
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2))
+    avg = WeightAverage(model, 0.9)
+    expect = model[0].weight.detach().clone()
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    for _ in range(5):
+        model(torch.randn(8, 3)).pow(2).sum().backward()
+        opt.step()
+        opt.zero_grad()
+        avg.update(model)
+        expect = 0.9 * expect + 0.1 * model[0].weight.detach()
+    assert torch.allclose(avg.model[0].weight, expect, atol=1e-6)
+    assert not torch.allclose(avg.model[0].weight, model[0].weight)  # an average, not a copy
+    assert int(avg.model[1].num_batches_tracked) == 5  # counters follow the model
+    assert not avg.model[1].running_mean.equal(torch.zeros(2))  # BatchNorm statistics are averaged too
+    assert not any(p.requires_grad for p in avg.model.parameters())
+
+
+def test_ema_run_keeps_and_tests_the_averaged_weights_and_resumes(tiny_data, tmp_path):
+    """best.pt's model is the average (what export takes); last.pt also holds the trained weights,
+    and --resume continues both, giving the same weights as one uninterrupted run."""
+    import json
+
+    import torch
+    from conftest import train_tiny
+    from rich.console import Console
+
+    from lrcn.train.run import train
+
+    cache = tmp_path / "cache"
+    whole = train_tiny(tiny_data, tmp_path / "whole", cache, epochs=3, ema=0.9)
+    last = torch.load(whole / "last.pt", weights_only=True)
+    assert set(last["model"]) == set(last["trained_model"])
+    w = "encoder.fc.weight"
+    assert not torch.equal(last["model"][w], last["trained_model"][w])
+    assert json.loads((whole / "config.json").read_text())["train"]["ema"] == 0.9
+
+    part = train_tiny(tiny_data, tmp_path / "part", cache, epochs=2, ema=0.9)
+    train(*_configs_for_resume(tiny_data, tmp_path, cache), resume=str(part), epochs=3, console=Console(quiet=True))
+    resumed = torch.load(part / "last.pt", weights_only=True)
+    for key in ("model", "trained_model"):
+        for name, t in last[key].items():
+            assert torch.allclose(resumed[key][name].float(), t.float(), atol=1e-5), (key, name)
+
+
+def _configs_for_resume(data, tmp_path, cache):
+    from conftest import tiny_configs
+
+    return tiny_configs(data, tmp_path / "unused", cache)

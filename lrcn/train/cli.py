@@ -45,6 +45,7 @@ FLAGS = {
     "select": "--select",
     "warmup_epochs": "--warmup",
     "weight_decay": "--weight-decay",
+    "ema": "--ema",
 }
 """The configs' parameters -> this CLI's flags, for its error messages."""
 
@@ -110,6 +111,10 @@ def main(
     label_smoothing: Annotated[float | None, typer.Option(help="Cross-entropy label smoothing (0).")] = None,
     schedule: Annotated[str | None, typer.Option(help="lr schedule: plateau or cosine (plateau).")] = None,
     warmup: Annotated[int | None, typer.Option(help="Warm-up epochs of the cosine schedule (0).")] = None,
+    ema: Annotated[
+        float | None,
+        typer.Option(help="Average the weights over training steps with this decay, e.g. 0.99 (0: off)."),
+    ] = None,
     select: Annotated[
         str | None,
         typer.Option(help="best.pt keeps the epoch with the best val loss, accuracy, or the last one (loss)."),
@@ -185,6 +190,7 @@ def main(
                 "schedule": schedule,
                 "warmup": warmup,
                 "select": select,
+                "ema": ema,
                 "augment": augment,
             },
         )
@@ -263,6 +269,7 @@ def main(
                 schedule=r["schedule"],
                 warmup_epochs=r["warmup"],
                 select=r["select"],
+                ema=r["ema"],
                 recipe=recipe,
                 recipe_why=why,
                 steps_per_epoch=steps_per_epoch,

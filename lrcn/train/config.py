@@ -92,6 +92,9 @@ class TrainConfig:
     schedule: str = "plateau"
     """plateau: halve the lr when val loss stalls; cosine: linear warm-up then cosine decay to 0."""
     warmup_epochs: int = 0
+    ema: float = 0.0
+    """Decay of an exponential moving average of the weights, per optimizer step (0: off). With it
+    on, validation, best.pt, the test and export use the averaged weights."""
     select: str = "loss"
     """Which epoch best.pt keeps: loss (lowest val loss), accuracy (highest val accuracy, ties by
     loss) or last (the final epoch; val is then only watched)."""
@@ -110,6 +113,8 @@ class TrainConfig:
         problems += one_of(self, optimizer=OPTIMIZERS, device=DEVICES)
         if not self.lr > 0:
             problems.append(f"lr must be > 0, got {self.lr}")
+        if not 0 <= self.ema < 1:
+            problems.append(f"ema must be in [0, 1), got {self.ema}")
         if not 0 <= self.label_smoothing < 1:
             problems.append(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
         problems += one_of(self, schedule=SCHEDULES, select=SELECTS) + at_least(self, warmup_epochs=0)

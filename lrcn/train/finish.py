@@ -39,7 +39,7 @@ def evaluate(s: Session, split: str, workers: int) -> dict:
     """loop.evaluate over one whole split, each clip once over all ranks, with the unwrapped model."""
     bs = s.cfg.train.batch_size
     return distributed.evaluate_split(
-        s.model,
+        s.judged,
         s.datasets[split],
         lambda ds: loader(ds, bs, False, workers, 0),
         s.ranks,
@@ -59,7 +59,7 @@ def finish(s: Session, state: TrainState) -> Path:
         s.ranks,
         lambda: load_checkpoint(out / "best.pt") if (out / "best.pt").is_file() else load_checkpoint(out / "last.pt"),
     )
-    s.model.load_state_dict(best["model"])
+    s.judged.load_state_dict(best["model"])
     results = {k: evaluate(s, k, 0) for k in SPLITS}
     if not s.ranks.is_main:
         return out

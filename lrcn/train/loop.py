@@ -14,7 +14,16 @@ def _forward(model: nn.Module, x: torch.Tensor, frozen_inputs: bool) -> torch.Te
 
 
 def train_one_epoch(
-    model, loader, optimizer, device, *, frozen_inputs=False, max_steps=None, on_step=None, label_smoothing: float = 0.0
+    model,
+    loader,
+    optimizer,
+    device,
+    *,
+    frozen_inputs=False,
+    max_steps=None,
+    on_step=None,
+    label_smoothing: float = 0.0,
+    after_step=None,
 ) -> dict:
     """Returns {"loss", "accuracy", "clips_per_s", "clips"} over the clips seen this epoch."""
     model.train()
@@ -28,6 +37,8 @@ def train_one_epoch(
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        if after_step:
+            after_step()
         n = y.shape[0]
         total_loss += loss.item() * n
         correct += int((logits.argmax(1) == y).sum())

@@ -25,6 +25,7 @@ DEFAULTS: dict[str, object] = {
     "schedule": "plateau",
     "warmup": 0,
     "select": "loss",
+    "ema": 0.0,
     "augment": None,
 }
 RECIPES: dict[str, dict[str, object]] = {

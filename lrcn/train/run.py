@@ -39,7 +39,7 @@ from lrcn.train.checkpoint import remove_stale_temps, save_checkpoint, write_jso
 from lrcn.train.config import DataConfig, TrainConfig, from_dict, preprocess_spec
 from lrcn.train.distributed import Ranks
 from lrcn.train.finish import evaluate, finish, loader
-from lrcn.train.levers import make_scheduler, score, step_scheduler
+from lrcn.train.levers import WeightAverage, make_scheduler, score, step_scheduler
 from lrcn.train.loop import train_one_epoch
 from lrcn.train.state import SPLITS, Configs, Prepared, Session, TrainState
 
@@ -244,6 +244,7 @@ def _session(
         datasets,
         optimizer,
         scheduler,
+        WeightAverage(model, cfg.train.ema) if cfg.train.ema > 0 else None,
     )
 
 
@@ -251,7 +252,13 @@ def _resume(s: Session, ckpt: dict | None) -> TrainState:
     if ckpt is None:
         return TrainState()
     check_shapes(s.cfg.model, ckpt["model"], s.out / "last.pt")  # the data may now give another class count
-    s.model.load_state_dict(ckpt["model"])
+    if s.average is not None and "trained_model" in ckpt:
+        s.model.load_state_dict(ckpt["trained_model"])
+        s.average.model.load_state_dict(ckpt["model"])
+    else:
+        s.model.load_state_dict(ckpt["model"])
+        if s.average is not None:  # a checkpoint without an average: start it from these weights
+            s.average.model.load_state_dict(ckpt["model"])
     s.optimizer.load_state_dict(ckpt["optimizer"])
     s.scheduler.load_state_dict(ckpt["scheduler"])
     s.console.print(f"resuming {safe(s.out)} after epoch {ckpt['epoch']}")
@@ -283,6 +290,7 @@ def _epoch(s: Session, state: TrainState, epoch: int, select: str) -> None:
             max_steps=tc.steps_per_epoch,
             on_step=on_step,
             label_smoothing=tc.label_smoothing,
+            after_step=(lambda: s.average.update(s.model)) if s.average is not None else None,
         )
     tr = distributed.reduce_epoch(s.ranks, tr, s.device)
     ev = evaluate(s, select, tc.workers)
@@ -309,7 +317,8 @@ def _epoch(s: Session, state: TrainState, epoch: int, select: str) -> None:
         state.epochs_since_best += 1
     if s.ranks.is_main:
         ck = {
-            "model": s.model.state_dict(),
+            "model": s.judged.state_dict(),  # the averaged weights when ema is on: what export takes
+            **({"trained_model": s.model.state_dict()} if s.average is not None else {}),
             "optimizer": s.optimizer.state_dict(),
             "scheduler": s.scheduler.state_dict(),
             "config": s.config,

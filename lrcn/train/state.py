@@ -106,3 +106,10 @@ class Session:
     datasets: dict[str, Any]
     optimizer: Any
     scheduler: Any
+    average: Any = None
+    """levers.WeightAverage when TrainConfig.ema is on: what is evaluated, kept and tested."""
+
+    @property
+    def judged(self) -> Any:
+        """The model that validation, the checkpoints' weights and the test use."""
+        return self.average.model if self.average is not None else self.model
