@@ -125,6 +125,10 @@ def test_vc_train_folds_end_to_end_and_vc_report(tiny_data, tmp_path):
     assert len(paths) == len(set(paths)) == 36
     cfg = json.loads((out / "fold-1" / "config.json").read_text())
     assert cfg["train"]["recipe"] == "small-real" and cfg["data"]["img_size"] == 32
+    # the recipe reached the run: its flip dropped for move_down_right, every non-test clip trains
+    assert "flip off: class names say left or right (move_down_right)" in r.output
+    assert cfg["data"]["augment"] == ["crop", "temporal"] and cfg["data"]["val_fraction"] == 0.0
+    assert (cfg["train"]["epochs"], cfg["train"]["select"]) == (1, "last")  # --epochs given wins
     rep = CliRunner().invoke(report_app, [str(out)])
     assert rep.exit_code == 0, rep.output
     assert "2-fold test accuracy" in rep.output and (out / "folds.md").is_file()

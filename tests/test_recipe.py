@@ -48,8 +48,12 @@ def test_default_recipe_is_the_old_defaults_and_given_options_win():
         TrainConfig.select,
         None,
     )
+    assert (d["ema"], d["val_frac"]) == (TrainConfig.ema, DataConfig.val_fraction)
     s = recipe.settings("small-real", {"img_size": "96", "augment": None})
-    assert s["img_size"] == "96" and "flip" not in s["augment"] and s["schedule"] == "cosine"
+    assert s["img_size"] == "96" and "flip" in s["augment"] and s["schedule"] == "cosine"
+    assert (s["epochs"], s["ema"], s["select"], s["val_frac"]) == (40, 0.0, "last", 0.0)
+    assert recipe.settings("small-real", {"val_frac": 0.2})["val_frac"] == 0.2
+    assert recipe.settings("small-real", {"val_frac": 0.0, "ema": 0.99})["ema"] == 0.99
 
 
 def test_cosine_warmup_and_selection():
@@ -127,3 +131,28 @@ def _configs_for_resume(data, tmp_path, cache):
     from conftest import tiny_configs
 
     return tiny_configs(data, tmp_path / "unused", cache)
+
+
+def test_flip_is_dropped_when_a_class_name_has_a_side():
+    assert recipe.sided(["move_left", "SwipeRight", "turn-clockwise", "hug", "upright", "bright_flash"]) == [
+        "move_left",
+        "SwipeRight",
+        "turn-clockwise",
+    ]
+    chosen = {"augment": "crop,temporal,flip", "epochs": 40}
+    kept, why = recipe.without_flip(chosen, ["hug", "kick", "point"])
+    assert kept == chosen and why == ""
+    dropped, why = recipe.without_flip(chosen, ["grow", "move_down_right", "move_left"])
+    assert dropped["augment"] == "crop,temporal" and dropped["epochs"] == 40
+    assert "move_down_right, move_left" in why and "--augment crop,temporal,flip" in why
+    assert recipe.without_flip({"augment": "flip"}, ["move_left"])[0]["augment"] == "none"
+    assert recipe.without_flip({"augment": None}, ["move_left"]) == ({"augment": None}, "")
+
+
+def test_class_counts_lists_only_the_used_folders(tmp_path):
+    root = _folder(tmp_path, 6)
+    (root / "empty").mkdir()
+    assert recipe.class_counts(root) == {"c0": 3, "c1": 3}
+    assert recipe.class_counts(root, classes=["c1"]) == {"c1": 3}
+    assert recipe.class_counts(root, num_classes=1) == {"c0": 3}
+    assert recipe.class_counts(tmp_path / "missing") == {}

@@ -86,6 +86,7 @@ def test_empty_val_or_test_split_is_warned_about():
     from lrcn.train.run import split_warnings
 
     assert split_warnings({"train": 24, "val": 3, "test": 3}) == []
+    assert split_warnings({"train": 24, "val": 0, "test": 3}, select="last") == []  # nothing is chosen on val
     both = split_warnings({"train": 24, "val": 0, "test": 0})
     assert len(both) == 2 and both[0].startswith("no validation clips: the best checkpoint is chosen on training loss")
     assert "3 or more groups" in both[0] and both[1] == "no test clips: metrics.json will have no test accuracy"

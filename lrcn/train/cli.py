@@ -119,7 +119,9 @@ def main(
         str | None,
         typer.Option(help="best.pt keeps the epoch with the best val loss, accuracy, or the last one (loss)."),
     ] = None,
-    val_frac: Annotated[float, typer.Option(help="Share of each class's groups for validation.")] = 0.15,
+    val_frac: Annotated[
+        float | None, typer.Option(help="Share of each class's groups for validation (0.15; 0 trains on them).")
+    ] = None,
     test_frac: Annotated[
         float, typer.Option(help="Share of each class's groups for test (0 with --test-data).")
     ] = 0.15,
@@ -166,7 +168,7 @@ def main(
 ) -> None:
     """Train one model and write its run folder; comma lists train the grid one run after another."""
     with one_line_errors():
-        from lrcn.train.recipe import resolve, settings
+        from lrcn.train.recipe import class_counts, resolve, settings, without_flip
         from lrcn.train.sweep import parse_lists
 
         if resume:
@@ -191,9 +193,13 @@ def main(
                 "warmup": warmup,
                 "select": select,
                 "ema": ema,
+                "val_frac": val_frac,
                 "augment": augment,
             },
         )
+        if augment is None and not resume:  # the recipe's flip, unless the class names have a side
+            r, flip_why = without_flip(r, list(class_counts(data, _csv(classes), num_classes)))
+            why = f"{why}\n{flip_why}" if flip_why else why
         lists = parse_lists(
             {
                 "model": model,
@@ -255,7 +261,7 @@ def main(
                 split=split,
                 augment=[a for a in _csv(r["augment"]) or [] if a != "none"],
                 cache_dir=cache_dir,
-                val_fraction=val_frac,
+                val_fraction=float(r["val_frac"]),
                 test_fraction=0.0 if test_data else test_frac,
                 test_root=test_data,
                 folds=folds,

@@ -127,9 +127,12 @@ def _datasets(model, prepared: Prepared, spec, cfg: Configs, device, console: Co
     }, False
 
 
-def split_warnings(sizes: dict[str, int], *, group_split: bool = True, skipped: int = 0) -> list[str]:
+def split_warnings(
+    sizes: dict[str, int], *, group_split: bool = True, skipped: int = 0, select: str = "loss"
+) -> list[str]:
     """One line per empty val/test split: the run still trains, but its numbers mean less.
-    The reason is named only where it is known: the group-aware split and no unreadable files."""
+    The reason is named only where it is known: the group-aware split and no unreadable files.
+    With select "last" no validation clips is no loss (nothing is chosen on them): no line."""
     why = (
         "the group-aware split gives a class's clips to val and test only when it has 3 or more groups "
         "(v_<Class>_gNN_cMM; a file without that pattern is a group of its own)"
@@ -137,7 +140,7 @@ def split_warnings(sizes: dict[str, int], *, group_split: bool = True, skipped: 
     if not group_split or skipped:
         why = "see splits.json" + (" and skipped.json" if skipped else "")
     out = []
-    if sizes.get("train") and not sizes.get("val"):
+    if sizes.get("train") and not sizes.get("val") and select != "last":
         out.append(f"no validation clips: the best checkpoint is chosen on training loss ({why})")
     if sizes.get("train") and not sizes.get("test"):
         out.append("no test clips: metrics.json will have no test accuracy" + ("" if out else f" ({why})"))
@@ -220,7 +223,10 @@ def _session(
     )
     if cfg.train.recipe_why:
         console.print(cfg.train.recipe_why)
-    for line in split_warnings(prepared.sizes(), group_split=not cfg.data.split_dir, skipped=len(prepared.skipped)):
+    sizes, split_dir = prepared.sizes(), cfg.data.split_dir
+    for line in split_warnings(
+        sizes, group_split=not split_dir, skipped=len(prepared.skipped), select=cfg.train.select
+    ):
         console.print(f"[yellow]warning:[/] {safe(line)}")
     datasets, frozen_inputs = _datasets(model, prepared, spec, cfg, device, console, ranks)
     net, net_frozen = distributed.wrap(model, ranks, device, frozen_inputs)  # `model` stays the unwrapped one
