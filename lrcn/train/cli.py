@@ -92,13 +92,17 @@ def main(
     ] = None,
     lr: Annotated[str | None, typer.Option(help=f"Learning rate (1e-3).{LIST}")] = None,
     batch_size: Annotated[str | None, typer.Option(help=f"Clips per batch (8).{LIST}")] = None,
-    epochs: Annotated[int | None, typer.Option(help="Epochs (default 15; with --resume, the new total).")] = None,
+    epochs: Annotated[
+        int | None, typer.Option(help="Epochs (15; small-real 40; with --resume, the new total).")
+    ] = None,
     steps_per_epoch: Annotated[int | None, typer.Option(help="Cap optimizer steps per epoch.")] = None,
     workers: Annotated[int, typer.Option(help="DataLoader workers.")] = 0,
     patience: Annotated[int | None, typer.Option(help="Early stop after N epochs without better val loss.")] = None,
     augment: Annotated[
         str | None,
-        typer.Option(help="Comma list of flip,crop,color,temporal (off by default); 'none' turns a recipe's off."),
+        typer.Option(
+            help="Comma list of flip,crop,color,temporal (off; small-real crop,temporal,flip); 'none' turns a recipe's off."
+        ),
     ] = None,
     recipe: Annotated[
         str,
@@ -117,10 +121,12 @@ def main(
     ] = None,
     select: Annotated[
         str | None,
-        typer.Option(help="best.pt keeps the epoch with the best val loss, accuracy, or the last one (loss)."),
+        typer.Option(
+            help="best.pt keeps the epoch with the best val loss, accuracy, or the last one (loss; small-real last)."
+        ),
     ] = None,
     val_frac: Annotated[
-        float | None, typer.Option(help="Share of each class's groups for validation (0.15; 0 trains on them).")
+        float | None, typer.Option(help="Share of each class's groups for validation (0.15; small-real 0: they train).")
     ] = None,
     test_frac: Annotated[
         float, typer.Option(help="Share of each class's groups for test (0 with --test-data).")
