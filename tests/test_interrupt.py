@@ -227,3 +227,23 @@ def test_stale_temps_of_dead_writers_are_removed(tmp_path):
     (tmp_path / "last.pt").write_bytes(b"x")
     assert sorted(p.name for p in remove_stale_temps(tmp_path)) == sorted([torn.name, huge.name])
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([mine.name, "last.pt", "notes.tmp"])
+
+
+def test_ctrl_c_while_a_checkpoint_is_written_waits_for_the_write():
+    """The race the test above once lost: SIGINT after last.pt was written but before its epoch
+    was recorded made vc-train name the epoch before. Inside the block it is held until the end."""
+    import os
+
+    from lrcn.train.run import interrupts_deferred
+
+    done = []
+    with pytest.raises(KeyboardInterrupt):
+        with interrupts_deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)  # the handler has run by now; the block goes on
+            done.append("written")
+            done.append("recorded")
+    assert done == ["written", "recorded"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+    with interrupts_deferred():
+        pass  # no signal, nothing raised

@@ -13,7 +13,10 @@ where ranks meet are calls into lrcn.train.distributed, each a no-op in a single
 from __future__ import annotations
 
 import random
+import signal
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, replace
 from datetime import datetime
 from pathlib import Path
@@ -52,6 +55,24 @@ class TrainingInterrupted(KeyboardInterrupt):
     The epoch in progress is discarded: last.pt is the last completed epoch, so a resume
     replays the same per-epoch seeds and stays exact.
     """
+
+
+@contextmanager
+def interrupts_deferred():
+    """SIGINT during the block is held and raised as KeyboardInterrupt when it ends (main thread
+    only; elsewhere the block runs as is). Without it a Ctrl-C between writing last.pt and
+    recording its epoch made vc-train name the epoch before the one on disk."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if held:
+            raise KeyboardInterrupt
 
 
 def pick_device(name: str) -> torch.device:
@@ -321,22 +342,23 @@ def _epoch(s: Session, state: TrainState, epoch: int, select: str) -> None:
         state.best_val_loss, state.best_score, state.epochs_since_best = ev["loss"], now, 0
     else:
         state.epochs_since_best += 1
-    if s.ranks.is_main:
-        ck = {
-            "model": s.judged.state_dict(),  # the averaged weights when ema is on: what export takes
-            **({"trained_model": s.model.state_dict()} if s.average is not None else {}),
-            "optimizer": s.optimizer.state_dict(),
-            "scheduler": s.scheduler.state_dict(),
-            "config": s.config,
-            **state.checkpoint_fields(epoch),
-        }
-        # at every instant on disk: a last.pt has a best.pt beside it, and best.pt is never the later epoch
-        order = ("last.pt", "best.pt") if (s.out / "last.pt").exists() else ("best.pt", "last.pt")
-        for name in order:
-            if improved or name == "last.pt":
-                save_checkpoint(s.out / name, ck)
-        write_json(s.out / "history.json", state.history)
-    state.epoch = epoch  # saved: an interrupt from here on resumes after it
+    with interrupts_deferred():  # Ctrl-C waits: the epoch on disk and the one vc-train names always agree
+        if s.ranks.is_main:
+            ck = {
+                "model": s.judged.state_dict(),  # the averaged weights when ema is on: what export takes
+                **({"trained_model": s.model.state_dict()} if s.average is not None else {}),
+                "optimizer": s.optimizer.state_dict(),
+                "scheduler": s.scheduler.state_dict(),
+                "config": s.config,
+                **state.checkpoint_fields(epoch),
+            }
+            # at every instant on disk: a last.pt has a best.pt beside it, and best.pt is never the later epoch
+            order = ("last.pt", "best.pt") if (s.out / "last.pt").exists() else ("best.pt", "last.pt")
+            for name in order:
+                if improved or name == "last.pt":
+                    save_checkpoint(s.out / name, ck)
+            write_json(s.out / "history.json", state.history)
+        state.epoch = epoch  # saved: an interrupt from here on resumes after it
     s.console.print(
         f"epoch {epoch}: train loss {tr['loss']:.3f} acc {tr['accuracy']:.3f} | "
         f"{select} loss {ev['loss']:.3f} acc {ev['accuracy']:.3f} | {seconds:.1f}s"
