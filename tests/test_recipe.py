@@ -91,7 +91,7 @@ def test_weight_average_is_the_exponential_average_of_every_step():
         model(torch.randn(8, 3)).pow(2).sum().backward()
         opt.step()
         opt.zero_grad()
-        avg.update(model)
+        avg.update()
         expect = 0.9 * expect + 0.1 * model[0].weight.detach()
     assert torch.allclose(avg.model[0].weight, expect, atol=1e-6)
     assert not torch.allclose(avg.model[0].weight, model[0].weight)  # an average, not a copy
@@ -106,7 +106,7 @@ def test_ema_run_keeps_and_tests_the_averaged_weights_and_resumes(tiny_data, tmp
     import json
 
     import torch
-    from conftest import train_tiny
+    from conftest import tiny_configs, train_tiny
     from rich.console import Console
 
     from lrcn.train.run import train
@@ -120,17 +120,11 @@ def test_ema_run_keeps_and_tests_the_averaged_weights_and_resumes(tiny_data, tmp
     assert json.loads((whole / "config.json").read_text())["train"]["ema"] == 0.9
 
     part = train_tiny(tiny_data, tmp_path / "part", cache, epochs=2, ema=0.9)
-    train(*_configs_for_resume(tiny_data, tmp_path, cache), resume=str(part), epochs=3, console=Console(quiet=True))
+    train(*tiny_configs(tiny_data, tmp_path / "unused", cache), resume=str(part), epochs=3, console=Console(quiet=True))
     resumed = torch.load(part / "last.pt", weights_only=True)
     for key in ("model", "trained_model"):
         for name, t in last[key].items():
             assert torch.allclose(resumed[key][name].float(), t.float(), atol=1e-5), (key, name)
-
-
-def _configs_for_resume(data, tmp_path, cache):
-    from conftest import tiny_configs
-
-    return tiny_configs(data, tmp_path / "unused", cache)
 
 
 def test_flip_is_dropped_when_a_class_name_has_a_side():
