@@ -70,7 +70,9 @@ def test_the_lock_pins_every_declared_dependency_within_its_range():
             continue  # another platform's package (onnxruntime against onnxruntime-gpu)
         version = locked_version(pins, req.name)
         assert version is not None, f"{req.name} ({extra or 'core'}) is not in requirements.lock: run make lock"
-        assert req.specifier.contains(version, prereleases=True), f"lock has {req.name}=={version}, pyproject says {req}"
+        assert req.specifier.contains(version, prereleases=True), (
+            f"lock has {req.name}=={version}, pyproject says {req}"
+        )
 
 
 @pytest.mark.skipif(os.environ.get("LRCN_UNLOCKED") == "1", reason="make test-latest runs without the lock")
