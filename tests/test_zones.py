@@ -92,23 +92,32 @@ def test_a_closed_zone_does_not_hold_the_others_back_and_the_last_close_closes_t
     assert src.closed.is_set()
 
 
+class Gated(Fake):
+    """A live source that yields frame 0, waits for `go`, yields 1..49, waits for `finish`, ends."""
+
+    def __init__(self):
+        super().__init__(n=50, live=True)
+        self.go, self.finish, self.sent = threading.Event(), threading.Event(), threading.Event()
+
+    def frames(self):
+        for f in super().frames():
+            yield f
+            if f.index == 0:
+                self.go.wait(5)
+        self.sent.set()
+        self.finish.wait(5)
+
+
 def test_live_zones_keep_only_the_newest_crop():
-    src = Fake(n=50, live=True)
+    src = Gated()
     (z,) = split_zones(src, [Zone("z", (0, 0, 1, 1))])
     it = z.frames()
-    first = next(it)
-    src_done = threading.Event()
-
-    def wait_source():
-        while src.read < 50:
-            threading.Event().wait(0.01)
-        src_done.set()
-
-    threading.Thread(target=wait_source, daemon=True).start()
-    assert src_done.wait(5)
-    rest = list(it)
-    # 49 crops went by while the consumer slept: it gets the newest at most (the end may replace it)
-    assert first.index == 0 and len(rest) <= 1 and all(f.index == 49 for f in rest)
+    assert next(it).index == 0
+    src.go.set()
+    assert src.sent.wait(5)  # set once the split thread came back for more: crop 49 was offered
+    assert next(it).index == 49  # 1..48 went by while the consumer slept: only the newest was kept
+    src.finish.set()
+    assert list(it) == []
 
 
 @pytest.mark.parametrize(
