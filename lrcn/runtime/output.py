@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from lrcn.core.atomic import atomic_open
-from lrcn.core.text import printable
+from lrcn.core.text import printable, utf8_text
 
 CSV_COLUMNS = ("source", "label", "probability", "top_k", "clips", "frames", "ms", "error")
 
@@ -62,7 +62,10 @@ def json_line(row: dict) -> str:
 
 
 def csv_text(value: object) -> object:
-    """A cell a spreadsheet shows as text: one starting with = + - @ (or tab, CR) would run as a formula."""
+    """A cell a spreadsheet shows as text: one starting with = + - @ (or tab, CR) would run as a formula.
+    The undecodable bytes of a file name are written as `\\xNN` (the file is UTF-8)."""
+    if isinstance(value, str):
+        value = utf8_text(value)
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value
     return value

@@ -24,7 +24,7 @@ from lrcn.core.text import printable
 from lrcn.runtime.console import err_console
 from lrcn.runtime.frame_source import FrameSource
 from lrcn.runtime.output import error_row, json_line, stream_line
-from lrcn.runtime.sources import FileSource, expand_inputs, is_live, open_source
+from lrcn.runtime.sources import FileSource, check_source, expand_inputs, is_live, open_source
 from lrcn.runtime.stream import StreamConfig
 from lrcn.runtime.streamlist import (
     is_stream_list,
@@ -70,6 +70,7 @@ def open_targets(sources: list[str], reconnect: int, timeout_s: float = STREAM_T
             found.append((name, s, None, error))
             continue
         try:
+            check_source(s)  # control characters, bad URLs and camera indices fail here, before any connection
             if is_live(s):
                 found.append((name, s, open_source(s, reconnect=reconnect, timeout_s=timeout_s), None))
             else:
