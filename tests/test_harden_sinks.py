@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import subprocess
 import threading
@@ -232,3 +233,40 @@ def test_a_full_disk_is_counted_and_reported_without_a_traceback(tmp_path, fake)
     assert re.match(
         r"sink jsonl:/dev/full: delivered 0, failed [1-9]\d*, dropped 0 \(last error: No space left on device\)$", line
     )
+
+
+# ------------------------------------------------------------------ finding 14: --save
+
+
+def test_save_is_created_at_the_check_and_a_symlink_planted_later_is_replaced(tmp_path, fake, monkeypatch):
+    """The old code checked --save's path at start but opened it after the model loaded: a symlink planted in
+    between was written through (here: over `victim`)."""
+    from lrcn.runtime import cli
+
+    out, victim = tmp_path / "out.mp4", tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    seen = {}
+    original = cli._classifier
+
+    def plant_then_load(*args, **kw):
+        seen["created"] = out.is_file() and not out.is_symlink() and out.stat().st_size == 0
+        out.unlink(missing_ok=True)
+        out.symlink_to(victim)
+        return original(*args, **kw)
+
+    monkeypatch.setattr(cli, "_classifier", plant_then_load)
+    r = vc_run(_clip(tmp_path), "--model", fake, "--device", "cpu", "--save", out)
+    assert r.exit_code == 0, r.output
+    assert seen == {"created": True}
+    assert victim.read_text() == "precious\n"
+    assert not out.is_symlink() and out.stat().st_size > 0
+    assert not list(tmp_path.glob(".vc-run-save-*"))
+
+
+def test_save_left_empty_by_a_failed_run_is_removed_and_a_non_utf8_name_is_refused(tmp_path, fake):
+    out = tmp_path / "out.mp4"
+    r = vc_run(tmp_path / "missing.avi", "--model", fake, "--device", "cpu", "--save", out)
+    assert r.exit_code == 1 and not out.exists()
+    bad = os.fsdecode(os.fsencode(tmp_path) + b"/m\xe9dia.mp4")
+    r = vc_run(_clip(tmp_path), "--model", fake, "--device", "cpu", "--save", bad)
+    assert r.exit_code == 2 and "not valid UTF-8" in r.output and not os.path.lexists(bad)

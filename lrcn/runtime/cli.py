@@ -7,7 +7,7 @@ stream. In stream mode every source runs at once in this process, batched throug
 
 from __future__ import annotations
 
-import os
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
@@ -164,11 +164,9 @@ def main(
     """Classify each input and print top-k labels; exit 1 if any input failed."""
     _check(sources, top_k, clips, device, threads, reconnect, decode_timeout, stream_timeout)
     assert sources is not None  # _check failed on no sources
-    if save and os.path.lexists(save):  # a video is written as it streams: never over the user's file
-        raise fail(f"--save {printable(save)}: exists already; remove it or choose another name", 2)
     if workers < 1:
         raise fail(f"--workers must be >= 1, got {workers}", 2)
-    with one_line_errors():
+    with _reserved(save), one_line_errors():
         from lrcn.runtime.sources import is_live
         from lrcn.runtime.stream import StreamConfig
         from lrcn.runtime.streamlist import is_stream_list
@@ -220,6 +218,26 @@ def main(
                 err_console.print(f"replaced {printable(csv_out)}", highlight=False, markup=False)
     if failures:
         raise typer.Exit(1)
+
+
+@contextmanager
+def _reserved(save: str | None):
+    """--save's file, created exclusively at the check (before the model loads), removed again if no video
+    came of the run; the video itself is os.replace'd over it (display.Display)."""
+    if not save:
+        yield
+        return
+    from lrcn.core.errors import LrcnError
+    from lrcn.runtime.display import reserve_save, unreserve
+
+    try:
+        ident = reserve_save(save)
+    except LrcnError as e:
+        raise fail(str(e), 2) from None
+    try:
+        yield
+    finally:
+        unreserve(save, ident)
 
 
 def _event_printer(threshold, min_event, merge_gap, sink, json_out):
