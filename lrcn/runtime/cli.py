@@ -193,31 +193,51 @@ def main(
         streaming = stream or with_events or show or bool(save) or any(is_live(s) or is_stream_list(s) for s in sources)
         if streaming and workers > 1:
             raise fail("--workers is for clip mode over files; streams all run in one process", 2)
-        if with_events:
-            with _event_printer(threshold, min_event, merge_gap, sink, json_out) as ev:
-                rows, failures = _streams(
-                    sources, model, device, threads, top_k, scfg, reconnect, stream_timeout, show, save, json_out, ev
-                )
-        elif streaming:
-            rows, failures = _streams(
-                sources, model, device, threads, top_k, scfg, reconnect, stream_timeout, show, save, json_out
-            )
+        if streaming:  # rows go to the CSV as they come; without --csv none is kept
+            from contextlib import nullcontext
+
+            printer = _event_printer(threshold, min_event, merge_gap, sink, json_out) if with_events else nullcontext()
+            with _csv_rows(csv_out) as rows, printer as ev:
+                failures = _streams(
+                    sources, model, device, threads, top_k, scfg, reconnect, stream_timeout, show, save, json_out,
+                    ev, rows,
+                )  # fmt: skip
         else:
             clf = _classifier(model, device, threads, top_k, decode_timeout)
+            from lrcn.runtime.output import write_csv
             from lrcn.runtime.run_clips import run_clips
 
-            rows, failures = run_clips(clf, sources, clips=clips, json_out=json_out, workers=workers, threads=threads)
-        if csv_out:
-            from pathlib import Path
-
-            from lrcn.runtime.output import write_csv
-
-            replaced = Path(csv_out).exists()
-            write_csv(csv_out, rows)  # atomic: the old file stays whole until the new one is complete
-            if replaced:
-                err_console.print(f"replaced {printable(csv_out)}", highlight=False, markup=False)
+            results, failures = run_clips(
+                clf, sources, clips=clips, json_out=json_out, workers=workers, threads=threads
+            )
+            if csv_out:
+                with _replacing(csv_out):
+                    write_csv(csv_out, results)  # atomic: the old file stays whole until the new one is complete
     if failures:
         raise typer.Exit(1)
+
+
+@contextmanager
+def _replacing(csv_out: str):
+    """Say so when the CSV written in the block replaced an earlier file."""
+    from pathlib import Path
+
+    replaced = Path(csv_out).exists()
+    yield
+    if replaced:
+        err_console.print(f"replaced {printable(csv_out)}", highlight=False, markup=False)
+
+
+@contextmanager
+def _csv_rows(csv_out: str | None):
+    """Stream mode's row sink: `output.csv_rows` (written as it goes, atomic at the end), or None."""
+    if not csv_out:
+        yield None
+        return
+    from lrcn.runtime.output import csv_rows
+
+    with _replacing(csv_out), csv_rows(csv_out) as add:
+        yield add
 
 
 @contextmanager
@@ -262,7 +282,9 @@ def _classifier(model, device, threads, top_k, decode_timeout: float = 60.0):
     return clf
 
 
-def _streams(sources, model, device, threads, top_k, scfg, reconnect, timeout, show, save, json_out, events=None):
+def _streams(
+    sources, model, device, threads, top_k, scfg, reconnect, timeout, show, save, json_out, events=None, rows=None
+):
     """Open the sources first: a camera that cannot open fails in one line, before the model loads."""
     from lrcn.runtime.run_stream import close_targets, open_targets, run_streams
 
@@ -276,7 +298,7 @@ def _streams(sources, model, device, threads, top_k, scfg, reconnect, timeout, s
         raise
     if events is not None:  # an event_output.EventPrinter: events instead of prediction lines, sinks
         events.bind(clf.class_names)
-    return run_streams(clf, targets, scfg, show=show, save=save, json_out=json_out, events=events)
+    return run_streams(clf, targets, scfg, show=show, save=save, json_out=json_out, events=events, rows=rows)
 
 
 if __name__ == "__main__":

@@ -35,8 +35,9 @@ class EventRouter:
         sinks: Iterable[Sink] = (),
         *,
         run_id: str | None = None,
+        keep_events: int | None = None,
     ):
-        self.detector = EventDetector(labels, config, run_id=run_id)
+        self.detector = EventDetector(labels, config, run_id=run_id, keep=keep_events)
         self.sinks = list(sinks)
         self._prediction_sinks = [s for s in self.sinks if s.wants_predictions]
         self.summaries: list[SinkSummary] = []
