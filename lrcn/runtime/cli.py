@@ -116,7 +116,7 @@ def main(
     sink: Annotated[
         list[str] | None,
         typer.Option(
-            help="Send events to jsonl:PATH, http(s)://URL or mqtt://host[:port]/topic (repeatable; implies --events).",
+            help="Send events to jsonl:PATH, http(s)://URL or mqtt(s)://host[:port]/topic (repeatable; implies --events).",
             show_default=False,
         ),
     ] = None,
