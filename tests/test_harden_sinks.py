@@ -270,3 +270,22 @@ def test_save_left_empty_by_a_failed_run_is_removed_and_a_non_utf8_name_is_refus
     bad = os.fsdecode(os.fsencode(tmp_path) + b"/m\xe9dia.mp4")
     r = vc_run(_clip(tmp_path), "--model", fake, "--device", "cpu", "--save", bad)
     assert r.exit_code == 2 and "not valid UTF-8" in r.output and not os.path.lexists(bad)
+
+
+def test_a_sink_whose_close_raises_is_one_summary_line(capsys):
+    from lrcn.runtime.run_events import EventRouter
+    from lrcn.runtime.sinks import SinkSummary
+
+    class Broken:
+        name, wants_predictions = "broken:", False
+
+        def emit(self, record):
+            pass
+
+        def close(self, timeout=2.0) -> SinkSummary:
+            raise OSError(28, "No space left on device")
+
+    router = EventRouter(["a"], sinks=[Broken()])
+    router.close(0.5)
+    assert router.summaries[0].note == "close failed: OSError: [Errno 28] No space left on device"
+    assert "Traceback" not in capsys.readouterr().err

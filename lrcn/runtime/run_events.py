@@ -77,7 +77,10 @@ class EventRouter:
         summaries: list[SinkSummary | None] = [None] * len(self.sinks)
 
         def close_one(i: int) -> None:
-            summaries[i] = self.sinks[i].close(timeout)
+            try:
+                summaries[i] = self.sinks[i].close(timeout)
+            except Exception as e:  # noqa: BLE001 - one line in the summary, never a traceback from this thread
+                summaries[i] = SinkSummary(self.sinks[i].name, note=f"close failed: {type(e).__name__}: {e}")
 
         old = _ignore_sigterm()
         try:
