@@ -209,3 +209,19 @@ def test_vc_train_survives_a_file_name_that_is_not_utf8(tmp_path):
     skipped = json.loads((run / "skipped.json").read_text())
     paths = [e["path"] for v in splits.values() for e in v] + [e["path"] for e in skipped]
     assert os.fsdecode(bad) in paths and not skipped  # decoded and used, through the private link
+
+
+def test_a_stream_urls_credentials_and_query_never_show(monkeypatch):
+    """rtsp://user:pass@cam/...?token=...: the stream's name (its lines, errors and JSON summary) carries neither."""
+
+    class Unopened:
+        def isOpened(self):
+            return False
+
+        def release(self):
+            pass
+
+    monkeypatch.setattr(S.cv2, "VideoCapture", lambda *a: Unopened())
+    with pytest.raises(SourceError) as e:
+        S.open_source("rtsp://ann:s3cret@127.0.0.1:9/live?token=T0K", timeout_s=0.5)
+    assert str(e.value) == "rtsp://127.0.0.1:9/live: cannot be opened (OpenCV cannot open it)"

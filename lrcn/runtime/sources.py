@@ -30,6 +30,7 @@ from lrcn.runtime.decode import (
 )
 from lrcn.runtime.newest import Frame, NewestFrames
 from lrcn.runtime.quiet import captured_output
+from lrcn.runtime.sinks import display_url
 from lrcn.runtime.video import VIDEO_EXTENSIONS
 
 MAX_BACKOFF_S = 8.0
@@ -236,7 +237,8 @@ class LiveSource:
         if timeout_s <= 0:
             raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
         self.target, self.reconnect, self.backoff_s, self.timeout_s = target, reconnect, backoff_s, timeout_s
-        self.name = f"camera {target}" if isinstance(target, int) else str(target)
+        self.name = f"camera {target}" if isinstance(target, int) else display_url(target)
+        """What lines and summaries show: a URL without its user info, query and fragment (where secrets go)."""
         self.reconnects = 0
         self.stall_s = 2 * timeout_s + min(backoff_s * 2 ** max(reconnect - 1, 0), MAX_BACKOFF_S)
         """No frame and no reopen attempt for this long: frames() ends the source with an error."""
