@@ -46,7 +46,7 @@ def test_specs_parse_and_fail_in_one_line(tmp_path, monkeypatch):
         ("jsonl:", "give a file"),
         (f"jsonl:{tmp_path}/x#size=1", "unknown option 'size'"),
         ("http://127.0.0.1:9/#timeout=soon", "timeout must be a float"),
-        ("mqtt:///lrcn", "expected mqtt://host"),
+        ("mqtt:///lrcn", r"expected mqtt\(s\)://host"),
     ):
         with pytest.raises(ValueError, match=msg):
             open_sinks([f"jsonl:{tmp_path / 'ok.jsonl'}", bad])

@@ -17,7 +17,8 @@ from lrcn.runtime.classifier import Prediction, VideoClassifier
 from lrcn.runtime.events import Event, EventConfig, EventDetector
 from lrcn.runtime.preprocess import MODALITIES, PreprocessSpec, prepare_clip
 from lrcn.runtime.run_events import EventRouter, EventStream
-from lrcn.runtime.sinks import SinkSummary, open_sink, open_sinks
+from lrcn.runtime.sinks import SinkSummary, display_url, open_sink, open_sinks
+from lrcn.runtime.sources import check_source
 from lrcn.runtime.stream import StreamConfig, StreamPrediction
 from lrcn.runtime.video import VIDEO_EXTENSIONS, VideoClip, read_clip, sample_indices
 
@@ -34,6 +35,8 @@ __all__ = [
     "SinkSummary",
     "open_sink",
     "open_sinks",
+    "display_url",
+    "check_source",
     "LrcnError",
     "ModelError",
     "SourceError",

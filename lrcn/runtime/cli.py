@@ -7,7 +7,7 @@ stream. In stream mode every source runs at once in this process, batched throug
 
 from __future__ import annotations
 
-import os
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
@@ -116,7 +116,7 @@ def main(
     sink: Annotated[
         list[str] | None,
         typer.Option(
-            help="Send events to jsonl:PATH, http(s)://URL or mqtt://host[:port]/topic (repeatable; implies --events).",
+            help="Send events to jsonl:PATH, http(s)://URL or mqtt(s)://host[:port]/topic (repeatable; implies --events).",
             show_default=False,
         ),
     ] = None,
@@ -164,11 +164,9 @@ def main(
     """Classify each input and print top-k labels; exit 1 if any input failed."""
     _check(sources, top_k, clips, device, threads, reconnect, decode_timeout, stream_timeout)
     assert sources is not None  # _check failed on no sources
-    if save and os.path.lexists(save):  # a video is written as it streams: never over the user's file
-        raise fail(f"--save {printable(save)}: exists already; remove it or choose another name", 2)
     if workers < 1:
         raise fail(f"--workers must be >= 1, got {workers}", 2)
-    with one_line_errors():
+    with _reserved(save), one_line_errors():
         from lrcn.runtime.sources import is_live
         from lrcn.runtime.stream import StreamConfig
         from lrcn.runtime.streamlist import is_stream_list
@@ -195,31 +193,71 @@ def main(
         streaming = stream or with_events or show or bool(save) or any(is_live(s) or is_stream_list(s) for s in sources)
         if streaming and workers > 1:
             raise fail("--workers is for clip mode over files; streams all run in one process", 2)
-        if with_events:
-            with _event_printer(threshold, min_event, merge_gap, sink, json_out) as ev:
-                rows, failures = _streams(
-                    sources, model, device, threads, top_k, scfg, reconnect, stream_timeout, show, save, json_out, ev
-                )
-        elif streaming:
-            rows, failures = _streams(
-                sources, model, device, threads, top_k, scfg, reconnect, stream_timeout, show, save, json_out
-            )
+        if streaming:  # rows go to the CSV as they come; without --csv none is kept
+            from contextlib import nullcontext
+
+            printer = _event_printer(threshold, min_event, merge_gap, sink, json_out) if with_events else nullcontext()
+            with _csv_rows(csv_out) as rows, printer as ev:
+                failures = _streams(
+                    sources, model, device, threads, top_k, scfg, reconnect, stream_timeout, show, save, json_out,
+                    ev, rows,
+                )  # fmt: skip
         else:
             clf = _classifier(model, device, threads, top_k, decode_timeout)
+            from lrcn.runtime.output import write_csv
             from lrcn.runtime.run_clips import run_clips
 
-            rows, failures = run_clips(clf, sources, clips=clips, json_out=json_out, workers=workers, threads=threads)
-        if csv_out:
-            from pathlib import Path
-
-            from lrcn.runtime.output import write_csv
-
-            replaced = Path(csv_out).exists()
-            write_csv(csv_out, rows)  # atomic: the old file stays whole until the new one is complete
-            if replaced:
-                err_console.print(f"replaced {printable(csv_out)}", highlight=False, markup=False)
+            results, failures = run_clips(
+                clf, sources, clips=clips, json_out=json_out, workers=workers, threads=threads
+            )
+            if csv_out:
+                with _replacing(csv_out):
+                    write_csv(csv_out, results)  # atomic: the old file stays whole until the new one is complete
     if failures:
         raise typer.Exit(1)
+
+
+@contextmanager
+def _replacing(csv_out: str):
+    """Say so when the CSV written in the block replaced an earlier file."""
+    from pathlib import Path
+
+    replaced = Path(csv_out).exists()
+    yield
+    if replaced:
+        err_console.print(f"replaced {printable(csv_out)}", highlight=False, markup=False)
+
+
+@contextmanager
+def _csv_rows(csv_out: str | None):
+    """Stream mode's row sink: `output.csv_rows` (written as it goes, atomic at the end), or None."""
+    if not csv_out:
+        yield None
+        return
+    from lrcn.runtime.output import csv_rows
+
+    with _replacing(csv_out), csv_rows(csv_out) as add:
+        yield add
+
+
+@contextmanager
+def _reserved(save: str | None):
+    """--save's file, created exclusively at the check (before the model loads), removed again if no video
+    came of the run; the video itself is os.replace'd over it (display.Display)."""
+    if not save:
+        yield
+        return
+    from lrcn.core.errors import LrcnError
+    from lrcn.runtime.display import reserve_save, unreserve
+
+    try:
+        ident = reserve_save(save)
+    except LrcnError as e:
+        raise fail(str(e), 2) from None
+    try:
+        yield
+    finally:
+        unreserve(save, ident)
 
 
 def _event_printer(threshold, min_event, merge_gap, sink, json_out):
@@ -244,7 +282,9 @@ def _classifier(model, device, threads, top_k, decode_timeout: float = 60.0):
     return clf
 
 
-def _streams(sources, model, device, threads, top_k, scfg, reconnect, timeout, show, save, json_out, events=None):
+def _streams(
+    sources, model, device, threads, top_k, scfg, reconnect, timeout, show, save, json_out, events=None, rows=None
+):
     """Open the sources first: a camera that cannot open fails in one line, before the model loads."""
     from lrcn.runtime.run_stream import close_targets, open_targets, run_streams
 
@@ -258,7 +298,7 @@ def _streams(sources, model, device, threads, top_k, scfg, reconnect, timeout, s
         raise
     if events is not None:  # an event_output.EventPrinter: events instead of prediction lines, sinks
         events.bind(clf.class_names)
-    return run_streams(clf, targets, scfg, show=show, save=save, json_out=json_out, events=events)
+    return run_streams(clf, targets, scfg, show=show, save=save, json_out=json_out, events=events, rows=rows)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,11 @@ aborts the process: see `lrcn.runtime.cli`).
 
 from __future__ import annotations
 
+import contextlib
+import os
 import queue
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -46,6 +50,37 @@ def check_frame_size(path: str, width: int, height: int) -> None:
     """Raise VideoError naming the file when width x height is over MAX_FRAME_PIXELS."""
     if width * height > MAX_FRAME_PIXELS:
         raise VideoError(f"{path}: frames of {width}x{height} pixels are over the limit of {MAX_FRAME_PIXELS:,} pixels")
+
+
+def is_native_path(path: str) -> bool:
+    """True when `path` is valid UTF-8 text, which is all OpenCV's bindings take (one that is not crashes them)."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:  # a name of undecodable bytes (Latin-1 from an old NAS), held as surrogates
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def native_path(path: str) -> Iterator[str]:
+    """A path to the same file that OpenCV and PyAV can take.
+
+    A name that is not valid UTF-8 reaches Python as surrogate escapes, and OpenCV's bindings
+    crash the process on such a string (SIGSEGV, seen with 4.x). That file is opened through a
+    symlink with an ASCII name in a private folder made for it (mkdtemp: mode 0700, a fresh name),
+    removed when the block ends; other paths are used as they are.
+    """
+    if is_native_path(path):
+        yield path
+        return
+    folder = tempfile.mkdtemp(prefix="lrcn-name-")
+    try:
+        suffix = Path(path).suffix
+        link = os.path.join(folder, "video" + (suffix if suffix.isascii() and suffix[1:].isalnum() else ""))
+        os.symlink(os.fsencode(os.path.abspath(path)), link)
+        yield link
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def open_file_capture(path: str) -> cv2.VideoCapture:
@@ -84,7 +119,8 @@ class FrameReader:
         return image
 
     def _opencv(self, stop: threading.Event) -> Iterator[np.ndarray]:
-        cap = open_file_capture(self.path)
+        with native_path(self.path) as path:
+            cap = open_file_capture(path)
         try:
             if not cap.isOpened():
                 return
@@ -105,7 +141,7 @@ class FrameReader:
         except ImportError:
             return
         try:
-            with av.open(self.path) as container:
+            with native_path(self.path) as path, av.open(path) as container:
                 if not container.streams.video:
                     return
                 stream = container.streams.video[0]

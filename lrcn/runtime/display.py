@@ -8,8 +8,10 @@ probability, and the top-k as bars.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -17,6 +19,7 @@ import cv2
 import numpy as np
 
 from lrcn.core.errors import LrcnError
+from lrcn.core.text import printable
 from lrcn.runtime.quiet import captured_output
 
 WINDOW = "vc-run"
@@ -111,6 +114,39 @@ def check_window() -> None:
         raise LrcnError("--show: OpenCV cannot open a window here; use --save out.mp4 instead")
 
 
+def reserve_save(path: str) -> tuple[int, int]:
+    """Create `path` empty, exclusively (O_EXCL | O_NOFOLLOW), as the check of `--save`: an existing file
+    or a symlink planted there later can never be written through. Returns the file's (st_dev, st_ino),
+    for `unreserve`. Raises LrcnError in one line."""
+    from lrcn.runtime.decode import is_native_path
+
+    if not is_native_path(path):
+        raise LrcnError(f"--save {printable(path)}: the name is not valid UTF-8, which OpenCV cannot write to")
+    target = Path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    except FileExistsError:
+        raise LrcnError(f"--save {printable(path)}: exists already; remove it or choose another name") from None
+    except OSError as e:
+        raise LrcnError(f"--save {printable(path)}: cannot be created ({e.strerror or e})") from None
+    try:
+        st = os.fstat(fd)
+    finally:
+        os.close(fd)
+    return st.st_dev, st.st_ino
+
+
+def unreserve(path: str, ident: tuple[int, int]) -> None:
+    """Remove the file `reserve_save` made if it is still that empty file (no video was written)."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return
+    if (st.st_dev, st.st_ino) == ident and st.st_size == 0:
+        Path(path).unlink(missing_ok=True)
+
+
 class Display:
     """Shows and/or saves one mosaic of all streams. `update` each prediction, `render` once per tick;
     `render` returns False when the user quits (q, Esc, the window's close button)."""
@@ -125,6 +161,9 @@ class Display:
         self._last: dict[str, tuple] = {}
         self._tiles: dict[str, np.ndarray] = {}
         self._writer: cv2.VideoWriter | None = None
+        self._tmp: Path | None = None
+        """The video is written here, in a private folder beside the target, and os.replace'd over it at close:
+        a symlink planted at the target is replaced, never followed, and the target is never half-written."""
         self._size: tuple[int, int] | None = None
         self._window = False
         self._shown_at = 0.0
@@ -173,10 +212,15 @@ class Display:
         if self._writer is None:
             self.save.parent.mkdir(parents=True, exist_ok=True)
             self._size = (img.shape[1], img.shape[0])
+            folder = Path(tempfile.mkdtemp(prefix=".vc-run-save-", dir=self.save.parent))  # mode 0700
+            suffix = self.save.suffix if self.save.suffix[1:].isascii() and self.save.suffix[1:].isalnum() else ""
+            self._tmp = folder / f"video{suffix}"  # OpenCV picks the container from the extension
             # VideoWriter.fourcc: the same code as cv2.VideoWriter_fourcc, which cv2's stubs lack
-            self._writer = cv2.VideoWriter(str(self.save), cv2.VideoWriter.fourcc(*"mp4v"), self.fps, self._size)
+            self._writer = cv2.VideoWriter(str(self._tmp), cv2.VideoWriter.fourcc(*"mp4v"), self.fps, self._size)
             if not self._writer.isOpened():
-                raise LrcnError(f"--save {self.save}: OpenCV cannot write this file (try a .mp4 or .avi path)")
+                raise LrcnError(
+                    f"--save {printable(self.save)}: OpenCV cannot write this file (try a .mp4 or .avi path)"
+                )
         if (img.shape[1], img.shape[0]) != self._size:  # a reconnected stream may change resolution
             img = cv2.resize(img, self._size)
         self._writer.write(img)
@@ -200,6 +244,14 @@ class Display:
     def close(self) -> None:
         if self._writer is not None:
             self._writer.release()
+        if self._tmp is not None:
+            assert self.save is not None
+            try:
+                if self._tmp.is_file():
+                    os.replace(self._tmp, self.save)
+            finally:
+                shutil.rmtree(self._tmp.parent, ignore_errors=True)
+                self._tmp = None
         if self._window:
             cv2.destroyWindow(WINDOW)
             cv2.waitKey(1)

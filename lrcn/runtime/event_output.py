@@ -46,8 +46,10 @@ class EventPrinter:
         self.screen: Console | None = None
         """Set while a progress bar is live on the terminal that stdout also shows: lines go above the bar."""
 
-    def bind(self, labels: list[str]) -> EventPrinter:
-        self.router = EventRouter(labels, self.config, self.sinks)
+    def bind(self, labels: list[str], *, keep_events: int | None = 0) -> EventPrinter:
+        """Labels known: events can be detected. `keep_events`: ended events kept in `router.detector.events`
+        (0 for live streams, where each is printed and sent as it ends; None keeps all, for one file's timeline)."""
+        self.router = EventRouter(labels, self.config, self.sinks, keep_events=keep_events)
         return self
 
     def __enter__(self) -> EventPrinter:

@@ -20,6 +20,7 @@ a boundary in the video and the event's edge at most, whatever the sampling rate
 from __future__ import annotations
 
 import uuid
+from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -101,15 +102,27 @@ class Event:
 class EventDetector:
     """Feed predictions with `update`, end a stream with `finish`; both return the records to emit."""
 
-    def __init__(self, labels: Sequence[str], config: EventConfig | None = None, *, run_id: str | None = None):
+    def __init__(
+        self,
+        labels: Sequence[str],
+        config: EventConfig | None = None,
+        *,
+        run_id: str | None = None,
+        keep: int | None = None,
+    ):
         self.labels = list(labels)
         self.cfg = config or EventConfig()
         self.run_id = run_id or uuid.uuid4().hex[:8]
         """Makes ids unique across runs; ids are `<run_id>-<n>`."""
         self._runs: dict[str, dict[int, Event]] = {}
         self._count = 0
-        self.events: list[Event] = []
-        """Every event that ended, in the order it ended."""
+        if keep is not None and keep < 0:
+            raise ValueError(f"keep must be >= 0 or None, got {keep}")
+        self.events: deque[Event] = deque(maxlen=keep)
+        """The events that ended, in the order they ended: all of them (`keep` None, for one recorded video),
+        else the newest `keep` (a live run of days keeps a bounded number; 0 keeps none)."""
+        self.ended = 0
+        """Events that ended, kept or not."""
 
     def update(
         self, stream: str, probs: Sequence[float] | np.ndarray, t: float, wall: float | None = None
@@ -159,6 +172,7 @@ class EventDetector:
         if not ev.opened:
             return []
         self.events.append(ev)
+        self.ended += 1
         return [ev.to_record("end")]
 
 
@@ -174,7 +188,7 @@ def detect(
     for t, probs in predictions:
         det.update(stream, probs, t)
     det.finish(stream)
-    return det.events
+    return list(det.events)
 
 
 def event_dict(ev: Event) -> dict:

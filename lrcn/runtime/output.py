@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
@@ -13,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from lrcn.core.atomic import atomic_open
-from lrcn.core.text import printable
+from lrcn.core.text import printable, utf8_text
 
 CSV_COLUMNS = ("source", "label", "probability", "top_k", "clips", "frames", "ms", "error")
 
@@ -62,39 +64,53 @@ def json_line(row: dict) -> str:
 
 
 def csv_text(value: object) -> object:
-    """A cell a spreadsheet shows as text: one starting with = + - @ (or tab, CR) would run as a formula."""
+    """A cell a spreadsheet shows as text: one starting with = + - @ (or tab, CR) would run as a formula.
+    The undecodable bytes of a file name are written as `\\xNN` (the file is UTF-8)."""
+    if isinstance(value, str):
+        value = utf8_text(value)
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value
     return value
 
 
-def write_csv(path: str | Path, rows: list[dict]) -> None:
-    """One line per input; top_k as "label:prob;label:prob"; ms is the total.
+def csv_row(r: dict) -> dict:
+    """A result or prediction row as CSV_COLUMNS: top_k as "label:prob;label:prob", ms the total, cells inert."""
+    return {
+        k: csv_text(v)
+        for k, v in {
+            "source": r["source"],
+            "label": r.get("label", ""),
+            "probability": r.get("probability", ""),
+            "top_k": ";".join(f"{n}:{p}" for n, p in r.get("top_k", [])),
+            "clips": r.get("clips", ""),
+            "frames": r.get("frames", r.get("frame", "")),
+            "ms": r["ms"]["total"] if isinstance(r.get("ms"), dict) else r.get("ms", ""),
+            "error": r.get("error", ""),
+        }.items()
+    }
 
-    Written atomically: an earlier file at `path` is replaced whole once all rows are written,
-    never left half-written (the CLI says when it replaced one).
+
+@contextmanager
+def csv_rows(path: str | Path) -> Iterator[Callable[[dict], None]]:
+    """Yield `add(row)`, which writes one row at once (a stream's rows are never all kept in memory).
+
+    The rows go to a temp file beside `path` that replaces it when the block ends without error
+    (`core.atomic`): an earlier file at `path` is never half-written, and a run that fails leaves it as it was.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_open(path, "w") as fh:
         w = csv.DictWriter(fh, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
         w.writeheader()
+        yield lambda r: w.writerow(csv_row(r))
+
+
+def write_csv(path: str | Path, rows: list[dict]) -> None:
+    """One line per input (`csv_row`), written atomically: an earlier file at `path` is replaced whole once
+    all rows are written, never left half-written (the CLI says when it replaced one)."""
+    with csv_rows(path) as add:
         for r in rows:
-            w.writerow(
-                {
-                    k: csv_text(v)
-                    for k, v in {
-                        "source": r["source"],
-                        "label": r.get("label", ""),
-                        "probability": r.get("probability", ""),
-                        "top_k": ";".join(f"{n}:{p}" for n, p in r.get("top_k", [])),
-                        "clips": r.get("clips", ""),
-                        "frames": r.get("frames", r.get("frame", "")),
-                        "ms": r["ms"]["total"] if isinstance(r.get("ms"), dict) else r.get("ms", ""),
-                        "error": r.get("error", ""),
-                    }.items()
-                }
-            )
+            add(r)
 
 
 def stream_line(d: dict, console: Console) -> None:

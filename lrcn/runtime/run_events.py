@@ -35,8 +35,9 @@ class EventRouter:
         sinks: Iterable[Sink] = (),
         *,
         run_id: str | None = None,
+        keep_events: int | None = None,
     ):
-        self.detector = EventDetector(labels, config, run_id=run_id)
+        self.detector = EventDetector(labels, config, run_id=run_id, keep=keep_events)
         self.sinks = list(sinks)
         self._prediction_sinks = [s for s in self.sinks if s.wants_predictions]
         self.summaries: list[SinkSummary] = []
@@ -76,7 +77,10 @@ class EventRouter:
         summaries: list[SinkSummary | None] = [None] * len(self.sinks)
 
         def close_one(i: int) -> None:
-            summaries[i] = self.sinks[i].close(timeout)
+            try:
+                summaries[i] = self.sinks[i].close(timeout)
+            except Exception as e:  # noqa: BLE001 - one line in the summary, never a traceback from this thread
+                summaries[i] = SinkSummary(self.sinks[i].name, note=f"close failed: {type(e).__name__}: {e}")
 
         old = _ignore_sigterm()
         try:

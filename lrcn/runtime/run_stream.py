@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -24,7 +25,7 @@ from lrcn.core.text import printable
 from lrcn.runtime.console import err_console
 from lrcn.runtime.frame_source import FrameSource
 from lrcn.runtime.output import error_row, json_line, stream_line
-from lrcn.runtime.sources import FileSource, expand_inputs, is_live, open_source
+from lrcn.runtime.sources import FileSource, check_source, expand_inputs, is_live, open_source
 from lrcn.runtime.stream import StreamConfig
 from lrcn.runtime.streamlist import (
     is_stream_list,
@@ -32,6 +33,9 @@ from lrcn.runtime.streamlist import (
     short_name,
     unique_names,
 )
+
+RowSink = Callable[[dict], None]
+"""Where stream mode's rows go as they come (vc-run's --csv); None keeps nothing."""
 
 
 @dataclass
@@ -70,6 +74,7 @@ def open_targets(sources: list[str], reconnect: int, timeout_s: float = STREAM_T
             found.append((name, s, None, error))
             continue
         try:
+            check_source(s)  # control characters, bad URLs and camera indices fail here, before any connection
             if is_live(s):
                 found.append((name, s, open_source(s, reconnect=reconnect, timeout_s=timeout_s), None))
             else:
@@ -106,9 +111,10 @@ def sigterm_as_interrupt():
         signal.signal(signal.SIGTERM, old)
 
 
-def _fail(name: str, source: str, message: str, rows: list[dict], failures: list[str]) -> None:
+def _fail(name: str, source: str, message: str, rows: RowSink | None, failures: list[str]) -> None:
     failures.append(message)
-    rows.append({"stream": name, **error_row(source, message)})
+    if rows is not None:
+        rows({"stream": name, **error_row(source, message)})
     err_console.print(f"[bold red]error:[/] {escape(printable(message))}", highlight=False)
 
 
@@ -121,16 +127,17 @@ def run_streams(
     save: str | None = None,
     json_out: bool = False,
     events=None,
-) -> tuple[list[dict], list[str]]:
+    rows: RowSink | None = None,
+) -> list[str]:
     """Stream every opened target at once until all end or the user stops; then close them all.
 
     `events` (an event_output.EventPrinter) takes every ready prediction and the end of each stream.
-    Returns (rows of predictions and errors, failure messages).
+    `rows` (`output.csv_rows`'s `add`) is handed each prediction and error row as it comes; nothing
+    is kept here, so a run of days costs no memory per prediction. Returns the failure messages.
     """
     from lrcn.runtime.display import Display
     from lrcn.runtime.scheduler import MultiStream
 
-    rows: list[dict] = []
     failures: list[str] = []
     for t in targets:
         if t.error:
@@ -138,7 +145,7 @@ def run_streams(
     opened = [t for t in targets if t.source is not None]
     pairs = [(t.name, t.source) for t in targets if t.source is not None]  # the same, by name
     if not opened:
-        return rows, failures
+        return failures
     try:
         multi = MultiStream(clf, pairs, cfg)
     except BaseException:
@@ -182,10 +189,10 @@ def run_streams(
                     ),
                     flush=True,
                 )
-    return rows, failures
+    return failures
 
 
-def _loop(multi, display, json_out: bool, out: Console, rows: list[dict], failures: list[str], events=None) -> None:
+def _loop(multi, display, json_out: bool, out: Console, rows: RowSink | None, failures: list[str], events=None) -> None:
     index = {s.name: i for i, s in enumerate(multi.slots)}
     for tick in multi.ticks():
         for pred in tick.predictions:
@@ -193,7 +200,8 @@ def _loop(multi, display, json_out: bool, out: Console, rows: list[dict], failur
                 display.update(pred, multi.fps(index[pred.stream]))
             if pred.ready:
                 row = pred.to_dict()
-                rows.append(row)
+                if rows is not None:
+                    rows(row)
                 if events is not None:  # event_output.EventPrinter: events instead of prediction lines
                     events.prediction(pred, live=multi.slots[index[pred.stream]].source.live)
                 elif json_out:

@@ -34,7 +34,7 @@ def run_timeline(clf, path: str, out: str, scfg, printer: EventPrinter, *, progr
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     duration = video_duration(path)
-    printer.bind(clf.class_names)
+    printer.bind(clf.class_names, keep_events=None)  # one file's events, all of them, for the timeline
     rate = clf.meta.sample_fps if scfg.sample_fps is None else scfg.sample_fps
     window_s = (clf.sampled_frames - 1) / rate if rate else None  # rate 0: every frame, at a rate unknown here
     tl = Timeline(str(path), clf.class_names, duration or 0.0, printer.config, window_s)

@@ -9,15 +9,18 @@ than the camera skips frames instead of falling behind, so latency never grows.
 from __future__ import annotations
 
 import glob
+import re
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import cv2
 
 from lrcn.core.errors import LrcnError, SourceError, VideoError
 from lrcn.core.paths import STREAM_TIMEOUT_S
+from lrcn.core.text import printable
 from lrcn.runtime.decode import (
     ASSUMED_FPS,
     JOIN_S,
@@ -27,17 +30,28 @@ from lrcn.runtime.decode import (
 )
 from lrcn.runtime.newest import Frame, NewestFrames
 from lrcn.runtime.quiet import captured_output
+from lrcn.runtime.sinks import display_url
 from lrcn.runtime.video import VIDEO_EXTENSIONS
 
 MAX_BACKOFF_S = 8.0
+
+
+MAX_CAMERA_INDEX = 1023
+"""Camera indices are ASCII digits up to this (OpenCV's camera backends count from 0; /dev/video* stays far below)."""
 
 
 def is_url(target: str) -> bool:
     return "://" in target
 
 
+def is_camera_index(target: str) -> bool:
+    """ASCII digits only: str.isdigit() also takes "²" and other scripts' digits, which int() may refuse."""
+    return target.isascii() and target.isdigit()
+
+
 def is_live(target: str) -> bool:
-    """A camera index ("0") or a URL; an existing file named "0" stays a file."""
+    """A camera index ("0") or a URL; an existing file named "0" stays a file. Digits of any script count
+    here, so that `check_source` refuses "²" as a camera index instead of it being looked up as a file."""
     return is_url(target) or (target.isdigit() and not Path(target).exists())
 
 
@@ -115,15 +129,67 @@ can read the string as a pipeline description, and other FFmpeg protocols (file:
 reach local files."""
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+
+
 def check_url(url: str) -> None:
-    """Raise SourceError naming the URL when its scheme is not one of URL_SCHEMES or FFmpeg is missing."""
+    """Raise SourceError naming the URL unless it is one we open: scheme in URL_SCHEMES, a host, a valid port,
+    no control character, whitespace or other unprintable character anywhere, and FFmpeg present.
+
+    FFmpeg writes the URL into its protocol's request line (RTSP, HTTP), so a CR LF in it would send
+    lines of the sender's choosing to whatever listens at the host.
+    """
+    if _CONTROL.search(url):
+        raise SourceError(f"{printable(url)}: control characters are not allowed in a source")
     scheme = url.split("://", 1)[0].lower()
     if scheme not in URL_SCHEMES:
         raise SourceError(
-            f"{url}: {scheme!r} URLs are not opened; stream URLs are {', '.join(s + '://' for s in URL_SCHEMES)}"
+            f"{printable(url)}: {scheme!r} URLs are not opened; stream URLs are "
+            f"{', '.join(s + '://' for s in URL_SCHEMES)}"
         )
+    if printable(url) != url or any(c.isspace() for c in url):
+        raise SourceError(f"{printable(url)}: whitespace and unprintable characters are not allowed in a URL")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number in 0..65535
+    except ValueError as e:
+        raise SourceError(f"{printable(url)}: not a valid URL ({e})") from None
+    if not parts.hostname:
+        raise SourceError(f"{printable(url)}: names no host")
     if not cv2.videoio_registry.hasBackend(cv2.CAP_FFMPEG):
-        raise SourceError(f"{url}: this OpenCV build has no FFmpeg backend, which stream URLs need")
+        raise SourceError(f"{printable(url)}: this OpenCV build has no FFmpeg backend, which stream URLs need")
+
+
+def check_source(source: object, *, from_api: bool = False) -> int | str:
+    """The one check of a source before anything opens it: a camera index (returned as an int), a stream
+    URL (`check_url`) or, unless `from_api`, a local file path (returned as given). Raises SourceError
+    in one printable line.
+
+    Every entry point calls it: vc-run's arguments, each line of a `.streams` list, `open_source`, and
+    a service's API (`from_api=True`: digits are always a camera index, never a file of that name in
+    the working directory, and local paths are refused).
+    """
+    if isinstance(source, bool) or not isinstance(source, (int, str)):
+        raise SourceError(f"{printable(source)}: a source is a camera index, a stream URL or a file path")
+    if isinstance(source, int):
+        if not 0 <= source <= MAX_CAMERA_INDEX:
+            raise SourceError(f"camera {source}: camera indices are 0 to {MAX_CAMERA_INDEX}")
+        return source
+    if not source:
+        raise SourceError("an empty source: give a camera index, a stream URL or a file path")
+    if is_url(source):
+        check_url(source)
+        return source
+    if _CONTROL.search(source):
+        raise SourceError(f"{printable(source)}: control characters are not allowed in a source")
+    digits = source.isdigit()  # any script's digits: "²" is refused as a camera, not opened as a file
+    if digits and (from_api or not Path(source).exists()):
+        if not is_camera_index(source) or len(source) > len(str(MAX_CAMERA_INDEX)) or int(source) > MAX_CAMERA_INDEX:
+            raise SourceError(f"{printable(source)}: camera indices are ASCII digits, 0 to {MAX_CAMERA_INDEX}")
+        return int(source)
+    if from_api:
+        raise SourceError(f"{printable(source)}: a source here is a camera index or a stream URL, not a file path")
+    return source
 
 
 def _open_capture(target: int | str, timeout_s: float = STREAM_TIMEOUT_S):
@@ -171,13 +237,13 @@ class LiveSource:
         if timeout_s <= 0:
             raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
         self.target, self.reconnect, self.backoff_s, self.timeout_s = target, reconnect, backoff_s, timeout_s
-        self.name = f"camera {target}" if isinstance(target, int) else str(target)
+        self.name = f"camera {target}" if isinstance(target, int) else display_url(target)
+        """What lines and summaries show: a URL without its user info, query and fragment (where secrets go)."""
         self.reconnects = 0
         self.stall_s = 2 * timeout_s + min(backoff_s * 2 ** max(reconnect - 1, 0), MAX_BACKOFF_S)
         """No frame and no reopen attempt for this long: frames() ends the source with an error."""
         self._box = NewestFrames()
-        if isinstance(target, str):
-            check_url(target)
+        check_source(target)
         self._cap = _open_capture(target, timeout_s)
         if self._cap is None:
             what = "no camera with this index, or it is in use" if isinstance(target, int) else "OpenCV cannot open it"
@@ -249,11 +315,9 @@ class LiveSource:
         self._thread.join(JOIN_S)  # a read blocked on a dead socket ends at timeout_s
 
 
-def open_source(target, *, reconnect: int = 5, timeout_s: float = STREAM_TIMEOUT_S):
-    """A FrameSource for a camera index (int or digits), a URL, or a video file path."""
-    if isinstance(target, int):
-        return LiveSource(target, reconnect=reconnect, timeout_s=timeout_s)
-    target = str(target)
-    if is_live(target):
-        return LiveSource(int(target) if target.isdigit() else target, reconnect=reconnect, timeout_s=timeout_s)
-    return FileSource(target, timeout_s=timeout_s)
+def open_source(target, *, reconnect: int = 5, timeout_s: float = STREAM_TIMEOUT_S, from_api: bool = False):
+    """A FrameSource for a camera index (int or digits), a URL, or a video file path (`check_source` first)."""
+    checked = check_source(target if isinstance(target, int) else str(target), from_api=from_api)
+    if isinstance(checked, int) or is_url(checked):
+        return LiveSource(checked, reconnect=reconnect, timeout_s=timeout_s)
+    return FileSource(checked, timeout_s=timeout_s)

@@ -20,11 +20,15 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from lrcn.core.errors import SourceError
+from lrcn.runtime.sources import check_source
 
 SUFFIX = ".streams"
 _NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,40}$")
 _COMMENT = re.compile(r"(?:^|\s)#")
 """A comment starts the line or follows a space, so a URL's #fragment stays part of it."""
+_LINES = re.compile(r"\r?\n")
+"""Lines end at LF (or CR LF) only: str.splitlines() would also cut at VT, FF, NEL or U+2028, which a
+line must instead be refused for (`check_source`), and would shift the line numbers editors show."""
 
 
 def is_stream_list(target: str) -> bool:
@@ -65,7 +69,7 @@ def read_stream_list(path: str | Path) -> list[tuple[str | None, str]]:
         raise SourceError(f"{path}: cannot be read as a text stream list ({e})") from None
     entries: list[tuple[str | None, str]] = []
     names: set[str] = set()
-    for no, raw in enumerate(text.splitlines(), 1):
+    for no, raw in enumerate(_LINES.split(text), 1):
         line = _COMMENT.split(raw, 1)[0].strip()
         if not line:
             continue
@@ -80,6 +84,10 @@ def read_stream_list(path: str | Path) -> list[tuple[str | None, str]]:
             names.add(name)
             if not source:
                 raise SourceError(f"{path}:{no}: {name} = ... names no source")
+        try:
+            check_source(source)
+        except SourceError as e:
+            raise SourceError(f"{path}:{no}: {e}") from None
         if "://" not in source and not source.isdigit() and not Path(source).is_absolute():
             local = path.parent / source
             source = str(local) if local.exists() else source

@@ -168,7 +168,8 @@ def frames_to_sample(cfg: DataConfig) -> int:
 def clip_cache_path(cache_dir: str | Path, video: str | Path, num: int, img_size: int) -> Path:
     st = os.stat(video)
     ident = f"{CACHE_VERSION}|{os.path.abspath(video)}|{st.st_size}|{st.st_mtime_ns}|{num}|{img_size}"
-    return Path(cache_dir) / "clips" / f"{hashlib.sha1(ident.encode()).hexdigest()}.npz"
+    digest = hashlib.sha1(ident.encode("utf-8", "surrogateescape")).hexdigest()  # a name may not be UTF-8
+    return Path(cache_dir) / "clips" / f"{digest}.npz"
 
 
 def atomic_savez(path: Path, **arrays) -> None:

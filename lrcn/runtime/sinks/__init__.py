@@ -12,7 +12,14 @@ Specs (`vc-run --sink`, repeatable), options after `#` (the fragment never leave
   N per second per stream.
 - `mqtt://host[:port]/topic[#qos=1,queue=1000]`: paho-mqtt (the `sinks` extra), reconnecting on its
   own; events on topic/<stream>/events, the current label retained on topic/<stream>/state,
-  "online"/"offline" retained on topic/available (the last will says offline).
+  "online"/"offline" retained on topic/available (the last will says offline). `mqtts://` is MQTT
+  over TLS (port 8883 by default, the broker's certificate verified; `#ca=PATH` for a private CA).
+
+Credentials: `user:password@` in an http(s) or mqtt(s) URL is used (HTTP basic auth, MQTT username
+and password), or `#auth_env=VAR` names an environment variable holding `user:password` (and for
+HTTP `#token_env=VAR` one holding a bearer token), which keeps them out of `ps` and shell history.
+A sink is always *named* without its user info, query and fragment (`display_url`): the name is
+what summaries, warnings and metrics labels show, and a `?api_key=` must not end up there.
 
 Records are dicts with a "type": "event" (see `events.Event.to_record`) or "prediction"
 ({"stream", "t", "wall", "label", "probability"}). A sink with `wants_predictions` False
@@ -21,8 +28,12 @@ is only given events.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Protocol
+from urllib.parse import unquote, urlsplit
+
+from lrcn.core.text import printable
 
 
 @dataclass
@@ -65,6 +76,10 @@ class Sink(Protocol):
         """Deliver what can be delivered within `timeout` seconds, stop, and say what happened."""
 
 
+def _shown(target: str) -> str:
+    return display_url(target) if "://" in target else printable(target)
+
+
 def parse_options(spec: str, allowed: dict[str, type]) -> tuple[str, dict]:
     """'target#a=1,b=2' -> ('target', {'a': 1, 'b': 2}); unknown keys and bad values raise ValueError."""
     target, _, frag = spec.partition("#")
@@ -72,12 +87,42 @@ def parse_options(spec: str, allowed: dict[str, type]) -> tuple[str, dict]:
     for item in filter(None, frag.split(",")):
         key, eq, value = item.partition("=")
         if key not in allowed or not eq:
-            raise ValueError(f"--sink {spec}: unknown option {key!r} (options: {', '.join(allowed)})")
+            raise ValueError(f"--sink {_shown(target)}: unknown option {key!r} (options: {', '.join(allowed)})")
         try:
             opts[key] = allowed[key](value)
         except ValueError:
-            raise ValueError(f"--sink {spec}: {key} must be a {allowed[key].__name__}, got {value!r}") from None
+            raise ValueError(
+                f"--sink {_shown(target)}: {key} must be a {allowed[key].__name__}, got {value!r}"
+            ) from None
     return target, opts
+
+
+def display_url(url: str) -> str:
+    """`url` without user info, query and fragment: scheme://host[:port]/path, printable (a sink's name)."""
+    try:
+        u = urlsplit(url)
+        host = u.hostname or ""
+        if ":" in host:  # IPv6
+            host = f"[{host}]"
+        netloc = f"{host}:{u.port}" if u.port else host
+    except ValueError:
+        return printable(url.split("://", 1)[0] + "://?")
+    return printable(f"{u.scheme}://{netloc}{u.path}")
+
+
+def url_credentials(url: str, auth_env: str | None = None) -> tuple[str | None, str | None]:
+    """(user, password) from `user:password@` in the URL, else from the environment variable `auth_env`
+    (`user:password`). Raises ValueError (never naming the secret) when that variable is unset."""
+    u = urlsplit(url)
+    if u.username is not None:
+        return unquote(u.username), None if u.password is None else unquote(u.password)
+    if auth_env:
+        value = os.environ.get(auth_env)
+        if value is None:
+            raise ValueError(f"--sink {display_url(url)}: auth_env={auth_env}, but that environment variable is unset")
+        user, sep, password = value.partition(":")
+        return user, password if sep else None
+    return None, None
 
 
 def open_sink(spec: str) -> Sink:
@@ -90,11 +135,14 @@ def open_sink(spec: str) -> Sink:
         from lrcn.runtime.sinks.http import HttpSink
 
         return HttpSink.from_spec(spec)
-    if spec.startswith("mqtt://"):
+    if spec.startswith(("mqtt://", "mqtts://")):
         from lrcn.runtime.sinks.mqtt import MqttSink
 
         return MqttSink.from_spec(spec)
-    raise ValueError(f"--sink {spec}: expected jsonl:PATH, http(s)://URL or mqtt://host[:port]/topic")
+    raise ValueError(
+        f"--sink {display_url(spec) if '://' in spec else printable(spec)}: "
+        "expected jsonl:PATH, http(s)://URL or mqtt(s)://host[:port]/topic"
+    )
 
 
 def open_sinks(specs: list[str]) -> list[Sink]:

@@ -3,21 +3,45 @@
 The caller only appends to a deque (drop-oldest when full, drops counted), so a slow or dead
 endpoint costs inference nothing. A 2xx is delivered; a 5xx, 408, 429 or a network error is
 retried with exponential backoff, then counted as failed; any other 4xx fails at once (sending
-the same body again will not help).
+the same body again will not help). Redirects are never followed: a 3xx fails at once (urllib
+would turn the POST into an empty GET elsewhere and count it delivered).
+
+Credentials (`user:password@` in the URL, `auth_env`, `token_env`) go in an Authorization header;
+the request URL and the sink's name carry no user info, the name no query either.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import threading
 import time
 import urllib.error
 import urllib.request
 from collections import deque
+from urllib.parse import urlsplit, urlunsplit
 
-from lrcn.runtime.sinks import SinkSummary, parse_options
+from lrcn.runtime.sinks import SinkSummary, display_url, parse_options, url_credentials
 
 RETRYABLE = {408, 429}
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Every 3xx answer becomes an HTTPError: an event is delivered where it was sent, or it failed."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+def _opener() -> urllib.request.OpenerDirector:
+    return urllib.request.build_opener(_NoRedirect)
+
+
+def _without_userinfo(url: str) -> str:
+    u = urlsplit(url)
+    netloc = u.netloc.rpartition("@")[2]
+    return urlunsplit((u.scheme, netloc, u.path, u.query, ""))
 
 
 class HttpSink:
@@ -30,17 +54,31 @@ class HttpSink:
         backoff: float = 0.25,
         queue: int = 1000,
         predictions: float = 0.0,
+        auth_env: str | None = None,
+        token_env: str | None = None,
     ):
         if not timeout > 0:
             raise ValueError(f"http sink: timeout must be > 0 seconds, got {timeout}")
         if retries < 0 or queue < 1 or predictions < 0:
             raise ValueError("http sink: retries >= 0, queue >= 1 and predictions >= 0 are required")
-        self.url, self.timeout, self.retries, self.backoff = url, timeout, retries, backoff
-        self.name = url
+        self.name = display_url(url)
+        """The URL without user info, query and fragment: what summaries, warnings and metrics show."""
+        self.url, self.timeout, self.retries, self.backoff = _without_userinfo(url), timeout, retries, backoff
+        self._headers = {"Content-Type": "application/json"}
+        user, password = url_credentials(url, auth_env)
+        if user is not None:
+            basic = base64.b64encode(f"{user}:{password or ''}".encode()).decode("ascii")
+            self._headers["Authorization"] = f"Basic {basic}"
+        elif token_env:
+            token = os.environ.get(token_env)
+            if token is None:
+                raise ValueError(f"--sink {self.name}: token_env={token_env}, but that environment variable is unset")
+            self._headers["Authorization"] = f"Bearer {token}"
+        self._open = _opener().open
         self.wants_predictions = predictions > 0
         self._min_gap = 1.0 / predictions if predictions > 0 else 0.0
         self._last_pred: dict[str, float] = {}
-        self.summary = SinkSummary(url)
+        self.summary = SinkSummary(self.name)
         self._queue: deque[bytes] = deque()
         self._cap = queue
         self._cond = threading.Condition()
@@ -53,7 +91,16 @@ class HttpSink:
     @classmethod
     def from_spec(cls, spec: str) -> HttpSink:
         url, opts = parse_options(
-            spec, {"timeout": float, "retries": int, "backoff": float, "queue": int, "predictions": float}
+            spec,
+            {
+                "timeout": float,
+                "retries": int,
+                "backoff": float,
+                "queue": int,
+                "predictions": float,
+                "auth_env": str,
+                "token_env": str,
+            },
         )
         return cls(url, **opts)
 
@@ -103,12 +150,14 @@ class HttpSink:
             if left <= 0:
                 return None
             try:
-                req = urllib.request.Request(self.url, body, {"Content-Type": "application/json"}, method="POST")
-                with urllib.request.urlopen(req, timeout=min(self.timeout, left)) as resp:
-                    resp.read()
+                req = urllib.request.Request(self.url, body, self._headers, method="POST")
+                with self._open(req, timeout=min(self.timeout, left)) as resp:
+                    resp.read(64 * 1024)  # the answer is not used: never read more than this
                 return True
             except urllib.error.HTTPError as e:
-                self.summary.note = f"last error: HTTP {e.code}"
+                e.close()
+                redirect = " (a redirect: not followed)" if 300 <= e.code < 400 else ""
+                self.summary.note = f"last error: HTTP {e.code}{redirect}"
                 if e.code < 500 and e.code not in RETRYABLE:
                     return False
             except (OSError, ValueError) as e:  # refused, reset, timed out, bad URL

@@ -1,4 +1,7 @@
-"""`mqtt://host[:port]/topic`: events and the current label to an MQTT broker through paho-mqtt.
+"""`mqtt(s)://[user:password@]host[:port]/topic`: events and the current label to an MQTT broker through paho-mqtt.
+
+`mqtts://` connects over TLS (port 8883 by default) and verifies the broker's certificate against
+the system's CAs, or `#ca=PATH`; credentials come from the URL or `#auth_env=VAR` (`user:password`).
 
 Topics (Frigate's layout): `<topic>/<stream>/events` (every start and end record, QoS 1),
 `<topic>/<stream>/state` (retained: the current label, sent when it changes), and
@@ -19,7 +22,7 @@ import uuid
 from urllib.parse import unquote, urlsplit
 
 from lrcn.core.errors import LrcnError
-from lrcn.runtime.sinks import SinkSummary, parse_options
+from lrcn.runtime.sinks import SinkSummary, display_url, parse_options, url_credentials
 
 
 def topic_part(name: str) -> str:
@@ -41,6 +44,8 @@ class MqttSink:
         keepalive: int = 15,
         username: str | None = None,
         password: str | None = None,
+        tls: bool = False,
+        ca: str | None = None,
     ):
         try:
             import paho.mqtt.client as mqtt
@@ -49,7 +54,8 @@ class MqttSink:
         if qos not in (0, 1, 2) or queue < 1:
             raise ValueError("mqtt sink: qos must be 0, 1 or 2 and queue >= 1")
         self._mqtt, self.qos, self.topic = mqtt, qos, topic.strip("/") or "lrcn"
-        self.name = f"mqtt://{host}:{port}/{self.topic}"
+        self.name = f"{'mqtts' if tls else 'mqtt'}://{host}:{port}/{self.topic}"
+        """Never the user info: the name is what summaries, warnings and metrics show."""
         self.summary = SinkSummary(self.name)
         self._lock = threading.Lock()
         self._pending: set[int] = set()
@@ -65,6 +71,13 @@ class MqttSink:
         c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"lrcn-{uuid.uuid4().hex[:12]}")
         if username:
             c.username_pw_set(username, password)
+        if tls:
+            import ssl
+
+            try:
+                c.tls_set_context(ssl.create_default_context(cafile=ca))  # verifies the certificate and host name
+            except (OSError, ssl.SSLError) as e:
+                raise LrcnError(f"--sink {self.name}: cannot use the CA file {ca} ({e})") from None
         c.max_queued_messages_set(queue)
         c.reconnect_delay_set(min_delay=1, max_delay=8)
         c.will_set(self.available, "offline", qos=1, retain=True)
@@ -75,20 +88,23 @@ class MqttSink:
 
     @classmethod
     def from_spec(cls, spec: str) -> MqttSink:
-        url, opts = parse_options(spec, {"qos": int, "queue": int, "keepalive": int})
+        url, opts = parse_options(spec, {"qos": int, "queue": int, "keepalive": int, "auth_env": str, "ca": str})
         u = urlsplit(url)
+        tls = u.scheme == "mqtts"
         if not u.hostname:
-            raise ValueError(f"--sink {spec}: expected mqtt://host[:port]/topic")
+            raise ValueError(f"--sink {display_url(url)}: expected mqtt(s)://host[:port]/topic")
         try:
-            port = u.port or 1883
+            port = u.port or (8883 if tls else 1883)
         except ValueError:
-            raise ValueError(f"--sink {spec}: bad port") from None
+            raise ValueError(f"--sink {display_url(url)}: bad port") from None
+        username, password = url_credentials(url, opts.pop("auth_env", None))
         return cls(
             u.hostname,
             port,
             unquote(u.path) or "lrcn",
-            username=unquote(u.username or "") or None,
-            password=unquote(u.password or "") or None,
+            username=username or None,
+            password=password,
+            tls=tls,
             **opts,
         )
 
