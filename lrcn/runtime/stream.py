@@ -75,6 +75,9 @@ class StreamPrediction:
     window: np.ndarray | None = None
     stream: str = ""
     """The stream's short name (given in a .streams file, or derived from the source)."""
+    stream_id: int = -1
+    """The id of the stream's `scheduler.StreamHandle` (unique in its MultiStream, unlike a name
+    that can be removed and added again)."""
     source: str = ""
     """The source as opened (file path, URL, camera)."""
     captured: float = 0.0
