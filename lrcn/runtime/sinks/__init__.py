@@ -24,6 +24,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+SINK_SCHEMES = ("jsonl:", "http://", "https://", "mqtt://")
+"""How a sink spec starts (`open_sink` dispatches on it; vc-serve checks its config with it)."""
+SINK_SPECS = "jsonl:PATH, http(s)://URL or mqtt://host[:port]/topic"
+
 
 @dataclass
 class SinkSummary:
@@ -94,7 +98,7 @@ def open_sink(spec: str) -> Sink:
         from lrcn.runtime.sinks.mqtt import MqttSink
 
         return MqttSink.from_spec(spec)
-    raise ValueError(f"--sink {spec}: expected jsonl:PATH, http(s)://URL or mqtt://host[:port]/topic")
+    raise ValueError(f"--sink {spec}: expected {SINK_SPECS}")
 
 
 def open_sinks(specs: list[str]) -> list[Sink]:
