@@ -36,13 +36,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from lrcn.core.errors import LrcnError, SourceError, VideoError
-from lrcn.runtime.classifier import top_k
 from lrcn.runtime.engine import BatchEngine, StreamState
 from lrcn.runtime.events import EventConfig
 from lrcn.runtime.frame_source import FrameSource
 from lrcn.runtime.mailbox import Mailbox
 from lrcn.runtime.preprocess import PreprocessSpec, normalize, resize_rgb
-from lrcn.runtime.stream import StreamConfig, StreamPrediction, StreamStats
+from lrcn.runtime.stream import StreamConfig, StreamPrediction, StreamStats, top_k
+from lrcn.runtime.streamlist import short_name
 
 if TYPE_CHECKING:
     from lrcn.runtime.sources import Frame
@@ -423,6 +423,38 @@ class MultiStream:
         return [StreamEnd(h.name, h.stats(), h.error, h.id) for h in handles]
 
     def __enter__(self) -> MultiStream:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class Stream:
+    """One source on the batched engine. Iterate for StreamPredictions; `stats` at any time;
+    `close()` (or `with`) stops the source. A source that fails raises its error (an LrcnError)
+    from the iteration, after the predictions made before it.
+    """
+
+    def __init__(self, classifier, source, cfg: StreamConfig, name: str | None = None):
+        self.source, self.cfg = source, cfg
+        self._multi = MultiStream(classifier, [(name or short_name(source.name), source)], cfg)
+        self.sample_fps = self._multi.sample_fps
+
+    @property
+    def stats(self) -> StreamStats:
+        return self._multi.stats(0)
+
+    def __iter__(self):
+        for tick in self._multi.ticks():
+            yield from tick.predictions
+            for end in tick.ended:
+                if end.error is not None:
+                    raise end.error
+
+    def close(self) -> None:
+        self._multi.close()
+
+    def __enter__(self) -> Stream:
         return self
 
     def __exit__(self, *exc) -> None:

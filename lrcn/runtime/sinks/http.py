@@ -15,7 +15,7 @@ import urllib.error
 import urllib.request
 from collections import deque
 
-from lrcn.runtime.sinks import SinkSummary, parse_options
+from lrcn.runtime.sinks.base import SinkSummary, parse_options
 
 RETRYABLE = {408, 429}
 

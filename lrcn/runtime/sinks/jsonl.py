@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from lrcn.core.errors import LrcnError
-from lrcn.runtime.sinks import SinkSummary, parse_options
+from lrcn.runtime.sinks.base import SinkSummary, parse_options
 
 
 class JsonlSink:

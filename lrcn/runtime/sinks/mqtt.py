@@ -19,7 +19,7 @@ import uuid
 from urllib.parse import unquote, urlsplit
 
 from lrcn.core.errors import LrcnError
-from lrcn.runtime.sinks import SinkSummary, parse_options
+from lrcn.runtime.sinks.base import SinkSummary, parse_options
 
 
 def topic_part(name: str) -> str:
