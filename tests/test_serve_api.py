@@ -139,6 +139,11 @@ def test_bad_requests_are_one_line_errors(client):
     assert r.status_code == 422 and "name" in r.json()["error"]
     r = client.post("/streams", json={"name": "x", "source": "http://127.0.0.1:9/x", "color": 1})
     assert r.status_code == 422 and "color" in r.json()["error"]
+    for field, value, says in (("threshold", 2, "threshold must be in [0, 1], got 2"), ("smooth", 0, "smooth")):
+        r = client.post("/streams", json={"name": "x", "source": "http://127.0.0.1:9/x", field: value})
+        assert r.status_code == 422 and says in r.json()["error"], r.json()  # the YAML file's check, word for word
+    r = client.post("/streams", json={"name": "x", "source": "0", "events": {"threshold": 0}})
+    assert r.status_code == 422 and "threshold must be in (0, 1], got 0" in r.json()["error"]
     assert client.get("/nothing").json() == {"error": "Not Found"}
 
 

@@ -17,9 +17,11 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from lrcn.core.errors import LrcnError
 from lrcn.core.paths import STREAM_TIMEOUT_S
 from lrcn.runtime.events import EventConfig
 from lrcn.runtime.sinks import SINK_SCHEMES, SINK_SPECS
+from lrcn.runtime.sources import check_url, is_url
 from lrcn.runtime.stream import StreamConfig
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -227,6 +229,11 @@ def check(cfg: ServeConfig) -> ServeConfig:
             raise ConfigError(f"sinks[{i}]: {spec!r}: expected {SINK_SPECS}")
     seen = set()
     for i, s in enumerate(cfg.streams):
+        if is_url(s.source):
+            try:
+                check_url(s.source)  # the runtime's own check: refused here, not when the stream starts
+            except LrcnError as e:
+                raise ConfigError(f"streams[{i}].source: {e}") from None
         if s.name in seen:
             raise ConfigError(f"streams[{i}].name: {s.name!r} is used twice")
         seen.add(s.name)
