@@ -59,7 +59,7 @@ class Entry:
 
 
 class StreamManager:
-    """Adds, removes and watches streams; `on_prediction(entry, pred)` callbacks see every prediction."""
+    """Adds, removes and watches streams on one MultiStream; `listeners` see every prediction."""
 
     def __init__(
         self,
@@ -112,15 +112,16 @@ class StreamManager:
         return entry
 
     def remove(self, name: str) -> bool:
-        with self.lock:
+        with self.lock:  # with _open's check under the same lock: a stream opening now is never left running
             entry = self.entries.pop(name, None)
-        if entry is None:
-            return False
-        entry.removed = True
-        if entry.handle is not None:
-            self.multi.remove(entry.handle)
-            with self.lock:
-                self.by_id.pop(entry.handle.id, None)
+            if entry is None:
+                return False
+            entry.removed = True
+            handle = entry.handle
+            if handle is not None:
+                self.by_id.pop(handle.id, None)
+        if handle is not None:
+            self.multi.remove(handle)
         log.info("stream %s: removed", name, extra={"event": "stream_removed", "stream": name})
         return True
 
