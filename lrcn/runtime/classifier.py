@@ -151,7 +151,9 @@ class VideoClassifier:
         as for `stream`. Iterate it for StreamPredictions, each with `.stream` (its name) and
         `.latency_ms`; `.ticks()` also reports each stream's end (`StreamEnd`, with its error: one
         stream failing never stops the others); `.stats(i)`; `.close()` stops all. A source that
-        cannot open raises here, before any stream starts.
+        cannot open raises here, before any stream starts. More streams can be added later, each
+        with its own settings (`.add(name, source, StreamConfig(...), EventConfig(...))` returns its
+        `StreamHandle`; `.remove(handle)`), also while `.ticks()` runs in another thread.
         """
         from dataclasses import replace
 
