@@ -1,7 +1,7 @@
 # `make demo`: set up .venv, make the synthetic set, train, export and classify.
 # `make test`: set up .venv (from the lock) and run the whole test suite.
 # `make test-fast`: the same without the tests marked `slow` (54 s on the idle 2-core machine, 2026-11-30).
-# `make lint`: ruff (lint + format check) and mypy over the runtime, as CI runs them.
+# `make lint`: ruff (lint + format check) and mypy over the runtime and the service, as CI runs them.
 # `make lock`: re-resolve requirements.lock from pyproject.toml (newest releases the ranges allow).
 # `make test-latest`: the suite in a fresh .venv-latest with no lock, to see what an upgrade would break.
 #
@@ -72,7 +72,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy lrcn/runtime lrcn/core
+	$(BIN)/mypy lrcn/runtime lrcn/core lrcn/serve
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow"

@@ -37,6 +37,8 @@ def run_app():
 NONSENSE = [  # (command, options, what the one refusal line says); each exits 2 before any work
     ("vc-train", ["--frames", "-3"], "--frames must be >= 1"),
     ("vc-train", ["--img-size", "0"], "--img-size must be >= 16"),
+    ("vc-train", ["--img-size", "8"], "--img-size must be >= 16"),  # once clamped to 16 for the model
+    ("vc-train", ["--img-size", "2000"], "--img-size must be <= 1024"),  # the runtime could not read the model
     ("vc-train", ["--model", "vgglstm"], "choose one of convlstm, resnetlstm, pretrained"),
     ("vc-train", ["--device", "tpu"], "--device must be one of auto, cpu, cuda"),
     ("vc-train", ["--input", "flow"], "--input must be one of rgb, diff, rgb+diff"),

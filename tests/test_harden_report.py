@@ -68,7 +68,7 @@ def test_no_write_into_a_folder_of_runs_unless_asked(tmp_path, monkeypatch):
 
 def test_run_report_replaces_a_symlink_and_embeds_only_safe_pngs(tmp_path):
     from lrcn.train.plots import plot_curves
-    from lrcn.train.report import write_run_report
+    from lrcn.train.report_write import write_run_report
 
     secret = tmp_path / "secret.png"
     plot_curves([{"epoch": 1, "train_loss": 1, "val_loss": 1, "train_accuracy": 0, "val_accuracy": 0}], secret)

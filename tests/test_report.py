@@ -136,7 +136,7 @@ def test_per_run_report_written_by_training(tiny_run):
 
 
 def test_per_run_report_lists_skipped_files(tmp_path):
-    from lrcn.train.report import write_run_report
+    from lrcn.train.report_write import write_run_report
 
     run = fake_run(tmp_path / "r", skipped=[{"path": "data/a/<bad>.avi", "reason": "no frames decoded"}])
     html = write_run_report(run).read_text()

@@ -50,7 +50,8 @@ def images(page) -> list[dict]:
 
 
 def test_comparison_report_renders_with_every_image(browser, tmp_path):
-    from lrcn.train.report import find_runs, write_report
+    from lrcn.train.report import find_runs
+    from lrcn.train.report_write import write_report
 
     fake_sweep(tmp_path / "sweep", pngs=True)
     html = write_report(find_runs([str(tmp_path / "sweep")]))[1]
@@ -66,7 +67,7 @@ def test_comparison_report_renders_with_every_image(browser, tmp_path):
 
 
 def test_run_report_renders_with_every_image(browser, tmp_path):
-    from lrcn.train.report import write_run_report
+    from lrcn.train.report_write import write_run_report
 
     path = write_run_report(
         fake_run(tmp_path / "run", pngs=True, skipped=[{"path": "a/b.avi", "reason": "no frames decoded"}])

@@ -6,6 +6,7 @@ import glob
 import os
 import tempfile
 
+import numpy as np
 import pytest
 from helpers import MjpegServer, fake_model
 from serve_fixtures import BLACK, GREEN, service, until
@@ -64,11 +65,71 @@ def test_streams_come_and_go_without_disturbing_each_other(client):
             c.stop()
 
 
-@pytest.mark.parametrize("source", ["/etc/passwd", "file:///etc/passwd", "video.mp4", "../x"])
+@pytest.mark.parametrize("source", ["/etc/passwd", "file:../x", "video.mp4", "../x"])
 def test_no_endpoint_reads_a_path_from_the_request(client, source):
     r = client.post("/streams", json={"name": "x", "source": source})
     assert r.status_code == 422 and "file paths are not read" in r.json()["error"]
     assert client.get("/streams").json() == {"streams": []}
+
+
+@pytest.mark.parametrize(
+    "source", ["udp://127.0.0.1:5000", "tcp://127.0.0.1:9/x", "srt://127.0.0.1:9", "file:///etc/passwd"]
+)
+def test_a_source_the_runtime_refuses_is_refused_by_the_api_with_its_reason(client, source):
+    from lrcn.core.errors import SourceError
+    from lrcn.runtime.sources import check_url
+
+    with pytest.raises(SourceError) as refused:
+        check_url(source)
+    r = client.post("/streams", json={"name": "x", "source": source})
+    assert r.status_code == 422 and r.json() == {"error": f"source: {refused.value}"}
+    assert client.get("/streams").json() == {"streams": []}
+
+
+@pytest.mark.timeout(90)
+def test_a_stream_added_through_the_api_carries_its_own_threshold_and_events_end_to_end(fake, tmp_path):
+    """The service's defaults would never make an event (min_event 1000 s); the stream's own settings do."""
+    import json
+
+    from lrcn.serve.api import create_app
+    from lrcn.serve.config import EventSettings, ServeConfig
+    from lrcn.serve.service import Service
+
+    sink = tmp_path / "records.jsonl"
+    cfg = ServeConfig(
+        model=str(fake),
+        device="cpu",
+        threads=1,
+        sinks=[f"jsonl:{sink}#predictions=1"],
+        events=EventSettings(threshold=0.5, min_event=1000.0),
+    )
+    gray = np.full_like(BLACK, 128)  # the fake model is unsure here (top-1 about 0.35): threshold 0.9 shows it
+    cam = MjpegServer([gray], fps=20).start()
+    svc = Service(cfg).start()
+    try:
+        with TestClient(create_app(svc)) as c:
+            body = {
+                "name": "door",
+                "source": cam.url(),
+                "sample_fps": 0,
+                "threshold": 0.9,
+                "events": {"threshold": 0.01, "min_event": 0.0, "merge_gap": 0.5},
+            }
+            assert c.post("/streams", json=body).status_code == 201
+            until(lambda: svc.manager.get("door").handle is not None, 20, "the stream opens")
+            handle = svc.manager.get("door").handle
+            assert handle.cfg.threshold == 0.9 and handle.events.min_event == 0.0 and handle.events.threshold == 0.01
+            until(lambda: c.get("/streams/door/events").json()["events"], 30, "the stream's own events start")
+            info = c.get("/streams/door").json()
+            assert info["label"] is not None and info["uncertain"] is True and info["probability"] < 0.9
+    finally:
+        svc.close(3.0)
+        cam.stop()
+    rows = [json.loads(line) for line in sink.read_text().splitlines()]
+    preds = [r for r in rows if r["type"] == "prediction"]
+    events = [r for r in rows if r["type"] == "event"]
+    assert preds and all(r["uncertain"] is True and r["stream"] == "door" for r in preds)
+    assert events and events[0]["phase"] == "start" and events[-1]["phase"] == "end"
 
 
 def test_bad_requests_are_one_line_errors(client):
@@ -78,6 +139,11 @@ def test_bad_requests_are_one_line_errors(client):
     assert r.status_code == 422 and "name" in r.json()["error"]
     r = client.post("/streams", json={"name": "x", "source": "http://127.0.0.1:9/x", "color": 1})
     assert r.status_code == 422 and "color" in r.json()["error"]
+    for field, value, says in (("threshold", 2, "threshold must be in [0, 1], got 2"), ("smooth", 0, "smooth")):
+        r = client.post("/streams", json={"name": "x", "source": "http://127.0.0.1:9/x", field: value})
+        assert r.status_code == 422 and says in r.json()["error"], r.json()  # the YAML file's check, word for word
+    r = client.post("/streams", json={"name": "x", "source": "0", "events": {"threshold": 0}})
+    assert r.status_code == 422 and "threshold must be in (0, 1], got 0" in r.json()["error"]
     assert client.get("/nothing").json() == {"error": "Not Found"}
 
 

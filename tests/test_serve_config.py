@@ -62,6 +62,13 @@ def test_a_full_config_loads_with_types_and_relative_paths(tmp_path):
         ),
         ("model: m.onnx\nhttp: {host: 0.0.0.0}\n", "http.host: 0.0.0.0 is not a loopback address"),
         ("model: [m.onnx\n", "not valid YAML"),
+        ("model: m.onnx\nstreams: [{name: a, source: '0', threshold: 2}]\n", "threshold must be in [0, 1], got 2"),
+        ("model: m.onnx\nstreams: [{name: a, source: '0', smooth: 0}]\n", "smooth must be >= 1, got 0"),
+        ("model: m.onnx\nevents: {min_event: -1}\n", "events: min_event must be >= 0 seconds"),
+        (
+            "model: m.onnx\nstreams: [{name: a, source: 'udp://1.2.3.4:5'}]\n",
+            "streams[0].source: udp://1.2.3.4:5: 'udp'",
+        ),
     ],
 )
 def test_bad_configs_are_one_line_naming_the_key(tmp_path, text, key):

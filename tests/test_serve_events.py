@@ -10,7 +10,6 @@ from helpers import MjpegServer, fake_model
 from serve_fixtures import BLACK, GREEN, until
 
 pytest.importorskip("fastapi", reason="the serve extra is not installed (pip install -e '.[serve]')")
-pytest.importorskip("lrcn.runtime.events", reason="this build has no events module yet")
 
 
 @pytest.mark.slow

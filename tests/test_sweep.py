@@ -119,7 +119,7 @@ def test_2x2_sweep_report_equals_each_runs_metrics(tiny_data, tmp_path):
 def test_sweep_goes_on_past_a_failed_run_and_fails_at_the_end(tmp_path, monkeypatch):
     from rich.console import Console
 
-    import lrcn.train.report as report
+    import lrcn.train.report_write as report
     import lrcn.train.run as run_mod
     from lrcn.core.errors import LrcnError
     from lrcn.train import sweep

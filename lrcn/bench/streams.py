@@ -62,8 +62,7 @@ def _verdict(n: int, figs: dict[str, dict], extra: dict) -> dict:
 
 
 def one_process(clf, frames, n: int, cfg: BenchConfig) -> dict:
-    from lrcn.runtime.scheduler import MultiStream
-    from lrcn.runtime.stream import StreamConfig
+    from lrcn.runtime import MultiStream, StreamConfig
 
     fps = cfg.streams_fps
     sources = {
@@ -98,9 +97,8 @@ def one_process(clf, frames, n: int, cfg: BenchConfig) -> dict:
 def one_process_mjpeg(clf, video: Path, n: int, cfg: BenchConfig) -> dict:
     """N loopback MJPEG cameras (another process) read, decoded and classified by one MultiStream."""
     from lrcn.bench.mjpeg import Cameras
-    from lrcn.runtime.scheduler import MultiStream
+    from lrcn.runtime import MultiStream, StreamConfig
     from lrcn.runtime.sources import LiveSource
-    from lrcn.runtime.stream import StreamConfig
 
     cams = Cameras(n, cfg.streams_fps, WARM_S + cfg.streams_seconds + 60, str(video))
     try:

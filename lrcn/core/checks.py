@@ -20,6 +20,22 @@ def at_least(obj, **floors: float) -> list[str]:
     ]
 
 
+IMG_SIZE_MIN, IMG_SIZE_MAX = 16, 1024
+"""The frame size a model trains at (pixels a side): the one owner of the range. ModelConfig and
+DataConfig check it; the runtime refuses metadata above IMG_SIZE_MAX (a model trained past it
+could not be run)."""
+
+
+def img_size_problems(obj) -> list[str]:
+    """`obj.img_size` outside IMG_SIZE_MIN..IMG_SIZE_MAX, as one problem (none when in range)."""
+    v = obj.img_size
+    if v < IMG_SIZE_MIN:
+        return [f"img_size must be >= {IMG_SIZE_MIN}, got {v}"]
+    if v > IMG_SIZE_MAX:
+        return [f"img_size must be <= {IMG_SIZE_MAX}, got {v}"]
+    return []
+
+
 def one_of(obj, **choices: Iterable[str]) -> list[str]:
     """One problem per field of `obj` whose value is not among its choices."""
     out = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from lrcn.core.checks import at_least, from_dict, one_of, refuse
+from lrcn.core.checks import at_least, from_dict, img_size_problems, one_of, refuse
 
 BACKBONES = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
 NORMS = ("batch", "none")
@@ -36,7 +36,7 @@ class ModelConfig:
     """Local state dict for the backbone; None uses torchvision's weights API (downloads)."""
 
     def __post_init__(self) -> None:
-        problems = at_least(self, num_classes=2, img_size=16, latent_dim=1, hidden_size=1, lstm_layers=1)
+        problems = at_least(self, num_classes=2, latent_dim=1, hidden_size=1, lstm_layers=1) + img_size_problems(self)
         if self.in_channels not in (3, 6):
             problems.append(f"in_channels must be 3 or 6, got {self.in_channels}")
         if not 0.0 <= self.dropout < 1.0:

@@ -4,44 +4,17 @@ exist" and "what does this family need" (normalisation, a frozen backbone, which
 CLIs, reports and the bench read these specs, so `vc-train --help` never imports torch. The
 nn builder of a family lives in the module a spec names and is imported only when a model is
 built (see registry.build_model). Adding a family: one module with an `@register_model(name)`
-builder, and one `register_family(FamilySpec(...))` line in `lrcn.models.families`.
+builder, and one `FamilySpec(...)` entry in `lrcn.models.families.BUILTIN` (or a
+`register_family(FamilySpec(...))` call from the family's own code, as tests/toy_family.py does).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from lrcn.models.families import BUILTIN, NORMALISATIONS, FamilySpec
 
-NORMALISATIONS = ("imagenet", "simple")
+__all__ = ["NORMALISATIONS", "FamilySpec", "family_names", "family_spec", "register_family"]
 
-
-@dataclass(frozen=True)
-class FamilySpec:
-    name: str
-    module: str
-    """Import path of the module whose `@register_model(name)` builds this family's nn.Module."""
-    summary: str = ""
-    """A few words for help texts."""
-    normalisation: str = "simple"
-    """Input statistics: "imagenet" for ImageNet-trained backbones, "simple" (0.5/0.5) otherwise."""
-    frozen_backbone: bool = False
-    """Part of the encoder never trains, so its features can be cached per clip."""
-    options: tuple[str, ...] = ()
-    """ModelConfig fields (and so CLI options) this family reads beyond the shared ones."""
-
-    def __post_init__(self) -> None:
-        if self.normalisation not in NORMALISATIONS:
-            raise ValueError(
-                f"family {self.name!r}: normalisation must be one of {', '.join(NORMALISATIONS)}, "
-                f"got {self.normalisation!r}"
-            )
-
-    @property
-    def has_backbone(self) -> bool:
-        """Reports show a backbone column for it (elsewhere the default backbone would mislead)."""
-        return "backbone" in self.options
-
-
-_FAMILIES: dict[str, FamilySpec] = {}
+_FAMILIES: dict[str, FamilySpec] = {spec.name: spec for spec in BUILTIN}
 
 
 def register_family(spec: FamilySpec) -> FamilySpec:
@@ -52,8 +25,6 @@ def register_family(spec: FamilySpec) -> FamilySpec:
 
 
 def _registered() -> dict[str, FamilySpec]:
-    import lrcn.models.families  # noqa: F401 - the built-in registrations, on first use
-
     return _FAMILIES
 
 

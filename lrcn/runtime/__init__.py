@@ -17,6 +17,7 @@ from lrcn.runtime.classifier import Prediction, VideoClassifier
 from lrcn.runtime.events import Event, EventConfig, EventDetector
 from lrcn.runtime.preprocess import MODALITIES, PreprocessSpec, prepare_clip
 from lrcn.runtime.run_events import EventRouter, EventStream
+from lrcn.runtime.scheduler import MultiStream, StreamEnd, StreamHandle, Tick
 from lrcn.runtime.sinks import SinkSummary, display_url, open_sink, open_sinks
 from lrcn.runtime.sources import check_source
 from lrcn.runtime.stream import StreamConfig, StreamPrediction
@@ -27,6 +28,10 @@ __all__ = [
     "Prediction",
     "StreamConfig",
     "StreamPrediction",
+    "MultiStream",
+    "StreamHandle",
+    "StreamEnd",
+    "Tick",
     "Event",
     "EventConfig",
     "EventDetector",

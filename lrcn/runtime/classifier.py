@@ -21,13 +21,8 @@ from lrcn.core.paths import DECODE_TIMEOUT_S, STREAM_TIMEOUT_S
 from lrcn.runtime.model import LrcnModel
 from lrcn.runtime.preprocess import prepare_clip
 from lrcn.runtime.session import SessionConfig
+from lrcn.runtime.stream import StreamConfig, top_k
 from lrcn.runtime.video import clip_from_video, clip_windows, decode_video
-
-
-def top_k(probs: np.ndarray, names: list[str], k: int) -> list[tuple[str, float]]:
-    """probs (K,) -> the k most probable (label, probability), most probable first."""
-    order = np.argsort(-probs, kind="stable")[: max(1, k)]
-    return [(names[i], float(probs[i])) for i in order]
 
 
 @dataclass
@@ -121,7 +116,7 @@ class VideoClassifier:
         return Prediction(str(path), best[0][0], best[0][1], best, probs, ms, len(windows), video.num_decoded)
 
     def stream(self, source, config=None, *, reconnect: int = 5, timeout_s: float | None = None, **options):
-        """A `stream.Stream` over `source`: a file path, camera index, URL or FrameSource.
+        """A `scheduler.Stream` over `source`: a file path, camera index, URL or FrameSource.
 
         Pass a `stream.StreamConfig` or its fields (sample_fps, stateful, smooth, threshold,
         max_frames, keep_window); `reconnect` is for cameras and URLs, `timeout_s` (open and
@@ -131,8 +126,8 @@ class VideoClassifier:
         """
         from dataclasses import replace
 
+        from lrcn.runtime.scheduler import Stream
         from lrcn.runtime.sources import open_source
-        from lrcn.runtime.stream import Stream, StreamConfig
 
         cfg = replace(config, **options) if config is not None else StreamConfig(**options)
         src = (
@@ -156,13 +151,14 @@ class VideoClassifier:
         as for `stream`. Iterate it for StreamPredictions, each with `.stream` (its name) and
         `.latency_ms`; `.ticks()` also reports each stream's end (`StreamEnd`, with its error: one
         stream failing never stops the others); `.stats(i)`; `.close()` stops all. A source that
-        cannot open raises here, before any stream starts.
+        cannot open raises here, before any stream starts. More streams can be added later, each
+        with its own settings (`.add(name, source, StreamConfig(...), EventConfig(...))` returns its
+        `StreamHandle`; `.remove(handle)`), also while `.ticks()` runs in another thread.
         """
         from dataclasses import replace
 
         from lrcn.runtime.scheduler import MultiStream
         from lrcn.runtime.sources import open_source
-        from lrcn.runtime.stream import StreamConfig
         from lrcn.runtime.streamlist import short_name, unique_names
 
         cfg = replace(config, **options) if config is not None else StreamConfig(**options)

@@ -14,9 +14,11 @@ import typer
 from rich.markup import escape
 
 from lrcn.core.checks import with_flags
+from lrcn.core.paths import DECODE_TIMEOUT_S, STREAM_TIMEOUT_S
 from lrcn.core.text import printable
 from lrcn.runtime.console import err_console, fail, one_line_errors
 from lrcn.runtime.entry import App
+from lrcn.runtime.sinks import SINK_SPECS
 
 STREAM_FLAGS = {  # StreamConfig's parameters -> vc-run's flags, for its errors
     "sample_fps": "--sample-fps",
@@ -116,7 +118,7 @@ def main(
     sink: Annotated[
         list[str] | None,
         typer.Option(
-            help="Send events to jsonl:PATH, http(s)://URL or mqtt(s)://host[:port]/topic (repeatable; implies --events).",
+            help=f"Send events to {SINK_SPECS} (repeatable; implies --events).",
             show_default=False,
         ),
     ] = None,
@@ -151,7 +153,7 @@ def main(
         typer.Option(
             help="Clip mode: seconds before a file that will not finish decoding is given up (named as failed)."
         ),
-    ] = 60.0,
+    ] = DECODE_TIMEOUT_S,
     stream_timeout: Annotated[
         float,
         typer.Option(
@@ -159,7 +161,7 @@ def main(
             "to open, or any source (files too) may go without a "
             "frame, before it counts as dropped."
         ),
-    ] = 10.0,
+    ] = STREAM_TIMEOUT_S,
 ) -> None:
     """Classify each input and print top-k labels; exit 1 if any input failed."""
     _check(sources, top_k, clips, device, threads, reconnect, decode_timeout, stream_timeout)
@@ -270,7 +272,7 @@ def _event_printer(threshold, min_event, merge_gap, sink, json_out):
     return EventPrinter(cfg, sink, json_out)
 
 
-def _classifier(model, device, threads, top_k, decode_timeout: float = 60.0):
+def _classifier(model, device, threads, top_k, decode_timeout: float = DECODE_TIMEOUT_S):
     from lrcn.runtime.classifier import VideoClassifier
 
     clf = VideoClassifier(

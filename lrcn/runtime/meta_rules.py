@@ -12,6 +12,7 @@ import math
 from pathlib import PurePosixPath, PureWindowsPath
 from typing import TypeGuard
 
+from lrcn.core.checks import IMG_SIZE_MAX
 from lrcn.core.errors import ModelError
 from lrcn.runtime.preprocess import MODALITIES
 
@@ -20,7 +21,8 @@ MAX_METADATA_BYTES = 1 << 20
 MAX_CLASSES = 10_000
 MAX_CLASS_NAME = 256
 MAX_FRAMES = 512
-MAX_IMG_SIZE = 1024
+MAX_IMG_SIZE = IMG_SIZE_MAX
+"""core.checks owns it (what training accepts); the runtime reads sizes from 8 up (older or hand-made models)."""
 MAX_CLIP_VALUES = 1 << 27
 """T x C x H x W of one clip: 512 MiB of float32 at most."""
 MAX_LSTM_LAYERS = 16

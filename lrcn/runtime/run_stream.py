@@ -193,17 +193,17 @@ def run_streams(
 
 
 def _loop(multi, display, json_out: bool, out: Console, rows: RowSink | None, failures: list[str], events=None) -> None:
-    index = {s.name: i for i, s in enumerate(multi.slots)}
+    handles = {h.id: h for h in multi.handles}
     for tick in multi.ticks():
         for pred in tick.predictions:
             if display:
-                display.update(pred, multi.fps(index[pred.stream]))
+                display.update(pred, handles[pred.stream_id].fps())
             if pred.ready:
                 row = pred.to_dict()
                 if rows is not None:
                     rows(row)
                 if events is not None:  # event_output.EventPrinter: events instead of prediction lines
-                    events.prediction(pred, live=multi.slots[index[pred.stream]].source.live)
+                    events.prediction(pred, live=handles[pred.stream_id].live)
                 elif json_out:
                     print(json_line(row), flush=True)
                 else:
@@ -212,6 +212,6 @@ def _loop(multi, display, json_out: bool, out: Console, rows: RowSink | None, fa
             if events is not None:
                 events.end(end.name)
             if end.error is not None:
-                _fail(end.name, multi.slots[index[end.name]].source.name, str(end.error), rows, failures)
+                _fail(end.name, handles[end.stream_id].source.name, str(end.error), rows, failures)
         if display and tick.predictions and not display.render():
             return

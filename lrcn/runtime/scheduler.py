@@ -18,6 +18,9 @@ call, one head call; or one step call). Why this shape:
   the batch grows with load and the per-call overhead is shared (no timer, no extra latency).
 A stream that ends or fails leaves the loop alone (a `StreamEnd` with its error); the others
 go on. The caller's KeyboardInterrupt stops the loop; `close()` then stops every feeder.
+
+Public API: `MultiStream` (`add`, `remove`, `ticks`, `close`), `StreamHandle` (one stream: its
+name, id, settings, stats and health), `Tick`, `StreamEnd`; vc-run, vc-serve and vc-bench use it.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -33,12 +36,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from lrcn.core.errors import LrcnError, SourceError, VideoError
-from lrcn.runtime.classifier import top_k
 from lrcn.runtime.engine import BatchEngine, StreamState
+from lrcn.runtime.events import EventConfig
 from lrcn.runtime.frame_source import FrameSource
 from lrcn.runtime.mailbox import Mailbox
 from lrcn.runtime.preprocess import PreprocessSpec, normalize, resize_rgb
-from lrcn.runtime.stream import StreamConfig, StreamPrediction, StreamStats
+from lrcn.runtime.stream import StreamConfig, StreamPrediction, StreamStats, top_k
+from lrcn.runtime.streamlist import short_name
 
 if TYPE_CHECKING:
     from lrcn.runtime.sources import Frame
@@ -74,6 +78,7 @@ class Feeder:
         mailbox: Mailbox[Captured],
     ):
         self.source, self.spec, self.mailbox = source, spec, mailbox
+        self.sample_fps = sample_fps
         self.period = 1.0 / sample_fps if sample_fps else 0.0
         self.realtime = realtime and not getattr(source, "live", False)
         self.due = 0
@@ -119,12 +124,12 @@ class Feeder:
         self.mailbox.close()
 
 
-def _any_ready(slots: list[_Slot]) -> bool:
-    return any(s.feeder.mailbox.pending or s.feeder.mailbox.closed for s in slots)
+def _any_ready(handles: list[StreamHandle]) -> bool:
+    return any(h.feeder.mailbox.pending or h.feeder.mailbox.closed for h in handles)
 
 
-def _close_source(source: FrameSource) -> threading.Thread:
-    """Close in a helper thread: a live source's close may wait for a blocked read."""
+def close_source(source: FrameSource) -> threading.Thread:
+    """Close in a helper thread (returned): a live source's close may wait for a blocked read."""
     t = threading.Thread(target=source.close, name=f"close:{source.name}", daemon=True)
     t.start()
     return t
@@ -137,6 +142,8 @@ class StreamEnd:
     name: str
     stats: StreamStats
     error: LrcnError | None
+    stream_id: int = -1
+    """The ended stream's `StreamHandle.id`."""
 
 
 @dataclass
@@ -147,71 +154,195 @@ class Tick:
     ended: list[StreamEnd]
 
 
-class _Slot:
-    def __init__(self, name: str, source: FrameSource, state: StreamState, feeder: Feeder, keep: int):
-        self.name, self.source, self.state, self.feeder = name, source, state, feeder
+class StreamHandle:
+    """One stream of a `MultiStream`, as `MultiStream.add` returns it; pass it to `MultiStream.remove`.
+
+    `id` is unique within its MultiStream (a name can be removed and added again; the id is new),
+    and every prediction carries it (`StreamPrediction.stream_id`, beside `.stream`, the name).
+    `cfg` and `events` are the stream's own settings; `sample_fps` the rate it is fed at (the
+    model's training rate unless `cfg.sample_fps` says otherwise; None: every frame).
+    """
+
+    def __init__(
+        self,
+        id: int,
+        name: str,
+        source: FrameSource,
+        cfg: StreamConfig,
+        events: EventConfig | None,
+        state: StreamState,
+        feeder: Feeder,
+        keep: int,
+    ):
+        self.id, self.name, self.source, self.cfg, self.events = id, name, source, cfg, events
+        self.state, self.feeder = state, feeder
+        self.sample_fps = feeder.sample_fps
         self.window: deque | None = deque(maxlen=keep) if keep else None
         self.t0: float | None = None
         self.t_end: float | None = None
         self.error: LrcnError | None = None
+        """Why the stream ended, once it did (None: it ran out, was stopped, or still runs)."""
         self.done = False
+        """Out of the loop: ended, failed, removed or closed."""
+        self.removed = False
+
+    @property
+    def live(self) -> bool:
+        """A camera or URL (newest frame only), not a file."""
+        return bool(getattr(self.source, "live", False))
+
+    @property
+    def reconnecting(self) -> bool:
+        """A live source reopening after a drop (`LiveSource.reconnecting`); False for files."""
+        return bool(getattr(self.source, "reconnecting", False))
+
+    @property
+    def reconnects(self) -> int:
+        """Successful reopens of a live source so far."""
+        return int(getattr(self.source, "reconnects", 0))
+
+    def stats(self) -> StreamStats:
+        """Counters and latency percentiles so far (also once the stream ended or was removed)."""
+        lat = np.asarray(self.state.latencies_ms) if self.state.latencies_ms else None
+        end = self.t_end if self.t_end is not None else time.perf_counter()
+        return StreamStats(
+            read=self.source.read,
+            processed=self.state.processed,
+            predictions=self.state.predictions,
+            seconds=end - self.t0 if self.t0 is not None else 0.0,
+            reconnects=self.reconnects,
+            due=self.feeder.due,
+            latency_p50_ms=None if lat is None else float(np.percentile(lat, 50)),
+            latency_p95_ms=None if lat is None else float(np.percentile(lat, 95)),
+        )
+
+    def fps(self) -> float:
+        """Processed frames per second since the stream started (cheap: no percentiles)."""
+        if self.t0 is None:
+            return 0.0
+        seconds = (self.t_end if self.t_end is not None else time.perf_counter()) - self.t0
+        return self.state.processed / seconds if seconds > 0 else 0.0
+
+    def _stop(self) -> threading.Thread:
+        self.done = True
+        self.t_end = self.t_end or time.perf_counter()
+        self.feeder.stop()
+        return close_source(self.source)
 
 
 class MultiStream:
     """Streams many sources through one model. Iterate `ticks()` (or the predictions); `close()` stops all.
 
-    `sources` are (short name, FrameSource) pairs; names appear in every prediction.
+    `sources` are (short name, FrameSource) pairs, all with `cfg`; names appear in every
+    prediction. Streams can also be added and removed while `ticks()` runs in another thread:
+
+        multi = MultiStream(clf)                      # no stream yet
+        door = multi.add("door", source, StreamConfig(threshold=0.6), EventConfig(min_event=2))
+        multi.start()                                 # feeders of streams added later start at once
+        for tick in multi.ticks(): ...                # returns when no stream is left running
+        multi.remove(door)                            # its frame in flight is dropped, not predicted
+
+    One engine serves every stream, so `stateful` is the MultiStream's (`cfg.stateful`); each
+    stream's other settings (sample_fps, smooth, threshold, max_frames, realtime, keep_window)
+    are its own.
     """
 
-    def __init__(self, classifier, sources: list[tuple[str, FrameSource]], cfg: StreamConfig):
-        meta = classifier.meta
+    def __init__(self, classifier, sources: Sequence[tuple[str, FrameSource]] = (), cfg: StreamConfig | None = None):
+        cfg = StreamConfig() if cfg is None else cfg
         self.clf, self.cfg = classifier, cfg
-        rate = meta.sample_fps if cfg.sample_fps is None else cfg.sample_fps
-        self.sample_fps = rate if rate and rate > 0 else None
+        self.sample_fps = self.rate(cfg)
+        """The rate of streams on `cfg` (see `rate`)."""
         self.engine = BatchEngine.for_model(classifier.model, cfg.stateful)
         self.cond = threading.Condition()
-        self.slots: list[_Slot] = []
-        for name, src in sources:
-            box: Mailbox[Captured] = Mailbox(lossless=not getattr(src, "live", False), cond=self.cond)
-            feeder = Feeder(src, meta.preprocess, self.sample_fps, cfg.realtime, box)
-            keep = classifier.sampled_frames if cfg.keep_window else 0
-            self.slots.append(_Slot(name, src, self.engine.new_state(meta.preprocess, cfg.smooth), feeder, keep))
+        self.handles: list[StreamHandle] = []
+        """Streams added and not removed, in order (ended ones too)."""
+        self._ids = 0
         self._started = False
+        for name, src in sources:
+            self.add(name, src, cfg)
+
+    def rate(self, cfg: StreamConfig) -> float | None:
+        """Frames fed per second of source time for `cfg`: its sample_fps, else the model's; None: every frame."""
+        rate = self.clf.meta.sample_fps if cfg.sample_fps is None else cfg.sample_fps
+        return rate if rate and rate > 0 else None
+
+    def add(
+        self, name: str, source: FrameSource, cfg: StreamConfig | None = None, events: EventConfig | None = None
+    ) -> StreamHandle:
+        """Add a stream (settings `cfg`, default the MultiStream's); its capture starts now if the loop did.
+
+        `events` is stored with the stream for whoever routes its events (`run_events.EventRouter`).
+        Safe while `ticks()` runs in another thread. ValueError if `cfg.stateful` differs from the
+        MultiStream's (one engine serves all streams).
+        """
+        cfg = self.cfg if cfg is None else cfg
+        if cfg.stateful != self.cfg.stateful:
+            raise ValueError(f"stateful must be {self.cfg.stateful} for every stream of this MultiStream")
+        meta = self.clf.meta
+        box: Mailbox[Captured] = Mailbox(lossless=not getattr(source, "live", False), cond=self.cond)
+        feeder = Feeder(source, meta.preprocess, self.rate(cfg), cfg.realtime, box)
+        keep = self.clf.sampled_frames if cfg.keep_window else 0
+        state = self.engine.new_state(meta.preprocess, cfg.smooth)
+        with self.cond:
+            handle = StreamHandle(self._ids, name, source, cfg, events, state, feeder, keep)
+            self._ids += 1
+            self.handles.append(handle)
+            if self._started:
+                handle.t0 = time.perf_counter()
+                feeder.start()
+            self.cond.notify_all()
+        return handle
+
+    def remove(self, handle: StreamHandle) -> threading.Thread:
+        """Take a stream out (its end is not reported by `ticks()`); its source closes in the thread returned."""
+        with self.cond:
+            if handle in self.handles:
+                self.handles.remove(handle)
+            handle.removed = True
+            self.cond.notify_all()
+        return handle._stop()
+
+    @property
+    def running(self) -> bool:
+        """Some stream has not ended yet (`ticks()` would wait for it)."""
+        with self.cond:
+            return any(not h.done for h in self.handles)
 
     def stats(self, i: int) -> StreamStats:
-        return slot_stats(self.slots[i])
+        return self.handles[i].stats()
 
     def fps(self, i: int) -> float:
         """Stream i's processed frames per second so far (cheap: no percentiles)."""
-        s = self.slots[i]
-        if s.t0 is None:
-            return 0.0
-        seconds = (s.t_end if s.t_end is not None else time.perf_counter()) - s.t0
-        return s.state.processed / seconds if seconds > 0 else 0.0
+        return self.handles[i].fps()
 
-    def _start(self) -> None:
-        if not self._started:
+    def start(self) -> None:
+        """Start every stream's capture (`ticks()` does it too); streams added later start when added."""
+        with self.cond:
+            if self._started:
+                return
             self._started = True
-            for s in self.slots:
-                s.t0 = time.perf_counter()
-                s.feeder.start()
+            for h in self.handles:
+                h.t0 = time.perf_counter()
+                h.feeder.start()
 
     def ticks(self) -> Iterator[Tick]:
-        self._start()
+        self.start()
         while True:
-            active = [s for s in self.slots if not s.done]
-            if not active:
-                return
             with self.cond:
+                active = [h for h in self.handles if not h.done]
+                if not active:
+                    return
                 self.cond.wait_for(partial(_any_ready, active), timeout=WAIT_S)
-                taken = [(s, s.feeder.mailbox.take()) for s in active]
-                gone = [s for s, item in taken if item is None and s.feeder.mailbox.ended]
-            batch = [(s, item) for s, item in taken if item is not None]
-            ended = [self._end(s, s.feeder.mailbox.error) for s in gone]
+                taken = [(h, h.feeder.mailbox.take()) for h in active]
+                gone = [h for h, item in taken if item is None and h.feeder.mailbox.ended]
+            batch = [(h, item) for h, item in taken if item is not None]
+            ends = [self._end(h, h.feeder.mailbox.error) for h in gone]
             preds = self._advance(batch) if batch else []
-            for s, _ in batch:
-                if self.cfg.max_frames and s.state.processed >= self.cfg.max_frames and not s.done:
-                    ended.append(self._end(s, None))
+            for h, _ in batch:
+                if h.cfg.max_frames and h.state.processed >= h.cfg.max_frames and not h.done:
+                    ends.append(self._end(h, None))
+            preds = [p for p, (h, _) in zip(preds, batch) if not h.removed]  # removed while in flight
+            ended = [e for e in ends if e is not None]
             if preds or ended:
                 yield Tick(preds, ended)
 
@@ -219,29 +350,32 @@ class MultiStream:
         for tick in self.ticks():
             yield from tick.predictions
 
-    def _advance(self, batch: list[tuple[_Slot, Captured]]) -> list[StreamPrediction]:
+    def _advance(self, batch: list[tuple[StreamHandle, Captured]]) -> list[StreamPrediction]:
         t0 = time.perf_counter()
-        xs = [s.state.frame_input.normalized(item.x) for s, item in batch]
-        raws = self.engine.run([s.state for s, _ in batch], xs)
+        xs = [h.state.frame_input.normalized(item.x) for h, item in batch]
+        raws = self.engine.run([h.state for h, _ in batch], xs)
         wall, mono = time.time(), time.perf_counter()
         ms = (mono - t0) * 1e3
-        return [self._prediction(s, item, raw, ms, wall, mono) for (s, item), raw in zip(batch, raws)]
+        return [self._prediction(h, item, raw, ms, wall, mono) for (h, item), raw in zip(batch, raws)]
 
-    def _prediction(self, s: _Slot, item: Captured, raw, ms: float, wall: float, mono: float) -> StreamPrediction:
-        st, fr = s.state, item.frame
+    def _prediction(
+        self, h: StreamHandle, item: Captured, raw, ms: float, wall: float, mono: float
+    ) -> StreamPrediction:
+        st, fr = h.state, item.frame
         st.processed += 1
         latency = (mono - item.mono) * 1e3
         st.latencies_ms.append(latency)
-        if s.window is not None:
-            s.window.append(item.rgb)
+        if h.window is not None:
+            h.window.append(item.rgb)
         common: dict[str, Any] = {
             "index": st.processed - 1,
             "source_index": fr.index,
             "t": fr.t,
             "ms": ms,
             "frame": fr.image,
-            "stream": s.name,
-            "source": s.source.name,
+            "stream": h.name,
+            "stream_id": h.id,
+            "source": h.source.name,
             "captured": item.wall,
             "predicted": wall,
             "latency_ms": latency,
@@ -251,46 +385,42 @@ class MultiStream:
         probs = st.smoothed(raw)
         best = top_k(probs, self.clf.class_names, self.clf.k)
         st.predictions += 1
-        window = np.stack(s.window) if s.window is not None else None
+        window = np.stack(h.window) if h.window is not None else None
         return StreamPrediction(
             probs=probs,
             label=best[0][0],
             probability=best[0][1],
             top_k=best,
-            uncertain=best[0][1] < self.cfg.threshold,
+            uncertain=best[0][1] < h.cfg.threshold,
             window=window,
             **common,
         )
 
-    def _end(self, s: _Slot, error) -> StreamEnd:
-        s.done, s.t_end = True, time.perf_counter()
-        s.feeder.stop()
-        _close_source(s.source)
+    def _end(self, h: StreamHandle, error) -> StreamEnd | None:
+        if h.removed:  # removed while the loop held it: nobody waits for its end
+            return None
+        h._stop()
         if (
             error is None
-            and not getattr(s.source, "live", False)
-            and s.state.predictions == 0
-            and not (self.cfg.max_frames and s.state.processed >= self.cfg.max_frames)
+            and not h.live
+            and h.state.predictions == 0
+            and not (h.cfg.max_frames and h.state.processed >= h.cfg.max_frames)
         ):
             error = VideoError(
-                f"{s.source.name}: ended after {s.state.processed} sampled frames, before the window "
+                f"{h.source.name}: ended after {h.state.processed} sampled frames, before the window "
                 f"of {self.engine.num_frames} filled (try --sample-fps 0, or clip mode)"
             )
-        s.error = error
-        return StreamEnd(s.name, self.stats(self.slots.index(s)), error)
+        h.error = error
+        return StreamEnd(h.name, h.stats(), error, h.id)
 
     def close(self) -> list[StreamEnd]:
         """Stop every stream still running; every stream's end (running ones without error), in order."""
-        closing = []
-        for s in self.slots:
-            if not s.done:
-                s.done = True
-                s.t_end = time.perf_counter()
-                s.feeder.stop()
-                closing.append(_close_source(s.source))
+        with self.cond:
+            handles = list(self.handles)
+        closing = [h._stop() for h in handles if not h.done]
         for t in closing:
             t.join(timeout=3.0)
-        return [StreamEnd(s.name, self.stats(i), s.error) for i, s in enumerate(self.slots)]
+        return [StreamEnd(h.name, h.stats(), h.error, h.id) for h in handles]
 
     def __enter__(self) -> MultiStream:
         return self
@@ -299,17 +429,33 @@ class MultiStream:
         self.close()
 
 
-def slot_stats(s: _Slot) -> StreamStats:
-    """One stream's counters and latency percentiles so far (also for a slot already removed)."""
-    lat = np.asarray(s.state.latencies_ms) if s.state.latencies_ms else None
-    end = s.t_end if s.t_end is not None else time.perf_counter()
-    return StreamStats(
-        read=s.source.read,
-        processed=s.state.processed,
-        predictions=s.state.predictions,
-        seconds=end - s.t0 if s.t0 is not None else 0.0,
-        reconnects=getattr(s.source, "reconnects", 0),
-        due=s.feeder.due,
-        latency_p50_ms=None if lat is None else float(np.percentile(lat, 50)),
-        latency_p95_ms=None if lat is None else float(np.percentile(lat, 95)),
-    )
+class Stream:
+    """One source on the batched engine. Iterate for StreamPredictions; `stats` at any time;
+    `close()` (or `with`) stops the source. A source that fails raises its error (an LrcnError)
+    from the iteration, after the predictions made before it.
+    """
+
+    def __init__(self, classifier, source, cfg: StreamConfig, name: str | None = None):
+        self.source, self.cfg = source, cfg
+        self._multi = MultiStream(classifier, [(name or short_name(source.name), source)], cfg)
+        self.sample_fps = self._multi.sample_fps
+
+    @property
+    def stats(self) -> StreamStats:
+        return self._multi.stats(0)
+
+    def __iter__(self):
+        for tick in self._multi.ticks():
+            yield from tick.predictions
+            for end in tick.ended:
+                if end.error is not None:
+                    raise end.error
+
+    def close(self) -> None:
+        self._multi.close()
+
+    def __enter__(self) -> Stream:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

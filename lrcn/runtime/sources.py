@@ -301,6 +301,11 @@ class LiveSource:
     def read(self) -> int:
         return self._box.count
 
+    @property
+    def reconnecting(self) -> bool:
+        """The stream dropped and is being reopened (no capture open, the capture thread still trying)."""
+        return self._cap is None and self._thread.is_alive() and not self._stop.is_set()
+
     def frames(self) -> Iterator[Frame]:
         """The newest frame each time one newer than the last arrives; frames in between are dropped."""
 

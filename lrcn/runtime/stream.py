@@ -7,9 +7,10 @@ features, so a window's prediction equals the full model's on the same frames. W
 `stateful`, the step part carries the LSTM state instead: from zero state, after T frames it
 equals the full model on those T frames, and it keeps going without a window.
 
-This file holds the stream's configuration, prediction and statistics types and `Stream`, one
-source; the work is done by `runtime.engine` (state and batched model calls) and
-`runtime.scheduler` (capture threads and the inference loop), the same code for one stream or many.
+This file holds the stream's configuration, prediction and statistics types (and `top_k`, which
+clip mode shares); the work is done by `runtime.engine` (state and batched model calls) and
+`runtime.scheduler` (capture threads, the inference loop, and `Stream`, one source on it), the
+same code for one stream or many.
 """
 
 from __future__ import annotations
@@ -21,6 +22,12 @@ import numpy as np
 from lrcn.runtime.engine import BatchEngine, FrameInput, OneStream  # noqa: F401 - FrameInput: this module's API
 
 UNCERTAIN = "uncertain"
+
+
+def top_k(probs: np.ndarray, names: list[str], k: int) -> list[tuple[str, float]]:
+    """probs (K,) -> the k most probable (label, probability), most probable first."""
+    order = np.argsort(-probs, kind="stable")[: max(1, k)]
+    return [(names[i], float(probs[i])) for i in order]
 
 
 @dataclass(frozen=True)
@@ -75,6 +82,9 @@ class StreamPrediction:
     window: np.ndarray | None = None
     stream: str = ""
     """The stream's short name (given in a .streams file, or derived from the source)."""
+    stream_id: int = -1
+    """The id of the stream's `scheduler.StreamHandle` (unique in its MultiStream, unlike a name
+    that can be removed and added again)."""
     source: str = ""
     """The source as opened (file path, URL, camera)."""
     captured: float = 0.0
@@ -164,41 +174,6 @@ class StreamStats:
             "latency_p95_ms": r(self.latency_p95_ms),
             "reconnects": self.reconnects,
         }
-
-
-class Stream:
-    """One source on the batched engine. Iterate for StreamPredictions; `stats` at any time;
-    `close()` (or `with`) stops the source. A source that fails raises its error (an LrcnError)
-    from the iteration, after the predictions made before it.
-    """
-
-    def __init__(self, classifier, source, cfg: StreamConfig, name: str | None = None):
-        from lrcn.runtime.scheduler import MultiStream
-        from lrcn.runtime.streamlist import short_name
-
-        self.source, self.cfg = source, cfg
-        self._multi = MultiStream(classifier, [(name or short_name(source.name), source)], cfg)
-        self.sample_fps = self._multi.sample_fps
-
-    @property
-    def stats(self) -> StreamStats:
-        return self._multi.stats(0)
-
-    def __iter__(self):
-        for tick in self._multi.ticks():
-            yield from tick.predictions
-            for end in tick.ended:
-                if end.error is not None:
-                    raise end.error
-
-    def close(self) -> None:
-        self._multi.close()
-
-    def __enter__(self) -> Stream:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 def WindowHead(model, num_frames: int) -> OneStream:

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import math
 from html import escape
+from typing import TYPE_CHECKING
 
-from lrcn.runtime.timeline import Timeline
+if TYPE_CHECKING:  # the type only: timeline.write_timeline imports this module, not the other way
+    from lrcn.runtime.timeline import Timeline
+
 
 PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac")
 W, LEFT, RIGHT = 960, 110, 20

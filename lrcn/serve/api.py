@@ -21,11 +21,11 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lrcn.core.errors import LrcnError
+from lrcn.runtime.sources import check_url, is_url
 from lrcn.serve import schemas as S
-from lrcn.serve.config import ConfigError, EventSettings, StreamSettings, check_stream
+from lrcn.serve.config import StreamSettings
 from lrcn.serve.upload import check_video_bytes, upload_name
 
-URL_SCHEMES = ("http", "https", "rtsp", "rtsps", "rtmp", "udp", "tcp", "srt")
 EVENTS_MAX = 1000
 DRAIN_MAX = 256 * 1024 * 1024
 """A refused upload up to this size is read to its end and discarded (so the client reads the 413);
@@ -72,7 +72,8 @@ def create_app(service, token: str | None = None) -> FastAPI:
     async def invalid(request, exc):
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(x) for x in first.get("loc", ()) if x != "body")
-        return _error(422, f"{where}: {first.get('msg', 'invalid request')}" if where else "invalid request")
+        msg = str(first.get("msg", "invalid request")).removeprefix("Value error, ")
+        return _error(422, f"{where}: {msg}" if where else msg)
 
     @app.exception_handler(Exception)
     async def crashed(request, exc):  # a bug answers one line; the log has the type
@@ -88,7 +89,7 @@ def create_app(service, token: str | None = None) -> FastAPI:
 
     @app.get("/ready", response_model=S.Ready, responses={503: {"model": S.Error}})
     def ready():
-        loaded = service.clf is not None and service.manager is not None
+        loaded = service.loaded
         if not (loaded and service.manager.ready()):
             return _error(503, "not ready: " + ("loading the model" if not loaded else "streams starting"))
         return S.Ready(ready=True, model=os.path.basename(service.cfg.model), streams=len(service.manager.list()))
@@ -113,28 +114,20 @@ def create_app(service, token: str | None = None) -> FastAPI:
         status_code=201,
         responses={409: {"model": S.Error}, 422: {"model": S.Error}},
     )
-    def add_stream(body: S.NewStream):
-        src = body.source.strip()
-        scheme = src.split("://", 1)[0].lower() if "://" in src else ""
-        if not (scheme in URL_SCHEMES or src.isdigit()):
+    def add_stream(body: StreamSettings):
+        src = body.source
+        if is_url(src):
+            try:
+                check_url(src)  # the runtime's own check: a scheme it would refuse is refused here, not later
+            except LrcnError as e:
+                raise HTTPException(422, f"source: {e}") from None
+        elif not src.isdigit():
             raise HTTPException(
                 422,
                 "source: give a stream URL (http, rtsp, ...) or a camera index; file paths are not read over the API",
             )
-        events = None if body.events is None else EventSettings(**body.events.model_dump())
-        settings = StreamSettings(
-            name=body.name,
-            source=src,
-            sample_fps=body.sample_fps,
-            threshold=body.threshold,
-            smooth=body.smooth,
-            events=events,
-        )
         try:
-            check_stream(settings, "body")
-            entry = service.add_stream(settings)
-        except ConfigError as e:
-            raise HTTPException(422, str(e)) from None
+            entry = service.add_stream(body)
         except ValueError as e:
             raise HTTPException(409, str(e)) from None
         return S.stream_info(mgr(), entry)

@@ -100,7 +100,7 @@ def main(
         service.close(CLOSE_S)
         for s, h in old.items():
             signal.signal(s, h)
-        if service.manager is not None:
+        if service.loaded:
             log.info("stopped in %.1f s", time.monotonic() - t0, extra={"event": "stopped"})
 
 

@@ -15,37 +15,95 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from lrcn.core.errors import LrcnError
+from lrcn.core.paths import STREAM_TIMEOUT_S
+from lrcn.runtime.events import EventConfig
+from lrcn.runtime.sinks import SINK_SCHEMES, SINK_SPECS
+from lrcn.runtime.sources import check_url, is_url
+from lrcn.runtime.stream import StreamConfig
+
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
-SINK_SCHEMES = ("jsonl:", "http://", "https://", "mqtt://")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 """Stream names appear in URLs, metric labels and logs: a short safe alphabet."""
+SMOOTH_MAX = 1000
+"""A bound on `smooth` for requests from the network (the runtime asks only >= 1)."""
 
 
 class ConfigError(ValueError):
     """A configuration that cannot run; the message is one line naming the file and the key."""
 
 
-@dataclass
-class EventSettings:
-    """When predictions make an event (see lrcn.runtime.events once present)."""
+class EventSettings(BaseModel):
+    """When predictions make an event: `runtime.events.EventConfig`'s fields, checked by it (ranges live there)."""
 
+    model_config = ConfigDict(extra="forbid")
     threshold: float = 0.5
     min_event: float = 1.0
     merge_gap: float = 1.0
 
+    @model_validator(mode="after")
+    def _runtime_checks(self) -> EventSettings:
+        self.config()
+        return self
 
-@dataclass
-class StreamSettings:
-    name: str
-    source: str
-    """A URL (http://, rtsp://, ...) or a camera index; in a config file also a video file (played in real time)."""
-    sample_fps: float | None = None
-    """Frames fed per second; None: the model's training rate; 0: every frame."""
-    threshold: float = 0.0
-    """Below this top-1 probability the label shows as uncertain."""
-    smooth: int = 1
-    events: EventSettings | None = None
-    """None: the config's `events` defaults."""
+    def config(self) -> EventConfig:
+        """The runtime's EventConfig (ValueError naming the field when a value is out of range)."""
+        return EventConfig(threshold=self.threshold, min_event=self.min_event, merge_gap=self.merge_gap)
+
+
+class StreamSettings(BaseModel):
+    """One stream of the service, as the YAML file's `streams` list and `POST /streams` both give it.
+
+    The value ranges are the runtime's (`stream.StreamConfig`, `events.EventConfig`), checked by them."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=64, description="1-64 letters, digits, '_', '-' or '.'")
+    source: str = Field(
+        min_length=1,
+        max_length=2000,
+        description="A stream URL (http, rtsp, ...) or camera index; in a config file also a video file "
+        "(played in real time).",
+    )
+    sample_fps: float | None = Field(None, description="Frames fed per second; null: the model's rate; 0: every frame.")
+    threshold: float = Field(0.0, description="Below this top-1 probability the label shows as uncertain.")
+    smooth: int = Field(1, le=SMOOTH_MAX, description="Moving average of the probabilities over this many predictions.")
+    events: EventSettings | None = Field(None, description="When predictions make an event (default: the config's).")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not NAME_RE.match(v):
+            raise ValueError(f"{v!r}: use 1-64 letters, digits, '_', '-' or '.'")
+        return v
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("empty")
+        return v.strip()
+
+    @model_validator(mode="after")
+    def _runtime_checks(self) -> StreamSettings:
+        self.stream_config()
+        return self
+
+    def stream_config(self) -> StreamConfig:
+        """The runtime's StreamConfig for this stream (a service plays files in real time)."""
+        return StreamConfig(sample_fps=self.sample_fps, smooth=self.smooth, threshold=self.threshold, realtime=True)
+
+
+def one_line(e: ValidationError, where: str = "") -> str:
+    """A pydantic error as one line naming the key: `streams[0].threshold: threshold must be in [0, 1], got 2.0`."""
+    errors = e.errors()
+    if not errors:
+        return where or "invalid"
+    loc = "".join(f"[{x}]" if isinstance(x, int) else f".{x}" for x in errors[0]["loc"])
+    key = (where + loc).lstrip(".")
+    msg = str(errors[0]["msg"]).removeprefix("Value error, ")
+    return f"{key}: {msg}" if key else msg
 
 
 @dataclass
@@ -68,7 +126,7 @@ class ServeConfig:
     top_k: int = 5
     reconnect: int = 1000
     """Reopen attempts (with backoff) after a URL stream drops; a service keeps trying."""
-    stream_timeout: float = 10.0
+    stream_timeout: float = STREAM_TIMEOUT_S
     history: int = 1000
     """Events kept in memory for /events (newest first)."""
     http: HttpSettings = field(default_factory=HttpSettings)
@@ -93,7 +151,7 @@ def _convert(value, tp, where: str):
             raise ConfigError(f"{where}: expected a list, got {type(value).__name__}")
         (item,) = typing.get_args(tp)
         return [_convert(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
-    if dataclasses.is_dataclass(tp):
+    if dataclasses.is_dataclass(tp) or (isinstance(tp, type) and issubclass(tp, BaseModel)):
         return build(tp, value, where)
     ok = (
         isinstance(value, bool)
@@ -113,19 +171,30 @@ def build(cls, data, where: str = ""):
     """A `cls` dataclass from a mapping: unknown keys, missing required keys and wrong types refused."""
     if not isinstance(data, dict):
         raise ConfigError(f"{where or 'top level'}: expected a mapping of keys, got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
+    if isinstance(cls, type) and issubclass(cls, BaseModel):
+        hints = {name: f.annotation for name, f in cls.model_fields.items()}
+        required = {name for name, f in cls.model_fields.items() if f.is_required()}
+    else:
+        hints = typing.get_type_hints(cls)
+        required = {
+            f.name
+            for f in dataclasses.fields(cls)
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        }
     prefix = f"{where}." if where else ""
     for key in data:
-        if key not in fields:
-            raise ConfigError(f"{prefix}{key}: unknown key (known: {', '.join(fields)})")
+        if key not in hints:
+            raise ConfigError(f"{prefix}{key}: unknown key (known: {', '.join(hints)})")
     values = {}
-    for name, f in fields.items():
+    for name in hints:
         if name in data:
             values[name] = _convert(data[name], hints[name], prefix + name)
-        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+        elif name in required:
             raise ConfigError(f"{prefix}{name}: missing (required)")
-    return cls(**values)
+    try:
+        return cls(**values)
+    except ValidationError as e:
+        raise ConfigError(one_line(e, where)) from None
 
 
 def check(cfg: ServeConfig) -> ServeConfig:
@@ -155,40 +224,20 @@ def check(cfg: ServeConfig) -> ServeConfig:
             f"http.host: {cfg.http.host} is not a loopback address: give a token "
             f"(--token or http.token) so that only clients that know it are served"
         )
-    check_events(cfg.events, "events")
     for i, spec in enumerate(cfg.sinks):
         if not spec.startswith(SINK_SCHEMES):
-            raise ConfigError(f"sinks[{i}]: {spec!r}: expected jsonl:PATH, http(s)://URL or mqtt://host[:port]/topic")
+            raise ConfigError(f"sinks[{i}]: {spec!r}: expected {SINK_SPECS}")
     seen = set()
     for i, s in enumerate(cfg.streams):
-        check_stream(s, f"streams[{i}]")
+        if is_url(s.source):
+            try:
+                check_url(s.source)  # the runtime's own check: refused here, not when the stream starts
+            except LrcnError as e:
+                raise ConfigError(f"streams[{i}].source: {e}") from None
         if s.name in seen:
             raise ConfigError(f"streams[{i}].name: {s.name!r} is used twice")
         seen.add(s.name)
     return cfg
-
-
-def check_events(e: EventSettings, where: str) -> None:
-    if not 0.0 < e.threshold <= 1.0:
-        raise ConfigError(f"{where}.threshold: must be in (0, 1], got {e.threshold}")
-    for key in ("min_event", "merge_gap"):
-        if getattr(e, key) < 0:
-            raise ConfigError(f"{where}.{key}: must be >= 0 seconds, got {getattr(e, key)}")
-
-
-def check_stream(s: StreamSettings, where: str) -> None:
-    if not NAME_RE.match(s.name):
-        raise ConfigError(f"{where}.name: {s.name!r}: use 1-64 letters, digits, '_', '-' or '.'")
-    if not s.source.strip():
-        raise ConfigError(f"{where}.source: empty")
-    if s.sample_fps is not None and s.sample_fps < 0:
-        raise ConfigError(f"{where}.sample_fps: must be >= 0, got {s.sample_fps}")
-    if not 0.0 <= s.threshold <= 1.0:
-        raise ConfigError(f"{where}.threshold: must be in [0, 1], got {s.threshold}")
-    if s.smooth < 1:
-        raise ConfigError(f"{where}.smooth: must be >= 1, got {s.smooth}")
-    if s.events is not None:
-        check_events(s.events, f"{where}.events")
 
 
 def load(path: str | Path) -> ServeConfig:
@@ -224,6 +273,7 @@ def parse_stream_arg(text: str, where: str = "--stream") -> StreamSettings:
     name, sep, source = text.partition("=")
     if not sep or not name.strip() or not source.strip():
         raise ConfigError(f"{where}: expected NAME=SOURCE, got {text!r}")
-    s = StreamSettings(name=name.strip(), source=source.strip())
-    check_stream(s, where)
-    return s
+    try:
+        return StreamSettings(name=name.strip(), source=source.strip())
+    except ValidationError as e:
+        raise ConfigError(f"{where}: {one_line(e)}") from None

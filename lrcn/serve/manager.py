@@ -1,13 +1,12 @@
-"""Streams that come and go while the service runs, on the batched multi-stream engine.
+"""Streams that come and go while the service runs, on the runtime's public stream API.
 
-`LiveMulti` is `runtime.scheduler.MultiStream` whose slots are added and removed while its
-inference loop runs (under the scheduler's own condition, so the loop sees a consistent
-list; a removed slot's frame still in flight is dropped here, not shown). `StreamManager`
-owns it: one thread runs the inference loop, one opens sources (a camera or URL may take
-seconds: the stream shows `starting` meanwhile, the others go on), and a watcher derives each
-stream's state (starting, running, reconnecting, failed, ended) and logs its changes.
-What the API and the dashboard read is a snapshot per stream; the newest annotated frame is
-JPEG-encoded on request (not per frame: a stream nobody watches costs nothing).
+`StreamManager` owns one `runtime.scheduler.MultiStream` (streams are `add`ed and `remove`d
+while its inference loop runs; a removed stream's frame in flight is dropped by it). One
+thread runs the inference loop, one opens sources (a camera or URL may take seconds: the
+stream shows `starting` meanwhile, the others go on), and a watcher derives each stream's
+state (starting, running, reconnecting, failed, ended) from its `StreamHandle` and logs its
+changes. What the API and the dashboard read is a snapshot per stream; the newest annotated
+frame is JPEG-encoded on request (not per frame: a stream nobody watches costs nothing).
 """
 
 from __future__ import annotations
@@ -16,13 +15,15 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from lrcn.core.errors import LrcnError
-from lrcn.runtime.mailbox import Mailbox
-from lrcn.runtime.scheduler import Feeder, MultiStream, StreamEnd, _close_source, _Slot, slot_stats
+from lrcn.runtime.events import EventConfig
+from lrcn.runtime.frame_source import FrameSource
+from lrcn.runtime.scheduler import MultiStream, StreamEnd, StreamHandle, close_source
 from lrcn.runtime.stream import StreamConfig, StreamPrediction, StreamStats
 from lrcn.serve.config import StreamSettings
 from lrcn.serve.eventlog import EventLog
@@ -34,48 +35,6 @@ FPS_WINDOW_S = 5.0
 OPEN_BACKOFF_S = (0.5, 1.0, 2.0, 5.0)
 
 
-class LiveMulti(MultiStream):
-    """A MultiStream whose streams are added and removed while `ticks()` runs in another thread."""
-
-    def __init__(self, classifier):
-        super().__init__(classifier, [], StreamConfig(realtime=True))
-        self._started = True  # each feeder starts when its stream is added
-
-    def add(self, name: str, source, sample_fps: float | None, smooth: int) -> _Slot:
-        meta = self.clf.meta
-        rate = meta.sample_fps if sample_fps is None else sample_fps
-        box = Mailbox(lossless=not getattr(source, "live", False), cond=self.cond)
-        feeder = Feeder(source, meta.preprocess, rate if rate and rate > 0 else None, True, box)
-        slot = _Slot(name, source, self.engine.new_state(meta.preprocess, smooth), feeder, 0)
-        slot.t0 = time.perf_counter()
-        with self.cond:
-            self.slots.append(slot)
-            self.cond.notify_all()
-        feeder.start()
-        return slot
-
-    def remove(self, slot: _Slot) -> threading.Thread:
-        """Take a stream out; its source closes in a helper thread (returned)."""
-        with self.cond:
-            if slot in self.slots:
-                self.slots.remove(slot)
-            slot.done = True
-            slot.t_end = slot.t_end or time.perf_counter()
-            self.cond.notify_all()
-        slot.feeder.stop()
-        return _close_source(slot.source)
-
-    def _end(self, s: _Slot, error) -> StreamEnd:
-        if s not in self.slots:  # removed while the loop held it: nobody waits for its end
-            return StreamEnd(s.name, slot_stats(s), error)
-        return super()._end(s, error)
-
-    def _prediction(self, s: _Slot, item, raw, ms: float, wall: float, mono: float) -> StreamPrediction:
-        pred = super()._prediction(s, item, raw, ms, wall, mono)
-        pred.slot = s  # which stream generation it belongs to (a name can be removed and added again)
-        return pred
-
-
 @dataclass
 class Entry:
     """One stream as the service sees it."""
@@ -83,8 +42,9 @@ class Entry:
     settings: StreamSettings
     state: str = "starting"
     error: str | None = None
-    source: object | None = None
-    slot: _Slot | None = None
+    source: FrameSource | None = None
+    handle: StreamHandle | None = None
+    """The stream in the MultiStream, once its source opened."""
     created: float = field(default_factory=time.time)
     last: StreamPrediction | None = None
     """Newest prediction with a label."""
@@ -99,19 +59,31 @@ class Entry:
 
 
 class StreamManager:
-    """Adds, removes and watches streams; `on_prediction(entry, pred)` callbacks see every prediction."""
+    """Adds, removes and watches streams on one MultiStream; `listeners` see every prediction."""
 
-    def __init__(self, classifier, *, reconnect: int, timeout_s: float, history: int = 1000):
+    def __init__(
+        self,
+        classifier,
+        *,
+        reconnect: int,
+        timeout_s: float,
+        history: int = 1000,
+        events: EventConfig | None = None,
+    ):
         self.clf = classifier
-        self.multi = LiveMulti(classifier)
+        self.multi = MultiStream(classifier, cfg=StreamConfig(realtime=True))
+        self.default_events = events or EventConfig()
+        """A stream's EventConfig where its settings give none."""
         self.reconnect, self.timeout_s = reconnect, timeout_s
         self.events = EventLog(history)
         self.entries: dict[str, Entry] = {}
         self.lock = threading.RLock()
-        self.listeners: list = []
-        """Callables (entry, StreamPrediction) run in the inference thread: metrics, events."""
-        self.on_end = None
-        """Called with a stream's name when its source ends or fails (events close)."""
+        self.by_id: dict[int, Entry] = {}
+        """StreamHandle.id -> its entry (a prediction names its stream by that id)."""
+        self.listeners: list[Callable[[Entry, StreamPrediction], None]] = []
+        """Run in the inference thread for every prediction: metrics, events."""
+        self.on_end: Callable[[Entry], None] | None = None
+        """Called when a stream's source ends or fails (its events close)."""
         self.stopping = threading.Event()
         self.threads = [
             threading.Thread(target=self._infer, name="serve:infer", daemon=True),
@@ -119,6 +91,7 @@ class StreamManager:
         ]
 
     def start(self) -> None:
+        self.multi.start()
         for t in self.threads:
             t.start()
 
@@ -139,13 +112,16 @@ class StreamManager:
         return entry
 
     def remove(self, name: str) -> bool:
-        with self.lock:
+        with self.lock:  # with _open's check under the same lock: a stream opening now is never left running
             entry = self.entries.pop(name, None)
-        if entry is None:
-            return False
-        entry.removed = True
-        if entry.slot is not None:
-            self.multi.remove(entry.slot)
+            if entry is None:
+                return False
+            entry.removed = True
+            handle = entry.handle
+            if handle is not None:
+                self.by_id.pop(handle.id, None)
+        if handle is not None:
+            self.multi.remove(handle)
         log.info("stream %s: removed", name, extra={"event": "stream_removed", "stream": name})
         return True
 
@@ -169,10 +145,12 @@ class StreamManager:
             return
         with self.lock:
             if entry.removed or self.stopping.is_set():
-                _close_source(source)
+                close_source(source)
                 return
             entry.source, entry.error = source, None
-            entry.slot = self.multi.add(s.name, source, s.sample_fps, s.smooth)
+            events = s.events.config() if s.events is not None else self.default_events
+            entry.handle = self.multi.add(s.name, source, s.stream_config(), events)
+            self.by_id[entry.handle.id] = entry
 
     def get(self, name: str) -> Entry | None:
         with self.lock:
@@ -185,7 +163,7 @@ class StreamManager:
     # -- the inference loop --------------------------------------------------------------------
     def _infer(self) -> None:
         while not self.stopping.is_set():
-            if not any(not s.done for s in list(self.multi.slots)):
+            if not self.multi.running:
                 self.stopping.wait(0.05)
                 continue
             try:
@@ -200,13 +178,10 @@ class StreamManager:
                 log.error("inference failed: %s: %s", type(e).__name__, e, extra={"event": "inference_error"})
                 self.stopping.wait(0.5)
 
-    def _entry_of(self, slot) -> Entry | None:
-        with self.lock:
-            return next((e for e in self.entries.values() if e.slot is slot), None)
-
     def _on_prediction(self, pred: StreamPrediction) -> None:
-        entry = self._entry_of(getattr(pred, "slot", None))
-        if entry is None:
+        with self.lock:
+            entry = self.by_id.get(pred.stream_id)
+        if entry is None or entry.removed:
             return
         now = time.perf_counter()
         entry.frame, entry.frame_index, entry.frame_mono = pred.frame, pred.index, now
@@ -221,31 +196,27 @@ class StreamManager:
 
     def _on_end(self, end: StreamEnd) -> None:
         with self.lock:
-            entry = next(
-                (e for e in self.entries.values() if e.slot is not None and e.slot.name == end.name and e.slot.done),
-                None,
-            )
-        if entry is not None and end.error is not None:
+            entry = self.by_id.get(end.stream_id)
+        if entry is None or entry.removed:
+            return
+        if end.error is not None:
             entry.error = str(end.error)
-        if entry is not None and self.on_end is not None:
-            self.on_end(entry.settings.name)
+        if self.on_end is not None:
+            self.on_end(entry)
 
     # -- state ---------------------------------------------------------------------------------
     def _state(self, e: Entry) -> str:
-        if e.state == "failed" and e.slot is None:
-            return "failed"
-        if e.slot is None:
-            return "starting"
-        if e.slot.done:
+        h = e.handle
+        if h is None:
+            return "failed" if e.state == "failed" else "starting"
+        if h.done:
             return "failed" if e.error else "ended"
-        live = getattr(e.source, "live", False)
-        if live and getattr(e.source, "_cap", True) is None:  # LiveSource reopening after a drop
+        if h.reconnecting:
             return "reconnecting"
-        rate = self.multi.clf.meta.sample_fps if e.settings.sample_fps is None else e.settings.sample_fps
-        stale = max(2.0, 3.0 / rate) if rate else 2.0
         if e.frame_index < 0:
             return "starting"
-        if live and time.perf_counter() - e.frame_mono > stale:
+        stale = max(2.0, 3.0 / h.sample_fps) if h.sample_fps else 2.0
+        if h.live and time.perf_counter() - e.frame_mono > stale:
             return "reconnecting"
         return "running"
 
@@ -256,7 +227,7 @@ class StreamManager:
                 if new != e.state:
                     self._log_change(e, e.state, new)
                     e.state = new
-                n = getattr(e.source, "reconnects", 0) if e.source is not None else 0
+                n = e.handle.reconnects if e.handle is not None else 0
                 if n > e.reconnects:
                     e.reconnects = n
                     log.info(
@@ -286,7 +257,7 @@ class StreamManager:
         return (len(recent) - 1) / max(recent[-1] - recent[0], 1e-6) if now - recent[-1] < FPS_WINDOW_S else 0.0
 
     def stats(self, e: Entry) -> StreamStats | None:
-        return slot_stats(e.slot) if e.slot is not None else None
+        return e.handle.stats() if e.handle is not None else None
 
     def ready(self) -> bool:
         """Every stream has left `starting` (running, or failed in a way the API shows)."""
@@ -296,7 +267,7 @@ class StreamManager:
         """Stop every stream and the loop; returns within about `timeout` seconds."""
         self.stopping.set()
         deadline = time.monotonic() + timeout
-        closing = [self.multi.remove(e.slot) for e in self.list() if e.slot is not None]
+        closing = [self.multi.remove(e.handle) for e in self.list() if e.handle is not None]
         for t in closing + self.threads:
             if t.is_alive():
                 t.join(timeout=max(0.0, deadline - time.monotonic()))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from lrcn.serve.frames import annotate, jpeg
 
@@ -19,23 +19,6 @@ class Ready(BaseModel):
     ready: bool
     model: str
     streams: int
-
-
-class NewEvents(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    threshold: float = Field(0.5, gt=0, le=1)
-    min_event: float = Field(1.0, ge=0)
-    merge_gap: float = Field(1.0, ge=0)
-
-
-class NewStream(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=64)
-    source: str = Field(min_length=1, max_length=2000, description="A stream URL (http, rtsp, ...) or camera index.")
-    sample_fps: float | None = Field(None, ge=0)
-    threshold: float = Field(0.0, ge=0, le=1)
-    smooth: int = Field(1, ge=1, le=1000)
-    events: NewEvents | None = Field(None, description="When predictions make an event (default: the config's).")
 
 
 class StreamInfo(BaseModel):
@@ -94,7 +77,7 @@ def stream_info(manager, e) -> StreamInfo:
         latency_p95_ms=None if st is None or st.latency_p95_ms is None else round(st.latency_p95_ms, 2),
         label=None if last is None else last.label,
         probability=prob,
-        uncertain=last is not None and last.probability < e.settings.threshold,
+        uncertain=last is not None and last.uncertain,
         frames_read=0 if st is None else st.read,
         frames_processed=0 if st is None else st.processed,
         frames_dropped=0 if st is None else st.dropped,
@@ -115,7 +98,7 @@ def frame_jpeg(manager, e) -> bytes | None:
     last = e.last
     if last is None:
         label, prob = "(window filling)", None
-    elif last.probability < e.settings.threshold:
+    elif last.uncertain:
         label, prob = "uncertain", last.probability
     else:
         label, prob = last.label, last.probability

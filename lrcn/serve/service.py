@@ -10,64 +10,137 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
+from lrcn.runtime.run_events import EventRouter
+from lrcn.runtime.sinks import Sink
+from lrcn.runtime.stream import StreamPrediction
 from lrcn.serve.config import ServeConfig, StreamSettings
-from lrcn.serve.events import ServeEvents
-from lrcn.serve.manager import StreamManager
+from lrcn.serve.manager import Entry, StreamManager
 from lrcn.serve.metrics import ServeMetrics, sink_counts
 
+if TYPE_CHECKING:
+    from lrcn.runtime.classifier import VideoClassifier
+
 log = logging.getLogger("lrcn.serve")
+
+
+class StreamEvents:
+    """A StreamManager listener: each stream's predictions through its own `run_events.EventRouter`
+    (the stream's EventConfig, the service's sinks; prediction records too, to sinks that want
+    them); every event record it makes is also kept in the history (/events)."""
+
+    def __init__(self, labels: Sequence[str], sinks: list[Sink], history: Callable[[dict], object]):
+        self.labels, self.sinks, self.history = labels, sinks, history
+        self.routers: dict[int, EventRouter] = {}
+        """StreamHandle.id -> the stream's router (a name removed and added again gets a new one)."""
+        self.lock = threading.Lock()
+
+    def __call__(self, entry: Entry, pred: StreamPrediction) -> None:
+        h = entry.handle
+        if h is None or pred.probs is None:
+            return
+        with self.lock:
+            router = self.routers.get(h.id)
+            if router is None:
+                router = self.routers[h.id] = EventRouter(self.labels, h.events, self.sinks)
+            records = router.prediction(pred, stream=entry.settings.name, live=h.live)
+        for r in records:
+            self.history(r)
+
+    def finish(self, entry: Entry) -> None:
+        """The stream ended or was removed: its open events end."""
+        with self.lock:
+            router = self.routers.pop(entry.handle.id, None) if entry.handle is not None else None
+            records = router.end(entry.settings.name) if router is not None else []
+        for r in records:
+            self.history(r)
+
+    def finish_all(self, entries: list[Entry]) -> None:
+        for e in entries:
+            self.finish(e)
 
 
 class Service:
     def __init__(self, cfg: ServeConfig):
         self.cfg = cfg
-        self.clf = None
-        self.manager: StreamManager | None = None
-        self.metrics: ServeMetrics | None = None
-        self.sinks: list = []
+        self.sinks: list[Sink] = []
         self.classify_slots = threading.BoundedSemaphore(cfg.http.classify_workers)
         self.started_at = time.time()
         self._sink_failed: dict[str, int] = {}
-        self.events: ServeEvents | None = None
+        self._clf: VideoClassifier | None = None
+        self._manager: StreamManager | None = None
+        self._metrics: ServeMetrics | None = None
+        self._events: StreamEvents | None = None
+
+    @property
+    def loaded(self) -> bool:
+        """The model is loaded and the streams' manager runs (`start` returned)."""
+        return self._manager is not None
+
+    @property
+    def clf(self) -> VideoClassifier:
+        if self._clf is None:
+            raise RuntimeError("the service has not started")
+        return self._clf
+
+    @property
+    def manager(self) -> StreamManager:
+        if self._manager is None:
+            raise RuntimeError("the service has not started")
+        return self._manager
+
+    @property
+    def metrics(self) -> ServeMetrics:
+        if self._metrics is None:
+            raise RuntimeError("the service has not started")
+        return self._metrics
+
+    @property
+    def events(self) -> StreamEvents:
+        if self._events is None:
+            raise RuntimeError("the service has not started")
+        return self._events
 
     def start(self) -> Service:
-        from lrcn.runtime.classifier import VideoClassifier
+        from lrcn.runtime.classifier import VideoClassifier  # onnxruntime: not for `vc-serve --help`
 
         cfg = self.cfg
         self.sinks[:] = open_sinks(cfg.sinks)  # first: a bad sink fails before the model loads
-        self.clf = VideoClassifier(cfg.model, device=cfg.device, threads=cfg.threads, top_k=cfg.top_k)
-        log.info("model %s loaded (%s)", cfg.model, ", ".join(self.clf.providers), extra={"event": "model_loaded"})
-        self.manager = StreamManager(
-            self.clf, reconnect=cfg.reconnect, timeout_s=cfg.stream_timeout, history=cfg.history
+        clf = self._clf = VideoClassifier(cfg.model, device=cfg.device, threads=cfg.threads, top_k=cfg.top_k)
+        log.info("model %s loaded (%s)", cfg.model, ", ".join(clf.providers), extra={"event": "model_loaded"})
+        manager = StreamManager(
+            clf,
+            reconnect=cfg.reconnect,
+            timeout_s=cfg.stream_timeout,
+            history=cfg.history,
+            events=cfg.events.config(),
         )
-        self.metrics = ServeMetrics(self.manager, lambda: self.sinks)
-        self.events = ServeEvents(self.clf.class_names, cfg.events, self.record_event, self.sinks)
-        self.manager.listeners += [self.metrics.observe, self.events]
-        self.manager.on_end = self.events.finish
-        log.info(
-            "events %s",
-            "on" if self.events.enabled else "off (this build has no lrcn.runtime.events)",
-            extra={"event": "events"},
-        )
-        self.manager.start()
+        self._metrics = ServeMetrics(manager, lambda: self.sinks)
+        self._events = StreamEvents(clf.class_names, self.sinks, manager.events.append)
+        manager.listeners += [self._metrics.observe, self._events]
+        manager.on_end = self._events.finish
+        self._manager = manager
+        manager.start()
         for s in cfg.streams:
             self.add_stream(s)
         threading.Thread(target=self._watch_sinks, name="serve:sinks", daemon=True).start()
         return self
 
-    def add_stream(self, settings: StreamSettings):
+    def add_stream(self, settings: StreamSettings) -> Entry:
         return self.manager.add(settings)
 
     def remove_stream(self, name: str) -> bool:
+        entry = self.manager.get(name)
         ok = self.manager.remove(name)
-        if ok:
+        if ok and entry is not None:
             self.metrics.forget(name)
-            self.events.finish(name)
+            self.events.finish(entry)
         return ok
 
     def record_event(self, record: dict) -> dict:
-        """One event record (start or end) from the events detector: history, then every sink."""
+        """One event record from outside the routers: history, then every sink."""
         item = self.manager.events.append(record)
         for sink in self.sinks:
             sink.emit(record)
@@ -90,9 +163,9 @@ class Service:
     def close(self, timeout: float = 3.0) -> None:
         """Stop streams, then flush sinks, all within about `timeout` seconds."""
         deadline = time.monotonic() + timeout
-        if self.manager is not None:
-            self.manager.close(timeout=timeout / 2)
-            self.events.finish_all()  # open events end with the service, and reach the sinks
+        if self._manager is not None:
+            self._manager.close(timeout=timeout / 2)
+            self.events.finish_all(self._manager.list())  # open events end with the service, and reach the sinks
         for sink in self.sinks:
             left = max(0.1, deadline - time.monotonic())
             try:
@@ -106,7 +179,7 @@ class Service:
                 log.warning("sink %s: close failed: %s", sink.name, e, extra={"event": "sink_failure"})
 
 
-def open_sinks(specs: list[str]) -> list:
+def open_sinks(specs: list[str]) -> list[Sink]:
     """The configured sinks (lrcn.runtime.sinks), all or none; ValueError naming `sinks` on a bad one."""
     if not specs:
         return []

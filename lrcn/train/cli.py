@@ -246,7 +246,7 @@ def main(
         with _as_flags():
             model_cfg = ModelConfig(
                 name=v["model"],
-                img_size=max(v["img_size"], 16),
+                img_size=v["img_size"],
                 latent_dim=v["latent_dim"],
                 hidden_size=v["hidden_size"],
                 lstm_layers=v["lstm_layers"],

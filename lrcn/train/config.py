@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from lrcn.core.checks import at_least, from_dict, one_of, refuse
+from lrcn.core.checks import at_least, from_dict, img_size_problems, one_of, refuse
 from lrcn.core.paths import CACHE_DIR
 from lrcn.models.config import ModelConfig
 from lrcn.models.specs import family_spec
@@ -51,7 +51,11 @@ class DataConfig:
     decode_timeout_s: float = 60.0
 
     def __post_init__(self) -> None:
-        problems = at_least(self, num_frames=1, img_size=16, num_classes=2, folds=2) + one_of(self, modality=MODALITIES)
+        problems = (
+            at_least(self, num_frames=1, num_classes=2, folds=2)
+            + img_size_problems(self)
+            + one_of(self, modality=MODALITIES)
+        )
         if not (
             0 <= self.val_fraction < 1 and 0 <= self.test_fraction < 1 and self.val_fraction + self.test_fraction < 1
         ):

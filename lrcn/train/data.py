@@ -140,7 +140,7 @@ def test_folder(cfg: DataConfig, names: list[str]) -> list[Sample]:
 def make_splits(cfg: DataConfig, seed: int) -> tuple[list[str], dict[str, list[Sample]]]:
     names, samples = discover(cfg)
     if cfg.folds:
-        from lrcn.train.folds import fold_split
+        from lrcn.train.fold_groups import fold_split
 
         splits = fold_split(samples, cfg, seed)
     elif cfg.split_dir:

@@ -12,7 +12,7 @@ from lrcn.train import distributed
 from lrcn.train.checkpoint import write_json
 from lrcn.train.distributed import Ranks
 from lrcn.train.plots import confusion_matrix, plot_confusion, plot_curves
-from lrcn.train.report import write_run_report
+from lrcn.train.report_write import write_run_report
 from lrcn.train.state import SPLITS, Session, TrainState
 
 

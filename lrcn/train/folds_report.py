@@ -7,15 +7,31 @@ from __future__ import annotations
 
 import json
 import re
+import statistics
 from pathlib import Path
 
 import numpy as np
 
 from lrcn.core.atomic import write_json, write_text
 from lrcn.core.errors import LrcnError
-from lrcn.train.folds import SUMMARY, mean_sd, summary_line
 
 _FOLD = re.compile(r"^fold-(\d+)$")
+SUMMARY = "folds.json"
+
+
+def summary_line(summary: dict) -> str:
+    sd = summary["test_accuracy_sd"]
+    return (
+        f"{summary['folds']}-fold test accuracy {summary['test_accuracy_mean']:.3f} "
+        f"(sd {'n/a' if sd is None else f'{sd:.3f}'}; pooled {summary['pooled_accuracy']:.3f} over "
+        f"{summary['num_test']} clips)  -> {summary['parent']}"
+    )
+
+
+def mean_sd(values: list[float]) -> tuple[float | None, float | None]:
+    if not values:
+        return None, None
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else None)
 
 
 def fold_dirs(parent: Path) -> list[Path]:

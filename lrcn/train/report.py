@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from lrcn.core.atomic import write_text
 from lrcn.core.errors import LrcnError
 from lrcn.core.paths import REPORTS_DIR, fresh_folder
 from lrcn.models.specs import family_spec
@@ -308,29 +307,3 @@ def report_folder(runs: list[Run], out: Path | None) -> Path:
     if marker.is_file() and not marker.is_symlink():
         return parent
     return fresh_folder(REPORTS_DIR, f"report-{datetime.now():%Y%m%d-%H%M%S}")
-
-
-def write_report(paths: list[Path], out: Path | None = None, sort: str = "test_accuracy") -> list[Path]:
-    """report.md, report.html and compare.png in `report_folder(out)`, each written atomically."""
-    from lrcn.train.plots import plot_overlay
-    from lrcn.train.report_html import comparison_page
-    from lrcn.train.report_md import comparison_markdown
-
-    runs = load_runs(paths)
-    cmp = compare(runs, sort)
-    out = report_folder(runs, Path(out) if out else None)
-    overlay = out / "compare.png"
-    has_overlay = plot_overlay(cmp.runs, overlay) if len(runs) > 1 else False
-    write_text(out / "report.md", comparison_markdown(cmp, out, overlay if has_overlay else None))
-    write_text(out / "report.html", comparison_page(cmp, out, overlay if has_overlay else None))
-    return [out / "report.md", out / "report.html"]
-
-
-def write_run_report(run_dir: str | Path) -> Path:
-    """The run's own report.html (training calls this on the folder it made), written atomically."""
-    from lrcn.train.report_html import run_page
-
-    run = load_run(run_dir)
-    path = run.path / "report.html"
-    write_text(path, run_page(run))
-    return path

@@ -41,13 +41,13 @@ def main(
         from pathlib import Path
 
         from lrcn.core.text import printable
-        from lrcn.train.report import find_runs, write_report
+        from lrcn.train.report import find_runs
+        from lrcn.train.report_write import write_report
 
         paths = write_report(find_runs(runs), Path(out) if out else None, sort)
         for p in paths:
             typer.echo(printable(p))
-        from lrcn.train.folds import SUMMARY
-        from lrcn.train.folds_report import show
+        from lrcn.train.folds_report import SUMMARY, show
 
         for r in runs:  # a k-fold parent folder: its fold summary too
             if (Path(r) / SUMMARY).is_file() or (Path(r) / "fold-1" / "metrics.json").is_file():

@@ -110,7 +110,8 @@ def run_sweep(runs: list[SweepRun], base: Path, console=None) -> list[Path]:
     from lrcn.core.atomic import write_text
     from lrcn.core.errors import LrcnError
     from lrcn.runtime.console import safe_markup as safe
-    from lrcn.train.report import SWEEP_MARKER, write_report
+    from lrcn.train.report import SWEEP_MARKER
+    from lrcn.train.report_write import write_report
     from lrcn.train.run import train
 
     console = console or Console()

@@ -22,7 +22,7 @@ import urllib.request
 from collections import deque
 from urllib.parse import urlsplit, urlunsplit
 
-from lrcn.runtime.sinks import SinkSummary, display_url, parse_options, url_credentials
+from lrcn.runtime.sinks.base import SinkSummary, display_url, parse_options, url_credentials
 
 RETRYABLE = {408, 429}
 

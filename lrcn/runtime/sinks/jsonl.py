@@ -10,7 +10,7 @@ from typing import BinaryIO
 
 from lrcn.core.errors import LrcnError
 from lrcn.core.text import printable
-from lrcn.runtime.sinks import SinkSummary, parse_options
+from lrcn.runtime.sinks.base import SinkSummary, parse_options
 
 
 class JsonlSink:

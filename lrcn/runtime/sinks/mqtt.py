@@ -22,7 +22,7 @@ import uuid
 from urllib.parse import unquote, urlsplit
 
 from lrcn.core.errors import LrcnError
-from lrcn.runtime.sinks import SinkSummary, display_url, parse_options, url_credentials
+from lrcn.runtime.sinks.base import SinkSummary, display_url, parse_options, url_credentials
 
 
 def topic_part(name: str) -> str:
