@@ -40,6 +40,10 @@ class EventRouter:
         self.sinks = list(sinks)
         self._prediction_sinks = [s for s in self.sinks if s.wants_predictions]
         self.summaries: list[SinkSummary] = []
+        for s in self.sinks:  # a sink that announces entities per label (MQTT's Home Assistant discovery)
+            bind = getattr(s, "bind_labels", None)
+            if bind is not None:
+                bind(self.detector.labels)
 
     def prediction(self, pred, *, stream: str | None = None, live: bool = False) -> list[dict]:
         """One prediction (not ready ones are ignored) of `stream` (default: the prediction's own `stream`);
