@@ -16,7 +16,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from lrcn.runtime.events import EventConfig, EventDetector
 from lrcn.runtime.sinks import Sink, SinkSummary
@@ -35,8 +35,11 @@ class EventRouter:
         sinks: Iterable[Sink] = (),
         *,
         run_id: str | None = None,
+        annotate: Callable[[dict], dict] | None = None,
     ):
+        """`annotate` sees every event record before the sinks do (vc-run's --media names the files there)."""
         self.detector = EventDetector(labels, config, run_id=run_id)
+        self.annotate = annotate
         self.sinks = list(sinks)
         self._prediction_sinks = [s for s in self.sinks if s.wants_predictions]
         self.summaries: list[SinkSummary] = []
@@ -98,6 +101,8 @@ class EventRouter:
         return records
 
     def _send(self, records: list[dict]) -> list[dict]:
+        if self.annotate is not None:
+            records = [self.annotate(r) for r in records]
         for r in records:
             for s in self.sinks:
                 s.emit(r)

@@ -10,9 +10,11 @@ Specs (`vc-run --sink`, repeatable), options after `#` (the fragment never leave
 - `http://...` or `https://...[#timeout=2,retries=3,queue=1000,predictions=0]`: POST each record as
   JSON from a worker thread; retries with backoff; `predictions=N` also sends predictions, at most
   N per second per stream.
-- `mqtt://host[:port]/topic[#qos=1,queue=1000]`: paho-mqtt (the `sinks` extra), reconnecting on its
+- `mqtt://host[:port]/topic[#qos=1,queue=1000,discovery=homeassistant]`: paho-mqtt (the `sinks` extra), reconnecting on its
   own; events on topic/<stream>/events, the current label retained on topic/<stream>/state,
   "online"/"offline" retained on topic/available (the last will says offline).
+  `discovery=homeassistant` (the value is Home Assistant's discovery prefix) also publishes
+  retained discovery configs and per-label "active" states (`sinks.ha_discovery`).
 
 Records are dicts with a "type": "event" (see `events.Event.to_record`) or "prediction"
 ({"stream", "t", "wall", "label", "probability"}). A sink with `wants_predictions` False
