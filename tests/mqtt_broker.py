@@ -62,9 +62,11 @@ class Broker:
 
 
 class Subscriber:
-    """A paho client with a persistent session: QoS 1 messages sent while it is away are kept for it."""
+    """A paho client with a persistent session: QoS 1 messages sent while it is away are kept for it.
 
-    def __init__(self, port: int, topics: list[str]):
+    Two at once need two `name`s (one client id would take the other's session over)."""
+
+    def __init__(self, port: int, topics: list[str], name: str = "test-sub"):
         import threading
 
         import paho.mqtt.client as mqtt
@@ -72,7 +74,7 @@ class Subscriber:
         self.messages: list[tuple[str, bytes, bool]] = []
         self.lock = threading.Lock()
         self.subscribed = threading.Event()
-        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"test-sub-{port}", clean_session=False)
+        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"{name}-{port}", clean_session=False)
         c.reconnect_delay_set(min_delay=1, max_delay=2)
 
         def on_connect(client, userdata, flags, rc, props):

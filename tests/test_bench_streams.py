@@ -8,6 +8,7 @@ import pytest
 from helpers import fake_model
 
 from lrcn.bench.config import BenchConfig
+from lrcn.bench.rtsp import missing
 from lrcn.bench.streams import measure_model
 from lrcn.bench.table import _streams
 
@@ -39,6 +40,12 @@ def test_streams_ladder_on_a_tiny_model_and_its_table(tmp_path):
     mj = v["mjpeg_one_process"] + v["mjpeg_processes"]  # loopback MJPEG cameras, decoded by lrcn
     assert [r["streams"] for r in v["mjpeg_processes"]] == [1] and all(0 <= r["worst_share"] <= 1 for r in mj)
     assert any(r["worst_p95_ms"] is not None for r in mj)
+    if missing():  # no GStreamer RTSP server here: said, not silently empty
+        assert v["rtsp_skipped"] == missing() and "rtsp_one_process" not in v
+    else:  # loopback H.264 640x360 RTSP cameras, depacketized and decoded by lrcn
+        rt = v["rtsp_one_process"] + v["rtsp_processes"]
+        assert [r["streams"] for r in v["rtsp_processes"]] == [1] and all(0 <= r["worst_share"] <= 1 for r in rt)
+        assert any(r["worst_p95_ms"] is not None for r in rt)
     doc = {
         "models": {
             "convlstm": {
@@ -57,3 +64,4 @@ def test_streams_ladder_on_a_tiny_model_and_its_table(tmp_path):
     md = "\n".join(_streams(doc))
     assert "| convlstm | fp32 | paced in-process |" in md and "| convlstm | fp32 | loopback MJPEG, decoded |" in md
     assert "in-process, one process: 1:" in md and "decoded, N processes: 1:" in md
+    assert ("| convlstm | fp32 | loopback H.264 RTSP 640x360, decoded |" in md) == (not missing())

@@ -84,6 +84,13 @@ def main(
             "--streams-mjpeg/--no-streams-mjpeg", help="Streams: also with loopback MJPEG cameras (decoding included)."
         ),
     ] = True,
+    streams_rtsp: Annotated[
+        bool,
+        typer.Option(
+            "--streams-rtsp/--no-streams-rtsp",
+            help="Streams: also with loopback H.264 640x360 RTSP cameras (GStreamer's RTSP server; decoding included).",
+        ),
+    ] = True,
     workdir: Annotated[str, typer.Option(help="Exported models, videos and caches (reused).")] = "artifacts/bench",
 ) -> None:
     """Measure and print the figures; --json keeps them for benchmarks/make_table.py."""
@@ -111,6 +118,7 @@ def main(
                 streams_max=streams_max,
                 streams_procs_max=streams_procs_max,
                 streams_mjpeg=streams_mjpeg,
+                streams_rtsp=streams_rtsp,
                 workdir=workdir,
             )
         except ValueError as e:

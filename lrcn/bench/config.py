@@ -54,6 +54,9 @@ class BenchConfig:
     """Streams section: the most separate single-stream processes tried."""
     streams_mjpeg: bool = True
     """Streams section: also the figure with loopback MJPEG cameras (decoding included)."""
+    streams_rtsp: bool = True
+    """Streams section: also the figure with loopback H.264 RTSP cameras, 640x360 (skipped, said, without
+    GStreamer's RTSP server and ffmpeg)."""
     workdir: str = "artifacts/bench"
     """Exported models (reused while the weights and versions match), synthetic videos, clip caches."""
 

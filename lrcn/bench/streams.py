@@ -13,7 +13,10 @@ two tries running: one try can miss on a passing hiccup of a shared machine); th
 largest N served. The second figure (`streams_mjpeg`) does the same with N
 loopback MJPEG cameras served by another process, so reading and decoding JPEG are included;
 there a stream's share is its processed frames over fps x seconds, and its latency is lrcn's
-(from the decoded frame's arrival to the prediction). Memory: the one-process RSS at each N (per extra stream: the
+(from the decoded frame's arrival to the prediction). The third (`streams_rtsp`) does the same with N
+H.264 640x360 cameras served over RTSP (TCP) by GStreamer's RTSP server in another process
+(`lrcn.bench.rtsp`), the bench video re-encoded once: reading, depacketizing and decoding H.264
+included, as real IP cameras send it. Memory: the one-process RSS at each N (per extra stream: the
 slope from N = 1), and each separate process's RSS.
 """
 
@@ -39,6 +42,8 @@ from lrcn.bench.paced import (
 SHARE, P95_MS, WARM_S = 0.95, 200.0, 1.0
 ONE_PROCESS = (1, 2, 4, 8, 12, 16, 20, 24, 32, 40, 48, 64)
 PROCESSES = (1, 2, 3, 4, 6, 8, 12, 16)
+RTSP_SIZE = (640, 360)
+"""The H.264 RTSP cameras' frame size (a common IP camera substream)."""
 
 
 @dataclass
@@ -94,13 +99,23 @@ def one_process(clf, frames, n: int, cfg: BenchConfig) -> dict:
     )
 
 
-def one_process_mjpeg(clf, video: Path, n: int, cfg: BenchConfig) -> dict:
-    """N loopback MJPEG cameras (another process) read, decoded and classified by one MultiStream."""
+def _cameras(kind: str, source: Path, n: int, cfg: BenchConfig, seconds: float):
+    """N loopback cameras in another process: MJPEG over HTTP from the video, or H.264 over RTSP from `source`."""
+    if kind == "rtsp":
+        from lrcn.bench.rtsp import RtspCameras
+
+        return RtspCameras(n, [source], cfg.streams_fps, protocols="tcp").start()
     from lrcn.bench.mjpeg import Cameras
+
+    return Cameras(n, cfg.streams_fps, seconds, str(source))
+
+
+def one_process_live(clf, source: Path, n: int, cfg: BenchConfig, kind: str = "mjpeg") -> dict:
+    """N loopback cameras (`kind` mjpeg or rtsp) read, decoded and classified by one MultiStream."""
     from lrcn.runtime import MultiStream, StreamConfig
     from lrcn.runtime.sources import LiveSource
 
-    cams = Cameras(n, cfg.streams_fps, WARM_S + cfg.streams_seconds + 60, str(video))
+    cams = _cameras(kind, source, n, cfg, WARM_S + cfg.streams_seconds + 60)
     try:
         sources = [(f"s{i}", LiveSource(u, reconnect=0)) for i, u in enumerate(cams.urls)]
         multi = MultiStream(clf, sources, StreamConfig(sample_fps=0))
@@ -115,12 +130,9 @@ def one_process_mjpeg(clf, video: Path, n: int, cfg: BenchConfig) -> dict:
     return _verdict(n, figs, {"rss_mb": round(rss, 1)})
 
 
-def processes(model: Path, video: Path, n: int, cfg: BenchConfig, mjpeg: bool = False) -> dict:
-    cams = None
-    if mjpeg:
-        from lrcn.bench.mjpeg import Cameras
-
-        cams = Cameras(n, cfg.streams_fps, WARM_S + cfg.streams_seconds + 120, str(video))
+def processes(model: Path, video: Path, n: int, cfg: BenchConfig, live: str = "") -> dict:
+    """N single-stream processes: on paced frames of `video`, or (`live` mjpeg or rtsp) each on its loopback camera."""
+    cams = _cameras(live, video, n, cfg, WARM_S + cfg.streams_seconds + 120) if live else None
     args = [
         sys.executable,
         "-m",
@@ -189,21 +201,40 @@ def measure_model(model_path: Path, cfg: BenchConfig, video: Path, log, label: s
     one, best_one = _ladder(steps_one, lambda n: one_process(clf, frames, n, cfg), log, f"{label}, one process")
     steps = [n for n in PROCESSES if n <= min(cfg.streams_max, cfg.streams_procs_max)]
     sep, best_sep = _ladder(steps, lambda n: processes(model_path, video, n, cfg), log, f"{label}, N processes")
-    out = {}
-    if cfg.streams_mjpeg:
-        mj, best_mj = _ladder(
-            steps_one, lambda n: one_process_mjpeg(clf, video, n, cfg), log, f"{label}, MJPEG, one process"
+    out: dict = {}
+    live = [("mjpeg", "MJPEG", video)] if cfg.streams_mjpeg else []
+    if cfg.streams_rtsp:
+        from lrcn.bench.rtsp import make_h264, missing
+
+        why = missing()
+        if why:
+            log(f"  streams, H.264 RTSP rows skipped: {why}")
+            out["rtsp_skipped"] = why
+        else:
+            h264 = Path(cfg.workdir) / f"streams_{RTSP_SIZE[0]}x{RTSP_SIZE[1]}.h264"
+            h264.parent.mkdir(parents=True, exist_ok=True)
+            make_h264(h264, video, RTSP_SIZE, round(cfg.streams_fps), seconds=4)
+            live.append(("rtsp", f"H.264 RTSP {RTSP_SIZE[0]}x{RTSP_SIZE[1]}", h264))
+    for kind, what, src in live:
+        lo, best_lo = _ladder(
+            steps_one,
+            lambda n, src=src, kind=kind: one_process_live(clf, src, n, cfg, kind),
+            log,
+            f"{label}, {what}, one process",
         )
-        mjp, best_mjp = _ladder(
-            steps, lambda n: processes(model_path, video, n, cfg, mjpeg=True), log, f"{label}, MJPEG, N processes"
+        lp, best_lp = _ladder(
+            steps,
+            lambda n, src=src, kind=kind: processes(model_path, src, n, cfg, live=kind),
+            log,
+            f"{label}, {what}, N processes",
         )
-        out = {
-            "mjpeg_one_process": mj,
-            "mjpeg_processes": mjp,
-            "mjpeg_served_one_process": best_mj,
-            "mjpeg_served_processes": best_mjp,
-            "mjpeg_one_process_capped": bool(mj) and mj[-1]["served"],
-            "mjpeg_processes_capped": bool(mjp) and mjp[-1]["served"],
+        out |= {
+            f"{kind}_one_process": lo,
+            f"{kind}_processes": lp,
+            f"{kind}_served_one_process": best_lo,
+            f"{kind}_served_processes": best_lp,
+            f"{kind}_one_process_capped": bool(lo) and lo[-1]["served"],
+            f"{kind}_processes_capped": bool(lp) and lp[-1]["served"],
         }
     served = [r for r in one if r["served"] and r["rss_mb"] is not None]
     per_extra = None

@@ -258,7 +258,11 @@ def _streams(doc: dict) -> list[str]:
     ge = lambda capped: ">= " if capped else ""  # noqa: E731 - a ladder that ended served: a lower bound
     for fam, sec in _measured(doc, "streams", rows, 8):
         for var, v in sec["variants"].items():
-            for src, pre in (("paced in-process", ""), ("loopback MJPEG, decoded", "mjpeg_")):
+            for src, pre in (
+                ("paced in-process", ""),
+                ("loopback MJPEG, decoded", "mjpeg_"),
+                ("loopback H.264 RTSP 640x360, decoded", "rtsp_"),
+            ):
                 if f"{pre}one_process" not in v:
                     continue
                 one, sep = v[f"{pre}served_one_process"], v[f"{pre}served_processes"]
@@ -310,7 +314,7 @@ def _streams(doc: dict) -> list[str]:
         f"latency p95 <= {_num(sec['p95_ms'])} ms, over {_num(sec['seconds'])} s after a {_num(sec['warm_s'])} s "
         f"warm-up; sources {_num(sec['fps'])} fps ({sec['source']}); each way climbs its ladder and stops at "
         "the first N not served in two tries running (>= : the ladder's last step was still served). Paced sources: latency from "
-        "the frame's release; MJPEG: from the decoded frame's arrival in lrcn, due = fps x seconds. "
+        "the frame's release; MJPEG and RTSP: from the decoded frame's arrival in lrcn, due = fps x seconds. "
         "Per step: N: served (worst share processed, worst p95)."
     ]
     return _rows(head, rows) + ["", *notes, *ladder]

@@ -122,6 +122,14 @@ def main(
             show_default=False,
         ),
     ] = None,
+    media: Annotated[
+        str | None,
+        typer.Option(
+            help="Events: a clip (pre_s before to post_s after) and a peak snapshot per event in this folder "
+            "(DIR#pre_s=3,post_s=3,days=0,max_mb=0: retention by age and size, 0 = none; implies --events).",
+            show_default=False,
+        ),
+    ] = None,
     timeline: Annotated[
         str | None,
         typer.Option(
@@ -191,14 +199,16 @@ def main(
             with _event_printer(threshold, min_event, merge_gap, sink, json_out) as ev:
                 run_timeline(_classifier(model, device, threads, top_k), sources[0], timeline, scfg, ev)
             return
-        with_events = events or bool(sink)  # events only exist in stream mode: they imply it
+        with_events = events or bool(sink) or bool(media)  # events only exist in stream mode: they imply it
         streaming = stream or with_events or show or bool(save) or any(is_live(s) or is_stream_list(s) for s in sources)
         if streaming and workers > 1:
             raise fail("--workers is for clip mode over files; streams all run in one process", 2)
         if streaming:  # rows go to the CSV as they come; without --csv none is kept
             from contextlib import nullcontext
 
-            printer = _event_printer(threshold, min_event, merge_gap, sink, json_out) if with_events else nullcontext()
+            printer = (
+                _event_printer(threshold, min_event, merge_gap, sink, json_out, media) if with_events else nullcontext()
+            )
             with _csv_rows(csv_out) as rows, printer as ev:
                 failures = _streams(
                     sources, model, device, threads, top_k, scfg, reconnect, stream_timeout, show, save, json_out,
@@ -262,14 +272,15 @@ def _reserved(save: str | None):
         unreserve(save, ident)
 
 
-def _event_printer(threshold, min_event, merge_gap, sink, json_out):
+def _event_printer(threshold, min_event, merge_gap, sink, json_out, media=None):
+    from lrcn.runtime.event_media import MediaConfig
     from lrcn.runtime.event_output import EventPrinter
     from lrcn.runtime.events import EventConfig
 
     cfg = EventConfig(
         **({} if threshold is None else {"threshold": threshold}), min_event=min_event, merge_gap=merge_gap
     )
-    return EventPrinter(cfg, sink, json_out)
+    return EventPrinter(cfg, sink, json_out, MediaConfig.from_spec(media) if media else None)
 
 
 def _classifier(model, device, threads, top_k, decode_timeout: float = DECODE_TIMEOUT_S):

@@ -9,6 +9,7 @@ from rich.console import Console
 
 from lrcn.core.text import printable
 from lrcn.runtime.console import err_console
+from lrcn.runtime.event_media import EventMedia, MediaConfig
 from lrcn.runtime.events import EventConfig
 from lrcn.runtime.output import json_line
 from lrcn.runtime.run_events import SINK_CLOSE_S, EventRouter
@@ -38,8 +39,16 @@ class EventPrinter:
     """vc-run's events: sinks opened up front (a bad spec fails before the model loads), an EventRouter once
     the labels are known (`bind`), the records printed; `with` closes it (flushing the sinks) on any exit."""
 
-    def __init__(self, config: EventConfig, sink_specs: list[str] | None = None, json_out: bool = False):
-        self.config, self.json_out = config, json_out
+    def __init__(
+        self,
+        config: EventConfig,
+        sink_specs: list[str] | None = None,
+        json_out: bool = False,
+        media: MediaConfig | None = None,
+    ):
+        self.config, self.json_out, self.media_config = config, json_out, media
+        self.media: EventMedia | None = None
+        """`--media`: a clip and a snapshot per event (opened with the labels, in `bind`)."""
         self.sinks = open_sinks(sink_specs or [])
         self.router: EventRouter | None = None
         self.out = Console(highlight=False, soft_wrap=True)
@@ -49,7 +58,16 @@ class EventPrinter:
     def bind(self, labels: list[str], *, keep_events: int | None = 0) -> EventPrinter:
         """Labels known: events can be detected. `keep_events`: ended events kept in `router.detector.events`
         (0 for live streams, where each is printed and sent as it ends; None keeps all, for one file's timeline)."""
-        self.router = EventRouter(labels, self.config, self.sinks, keep_events=keep_events)
+        if self.media_config is not None:
+            hold = self.config.min_event + 1.0  # a start record comes min_event after the event's start
+            self.media = EventMedia(self.media_config, list(labels), hold_s=hold)
+        self.router = EventRouter(
+            labels,
+            self.config,
+            self.sinks,
+            keep_events=keep_events,
+            annotate=self.media.annotate if self.media is not None else None,
+        )
         return self
 
     def __enter__(self) -> EventPrinter:
@@ -68,7 +86,10 @@ class EventPrinter:
 
     def prediction(self, pred, *, stream: str | None = None, live: bool = False) -> None:
         assert self.router is not None, "bind() first"
-        self._print(self.router.prediction(pred, stream=stream, live=live))
+        records = self.router.prediction(pred, stream=stream, live=live)
+        if self.media is not None and getattr(pred, "frame", None) is not None:  # after: an end has set its clip's end
+            self.media.frame(stream or pred.stream, pred.t, pred.frame, pred.probs)
+        self._print(records)
 
     def end(self, stream: str | None = None) -> None:
         assert self.router is not None, "bind() first"
@@ -83,11 +104,23 @@ class EventPrinter:
             err_console.print(f"flushing {len(self.sinks)} sink(s) (at most {timeout:g} s)", highlight=False)
         self._print(self.router.close(timeout))
         self.sinks = self.router.sinks = []  # closed once
+        if self.media is not None:
+            self._close_media()
         for s in self.router.summaries:
             colour = "red" if s.failed or s.dropped or s.unsent else "green"
             err_console.print(f"[{colour}]sink[/] {s.line()}", highlight=False)
             if self.json_out:
                 print(json_line({"sink": s.name, "summary": s.to_dict()}), flush=True)
+
+    def _close_media(self) -> None:
+        media, self.media = self.media, None
+        assert media is not None
+        media.close()
+        clips = sum(p.suffix == ".webm" for p in media.written)
+        line = f"media: {clips} clip(s), {len(media.written) - clips} snapshot(s) in {media.cfg.folder}"
+        err_console.print(line + (f", {media.dropped} frame(s) dropped (writer busy)" if media.dropped else ""))
+        for e in media.errors[:5]:
+            err_console.print(f"[bold red]error:[/] media: {printable(e)}", highlight=False)
 
     def _print(self, records: list[dict]) -> None:
         for rec in records:

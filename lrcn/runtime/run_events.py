@@ -16,7 +16,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from lrcn.runtime.events import EventConfig, EventDetector
 from lrcn.runtime.sinks import Sink, SinkSummary
@@ -36,11 +36,18 @@ class EventRouter:
         *,
         run_id: str | None = None,
         keep_events: int | None = None,
+        annotate: Callable[[dict], dict] | None = None,
     ):
+        """`annotate` sees every event record before the sinks do (vc-run's --media names the files there)."""
         self.detector = EventDetector(labels, config, run_id=run_id, keep=keep_events)
+        self.annotate = annotate
         self.sinks = list(sinks)
         self._prediction_sinks = [s for s in self.sinks if s.wants_predictions]
         self.summaries: list[SinkSummary] = []
+        for s in self.sinks:  # a sink that announces entities per label (MQTT's Home Assistant discovery)
+            bind = getattr(s, "bind_labels", None)
+            if bind is not None:
+                bind(self.detector.labels)
 
     def prediction(self, pred, *, stream: str | None = None, live: bool = False) -> list[dict]:
         """One prediction (not ready ones are ignored) of `stream` (default: the prediction's own `stream`);
@@ -98,6 +105,8 @@ class EventRouter:
         return records
 
     def _send(self, records: list[dict]) -> list[dict]:
+        if self.annotate is not None:
+            records = [self.annotate(r) for r in records]
         for r in records:
             for s in self.sinks:
                 s.emit(r)

@@ -10,10 +10,12 @@ Specs (`vc-run --sink`, repeatable), options after `#` (the fragment never leave
 - `http://...` or `https://...[#timeout=2,retries=3,queue=1000,predictions=0]`: POST each record as
   JSON from a worker thread; retries with backoff; `predictions=N` also sends predictions, at most
   N per second per stream.
-- `mqtt://host[:port]/topic[#qos=1,queue=1000]`: paho-mqtt (the `sinks` extra), reconnecting on its
-  own; events on topic/<stream>/events, the current label retained on topic/<stream>/state,
-  "online"/"offline" retained on topic/available (the last will says offline). `mqtts://` is MQTT
-  over TLS (port 8883 by default, the broker's certificate verified; `#ca=PATH` for a private CA).
+- `mqtt://host[:port]/topic[#qos=1,queue=1000,discovery=homeassistant]`: paho-mqtt (the `sinks`
+  extra), reconnecting on its own; events on topic/<stream>/events, the current label retained on
+  topic/<stream>/state, "online"/"offline" retained on topic/available (the last will says offline).
+  `mqtts://` is MQTT over TLS (port 8883 by default, the broker's certificate verified; `#ca=PATH`
+  for a private CA). `discovery=homeassistant` (the value is Home Assistant's discovery prefix) also
+  publishes retained discovery configs and per-label "active" states (`sinks.ha_discovery`).
 
 Credentials: `user:password@` in an http(s) or mqtt(s) URL is used (HTTP basic auth, MQTT username
 and password), or `#auth_env=VAR` names an environment variable holding `user:password` (and for

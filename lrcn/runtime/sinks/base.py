@@ -54,6 +54,11 @@ class Sink(Protocol):
         """Deliver what can be delivered within `timeout` seconds, stop, and say what happened."""
 
 
+def topic_part(name: str) -> str:
+    """A stream name as one topic level (MQTT) or file name part: no wildcards, no separators."""
+    return "".join("_" if c in "+#/" else c for c in name) or "_"
+
+
 def display_url(url: str) -> str:
     """`url` without user info, query and fragment: scheme://host[:port]/path, printable (a sink's name)."""
     try:

@@ -11,6 +11,10 @@ paho's network loop runs in its own thread and reconnects with backoff on its ow
 hands a message to paho's queue (bounded by `queue`: a full queue drops the new message, counted),
 so a dead broker never slows the caller. Messages queued while the broker is away go out when
 it is back. Delivered means acknowledged by the broker (PUBACK) for QoS 1.
+
+`#discovery=homeassistant` also publishes Home Assistant MQTT discovery configs (and the retained
+`<topic>/<stream>/<label>/active` states they read): see `lrcn.runtime.sinks.ha_discovery`. Those
+messages are the sink's own, like the availability ones: not counted in its summary.
 """
 
 from __future__ import annotations
@@ -22,12 +26,7 @@ import uuid
 from urllib.parse import unquote, urlsplit
 
 from lrcn.core.errors import LrcnError
-from lrcn.runtime.sinks.base import SinkSummary, display_url, parse_options, url_credentials
-
-
-def topic_part(name: str) -> str:
-    """A stream name as one topic level: no wildcards, no separators."""
-    return "".join("_" if c in "+#/" else c for c in name) or "_"
+from lrcn.runtime.sinks.base import SinkSummary, display_url, parse_options, topic_part, url_credentials
 
 
 class MqttSink:
@@ -46,6 +45,7 @@ class MqttSink:
         password: str | None = None,
         tls: bool = False,
         ca: str | None = None,
+        discovery: str = "",
     ):
         try:
             import paho.mqtt.client as mqtt
@@ -68,6 +68,11 @@ class MqttSink:
         self._connected = threading.Event()
         self.connects = 0
         self.available = f"{self.topic}/available"
+        self._discovery = None
+        if discovery:  # the option's value is Home Assistant's discovery prefix
+            from lrcn.runtime.sinks.ha_discovery import HomeAssistantDiscovery
+
+            self._discovery = HomeAssistantDiscovery(self.topic, discovery)
         c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"lrcn-{uuid.uuid4().hex[:12]}")
         if username:
             c.username_pw_set(username, password)
@@ -88,7 +93,9 @@ class MqttSink:
 
     @classmethod
     def from_spec(cls, spec: str) -> MqttSink:
-        url, opts = parse_options(spec, {"qos": int, "queue": int, "keepalive": int, "auth_env": str, "ca": str})
+        url, opts = parse_options(
+            spec, {"qos": int, "queue": int, "keepalive": int, "auth_env": str, "ca": str, "discovery": str}
+        )
         u = urlsplit(url)
         tls = u.scheme == "mqtts"
         if not u.hostname:
@@ -114,6 +121,9 @@ class MqttSink:
             return
         self.connects += 1
         self._own.add(client.publish(self.available, "online", qos=1, retain=True).mid)  # acked on this thread
+        if self._discovery is not None and self.connects > 1:  # a broker restarted without persistence forgot them
+            for topic, payload in self._discovery.configs():
+                self._own.add(client.publish(topic, payload, qos=1, retain=True).mid)
         self._connected.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
@@ -128,6 +138,22 @@ class MqttSink:
                 self.summary.delivered += 1
             else:
                 self._early.add(mid)
+
+    def _publish_own(self, topic: str, payload: str) -> None:
+        """A retained message of the sink's own (discovery): not a record, not in the summary."""
+        info = self._client.publish(topic, payload, qos=1, retain=True)
+        if info.rc in (self._mqtt.MQTT_ERR_SUCCESS, self._mqtt.MQTT_ERR_NO_CONN):
+            with self._lock:
+                if info.mid in self._early:  # acknowledged before we got its id
+                    self._early.discard(info.mid)
+                else:
+                    self._own.add(info.mid)
+
+    def bind_labels(self, labels) -> None:
+        """The model's labels (the event router calls this): Home Assistant gets a binary sensor for each."""
+        if self._discovery is not None:
+            for topic, payload in self._discovery.bind_labels(labels):
+                self._publish_own(topic, payload)
 
     def _publish(self, topic: str, record: dict, retain: bool = False) -> None:
         info = self._client.publish(
@@ -148,6 +174,9 @@ class MqttSink:
 
     def emit(self, record: dict) -> None:
         stream = topic_part(str(record.get("stream", "")))
+        if self._discovery is not None:
+            for topic, payload in self._discovery.on_record(record):
+                self._publish_own(topic, payload)
         if record.get("type") == "event":
             self._publish(f"{self.topic}/{stream}/events", record)
         elif record.get("type") == "prediction":

@@ -1,0 +1,101 @@
+"""vc-run --media: a clip from pre_s before an event to post_s after it and a peak snapshot per event, named
+by the event records; retention removes the oldest first."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import cv2
+import numpy as np
+import pytest
+from helpers import fake_model
+from typer.testing import CliRunner
+
+from lrcn.runtime.cli import app
+from lrcn.runtime.event_media import EventMedia, MediaConfig
+from lrcn.train.synth import write_segments
+
+COLOURS = {"red": (0, 0, 255), "green": (0, 255, 0), "blue": (255, 0, 0)}  # BGR
+
+
+def dominant(img: np.ndarray) -> str:
+    return ("blue", "green", "red")[int(np.argmax(img.reshape(-1, 3).mean(0)))]
+
+
+def read_clip(path) -> list[np.ndarray]:
+    cap, out = cv2.VideoCapture(str(path)), []
+    while True:
+        ok, img = cap.read()
+        if not ok:
+            break
+        out.append(img)
+    cap.release()
+    return out
+
+
+@pytest.mark.timeout(120)
+def test_vc_run_media_clip_spans_pre_and_post_and_the_snapshot_is_the_peak(tmp_path):
+    """A model that answers a frame's colour; red 2 s, green 3 s, blue 2 s at 10 fps: the green event's clip
+    starts pre_s (1 s) before it, in red, and ends post_s after it, in blue; its snapshot is green."""
+    model = fake_model(
+        tmp_path / "m", classes=("red", "green", "blue"), num_frames=1, latent=3, weights=(np.eye(3) * 4,) * 2
+    )
+    video = tmp_path / "v.avi"
+    segs = [
+        (c, [np.full((48, 64, 3), COLOURS[c], np.uint8)] * n) for c, n in (("red", 20), ("green", 30), ("blue", 20))
+    ]
+    write_segments(video, segs, fps=10.0)
+    media = tmp_path / "media"
+    r = CliRunner().invoke(
+        app,
+        [str(video), "--model", str(model), "--sample-fps", "0", "--json", "--min-event", "0.5"]
+        + ["--media", f"{media}#pre_s=1,post_s=1"],
+    )
+    assert r.exit_code == 0, r.output
+    rows = [json.loads(x) for x in r.stdout.splitlines() if x.startswith('{"type"')]
+    ends = {x["label"]: x for x in rows if x["phase"] == "end"}
+    assert sorted(ends) == ["blue", "green", "red"]
+    green = ends["green"]
+    start_rec = next(x for x in rows if x["phase"] == "start" and x["label"] == "green")
+    assert start_rec["clip"] == green["clip"] and start_rec["snapshot"] == green["snapshot"]  # named from the start
+    clip = read_clip(media / green["clip"])
+    labels = [dominant(f) for f in clip]
+    # frames of the clip at 10 fps: 1 s of red before the event, its 3 s of green, 1 s of blue after it
+    assert labels[:10] == ["red"] * 10 and labels[-10:] == ["blue"] * 10, labels
+    assert labels.count("green") == 30 and len(labels) == 50, " ".join(labels)
+    snap = cv2.imread(str(media / green["snapshot"]))
+    assert snap is not None and dominant(snap) == "green"
+    assert not list(media.rglob("*.part.*"))  # completed files only
+    # the last event (blue) ends with the video: its clip has its pre_s and no post_s frames
+    assert [dominant(f) for f in read_clip(media / ends["blue"]["clip"])] == ["green"] * 10 + ["blue"] * 20
+    assert "media: 3 clip(s), 3 snapshot(s)" in r.stderr
+
+
+def test_retention_removes_the_oldest_first_by_size_then_age(tmp_path):
+    folder = tmp_path / "media"
+    (folder / "cam").mkdir(parents=True)
+    now = time.time()
+    for i in range(5):  # 5 files of 400 kB, the oldest first
+        p = folder / "cam" / f"e{i}.webm"
+        p.write_bytes(b"x" * 400_000)
+        os.utime(p, (now - 100 + i, now - 100 + i))
+    (folder / "cam" / "notes.txt").write_bytes(b"y" * 5_000_000)  # not ours: never counted nor removed
+    m = EventMedia(MediaConfig(folder, max_mb=1.0))  # sweeps at start: 2 MB -> at most 1 MB
+    m.close()
+    assert sorted(p.name for p in (folder / "cam").iterdir()) == ["e3.webm", "e4.webm", "notes.txt"]
+    old = folder / "cam" / "e3.webm"
+    os.utime(old, (now - 3 * 86400, now - 3 * 86400))
+    m = EventMedia(MediaConfig(folder, days=2))
+    m.close()
+    assert sorted(p.name for p in (folder / "cam").iterdir()) == ["e4.webm", "notes.txt"]
+
+
+def test_a_bad_media_spec_is_one_line(tmp_path):
+    r = CliRunner().invoke(app, [str(tmp_path / "x.avi"), "--media", f"{tmp_path}#pre_s=-1"])
+    assert r.exit_code != 0
+    with pytest.raises(ValueError, match="pre_s must be >= 0"):
+        MediaConfig.from_spec(f"{tmp_path}#pre_s=-1")
+    with pytest.raises(ValueError, match="unknown option"):
+        MediaConfig.from_spec(f"{tmp_path}#size=3")
