@@ -84,7 +84,8 @@ def test_api_sources_pass_check_source_in_one_line(api, source, says):
 
 
 def test_api_digits_are_a_camera_never_a_file_of_that_name(api, tmp_path, monkeypatch):
-    write_avi(tmp_path / "7", [np.zeros((24, 32, 3), np.uint8)] * 12)  # a video named like camera 7
+    write_avi(tmp_path / "7.avi", [np.zeros((24, 32, 3), np.uint8)] * 12).rename(tmp_path / "7")  # named as camera 7
+    assert (tmp_path / "7").stat().st_size > 0
     monkeypatch.chdir(tmp_path)
     assert api.post("/streams", json={"name": "cam", "source": "7", "sample_fps": 0}).status_code == 201
     info = until(
