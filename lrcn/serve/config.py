@@ -151,7 +151,7 @@ class HttpSettings:
     """POST /classify refuses bigger uploads (413)."""
     classify_workers: int = 2
     """Uploads classified at once; more wait (bounds memory under load)."""
-    max_uploads: int = 4
+    max_uploads: int = 16
     """Uploads in flight (receiving, waiting or classifying); one more is answered 503 at once."""
     upload_timeout: float = 60.0
     """Seconds an upload's body may take to arrive; a slower one is answered 408 and its connection closed."""

@@ -157,7 +157,7 @@ class StreamManager:
                 source = open_source(target, reconnect=self.reconnect, timeout_s=self.timeout_s)
                 break
             except LrcnError as e:
-                entry.error = str(e)
+                entry.error = printable(" ".join(str(e).split()))
                 if attempt >= min(self.reconnect, len(OPEN_BACKOFF_S)) or not live:
                     self._failed(entry, e)
                     return
