@@ -373,6 +373,59 @@ def test_an_upload_over_its_pixel_limit_is_refused_before_it_decodes(fake, tmp_p
         svc.close(3.0)
 
 
+def _h264(path, side: int, frames: int = 2):
+    """A black side x side H.264 MP4 (PyAV's libx264), or a skip where this build has no encoder for it."""
+    av = pytest.importorskip("av", reason="PyAV is not installed")
+    if "libx264" not in av.codecs_available:
+        pytest.skip("this PyAV build has no libx264 encoder")
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=5)
+        stream.width = stream.height = side
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"preset": "ultrafast"}
+        frame = av.VideoFrame.from_ndarray(np.zeros((side, side, 3), np.uint8), format="rgb24")
+        for _ in range(frames):
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+def _peak_rss_mb(pid: int) -> float:
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmHWM")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="peak RSS is read from /proc")
+def test_the_reviews_8192_square_h264_upload_is_refused_before_it_balloons(fake, tmp_path):
+    import urllib.error
+    import urllib.request
+
+    big = _h264(tmp_path / "big.mp4", 8192)
+    assert big.stat().st_size < 400_000  # the review's was 199 KB
+    port = free_port()
+    served = Served(["--model", str(fake), "--device", "cpu", "--port", str(port)], port)
+    try:
+        served.wait_ready()
+        before = _peak_rss_mb(served.proc.pid)
+        req = urllib.request.Request(
+            f"{served.url}/classify?name=big.mp4", big.read_bytes(), {"Content-Type": "video/mp4"}, method="POST"
+        )
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(req, timeout=60)
+        assert err.value.code == 413 and b"8192x8192 pixels are over the upload limit" in err.value.read()
+        grew = _peak_rss_mb(served.proc.pid) - before
+        assert grew < 400, grew  # one frame read to learn the size (about 160 MB); decoding it all took ~1 GB
+        assert served.stop()[0] == 0
+    finally:
+        served.kill()
+
+
 # -- 4: stalled uploads, connections ------------------------------------------------------------------
 def _stall(port: int, body: int = 64 * 1024) -> socket.socket:
     """POST /classify announcing 4 MB, send `body` bytes of it, then nothing."""
