@@ -373,6 +373,22 @@ def test_an_upload_over_its_pixel_limit_is_refused_before_it_decodes(fake, tmp_p
         svc.close(3.0)
 
 
+def test_an_upload_decodes_within_its_own_timeout(fake, tmp_path):
+    svc, app = make(fake, upload_decode_timeout=0.001)
+    clip = write_avi(tmp_path / "slow.avi", [np.zeros((48, 64, 3), np.uint8)] * 30)
+    try:
+        with TestClient(app, base_url=LOCAL) as c:
+            r = c.post(
+                "/classify",
+                params={"name": "slow.avi"},
+                content=clip.read_bytes(),
+                headers={"Content-Type": "video/avi"},
+            )
+            assert r.status_code == 422 and r.json()["error"] == "slow.avi: decoding took longer than 0.001 s", r.text
+    finally:
+        svc.close(3.0)
+
+
 def _h264(path, side: int, frames: int = 2):
     """A black side x side H.264 MP4 (PyAV's libx264), or a skip where this build has no encoder for it."""
     av = pytest.importorskip("av", reason="PyAV is not installed")
