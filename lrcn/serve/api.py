@@ -102,7 +102,7 @@ def create_app(service, token: str | None = None) -> FastAPI:
         "/streams",
         response_model=S.StreamInfo,
         status_code=201,
-        responses={409: {"model": S.Error}, 422: {"model": S.Error}},
+        responses={409: {"model": S.Error}, 422: {"model": S.Error}, 429: {"model": S.Error}},
     )
     def add_stream(body: StreamSettings):
         try:  # the runtime's own check: a URL or a camera index (ASCII digits in bounds), never a path
@@ -148,7 +148,7 @@ def create_app(service, token: str | None = None) -> FastAPI:
     @app.post(
         "/classify",
         response_model=S.Classified,
-        responses={400: {"model": S.Error}, 413: {"model": S.Error}, 415: {"model": S.Error}, 422: {"model": S.Error}},
+        responses={c: {"model": S.Error} for c in (400, 408, 413, 415, 422, 503)},
     )
     async def classify(request: Request, name: str = Query("upload", max_length=200)):
         problem = content_type_problem(request.headers.get("content-type", ""))
