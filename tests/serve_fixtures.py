@@ -40,11 +40,16 @@ def until(cond, seconds: float, what: str, every: float = 0.1):
     raise AssertionError(f"{what}: not within {seconds} s (last: {last!r})")
 
 
+TEST_HOST = "testserver"
+"""The host name FastAPI's TestClient sends; the service answers it only where configured (http.allowed_hosts)."""
+
+
 def service(model: Path, **http):
     from lrcn.serve.api import create_app
     from lrcn.serve.config import HttpSettings, ServeConfig
     from lrcn.serve.service import Service
 
+    http.setdefault("allowed_hosts", [TEST_HOST])
     cfg = ServeConfig(
         model=str(model), device="cpu", threads=1, reconnect=50, stream_timeout=2.0, http=HttpSettings(**http)
     )
@@ -55,11 +60,14 @@ def service(model: Path, **http):
 class Served:
     """`python -m lrcn.serve.cli ARGS` on a free port; `.url`, `.get(path)`, `.stop()` (SIGTERM) -> (rc, seconds)."""
 
-    def __init__(self, args: list[str], port: int, token: str | None = None):
+    def __init__(self, args: list[str], port: int, token: str | None = None, env: dict | None = None):
+        import os
+
         self.port, self.url, self.token = port, f"http://127.0.0.1:{port}", token
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "lrcn.serve.cli", *args],
             cwd=REPO,
+            env={**os.environ, **env} if env else None,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

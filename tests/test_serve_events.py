@@ -34,7 +34,7 @@ def test_a_class_change_makes_events_in_the_api_the_sink_and_the_metrics(tmp_pat
     )
     svc = Service(cfg).start()
     try:
-        with TestClient(create_app(svc)) as c:
+        with TestClient(create_app(svc), base_url="http://127.0.0.1") as c:
 
             def phases():
                 events = c.get("/streams/door/events", params={"since": 0}).json()["events"]

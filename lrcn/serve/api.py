@@ -1,30 +1,33 @@
 """vc-serve's HTTP API (FastAPI): JSON everywhere, errors as {"error": "one line"}, never a traceback.
 
-Security: every route but /health needs the token when one is set (`Authorization: Bearer
-TOKEN`, or `?token=` for the dashboard's own requests); no route reads a filesystem path from
-the request (new streams are URLs or camera indices; uploads go to a temporary file that is
-always removed).
+Security (`serve.guards`): every route but /health needs the token when one is set; without one
+(loopback only) `Host` must name this machine, and no other site's page may change state
+(`Origin`). No route reads a filesystem path from the request (new streams are URLs or camera
+indices, `check_source(from_api=True)`); uploads go to a temporary file that is always removed,
+a bounded number at once, within a deadline, and frames over `http.upload_max_pixels` are refused
+before they decode.
 """
 
 from __future__ import annotations
 
-import hmac
+import asyncio
 import os
 import re
 import tempfile
-from urllib.parse import parse_qs
 
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lrcn.core.errors import LrcnError
-from lrcn.runtime.sources import check_url, is_url
 from lrcn.serve import schemas as S
-from lrcn.serve.config import StreamSettings
-from lrcn.serve.upload import check_video_bytes, upload_name
+from lrcn.serve.config import StreamSettings, checked_source
+from lrcn.serve.guards import HostGuard, SecurityHeaders, TokenGuard, page_csp
+from lrcn.serve.guards import error as _error
+from lrcn.serve.manager import StreamLimit
+from lrcn.serve.upload import UploadGate, check_video_bytes, content_type_problem, frame_size, upload_name
 
 EVENTS_MAX = 1000
 DRAIN_MAX = 256 * 1024 * 1024
@@ -34,39 +37,24 @@ HEAD_BYTES = 512
 """The start of an upload kept for the container check."""
 
 
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": " ".join(str(message).split())}, status_code=status)
+class UploadError(HTTPException):
+    """An upload refused; `close` ends the connection after the answer (its body was not read to the end)."""
 
-
-class TokenGuard:
-    """ASGI middleware: every request but GET /health carries the token, or gets 401 (unknown paths and
-    /docs too, so nothing about the service is shown to a client without it)."""
-
-    def __init__(self, app, token: str):
-        self.app, self.token = app, token.encode()
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] == "http" and scope["path"] != "/health" and not self._ok(scope):
-            response = _error(401, "missing or wrong token (Authorization: Bearer TOKEN, or ?token=)")
-            await response(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
-
-    def _ok(self, scope) -> bool:
-        given = dict(scope.get("headers") or []).get(b"authorization", b"")
-        if given[:7].lower() == b"bearer ":
-            given = given[7:]
-        else:
-            given = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token", [""])[0].encode()
-        return hmac.compare_digest(given, self.token)
+    def __init__(self, status: int, message: str, close: bool = False):
+        super().__init__(status, message)
+        self.close = close
 
 
 def create_app(service, token: str | None = None) -> FastAPI:
-    app = FastAPI(title="lrcn vc-serve", version="1", docs_url="/docs", redoc_url=None)
+    http = service.cfg.http
+    # /docs is Swagger UI, whose page loads its scripts from a CDN: off unless asked for (http.docs, --docs)
+    app = FastAPI(title="lrcn vc-serve", version="1", docs_url="/docs" if http.docs else None, redoc_url=None)
+    uploads = UploadGate(http.max_uploads)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request, exc):
-        return _error(exc.status_code, exc.detail if isinstance(exc.detail, str) else "request refused")
+        detail = exc.detail if isinstance(exc.detail, str) else "request refused"
+        return _error(exc.status_code, detail, close=getattr(exc, "close", False))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request, exc):
@@ -81,6 +69,8 @@ def create_app(service, token: str | None = None) -> FastAPI:
 
     if token:
         app.add_middleware(TokenGuard, token=token)
+    app.add_middleware(HostGuard, allowed_hosts=http.allowed_hosts, check_host=not token)
+    app.add_middleware(SecurityHeaders)
     mgr = lambda: service.manager  # noqa: E731
 
     @app.get("/health", response_model=S.Health)
@@ -112,22 +102,17 @@ def create_app(service, token: str | None = None) -> FastAPI:
         "/streams",
         response_model=S.StreamInfo,
         status_code=201,
-        responses={409: {"model": S.Error}, 422: {"model": S.Error}},
+        responses={409: {"model": S.Error}, 422: {"model": S.Error}, 429: {"model": S.Error}},
     )
     def add_stream(body: StreamSettings):
-        src = body.source
-        if is_url(src):
-            try:
-                check_url(src)  # the runtime's own check: a scheme it would refuse is refused here, not later
-            except LrcnError as e:
-                raise HTTPException(422, f"source: {e}") from None
-        elif not src.isdigit():
-            raise HTTPException(
-                422,
-                "source: give a stream URL (http, rtsp, ...) or a camera index; file paths are not read over the API",
-            )
+        try:  # the runtime's own check: a URL or a camera index (ASCII digits in bounds), never a path
+            checked_source(body.source, from_api=True)
+        except LrcnError as e:
+            raise HTTPException(422, f"source: {e}") from None
         try:
             entry = service.add_stream(body)
+        except StreamLimit as e:
+            raise HTTPException(429, str(e)) from None
         except ValueError as e:
             raise HTTPException(409, str(e)) from None
         return S.stream_info(mgr(), entry)
@@ -163,28 +148,34 @@ def create_app(service, token: str | None = None) -> FastAPI:
     @app.post(
         "/classify",
         response_model=S.Classified,
-        responses={400: {"model": S.Error}, 413: {"model": S.Error}, 415: {"model": S.Error}, 422: {"model": S.Error}},
+        responses={c: {"model": S.Error} for c in (400, 408, 413, 415, 422, 503)},
     )
     async def classify(request: Request, name: str = Query("upload", max_length=200)):
-        answer = await _classify(request, upload_name(name))
+        problem = content_type_problem(request.headers.get("content-type", ""))
+        if problem:
+            raise _refuse(415, problem, close=True)
+        if not uploads.enter():
+            raise _refuse(503, f"{uploads.limit} uploads are in flight (http.max_uploads); try again", close=True)
+        try:
+            answer = await _classify(request, upload_name(name))
+        finally:
+            uploads.leave()
         service.metrics.classify.labels("200").inc()
         return answer
 
     async def _classify(request: Request, name: str) -> S.Classified:
-        limit = int(service.cfg.http.max_upload_mb * 1024 * 1024)
-        ctype = request.headers.get("content-type", "")
-        if ctype.startswith("multipart/"):
-            raise _refuse(415, "send the video as the request body (curl --data-binary @clip.mp4), not as a form")
+        limit = int(http.max_upload_mb * 1024 * 1024)
+        deadline = asyncio.get_running_loop().time() + http.upload_timeout
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await _drain(request, int(declared))
-            raise _refuse(413, f"upload of {int(declared)} bytes is over the limit of {limit} bytes")
+            await _drain(request, int(declared), deadline)
+            raise _refuse(413, f"upload of {int(declared)} bytes is over the limit of {limit} bytes", close=True)
         fd, tmp = tempfile.mkstemp(prefix=".lrcn-upload-", suffix=os.path.splitext(name)[1] or ".mp4")
         try:
             size = 0
             with os.fdopen(fd, "wb") as fh:
                 head = b""
-                async for chunk in request.stream():
+                async for chunk in _body(request, deadline):
                     size += len(chunk)
                     if size > limit:  # read on (discarding) so that the client gets the answer, up to a bound
                         if size > DRAIN_MAX:
@@ -194,7 +185,7 @@ def create_app(service, token: str | None = None) -> FastAPI:
                         head += chunk[: HEAD_BYTES - len(head)]
                     fh.write(chunk)
             if size > limit:
-                raise _refuse(413, f"upload is over the limit of {limit} bytes")
+                raise _refuse(413, f"upload is over the limit of {limit} bytes", close=size > DRAIN_MAX)
             problem = check_video_bytes(head, size)
             if problem:
                 raise _refuse(415 if size else 400, f"{name}: {problem}")
@@ -205,21 +196,46 @@ def create_app(service, token: str | None = None) -> FastAPI:
             except OSError:
                 pass
 
-    async def _drain(request: Request, size: int) -> None:
+    async def _body(request: Request, deadline: float):
+        """The request body's chunks, the whole body within `deadline` (loop time), else 408 and close."""
+        chunks = request.stream().__aiter__()
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                chunk = await asyncio.wait_for(chunks.__anext__(), max(0.0, deadline - loop.time()))
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                raise _refuse(
+                    408, f"the upload did not arrive within {http.upload_timeout:g} s (http.upload_timeout)", True
+                ) from None
+            yield chunk
+
+    async def _drain(request: Request, size: int, deadline: float) -> None:
         """Read (and discard) a refused body up to DRAIN_MAX so that the client gets the 413, not a reset."""
         if size > DRAIN_MAX:
             return
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > DRAIN_MAX:
-                return
+        try:
+            async for chunk in _body(request, deadline):
+                size += len(chunk)
+                if size > DRAIN_MAX:
+                    return
+        except UploadError:
+            return
 
-    def _refuse(status: int, message: str) -> HTTPException:
+    def _refuse(status: int, message: str, close: bool = False) -> UploadError:
         service.metrics.classify.labels(str(status)).inc()
-        return HTTPException(status, message)
+        return UploadError(status, message, close)
 
     def _predict(path: str, name: str) -> S.Classified:
         with service.classify_slots:
+            size = frame_size(path)  # from the container, before a frame decodes: a huge frame costs nothing
+            if size is not None and size[0] * size[1] > http.upload_max_pixels:
+                raise _refuse(
+                    413,
+                    f"{name}: frames of {size[0]}x{size[1]} pixels are over the upload limit of "
+                    f"{http.upload_max_pixels:,} pixels (http.upload_max_pixels)",
+                )
             try:
                 row = service.clf.predict(path).to_dict()
             except LrcnError as e:
@@ -231,6 +247,6 @@ def create_app(service, token: str | None = None) -> FastAPI:
     def dashboard():
         from lrcn.serve.dashboard import PAGE
 
-        return HTMLResponse(PAGE)
+        return HTMLResponse(PAGE, headers={"Content-Security-Policy": page_csp(PAGE), "Cache-Control": "no-store"})
 
     return app

@@ -22,13 +22,14 @@ CLOSE_S = 3.0
 """Streams stop and sinks flush within this; with the HTTP server's own 1 s, SIGTERM exits within 5 s."""
 
 
-def _config(config, model, streams, host, port, token, device, threads):
+def _config(config, model, streams, host, port, token, device, threads, token_file=None, docs=False):
     from lrcn.serve.config import (
         ConfigError,
         ServeConfig,
         check,
         load,
         parse_stream_arg,
+        read_token_file,
     )
 
     try:
@@ -41,9 +42,12 @@ def _config(config, model, streams, host, port, token, device, threads):
         if model:
             cfg.model = model
         cfg.streams += [parse_stream_arg(s) for s in streams or []]
-        for key, value in (("host", host), ("port", port), ("token", token)):
+        if token_file is not None:
+            token = read_token_file(token_file)
+        for key, value in (("host", host), ("port", port), ("token", token or None)):
             if value is not None:
                 setattr(cfg.http, key, value)
+        cfg.http.docs = cfg.http.docs or docs
         cfg.device = device or cfg.device
         cfg.threads = threads if threads is not None else cfg.threads
         where = f"{config}: " if config else ""
@@ -67,14 +71,29 @@ def main(
     host: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1; any other needs a token).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
     token: Annotated[
-        str | None, typer.Option(help="Required on every endpoint but /health (Authorization: Bearer TOKEN).")
+        str | None,
+        typer.Option(
+            envvar="LRCN_SERVE_TOKEN",
+            show_envvar=True,
+            help="Required on every endpoint but /health (Authorization: Bearer TOKEN). Prefer the environment "
+            "variable or --token-file: a command line shows in `ps`.",
+        ),
     ] = None,
+    token_file: Annotated[
+        str | None, typer.Option("--token-file", help="Read the token from this file (its first line).")
+    ] = None,
+    docs: Annotated[
+        bool,
+        typer.Option(
+            "--docs", help="Serve /docs (Swagger UI); its page loads scripts from a CDN, so it needs the network."
+        ),
+    ] = False,
     device: Annotated[str | None, typer.Option(help="auto, cpu, cuda or tensorrt.")] = None,
     threads: Annotated[int | None, typer.Option(help="CPU threads for onnxruntime.")] = None,
     log_json: Annotated[bool, typer.Option("--log-json", help="Structured logs: one JSON object a line.")] = False,
 ) -> None:
     """Serve the model over HTTP until SIGTERM or Ctrl-C."""
-    cfg = _config(config, model, stream, host, port, token, device, threads)
+    cfg = _config(config, model, stream, host, port, token, device, threads, token_file, docs)
     import logging
 
     from lrcn.serve import logs
@@ -119,6 +138,8 @@ def _serve(service, cfg) -> None:
             access_log=False,
             timeout_graceful_shutdown=1,
             lifespan="off",
+            limit_concurrency=cfg.http.max_connections,  # connections and requests at once; past it: 503
+            timeout_keep_alive=cfg.http.keep_alive,
         )
     )
     try:

@@ -19,9 +19,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from lrcn.core.errors import LrcnError
 from lrcn.core.paths import STREAM_TIMEOUT_S
+from lrcn.core.text import printable
 from lrcn.runtime.events import EventConfig
-from lrcn.runtime.sinks import SINK_SCHEMES, SINK_SPECS
-from lrcn.runtime.sources import check_url, is_url
+from lrcn.runtime.sinks import SINK_SCHEMES, SINK_SPECS, display_url, shown_spec
+from lrcn.runtime.sources import check_source, is_url
 from lrcn.runtime.stream import StreamConfig
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -29,6 +30,33 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 """Stream names appear in URLs, metric labels and logs: a short safe alphabet."""
 SMOOTH_MAX = 1000
 """A bound on `smooth` for requests from the network (the runtime asks only >= 1)."""
+SHOWN_MAX = 80
+"""Characters of a value an error line quotes (a YAML of nested aliases is small to load, huge to print)."""
+TOKEN_ENV = "LRCN_SERVE_TOKEN"
+"""The environment variable vc-serve takes its token from (a --token argument shows in `ps`)."""
+TOKEN_FILE_MAX = 4096
+
+
+def shown(value: object) -> str:
+    """A value as an error line quotes it: its type, and a printable repr cut at SHOWN_MAX characters,
+    built without ever making the whole repr (a list of aliases can stand for billions of items)."""
+    if isinstance(value, (list, tuple, dict, set)):
+        return f"a {'mapping' if isinstance(value, dict) else 'list'} of {len(value)} item(s)"
+    if isinstance(value, str):
+        return printable(repr(value[: SHOWN_MAX + 1]))[:SHOWN_MAX] + ("..." if len(value) > SHOWN_MAX else "")
+    text = printable(repr(value)) if isinstance(value, (int, float, bool)) or value is None else type(value).__name__
+    return text[:SHOWN_MAX] + ("..." if len(text) > SHOWN_MAX else "")
+
+
+def shown_source(source: str) -> str:
+    """A stream source as logs and errors show it: a URL without user info and query, anything else printable."""
+    return display_url(source) if is_url(source) else printable(source)[: 2 * SHOWN_MAX]
+
+
+def checked_source(source: str, *, from_api: bool) -> int | str:
+    """The runtime's `check_source` as the service applies it (SourceError in one line): digits of any
+    script are always a camera index, never a file of that name; from the API (`from_api`) also no paths."""
+    return check_source(source, from_api=from_api or source.isdigit())
 
 
 class ConfigError(ValueError):
@@ -112,10 +140,29 @@ class HttpSettings:
     port: int = 8000
     token: str | None = None
     """Required when host is not a loopback address; checked on every endpoint but /health."""
+    token_file: str | None = None
+    """A file holding the token (first line); or the LRCN_SERVE_TOKEN environment variable. Either keeps it out of `ps`."""
+    allowed_hosts: list[str] = field(default_factory=list)
+    """Without a token, requests must name a loopback host (127.0.0.1, localhost, ::1) or one of these in
+    `Host`: a DNS-rebinding page names its own domain there."""
+    docs: bool = False
+    """Serve /docs (Swagger UI). Off by default: its page loads scripts from a CDN, so it needs the network."""
     max_upload_mb: float = 50.0
     """POST /classify refuses bigger uploads (413)."""
     classify_workers: int = 2
     """Uploads classified at once; more wait (bounds memory under load)."""
+    max_uploads: int = 16
+    """Uploads in flight (receiving, waiting or classifying); one more is answered 503 at once."""
+    upload_timeout: float = 60.0
+    """Seconds an upload's body may take to arrive; a slower one is answered 408 and its connection closed."""
+    upload_max_pixels: int = 3840 * 2160
+    """Largest frame of an upload (width x height), checked from the container before decoding (413)."""
+    upload_decode_timeout: float = 30.0
+    """Seconds an upload may take to decode."""
+    max_connections: int = 64
+    """Connections and requests at once (uvicorn's limit_concurrency); past it requests get 503."""
+    keep_alive: float = 5.0
+    """Seconds an idle keep-alive connection stays open."""
 
 
 @dataclass
@@ -129,6 +176,8 @@ class ServeConfig:
     stream_timeout: float = STREAM_TIMEOUT_S
     history: int = 1000
     """Events kept in memory for /events (newest first)."""
+    max_streams: int = 32
+    """Streams at once; POST /streams past it is answered 429."""
     http: HttpSettings = field(default_factory=HttpSettings)
     events: EventSettings = field(default_factory=EventSettings)
     streams: list[StreamSettings] = field(default_factory=list)
@@ -163,7 +212,7 @@ def _convert(value, tp, where: str):
         else isinstance(value, tp)
     )
     if not ok:
-        raise ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r}")
+        raise ConfigError(f"{where}: expected {_type_name(tp)}, got {shown(value)}")
     return float(value) if tp is float else value
 
 
@@ -184,7 +233,9 @@ def build(cls, data, where: str = ""):
     prefix = f"{where}." if where else ""
     for key in data:
         if key not in hints:
-            raise ConfigError(f"{prefix}{key}: unknown key (known: {', '.join(hints)})")
+            raise ConfigError(
+                f"{prefix}{shown(key) if not isinstance(key, str) else printable(key[:SHOWN_MAX])}: unknown key (known: {', '.join(hints)})"
+            )
     values = {}
     for name in hints:
         if name in data:
@@ -212,32 +263,60 @@ def check(cfg: ServeConfig) -> ServeConfig:
         ("history", cfg.history, 1),
         ("http.port", cfg.http.port, 0),
         ("http.classify_workers", cfg.http.classify_workers, 1),
+        ("http.max_uploads", cfg.http.max_uploads, 1),
+        ("http.upload_max_pixels", cfg.http.upload_max_pixels, 1),
+        ("http.max_connections", cfg.http.max_connections, 1),
+        ("max_streams", cfg.max_streams, 1),
     ):
         if value is not None and value < low:
             raise ConfigError(f"{key}: must be >= {low}, got {value}")
     if not cfg.stream_timeout > 0:
         raise ConfigError(f"stream_timeout: must be > 0 seconds, got {cfg.stream_timeout}")
-    if not cfg.http.max_upload_mb > 0:
-        raise ConfigError(f"http.max_upload_mb: must be > 0, got {cfg.http.max_upload_mb}")
+    positive: tuple[tuple[str, float], ...] = (
+        ("http.max_upload_mb", cfg.http.max_upload_mb),
+        ("http.upload_timeout", cfg.http.upload_timeout),
+        ("http.upload_decode_timeout", cfg.http.upload_decode_timeout),
+        ("http.keep_alive", cfg.http.keep_alive),
+    )
+    for what, amount in positive:
+        if not amount > 0:
+            raise ConfigError(f"{what}: must be > 0, got {amount}")
+    if cfg.http.token_file and not cfg.http.token:
+        cfg.http.token = read_token_file(cfg.http.token_file)
     if cfg.http.host not in LOCAL_HOSTS and not cfg.http.token:
         raise ConfigError(
-            f"http.host: {cfg.http.host} is not a loopback address: give a token "
-            f"(--token or http.token) so that only clients that know it are served"
+            f"http.host: {printable(cfg.http.host[:SHOWN_MAX])} is not a loopback address: give a token "
+            f"({TOKEN_ENV}, --token-file or http.token_file) so that only clients that know it are served"
         )
     for i, spec in enumerate(cfg.sinks):
         if not spec.startswith(SINK_SCHEMES):
-            raise ConfigError(f"sinks[{i}]: {spec!r}: expected {SINK_SPECS}")
+            raise ConfigError(f"sinks[{i}]: {shown(shown_spec(spec))}: expected {SINK_SPECS}")
+    if len(cfg.streams) > cfg.max_streams:
+        raise ConfigError(f"streams: {len(cfg.streams)} streams, over max_streams ({cfg.max_streams})")
     seen = set()
     for i, s in enumerate(cfg.streams):
-        if is_url(s.source):
-            try:
-                check_url(s.source)  # the runtime's own check: refused here, not when the stream starts
-            except LrcnError as e:
-                raise ConfigError(f"streams[{i}].source: {e}") from None
+        try:
+            checked_source(s.source, from_api=False)  # the runtime's own check: refused here, not when it starts
+        except LrcnError as e:
+            raise ConfigError(f"streams[{i}].source: {e}") from None
         if s.name in seen:
             raise ConfigError(f"streams[{i}].name: {s.name!r} is used twice")
         seen.add(s.name)
     return cfg
+
+
+def read_token_file(path: str) -> str:
+    """The token in `path` (its first line, at most TOKEN_FILE_MAX bytes); ConfigError naming the file."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(TOKEN_FILE_MAX + 1)
+    except OSError as e:
+        raise ConfigError(f"http.token_file: {printable(path)}: cannot be read ({e.strerror or e})") from None
+    lines = data.decode("utf-8", "replace").splitlines()
+    token = lines[0].strip() if lines else ""
+    if len(data) > TOKEN_FILE_MAX or not token or printable(token) != token:
+        raise ConfigError(f"http.token_file: {printable(path)}: expected one line of printable text (the token)")
+    return token
 
 
 def load(path: str | Path) -> ServeConfig:
@@ -256,6 +335,8 @@ def load(path: str | Path) -> ServeConfig:
         cfg = build(ServeConfig, data if data is not None else {})
         base = path.resolve().parent
         cfg.model = str(base / cfg.model) if not Path(cfg.model).is_absolute() else cfg.model
+        if cfg.http.token_file and not Path(cfg.http.token_file).is_absolute():
+            cfg.http.token_file = str(base / cfg.http.token_file)
         cfg.sinks = [
             f"jsonl:{base / s[6:]}" if s.startswith("jsonl:") and not Path(s[6:]).is_absolute() else s
             for s in cfg.sinks

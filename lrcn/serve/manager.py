@@ -21,11 +21,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lrcn.core.errors import LrcnError
+from lrcn.core.text import printable
 from lrcn.runtime.events import EventConfig
 from lrcn.runtime.frame_source import FrameSource
 from lrcn.runtime.scheduler import MultiStream, StreamEnd, StreamHandle, close_source
 from lrcn.runtime.stream import StreamConfig, StreamPrediction, StreamStats
-from lrcn.serve.config import StreamSettings
+from lrcn.serve.config import StreamSettings, checked_source, shown_source
 from lrcn.serve.eventlog import EventLog
 
 log = logging.getLogger("lrcn.serve")
@@ -56,6 +57,10 @@ class Entry:
     events: int = 0
     jpeg: tuple[int, bytes] | None = None
     removed: bool = False
+
+
+class StreamLimit(Exception):
+    """No stream is added: the service runs its `max_streams` already."""
 
 
 class StreamManager:
@@ -96,17 +101,20 @@ class StreamManager:
             t.start()
 
     # -- streams -------------------------------------------------------------------------------
-    def add(self, settings: StreamSettings) -> Entry:
-        """Start a stream; ValueError if the name is taken. Opening happens in the background."""
+    def add(self, settings: StreamSettings, limit: int | None = None) -> Entry:
+        """Start a stream; ValueError if the name is taken, StreamLimit when `limit` streams run already.
+        Opening happens in the background."""
         with self.lock:
             if settings.name in self.entries:
                 raise ValueError(f"a stream named {settings.name!r} exists already")
+            if limit is not None and len(self.entries) >= limit:
+                raise StreamLimit(f"{len(self.entries)} streams run already (max_streams {limit}); remove one first")
             entry = self.entries[settings.name] = Entry(settings)
         threading.Thread(target=self._open, args=(entry,), name=f"open:{settings.name}", daemon=True).start()
         log.info(
             "stream %s: starting (%s)",
             settings.name,
-            settings.source,
+            shown_source(settings.source),  # never a URL's password or query, never a forged log line
             extra={"event": "stream_starting", "stream": settings.name},
         )
         return entry
@@ -126,18 +134,32 @@ class StreamManager:
         return True
 
     def _open(self, entry: Entry) -> None:
-        from lrcn.runtime.sources import is_live, open_source
+        """Open the stream's source (retrying a live one) and add it; any error marks it failed in one line."""
+        try:
+            self._open_and_add(entry)
+        except Exception as e:  # noqa: BLE001 - never a traceback from this thread, never stuck in `starting`
+            self._failed(entry, e if isinstance(e, LrcnError) else f"{type(e).__name__}: {e}")
+
+    def _failed(self, entry: Entry, error: object) -> None:
+        name = entry.settings.name
+        entry.error = printable(" ".join(str(error).split()))
+        entry.state = "failed"
+        log.warning("stream %s: failed: %s", name, entry.error, extra={"event": "stream_failed", "stream": name})
+
+    def _open_and_add(self, entry: Entry) -> None:
+        from lrcn.runtime.sources import is_url, open_source
 
         s, attempt = entry.settings, 0
+        target = checked_source(s.source, from_api=False)  # digits open camera N, never a file named N
+        live = isinstance(target, int) or is_url(target)
         while not (entry.removed or self.stopping.is_set()):
             try:
-                source = open_source(s.source, reconnect=self.reconnect, timeout_s=self.timeout_s)
+                source = open_source(target, reconnect=self.reconnect, timeout_s=self.timeout_s)
                 break
             except LrcnError as e:
-                entry.error = str(e)
-                if attempt >= min(self.reconnect, len(OPEN_BACKOFF_S)) or not is_live(s.source):
-                    entry.state = "failed"
-                    log.warning("stream %s: failed: %s", s.name, e, extra={"event": "stream_failed", "stream": s.name})
+                entry.error = printable(" ".join(str(e).split()))
+                if attempt >= min(self.reconnect, len(OPEN_BACKOFF_S)) or not live:
+                    self._failed(entry, e)
                     return
                 self.stopping.wait(OPEN_BACKOFF_S[attempt])
                 attempt += 1
@@ -147,9 +169,13 @@ class StreamManager:
             if entry.removed or self.stopping.is_set():
                 close_source(source)
                 return
+            try:
+                events = s.events.config() if s.events is not None else self.default_events
+                entry.handle = self.multi.add(s.name, source, s.stream_config(), events)
+            except Exception:
+                close_source(source)
+                raise
             entry.source, entry.error = source, None
-            events = s.events.config() if s.events is not None else self.default_events
-            entry.handle = self.multi.add(s.name, source, s.stream_config(), events)
             self.by_id[entry.handle.id] = entry
 
     def get(self, name: str) -> Entry | None:
@@ -200,7 +226,7 @@ class StreamManager:
         if entry is None or entry.removed:
             return
         if end.error is not None:
-            entry.error = str(end.error)
+            entry.error = printable(" ".join(str(end.error).split()))
         if self.on_end is not None:
             self.on_end(entry)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from lrcn.serve.config import shown_source
 from lrcn.serve.frames import annotate, jpeg
 
 
@@ -70,7 +71,7 @@ def stream_info(manager, e) -> StreamInfo:
     prob = None if last is None else round(float(last.probability), 6)
     return StreamInfo(
         name=e.settings.name,
-        source=e.settings.source,
+        source=shown_source(e.settings.source),  # a URL without its user info and query
         state=e.state,
         fps=round(manager.fps(e), 2),
         latency_p50_ms=None if st is None or st.latency_p50_ms is None else round(st.latency_p50_ms, 2),

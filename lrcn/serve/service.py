@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("lrcn.serve")
 
+ENDED_KEPT = 100
+"""Ended events each stream's detector keeps (the service's history is `EventLog`'s, bounded by `history`);
+a stream that runs for months makes events without end."""
+
 
 class StreamEvents:
     """A StreamManager listener: each stream's predictions through its own `run_events.EventRouter`
@@ -44,7 +48,7 @@ class StreamEvents:
         with self.lock:
             router = self.routers.get(h.id)
             if router is None:
-                router = self.routers[h.id] = EventRouter(self.labels, h.events, self.sinks)
+                router = self.routers[h.id] = EventRouter(self.labels, h.events, self.sinks, keep_events=ENDED_KEPT)
             records = router.prediction(pred, stream=entry.settings.name, live=h.live)
         for r in records:
             self.history(r)
@@ -108,7 +112,13 @@ class Service:
 
         cfg = self.cfg
         self.sinks[:] = open_sinks(cfg.sinks)  # first: a bad sink fails before the model loads
-        clf = self._clf = VideoClassifier(cfg.model, device=cfg.device, threads=cfg.threads, top_k=cfg.top_k)
+        clf = self._clf = VideoClassifier(
+            cfg.model,
+            device=cfg.device,
+            threads=cfg.threads,
+            top_k=cfg.top_k,
+            decode_timeout_s=cfg.http.upload_decode_timeout,  # predict() is for uploads only here
+        )
         log.info("model %s loaded (%s)", cfg.model, ", ".join(clf.providers), extra={"event": "model_loaded"})
         manager = StreamManager(
             clf,
@@ -129,7 +139,8 @@ class Service:
         return self
 
     def add_stream(self, settings: StreamSettings) -> Entry:
-        return self.manager.add(settings)
+        """Start a stream; ValueError when its name is taken, manager.StreamLimit past `max_streams`."""
+        return self.manager.add(settings, limit=self.cfg.max_streams)
 
     def remove_stream(self, name: str) -> bool:
         entry = self.manager.get(name)

@@ -40,3 +40,65 @@ def check_video_bytes(head: bytes, size: int) -> str | None:
         except UnicodeDecodeError:
             return "not a video container this service reads (mp4, mov, avi, mkv, webm, gif, flv, ogg, mpeg)"
     return None
+
+
+VIDEO_TYPES = ("video/", "application/octet-stream")
+"""Content types /classify takes. None of them is one a page of another site may POST without asking
+first (CORS preflight, which this service never grants); text/plain, forms and no type at all are."""
+
+
+def content_type_problem(ctype: str) -> str | None:
+    """Why /classify refuses a request of this Content-Type (one line), or None."""
+    kind = ctype.split(";", 1)[0].strip().lower()
+    if kind.startswith("multipart/"):
+        return "send the video as the request body, not as a form (curl --data-binary @clip.mp4 -H 'Content-Type: video/mp4')"
+    if not kind.startswith(VIDEO_TYPES):
+        shown = f"Content-Type {kind!r}" if kind else "no Content-Type"
+        return f"{shown[:80]}: send the video with Content-Type video/... or application/octet-stream"
+    return None
+
+
+def frame_size(path: str) -> tuple[int, int] | None:
+    """The frame size the container states for its video (OpenCV's FFmpeg, else PyAV), read before any
+    frame is decoded for classifying; None when neither opens the file (decoding then decides)."""
+    import cv2
+
+    from lrcn.runtime.decode import open_file_capture
+
+    cap = open_file_capture(path)
+    try:
+        if cap.isOpened():
+            w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+            if w > 0 and h > 0:
+                return w, h
+    finally:
+        cap.release()
+    try:
+        import av
+    except ImportError:
+        return None
+    try:
+        with av.open(path) as container:
+            if not container.streams.video:
+                return None
+            ctx = container.streams.video[0].codec_context
+            return (ctx.width, ctx.height) if ctx.width and ctx.height else None
+    except Exception:  # noqa: BLE001 - PyAV cannot open it either: decoding will say why in one line
+        return None
+
+
+class UploadGate:
+    """At most `limit` uploads in flight (receiving, waiting for a worker, or classifying), so the
+    temporary files and sockets of stalled clients are bounded; used from the event loop only."""
+
+    def __init__(self, limit: int):
+        self.limit, self.inflight = limit, 0
+
+    def enter(self) -> bool:
+        if self.inflight >= self.limit:
+            return False
+        self.inflight += 1
+        return True
+
+    def leave(self) -> None:
+        self.inflight -= 1
