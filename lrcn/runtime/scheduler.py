@@ -221,7 +221,7 @@ class MultiStream:
 
     def _advance(self, batch: list[tuple[_Slot, Captured]]) -> list[StreamPrediction]:
         t0 = time.perf_counter()
-        xs = [s.state.frame_input.normalized(item.x) for s, item in batch]
+        xs = [s.state.frame_input(item.rgb, item.x) for s, item in batch]
         raws = self.engine.run([s.state for s, _ in batch], xs)
         wall, mono = time.time(), time.perf_counter()
         ms = (mono - t0) * 1e3
