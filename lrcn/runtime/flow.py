@@ -9,9 +9,9 @@ where it is in `cur`, clipped to +-K pixels and divided by K, so every value lie
   variational refinement iterations, which smooth the field inside a moving region and sharpen
   it at its edges; at 64-128 px both cost well under the encoder's share of a frame (vc-bench
   reports the figure), so the cleaner field is worth it. The preset fixes every parameter.
-- Cost: DIS picks its pyramid from the frame size; below about 96 px the FAST preset's
-  finest scale (1/4 resolution) is not reachable, and OpenCV then estimates the flow at full
-  resolution, so 64 px costs more than 128 px (vc-bench --only flow; README "Optical flow input").
+- Cost: DIS picks its pyramid from the frame size; at 64 px OpenCV lowers FAST's finest scale
+  from 2 (quarter resolution) to 0 (full), so 64 px costs more than 128 px (vc-bench --only
+  flow; README "Optical flow input").
 - Range: K = img_size / 8 pixels (8 px at 64, 16 px at 128). Scaling with the side makes one
   motion the same value at any input size; on UT-Interaction (20 clips, 16 sampled frames)
   99.9 % of |dx|, |dy| stayed below 5.9 px at 64 and 11 px at 128, so almost nothing is clipped
