@@ -1,9 +1,9 @@
 """The batched streaming engine: every stream's state in one place, every model call batched across streams.
 
 One `StreamState` per stream holds all that a stream remembers between frames: the previous
-frame for the motion modalities (`preprocess.FrameInput`), the ring of the last T encoder features (window mode) or the
-LSTM (h, c) and the count of frames seen (stateful mode), the last probabilities for
-smoothing, and the counters. `BatchEngine.run(states, inputs)` advances any set of streams by
+frame for the motion modalities (`preprocess.FrameInput`), the ring of the last T encoder
+features (window mode) or the LSTM (h, c) and the count of frames seen (stateful mode), the
+last probabilities for smoothing, and the counters. `BatchEngine.run(states, inputs)` advances any set of streams by
 one frame each with at most two model calls, whatever the number of streams:
 
 - window mode: the new frames of all streams through the encoder part as ONE batch, then the
