@@ -95,3 +95,15 @@ def test_flow_metadata_round_trips(tmp_path, modality):
     clf = VideoClassifier(fake_model(tmp_path / "flow", modality=modality), device="cpu")
     assert clf.meta.preprocess == PreprocessSpec(img_size=32, modality=modality)
     assert clf.meta.preprocess.channels == {"flow": 2, "rgb+flow": 5}[modality]
+
+
+def test_a_stream_computes_one_flow_per_new_frame(tmp_path, tiny_data, monkeypatch):
+    import lrcn.runtime.preprocess as P
+    from lrcn.runtime import VideoClassifier
+
+    calls = []
+    real = P.frame_flow
+    monkeypatch.setattr(P, "frame_flow", lambda a, b: calls.append(1) or real(a, b))
+    clf = VideoClassifier(fake_model(tmp_path / "flow", modality="flow"), device="cpu")
+    preds = list(clf.stream(sorted(tiny_data.rglob("*.avi"))[0], sample_fps=0))
+    assert len(preds) == 12 and len(calls) == 11  # the first frame only primes; the window is never redone
