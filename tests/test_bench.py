@@ -119,6 +119,7 @@ def test_tiny_bench_writes_every_section_and_renders(tmp_path):
     assert doc["machine"]["cores"] >= 1 and doc["machine"]["versions"]["onnxruntime"]
     for section in ("clip", "stream", "e2e", "train", "memory", "profile"):
         assert section in m and "error" not in m[section], (section, m.get(section))
+    assert doc["flow"]["sizes"]["128px"]["median"] > 0  # once per bench, not per model
     for key in ("batch1", "batch"):
         sides = m["clip"][key]["sides"]
         assert set(sides) == {"eager", "fp32", "fp16", "int8", "int8_dynamic"}
@@ -165,6 +166,20 @@ def test_tiny_bench_writes_every_section_and_renders(tmp_path):
         timeout=60,
     )
     assert r.returncode == 0 and r.stdout.startswith("# Benchmarks") and "### Clip mode" in r.stdout, r.stderr
+
+
+def test_flow_cost_alone_measures_both_sizes_without_a_model(tmp_path):
+    out = tmp_path / "flow.json"
+    args = ["--only", "flow", "--repeat", "1", "--block-seconds", "0.01", "--workdir", str(tmp_path / "w")]
+    r = runner.invoke(app, [*args, "--json", str(out)])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(out.read_text())
+    assert doc["models"] == {} and not (tmp_path / "w" / "models").exists()
+    flow = doc["flow"]
+    assert set(flow["sizes"]) == {"64px", "128px"} and flow["preset"] == "fast"
+    assert all(s["median"] > 0 and s["fps"] > 0 for s in flow["sizes"].values())
+    md = render([doc])
+    assert "### Optical flow input" in md and "| 64px |" in md and "| 8 px |" in md
 
 
 def test_table_marks_missing_and_failed_sections():

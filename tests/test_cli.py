@@ -41,7 +41,8 @@ NONSENSE = [  # (command, options, what the one refusal line says); each exits 2
     ("vc-train", ["--img-size", "2000"], "--img-size must be <= 1024"),  # the runtime could not read the model
     ("vc-train", ["--model", "vgglstm"], "choose one of convlstm, resnetlstm, pretrained"),
     ("vc-train", ["--device", "tpu"], "--device must be one of auto, cpu, cuda"),
-    ("vc-train", ["--input", "flow"], "--input must be one of rgb, diff, rgb+diff"),
+    ("vc-train", ["--input", "depth"], "--input must be one of rgb, diff, rgb+diff, flow, rgb+flow"),
+    ("vc-train", ["--model", "pretrained", "--input", "flow"], "pretrained reads 3-channel images"),
     ("vc-train", ["--augment", "flip,warp"], "--augment takes flip, crop, color, temporal"),
     ("vc-train", ["--val-frac", "0.9", "--test-frac", "0.5"], "--val-frac and --test-frac must be"),
     ("vc-run", ["--top-k", "0"], "--top-k must be >= 1"),

@@ -117,6 +117,7 @@ CRAFTED = {
     "sample_fps -1": lambda d: {**d, "sample_fps": -1},
     "bidirectional 'no'": lambda d: {**d, "bidirectional": "no"},
     "preprocess list": lambda d: {**d, "preprocess": [1]},
+    "modality unknown": lambda d: {**d, "preprocess": {**d["preprocess"], "modality": "depth"}},
     "T x size too big": lambda d: {**d, "num_frames": 512, "preprocess": {**d["preprocess"], "img_size": 1024}},
 }
 

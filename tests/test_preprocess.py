@@ -47,7 +47,7 @@ def test_modalities_shapes_and_values():
 
 def test_spec_validation_and_roundtrip():
     with pytest.raises(ValueError):
-        PreprocessSpec(modality="flow")
+        PreprocessSpec(modality="depth")
     with pytest.raises(ValueError):
         PreprocessSpec(img_size=0)
     spec = PreprocessSpec(img_size=32, modality="rgb+diff")

@@ -4,7 +4,8 @@ Sections: clip (latency at batch 1, throughput at batch 8: eager, onnxruntime fp
 stream (per-frame cost: eager full-window re-run, the runtime's sliding window, the step
 model), e2e (stream mode on a 30 fps source, decode included), train (frozen pretrained epoch
 with and without the feature cache), memory (peak RSS, runtime process against PyTorch's),
-profile (onnxruntime's per-operator kernel times for fp32 and the int8 models), and, only when
+profile (onnxruntime's per-operator kernel times for fp32 and the int8 models), flow (the
+optical-flow step's cost per frame at 64 and 128 px, once per bench), and, only when
 named (`--only streams`), streams (how many concurrent 25 fps streams one process serves, against
 as many single-stream processes).
 """
@@ -65,7 +66,7 @@ def main(
     only: Annotated[
         str,
         typer.Option(
-            help="Sections, comma list: clip, stream, e2e, train, memory, profile, "
+            help="Sections, comma list: clip, stream, e2e, train, memory, profile, flow, "
             "streams (all: every one but streams)."
         ),
     ] = "all",
@@ -138,5 +139,7 @@ def main(
             for sec, v in e.items()
             if isinstance(v, dict) and "error" in v
         ]
+        if isinstance(doc.get("flow"), dict) and "error" in doc["flow"]:
+            failed.append("flow")
         if failed:
             raise typer.Exit(1)

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from lrcn.core.checks import at_least, one_of, refuse
 from lrcn.models.specs import family_names
 
-SECTIONS = ("clip", "stream", "e2e", "train", "memory", "profile", "streams")
+SECTIONS = ("clip", "stream", "e2e", "train", "memory", "profile", "flow", "streams")
 DEFAULT_SECTIONS = SECTIONS[:-1]
 """What `--only all` runs: streams (minutes of ladders, wants a quiet machine) runs when named."""
 DEVICES = ("cpu", "cuda")

@@ -99,7 +99,11 @@ def run_bench(cfg: BenchConfig, out: str | Path | None = None, log=print) -> dic
         "models": {},
     }
     t0 = time.perf_counter()
-    families = [None] if cfg.run else cfg.models
+    if "flow" in cfg.sections:  # model-independent: once per bench
+        from lrcn.bench import data, flow
+
+        _section(doc, "flow", cfg, lambda: flow.measure(cfg, data.source_video(cfg), log), log)
+    families = [] if set(cfg.sections) == {"flow"} else [None] if cfg.run else cfg.models
     for family in families:
         entry = _model(family, cfg, log)
         doc["models"][entry["subject"]["family"]] = entry
@@ -107,4 +111,8 @@ def run_bench(cfg: BenchConfig, out: str | Path | None = None, log=print) -> dic
         doc["seconds"] = round(time.perf_counter() - t0, 1)
         if out:
             write_json(out, doc)
+    doc["machine"]["load_average_end"] = load_average()
+    doc["seconds"] = round(time.perf_counter() - t0, 1)
+    if out:
+        write_json(out, doc)
     return doc

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from lrcn.core.checks import at_least, from_dict, img_size_problems, one_of, refuse
+from lrcn.models.specs import family_names, family_spec
 
 BACKBONES = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
 NORMS = ("batch", "none")
@@ -20,7 +21,7 @@ class ModelConfig:
     img_size: int = 128
     """Square input side; the encoder's flattened size is computed from it."""
     in_channels: int = 3
-    """3 for rgb or diff input, 6 for rgb+diff (follows the modality)."""
+    """Follows the modality: 3 for rgb or diff, 6 for rgb+diff, 2 for flow, 5 for rgb+flow."""
     latent_dim: int = 128
     """Per-frame feature size fed to the LSTM."""
     hidden_size: int = 128
@@ -37,8 +38,13 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         problems = at_least(self, num_classes=2, latent_dim=1, hidden_size=1, lstm_layers=1) + img_size_problems(self)
-        if self.in_channels not in (3, 6):
-            problems.append(f"in_channels must be 3 or 6, got {self.in_channels}")
+        if self.in_channels not in (2, 3, 5, 6):
+            problems.append(f"in_channels must be 2, 3, 5 or 6, got {self.in_channels}")
+        elif self.in_channels % 3 and self.name in family_names() and family_spec(self.name).has_backbone:
+            problems.append(
+                f"model {self.name} reads 3-channel images with its ResNet backbone: "
+                f"give it input rgb, diff or rgb+diff, not a flow input ({self.in_channels} channels)"
+            )
         if not 0.0 <= self.dropout < 1.0:
             problems.append(f"dropout must be in [0, 1), got {self.dropout}")
         refuse(problems + one_of(self, norm=NORMS, backbone=BACKBONES))

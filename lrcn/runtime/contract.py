@@ -13,7 +13,7 @@ Files `vc-export` writes for model family M (default folder artifacts/models/):
 - M.int8.encoder.onnx, M.int8.step.onnx   the int8 variant's parts (static int8 Conv layers);
                   its metadata lists them with the fp32 M.head.onnx, so it streams too
 - M.parity.json   the parity gate's figures
-B and T are symbolic ("batch", "time") in every file. C follows the modality (3 or 6).
+B and T are symbolic ("batch", "time") in every file. C follows the modality (preprocess.CHANNELS: 3, 6, 2 or 5).
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """The batched streaming engine: every stream's state in one place, every model call batched across streams.
 
 One `StreamState` per stream holds all that a stream remembers between frames: the previous
-frame for the diff modalities, the ring of the last T encoder features (window mode) or the
-LSTM (h, c) and the count of frames seen (stateful mode), the last probabilities for
-smoothing, and the counters. `BatchEngine.run(states, inputs)` advances any set of streams by
+frame for the motion modalities (`preprocess.FrameInput`), the ring of the last T encoder
+features (window mode) or the LSTM (h, c) and the count of frames seen (stateful mode), the
+last probabilities for smoothing, and the counters. `BatchEngine.run(states, inputs)` advances any set of streams by
 one frame each with at most two model calls, whatever the number of streams:
 
 - window mode: the new frames of all streams through the encoder part as ONE batch, then the
@@ -27,35 +27,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lrcn.runtime import contract as K
-from lrcn.runtime.preprocess import PreprocessSpec, normalize
+from lrcn.runtime.preprocess import FrameInput, PreprocessSpec
 
 LATENCY_KEPT = 10_000
 """Latencies kept per stream for its percentiles (the most recent ones)."""
-
-
-class FrameInput:
-    """One sampled RGB frame -> model input (C, H, W), as `prepare_clip` treats it inside a clip.
-
-    The diff modalities keep the previous sampled frame; the first frame only primes it (None).
-    """
-
-    def __init__(self, spec: PreprocessSpec):
-        self.spec = spec
-        self.prev: np.ndarray | None = None
-
-    def __call__(self, rgb: np.ndarray) -> np.ndarray | None:
-        return self.normalized(normalize(rgb[None], self.spec)[0])
-
-    def normalized(self, x: np.ndarray) -> np.ndarray | None:
-        """The same from a frame already through `preprocess.normalize` (3, H, W): the scheduler's
-        capture threads normalise, so the inference loop only takes the differences."""
-        if self.spec.modality == "rgb":
-            return x
-        prev, self.prev = self.prev, x
-        if prev is None:
-            return None
-        diff = x - prev
-        return diff if self.spec.modality == "diff" else np.concatenate([x, diff], axis=0)
 
 
 @dataclass

@@ -14,7 +14,7 @@ from typing import TypeGuard
 
 from lrcn.core.checks import IMG_SIZE_MAX
 from lrcn.core.errors import ModelError
-from lrcn.runtime.preprocess import MODALITIES
+from lrcn.runtime.preprocess import MODALITIES, channels_for
 
 MAX_METADATA_BYTES = 1 << 20
 """The whole document (ours is ~1-2 kB; a 1000-class model ~30 kB)."""
@@ -113,7 +113,7 @@ def _check_preprocess(p, t: int, need) -> None:
         )
     need(p.get("channel_order", "RGB") == "RGB", "preprocess.channel_order", "RGB")
     need(p.get("layout", "TCHW") == "TCHW", "preprocess.layout", "TCHW")
-    channels = 6 if p.get("modality") == "rgb+diff" else 3
+    channels = channels_for(p.get("modality", "rgb"))
     need(
         (t + 1) * channels * size * size <= MAX_CLIP_VALUES,
         "num_frames x img_size",

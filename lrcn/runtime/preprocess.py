@@ -3,15 +3,20 @@
 Steps, in order (each a function below, composed by `prepare_clip`):
 1. `resize_rgb`: BGR -> RGB, bilinear resize to img_size x img_size, uint8 (what the clip cache stores).
 2. `normalize`: float32 in [0, 1], then (x - mean) / std, layout (S, 3, H, W).
-3. `apply_modality`: rgb, diff or rgb+diff -> (T, C, H, W) model input.
+3. the modality rule, owned here for both modes: `apply_modality` over a clip's S sampled frames
+   -> (T, C, H, W), and `FrameInput`, the same rule one sampled frame at a time for streams.
 
 Modalities (input channels C):
 - ``rgb`` (3): the T sampled frames.
 - ``diff`` (3): T differences between consecutive *sampled* frames. A clip of T steps therefore
   samples T + 1 frames and step t is frame[t+1] - frame[t] (in a clip padded by repeated
-  frames, the differences of its distinct frames spread over the T steps: `frame_diffs`).
-  Stream mode does the same: it keeps the previous sampled frame and differences it with the new one, once per frame.
-- ``rgb+diff`` (6): the rgb of frames 1..T stacked with the T differences, channels [rgb, diff].
+  frames, the steps pair its distinct frames, spread over the T steps: `step_pairs`).
+- ``flow`` (2): T dense optical flows (dx, dy) between the same pairs of sampled frames, from
+  their grey images at the model's input size (`lrcn.runtime.flow`: DIS, scaled to [-1, 1]).
+- ``rgb+diff`` (6), ``rgb+flow`` (5): the rgb of frames 1..T stacked with the T motion steps,
+  channels [rgb, motion].
+Stream mode (`FrameInput`) keeps the previous sampled frame (and its grey image for flow) and
+computes one step per new frame, never recomputing over the window.
 """
 
 from __future__ import annotations
@@ -22,7 +27,11 @@ from typing import Any
 import cv2
 import numpy as np
 
-MODALITIES = ("rgb", "diff", "rgb+diff")
+from lrcn.runtime.flow import frame_flow, grey
+
+CHANNELS = {"rgb": 3, "diff": 3, "rgb+diff": 6, "flow": 2, "rgb+flow": 5}
+"""Input channels by modality."""
+MODALITIES = tuple(CHANNELS)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 SIMPLE_MEAN = (0.5, 0.5, 0.5)
@@ -76,7 +85,8 @@ class PreprocessSpec:
 
 
 def channels_for(modality: str) -> int:
-    return 6 if modality == "rgb+diff" else 3
+    """Input channels of a modality (3 for a name that is not one: the checks that refuse it say so)."""
+    return CHANNELS.get(modality, 3)
 
 
 def extra_frames_for(modality: str) -> int:
@@ -106,40 +116,96 @@ def normalize(frames_rgb: np.ndarray, spec: PreprocessSpec) -> np.ndarray:
     return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
 
 
-def apply_modality(x: np.ndarray, modality: str) -> np.ndarray:
-    """(S, 3, H, W) normalised frames -> (T, C, H, W); S = T + extra_frames_for(modality)."""
+def apply_modality(x: np.ndarray, modality: str, rgb: np.ndarray | None = None) -> np.ndarray:
+    """(S, 3, H, W) normalised frames -> (T, C, H, W); S = T + extra_frames_for(modality).
+
+    The flow modalities also need the same frames as resized uint8 RGB (S, H, W, 3): `rgb`."""
     if modality == "rgb":
         return x
     if x.shape[0] < 2:
         raise ValueError(f"modality {modality!r} needs at least 2 sampled frames, got {x.shape[0]}")
-    diff = frame_diffs(x)
-    if modality == "diff":
-        return np.ascontiguousarray(diff)
-    return np.ascontiguousarray(np.concatenate([x[1:], diff], axis=1))
+    pairs = step_pairs(x)
+    parts = [x[1:]] if modality.startswith("rgb+") else []
+    if "diff" in modality:
+        parts.append(x[pairs[:, 1]] - x[pairs[:, 0]])
+    if "flow" in modality:
+        if rgb is None or len(rgb) != len(x):
+            raise ValueError(f"modality {modality!r} needs the {len(x)} frames as uint8 RGB (rgb=...)")
+        parts.append(clip_flows(rgb, pairs))
+    return np.ascontiguousarray(parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1))
 
 
-def frame_diffs(x: np.ndarray) -> np.ndarray:
-    """(S, C, H, W) -> the S - 1 differences of consecutive frames, padding-aware.
+def step_pairs(x: np.ndarray) -> np.ndarray:
+    """(S, ...) sampled frames -> (S - 1, 2) indices (before, after) of the frames each step compares.
 
-    A clip shorter than S is padded by repeating frames, and a repeat differenced with itself
-    is an all-zero step: a 7-frame clip at T = 15 would be half zeros. So the differences are
-    taken between the distinct frames (a frame equal to the one before is a repeat) and then
-    spread evenly over the S - 1 steps, each real difference repeated in order. A clip without
-    repeats is unchanged: x[1:] - x[:-1].
+    Padding-aware: a clip shorter than S is padded by repeating frames, and a repeat compared
+    with itself is an all-zero step (a 7-frame clip at T = 15 would be half zeros). So the steps
+    pair the distinct frames (a frame equal to the one before is a repeat), spread evenly over
+    the S - 1 steps, each real pair repeated in order. A clip without repeats pairs (t, t + 1).
     """
     s = x.shape[0]
     same = np.array([np.array_equal(x[t], x[t - 1]) for t in range(1, s)], dtype=bool)
     if not same.any() or same.all():
-        return x[1:] - x[:-1]
-    distinct = x[np.concatenate([[True], ~same])]
-    d = distinct[1:] - distinct[:-1]
-    steps = s - 1
-    return d[(np.arange(steps) * len(d)) // steps]
+        return np.stack([np.arange(s - 1), np.arange(1, s)], axis=1)
+    distinct = np.flatnonzero(np.concatenate([[True], ~same]))
+    j = (np.arange(s - 1) * (len(distinct) - 1)) // (s - 1)
+    return np.stack([distinct[j], distinct[j + 1]], axis=1)
+
+
+def clip_flows(rgb: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+    """(S, H, W, 3) uint8 RGB and its step pairs -> (S - 1, 2, H, W) flows, each distinct pair computed once."""
+    greys = [grey(f) for f in rgb]
+    done: dict[tuple[int, int], np.ndarray] = {}
+    for a, b in pairs.tolist():
+        if (a, b) not in done:
+            done[(a, b)] = frame_flow(greys[a], greys[b])
+    return np.stack([done[(a, b)] for a, b in pairs.tolist()])
+
+
+class FrameInput:
+    """One sampled frame -> model input (C, H, W), as `apply_modality` treats it inside a clip.
+
+    The motion modalities keep the previous sampled frame (normalised for diff, grey for flow)
+    and take one step per new frame; the first frame only primes them (None).
+    """
+
+    def __init__(self, spec: PreprocessSpec):
+        self.spec = spec
+        self.prev: np.ndarray | None = None
+        self.prev_grey: np.ndarray | None = None
+        self.primed = False
+
+    def __call__(self, rgb: np.ndarray, x: np.ndarray | None = None) -> np.ndarray | None:
+        """`rgb`: the frame resized (H, W, 3) uint8; `x`: the same through `normalize` (3, H, W)
+        when the caller has it already (the scheduler's capture threads normalise beside inference)."""
+        m = self.spec.modality
+        if x is None and m != "flow":
+            x = normalize(rgb[None], self.spec)[0]
+        if m == "rgb":
+            return x
+        primed, self.primed = self.primed, True
+        parts: list[np.ndarray] = []
+        if m != "flow":
+            assert x is not None  # normalised above
+            if m.startswith("rgb+"):
+                parts.append(x)
+            if "diff" in m:
+                prev, self.prev = self.prev, x
+                if prev is not None:
+                    parts.append(x - prev)
+        if "flow" in m:
+            g = grey(rgb)
+            prev_grey, self.prev_grey = self.prev_grey, g
+            if prev_grey is not None:
+                parts.append(frame_flow(prev_grey, g))
+        if not primed:
+            return None
+        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
 
 
 def prepare_clip(frames_rgb: np.ndarray, spec: PreprocessSpec) -> np.ndarray:
     """Cached/resized uint8 RGB frames (S, H, W, 3) -> model input (T, C, H, W) float32."""
-    return apply_modality(normalize(frames_rgb, spec), spec.modality)
+    return apply_modality(normalize(frames_rgb, spec), spec.modality, frames_rgb)
 
 
 def preprocess_bgr(frames_bgr: list[np.ndarray] | np.ndarray, spec: PreprocessSpec) -> np.ndarray:

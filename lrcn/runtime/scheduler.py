@@ -352,7 +352,7 @@ class MultiStream:
 
     def _advance(self, batch: list[tuple[StreamHandle, Captured]]) -> list[StreamPrediction]:
         t0 = time.perf_counter()
-        xs = [h.state.frame_input.normalized(item.x) for h, item in batch]
+        xs = [h.state.frame_input(item.rgb, item.x) for h, item in batch]
         raws = self.engine.run([h.state for h, _ in batch], xs)
         wall, mono = time.time(), time.perf_counter()
         ms = (mono - t0) * 1e3

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lrcn.runtime.engine import BatchEngine, FrameInput, OneStream  # noqa: F401 - FrameInput: this module's API
+from lrcn.runtime.engine import BatchEngine, OneStream
+from lrcn.runtime.preprocess import FrameInput  # noqa: F401 - this module's API
 
 UNCERTAIN = "uncertain"
 

@@ -79,7 +79,9 @@ def main(
     img_size: Annotated[
         str | None, typer.Option(help=f"Frames are resized to img_size x img_size (128).{LIST}")
     ] = None,
-    input: Annotated[str | None, typer.Option("--input", help=f"Modality: rgb, diff or rgb+diff (diff).{LIST}")] = None,
+    input: Annotated[
+        str | None, typer.Option("--input", help=f"Modality: rgb, diff, flow, rgb+diff or rgb+flow (diff).{LIST}")
+    ] = None,
     latent_dim: Annotated[str, typer.Option(help=f"Per-frame feature size.{LIST}")] = "128",
     hidden_size: Annotated[str, typer.Option(help=f"LSTM hidden size.{LIST}")] = "128",
     lstm_layers: Annotated[str, typer.Option(help=f"LSTM layers.{LIST}")] = "1",

@@ -27,7 +27,7 @@ class DataConfig:
     """T: frames per clip, spread evenly over each video."""
     img_size: int = 128
     modality: str = "diff"
-    """rgb, diff or rgb+diff (see lrcn.runtime.preprocess). diff by default: from scratch, a small CNN
+    """rgb, diff, flow, rgb+diff or rgb+flow (see lrcn.runtime.preprocess). diff by default: from scratch, a small CNN
     learns motion from frame differences far faster than from RGB frames (measured in README)."""
     classes: list[str] | None = None
     """Use only these class folders (sorted); None uses all."""

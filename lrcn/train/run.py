@@ -359,9 +359,10 @@ def _epoch(s: Session, state: TrainState, epoch: int, select: str) -> None:
                     save_checkpoint(s.out / name, ck)
             write_json(s.out / "history.json", state.history)
         state.epoch = epoch  # saved: an interrupt from here on resumes after it
+    running, judged = ("train running", "train end-of-epoch") if select == "train" else ("train", select)
     s.console.print(
-        f"epoch {epoch}: train loss {tr['loss']:.3f} acc {tr['accuracy']:.3f} | "
-        f"{select} loss {ev['loss']:.3f} acc {ev['accuracy']:.3f} | {seconds:.1f}s"
+        f"epoch {epoch}: {running} loss {tr['loss']:.3f} acc {tr['accuracy']:.3f} | "
+        f"{judged} loss {ev['loss']:.3f} acc {ev['accuracy']:.3f} | {seconds:.1f}s"
         + ("  [green]best[/]" if improved else "")
     )
 
@@ -369,6 +370,11 @@ def _epoch(s: Session, state: TrainState, epoch: int, select: str) -> None:
 def _fit(s: Session, state: TrainState) -> None:
     """The epochs after state.epoch, up to the configured count or early stopping."""
     select = "val" if len(s.datasets["val"]) > 0 else "train"
+    if select == "train" and state.epoch < s.cfg.train.epochs:
+        s.console.print(
+            "no validation split: 'train running' is the mean over the epoch's steps (train mode, weights "
+            "moving); 'train end-of-epoch' scores the same training clips after it (eval mode, the kept weights)"
+        )
     for epoch in range(state.epoch + 1, s.cfg.train.epochs + 1):
         if s.cfg.train.patience and state.epochs_since_best >= s.cfg.train.patience:
             s.console.print(f"early stop: no better {select} loss for {state.epochs_since_best} epochs")
