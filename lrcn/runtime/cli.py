@@ -142,6 +142,17 @@ def main(
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="One JSON line per prediction on stdout.")] = False,
     csv_out: Annotated[str | None, typer.Option("--csv", help="Also write the results to this CSV file.")] = None,
+    parquet: Annotated[
+        str | None, typer.Option(help="Clip mode: also write the results to this Parquet file (needs pyarrow).")
+    ] = None,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            help="Clip mode: classify the files on a Ray cluster (the `cluster` extra): local (start one here), "
+            "auto (join the running one) or HOST:PORT of its head; --workers: actors (default one per CPU).",
+            show_default=False,
+        ),
+    ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or tensorrt.")] = "auto",
     threads: Annotated[int | None, typer.Option(help="CPU threads for onnxruntime (default: all cores).")] = None,
     reconnect: Annotated[int, typer.Option(help="URL streams: reopen attempts (with backoff) after a drop.")] = 5,
@@ -168,7 +179,13 @@ def main(
         raise fail(f"--save {printable(save)}: exists already; remove it or choose another name", 2)
     if workers < 1:
         raise fail(f"--workers must be >= 1, got {workers}", 2)
+    if (ray is not None or parquet) and timeline:
+        raise fail("--ray and --parquet are for clip mode over files, not --timeline", 2)
     with one_line_errors():
+        if parquet:  # before any work: a missing pyarrow is said now, not after the last file
+            from lrcn.runtime.parquet import import_pyarrow
+
+            import_pyarrow()
         from lrcn.runtime.sources import is_live
         from lrcn.runtime.stream import StreamConfig
         from lrcn.runtime.streamlist import is_stream_list
@@ -195,7 +212,24 @@ def main(
         streaming = stream or with_events or show or bool(save) or any(is_live(s) or is_stream_list(s) for s in sources)
         if streaming and workers > 1:
             raise fail("--workers is for clip mode over files; streams all run in one process", 2)
-        if with_events:
+        if streaming and (ray is not None or parquet):
+            raise fail("--ray and --parquet are for clip mode over files; streams and cameras run here", 2)
+        if ray is not None:
+            from lrcn.runtime.ray_archive import PoolConfig, run_on_cluster
+
+            rows, failures = run_on_cluster(
+                ray,
+                _model_path(model),
+                sources,
+                clips=clips,
+                json_out=json_out,
+                device=device,
+                threads=threads,
+                top_k=top_k,
+                decode_timeout_s=decode_timeout,
+                pool=PoolConfig(workers=workers if workers > 1 else None),
+            )
+        elif with_events:
             with _event_printer(threshold, min_event, merge_gap, sink, json_out) as ev:
                 rows, failures = _streams(
                     sources, model, device, threads, top_k, scfg, reconnect, stream_timeout, show, save, json_out, ev
@@ -218,6 +252,10 @@ def main(
             write_csv(csv_out, rows)  # atomic: the old file stays whole until the new one is complete
             if replaced:
                 err_console.print(f"replaced {printable(csv_out)}", highlight=False, markup=False)
+        if parquet:
+            from lrcn.runtime.parquet import write_parquet
+
+            write_parquet(parquet, rows)
     if failures:
         raise typer.Exit(1)
 
