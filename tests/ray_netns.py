@@ -1,6 +1,6 @@
 """Run a command beside a real Ray cluster of N nodes on loopback, in private network and PID namespaces.
 
-    python tests/ray_netns.py --nodes 2 [--cpus 1] [--kill-worker-after K] [--timeout S] -- CMD ARG...
+    python tests/ray_netns.py --nodes 2 [--cpus 1] [--kill-worker-after K | --kill-node-after K | --freeze-node-after K] [--timeout S] -- CMD ARG...
 
 Needs root and util-linux's `unshare`: the script re-executes itself under
 `unshare -n -p -f --mount-proc`, brings up `lo`, starts a head (`ray start --head`) and N-1
@@ -14,7 +14,11 @@ sees only this cluster's processes, and the kernel ends them all when this scrip
 after a timeout. `--nodes 0` starts no cluster (for CMD that starts its own, `--ray local`).
 
 `--kill-worker-after K`: SIGKILL one vc-run Ray worker (a `ray::ClipWorker` process) once CMD
-has printed K JSON lines; says which on stderr. Exit status: CMD's, 124 on --timeout, 3 when
+has printed K JSON lines; `--kill-node-after K`: SIGKILL a worker node's raylet and everything
+under it (a node lost); `--freeze-node-after K`: SIGSTOP them instead (a node gone silent, as
+behind a broken network: no connection is refused, nothing answers). Each says what it did on
+stderr. The cluster's health checks run every second and declare a node dead after 3 missed
+(Ray's defaults: 3 s and 5), so a lost node is noticed within seconds. Exit status: CMD's, 124 on --timeout, 3 when
 the cluster did not start.
 """
 
@@ -42,6 +46,8 @@ def _args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--nodes", type=int, default=2)
     p.add_argument("--cpus", type=int, default=1)
     p.add_argument("--kill-worker-after", type=int, default=None)
+    p.add_argument("--kill-node-after", type=int, default=None)
+    p.add_argument("--freeze-node-after", type=int, default=None)
     p.add_argument("--timeout", type=float, default=300.0)
     p.add_argument("cmd", nargs=argparse.REMAINDER)
     a = p.parse_args(argv)
@@ -83,7 +89,50 @@ def worker_pids() -> list[int]:
     return sorted(pids)
 
 
-def _relay(proc: subprocess.Popen, kill_after: int | None) -> None:
+def _cmdline(pid: int) -> list[bytes]:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return []
+
+
+def node_pids() -> list[int]:
+    """A worker node's raylet (not the head's: Ray gives that one --head) and all its descendants."""
+    children: dict[int, list[int]] = {}
+    raylets = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(d.name))
+            cmd = _cmdline(int(d.name))
+            if cmd and cmd[0].endswith(b"/raylet") and b"--head" not in cmd:
+                raylets.append(int(d.name))
+    found, todo = [], sorted(raylets)[:1]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo += children.get(pid, [])
+    return found
+
+
+def _kill(what: str, rows: int) -> None:
+    pids = worker_pids()[:1] if what == "worker" else node_pids()
+    sig = signal.SIGSTOP if what == "frozen-node" else signal.SIGKILL
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+    verb = "froze" if sig == signal.SIGSTOP else "killed"
+    print(
+        f"ray_netns: {verb} {what.removeprefix('frozen-')} pids {pids} after {rows} rows", file=sys.stderr, flush=True
+    )
+
+
+def _relay(proc: subprocess.Popen, kill: tuple[str, int] | None) -> None:
     """CMD's stdout to ours, line by line; the kill once K JSON lines have gone by."""
     assert proc.stdout is not None
     rows = 0
@@ -91,17 +140,15 @@ def _relay(proc: subprocess.Popen, kill_after: int | None) -> None:
         sys.stdout.write(line)
         sys.stdout.flush()
         rows += line.startswith("{")
-        if kill_after is not None and rows == kill_after:
-            pids = worker_pids()
-            if pids:
-                os.kill(pids[0], signal.SIGKILL)
-            print(f"ray_netns: killed worker pid {pids[0] if pids else None} after {rows} rows", file=sys.stderr)
-            kill_after = None
+        if kill is not None and rows == kill[1]:
+            _kill(kill[0], rows)
+            kill = None
 
 
 def inside(a: argparse.Namespace) -> int:
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True, timeout=30)
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    os.environ.update(RAY_health_check_period_ms="1000", RAY_health_check_failure_threshold="3")
     # token authentication on, with a token of this run's own: nothing read from or written to ~/.ray
     os.environ.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=uuid.uuid4().hex)
     temp_dir = tempfile.mkdtemp(prefix="rayns", dir="/tmp")  # short: Ray's socket paths have a length limit
@@ -115,7 +162,9 @@ def inside(a: argparse.Namespace) -> int:
         env = dict(os.environ, RAY_ADDRESS=address) if a.nodes > 0 else dict(os.environ)
         cmd = [c.replace("{address}", address) for c in a.cmd]
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True)
-        relay = threading.Thread(target=_relay, args=(proc, a.kill_worker_after), daemon=True)
+        kills = [("worker", a.kill_worker_after), ("node", a.kill_node_after), ("frozen-node", a.freeze_node_after)]
+        kill = next(((what, k) for what, k in kills if k), None)
+        relay = threading.Thread(target=_relay, args=(proc, kill), daemon=True)
         relay.start()
         try:
             rc = proc.wait(timeout=max(1.0, deadline - time.monotonic()))

@@ -61,11 +61,11 @@ def cluster_or_skip() -> None:
         pytest.skip("the Ray cluster tests need root, unshare and ip (a private network namespace)")
 
 
-def on_cluster(*args, nodes: int = 2, kill_after: int | None = None, timeout: float = 240.0):
+def on_cluster(*args, nodes: int = 2, kill: tuple[str, int] | None = None, timeout: float = 240.0):
     """`vc-run ARGS` beside a fresh cluster of `nodes` nodes in its own namespaces; the CompletedProcess."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
     cmd = [sys.executable, str(RUNNER), "--nodes", str(nodes), "--cpus", "1", "--timeout", str(timeout)]
-    cmd += ["--kill-worker-after", str(kill_after)] if kill_after else []
+    cmd += [f"--{kill[0]}-after", str(kill[1])] if kill else []  # kill-worker, kill-node, freeze-node
     cmd += ["--", sys.executable, "-m", "lrcn.runtime.cli", *map(str, args)]
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout + 120)
 
@@ -159,12 +159,48 @@ def test_a_killed_worker_is_restarted_and_its_files_still_classified(archive, tm
             (many / f"{i}-{f.name}").symlink_to(f)
     common = ("--model", model, "--device", "cpu", "--json")
     local = vc_run(many, *common)
-    remote = on_cluster(many, *common, "--ray", "{address}", kill_after=1)
-    assert "ray_netns: killed worker pid " in remote.stderr and "pid None" not in remote.stderr, remote.stderr[-3000:]
+    remote = on_cluster(many, *common, "--ray", "{address}", kill=("kill-worker", 1))
+    assert "ray_netns: killed worker pids [" in remote.stderr and "pids []" not in remote.stderr, remote.stderr[-3000:]
     assert local.exit_code == remote.returncode == 0, remote.stderr[-3000:]
     a, b = rows(local.stdout), rows(remote.stdout)
     assert len(a) == 96 and not [r for r in b if "error" in r]
     assert_same_rows(a, b)
+
+
+@pytest.mark.slow
+def test_a_lost_node_hands_its_files_to_the_other(archive, tmp_path):
+    """The worker node's raylet and processes killed mid-run: the files its worker held fail to reach
+    it (actor unavailable) and go to the worker on the head."""
+    cluster_or_skip()
+    model, clips = archive
+    many = tmp_path / "many"
+    many.mkdir()
+    for i in range(2):
+        for f in sorted(clips.glob("clip??.avi")):
+            (many / f"{i}-{f.name}").symlink_to(f)
+    common = ("--model", model, "--device", "cpu", "--json")
+    local = vc_run(many, *common)
+    remote = on_cluster(many, *common, "--ray", "{address}", kill=("kill-node", 1), timeout=300)
+    killed = [x for x in remote.stderr.splitlines() if x.startswith("ray_netns: killed node")]
+    assert killed and "pids []" not in killed[0], remote.stderr[-3000:]
+    assert "ray: 2 workers on 2 nodes" in remote.stderr
+    assert local.exit_code == remote.returncode == 0, remote.stderr[-3000:]
+    assert_same_rows(rows(local.stdout), rows(remote.stdout))
+
+
+@pytest.mark.slow
+def test_a_silent_node_is_noticed_and_its_files_go_to_the_other(archive, tmp_path):
+    """The worker node frozen (SIGSTOP: nothing refused, nothing answers): the run does not wait on it
+    for ever; once the cluster declares it dead, its worker's files go to the worker on the head."""
+    cluster_or_skip()
+    model, clips = archive
+    common = ("--model", model, "--device", "cpu", "--json")
+    local = vc_run(clips, *common)
+    remote = on_cluster(clips, *common, "--ray", "{address}", kill=("freeze-node", 1), timeout=240)
+    assert "ray_netns: froze node pids [" in remote.stderr, remote.stderr[-3000:]
+    assert " left the cluster; its worker's files go to the others" in remote.stderr, remote.stderr[-3000:]
+    assert local.exit_code == remote.returncode == 1, remote.stderr[-3000:]  # the broken clip, in both
+    assert_same_rows(rows(local.stdout), rows(remote.stdout))
 
 
 @pytest.mark.slow

@@ -80,11 +80,13 @@ def main(
     top_k: Annotated[int, typer.Option(help="Labels shown per prediction.")] = 5,
     clips: Annotated[int, typer.Option(help="Clip mode: average N evenly spaced clips over each video.")] = 1,
     workers: Annotated[
-        int,
+        int | None,
         typer.Option(
-            help="Clip mode: classify files in N processes, the cores split between them (--threads: each worker's)."
+            help="Clip mode: classify files in N processes, the cores split between them (--threads: each worker's); "
+            "default 1, with --ray one Ray actor per CPU of the cluster.",
+            show_default=False,
         ),
-    ] = 1,
+    ] = None,
     stream: Annotated[bool, typer.Option("--stream", help="Stream mode for files too.")] = False,
     sample_fps: Annotated[
         float | None,
@@ -149,7 +151,7 @@ def main(
         str | None,
         typer.Option(
             help="Clip mode: classify the files on a Ray cluster (the `cluster` extra): local (start one here), "
-            "auto (join the running one) or HOST:PORT of its head; --workers: actors (default one per CPU).",
+            "auto (join the running one) or HOST:PORT of its head.",
             show_default=False,
         ),
     ] = None,
@@ -177,7 +179,7 @@ def main(
     assert sources is not None  # _check failed on no sources
     if save and os.path.lexists(save):  # a video is written as it streams: never over the user's file
         raise fail(f"--save {printable(save)}: exists already; remove it or choose another name", 2)
-    if workers < 1:
+    if workers is not None and workers < 1:
         raise fail(f"--workers must be >= 1, got {workers}", 2)
     if (ray is not None or parquet) and timeline:
         raise fail("--ray and --parquet are for clip mode over files, not --timeline", 2)
@@ -210,7 +212,7 @@ def main(
             return
         with_events = events or bool(sink)  # events only exist in stream mode: they imply it
         streaming = stream or with_events or show or bool(save) or any(is_live(s) or is_stream_list(s) for s in sources)
-        if streaming and workers > 1:
+        if streaming and (workers or 1) > 1:
             raise fail("--workers is for clip mode over files; streams all run in one process", 2)
         if streaming and (ray is not None or parquet):
             raise fail("--ray and --parquet are for clip mode over files; streams and cameras run here", 2)
@@ -227,7 +229,7 @@ def main(
                 threads=threads,
                 top_k=top_k,
                 decode_timeout_s=decode_timeout,
-                pool=PoolConfig(workers=workers if workers > 1 else None),
+                pool=PoolConfig(workers=workers),
             )
         elif with_events:
             with _event_printer(threshold, min_event, merge_gap, sink, json_out) as ev:
@@ -242,7 +244,9 @@ def main(
             clf = _classifier(model, device, threads, top_k, decode_timeout)
             from lrcn.runtime.run_clips import run_clips
 
-            rows, failures = run_clips(clf, sources, clips=clips, json_out=json_out, workers=workers, threads=threads)
+            rows, failures = run_clips(
+                clf, sources, clips=clips, json_out=json_out, workers=workers or 1, threads=threads
+            )
         if csv_out:
             from pathlib import Path
 

@@ -12,16 +12,18 @@ call and the driver must know which file a lost worker held, to retry it on anot
 name it in one line. Ray Data returns batches of rows without that, and brings a streaming
 executor and its own progress bars that a few hundred files do not need.
 
-A worker whose process dies is restarted by Ray (elsewhere when its node is gone) and the file
-it held is retried there (`restarts` times); a file whose worker is lost for good is given to
-another worker once, then named as failed. Requires the model and the files at the same paths
+A worker whose process dies is restarted by Ray (`restarts` times, elsewhere when its node is
+gone and a CPU is free) and the files it held are retried; a file whose worker is lost under it
+(dead, unreachable, or on a node the cluster declared dead) goes back to the queue for whichever
+worker is free first, up to `restarts` times, then is named as failed. Requires the model and the files at the same paths
 on every node (one machine, or a shared filesystem) and lrcn installed on every node.
 """
 
 from __future__ import annotations
 
 import os
-from collections import deque
+import time
+from collections import Counter, deque
 from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
@@ -86,9 +88,10 @@ class ClipWorker:
         return _classify(self.spec, path)
 
 
-def start_pool(ray: Any, spec: WorkerSpec, cfg: PoolConfig) -> list:
-    """The actors, each up with the model loaded; one line says where they run. Raises LrcnError
-    when none could load the model (the loader's own message, as a local run says it)."""
+def start_pool(ray: Any, spec: WorkerSpec, cfg: PoolConfig) -> dict:
+    """The actors, each up with the model loaded -> the id of the node each runs on; one line says
+    where they run. Raises LrcnError when none could load the model (the loader's own message,
+    as a local run says it)."""
     n = cfg.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
     remote = ray.remote(ClipWorker).options(num_cpus=1, max_restarts=cfg.restarts, max_task_retries=cfg.restarts)
     actors = [remote.remote(spec, os.getcwd()) for _ in range(n)]
@@ -113,42 +116,68 @@ def start_pool(ray: Any, spec: WorkerSpec, cfg: PoolConfig) -> list:
     )
     for note in sorted({infos[a]["note"] for a in up if infos[a]["note"]}):
         err_console.print(f"note {printable(note)}", highlight=False, markup=False)
-    return up
+    return {a: infos[a]["node"] for a in up}
 
 
-def classify_on_pool(ray: Any, actors: list, files: list[str], cfg: PoolConfig) -> Generator[dict, None, None]:
-    """One row per file (prediction or error), in the order of `files`, whatever order they finish in."""
+def classify_on_pool(ray: Any, actors: dict, files: list[str], cfg: PoolConfig) -> Generator[dict, None, None]:
+    """One row per file (prediction or error), in the order of `files`, whatever order they finish in.
+
+    `actors`: start_pool's {actor: node id}. An actor whose node leaves the cluster is ended for
+    good (with every CPU held by a worker, Ray's restart would wait for a free one forever), so
+    its files go to the other workers.
+    """
     todo = deque(range(len(files)))
-    load = {a: 0 for a in actors}
+    usable = set(actors)  # the workers given files
     running: dict[Any, tuple[int, Any]] = {}  # ObjectRef -> (file index, actor)
-    lost = set()  # files whose worker was lost for good once already
+    probes: dict[Any, Any] = {}  # ObjectRef of info() -> an actor set aside until it answers again
+    lost: dict[int, int] = {}  # file index -> times its worker was lost under it
     done: dict[int, dict] = {}
     nxt = 0
+    watch = _NodeWatch(ray)
     try:
         while nxt < len(files):
-            for a in list(load):
-                while load[a] < cfg.in_flight and todo:
-                    i = todo.popleft()
-                    running[a.classify.remote(files[i])] = (i, a)
-                    load[a] += 1
-            if not running:  # every worker is gone
+            for a in watch.lost(actors):
+                ray.kill(a, no_restart=True)  # what it holds fails as ActorDiedError, retried below
+                err_console.print(
+                    f"ray: node {actors[a][:8]} left the cluster; its worker's files go to the others",
+                    highlight=False,
+                    markup=False,
+                )
+            held = Counter(a for _, a in running.values())
+            for a in usable:
+                for _ in range(cfg.in_flight - held[a]):
+                    if todo:
+                        i = todo.popleft()
+                        running[a.classify.remote(files[i])] = (i, a)
+            if not running and not probes:  # every worker is gone
                 while todo:
                     i = todo.popleft()
                     done[i] = error_row(files[i], "no Ray worker is left to classify it")
-            ready, _ = ray.wait(list(running), num_returns=1, timeout=1.0) if running else ([], [])
-            for ref in ready:
+            waiting = [*running, *probes]
+            for ref in ray.wait(waiting, num_returns=1, timeout=1.0)[0] if waiting else []:
+                if ref in probes:
+                    a = probes.pop(ref)
+                    try:
+                        ray.get(ref)
+                        usable.add(a)  # back (Ray restarted it)
+                    except ray.exceptions.ActorDiedError:
+                        pass
+                    except ray.exceptions.RayActorError:
+                        probes[a.info.remote()] = a
+                    continue
                 i, a = running.pop(ref)
-                if a in load:
-                    load[a] -= 1
                 try:
                     done[i] = ray.get(ref)
-                except ray.exceptions.ActorDiedError as e:  # restarted `restarts` times and lost again
-                    load.pop(a, None)
-                    if i in lost or not load:
+                except ray.exceptions.RayActorError as e:  # its worker died, or its node went away
+                    if a in usable:  # no more files until it answers (or never, once dead for good)
+                        usable.discard(a)
+                        if not isinstance(e, ray.exceptions.ActorDiedError):
+                            probes[a.info.remote()] = a
+                    lost[i] = lost.get(i, 0) + 1
+                    if lost[i] > cfg.restarts:
                         done[i] = error_row(files[i], f"the Ray worker classifying it was lost: {_first_line(e)}")
                     else:
-                        lost.add(i)
-                        todo.appendleft(i)  # once more, on another worker
+                        todo.appendleft(i)  # again, on whichever worker is free first (reading is harmless twice)
                 except ray.exceptions.RayError as e:  # a bug in a worker: this file fails, the run goes on
                     done[i] = error_row(files[i], f"failed on a Ray worker: {_first_line(e)}")
             while nxt in done:
@@ -157,6 +186,23 @@ def classify_on_pool(ray: Any, actors: list, files: list[str], cfg: PoolConfig) 
     finally:  # the end, Ctrl-C or an early stop: queued files are dropped with their workers
         for a in actors:
             ray.kill(a)
+
+
+class _NodeWatch:
+    """Which actors sit on nodes the cluster has declared dead; asks the cluster every few seconds."""
+
+    def __init__(self, ray: Any, every_s: float = 2.0):
+        self.ray, self.every_s, self.next_at = ray, every_s, 0.0
+        self.dead: set[str] = set()
+
+    def lost(self, actors: dict) -> list:
+        now = time.monotonic()
+        if now < self.next_at:
+            return []
+        self.next_at = now + self.every_s
+        gone = {n["NodeID"] for n in self.ray.nodes() if not n.get("Alive", True)} - self.dead
+        self.dead |= gone
+        return [a for a, node in actors.items() if node in gone]
 
 
 def _first_line(e: BaseException) -> str:
