@@ -1,19 +1,23 @@
-"""Archive throughput: plain local vc-run against vc-run --ray on 1 and on 2 Ray nodes, one CPU each.
+"""Archive throughput: plain local vc-run against vc-run --ray with 1 and with 2 one-CPU Ray nodes.
 
     .venv/bin/python benchmarks/ray_archive.py [--files 40] [--clips 4] [--repeats 3] [--model M.onnx]
 
-One run measures, on the same files: local `vc-run DIR` (one process, onnxruntime on every
-core), then `vc-run DIR --ray ADDRESS` beside a real cluster of 1 node and of 2 nodes with
-`--num-cpus 1` each (tests/ray_netns.py: private network and PID namespaces, so root and
-`unshare`). Two figures per setting, medians over --repeats:
+One run, on the same files, beside one real cluster of 2 nodes with `--num-cpus 1` each
+(tests/ray_netns.py: private network and PID namespaces, so root and `unshare`): local
+`vc-run DIR` (one process, onnxruntime on every core), `vc-run DIR --ray ADDRESS --workers 1`
+(one actor: one node's CPU, the other node idle) and `--workers 2` (one actor on each node).
+The three are alternated round by round, so each sees the same load. Two figures per setting,
+medians over --repeats:
   - command: files / wall seconds of the whole command (Python start, joining the cluster,
     workers loading the model, all files): what a user waits for;
   - pool: files / seconds of the classification alone, the pool already up (the Ray path's
-    steady throughput; for local, the same files through one VideoClassifier in-process).
+    steady throughput; for local, the same files through one VideoClassifier in-process);
+  - ms per file in a worker: the median of the rows' own total (decode to probabilities):
+    when it grows with the workers, they are short of CPU, not of work from the driver.
 Files: `vc-data synth` videos (128 px, 30 frames), each classified as --clips clips (vc-run
---clips: more work per file, as longer videos would bring); model: a random-weight convlstm exported by
-vc-bench's writer (lrcn.bench.subjects; needs torch), unless --model. Prints uptime's load with
-the figures: the machine may be shared.
+--clips: more work per file, as longer videos would bring); model: a random-weight convlstm
+exported by vc-bench's writer (lrcn.bench.subjects; needs torch), unless --model. Prints the
+load average with the figures: the machine may be shared.
 """
 
 from __future__ import annotations
@@ -59,60 +63,59 @@ def cli_seconds(args: list[str], repeats: int) -> list[float]:
     return out
 
 
-def local_pool_seconds(model: str, files: list[str], repeats: int, clips: int) -> list[float]:
+def inner(a: argparse.Namespace) -> None:
+    """Beside the cluster (inside ray_netns): one JSON line {setting: {pool_s: [...], command_s: [...]}}."""
     from lrcn.runtime.classifier import VideoClassifier
-
-    clf = VideoClassifier(model, device="cpu")
-    clf.predict(files[0], clips=clips)  # warm-up
-    out = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for f in files:
-            clf.predict(f, clips=clips)
-        out.append(time.perf_counter() - t0)
-    return out
-
-
-def ray_pool_seconds(address: str, model: str, files: list[str], repeats: int, clips: int) -> list[float]:
-    """The pool started once (one worker per CPU), then every file through it `repeats` times."""
     from lrcn.runtime.parallel import WorkerSpec
     from lrcn.runtime.ray_archive import PoolConfig, classify_on_pool, start_pool
     from lrcn.runtime.ray_cluster import cluster
 
-    cfg = PoolConfig()
-    with cluster(address) as ray:
-        spec = WorkerSpec(model, "cpu", 1, 5, 60.0, clips)
-        out = []
-        for r in range(repeats + 1):  # the first round warms the workers up
+    files = json.loads(Path(a.files_json).read_text())
+    folder = str(Path(files[0]).parent)
+    spec = WorkerSpec(a.model, "cpu", 1, 5, 60.0, a.clips)
+    names = {None: "local vc-run", 1: "ray, 1 node x 1 CPU", 2: "ray, 2 nodes x 1 CPU"}
+    out: dict[str, dict[str, list[float]]] = {n: {"pool_s": [], "command_s": [], "ms": []} for n in names.values()}
+    clf = VideoClassifier(a.model, device="cpu")
+    with cluster(a.inner) as ray:
+
+        def on_pool(workers: int) -> tuple[float, list[float]]:
+            cfg = PoolConfig(workers=workers)
             actors = start_pool(ray, spec, cfg)
+            if len(set(actors.values())) != workers:
+                sys.exit(f"{workers} workers landed on {len(set(actors.values()))} nodes")
             t0 = time.perf_counter()
-            rows = list(classify_on_pool(ray, actors, files, cfg))  # kills the actors at its end
-            if r:
-                out.append(time.perf_counter() - t0)
+            rows = list(classify_on_pool(ray, actors, files, cfg))  # ends the actors
             if any("error" in x for x in rows):
                 sys.exit(f"a file failed on the cluster: {[x for x in rows if 'error' in x][:1]}")
-    return out
+            return time.perf_counter() - t0, [x["ms"]["total"] for x in rows]
+
+        clf.predict(files[0], clips=a.clips)  # warm-ups, not counted
+        on_pool(1), on_pool(2)
+        for _ in range(a.repeats):
+            t0 = time.perf_counter()
+            out[names[None]]["ms"] += [clf.predict(f, clips=a.clips).timings["total"] for f in files]
+            out[names[None]]["pool_s"].append(time.perf_counter() - t0)
+            for w in (1, 2):
+                seconds, ms = on_pool(w)
+                out[names[w]]["pool_s"].append(seconds)
+                out[names[w]]["ms"] += ms
+    base = [folder, "--model", a.model, "--device", "cpu", "--json", "--clips", str(a.clips)]
+    for _ in range(a.repeats):
+        for w in (None, 1, 2):
+            args = base if w is None else [*base, "--ray", a.inner, "--workers", str(w)]
+            out[names[w]]["command_s"] += cli_seconds(args, 1)
+    print(json.dumps(out), flush=True)
 
 
-def inner(a: argparse.Namespace) -> None:
-    """Beside the cluster (inside ray_netns): one JSON line of seconds."""
-    files = json.loads(Path(a.files_json).read_text())
-    folder = str(Path(files[0]).parents[1])
-    pool = ray_pool_seconds(a.inner, a.model, files, a.repeats, a.clips)
-    args = [folder, "--model", a.model, "--device", "cpu", "--json", "--clips", str(a.clips), "--ray", a.inner]
-    command = cli_seconds(args, a.repeats)
-    print(json.dumps({"pool_s": pool, "command_s": command}), flush=True)
-
-
-def on_cluster(nodes: int, a: argparse.Namespace, files_json: Path) -> dict:
-    cmd = [sys.executable, str(RUNNER), "--nodes", str(nodes), "--cpus", "1", "--timeout", "1500", "--"]
+def on_cluster(a: argparse.Namespace, files_json: Path) -> dict:
+    cmd = [sys.executable, str(RUNNER), "--nodes", "2", "--cpus", "1", "--timeout", "3000", "--"]
     cmd += [sys.executable, __file__, "--inner", "{address}", "--model", a.model, "--files-json", str(files_json)]
     cmd += ["--repeats", str(a.repeats), "--clips", str(a.clips)]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
-    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1800)
-    lines = [x for x in r.stdout.splitlines() if x.startswith('{"pool_s"')]
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=3300)
+    lines = [x for x in r.stdout.splitlines() if x.startswith('{"local')]
     if r.returncode != 0 or not lines:
-        sys.exit(f"the {nodes}-node run failed ({r.returncode}): {r.stderr[-2000:]}")
+        sys.exit(f"the run beside the cluster failed ({r.returncode}): {r.stderr[-2000:]}")
     return json.loads(lines[-1])
 
 
@@ -142,22 +145,15 @@ def main() -> None:
     files_json = work / "ray_archive" / "files.json"
     files_json.write_text(json.dumps(files))
     load_before = os.getloadavg()
-    local = {
-        "pool_s": local_pool_seconds(a.model, files, a.repeats, a.clips),
-        "command_s": cli_seconds(
-            [str(folder), "--model", a.model, "--device", "cpu", "--json", "--clips", str(a.clips)], a.repeats
-        ),
-    }
-    results = {"local vc-run": local, "ray, 1 node x 1 CPU": on_cluster(1, a, files_json)}
-    results["ray, 2 nodes x 1 CPU"] = on_cluster(2, a, files_json)
+    results = on_cluster(a, files_json)
     load_after = os.getloadavg()
     n = len(files)
     print(f"{n} files x {a.clips} clips, model {a.model}, medians of {a.repeats}")
-    print(f"{'setting':24} {'command files/s':>16} {'pool files/s':>13}")
+    print(f"{'setting':24} {'command files/s':>16} {'pool files/s':>13} {'ms per file in a worker':>24}")
     rate = {}
     for name, r in results.items():
         rate[name] = (n / statistics.median(r["command_s"]), n / statistics.median(r["pool_s"]))
-        print(f"{name:24} {rate[name][0]:16.1f} {rate[name][1]:13.1f}")
+        print(f"{name:24} {rate[name][0]:16.1f} {rate[name][1]:13.1f} {statistics.median(r['ms']):24.0f}")
     one, two = rate["ray, 1 node x 1 CPU"], rate["ray, 2 nodes x 1 CPU"]
     print(f"2 nodes / 1 node: command {two[0] / one[0]:.2f}x, pool {two[1] / one[1]:.2f}x (target >= 1.7x)")
     print(f"ray 2 nodes / local: command {two[0] / rate['local vc-run'][0]:.2f}x")
