@@ -131,13 +131,20 @@ def test_parquet_holds_what_json_prints(archive, tmp_path):
             assert t["ms"] == p["ms"]["total"]
 
 
+def csv_without_ms(path: Path) -> list[dict]:
+    import csv
+
+    with open(path, newline="") as fh:
+        return [{k: v for k, v in row.items() if k != "ms"} for row in csv.DictReader(fh)]
+
+
 @pytest.mark.slow
-def test_two_nodes_classify_as_a_local_run(archive):
+def test_two_nodes_classify_as_a_local_run(archive, tmp_path):
     cluster_or_skip()
     model, clips = archive
     common = ("--model", model, "--device", "cpu", "--json", "--top-k", "3")
-    local = vc_run(clips, *common)
-    remote = on_cluster(clips, *common, "--ray", "{address}")
+    local = vc_run(clips, *common, "--csv", tmp_path / "local.csv")
+    remote = on_cluster(clips, *common, "--ray", "{address}", "--csv", tmp_path / "ray.csv")
     assert local.exit_code == remote.returncode == 1, remote.stderr[-3000:]  # the broken clip, in both
     assert "ray: 2 workers on 2 nodes" in remote.stderr, remote.stderr[-3000:]
     a, b = rows(local.stdout), rows(remote.stdout)
@@ -146,6 +153,11 @@ def test_two_nodes_classify_as_a_local_run(archive):
     broken = [x for x in remote.stderr.splitlines() if x.startswith("error: ")]
     assert broken == error_lines(local) and len(broken) == 1 and "clip05b.avi" in broken[0]
     assert "classified 24 of 25; 1 failed" in remote.stderr and "Traceback" not in remote.stderr
+    a_csv, b_csv = csv_without_ms(tmp_path / "local.csv"), csv_without_ms(tmp_path / "ray.csv")
+    plain = ("source", "label", "clips", "frames", "error")
+    assert [[r[k] for k in plain] for r in a_csv] == [[r[k] for k in plain] for r in b_csv]
+    for x, y in zip(a_csv, b_csv):  # the probabilities as printed, within 1e-5 (a worker runs 1 thread)
+        assert abs(float(x["probability"] or 0) - float(y["probability"] or 0)) <= 1e-5
 
 
 @pytest.mark.slow
