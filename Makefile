@@ -14,7 +14,7 @@ STAMP := $(VENV)/.lrcn-installed
 DEMO_DATA ?= artifacts/data/synth
 LOCK := requirements.lock
 # The extras our commands install; `make lock` resolves the same list.
-EXTRAS := train dev serve sinks media
+EXTRAS := train dev serve sinks media cluster
 LATEST_VENV ?= .venv-latest
 comma := ,
 PIP := --quiet --disable-pip-version-check

@@ -82,11 +82,13 @@ def main(
     top_k: Annotated[int, typer.Option(help="Labels shown per prediction.")] = 5,
     clips: Annotated[int, typer.Option(help="Clip mode: average N evenly spaced clips over each video.")] = 1,
     workers: Annotated[
-        int,
+        int | None,
         typer.Option(
-            help="Clip mode: classify files in N processes, the cores split between them (--threads: each worker's)."
+            help="Clip mode: classify files in N processes, the cores split between them (--threads: each worker's); "
+            "default 1, with --ray one Ray actor per CPU of the cluster.",
+            show_default=False,
         ),
-    ] = 1,
+    ] = None,
     stream: Annotated[bool, typer.Option("--stream", help="Stream mode for files too.")] = False,
     sample_fps: Annotated[
         float | None,
@@ -152,6 +154,17 @@ def main(
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="One JSON line per prediction on stdout.")] = False,
     csv_out: Annotated[str | None, typer.Option("--csv", help="Also write the results to this CSV file.")] = None,
+    parquet: Annotated[
+        str | None, typer.Option(help="Clip mode: also write the results to this Parquet file (needs pyarrow).")
+    ] = None,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            help="Clip mode: classify the files on a Ray cluster (the `cluster` extra): local (start one here), "
+            "auto (join the running one) or HOST:PORT of its head.",
+            show_default=False,
+        ),
+    ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or tensorrt.")] = "auto",
     threads: Annotated[int | None, typer.Option(help="CPU threads for onnxruntime (default: all cores).")] = None,
     reconnect: Annotated[int, typer.Option(help="URL streams: reopen attempts (with backoff) after a drop.")] = 5,
@@ -174,9 +187,15 @@ def main(
     """Classify each input and print top-k labels; exit 1 if any input failed."""
     _check(sources, top_k, clips, device, threads, reconnect, decode_timeout, stream_timeout)
     assert sources is not None  # _check failed on no sources
-    if workers < 1:
+    if workers is not None and workers < 1:
         raise fail(f"--workers must be >= 1, got {workers}", 2)
+    if (ray is not None or parquet) and timeline:
+        raise fail("--ray and --parquet are for clip mode over files, not --timeline", 2)
     with _reserved(save), one_line_errors():
+        if parquet:  # before any work: a missing pyarrow is said now, not after the last file
+            from lrcn.runtime.parquet import import_pyarrow
+
+            import_pyarrow()
         from lrcn.runtime.sources import is_live
         from lrcn.runtime.stream import StreamConfig
         from lrcn.runtime.streamlist import is_stream_list
@@ -201,8 +220,10 @@ def main(
             return
         with_events = events or bool(sink) or bool(media)  # events only exist in stream mode: they imply it
         streaming = stream or with_events or show or bool(save) or any(is_live(s) or is_stream_list(s) for s in sources)
-        if streaming and workers > 1:
+        if streaming and (workers or 1) > 1:
             raise fail("--workers is for clip mode over files; streams all run in one process", 2)
+        if streaming and (ray is not None or parquet):
+            raise fail("--ray and --parquet are for clip mode over files; streams and cameras run here", 2)
         if streaming:  # rows go to the CSV as they come; without --csv none is kept
             from contextlib import nullcontext
 
@@ -214,19 +235,46 @@ def main(
                     sources, model, device, threads, top_k, scfg, reconnect, stream_timeout, show, save, json_out,
                     ev, rows,
                 )  # fmt: skip
+        elif ray is not None:
+            from lrcn.runtime.ray_archive import PoolConfig, run_on_cluster
+
+            results, failures = run_on_cluster(
+                ray,
+                _model_path(model),
+                sources,
+                clips=clips,
+                json_out=json_out,
+                device=device,
+                threads=threads,
+                top_k=top_k,
+                decode_timeout_s=decode_timeout,
+                pool=PoolConfig(workers=workers),
+            )
+            _write_tables(csv_out, parquet, results)
         else:
             clf = _classifier(model, device, threads, top_k, decode_timeout)
-            from lrcn.runtime.output import write_csv
             from lrcn.runtime.run_clips import run_clips
 
             results, failures = run_clips(
-                clf, sources, clips=clips, json_out=json_out, workers=workers, threads=threads
+                clf, sources, clips=clips, json_out=json_out, workers=workers or 1, threads=threads
             )
-            if csv_out:
-                with _replacing(csv_out):
-                    write_csv(csv_out, results)  # atomic: the old file stays whole until the new one is complete
+            _write_tables(csv_out, parquet, results)
     if failures:
         raise typer.Exit(1)
+
+
+def _write_tables(csv_out: str | None, parquet: str | None, rows: list[dict]) -> None:
+    """Clip mode's results as --csv (atomic: an earlier file stays whole until the new one is complete)
+    and --parquet."""
+    if csv_out:
+        from lrcn.runtime.output import write_csv
+
+        with _replacing(csv_out):
+            write_csv(csv_out, rows)
+    if parquet:
+        from lrcn.runtime.parquet import write_parquet
+
+        write_parquet(parquet, rows)
 
 
 @contextmanager

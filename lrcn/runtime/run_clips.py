@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from contextlib import closing
 
 from rich.console import Console
@@ -25,11 +25,20 @@ def _serial(clf, files: list[str], clips: int) -> Generator[dict, None, None]:
 
 
 def run_clips(
-    clf, sources: list[str], *, clips: int = 1, json_out: bool = False, workers: int = 1, threads: int | None = None
+    clf,
+    sources: list[str],
+    *,
+    clips: int = 1,
+    json_out: bool = False,
+    workers: int = 1,
+    threads: int | None = None,
+    classify: Callable[[list[str]], Generator[dict, None, None]] | None = None,
 ) -> tuple[list[dict], list[str]]:
     """Classify every file; returns (rows in input order, failure messages). Nothing raises per file.
 
     `workers` > 1 classifies in that many processes (lrcn.runtime.parallel); rows keep input order.
+    `classify` (files -> one row per file, in their order) replaces `clf` and the local workers:
+    how `--ray` runs the files on a cluster (lrcn.runtime.ray_archive).
     """
     rows: list[dict] = []
     failures: list[str] = []
@@ -50,7 +59,9 @@ def run_clips(
         disable=len(files) < 2 or not err_console.is_terminal,
     )
     todo = [name for name, error in files if error is None]
-    if workers > 1 and len(todo) > 1:
+    if classify is not None:
+        results = classify(todo)
+    elif workers > 1 and len(todo) > 1:
         from lrcn.runtime.parallel import classify_parallel
 
         results = classify_parallel(clf, todo, clips=clips, workers=workers, threads=threads)

@@ -1,0 +1,61 @@
+"""`vc-run --ray ADDRESS`: join (or start) the Ray cluster that runs the work, and leave it after.
+
+Ray is optional (the `cluster` extra) and imported here only, when --ray is given: the rest of
+the runtime neither needs nor imports it. ADDRESS is `local` (start a one-machine cluster in
+this process, bound to 127.0.0.1, and stop it at the end), `auto` (join the cluster `ray start`
+made on this machine, or RAY_ADDRESS) or `host:port` of a running head.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from lrcn.core.errors import LrcnError
+
+EXTRA_HINT = "pip install 'lrcn[cluster]'"
+
+
+def import_ray() -> Any:
+    """The `ray` module, or one line saying which extra brings it."""
+    try:
+        import ray
+    except ImportError:
+        raise LrcnError(f"--ray needs Ray, which is not installed: {EXTRA_HINT}") from None
+    return ray
+
+
+def check_address(address: str) -> str:
+    """`local`, `auto`, `ray://host:port` or `host:port`; anything else is refused before Ray starts."""
+    a = address.strip()
+    if a in ("local", "auto") or a.startswith("ray://"):
+        return a
+    host, sep, port = a.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"--ray must be local, auto or HOST:PORT of a Ray head, got {address!r}")
+    return a
+
+
+@contextmanager
+def cluster(address: str) -> Iterator[Any]:
+    """Connected to the cluster at `address` (see the module's doc); yields the `ray` module.
+
+    Ray's own INFO lines are kept off the console; a cluster that cannot be joined is one line.
+    """
+    address = check_address(address)
+    ray = import_ray()
+    # a cluster started here sends nothing anywhere; a user's setting (1) wins for a joined one too
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    options: dict[str, Any] = {"logging_level": "WARNING", "log_to_driver": False, "configure_logging": True}
+    if address == "local":
+        options |= {"include_dashboard": False, "_node_ip_address": "127.0.0.1"}
+    try:
+        ray.init(address=address, **options)
+    except (ConnectionError, RuntimeError, ValueError) as e:
+        raise LrcnError(f"cannot join the Ray cluster at {address}: {str(e).strip().splitlines()[0]}") from None
+    try:
+        yield ray
+    finally:
+        ray.shutdown()  # leaves a joined cluster running; stops one started here
