@@ -74,8 +74,12 @@ class MotionGate:
 
     def changed(self, bgr: np.ndarray) -> bool:
         """True: run the CNN (and this frame becomes the reference); False: reuse, count it gated."""
+        return self.changed_thumb(thumbnail(bgr, self.cfg.size))
+
+    def changed_thumb(self, thumb: np.ndarray) -> bool:
+        """`changed` on a frame's `thumbnail` made elsewhere (the scheduler's capture thread makes it,
+        the inference loop decides, so the reference is always the last frame the CNN saw)."""
         self.frames += 1
-        thumb = thumbnail(bgr, self.cfg.size)
         ref = self._ref
         if ref is None or ref.shape != thumb.shape or self._run >= self.cfg.max_gap:
             self.last_score = float("inf") if ref is None or ref.shape != thumb.shape else 0.0
