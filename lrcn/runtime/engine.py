@@ -135,20 +135,21 @@ class BatchEngine:
         Returns each stream's raw probabilities (K,) once its window is full (or, stateful, once
         T frames went in), else None.
         """
-        live = [i for i, x in enumerate(inputs) if x is not None]
+        given = {i: x for i, x in enumerate(inputs) if x is not None}
+        live = list(given)
         out: list[np.ndarray | None] = [None] * len(states)
         if not live:
             return out
         if self.stateful:
             if gated is not None and any(gated):
                 raise ValueError("motion gating needs window mode: the stateful step part has no encoder to skip")
-            x = np.stack([inputs[i] for i in live]).astype(np.float32, copy=False)
+            x = np.stack([given[i] for i in live]).astype(np.float32, copy=False)
             return self._step(states, live, x, out)
-        reused = {i: f for i in live if gated and gated[i] and (f := self._reuse(states[i], inputs[i])) is not None}
+        reused = {i: f for i in live if gated and gated[i] and (f := self._reuse(states[i], given[i])) is not None}
         encode = [i for i in live if i not in reused]
         feats: dict[int, np.ndarray] = dict(reused)
         if encode:
-            x = np.stack([inputs[i] for i in encode]).astype(np.float32, copy=False)
+            x = np.stack([given[i] for i in encode]).astype(np.float32, copy=False)
             enc = self._encode(x)
             feats.update((i, enc[row].copy()) for row, i in enumerate(encode))
         full = []
@@ -171,7 +172,7 @@ class BatchEngine:
         self.encoded += len(x)
         return self.encoder.run([K.FEATURES], {K.INPUT_FRAME: x})[0]
 
-    def _reuse(self, st: StreamState, x) -> np.ndarray | None:
+    def _reuse(self, st: StreamState, x: np.ndarray) -> np.ndarray | None:
         """The exact feature for a gated frame, or None (nothing to reuse yet: encode it)."""
         modality = st.frame_input.spec.modality
         if modality == "rgb":
