@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 import numpy as np
@@ -119,3 +120,23 @@ def test_the_engine_refuses_gated_rows_in_stateful_mode(fakes):
 
 def test_stream_config_carries_motion():
     assert StreamConfig(motion=MotionConfig(pixel_delta=20)).motion.pixel_delta == 20
+
+
+def test_vc_run_motion_flag_refuses_what_it_cannot_do_in_one_line(fakes, tmp_path):
+    from helpers import error_lines, vc_run, write_avi
+
+    video = write_avi(tmp_path / "still.avi", [scene(None)] * 12)
+    bad = {
+        ("--motion", "x,y"): "numbers",
+        ("--motion", "on", "--stateful"): "window mode",
+        ("--motion", "300"): "pixel_delta",
+    }
+    for args, why in bad.items():
+        r = vc_run(video, "--model", fakes["rgb"], *args)
+        assert r.exit_code == 2 and len(error_lines(r)) == 1 and why in r.stderr, (args, r.stderr)
+    r = vc_run(video, "--model", fakes["rgb+diff"], "--motion", "on")
+    assert r.exit_code == 2 and "rgb+diff input" in r.stderr
+    r = vc_run(video, "--model", fakes["rgb"], "--motion", "12,0.01", "--sample-fps", "0", "--json")
+    assert r.exit_code == 0, r.output
+    summary = [json.loads(x)["summary"] for x in r.stdout.splitlines() if '"summary"' in x]
+    assert summary[0]["gated"] == 11 and summary[0]["processed"] == 12

@@ -41,7 +41,7 @@ from lrcn.runtime.engine import BatchEngine, StreamState
 from lrcn.runtime.events import EventConfig
 from lrcn.runtime.frame_source import FrameSource
 from lrcn.runtime.mailbox import Mailbox
-from lrcn.runtime.motion import MotionGate, gateable, thumbnail
+from lrcn.runtime.motion import MotionGate, gating_off, thumbnail
 from lrcn.runtime.preprocess import PreprocessSpec, normalize, resize_rgb
 from lrcn.runtime.stream import StreamConfig, StreamPrediction, StreamStats, top_k
 from lrcn.runtime.streamlist import short_name
@@ -314,19 +314,8 @@ class MultiStream:
             self.cond.notify_all()
         return handle
 
-    def gating_off(self, cfg: StreamConfig) -> str | None:
-        """Why `cfg.motion` cannot apply with this model and engine (None: it can, or none asked)."""
-        if cfg.motion is None:
-            return None
-        if self.engine.stateful:
-            return "stateful mode runs one fused step part, with no encoder call to skip"
-        modality = self.clf.meta.preprocess.modality
-        if not gateable(modality):
-            return f"the model's {modality} input has no feature that is exact to reuse"
-        return None
-
     def _gate(self, name: str, cfg: StreamConfig) -> MotionGate | None:
-        why = self.gating_off(cfg)
+        why = gating_off(cfg.motion, self.engine.stateful, self.clf.meta.preprocess.modality)
         if why:  # off, not refused: a stream runs ungated rather than not at all (a model swap can cause it)
             log.warning("stream %s: motion gating off: %s", name, why)
             return None
