@@ -92,3 +92,29 @@ def test_zone_and_motion_settings_are_checked_in_one_line():
         {"model": "m.onnx", "streams": [{"name": "c", "source": "0", "motion": {}, "zones": ["d=0,0,0.5,1"]}]},
     )
     assert ok.streams[0].stream_config().motion is not None and ok.streams[0].zone_list()[0].name == "d"
+
+
+@pytest.mark.timeout(60)
+def test_post_streams_with_zones_adds_a_stream_per_zone_and_delete_removes_them(tmp_path):
+    from fastapi.testclient import TestClient
+    from helpers import MjpegServer
+    from serve_fixtures import BLACK, service
+
+    cam = MjpegServer([BLACK], fps=15).start()
+    svc, app = service(fake_model(tmp_path / "m"), max_upload_mb=1.0)
+    try:
+        with TestClient(app) as c:
+            body = {"name": "cam", "source": cam.url(), "sample_fps": 0, "zones": ["a=0,0,0.5,1", "b=0.5,0,1,1"]}
+            r = c.post("/streams", json={**body, "motion": {"pixel_delta": 20}})
+            assert r.status_code == 201 and r.json()["name"] == "cam/a"
+
+            def running():
+                return {s["name"]: s["state"] for s in c.get("/streams").json()["streams"]}
+
+            until(lambda: running() == {"cam/a": "running", "cam/b": "running"}, 30, "both zones run")
+            assert c.post("/streams", json=body).status_code == 409  # the name is taken by its zones
+            assert c.post("/streams", json={**body, "zones": ["a=0,0,2,1"]}).status_code == 422
+            assert c.delete("/streams/cam").status_code == 200 and running() == {}
+    finally:
+        svc.close(3.0)
+        cam.stop()
