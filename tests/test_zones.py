@@ -145,3 +145,10 @@ def test_zone_lists_are_checked():
         split_zones(Fake(), [Zone("a"), Zone("a")])
     with pytest.raises(ValueError, match="at most"):
         split_zones(Fake(), [Zone(f"z{i}") for i in range(17)])
+
+
+def test_a_zone_reports_its_shared_sources_reconnects():
+    src = Fake(live=True)
+    src.reconnecting, src.reconnects = True, 3
+    zones = split_zones(src, [Zone("a", (0, 0, 0.5, 1)), Zone("b", (0.5, 0, 1, 1))])
+    assert all(z.reconnecting and z.reconnects == 3 for z in zones)

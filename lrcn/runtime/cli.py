@@ -169,6 +169,24 @@ def main(
     threads: Annotated[int | None, typer.Option(help="CPU threads for onnxruntime (default: all cores).")] = None,
     reconnect: Annotated[int, typer.Option(help="URL streams: reopen attempts (with backoff) after a drop.")] = 5,
     max_frames: Annotated[int | None, typer.Option(help="Stream mode: stop after N processed frames.")] = None,
+    motion: Annotated[
+        str | None,
+        typer.Option(
+            help="Stream mode: skip the CNN on frames whose view did not change (window mode, rgb or diff "
+            "models): `on`, or PIXEL_DELTA[,MIN_AREA[,MAX_GAP]] (grey levels, share of pixels, frames; "
+            "default 12,0.005,50).",
+            show_default=False,
+        ),
+    ] = None,
+    zone: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Stream mode: classify a region of every source as its own stream NAME (`cam/NAME`), from one "
+            "decode: NAME=x0,y0,x1,y1 in fractions of the frame, optionally :x,y,x,y,... a mask polygon "
+            "(repeatable).",
+            show_default=False,
+        ),
+    ] = None,
     decode_timeout: Annotated[
         float,
         typer.Option(
@@ -208,9 +226,11 @@ def main(
                 threshold=threshold or 0.0,
                 max_frames=max_frames,
                 realtime=show and not fast,
+                motion=_motion(motion, stateful),
             )
         except ValueError as e:  # the library names its parameters; the user typed flags
             raise fail(with_flags(str(e), STREAM_FLAGS), 2) from None
+        zones = _zones(zone or [])
         if timeline:  # one file, stream mode as fast as it decodes; events and sinks as in stream mode
             from lrcn.runtime.run_timeline import check_timeline, run_timeline
 
@@ -219,7 +239,10 @@ def main(
                 run_timeline(_classifier(model, device, threads, top_k), sources[0], timeline, scfg, ev)
             return
         with_events = events or bool(sink) or bool(media)  # events only exist in stream mode: they imply it
-        streaming = stream or with_events or show or bool(save) or any(is_live(s) or is_stream_list(s) for s in sources)
+        streaming = (
+            stream or with_events or show or bool(save) or bool(zones) or bool(motion)
+            or any(is_live(s) or is_stream_list(s) for s in sources)
+        )  # fmt: skip
         if streaming and (workers or 1) > 1:
             raise fail("--workers is for clip mode over files; streams all run in one process", 2)
         if streaming and (ray is not None or parquet):
@@ -233,7 +256,7 @@ def main(
             with _csv_rows(csv_out) as rows, printer as ev:
                 failures = _streams(
                     sources, model, device, threads, top_k, scfg, reconnect, stream_timeout, show, save, json_out,
-                    ev, rows,
+                    ev, rows, zones,
                 )  # fmt: skip
         elif ray is not None:
             from lrcn.runtime.ray_archive import PoolConfig, run_on_cluster
@@ -343,17 +366,49 @@ def _classifier(model, device, threads, top_k, decode_timeout: float = DECODE_TI
     return clf
 
 
+def _motion(text: str | None, stateful: bool):
+    """--motion -> MotionConfig (None: off); refused in one line with --stateful (nothing to skip there)."""
+    if text is None:
+        return None
+    from lrcn.runtime.motion import parse_motion
+
+    try:
+        cfg = parse_motion(text)
+    except ValueError as e:
+        raise fail(f"--motion: {e}", 2) from None
+    if stateful:
+        raise fail("--motion needs window mode: --stateful runs one fused step part, with no encoder call to skip", 2)
+    return cfg
+
+
+def _zones(texts: list[str]):
+    from lrcn.runtime.zones import check_zones, parse_zone
+
+    try:
+        zones = [parse_zone(t) for t in texts]
+        if zones:
+            check_zones(zones)
+    except ValueError as e:
+        raise fail(f"--zone: {e}", 2) from None
+    return zones
+
+
 def _streams(
-    sources, model, device, threads, top_k, scfg, reconnect, timeout, show, save, json_out, events=None, rows=None
-):
+    sources, model, device, threads, top_k, scfg, reconnect, timeout, show, save, json_out, events=None, rows=None,
+    zones=(),
+):  # fmt: skip
     """Open the sources first: a camera that cannot open fails in one line, before the model loads."""
+    from lrcn.runtime.motion import gating_off
     from lrcn.runtime.run_stream import close_targets, open_targets, run_streams
 
-    targets = open_targets(sources, reconnect, timeout)
+    targets = open_targets(sources, reconnect, timeout, zones)
     try:
         if len(targets) == 1 and targets[0].error:
             raise fail(targets[0].error, 1)
         clf = _classifier(model, device, threads, top_k)
+        why = gating_off(scfg.motion, scfg.stateful, clf.meta.preprocess.modality)
+        if why:
+            raise fail(f"--motion: {why}", 2)
     except BaseException:
         close_targets(targets)
         raise

@@ -10,6 +10,11 @@ one frame each with at most two model calls, whatever the number of streams:
   head part over the T cached features of every stream whose window is full, as ONE batch;
 - stateful mode: the step part ONCE, with the streams' (h, c) stacked on the batch axis.
 
+Motion gating (window mode, rgb and diff input; `runtime.motion`): a row marked gated skips the
+encoder and takes the feature that is exact to reuse: rgb, the stream's last feature (its view is
+the frame the CNN saw last); diff, the feature of a zero difference (computed once per engine and
+input shape). The head still runs over every frame's feature, so the LSTM steps in time as ungated.
+
 A stream's result depends only on its own frames: each row of a batch is computed on its own
 by the encoder, head and step graphs (no batch-wide statistics at inference), so which other
 streams share a call never changes it beyond float rounding (tests check 1e-5).
@@ -48,6 +53,8 @@ class StreamState:
     """Frames that went into the model (the diff priming frame does not)."""
     processed: int = 0
     predictions: int = 0
+    gated: int = 0
+    """Frames whose encoder call was skipped (motion gating): a feature was reused."""
     latencies_ms: deque = field(default_factory=lambda: deque(maxlen=LATENCY_KEPT))
 
     def smoothed(self, raw: np.ndarray) -> np.ndarray:
@@ -67,6 +74,10 @@ class BatchEngine:
             raise ValueError("BatchEngine needs the encoder and head parts, or the step part")
         self.num_frames, self.encoder, self.head, self.step = num_frames, encoder, head, step
         self.layers, self.hidden = layers, hidden
+        self.encoder_calls = 0
+        self.encoded = 0
+        """Encoder calls and frames through the encoder so far (motion gating's saving shows here)."""
+        self._zero: dict[tuple[int, ...], np.ndarray] = {}
 
     @classmethod
     def for_model(cls, model, stateful: bool, num_frames: int | None = None) -> BatchEngine:
@@ -87,25 +98,41 @@ class BatchEngine:
             st.c = np.zeros_like(st.h)
         return st
 
-    def run(self, states: list[StreamState], inputs: list[np.ndarray | None]) -> list[np.ndarray | None]:
+    def run(
+        self, states: list[StreamState], inputs: list[np.ndarray | None], gated: list[bool] | None = None
+    ) -> list[np.ndarray | None]:
         """One frame's model input (C, H, W) per state, or None (a diff priming frame: nothing to run).
+
+        `gated[i]`: stream i's view did not change (`motion.MotionGate`); window mode reuses a
+        feature for it instead of running the encoder (see the module docstring). ValueError in
+        stateful mode (the fused step part has no encoder to skip).
 
         Returns each stream's raw probabilities (K,) once its window is full (or, stateful, once
         T frames went in), else None.
         """
-        live = [i for i, x in enumerate(inputs) if x is not None]
+        given = {i: x for i, x in enumerate(inputs) if x is not None}
+        live = list(given)
         out: list[np.ndarray | None] = [None] * len(states)
         if not live:
             return out
-        x = np.stack([v for v in inputs if v is not None]).astype(np.float32, copy=False)
         if self.stateful:
+            if gated is not None and any(gated):
+                raise ValueError("motion gating needs window mode: the stateful step part has no encoder to skip")
+            x = np.stack([given[i] for i in live]).astype(np.float32, copy=False)
             return self._step(states, live, x, out)
-        feats = self.encoder.run([K.FEATURES], {K.INPUT_FRAME: x})[0]
+        reused = {i: f for i in live if gated and gated[i] and (f := self._reuse(states[i], given[i])) is not None}
+        encode = [i for i in live if i not in reused]
+        feats: dict[int, np.ndarray] = dict(reused)
+        if encode:
+            x = np.stack([given[i] for i in encode]).astype(np.float32, copy=False)
+            enc = self._encode(x)
+            feats.update((i, enc[row].copy()) for row, i in enumerate(encode))
         full = []
-        for row, i in enumerate(live):
+        for i in live:
             st = states[i]
-            st.feats.append(feats[row].copy())
+            st.feats.append(feats[i])
             st.seen += 1
+            st.gated += i in reused
             if len(st.feats) == self.num_frames:
                 full.append(i)
         if full:
@@ -114,6 +141,23 @@ class BatchEngine:
             for row, i in enumerate(full):
                 out[i] = probs[row]
         return out
+
+    def _encode(self, x: np.ndarray) -> np.ndarray:
+        self.encoder_calls += 1
+        self.encoded += len(x)
+        return self.encoder.run([K.FEATURES], {K.INPUT_FRAME: x})[0]
+
+    def _reuse(self, st: StreamState, x: np.ndarray) -> np.ndarray | None:
+        """The exact feature for a gated frame, or None (nothing to reuse yet: encode it)."""
+        modality = st.frame_input.spec.modality
+        if modality == "rgb":
+            return st.feats[-1] if st.feats else None
+        if modality == "diff":
+            key = tuple(x.shape)
+            if key not in self._zero:  # the normalised difference of two equal frames is exactly zero
+                self._zero[key] = self._encode(np.zeros((1, *key), np.float32))[0].copy()
+            return self._zero[key]
+        return None
 
     def _step(self, states, live, x, out):
         h = np.concatenate([states[i].h for i in live], axis=1)

@@ -48,6 +48,34 @@ class MotionConfig:
             raise ValueError(f"motion max_gap must be >= 1, got {self.max_gap}")
 
 
+def parse_motion(text: str) -> MotionConfig:
+    """vc-run's --motion: `on` (the defaults) or `PIXEL_DELTA[,MIN_AREA[,MAX_GAP]]` -> MotionConfig;
+    ValueError in one line."""
+    if text.strip().lower() in ("on", "default", ""):
+        return MotionConfig()
+    parts = text.split(",")
+    if len(parts) > 3:
+        raise ValueError(f"motion {text!r}: expected on, or PIXEL_DELTA[,MIN_AREA[,MAX_GAP]]")
+    try:
+        delta = float(parts[0])
+        area = float(parts[1]) if len(parts) > 1 else MotionConfig.min_area
+        gap = int(parts[2]) if len(parts) > 2 else MotionConfig.max_gap
+    except ValueError:
+        raise ValueError(f"motion {text!r}: expected on, or numbers PIXEL_DELTA[,MIN_AREA[,MAX_GAP]]") from None
+    return MotionConfig(pixel_delta=delta, min_area=area, max_gap=gap)
+
+
+def gating_off(motion: MotionConfig | None, stateful: bool, modality: str) -> str | None:
+    """Why motion gating cannot apply to a stream (None: it can, or none was asked): the reason, one line."""
+    if motion is None:
+        return None
+    if stateful:
+        return "stateful mode runs one fused step part, with no encoder call to skip"
+    if not gateable(modality):
+        return f"the model's {modality} input has no feature that is exact to reuse (rgb and diff do)"
+    return None
+
+
 def gateable(modality: str) -> bool:
     return modality in GATEABLE
 
@@ -74,8 +102,12 @@ class MotionGate:
 
     def changed(self, bgr: np.ndarray) -> bool:
         """True: run the CNN (and this frame becomes the reference); False: reuse, count it gated."""
+        return self.changed_thumb(thumbnail(bgr, self.cfg.size))
+
+    def changed_thumb(self, thumb: np.ndarray) -> bool:
+        """`changed` on a frame's `thumbnail` made elsewhere (the scheduler's capture thread makes it,
+        the inference loop decides, so the reference is always the last frame the CNN saw)."""
         self.frames += 1
-        thumb = thumbnail(bgr, self.cfg.size)
         ref = self._ref
         if ref is None or ref.shape != thumb.shape or self._run >= self.cfg.max_gap:
             self.last_score = float("inf") if ref is None or ref.shape != thumb.shape else 0.0

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -33,6 +33,7 @@ from lrcn.runtime.streamlist import (
     short_name,
     unique_names,
 )
+from lrcn.runtime.zones import Zone, split_zones
 
 RowSink = Callable[[dict], None]
 """Where stream mode's rows go as they come (vc-run's --csv); None keeps nothing."""
@@ -62,11 +63,14 @@ def _entries(sources: list[str]) -> list[tuple[str | None, str, str | None]]:
     return out
 
 
-def open_targets(sources: list[str], reconnect: int, timeout_s: float = STREAM_TIMEOUT_S) -> list[Target]:
+def open_targets(
+    sources: list[str], reconnect: int, timeout_s: float = STREAM_TIMEOUT_S, zones: Sequence[Zone] = ()
+) -> list[Target]:
     """A Target per camera, URL or video file; `error` set where one cannot open.
 
     Cameras and URLs open here, before the model loads, so one that cannot open fails first
     and alone; their capture threads keep only the newest frame until the streams start.
+    With `zones`, each opened source becomes one Target per zone (`name/zone`), all from its one decode.
     """
     found: list[tuple[str | None, str, FrameSource | None, str | None]] = []
     for name, s, error in _entries(sources):
@@ -85,7 +89,19 @@ def open_targets(sources: list[str], reconnect: int, timeout_s: float = STREAM_T
         except LrcnError as e:
             found.append((name, s, None, str(e)))
     names = unique_names([n or short_name(s) for n, s, _, _ in found])
-    return [Target(n, s, src, err) for n, (_, s, src, err) in zip(names, found)]
+    targets = [Target(n, s, src, err) for n, (_, s, src, err) in zip(names, found)]
+    return zoned(targets, zones) if zones else targets
+
+
+def zoned(targets: list[Target], zones: Sequence[Zone]) -> list[Target]:
+    """Each opened target -> a target per zone, named `name/zone`, over one decode (`zones.split_zones`)."""
+    out: list[Target] = []
+    for t in targets:
+        if t.source is None:
+            out.append(t)
+            continue
+        out += [Target(f"{t.name}/{z.zone.name}", t.input, z) for z in split_zones(t.source, zones)]
+    return out
 
 
 def close_targets(targets: list[Target]) -> None:

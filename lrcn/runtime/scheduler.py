@@ -25,6 +25,7 @@ name, id, settings, stats and health), `Tick`, `StreamEnd`; vc-run, vc-serve and
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
@@ -40,6 +41,7 @@ from lrcn.runtime.engine import BatchEngine, StreamState
 from lrcn.runtime.events import EventConfig
 from lrcn.runtime.frame_source import FrameSource
 from lrcn.runtime.mailbox import Mailbox
+from lrcn.runtime.motion import MotionGate, gating_off, thumbnail
 from lrcn.runtime.preprocess import PreprocessSpec, normalize, resize_rgb
 from lrcn.runtime.stream import StreamConfig, StreamPrediction, StreamStats, top_k
 from lrcn.runtime.streamlist import short_name
@@ -51,6 +53,8 @@ WAIT_S = 0.25
 """The loop wakes at least this often (KeyboardInterrupt, end of all streams)."""
 LATE_S = 0.1
 """A file played in real time that falls this far behind its clock resets the clock."""
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -64,6 +68,8 @@ class Captured:
     """time.time() when the feeder got the frame (the capture, as seen by lrcn)."""
     mono: float
     """time.perf_counter() at the same moment, for latency."""
+    thumb: np.ndarray | None = None
+    """Motion gating: the frame's grey thumbnail (`motion.thumbnail`), made here beside inference."""
 
 
 class Feeder:
@@ -76,8 +82,11 @@ class Feeder:
         sample_fps: float | None,
         realtime: bool,
         mailbox: Mailbox[Captured],
+        motion_size: int | None = None,
     ):
         self.source, self.spec, self.mailbox = source, spec, mailbox
+        self.motion_size = motion_size
+        """Motion gating: the thumbnail side to make for each sampled frame (None: not gated)."""
         self.sample_fps = sample_fps
         self.period = 1.0 / sample_fps if sample_fps else 0.0
         self.realtime = realtime and not getattr(source, "live", False)
@@ -109,7 +118,8 @@ class Feeder:
                 self.due += 1
                 wall, mono = time.time(), time.perf_counter()
                 rgb = resize_rgb(fr.image, self.spec.img_size)  # here, not in the loop: beside inference
-                item = Captured(fr, rgb, normalize(rgb[None], self.spec)[0], wall, mono)
+                thumb = thumbnail(fr.image, self.motion_size) if self.motion_size else None
+                item = Captured(fr, rgb, normalize(rgb[None], self.spec)[0], wall, mono, thumb)
                 if not self.mailbox.put(item):
                     break
         except LrcnError as e:
@@ -122,6 +132,11 @@ class Feeder:
     def stop(self) -> None:
         self._stop.set()
         self.mailbox.close()
+
+
+def _unchanged(h: StreamHandle, item: Captured) -> bool:
+    """Motion gating's decision for this frame (False: run the encoder)."""
+    return h.gate is not None and item.thumb is not None and not h.gate.changed_thumb(item.thumb)
 
 
 def _any_ready(handles: list[StreamHandle]) -> bool:
@@ -173,9 +188,13 @@ class StreamHandle:
         state: StreamState,
         feeder: Feeder,
         keep: int,
+        gate: MotionGate | None = None,
     ):
         self.id, self.name, self.source, self.cfg, self.events = id, name, source, cfg, events
         self.state, self.feeder = state, feeder
+        self.gate = gate
+        """Motion gating's per-frame test (None: this stream is not gated); decided in the loop, so its
+        reference is always the last frame the encoder saw."""
         self.sample_fps = feeder.sample_fps
         self.window: deque | None = deque(maxlen=keep) if keep else None
         self.t0: float | None = None
@@ -214,6 +233,7 @@ class StreamHandle:
             due=self.feeder.due,
             latency_p50_ms=None if lat is None else float(np.percentile(lat, 50)),
             latency_p95_ms=None if lat is None else float(np.percentile(lat, 95)),
+            gated=None if self.gate is None else self.state.gated,
         )
 
     def fps(self) -> float:
@@ -279,12 +299,13 @@ class MultiStream:
         if cfg.stateful != self.cfg.stateful:
             raise ValueError(f"stateful must be {self.cfg.stateful} for every stream of this MultiStream")
         meta = self.clf.meta
+        gate = self._gate(name, cfg)
         box: Mailbox[Captured] = Mailbox(lossless=not getattr(source, "live", False), cond=self.cond)
-        feeder = Feeder(source, meta.preprocess, self.rate(cfg), cfg.realtime, box)
+        feeder = Feeder(source, meta.preprocess, self.rate(cfg), cfg.realtime, box, gate.cfg.size if gate else None)
         keep = self.clf.sampled_frames if cfg.keep_window else 0
         state = self.engine.new_state(meta.preprocess, cfg.smooth)
         with self.cond:
-            handle = StreamHandle(self._ids, name, source, cfg, events, state, feeder, keep)
+            handle = StreamHandle(self._ids, name, source, cfg, events, state, feeder, keep, gate)
             self._ids += 1
             self.handles.append(handle)
             if self._started:
@@ -292,6 +313,13 @@ class MultiStream:
                 feeder.start()
             self.cond.notify_all()
         return handle
+
+    def _gate(self, name: str, cfg: StreamConfig) -> MotionGate | None:
+        why = gating_off(cfg.motion, self.engine.stateful, self.clf.meta.preprocess.modality)
+        if why:  # off, not refused: a stream runs ungated rather than not at all (a model swap can cause it)
+            log.warning("stream %s: motion gating off: %s", name, why)
+            return None
+        return MotionGate(cfg.motion) if cfg.motion else None
 
     def remove(self, handle: StreamHandle) -> threading.Thread:
         """Take a stream out (its end is not reported by `ticks()`); its source closes in the thread returned."""
@@ -353,10 +381,16 @@ class MultiStream:
     def _advance(self, batch: list[tuple[StreamHandle, Captured]]) -> list[StreamPrediction]:
         t0 = time.perf_counter()
         xs = [h.state.frame_input(item.rgb, item.x) for h, item in batch]
-        raws = self.engine.run([h.state for h, _ in batch], xs)
+        gated = [_unchanged(h, item) for h, item in batch]
+        before = [h.state.gated for h, _ in batch]
+        raws = self.engine.run([h.state for h, _ in batch], xs, gated if any(gated) else None)
         wall, mono = time.time(), time.perf_counter()
         ms = (mono - t0) * 1e3
-        return [self._prediction(h, item, raw, ms, wall, mono) for (h, item), raw in zip(batch, raws)]
+        preds = [self._prediction(h, item, raw, ms, wall, mono) for (h, item), raw in zip(batch, raws)]
+        for p, (h, _), n in zip(preds, batch, before):
+            if h.gate is not None:
+                p.gated = h.state.gated > n
+        return preds
 
     def _prediction(
         self, h: StreamHandle, item: Captured, raw, ms: float, wall: float, mono: float

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lrcn.runtime.engine import BatchEngine, OneStream
+from lrcn.runtime.motion import MotionConfig
 from lrcn.runtime.preprocess import FrameInput  # noqa: F401 - this module's API
 
 UNCERTAIN = "uncertain"
@@ -50,6 +51,9 @@ class StreamConfig:
     realtime: bool = False
     """Play files at their own frame rate (as when shown); False: as fast as they decode. Live sources
     always run in real time."""
+    motion: MotionConfig | None = None
+    """Motion gating (`runtime.motion`): skip the encoder for frames whose view did not change. Window
+    mode with rgb or diff input only; elsewhere it is off, with a warning (`scheduler.MultiStream.add`)."""
 
     def __post_init__(self) -> None:
         if self.sample_fps is not None and self.sample_fps < 0:
@@ -94,6 +98,8 @@ class StreamPrediction:
     """Wall-clock time of the prediction."""
     latency_ms: float = 0.0
     """Capture to prediction."""
+    gated: bool | None = None
+    """Motion gating: True when this frame's encoder call was skipped; None when the stream is not gated."""
 
     @property
     def ready(self) -> bool:
@@ -117,6 +123,7 @@ class StreamPrediction:
             "captured": round(self.captured, 3),
             "predicted": round(self.predicted, 3),
             "latency_ms": round(self.latency_ms, 2),
+            **({} if self.gated is None else {"gated": self.gated}),
         }
 
 
@@ -132,6 +139,8 @@ class StreamStats:
     due: int = 0
     latency_p50_ms: float | None = None
     latency_p95_ms: float | None = None
+    gated: int | None = None
+    """Motion gating: processed frames whose encoder call was skipped; None when the stream is not gated."""
 
     @property
     def dropped(self) -> int:
@@ -149,6 +158,8 @@ class StreamStats:
 
     def summary(self) -> str:
         extra = f", {self.reconnects} reconnect(s)" if self.reconnects else ""
+        if self.gated is not None:
+            extra += f", {self.gated} gated by motion ({self.gated / max(1, self.processed):.0%} without the CNN)"
         lat = (
             f"; latency p50 {self.latency_p50_ms:.0f} ms, p95 {self.latency_p95_ms:.0f} ms"
             if self.latency_p95_ms is not None
@@ -174,6 +185,7 @@ class StreamStats:
             "latency_p50_ms": r(self.latency_p50_ms),
             "latency_p95_ms": r(self.latency_p95_ms),
             "reconnects": self.reconnects,
+            **({} if self.gated is None else {"gated": self.gated}),
         }
 
 

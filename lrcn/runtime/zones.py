@@ -119,6 +119,15 @@ class ZoneSource:
         self._q: queue.Queue = queue.Queue(1 if self.live else FILE_QUEUE)
         self.closed = threading.Event()
 
+    @property
+    def reconnecting(self) -> bool:
+        """The shared source's (a live one reopening after a drop)."""
+        return bool(getattr(self._split.source, "reconnecting", False))
+
+    @property
+    def reconnects(self) -> int:
+        return int(getattr(self._split.source, "reconnects", 0))
+
     def frames(self) -> Iterator[Frame]:
         self._split.start()
         while True:

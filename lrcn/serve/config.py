@@ -21,9 +21,11 @@ from lrcn.core.errors import LrcnError
 from lrcn.core.paths import STREAM_TIMEOUT_S
 from lrcn.core.text import printable
 from lrcn.runtime.events import EventConfig
+from lrcn.runtime.motion import MotionConfig
 from lrcn.runtime.sinks import SINK_SCHEMES, SINK_SPECS, display_url, shown_spec
 from lrcn.runtime.sources import check_source, is_url
 from lrcn.runtime.stream import StreamConfig
+from lrcn.runtime.zones import MAX_ZONES, Zone, check_zones, parse_zone
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -35,6 +37,8 @@ SHOWN_MAX = 80
 TOKEN_ENV = "LRCN_SERVE_TOKEN"
 """The environment variable vc-serve takes its token from (a --token argument shows in `ps`)."""
 TOKEN_FILE_MAX = 4096
+ZONE_TEXT_MAX = 1000
+"""Characters of one zone's text (a polygon of 64 points fits with room)."""
 
 
 def shown(value: object) -> str:
@@ -81,6 +85,23 @@ class EventSettings(BaseModel):
         return EventConfig(threshold=self.threshold, min_event=self.min_event, merge_gap=self.merge_gap)
 
 
+class MotionSettings(BaseModel):
+    """Motion gating (`runtime.motion.MotionConfig`'s fields, checked by it); `motion: {}` takes the defaults."""
+
+    model_config = ConfigDict(extra="forbid")
+    pixel_delta: float = Field(12.0, description="A thumbnail pixel changed when it moved by this many grey levels.")
+    min_area: float = Field(0.005, description="Share of changed thumbnail pixels (0-1) under which a frame is gated.")
+    max_gap: int = Field(50, description="At most this many frames in a row are gated; then the CNN runs once.")
+
+    @model_validator(mode="after")
+    def _runtime_checks(self) -> MotionSettings:
+        self.config()
+        return self
+
+    def config(self) -> MotionConfig:
+        return MotionConfig(pixel_delta=self.pixel_delta, min_area=self.min_area, max_gap=self.max_gap)
+
+
 class StreamSettings(BaseModel):
     """One stream of the service, as the YAML file's `streams` list and `POST /streams` both give it.
 
@@ -98,6 +119,30 @@ class StreamSettings(BaseModel):
     threshold: float = Field(0.0, description="Below this top-1 probability the label shows as uncertain.")
     smooth: int = Field(1, le=SMOOTH_MAX, description="Moving average of the probabilities over this many predictions.")
     events: EventSettings | None = Field(None, description="When predictions make an event (default: the config's).")
+    motion: MotionSettings | None = Field(
+        None,
+        description="Skip the CNN on frames whose view did not change (window mode, rgb or diff models; "
+        "elsewhere off with a warning in the log). {} takes the defaults.",
+    )
+    zones: list[str] | None = Field(
+        None,
+        max_length=MAX_ZONES,
+        description="Regions classified as their own streams NAME/ZONE from one decode, each "
+        "'zone=x0,y0,x1,y1' in fractions of the frame, optionally ':x,y,x,y,...' a mask polygon.",
+    )
+
+    @field_validator("zones")
+    @classmethod
+    def _zones(cls, v: list[str] | None) -> list[str] | None:
+        if v is not None:
+            if any(len(z) > ZONE_TEXT_MAX for z in v):
+                raise ValueError(f"a zone is at most {ZONE_TEXT_MAX} characters")
+            check_zones([parse_zone(z) for z in v])  # ValueError in one line: bad numbers, twin names
+        return v
+
+    def zone_list(self) -> list[Zone]:
+        """The zones parsed (empty: the whole view is one stream)."""
+        return [parse_zone(z) for z in self.zones or []]
 
     @field_validator("name")
     @classmethod
@@ -120,7 +165,13 @@ class StreamSettings(BaseModel):
 
     def stream_config(self) -> StreamConfig:
         """The runtime's StreamConfig for this stream (a service plays files in real time)."""
-        return StreamConfig(sample_fps=self.sample_fps, smooth=self.smooth, threshold=self.threshold, realtime=True)
+        return StreamConfig(
+            sample_fps=self.sample_fps,
+            smooth=self.smooth,
+            threshold=self.threshold,
+            realtime=True,
+            motion=self.motion.config() if self.motion is not None else None,
+        )
 
 
 def one_line(e: ValidationError, where: str = "") -> str:

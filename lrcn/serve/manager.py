@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,6 +26,7 @@ from lrcn.runtime.events import EventConfig
 from lrcn.runtime.frame_source import FrameSource
 from lrcn.runtime.scheduler import MultiStream, StreamEnd, StreamHandle, close_source
 from lrcn.runtime.stream import StreamConfig, StreamPrediction, StreamStats
+from lrcn.runtime.zones import Zone, split_zones
 from lrcn.serve.config import StreamSettings, checked_source, shown_source
 from lrcn.serve.eventlog import EventLog
 
@@ -103,14 +104,27 @@ class StreamManager:
     # -- streams -------------------------------------------------------------------------------
     def add(self, settings: StreamSettings, limit: int | None = None) -> Entry:
         """Start a stream; ValueError if the name is taken, StreamLimit when `limit` streams run already.
-        Opening happens in the background."""
+        Opening happens in the background.
+
+        With `settings.zones`, one entry per zone, named `name/zone`, each its own stream (predictions,
+        events, stats) over one decode of the source; the first is returned, `remove(name)` removes all."""
+        zones = settings.zone_list()
+        subs = [settings.model_copy(update={"name": f"{settings.name}/{z.name}", "zones": None}) for z in zones]
         with self.lock:
-            if settings.name in self.entries:
-                raise ValueError(f"a stream named {settings.name!r} exists already")
-            if limit is not None and len(self.entries) >= limit:
+            taken = [n for n in [settings.name, *(s.name for s in subs)] if n in self.entries or self._zoned(n)]
+            if taken:
+                raise ValueError(f"a stream named {taken[0]!r} exists already")
+            if limit is not None and len(self.entries) + max(1, len(subs)) > limit:
                 raise StreamLimit(f"{len(self.entries)} streams run already (max_streams {limit}); remove one first")
-            entry = self.entries[settings.name] = Entry(settings)
-        threading.Thread(target=self._open, args=(entry,), name=f"open:{settings.name}", daemon=True).start()
+            entries = [Entry(s) for s in subs] or [Entry(settings)]
+            for e in entries:
+                self.entries[e.settings.name] = e
+        entry = entries[0]
+        if zones:
+            args: tuple = (entries, zones)
+            threading.Thread(target=self._open_zones, args=args, name=f"open:{settings.name}", daemon=True).start()
+        else:
+            threading.Thread(target=self._open, args=(entry,), name=f"open:{settings.name}", daemon=True).start()
         log.info(
             "stream %s: starting (%s)",
             settings.name,
@@ -119,7 +133,15 @@ class StreamManager:
         )
         return entry
 
+    def _zoned(self, name: str) -> list[str]:
+        """The zone streams (`name/zone`) of a stream added with zones."""
+        return [n for n in self.entries if n.startswith(name + "/")]
+
     def remove(self, name: str) -> bool:
+        with self.lock:
+            zoned = [] if name in self.entries else self._zoned(name)
+        if zoned:  # a stream added with zones: all of them (its source closes with the last)
+            return all([self.remove(n) for n in zoned])
         with self.lock:  # with _open's check under the same lock: a stream opening now is never left running
             entry = self.entries.pop(name, None)
             if entry is None:
@@ -146,7 +168,8 @@ class StreamManager:
         entry.state = "failed"
         log.warning("stream %s: failed: %s", name, entry.error, extra={"event": "stream_failed", "stream": name})
 
-    def _open_and_add(self, entry: Entry) -> None:
+    def _open_source(self, entry: Entry, others: Sequence[Entry] = ()) -> FrameSource | None:
+        """The stream's source opened (a live one retried), or None: failed (`entry` and `others` marked) or removed."""
         from lrcn.runtime.sources import is_url, open_source
 
         s, attempt = entry.settings, 0
@@ -154,17 +177,36 @@ class StreamManager:
         live = isinstance(target, int) or is_url(target)
         while not (entry.removed or self.stopping.is_set()):
             try:
-                source = open_source(target, reconnect=self.reconnect, timeout_s=self.timeout_s)
-                break
+                return open_source(target, reconnect=self.reconnect, timeout_s=self.timeout_s)
             except LrcnError as e:
                 entry.error = printable(" ".join(str(e).split()))
                 if attempt >= min(self.reconnect, len(OPEN_BACKOFF_S)) or not live:
-                    self._failed(entry, e)
-                    return
+                    for x in (entry, *others):
+                        self._failed(x, e)
+                    return None
                 self.stopping.wait(OPEN_BACKOFF_S[attempt])
                 attempt += 1
-        else:
-            return
+        return None
+
+    def _open_zones(self, entries: list[Entry], zones: list[Zone]) -> None:
+        """Open the source once and add a stream per zone (`zones.split_zones`); errors mark every zone failed."""
+        try:
+            source = self._open_source(entries[0], entries[1:])
+            if source is None:
+                return
+            for entry, zone_source in zip(entries, split_zones(source, zones), strict=True):
+                self._add_opened(entry, zone_source)
+        except Exception as e:  # noqa: BLE001 - never a traceback from this thread, never stuck in `starting`
+            for entry in entries:
+                self._failed(entry, e if isinstance(e, LrcnError) else f"{type(e).__name__}: {e}")
+
+    def _open_and_add(self, entry: Entry) -> None:
+        source = self._open_source(entry)
+        if source is not None:
+            self._add_opened(entry, source)
+
+    def _add_opened(self, entry: Entry, source: FrameSource) -> None:
+        s = entry.settings
         with self.lock:
             if entry.removed or self.stopping.is_set():
                 close_source(source)
