@@ -38,10 +38,13 @@ def test_worker_predicts_with_run_scoped_ids(tmp_path):
     got: list[dict] = []
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and (a.loop is None or a.loop.is_alive() or a.queue):
-        got += a.poll()
+        after = got[-1]["n"] if got else -1
+        batch = a.poll(after)
+        assert a.poll(after)[: len(batch)] == batch  # nothing dropped before the head acknowledged it
+        got += batch
         time.sleep(0.05)
     assert got, "no prediction came back"
     assert all(r["stream"] == "cam0" and r["label"] in ("a", "b", "c") for r in got)
     ids = [r["id"] for r in got]
     assert len(set(ids)) == len(ids) and all(i.startswith(a.run + "-") for i in ids)
-    assert a.poll() == []
+    assert a.poll(got[-1]["n"]) == []

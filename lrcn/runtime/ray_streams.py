@@ -32,6 +32,7 @@ def record(run: str, n: int, pred: StreamPrediction) -> dict[str, Any]:
     """One prediction as the head receives it (no frame: the head shows labels, not pixels)."""
     return {
         "id": f"{run}-{n}",
+        "n": n,
         "type": "prediction",
         "stream": pred.stream,
         "index": pred.index,
@@ -82,10 +83,15 @@ class StreamWorker:
                 self.queue.append(record(self.run, self.n, pred))
                 self.n += 1
 
-    def poll(self, limit: int = 1024) -> list[dict[str, Any]]:
-        """Up to `limit` records, oldest first, taken off the queue."""
+    def poll(self, after: int = -1, limit: int = 1024) -> list[dict[str, Any]]:
+        """Up to `limit` records numbered above `after` (the last one the head got), oldest first.
+
+        Records up to `after` are dropped here only now, so a reply lost on its way to the head is
+        sent again on the next poll (the head's sink drops the repeats by id)."""
         with self.lock:
-            return [self.queue.popleft() for _ in range(min(limit, len(self.queue)))]
+            while self.queue and self.queue[0]["n"] <= after:
+                self.queue.popleft()
+            return [self.queue[i] for i in range(min(limit, len(self.queue)))]
 
     def node(self) -> str:
         import ray
