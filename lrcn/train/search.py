@@ -29,7 +29,7 @@ from pathlib import Path
 
 from lrcn.core.atomic import write_json
 from lrcn.core.errors import LrcnError
-from lrcn.train.search_space import SearchSpace, apply, key, space_for, suggest
+from lrcn.train.search_space import SearchSpace, apply, base_point, key, space_for, suggest
 
 SEARCH_FILE = "search.json"
 STORAGE = "search.db"
@@ -288,6 +288,8 @@ def search(job: Job, console) -> dict:
 
     study = _study(job)
     _abandon_running(study)
+    if not study.get_trials(deepcopy=False):  # the base recipe first: the fallback is measured too
+        study.enqueue_trial(base_point(job.space, job.data, job.train))
     state_file = job.folder / "spent.json"
     spent = json.loads(state_file.read_text())["seconds"] if state_file.is_file() else 0.0
     start = time.monotonic()

@@ -106,3 +106,22 @@ def apply(point: dict, model_cfg, data_cfg, train_cfg, sided: bool):
     )
     train = replace(train_cfg, epochs=point["epochs"], warmup_epochs=min(train_cfg.warmup_epochs, point["epochs"] - 1))
     return model, data, train
+
+
+def base_point(space: SearchSpace, data_cfg, train_cfg) -> dict:
+    """The base recipe's own configuration, as the nearest point of the space: the search tries it
+    first, so the other points are measured against what --budget 0 would have trained."""
+
+    def near(options, value):
+        return min(options, key=lambda o: (abs(o - value), o))
+
+    kinds = set(data_cfg.augment)
+    level = min(space.augments, key=lambda a: (len(kinds ^ set(augmentations(a, space.sided))), a))
+    return {
+        "input": data_cfg.modality if data_cfg.modality in space.inputs else space.inputs[0],
+        "img_size": near(space.img_sizes, data_cfg.img_size),
+        "frames": near(space.frames, data_cfg.num_frames),
+        "augment": level,
+        "epochs": near(space.epochs, train_cfg.epochs),
+        "tta": "none",
+    }
