@@ -21,7 +21,8 @@ EPOCHS = (20, 40)
 AUGMENT_LEVELS: dict[str, tuple[str, ...]] = {
     "none": (),
     "light": ("crop", "temporal"),
-    "strong": ("crop", "temporal", "flip", "color"),
+    "strong": ("crop", "temporal", "flip"),
+    "strong+color": ("crop", "temporal", "flip", "color"),
 }
 """Augmentation strength -> the training augmentations (lrcn.train.augment)."""
 TTA_CHOICES = ("none", "flip")
