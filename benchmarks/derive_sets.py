@@ -6,8 +6,8 @@ writes, each in the root/<class>/<video> layout with UT's file names (so its gro
 v_<Class>_gNN_cMM, are kept):
 
 - `far`: each frame shrunk into a canvas of the original size, so that people, about 0.8 of
-  UT's frame height, are 1/6 to 1/4 of it (a seeded size and place per clip), on a static
-  blurred, enlarged copy of the clip's first frame; then mild Gaussian noise (sd 3 grey levels)
+  UT's frame height, are 1/6 to 1/4 of it (a seeded size and place per clip), on a flat
+  background of the first frame's median colour; then mild Gaussian noise (sd 3 grey levels)
   and JPEG re-encoding (quality 40) of every frame, as a ceiling camera's wide view.
 - `short`: N frames (`--short-frames`, 7 by default like the short held-out set; 9 is 0.3 s at
   UT's 30 fps) cut around the middle of each clip, at the clip's own frame rate.
@@ -70,7 +70,8 @@ def far(frames: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
     scale = share / PERSON_HEIGHT
     sw, sh = max(2, round(w * scale)), max(2, round(h * scale))
     x, y = int(rng.integers(0, w - sw + 1)), int(rng.integers(0, h - sh + 1))
-    background = cv2.GaussianBlur(frames[0], (0, 0), sigmaX=8)
+    background = np.empty_like(frames[0])  # flat: a blurred copy of the frame would show its people as ghosts
+    background[:] = np.median(frames[0].reshape(-1, 3), axis=0).astype(np.uint8)
     out = []
     for f in frames:
         canvas = background.copy()

@@ -21,6 +21,7 @@ from pathlib import Path
 from lrcn.core.atomic import write_json
 from lrcn.core.errors import LrcnError
 from lrcn.train.search import Job, SearchConfig, is_search, new_job, search_and_train
+from lrcn.train.search_space import SearchSpace
 
 NESTED_FILE = "nested.json"
 
@@ -37,7 +38,9 @@ def outer_pool(samples: list, data_cfg, seed: int, fold: int) -> tuple[list[str]
     return sorted(s.path for s in split["train"] + split["val"]), sorted(s.path for s in split["test"])
 
 
-def run_nested(model_cfg, data_cfg, train_cfg, search_cfg: SearchConfig, *, final: bool = True, console=None) -> Path:
+def run_nested(
+    model_cfg, data_cfg, train_cfg, search_cfg: SearchConfig, *, final: bool = True, console=None, space=None
+) -> Path:
     from rich.console import Console
 
     from lrcn.core.atomic import write_text
@@ -62,6 +65,7 @@ def run_nested(model_cfg, data_cfg, train_cfg, search_cfg: SearchConfig, *, fina
             "train": asdict(train_cfg),
             "search": asdict(search_cfg),
             "final": final,
+            "space": space.to_dict() if space is not None else None,
         },
     )
     return _continue(parent, console)
@@ -87,13 +91,14 @@ def _continue(parent: Path, console) -> Path:
     _, samples = discover(replace(data_cfg, fold=None))
     counts = parent / "frame_counts.json"
     winners = d.get("winners", {})
+    space = SearchSpace.from_dict(d["space"]) if d.get("space") else None
     for i in range(data_cfg.folds):
         console.rule(f"outer fold {i + 1}/{data_cfg.folds}: search on its training clips, then test")
         pool, test = outer_pool(samples, data_cfg, train_cfg.seed, i)
         folder = parent / f"search-fold-{i + 1}"
         job = Job.load(folder) if is_search(folder) else None
         if job is None:
-            job = new_job(folder, model_cfg, replace(data_cfg, fold=i), train_cfg, search_cfg, pool, counts)
+            job = new_job(folder, model_cfg, replace(data_cfg, fold=i), train_cfg, search_cfg, pool, counts, space)
         outer = replace(job.data, clips=None, folds=data_cfg.folds, fold=i)
         out = search_and_train(job, console, outer, parent / f"fold-{i + 1}")
         rank = json.loads((folder / "ranking.json").read_text())
@@ -116,7 +121,7 @@ def _continue(parent: Path, console) -> Path:
         job = Job.load(folder) if is_search(folder) else None
         if job is None:
             job = new_job(
-                folder, model_cfg, replace(data_cfg, folds=None, fold=None), train_cfg, search_cfg, None, counts
+                folder, model_cfg, replace(data_cfg, folds=None, fold=None), train_cfg, search_cfg, None, counts, space
             )
         final = replace(job.data, clips=None, folds=None, fold=None, test_fraction=0.0)
         out = search_and_train(job, console, final, parent / "final")

@@ -154,17 +154,24 @@ class Job:
 
 
 def new_job(
-    folder: Path, model_cfg, data_cfg, train_cfg, search: SearchConfig, pool: list[str] | None, counts: Path
+    folder: Path,
+    model_cfg,
+    data_cfg,
+    train_cfg,
+    search: SearchConfig,
+    pool: list[str] | None,
+    counts: Path,
+    space: SearchSpace | None = None,
 ) -> Job:
     """A search over `pool` (None: every clip), its space read from those clips (their frame
-    counts kept in the file `counts`)."""
+    counts kept in the file `counts`) unless `space` is given (tests: a space of tiny models)."""
     from lrcn.train.data import discover
     from lrcn.train.recipe import sided
 
     names, samples = discover(replace(data_cfg, clips=pool))
     folder.mkdir(parents=True, exist_ok=True)
-    med = median_frames([s.path for s in samples], counts)
-    space = space_for(med, bool(sided(names)), search.tta)
+    if space is None:
+        space = space_for(median_frames([s.path for s in samples], counts), bool(sided(names)), search.tta)
     job = Job(folder, model_cfg, data_cfg, train_cfg, search, space, pool)
     write_json(folder / SEARCH_FILE, job.to_dict())
     return job
@@ -243,6 +250,8 @@ def _run_trial(job: Job, study, trial, point: dict, deadline: float, console) ->
     trial.set_user_attr("point", point)
     for j in range(job.search.inner_folds):
         try:
+            if time.monotonic() >= deadline:
+                raise OverBudget(f"budget spent before fold {j + 1}")
             r = _fold_run(job, point, j, deadline, console)
         except OverBudget as e:
             trial.set_user_attr("stopped", str(e))
@@ -286,13 +295,13 @@ def search(job: Job, console) -> dict:
     """Run (or continue) the search within its budget; returns the ranking (see ranking())."""
     from lrcn.runtime.console import safe_markup as safe
 
+    start = time.monotonic()  # the budget counts from here: opening the storage takes seconds too
     study = _study(job)
     _abandon_running(study)
     if not study.get_trials(deepcopy=False):  # the base recipe first: the fallback is measured too
         study.enqueue_trial(base_point(job.space, job.data, job.train))
     state_file = job.folder / "spent.json"
     spent = json.loads(state_file.read_text())["seconds"] if state_file.is_file() else 0.0
-    start = time.monotonic()
     budget = job.search.budget_s
     deadline = start + max(0.0, budget - spent)
     repeats, seen = 0, {key(t.user_attrs["point"]) for t in _done(study) if "point" in t.user_attrs}
@@ -319,8 +328,10 @@ def search(job: Job, console) -> dict:
         write_json(state_file, {"seconds": spent + time.monotonic() - start})
         rank = ranking(job, study)
         write_ranking(job.folder, rank)
-        last = next(r for r in rank["rows"] if r["trial"] == trial.number)
-        console.print(f"search trial {trial.number}: {row_text(last)}")
+        last = next((r for r in rank["rows"] if r["key"] == key(point)), None)  # None: the trial failed
+        if last is not None:
+            again = "" if last["trial"] == trial.number else f" (a repeat of trial {last['trial']}, reused)"
+            console.print(f"search trial {trial.number}: {row_text(last)}{again}")
     write_json(state_file, {"seconds": spent + time.monotonic() - start})
     rank = ranking(job, study)
     write_ranking(job.folder, rank)
@@ -454,7 +465,7 @@ def search_and_train(job: Job, console, final_data, out: Path) -> Path:
     return train(model, data, replace(tr, out=str(out), recipe_why=why.strip()), console=console)
 
 
-def run_search(model_cfg, data_cfg, train_cfg, search_cfg: SearchConfig, console=None) -> Path:
+def run_search(model_cfg, data_cfg, train_cfg, search_cfg: SearchConfig, console=None, space=None) -> Path:
     """vc-train --budget without --folds: search over every clip, then final/ on every clip."""
     from rich.console import Console
 
@@ -469,7 +480,7 @@ def run_search(model_cfg, data_cfg, train_cfg, search_cfg: SearchConfig, console
         raise LrcnError(f"{folder}: holds a search already; continue it with vc-train --resume {folder}")
     folder.mkdir(parents=True, exist_ok=True)
     write_text(folder / SWEEP_MARKER, "vc-train search folder: vc-report writes its report here\n")
-    job = new_job(folder, model_cfg, data_cfg, train_cfg, search_cfg, None, folder / "frame_counts.json")
+    job = new_job(folder, model_cfg, data_cfg, train_cfg, search_cfg, None, folder / "frame_counts.json", space)
     final = replace(data_cfg, folds=None, fold=None, test_fraction=0.0, clips=None)
     out = search_and_train(job, console, final, folder / "final")
     console.print(f"final model {out}  (export it: vc-export --run {out})")
