@@ -181,9 +181,6 @@ def main(
     search: Annotated[bool, typer.Option("--search", help="Search within --budget whatever the data's size.")] = False,
     inner_folds: Annotated[int, typer.Option(help="Group folds of the search's cross-validation.")] = 3,
     trials: Annotated[int | None, typer.Option(help="Stop the search after N trials (the budget still holds).")] = None,
-    tta: Annotated[
-        bool, typer.Option("--tta", help="Offer test-time averaging (clip + mirror) to the search; see README.")
-    ] = False,
     nproc: Annotated[
         int | None,
         typer.Option(
@@ -347,7 +344,7 @@ def main(
             return
         if searching:
             with _as_flags():
-                search_cfg = SearchConfig(budget_s=budget_s, inner_folds=inner_folds, trials=trials, tta=tta)
+                search_cfg = SearchConfig(budget_s=budget_s, inner_folds=inner_folds, trials=trials)
             if folds:
                 from lrcn.train.nested import run_nested
 

@@ -53,7 +53,8 @@ class SearchConfig:
     trials: int | None = None
     """Stop after this many finished trials (None: the budget alone decides)."""
     tta: bool = False
-    """Offer test-time averaging (flip) to the search."""
+    """Offer test-time averaging (flip) to the search as a choice: off (and not on vc-train) until
+    vc-export's metadata and vc-run carry it; every fold records its accuracy and cost meanwhile."""
 
     def __post_init__(self) -> None:
         if not self.budget_s > 0:
@@ -216,7 +217,8 @@ def _fold_run(job: Job, point: dict, j: int, deadline: float, console) -> dict:
     metrics = out / "metrics.json"
     if metrics.is_file():
         m = json.loads(metrics.read_text())
-        return {"accuracy": m["test_accuracy"], "seconds": m["train_seconds"], "reused": True}
+        tta = json.loads((out / "tta.json").read_text()) if (out / "tta.json").is_file() else None
+        return {"accuracy": m["test_accuracy"], "seconds": m["train_seconds"], "reused": True, "tta": tta}
     if out.exists():  # killed half-way: training is deterministic, so start it again
         shutil.rmtree(out)
     pool = job.pool if job.pool is not None else [s.path for s in discover(job.data)[1]]
@@ -233,14 +235,16 @@ def _fold_run(job: Job, point: dict, j: int, deadline: float, console) -> dict:
     except OverBudget:
         shutil.rmtree(out, ignore_errors=True)
         raise
+    tta = None
+    if not job.space.sided:  # measured, not chosen: see lrcn.train.tta
+        from lrcn.train.tta import flip_scores
+
+        tta = flip_scores(out)
+        write_json(out / "tta.json", tta)
     for ck in ("best.pt", "last.pt"):  # the fold's figures are kept, its weights are not needed
         (out / ck).unlink(missing_ok=True)
     m = json.loads(metrics.read_text())
-    if point.get("tta", "none") != "none":
-        from lrcn.train.tta import tta_accuracy
-
-        m["tta"] = tta_accuracy(out, model, data, tr, point["tta"])
-    return {"accuracy": m["test_accuracy"], "seconds": time.monotonic() - t0, "reused": False}
+    return {"accuracy": m["test_accuracy"], "seconds": time.monotonic() - t0, "reused": False, "tta": tta}
 
 
 def _run_trial(job: Job, study, trial, point: dict, deadline: float, console) -> None:
@@ -265,6 +269,8 @@ def _run_trial(job: Job, study, trial, point: dict, deadline: float, console) ->
         accs.append(r["accuracy"])
         seconds += r["seconds"]
         trial.set_user_attr("folds", accs)
+        if r["tta"] is not None:
+            trial.set_user_attr("tta", [*trial.user_attrs.get("tta", []), r["tta"]])
         trial.set_user_attr("seconds", round(seconds, 2))
         if not r["reused"]:
             trial.set_user_attr("fold_seconds", [*trial.user_attrs.get("fold_seconds", []), round(r["seconds"], 2)])
@@ -361,6 +367,7 @@ def ranking(job: Job, study) -> dict:
                 "pruned": t.state == optuna.trial.TrialState.PRUNED,
                 "why": t.user_attrs.get("stopped", ""),
                 "seconds": t.user_attrs.get("seconds", 0.0),
+                **_tta_columns(t.user_attrs.get("tta", [])),
             }
         )
     rows.sort(key=lambda r: r["trial"])
@@ -379,8 +386,21 @@ def ranking(job: Job, study) -> dict:
         "space": job.space.to_dict(),
         "winner": winner,
         "note": "the winner's mean is the best of several on the same folds, so optimistic; the honest "
-        "estimate is vc-train --folds K with --budget (the search nested in each outer fold)",
+        "estimate is vc-train --folds K with --budget (the search nested in each outer fold). "
+        "flip-TTA: the same fold models scored with each clip averaged with its mirror image, and the "
+        "inference cost per clip; recorded, not chosen, since vc-export and vc-run do not carry it yet",
         "rows": rows,
+    }
+
+
+def _tta_columns(folds: list[dict]) -> dict:
+    """Mean over the folds of the flip-averaged accuracy and of the per-clip cost, plain and averaged."""
+    if not folds:
+        return {"tta_flip_mean": None, "plain_ms": None, "tta_flip_ms": None}
+    return {
+        "tta_flip_mean": statistics.fmean(f["flip"] for f in folds),
+        "plain_ms": statistics.fmean(f["plain_ms"] for f in folds),
+        "tta_flip_ms": statistics.fmean(f["flip_ms"] for f in folds),
     }
 
 
@@ -396,17 +416,20 @@ def ranking_markdown(rank: dict) -> str:
         f"# Configuration search: {len(rank['rows'])} trials, {rank['inner_folds']} inner group folds, "
         f"{rank['spent_s']:.0f} s of a {rank['budget_s']:.0f} s budget",
         "",
-        "| # | trial | input | img | T | augment | epochs | tta | mean | sd | folds done | state | s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| # | trial | input | img | T | augment | epochs | mean | sd | folds done | state | s "
+        "| flip-TTA mean (not chosen) | ms/clip plain, TTA |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for i, r in enumerate(rank["rows"], 1):
         p = r["point"]
         mean = "n/a" if r["mean"] is None else f"{r['mean']:.3f}"
         sd = "n/a" if r["sd"] is None else f"{r['sd']:.3f}"
         state = f"pruned: {r['why']}" if r["pruned"] else "complete"
+        tta = "n/a" if r.get("tta_flip_mean") is None else f"{r['tta_flip_mean']:.3f}"
+        cost = "n/a" if r.get("plain_ms") is None else f"{r['plain_ms']:.1f}, {r['tta_flip_ms']:.1f}"
         lines.append(
             f"| {i} | {r['trial']} | {p['input']} | {p['img_size']} | {p['frames']} | {p['augment']} | "
-            f"{p['epochs']} | {p.get('tta', 'none')} | {mean} | {sd} | {r['folds_done']} | {state} | {r['seconds']:.0f} |"
+            f"{p['epochs']} | {mean} | {sd} | {r['folds_done']} | {state} | {r['seconds']:.0f} | {tta} | {cost} |"
         )
     w = rank["winner"]
     lines += ["", f"Winner: {w['key']} (trial {w['trial']})." if w else "No trial completed: the base recipe is used."]
