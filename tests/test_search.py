@@ -210,3 +210,26 @@ def test_nested_search_never_sees_the_outer_test_clips(groups_data, tmp_path):
     assert summary["folds"] == 2
     nested = json.loads((parent / "nested.json").read_text())
     assert set(nested["winners"]) == {"fold-1", "fold-2"}
+
+
+def test_vc_report_lines_show_each_search_ranking(tmp_path):
+    from lrcn.train.search import ranking_lines
+
+    row = {
+        "trial": 0,
+        "point": {"input": "diff", "img_size": 64, "frames": 8, "augment": "light", "epochs": 20},
+        "key": "diff_img64_t8_aug-light_e20",
+        "mean": 0.75,
+        "sd": 0.05,
+        "folds_done": 3,
+        "pruned": False,
+        "why": "",
+        "seconds": 12.0,
+    }
+    rank = {"inner_folds": 3, "budget_s": 60, "spent_s": 55, "winner": row, "note": "n", "rows": [row]}
+    for name in ("search-fold-1", "search-fold-2"):
+        (tmp_path / name).mkdir()
+        write_ranking(tmp_path / name, rank)
+    lines = ranking_lines(tmp_path)
+    assert sum(line.endswith("ranking.md:") for line in lines) == 2
+    assert any("| diff | 64 | 8 | light | 20 | 0.750 | 0.050 | 3 | complete |" in line for line in lines)

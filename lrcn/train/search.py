@@ -437,6 +437,21 @@ def ranking_markdown(rank: dict) -> str:
     return "\n".join(lines)
 
 
+def ranking_lines(folder: Path) -> list[str]:
+    """The ranking table(s) of a search folder or a nested parent (one per search-*), for vc-report."""
+    found = [folder / RANKING_MD] if (folder / RANKING_MD).is_file() else []
+    found += sorted(folder.glob(f"search-*/{RANKING_MD}"))
+    lines = []
+    for f in found:
+        try:
+            text = f.read_text()
+        except OSError as e:
+            lines.append(f"{f}: cannot read ({e.strerror})")
+            continue
+        lines += [f"{f}:", *text.splitlines()]
+    return lines
+
+
 def write_ranking(folder: Path, rank: dict) -> None:
     from lrcn.core.atomic import write_text
 
