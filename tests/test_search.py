@@ -233,3 +233,23 @@ def test_vc_report_lines_show_each_search_ranking(tmp_path):
     lines = ranking_lines(tmp_path)
     assert sum(line.endswith("ranking.md:") for line in lines) == 2
     assert any("| diff | 64 | 8 | light | 20 | 0.750 | 0.050 | 3 | complete |" in line for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--budget", "soon"], "--budget takes a duration"),
+        (["--search"], "--search needs a --budget above 0"),
+        (["--budget", "1m", "--inner-folds", "1"], "inner folds must be 2 or more"),
+        (["--budget", "1m", "--lr", "1e-3,1e-2"], "drop --nproc and comma lists"),
+    ],
+)
+def test_vc_train_refuses_a_bad_search_request(groups_data, tmp_path, flags, message):
+    from typer.testing import CliRunner
+
+    from lrcn.train.cli import app
+
+    out = tmp_path / "run"
+    r = CliRunner().invoke(app, ["--data", str(groups_data), "--out", str(out), *flags])
+    assert r.exit_code == 2 and message in r.output
+    assert not out.exists()  # refused before any folder was made
