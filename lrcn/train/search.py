@@ -325,7 +325,10 @@ def search(job: Job, console) -> dict:
         if repeats >= MAX_REPEATS:
             console.print("search: the space is exhausted (every proposal was tried before)")
             break
-        study.sampler = _sampler(job, finished)
+        failed = sum(
+            1 for t in study.get_trials(deepcopy=False) if t.user_attrs.get("stopped", "").startswith("failed")
+        )
+        study.sampler = _sampler(job, finished + failed)  # a point that failed is not proposed again and again
         trial = study.ask()
         point = suggest(trial, job.space)
         repeats = repeats + 1 if key(point) in seen else 0
