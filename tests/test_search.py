@@ -253,3 +253,18 @@ def test_vc_train_refuses_a_bad_search_request(groups_data, tmp_path, flags, mes
     r = CliRunner().invoke(app, ["--data", str(groups_data), "--out", str(out), *flags])
     assert r.exit_code == 2 and message in r.output
     assert not out.exists()  # refused before any folder was made
+
+
+@pytest.mark.slow
+def test_a_point_that_cannot_train_never_ends_the_search(groups_data, tmp_path):
+    import optuna
+
+    job = _job(tmp_path / "s", groups_data, tmp_path / "cache", budget_s=120.0)
+    job = replace(job, space=replace(TINY_SPACE, img_sizes=(8,)))  # 8 px: refused by DataConfig, every point
+    t0 = time.monotonic()
+    rank = search(job, QUIET)
+    assert time.monotonic() - t0 < 60  # ends: the space counts as exhausted, not a loop until the budget
+    study = optuna.load_study(study_name="search", storage=f"sqlite:///{job.folder / 'search.db'}")
+    failed = [t for t in study.get_trials() if t.state == optuna.trial.TrialState.FAIL]
+    assert len(failed) > 1 and all(t.user_attrs["stopped"].startswith("failed: ") for t in failed)
+    assert rank["rows"] == [] and rank["winner"] is None
