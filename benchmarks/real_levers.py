@@ -8,6 +8,11 @@ resumes and a table can be printed at any time:
         --seeds 0,1 base="" e40="--epochs 40"
     python benchmarks/real_levers.py --out artifacts/levers --table
 
+`--sets ut,far,short,synth` runs the same configs on each dev set (benchmarks/derive_sets.py makes
+far, short and synth under artifacts/data), each under --out/<set>, and prints one table per set:
+
+    python benchmarks/real_levers.py --sets ut,far,short --seeds 0 base="" searched="--budget 10m"
+
 The seed also changes the fold assignment, so two seeds are two repetitions of k-fold. The
 table gives, per config, the mean test accuracy over every fold of every seed, the sd over
 those folds (the fold-to-fold spread a difference must beat) and each seed's k-fold mean.
@@ -27,6 +32,13 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+SETS = {
+    "ut": "../shared/data/ut-interaction",
+    "far": "artifacts/data/far",
+    "short": "artifacts/data/short",
+    "synth": "artifacts/data/synth",
+}
+"""Dev sets by name (paths relative to the repository root)."""
 
 
 def run_dir(out: Path, name: str, seed: int) -> Path:
@@ -116,17 +128,33 @@ def main() -> None:
     ap.add_argument("--out", default="artifacts/levers")
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--seeds", default="0,1")
+    ap.add_argument("--sets", default="", help=f"comma list of dev sets ({', '.join(SETS)}) instead of --data")
     ap.add_argument("--table", action="store_true", help="print the table of every config found under --out")
     args = ap.parse_args()
-    out = Path(args.out).resolve()
+    base = Path(args.out).resolve()
+    sets = [s.strip() for s in args.sets.split(",") if s.strip()]
+    unknown = [s for s in sets if s not in SETS]
+    if unknown:
+        raise SystemExit(f"--sets: unknown {', '.join(unknown)}; choose from {', '.join(SETS)}")
+    targets = [(s, str((ROOT / SETS[s]).resolve()), base / s) for s in sets] or [("", args.data, base)]
     configs = [c.split("=", 1) if "=" in c else (c, "") for c in args.configs]
-    if not args.table:
-        os.environ.setdefault("OMP_NUM_THREADS", "1")  # two of these side by side use the two cores best
-        for name, flags in configs:
-            for seed in (int(s) for s in args.seeds.split(",")):
-                train(args.data, out, name, flags, seed, args.folds)
-    names = [n for n, _ in configs] or sorted({p.name.rsplit("-s", 1)[0] for p in out.glob("*-s*") if p.is_dir()})
-    print(table(out, names))
+    for label, data, out in targets:
+        if not args.table:
+            if not Path(data).is_dir():
+                print(
+                    f"{label or data}: {data} not found (benchmarks/derive_sets.py makes the derived sets)", flush=True
+                )
+                continue
+            os.environ.setdefault("OMP_NUM_THREADS", "1")  # two of these side by side use the two cores best
+            for name, flags in configs:
+                for seed in (int(s) for s in args.seeds.split(",")):
+                    train(data, out, name, flags, seed, args.folds)
+        if not out.is_dir():
+            continue
+        names = [n for n, _ in configs] or sorted({p.name.rsplit("-s", 1)[0] for p in out.glob("*-s*") if p.is_dir()})
+        if label:
+            print(f"\n{label} ({data})")
+        print(table(out, names))
 
 
 if __name__ == "__main__":

@@ -64,6 +64,12 @@ def _used_by(option: str) -> str:
     return ", ".join(n for n in family_names() if option in family_spec(n).options) or "no family"
 
 
+def several_ranks_now() -> bool:
+    from lrcn.train.launch import several_ranks
+
+    return several_ranks()
+
+
 def _csv(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
@@ -162,7 +168,21 @@ def main(
             "sweep, the folder of its runs (default artifacts/runs/sweep-<time>)."
         ),
     ] = None,
-    resume: Annotated[str | None, typer.Option(help="Continue the run in this folder from its last.pt.")] = None,
+    resume: Annotated[
+        str | None,
+        typer.Option(help="Continue the run in this folder from its last.pt (or a --budget search where it stopped)."),
+    ] = None,
+    budget: Annotated[
+        str,
+        typer.Option(
+            help="Wall time for choosing the configuration by group k-fold on this data (30m, 90s, 1h) when the "
+            "auto recipe finds fewer than 1000 clips, or with --search; 0: the recipe as it is. With --folds "
+            "the search runs inside each outer fold (nested), each with this budget."
+        ),
+    ] = "0",
+    search: Annotated[bool, typer.Option("--search", help="Search within --budget whatever the data's size.")] = False,
+    inner_folds: Annotated[int, typer.Option(help="Group folds of the search's cross-validation.")] = 3,
+    trials: Annotated[int | None, typer.Option(help="Stop the search after N trials (the budget still holds).")] = None,
     nproc: Annotated[
         int | None,
         typer.Option(
@@ -179,6 +199,21 @@ def main(
         from lrcn.train.recipe import class_counts, resolve, settings, without_flip
         from lrcn.train.sweep import parse_lists
 
+        if resume:
+            from lrcn.train.nested import is_nested, resume_nested
+            from lrcn.train.search import is_search, resume_search
+
+            if is_nested(resume):
+                resume_nested(resume)
+                return
+            if is_search(resume):
+                resume_search(resume)
+                return
+        from lrcn.train.search import SearchConfig, parse_duration
+
+        budget_s = parse_duration(budget)
+        if search and not budget_s:
+            raise fail("--search needs a --budget above 0 (e.g. --budget 30m)", 2)
         if resume:
             recipe, why = "default", ""  # a resumed run keeps its own saved settings
         else:
@@ -227,6 +262,11 @@ def main(
         if bad:
             raise fail(f"unknown model {bad[0]!r}; choose one of {', '.join(family_names())}", 2)
         sweep = [k for k, v in lists.items() if len(v) > 1]
+        searching = bool(budget_s) and not resume and (search or recipe == "small-real")
+        if searching and (sweep or nproc or several_ranks_now()):
+            raise fail("--budget searches in one process: drop --nproc and comma lists", 2)
+        if budget_s and not searching and not resume:
+            why = f"{why}\n--budget {budget}: no search ({recipe} recipe; --search searches at any size)"
         if folds and (sweep or resume or nproc):
             raise fail("--folds trains its K runs one after another: drop --resume, --nproc and comma lists", 2)
         if sweep and resume:
@@ -303,6 +343,18 @@ def main(
             with _as_flags():
                 runs = expand(model_cfg, data_cfg, train_cfg, lists)  # every point validated before any work
             run_sweep(runs, Path(out) if out else default_sweep_dir())
+            return
+        if searching:
+            with _as_flags():
+                search_cfg = SearchConfig(budget_s=budget_s, inner_folds=inner_folds, trials=trials)
+            if folds:
+                from lrcn.train.nested import run_nested
+
+                run_nested(model_cfg, data_cfg, train_cfg, search_cfg, final=final)
+            else:
+                from lrcn.train.search import run_search
+
+                run_search(model_cfg, data_cfg, train_cfg, search_cfg)
             return
         if folds:
             from lrcn.train.folds import run_folds

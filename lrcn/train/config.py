@@ -45,6 +45,9 @@ class DataConfig:
     folds: int | None = None
     """Group k-fold: K folds over the groups (lrcn.train.folds); `fold` is this run's test fold."""
     fold: int | None = None
+    clips: list[str] | None = None
+    """Use only these video files (paths as found under root); None uses every clip. A search nested
+    in an outer fold (lrcn.train.search) gives its inner folds the outer fold's training clips."""
     augment: list[str] = field(default_factory=list)
     """Training-only augmentations, any of flip, crop, color, temporal. Off by default."""
     cache_dir: str = str(CACHE_DIR)

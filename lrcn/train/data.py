@@ -73,6 +73,9 @@ def discover(cfg: DataConfig) -> tuple[list[str], list[Sample]]:
         for f in sorted((root / name).iterdir()):
             if _is_video(f):  # directories named like videos are listed too, then refused by the reader
                 samples.append(Sample(str(f), label, group_of(f, name)))
+    if cfg.clips is not None:
+        wanted = set(cfg.clips)
+        samples = [s for s in samples if s.path in wanted]
     return names, samples
 
 

@@ -53,6 +53,11 @@ def main(
             if (Path(r) / SUMMARY).is_file() or (Path(r) / "fold-1" / "metrics.json").is_file():
                 for line in show(r):
                     typer.echo(printable(line))
+        from lrcn.train.search import ranking_lines
+
+        for r in runs:  # a --budget search (or a nested one): the ranking of the configurations tried
+            for line in ranking_lines(Path(r)):
+                typer.echo(printable(line))
 
 
 if __name__ == "__main__":

@@ -367,8 +367,9 @@ def _epoch(s: Session, state: TrainState, epoch: int, select: str) -> None:
     )
 
 
-def _fit(s: Session, state: TrainState) -> None:
-    """The epochs after state.epoch, up to the configured count or early stopping."""
+def _fit(s: Session, state: TrainState, after_epoch=None) -> None:
+    """The epochs after state.epoch, up to the configured count or early stopping.
+    `after_epoch(epoch)` runs after each saved epoch; an exception from it ends the run there."""
     select = "val" if len(s.datasets["val"]) > 0 else "train"
     if select == "train" and state.epoch < s.cfg.train.epochs:
         s.console.print(
@@ -380,6 +381,8 @@ def _fit(s: Session, state: TrainState) -> None:
             s.console.print(f"early stop: no better {select} loss for {state.epochs_since_best} epochs")
             break
         _epoch(s, state, epoch, select)
+        if after_epoch is not None:
+            after_epoch(epoch)
 
 
 def train(
@@ -390,11 +393,13 @@ def train(
     resume: str | None = None,
     epochs: int | None = None,
     console: Console | None = None,
+    after_epoch=None,
 ) -> Path:
     """Train one model; returns the run folder. The configs given are read, never changed.
 
     `resume` continues a run from its last.pt with the run's own saved configuration;
-    `epochs` then raises or lowers its epoch count.
+    `epochs` then raises or lowers its epoch count. `after_epoch(epoch)` is called after each
+    epoch is saved (the configuration search stops a trial over its time there by raising).
     """
     console = console or Console()
     cfg, out, ckpt = _settle(model_cfg, data_cfg, train_cfg, resume, epochs)
@@ -413,7 +418,7 @@ def train(
     s = _session(cfg, out, prepared, ranks, device, console, fresh_name=not (resume or cfg.train.out))
     state = _resume(s, ckpt)
     try:
-        _fit(s, state)
+        _fit(s, state, after_epoch)
         return finish(s, state)
     except KeyboardInterrupt:
         out = s.out  # the folder actually written (a default name may have become name-2)

@@ -1,0 +1,147 @@
+"""Derive dev sets unlike UT-Interaction from it, with no download, so a search is not tuned to one set.
+
+    python benchmarks/derive_sets.py --src ../shared/data/ut-interaction --out artifacts/data
+
+writes, each in the root/<class>/<video> layout with UT's file names (so its groups, the gNN of
+v_<Class>_gNN_cMM, are kept):
+
+- `far`: each frame shrunk into a canvas of the original size, so that people, about 0.8 of
+  UT's frame height, are 1/6 to 1/4 of it (a seeded size and place per clip), on a flat
+  background of the first frame's median colour; then mild Gaussian noise (sd 3 grey levels)
+  and JPEG re-encoding (quality 40) of every frame, as a ceiling camera's wide view.
+- `short`: N frames (`--short-frames`, 7 by default like the short held-out set; 9 is 0.3 s at
+  UT's 30 fps) cut around the middle of each clip, at the clip's own frame rate.
+- `synth` (with `--synth`): the built-in synthetic set, as `vc-data synth DIR --seed 1` makes it
+  (2,000 clips; minutes on 2 cores).
+
+A set already complete (its `.done` file) is kept; delete the folder to make it again. Videos are
+written to a temporary name and renamed, so a killed run leaves no half-written clip.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+PERSON_HEIGHT = 0.8
+"""People's height in UT-Interaction as a share of the frame (looked at, not measured per clip)."""
+VIDEO_EXTENSIONS = (".avi", ".mp4", ".mkv", ".webm", ".mov")
+
+
+def read_frames(path: Path) -> tuple[list[np.ndarray], float]:
+    cap = cv2.VideoCapture(str(path))
+    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
+    frames = []
+    while True:
+        ok, f = cap.read()
+        if not ok:
+            break
+        frames.append(f)
+    cap.release()
+    return frames, fps
+
+
+def write_video(path: Path, frames: list[np.ndarray], fps: float) -> None:
+    """MJPG .avi through a temporary file, renamed when complete."""
+    h, w = frames[0].shape[:2]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.avi")
+    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h))
+    try:
+        for f in frames:
+            writer.write(f)
+    finally:
+        writer.release()
+    os.replace(tmp, path)
+
+
+def far(frames: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
+    """The clip shrunk so people are 1/6 to 1/4 of the frame height, on a blurred still background."""
+    h, w = frames[0].shape[:2]
+    share = rng.uniform(1 / 6, 1 / 4)
+    scale = share / PERSON_HEIGHT
+    sw, sh = max(2, round(w * scale)), max(2, round(h * scale))
+    x, y = int(rng.integers(0, w - sw + 1)), int(rng.integers(0, h - sh + 1))
+    background = np.empty_like(frames[0])  # flat: a blurred copy of the frame would show its people as ghosts
+    background[:] = np.median(frames[0].reshape(-1, 3), axis=0).astype(np.uint8)
+    out = []
+    for f in frames:
+        canvas = background.copy()
+        canvas[y : y + sh, x : x + sw] = cv2.resize(f, (sw, sh), interpolation=cv2.INTER_AREA)
+        noisy = np.clip(canvas.astype(np.float32) + rng.normal(0, 3, canvas.shape), 0, 255).astype(np.uint8)
+        ok, jpg = cv2.imencode(".jpg", noisy, [cv2.IMWRITE_JPEG_QUALITY, 40])
+        out.append(cv2.imdecode(jpg, cv2.IMREAD_COLOR) if ok else noisy)
+    return out
+
+
+def short(frames: list[np.ndarray], n: int) -> list[np.ndarray]:
+    """n consecutive frames around the middle of the clip (all of them when it has fewer)."""
+    start = max(0, (len(frames) - n) // 2)
+    return frames[start : start + n]
+
+
+def derive(src: Path, out: Path, kind: str, seed: int, short_frames: int) -> int:
+    """Write one derived set; returns the number of clips written (0 when it was complete already)."""
+    done = out / ".done"
+    if done.is_file():
+        print(f"{out}: complete already, kept", flush=True)
+        return 0
+    videos = sorted(p for p in src.glob("*/*") if p.suffix.lower() in VIDEO_EXTENSIONS and not p.name.startswith("."))
+    if not videos:
+        raise SystemExit(f"{src}: no videos in <class>/<video> folders")
+    written = 0
+    for i, v in enumerate(videos):
+        target = out / v.parent.name / (v.stem + ".avi")
+        if target.is_file():
+            continue
+        frames, fps = read_frames(v)
+        if not frames:
+            print(f"{v}: no frame decodes, skipped", flush=True)
+            continue
+        rng = np.random.default_rng([seed, i])
+        clip = far(frames, rng) if kind == "far" else short(frames, short_frames)
+        write_video(target, clip, fps)
+        written += 1
+    done.write_text(f"derived from {src} ({kind}, seed {seed}, short frames {short_frames})\n")
+    print(f"{out}: {written} clips", flush=True)
+    return written
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--src", default="../shared/data/ut-interaction")
+    ap.add_argument("--out", default="artifacts/data")
+    ap.add_argument("--sets", default="far,short", help="comma list of far, short")
+    ap.add_argument("--short-frames", type=int, default=7)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--synth", action="store_true", help="also write the synthetic set (vc-data synth, seed 1)")
+    args = ap.parse_args()
+    src, out = Path(args.src), Path(args.out)
+    if not src.is_dir():
+        raise SystemExit(f"{src}: source folder not found")
+    for kind in [k.strip() for k in args.sets.split(",") if k.strip()]:
+        if kind not in ("far", "short"):
+            raise SystemExit(f"--sets takes far and short, got {kind!r}")
+        derive(src, out / kind, kind, args.seed, args.short_frames)
+    if args.synth:
+        from lrcn.train.synth import SynthConfig, make_dataset
+
+        target = out / "synth"
+        if (target / ".done").is_file():
+            print(f"{target}: complete already, kept", flush=True)
+        else:
+            make_dataset(target, SynthConfig(seed=1))
+            (target / ".done").write_text("vc-data synth, seed 1\n")
+            print(f"{target}: written", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,128 @@
+"""What `vc-train --budget` searches over, read from the data: the levers that matter for video.
+
+The input modalities come from where they are defined (lrcn.runtime.preprocess.MODALITIES): a
+modality added there joins the search with no change here. Frames per clip are bounded by the
+data's median decoded frame count, so a short clip is never padded by repeating its frames.
+Nothing here is tuned to one data set: the choices are the same for any folder, only bounded
+by its clip lengths and its class names (no flip where a name has a side in it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+from lrcn.runtime.preprocess import MODALITIES
+
+SEARCH_MODALITIES: tuple[str, ...] = MODALITIES
+"""Input modalities the search tries: every one the preprocessing knows."""
+IMG_SIZES = (64, 112)
+FRAMES = (8, 15)
+EPOCHS = (20, 40)
+AUGMENT_LEVELS: dict[str, tuple[str, ...]] = {
+    "none": (),
+    "light": ("crop", "temporal"),
+    "strong": ("crop", "temporal", "flip"),
+    "strong+color": ("crop", "temporal", "flip", "color"),
+}
+"""Augmentation strength -> the training augmentations (lrcn.train.augment)."""
+TTA_CHOICES = ("none", "flip")
+"""Test-time averaging: none, or the clip and its mirror image averaged (two passes)."""
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    inputs: tuple[str, ...]
+    img_sizes: tuple[int, ...]
+    frames: tuple[int, ...]
+    augments: tuple[str, ...]
+    epochs: tuple[int, ...]
+    tta: tuple[str, ...]
+    sided: bool = False
+    """A class name has a side in it: flip is dropped from augmentation and test-time averaging."""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> SearchSpace:
+        return cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items()})
+
+
+def frames_choices(median_frames: int | None) -> tuple[int, ...]:
+    """FRAMES, each at most median - 1 (the diff modalities read one frame more than T), so that
+    half the clips or more hold every sampled frame for real."""
+    if not median_frames:
+        return FRAMES
+    cap = max(2, median_frames - 1)
+    return tuple(sorted({min(f, cap) for f in FRAMES}))
+
+
+def space_for(median_frames: int | None, sided: bool, tta: bool) -> SearchSpace:
+    return SearchSpace(
+        inputs=SEARCH_MODALITIES,
+        img_sizes=IMG_SIZES,
+        frames=frames_choices(median_frames),
+        augments=tuple(AUGMENT_LEVELS),
+        epochs=EPOCHS,
+        tta=("none", "flip") if tta and not sided else ("none",),
+        sided=sided,
+    )
+
+
+def suggest(trial, space: SearchSpace) -> dict:
+    """One point of the space from an Optuna trial (categorical choices, in a fixed order)."""
+    return {
+        "input": trial.suggest_categorical("input", list(space.inputs)),
+        "img_size": trial.suggest_categorical("img_size", list(space.img_sizes)),
+        "frames": trial.suggest_categorical("frames", list(space.frames)),
+        "augment": trial.suggest_categorical("augment", list(space.augments)),
+        "epochs": trial.suggest_categorical("epochs", list(space.epochs)),
+        "tta": trial.suggest_categorical("tta", list(space.tta)),
+    }
+
+
+def key(point: dict) -> str:
+    """A folder name for a point: the same point always lands in the same folder."""
+    return (
+        f"{point['input'].replace('+', '-')}_img{point['img_size']}_t{point['frames']}"
+        f"_aug-{point['augment']}_e{point['epochs']}"
+        + (f"_tta-{point['tta']}" if point.get("tta", "none") != "none" else "")
+    )
+
+
+def augmentations(level: str, sided: bool) -> list[str]:
+    kinds = AUGMENT_LEVELS[level]
+    return [k for k in kinds if not (sided and k == "flip")]
+
+
+def apply(point: dict, model_cfg, data_cfg, train_cfg, sided: bool):
+    """The three configs with the point's levers set; the rest stays the base recipe's."""
+    model = replace(model_cfg, img_size=point["img_size"])
+    data = replace(
+        data_cfg,
+        modality=point["input"],
+        img_size=point["img_size"],
+        num_frames=point["frames"],
+        augment=augmentations(point["augment"], sided),
+    )
+    train = replace(train_cfg, epochs=point["epochs"], warmup_epochs=min(train_cfg.warmup_epochs, point["epochs"] - 1))
+    return model, data, train
+
+
+def base_point(space: SearchSpace, data_cfg, train_cfg) -> dict:
+    """The base recipe's own configuration, as the nearest point of the space: the search tries it
+    first, so the other points are measured against what --budget 0 would have trained."""
+
+    def near(options, value):
+        return min(options, key=lambda o: (abs(o - value), o))
+
+    kinds = set(data_cfg.augment)
+    level = min(space.augments, key=lambda a: (len(kinds ^ set(augmentations(a, space.sided))), a))
+    return {
+        "input": data_cfg.modality if data_cfg.modality in space.inputs else space.inputs[0],
+        "img_size": near(space.img_sizes, data_cfg.img_size),
+        "frames": near(space.frames, data_cfg.num_frames),
+        "augment": level,
+        "epochs": near(space.epochs, train_cfg.epochs),
+        "tta": "none",
+    }
