@@ -116,7 +116,7 @@ class EventPrinter:
         media, self.media = self.media, None
         assert media is not None
         media.close()
-        clips = sum(p.suffix == ".webm" for p in media.written)
+        clips = sum(p.suffix == ".mp4" for p in media.written)
         line = f"media: {clips} clip(s), {len(media.written) - clips} snapshot(s) in {media.cfg.folder}"
         err_console.print(line + (f", {media.dropped} frame(s) dropped (writer busy)" if media.dropped else ""))
         for e in media.errors[:5]:
