@@ -59,3 +59,44 @@ def test_an_event_clip_and_snapshot_are_served(tmp_path):
     finally:
         svc.close(3.0)
         cam.stop()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_the_dashboard_shows_an_event_thumbnail_in_headless_chromium(tmp_path):
+    """vc-serve from a YAML config with `media`: after an event ends, the dashboard's events table has its
+    snapshot as an <img> that loaded (naturalWidth > 0) and a link to its clip."""
+    pytest.importorskip("av")
+    from helpers import launch_chromium, playwright_or_skip
+    from serve_fixtures import Served, free_port
+
+    sync_api = playwright_or_skip()
+    cam = MjpegServer([BLACK], fps=15).start()
+    port = free_port()
+    demo = tmp_path / "demo.yaml"
+    demo.write_text(
+        f"model: {fake_model(tmp_path / 'model')}\ndevice: cpu\nthreads: 1\nhttp: {{port: {port}}}\n"
+        "events: {threshold: 0.5, min_event: 0.5, merge_gap: 0.5}\n"
+        f"media: {{folder: '{tmp_path / 'media'}', pre_s: 0.5, post_s: 0.3}}\n"
+        f"streams:\n  - {{name: door, source: '{cam.url()}', sample_fps: 0}}\n"
+    )
+    served = Served([str(demo)], port)
+    try:
+        served.wait_ready()
+        until(lambda: b'"start"' in served.get("/events"), 30, "an event starts")
+        cam.jpegs = MjpegServer([GREEN]).jpegs
+        with sync_api.sync_playwright() as p:
+            browser = launch_chromium(p)
+            page = browser.new_page()
+            page.goto(served.url + "/", wait_until="load")
+            thumbs = """Array.from(document.querySelectorAll('#events img.thumb'))
+                .map(i => ({w: i.naturalWidth, done: i.complete, href: i.closest('a') && i.closest('a').href}))"""
+            seen = until(lambda: [t for t in page.evaluate(thumbs) if t["done"] and t["w"] > 0], 40, "a thumbnail")
+            browser.close()
+        assert seen[0]["href"] and "/clip" in seen[0]["href"]
+        path = seen[0]["href"].split(served.url, 1)[1]
+        data = served.get(path)
+        assert data[4:8] == b"ftyp"  # an MP4 (its decoding is checked in the test above)
+    finally:
+        served.stop()
+        cam.stop()
