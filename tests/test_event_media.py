@@ -128,3 +128,18 @@ def test_memory_is_bounded_by_recent_frames_and_kept_as_jpeg(tmp_path):
     assert len(recent) <= 17  # pre_s + hold_s at 10 fps, and the frame at the edge
     assert all(isinstance(j, bytes) and len(j) < img.nbytes / 10 for _, j, _ in recent)
     m.close()
+
+
+def test_without_pyav_only_snapshots_and_one_line_says_why(tmp_path, monkeypatch):
+    import lrcn.runtime.event_media as em
+
+    monkeypatch.setattr(em, "_load_av", lambda: None)
+    m = EventMedia(MediaConfig(tmp_path / "m", pre_s=0.2, post_s=0.2), ["a"])
+    assert m.errors == ["clips need PyAV (pip install 'lrcn[media]'): snapshots only"]
+    img = np.full((32, 48, 3), (0, 0, 255), np.uint8)
+    rec = m.annotate({"type": "event", "phase": "start", "id": "r-1", "stream": "s", "label": "a", "start": 0.0})
+    assert rec["clip"] is None and rec["snapshot"] == "r-1.jpg"
+    for i in range(5):
+        m.frame("s", i / 10, img, np.array([0.9]))
+    m.close()
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["r-1.jpg"]
