@@ -14,7 +14,7 @@ from helpers import fake_model
 from typer.testing import CliRunner
 
 from lrcn.runtime.cli import app
-from lrcn.runtime.event_media import EventMedia, MediaConfig
+from lrcn.runtime.event_media import EventMedia, MediaConfig, media_paths
 from lrcn.train.synth import write_segments
 
 COLOURS = {"red": (0, 0, 255), "green": (0, 255, 0), "blue": (255, 0, 0)}  # BGR
@@ -37,6 +37,7 @@ def read_clip(path) -> list[np.ndarray]:
 
 @pytest.mark.timeout(120)
 def test_vc_run_media_clip_spans_pre_and_post_and_the_snapshot_is_the_peak(tmp_path):
+    av = pytest.importorskip("av")
     """A model that answers a frame's colour; red 2 s, green 3 s, blue 2 s at 10 fps: the green event's clip
     starts pre_s (1 s) before it, in red, and ends post_s after it, in blue; its snapshot is green."""
     model = fake_model(
@@ -71,25 +72,30 @@ def test_vc_run_media_clip_spans_pre_and_post_and_the_snapshot_is_the_peak(tmp_p
     # the last event (blue) ends with the video: its clip has its pre_s and no post_s frames
     assert [dominant(f) for f in read_clip(media / ends["blue"]["clip"])] == ["green"] * 10 + ["blue"] * 20
     assert "media: 3 clip(s), 3 snapshot(s)" in r.stderr
+    assert green["clip"] == f"{green['id']}.mp4" and green["snapshot"] == f"{green['id']}.jpg"
+    with av.open(str(media / green["clip"])) as c:  # H.264 yuv420p: every browser plays it
+        vs = c.streams.video[0]
+        assert vs.codec_context.name == "h264" and vs.codec_context.format.name == "yuv420p"
+    assert "OpenCV" not in r.stderr and "warn" not in r.stderr.lower()
 
 
 def test_retention_removes_the_oldest_first_by_size_then_age(tmp_path):
     folder = tmp_path / "media"
-    (folder / "cam").mkdir(parents=True)
+    folder.mkdir()
     now = time.time()
     for i in range(5):  # 5 files of 400 kB, the oldest first
-        p = folder / "cam" / f"e{i}.webm"
+        p = folder / f"e{i}.mp4"
         p.write_bytes(b"x" * 400_000)
         os.utime(p, (now - 100 + i, now - 100 + i))
-    (folder / "cam" / "notes.txt").write_bytes(b"y" * 5_000_000)  # not ours: never counted nor removed
+    (folder / "notes.txt").write_bytes(b"y" * 5_000_000)  # not ours: never counted nor removed
     m = EventMedia(MediaConfig(folder, max_mb=1.0))  # sweeps at start: 2 MB -> at most 1 MB
     m.close()
-    assert sorted(p.name for p in (folder / "cam").iterdir()) == ["e3.webm", "e4.webm", "notes.txt"]
-    old = folder / "cam" / "e3.webm"
+    assert sorted(p.name for p in folder.iterdir()) == ["e3.mp4", "e4.mp4", "notes.txt"]
+    old = folder / "e3.mp4"
     os.utime(old, (now - 3 * 86400, now - 3 * 86400))
     m = EventMedia(MediaConfig(folder, days=2))
     m.close()
-    assert sorted(p.name for p in (folder / "cam").iterdir()) == ["e4.webm", "notes.txt"]
+    assert sorted(p.name for p in folder.iterdir()) == ["e4.mp4", "notes.txt"]
 
 
 def test_a_bad_media_spec_is_one_line(tmp_path):
@@ -99,3 +105,41 @@ def test_a_bad_media_spec_is_one_line(tmp_path):
         MediaConfig.from_spec(f"{tmp_path}#pre_s=-1")
     with pytest.raises(ValueError, match="unknown option"):
         MediaConfig.from_spec(f"{tmp_path}#size=3")
+
+
+def test_media_files_are_named_only_from_event_ids(tmp_path):
+    assert media_paths(tmp_path, "run1-7") == (tmp_path / "run1-7.mp4", tmp_path / "run1-7.jpg")
+    for bad in ("../x", "a/b", "", "x" * 65, "a.b", "..", "a b"):
+        with pytest.raises(ValueError):
+            media_paths(tmp_path, bad)
+    m = EventMedia(MediaConfig(tmp_path / "m"), ["a"])
+    rec = {"type": "event", "phase": "start", "id": "../evil", "stream": "s", "label": "a", "start": 0.0}
+    assert "clip" not in m.annotate(dict(rec))  # no file for an id that is not one
+    m.close()
+    assert list((tmp_path / "m").iterdir()) == []
+
+
+def test_memory_is_bounded_by_recent_frames_and_kept_as_jpeg(tmp_path):
+    m = EventMedia(MediaConfig(tmp_path / "m", pre_s=1.0), ["a"], hold_s=0.5)
+    img = np.zeros((240, 320, 3), np.uint8)
+    for i in range(500):  # 50 s at 10 fps, no event
+        m.frame("s", i / 10, img)
+    recent = m._recent["s"]
+    assert len(recent) <= 17  # pre_s + hold_s at 10 fps, and the frame at the edge
+    assert all(isinstance(j, bytes) and len(j) < img.nbytes / 10 for _, j, _ in recent)
+    m.close()
+
+
+def test_without_pyav_only_snapshots_and_one_line_says_why(tmp_path, monkeypatch):
+    import lrcn.runtime.event_media as em
+
+    monkeypatch.setattr(em, "_load_av", lambda: None)
+    m = EventMedia(MediaConfig(tmp_path / "m", pre_s=0.2, post_s=0.2), ["a"])
+    assert m.errors == ["clips need PyAV (pip install 'lrcn[media]'): snapshots only"]
+    img = np.full((32, 48, 3), (0, 0, 255), np.uint8)
+    rec = m.annotate({"type": "event", "phase": "start", "id": "r-1", "stream": "s", "label": "a", "start": 0.0})
+    assert rec["clip"] is None and rec["snapshot"] == "r-1.jpg"
+    for i in range(5):
+        m.frame("s", i / 10, img, np.array([0.9]))
+    m.close()
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["r-1.jpg"]

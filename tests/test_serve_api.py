@@ -235,12 +235,25 @@ def test_a_token_guards_everything_but_health(fake):
     try:
         with TestClient(app) as c:
             assert c.get("/health").status_code == 200
-            for path in ("/ready", "/streams", "/events", "/metrics", "/", "/docs", "/openapi.json", "/nothing"):
+            for path in (
+                "/ready",
+                "/streams",
+                "/events",
+                "/events/e-1/clip",
+                "/events/e-1/snapshot.jpg",
+                "/metrics",
+                "/",
+                "/docs",
+                "/openapi.json",
+                "/nothing",
+            ):
                 r = c.get(path)
                 assert r.status_code == 401 and "token" in r.json()["error"], path
                 assert c.get(path, headers={"Authorization": "Bearer wrong"}).status_code == 401
                 assert c.get(path, headers={"Authorization": "Bearer s3cret"}).status_code == (
-                    404 if path in ("/nothing", "/docs") else 200  # /docs needs the network: off unless asked
+                    404
+                    if path in ("/nothing", "/docs") or path.startswith("/events/")
+                    else 200  # /docs: off unless asked; no media here
                 ), path
             assert c.get("/streams", params={"token": "s3cret"}).status_code == 200
             assert c.post("/classify", content=b"x").status_code == 401

@@ -6,13 +6,15 @@
     media.close()                          # finishes every clip (no more frames after), waits for the writer
 
 A clip runs from `pre_s` before the event's start to `post_s` after its end (source times, as the
-records give them), made of the frames the stream processed (its sample rate), encoded as VP8 WebM
-(OpenCV's FFmpeg writer; every browser plays it). vc-run has decoded frames only, so it encodes; keeping
-the camera's own packets is the service's job. The snapshot is the JPEG of the frame where the event's
-label had its highest probability. Files: `<folder>/<stream>/<event id>.webm` and `.jpg`, written under a
-temporary name and renamed once complete; both records of an event name them (`clip`, `snapshot`,
-relative to the folder). Encoding runs in one writer thread behind a bounded queue: a full queue drops
-the frame (counted in `dropped`), inference never waits for it. Retention, after each finished clip and
+records give them), made of the frames the stream processed (its sample rate), kept as JPEG bytes (memory bounded per
+stream: at most pre_s + hold_s + 1 s of recent frames, and an event at most MAX_EVENT_FRAMES), encoded
+as H.264 (yuv420p) in MP4 with the moov atom first through PyAV (the `media` extra; every browser,
+Safari included, plays it). Without PyAV only snapshots are written, and `errors` says so once. The
+snapshot is the JPEG of the frame where the event's label had its highest probability. Files:
+`<folder>/<event id>.mp4` and `.jpg` (`media_paths`: names only from ids matching EVENT_ID), written
+under a temporary name and renamed once complete; both records of an event name them (`clip`,
+`snapshot`, relative to the folder). Encoding runs in one writer thread behind a bounded queue of
+finished clips: a full queue drops the clip (counted in `dropped`), inference never waits for it. Retention, after each finished clip and
 at start: files older than `days`, then the oldest while the folder's media exceed `max_mb`.
 """
 
@@ -20,6 +22,8 @@ from __future__ import annotations
 
 import os
 import queue
+import re
+import tempfile
 import threading
 import time
 from collections import deque
@@ -31,11 +35,22 @@ import numpy as np
 
 from lrcn.core.errors import LrcnError
 from lrcn.runtime.sinks import parse_options
-from lrcn.runtime.sinks.base import topic_part
 
-MEDIA_SUFFIXES = (".webm", ".jpg")
-QUEUE = 256
-"""Frames waiting for the writer thread, all clips together."""
+EVENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+"""Event ids as the detector makes them (`<run_id>-<n>`); a file name is made only from such an id."""
+MEDIA_SUFFIXES = (".mp4", ".jpg")
+QUEUE = 16
+"""Finished clips waiting for the writer thread."""
+MAX_EVENT_FRAMES = 3000
+"""Frames one clip keeps at most (later ones are dropped; its peak frame is still tracked)."""
+JPEG_QUALITY = 85
+
+
+def media_paths(folder: Path, event_id: str) -> tuple[Path, Path]:
+    """(clip, snapshot) of an event; ValueError for an id that is not an event id (no path from input)."""
+    if not EVENT_ID.match(event_id):
+        raise ValueError(f"not an event id: {event_id!r}")
+    return folder / f"{event_id}.mp4", folder / f"{event_id}.jpg"
 
 
 @dataclass
@@ -73,10 +88,8 @@ class _Clip:
     until: float | None = None
     """Source time after which the clip is complete (end + post_s); None while the event is open."""
     best: float = -1.0
-    best_image: np.ndarray | None = field(default=None, repr=False)
-    frames: int = 0
-    size: tuple[int, int] = (0, 0)
-    """The clip's frame size (the first frame's, even); later frames of another size are resized to it."""
+    best_jpeg: bytes = field(default=b"", repr=False)
+    frames: list[tuple[float, bytes]] = field(default_factory=list, repr=False)
 
 
 class EventMedia:
@@ -97,7 +110,9 @@ class EventMedia:
         """Clips and snapshots completed, in order."""
         self.errors: list[str] = []
         self._q: queue.Queue = queue.Queue(QUEUE)
-        self._writers: dict[str, cv2.VideoWriter] = {}
+        self._av = _load_av()
+        if self._av is None:
+            self.errors.append("clips need PyAV (pip install 'lrcn[media]'): snapshots only")
         self._thread = threading.Thread(target=self._write_loop, name="event-media", daemon=True)
         self._thread.start()
         self.sweep()
@@ -106,8 +121,10 @@ class EventMedia:
 
     def frame(self, stream: str, t: float, image: np.ndarray, probs=None) -> None:
         """One processed frame of `stream` at source time `t` (with its probabilities, once the window is full)."""
+        ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+        jpeg = buf.tobytes() if ok else b""
         recent = self._recent.setdefault(stream, deque())
-        recent.append((t, image, probs))
+        recent.append((t, jpeg, probs))
         while recent and recent[0][0] < t - self.keep_s - 1e-6:
             recent.popleft()
         for clip in list(self._clips.values()):
@@ -116,12 +133,12 @@ class EventMedia:
             if clip.until is not None and t > clip.until:
                 self._finish(clip)
                 continue
-            self._add(clip, t, image, probs)
+            self._add(clip, t, jpeg, probs)
 
     def annotate(self, record: dict) -> dict:
         """An event record: its start opens the clip (with the frames from pre_s before the event), its end
         sets when the clip stops; both get `clip` and `snapshot` (paths relative to the media folder)."""
-        if record.get("type") != "event":
+        if record.get("type") != "event" or not EVENT_ID.match(str(record.get("id", ""))):
             return record
         rid = str(record["id"])
         clip = self._clips.get(rid)
@@ -131,7 +148,7 @@ class EventMedia:
             return record
         if record.get("phase") == "end":
             clip.until = float(record["end"]) + self.cfg.post_s
-        record["clip"] = clip.path.relative_to(self.cfg.folder).as_posix()
+        record["clip"] = clip.path.relative_to(self.cfg.folder).as_posix() if self._av is not None else None
         record["snapshot"] = clip.snapshot.relative_to(self.cfg.folder).as_posix()
         return record
 
@@ -150,111 +167,59 @@ class EventMedia:
 
     def _open(self, record: dict) -> _Clip:
         stream, rid = str(record["stream"]), str(record["id"])
-        folder = self.cfg.folder / topic_part(stream)
-        folder.mkdir(parents=True, exist_ok=True)
-        name = topic_part(rid)
-        clip = _Clip(
-            rid, stream, str(record["label"]), float(record["start"]), folder / f"{name}.webm", folder / f"{name}.jpg"
-        )
+        path, snapshot = media_paths(self.cfg.folder, rid)
+        clip = _Clip(rid, stream, str(record["label"]), float(record["start"]), path, snapshot)
         self._clips[rid] = clip
-        self._put(("open", clip))
         for t, image, probs in self._recent.get(stream, ()):  # pre_s before the start, and the event so far
             if t >= clip.start - self.cfg.pre_s - 1e-6:
                 self._add(clip, t, image, probs)
         return clip
 
-    def _add(self, clip: _Clip, t: float, image: np.ndarray, probs) -> None:
+    def _add(self, clip: _Clip, t: float, jpeg: bytes, probs) -> None:
+        if not jpeg:
+            return
         if t >= clip.start and probs is not None and clip.label in self.labels:
             p = float(probs[self.labels.index(clip.label)])
             if p > clip.best:
-                clip.best, clip.best_image = p, image
-        if self._put(("frame", clip, t, image)):
-            clip.frames += 1
+                clip.best, clip.best_jpeg = p, jpeg
+        if len(clip.frames) < MAX_EVENT_FRAMES:
+            clip.frames.append((t, jpeg))
+        else:
+            self.dropped += 1
 
     def _finish(self, clip: _Clip) -> None:
         self._clips.pop(clip.id, None)
-        self._put(("close", clip), block=True)
-
-    def _put(self, item, block: bool = False) -> bool:
         try:
-            self._q.put(item, block=block, timeout=5.0 if block else None)
-            return True
+            self._q.put(clip, timeout=5.0)
         except queue.Full:
-            self.dropped += 1
-            return False
+            self.dropped += len(clip.frames)
+            self.errors.append(f"{clip.path}: the media writer is behind; clip skipped")
 
     def _write_loop(self) -> None:
-        pending: dict[str, list] = {}
-        """Frames of a clip before its writer opens (the frame rate comes from their times)."""
         while True:
-            item = self._q.get()
-            if item is None:
+            clip = self._q.get()
+            if clip is None:
                 return
-            kind, clip = item[0], item[1]
             try:
-                if kind == "open":
-                    pending[clip.id] = []
-                elif kind == "frame":
-                    self._write_frame(clip, item[2], item[3], pending)
-                else:
-                    self._close_clip(clip, pending)
-            except (OSError, cv2.error) as e:
-                self.errors.append(f"{clip.path}: {e}")
+                self._write(clip)
+            except Exception as e:  # noqa: BLE001 - one clip failing never stops the stream or the others
+                self.errors.append(f"{clip.path}: {type(e).__name__}: {e}".splitlines()[0][:200])
 
-    def _write_frame(self, clip: _Clip, t: float, image: np.ndarray, pending: dict) -> None:
-        w = self._writers.get(clip.id)
-        if w is None:
-            frames = pending.setdefault(clip.id, [])
-            frames.append((t, image))
-            if len(frames) < 8:
-                return
-            w = self._open_writer(clip, frames)
-            pending.pop(clip.id)
-            return
-        w.write(self._fit(image, clip))
-
-    def _open_writer(self, clip: _Clip, frames: list) -> cv2.VideoWriter:
-        span = frames[-1][0] - frames[0][0]
-        fps = min(60.0, max(1.0, (len(frames) - 1) / span)) if span > 0 else 10.0
-        h, w = frames[0][1].shape[:2]
-        clip.size = (w - w % 2, h - h % 2)
-        tmp = clip.path.with_name(clip.path.stem + ".part.webm")
-        writer = cv2.VideoWriter(str(tmp), cv2.CAP_FFMPEG, cv2.VideoWriter.fourcc(*"VP80"), fps, clip.size)
-        if not writer.isOpened():
-            raise OSError("OpenCV cannot write VP8 WebM here")
-        self._writers[clip.id] = writer
-        for _, image in frames:
-            writer.write(self._fit(image, clip))
-        return writer
-
-    @staticmethod
-    def _fit(image: np.ndarray, clip: _Clip) -> np.ndarray:
-        size = clip.size
-        return image if (image.shape[1], image.shape[0]) == size else cv2.resize(image, size)
-
-    def _close_clip(self, clip: _Clip, pending: dict) -> None:
-        frames = pending.pop(clip.id, None)
-        if frames:  # a short clip: its writer never opened
-            self._open_writer(clip, frames)
-        w = self._writers.pop(clip.id, None)
-        if w is not None:
-            w.release()
-            os.replace(clip.path.with_name(clip.path.stem + ".part.webm"), clip.path)
+    def _write(self, clip: _Clip) -> None:
+        if self._av is not None and clip.frames:
+            _encode_mp4(self._av, clip.path, clip.frames)
             self.written.append(clip.path)
-        if clip.best_image is not None:
-            ok, jpg = cv2.imencode(".jpg", clip.best_image, [cv2.IMWRITE_JPEG_QUALITY, 85])
-            if ok:
-                tmp = clip.snapshot.with_name(clip.snapshot.stem + ".part.jpg")
-                tmp.write_bytes(jpg.tobytes())
-                os.replace(tmp, clip.snapshot)
-                self.written.append(clip.snapshot)
+        snap = clip.best_jpeg or (clip.frames[len(clip.frames) // 2][1] if clip.frames else b"")
+        if snap:
+            _atomic_bytes(clip.snapshot, snap)
+            self.written.append(clip.snapshot)
         self.sweep()
 
     def sweep(self) -> list[Path]:
         """Apply retention to the folder's finished media (our suffixes, never a clip being written)."""
         files = []
-        for p in self.cfg.folder.rglob("*"):
-            if p.is_file() and p.suffix in MEDIA_SUFFIXES and ".part." not in p.name:
+        for p in self.cfg.folder.iterdir():
+            if p.suffix in MEDIA_SUFFIXES and EVENT_ID.match(p.stem) and p.is_file() and not p.is_symlink():
                 try:
                     st = p.stat()
                 except OSError:
@@ -279,3 +244,64 @@ class EventMedia:
             except OSError:
                 pass
         return removed
+
+
+def _load_av():
+    try:
+        import av  # optional: the `media` extra
+    except ImportError:
+        return None
+    return av
+
+
+def _atomic_bytes(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _encode_mp4(av, path: Path, frames: list[tuple[float, bytes]]) -> None:
+    """H.264 (yuv420p) in MP4 with the moov atom first, timed by each frame's source time."""
+    decoded = [(t, cv2.imdecode(np.frombuffer(j, np.uint8), cv2.IMREAD_COLOR)) for t, j in frames]
+    pairs = [(k, img) for k, img in decoded if img is not None]
+    if not pairs:
+        raise ValueError("no frame decodes")
+    h, w = pairs[0][1].shape[:2]
+    w2, h2 = w - w % 2, h - h % 2  # yuv420p needs even sizes
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".mp4", dir=path.parent)
+    os.close(fd)
+    try:
+        span = pairs[-1][0] - pairs[0][0]
+        rate = min(60, max(1, round((len(pairs) - 1) / span))) if span > 0 else 10
+        with av.open(tmp, mode="w", format="mp4", options={"movflags": "+faststart"}) as out:
+            vs = out.add_stream("libx264", rate=rate)
+            vs.width, vs.height, vs.pix_fmt = w2, h2, "yuv420p"
+            vs.options = {"preset": "veryfast", "crf": "26"}
+            vs.codec_context.time_base = _fraction(1, 1000)
+            t0 = pairs[0][0]
+            last_pts = -1
+            for k, img in pairs:
+                if img.shape[:2] != (h, w):
+                    img = cv2.resize(img, (w, h))
+                vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(img[:h2, :w2]), format="bgr24")
+                pts = max(last_pts + 1, round((k - t0) * 1000))
+                vf.pts, vf.time_base, last_pts = pts, _fraction(1, 1000), pts
+                for pkt in vs.encode(vf):
+                    out.mux(pkt)
+            for pkt in vs.encode(None):
+                out.mux(pkt)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _fraction(a: int, b: int):
+    from fractions import Fraction
+
+    return Fraction(a, b)

@@ -116,9 +116,16 @@ class EventPrinter:
         media, self.media = self.media, None
         assert media is not None
         media.close()
-        clips = sum(p.suffix == ".webm" for p in media.written)
+        clips = sum(p.suffix == ".mp4" for p in media.written)
         line = f"media: {clips} clip(s), {len(media.written) - clips} snapshot(s) in {media.cfg.folder}"
-        err_console.print(line + (f", {media.dropped} frame(s) dropped (writer busy)" if media.dropped else ""))
+        err_console.print(
+            line
+            + (
+                f", {media.dropped} frame(s) not in a clip (event past 3000 frames or writer busy)"
+                if media.dropped
+                else ""
+            )
+        )
         for e in media.errors[:5]:
             err_console.print(f"[bold red]error:[/] media: {printable(e)}", highlight=False)
 

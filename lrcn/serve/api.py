@@ -18,10 +18,11 @@ import tempfile
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lrcn.core.errors import LrcnError
+from lrcn.runtime.event_media import media_paths
 from lrcn.serve import schemas as S
 from lrcn.serve.config import StreamSettings, checked_source
 from lrcn.serve.guards import HostGuard, SecurityHeaders, TokenGuard, page_csp
@@ -131,6 +132,28 @@ def create_app(service, token: str | None = None) -> FastAPI:
     @app.get("/events", response_model=S.EventList)
     def events(limit: int = Query(100, ge=1, le=EVENTS_MAX)):
         return S.EventList(events=mgr().events.newest(limit))
+
+    def _media_file(event_id: str, which: int) -> str:
+        """An event's clip (0) or snapshot (1): only a regex-valid id, mapped by event_media.media_paths."""
+        media = service.media
+        if media is None:
+            raise HTTPException(404, "event media is off (no `media` in the config)")
+        try:
+            path = media_paths(media.cfg.folder, event_id)[which]
+        except ValueError:
+            raise HTTPException(404, "no such event") from None
+        if not path.is_file():
+            raise HTTPException(404, f"no {'clip' if which == 0 else 'snapshot'} for event {event_id}")
+        return str(path)
+
+    @app.get("/events/{event_id}/clip", responses={404: {"model": S.Error}}, response_class=FileResponse)
+    def event_clip(event_id: str):
+        """The event's clip, H.264 in MP4 (Range requests answered with 206)."""
+        return FileResponse(_media_file(event_id, 0), media_type="video/mp4")
+
+    @app.get("/events/{event_id}/snapshot.jpg", responses={404: {"model": S.Error}}, response_class=FileResponse)
+    def event_snapshot(event_id: str):
+        return FileResponse(_media_file(event_id, 1), media_type="image/jpeg")
 
     @app.get("/streams/{name}/frame.jpg", responses={404: {"model": S.Error}}, response_class=Response)
     def frame(name: str):

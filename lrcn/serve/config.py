@@ -186,6 +186,25 @@ def one_line(e: ValidationError, where: str = "") -> str:
 
 
 @dataclass
+class MediaSettings:
+    """Event media (`runtime.event_media`): a clip and a snapshot per event in `folder`, with retention."""
+
+    folder: str
+    pre_s: float = 3.0
+    post_s: float = 3.0
+    days: float = 7.0
+    """Media older than this is removed (0: no age limit)."""
+    max_mb: float = 2000.0
+    """The oldest media is removed while the folder holds more than this (0: no size limit)."""
+
+    def config(self):
+        """The runtime's MediaConfig (ValueError naming the field when a value is out of range)."""
+        from lrcn.runtime.event_media import MediaConfig
+
+        return MediaConfig(Path(self.folder), self.pre_s, self.post_s, self.days, self.max_mb)
+
+
+@dataclass
 class HttpSettings:
     host: str = "127.0.0.1"
     port: int = 8000
@@ -234,6 +253,8 @@ class ServeConfig:
     streams: list[StreamSettings] = field(default_factory=list)
     sinks: list[str] = field(default_factory=list)
     """Sink specs as `vc-run --sink` takes them (jsonl:PATH, http://..., mqtt://...)."""
+    media: MediaSettings | None = None
+    """Event clips and snapshots (GET /events/{id}/clip, /events/{id}/snapshot.jpg); None: none."""
 
 
 def _type_name(tp) -> str:
@@ -342,6 +363,11 @@ def check(cfg: ServeConfig) -> ServeConfig:
     for i, spec in enumerate(cfg.sinks):
         if not spec.startswith(SINK_SCHEMES):
             raise ConfigError(f"sinks[{i}]: {shown(shown_spec(spec))}: expected {SINK_SPECS}")
+    if cfg.media is not None:
+        try:
+            cfg.media.config()
+        except ValueError as e:
+            raise ConfigError(f"media: {str(e).removeprefix('--media ')}") from None
     if len(cfg.streams) > cfg.max_streams:
         raise ConfigError(f"streams: {len(cfg.streams)} streams, over max_streams ({cfg.max_streams})")
     seen = set()

@@ -15,6 +15,7 @@ h1{font-size:18px;margin:0} #status{color:#9aa0a6}
 main{display:flex;flex-wrap:wrap;gap:12px;padding:12px}
 .tile{background:#22252a;border-radius:6px;padding:8px;width:320px}
 .tile img{width:320px;min-height:180px;background:#000;display:block}
+.thumb{width:96px;display:block}
 .name{font-weight:600} .label{font-size:20px;font-weight:700;margin:4px 0}
 .meta{color:#9aa0a6;font-size:12px} .state-running{color:#7bd88f} .state-reconnecting,.state-starting{color:#f5c26b}
 .state-failed,.state-ended{color:#ff7b72}
@@ -24,7 +25,7 @@ td,th{text-align:left;padding:3px 8px;border-bottom:1px solid #33363b}
 <header><h1>lrcn vc-serve</h1><span id="status">connecting...</span></header>
 <main id="tiles"></main>
 <section><h2>Recent events</h2><table><thead><tr><th>id</th><th>stream</th><th>phase</th><th>label</th>
-<th>start</th><th>end</th><th>peak</th></tr></thead><tbody id="events"></tbody></table></section>
+<th>start</th><th>end</th><th>peak</th><th>media</th></tr></thead><tbody id="events"></tbody></table></section>
 <script>
 "use strict";
 const token = new URLSearchParams(location.search).get("token");
@@ -78,6 +79,15 @@ async function events() {
       const row = el("tr");
       for (const v of [ev.seq, ev.stream, ev.phase, ev.label, fmt(ev.start, 1), fmt(ev.end, 1), fmt(ev.peak, 2)])
         row.append(el("td", "", v === undefined ? "-" : String(v)));
+      const media = el("td");
+      if (ev.phase === "end" && ev.snapshot) {  // the files exist once the clip ends (end + post_s)
+        const id = encodeURIComponent(ev.id), img = el("img", "thumb");
+        img.alt = `event ${ev.id}`; img.src = q(`events/${id}/snapshot.jpg`);
+        img.onerror = () => img.remove();
+        if (ev.clip) { const a = el("a"); a.href = q(`events/${id}/clip`); a.target = "_blank"; a.append(img, "play"); media.append(a); }
+        else media.append(img);
+      }
+      row.append(media);
       body.append(row);
     }
   } catch (e) { /* the status line already says when the service does not answer */ }

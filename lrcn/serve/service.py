@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from lrcn.runtime.event_media import EventMedia
 from lrcn.runtime.run_events import EventRouter
 from lrcn.runtime.sinks import Sink
 from lrcn.runtime.stream import StreamPrediction
@@ -35,21 +36,40 @@ class StreamEvents:
     (the stream's EventConfig, the service's sinks; prediction records too, to sinks that want
     them); every event record it makes is also kept in the history (/events)."""
 
-    def __init__(self, labels: Sequence[str], sinks: list[Sink], history: Callable[[dict], object]):
-        self.labels, self.sinks, self.history = labels, sinks, history
+    def __init__(
+        self,
+        labels: Sequence[str],
+        sinks: list[Sink],
+        history: Callable[[dict], object],
+        media: EventMedia | None = None,
+    ):
+        self.labels, self.sinks, self.history, self.media = labels, sinks, history, media
         self.routers: dict[int, EventRouter] = {}
         """StreamHandle.id -> the stream's router (a name removed and added again gets a new one)."""
         self.lock = threading.Lock()
 
     def __call__(self, entry: Entry, pred: StreamPrediction) -> None:
         h = entry.handle
-        if h is None or pred.probs is None:
+        if h is None:
+            return
+        if pred.probs is None:  # the window is filling: no prediction yet, but the frame may open a clip
+            if self.media is not None and pred.frame is not None:
+                with self.lock:
+                    self.media.frame(entry.settings.name, pred.t, pred.frame, None)
             return
         with self.lock:
             router = self.routers.get(h.id)
             if router is None:
-                router = self.routers[h.id] = EventRouter(self.labels, h.events, self.sinks, keep_events=ENDED_KEPT)
+                router = self.routers[h.id] = EventRouter(
+                    self.labels,
+                    h.events,
+                    self.sinks,
+                    keep_events=ENDED_KEPT,
+                    annotate=self.media.annotate if self.media is not None else None,
+                )
             records = router.prediction(pred, stream=entry.settings.name, live=h.live)
+            if self.media is not None and pred.frame is not None:  # after: an end has set its clip's end
+                self.media.frame(entry.settings.name, pred.t, pred.frame, pred.probs)
         for r in records:
             self.history(r)
 
@@ -70,6 +90,8 @@ class Service:
     def __init__(self, cfg: ServeConfig):
         self.cfg = cfg
         self.sinks: list[Sink] = []
+        self.media: EventMedia | None = None
+        """Event clips and snapshots (the `media` setting), or None."""
         self.classify_slots = threading.BoundedSemaphore(cfg.http.classify_workers)
         self.started_at = time.time()
         self._sink_failed: dict[str, int] = {}
@@ -128,7 +150,12 @@ class Service:
             events=cfg.events.config(),
         )
         self._metrics = ServeMetrics(manager, lambda: self.sinks)
-        self._events = StreamEvents(clf.class_names, self.sinks, manager.events.append)
+        if cfg.media is not None:
+            hold = cfg.events.min_event + 1.0
+            self.media = EventMedia(cfg.media.config(), list(clf.class_names), hold_s=hold)
+            for note in self.media.errors:
+                log.warning("media: %s", note, extra={"event": "media"})
+        self._events = StreamEvents(clf.class_names, self.sinks, manager.events.append, self.media)
         manager.listeners += [self._metrics.observe, self._events]
         manager.on_end = self._events.finish
         self._manager = manager
@@ -177,6 +204,8 @@ class Service:
         if self._manager is not None:
             self._manager.close(timeout=timeout / 2)
             self.events.finish_all(self._manager.list())  # open events end with the service, and reach the sinks
+        if self.media is not None:
+            self.media.close(timeout=max(0.1, deadline - time.monotonic()))
         for sink in self.sinks:
             left = max(0.1, deadline - time.monotonic())
             try:
