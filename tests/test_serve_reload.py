@@ -132,3 +132,38 @@ def test_swap_while_three_cameras_stream(tmp_path):
         served.kill()
         for c in cams:
             c.stop()
+
+
+def test_forced_swap_to_other_preprocessing_in_process(tmp_path, caplog):
+    """Other image size and classes, forced: frames made for the old size are dropped, none reach
+    the new model, the stream keeps predicting with the new labels and its counters go on."""
+    from serve_fixtures import service
+
+    models = tmp_path / "models"
+    m1 = fake_model(models, name="m1")
+    m2 = fake_model(models, name="m2", classes=("p", "q"), img_size=24)
+    cam = MjpegServer([BLACK], fps=20).start()
+    svc, _ = service(m1)
+    caplog.set_level("INFO", logger="lrcn.serve")
+    try:
+        from lrcn.serve.config import StreamSettings
+        from lrcn.serve.reload import SwapRefused
+
+        svc.cfg.models_dir = str(models)
+        svc.add_stream(StreamSettings(name="cam", source=cam.url(), sample_fps=0))
+        entry = svc.manager.get("cam")
+        until(lambda: entry.last is not None and entry.last.label in "abc", 20, "predictions from m1")
+        with pytest.raises(SwapRefused) as e:
+            svc.swap_model(str(m2))
+        assert e.value.status == 409
+        done = svc.manager.stats(entry).predictions
+        out = svc.swap_model(str(m2), force=True)
+        assert out["reset"] == ["cam"] and out["forced"]
+        until(lambda: entry.last.label in ("p", "q"), 10, "predictions from m2")
+        assert svc.manager.stats(entry).predictions > done
+        assert svc.clf.meta.preprocess.img_size == 24 and entry.state == "running"
+        assert not [r for r in caplog.records if r.levelname == "ERROR"]  # no old-size frame hit the new model
+        assert [r.stream for r in caplog.records if getattr(r, "event", "") == "stream_state_reset"] == ["cam"]
+    finally:
+        svc.close()
+        cam.stop()
