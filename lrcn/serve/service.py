@@ -46,8 +46,8 @@ class StreamEvents:
 
     def __call__(self, entry: Entry, pred: StreamPrediction) -> None:
         h = entry.handle
-        if h is None or pred.probs is None:
-            return
+        if h is None or pred.probs is None or len(pred.probs) != len(self.labels):
+            return  # (the last: a prediction of a model swapped in or out while the labels change)
         with self.lock:
             router = self.routers.get(h.id)
             if router is None:
