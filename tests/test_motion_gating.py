@@ -140,3 +140,19 @@ def test_vc_run_motion_flag_refuses_what_it_cannot_do_in_one_line(fakes, tmp_pat
     assert r.exit_code == 0, r.output
     summary = [json.loads(x)["summary"] for x in r.stdout.splitlines() if '"summary"' in x]
     assert summary[0]["gated"] == 11 and summary[0]["processed"] == 12
+
+
+def test_a_model_swap_remakes_each_streams_gate_for_the_new_model(fakes):
+    """After `MultiStream.swap` a gated stream keeps its count and is gated again only if the new
+    model allows it (rgb+diff does not); a fresh reference means the first frame after runs the CNN."""
+    rgb, both = (VideoClassifier(fakes[m], device="cpu") for m in ("rgb", "rgb+diff"))
+    multi = rgb.streams({"cam": Frames([scene(None)] * 12)}, sample_fps=0, motion=MotionConfig())
+    with multi:
+        assert len([p for p in multi if p.ready]) >= 1
+        h = multi.handles[0]
+        before = h.state.gated
+        assert before == 11 and h.gate is not None and h.feeder.motion_size == h.gate.cfg.size
+        multi.swap(both)
+        assert h.gate is None and h.feeder.motion_size is None and h.state.gated == before
+        multi.swap(VideoClassifier(fakes["rgb"], device="cpu"))
+        assert h.gate is not None and h.gate.frames == 0 and h.state.gated == before

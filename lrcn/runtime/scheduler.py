@@ -70,6 +70,8 @@ class Captured:
     """time.perf_counter() at the same moment, for latency."""
     thumb: np.ndarray | None = None
     """Motion gating: the frame's grey thumbnail (`motion.thumbnail`), made here beside inference."""
+    spec: PreprocessSpec | None = None
+    """The preprocessing `x` was made with (a frame made for a model swapped out since is dropped)."""
 
 
 class Feeder:
@@ -117,9 +119,11 @@ class Feeder:
                         break
                 self.due += 1
                 wall, mono = time.time(), time.perf_counter()
-                rgb = resize_rgb(fr.image, self.spec.img_size)  # here, not in the loop: beside inference
-                thumb = thumbnail(fr.image, self.motion_size) if self.motion_size else None
-                item = Captured(fr, rgb, normalize(rgb[None], self.spec)[0], wall, mono, thumb)
+                spec = self.spec  # one spec per frame: `MultiStream.swap` may change it meanwhile
+                rgb = resize_rgb(fr.image, spec.img_size)  # here, not in the loop: beside inference
+                motion = self.motion_size
+                thumb = thumbnail(fr.image, motion) if motion else None
+                item = Captured(fr, rgb, normalize(rgb[None], spec)[0], wall, mono, thumb, spec)
                 if not self.mailbox.put(item):
                     break
         except LrcnError as e:
@@ -278,6 +282,8 @@ class MultiStream:
         """Streams added and not removed, in order (ended ones too)."""
         self._ids = 0
         self._started = False
+        self._model_lock = threading.Lock()
+        """Held by `ticks()` from taking frames to their predictions; `swap` takes it between two ticks."""
         for name, src in sources:
             self.add(name, src, cfg)
 
@@ -298,13 +304,13 @@ class MultiStream:
         cfg = self.cfg if cfg is None else cfg
         if cfg.stateful != self.cfg.stateful:
             raise ValueError(f"stateful must be {self.cfg.stateful} for every stream of this MultiStream")
-        meta = self.clf.meta
-        gate = self._gate(name, cfg)
         box: Mailbox[Captured] = Mailbox(lossless=not getattr(source, "live", False), cond=self.cond)
-        feeder = Feeder(source, meta.preprocess, self.rate(cfg), cfg.realtime, box, gate.cfg.size if gate else None)
-        keep = self.clf.sampled_frames if cfg.keep_window else 0
-        state = self.engine.new_state(meta.preprocess, cfg.smooth)
-        with self.cond:
+        with self._model_lock, self.cond:  # not half before and half after a swap
+            meta = self.clf.meta
+            gate = self._gate(name, cfg)
+            feeder = Feeder(source, meta.preprocess, self.rate(cfg), cfg.realtime, box, gate.cfg.size if gate else None)
+            keep = self.clf.sampled_frames if cfg.keep_window else 0
+            state = self.engine.new_state(meta.preprocess, cfg.smooth)
             handle = StreamHandle(self._ids, name, source, cfg, events, state, feeder, keep, gate)
             self._ids += 1
             self.handles.append(handle)
@@ -329,6 +335,35 @@ class MultiStream:
             handle.removed = True
             self.cond.notify_all()
         return handle._stop()
+
+    def swap(self, classifier) -> list[StreamHandle]:
+        """Serve every stream with `classifier` from the next tick on; the streams it reset, in order.
+
+        The new engine is made (its parts loaded) before any lock; then, between two ticks (the
+        batch in flight finishes on the old model), the model changes in one step and each
+        stream's state starts afresh (feature window, LSTM state, smoothing, kept frames): the
+        old model's features or LSTM state mean nothing to other weights. Sources and feeders
+        stay as they are; feeders preprocess for the new model from their next frame, and a
+        frame already made for the old preprocessing is dropped, not predicted.
+        """
+        engine = BatchEngine.for_model(classifier.model, self.cfg.stateful)
+        spec = classifier.meta.preprocess
+        with self._model_lock, self.cond:
+            self.clf, self.engine = classifier, engine
+            self.sample_fps = self.rate(self.cfg)
+            for h in self.handles:
+                old, h.state = h.state, engine.new_state(spec, h.cfg.smooth)
+                h.state.processed, h.state.predictions = old.processed, old.predictions  # counters go on
+                h.state.latencies_ms, h.state.gated = old.latencies_ms, old.gated
+                h.gate = self._gate(h.name, h.cfg)  # a fresh reference; the new model may not allow gating
+                h.feeder.motion_size = h.gate.cfg.size if h.gate else None
+                rate = self.rate(h.cfg)
+                h.feeder.spec, h.feeder.sample_fps, h.sample_fps = spec, rate, rate
+                h.feeder.period = 1.0 / rate if rate else 0.0
+                if h.window is not None:
+                    h.window = deque(maxlen=classifier.sampled_frames)
+            self.cond.notify_all()
+            return list(self.handles)
 
     @property
     def running(self) -> bool:
@@ -361,15 +396,19 @@ class MultiStream:
                 if not active:
                     return
                 self.cond.wait_for(partial(_any_ready, active), timeout=WAIT_S)
-                taken = [(h, h.feeder.mailbox.take()) for h in active]
-                gone = [h for h, item in taken if item is None and h.feeder.mailbox.ended]
-            batch = [(h, item) for h, item in taken if item is not None]
-            ends = [self._end(h, h.feeder.mailbox.error) for h in gone]
-            preds = self._advance(batch) if batch else []
-            for h, _ in batch:
-                if h.cfg.max_frames and h.state.processed >= h.cfg.max_frames and not h.done:
-                    ends.append(self._end(h, None))
-            preds = [p for p, (h, _) in zip(preds, batch) if not h.removed]  # removed while in flight
+            with self._model_lock:  # one model from taking the frames to their predictions
+                with self.cond:
+                    active = [h for h in self.handles if not h.done]
+                    taken = [(h, h.feeder.mailbox.take()) for h in active]
+                    gone = [h for h, item in taken if item is None and h.feeder.mailbox.ended]
+                spec = self.clf.meta.preprocess
+                batch = [(h, item) for h, item in taken if item is not None and item.spec in (None, spec)]
+                ends = [self._end(h, h.feeder.mailbox.error) for h in gone]
+                preds = self._advance(batch) if batch else []
+                for h, _ in batch:
+                    if h.cfg.max_frames and h.state.processed >= h.cfg.max_frames and not h.done:
+                        ends.append(self._end(h, None))
+                preds = [p for p, (h, _) in zip(preds, batch) if not h.removed]  # removed while in flight
             ended = [e for e in ends if e is not None]
             if preds or ended:
                 yield Tick(preds, ended)

@@ -28,6 +28,7 @@ from lrcn.serve.config import StreamSettings, checked_source
 from lrcn.serve.guards import HostGuard, SecurityHeaders, TokenGuard, page_csp
 from lrcn.serve.guards import error as _error
 from lrcn.serve.manager import StreamLimit
+from lrcn.serve.reload import SwapRefused
 from lrcn.serve.upload import UploadGate, check_video_bytes, content_type_problem, frame_size, upload_name
 
 EVENTS_MAX = 1000
@@ -83,7 +84,27 @@ def create_app(service, token: str | None = None) -> FastAPI:
         loaded = service.loaded
         if not (loaded and service.manager.ready()):
             return _error(503, "not ready: " + ("loading the model" if not loaded else "streams starting"))
-        return S.Ready(ready=True, model=os.path.basename(service.cfg.model), streams=len(service.manager.list()))
+        info = service.model_info
+        return S.Ready(
+            ready=True,
+            model=info.name if info is not None else os.path.basename(service.cfg.model),
+            streams=len(service.manager.list()),
+            model_sha256=info.sha256 if info is not None else None,
+            model_version=info.version if info is not None else None,
+        )
+
+    @app.post(
+        "/model",
+        response_model=S.ModelSwap,
+        responses={c: {"model": S.Error} for c in (403, 409, 422, 503)},
+    )
+    def swap_model(body: S.ModelSwapRequest):
+        if not service.loaded:
+            return _error(503, "not ready: loading the model")
+        try:
+            return S.ModelSwap(**service.swap_model(body.path, body.force))
+        except SwapRefused as e:
+            return _error(e.status, str(e))
 
     @app.get("/streams", response_model=S.StreamList)
     def streams():

@@ -8,7 +8,9 @@ flush the sinks within a bound and exit 0.
 
 from __future__ import annotations
 
+import os
 import signal
+import threading
 import time
 from typing import Annotated
 
@@ -112,6 +114,13 @@ def main(
     try:
         with one_line_errors():
             service.start()
+        if config is not None and hasattr(signal, "SIGHUP"):  # re-read the config, swap to its model if it changed
+            path = os.path.abspath(config)
+
+            def on_hup(signum, frame):  # the work runs in a thread: loading a model takes a while
+                threading.Thread(target=service.reload_config, args=(path,), name="serve:reload", daemon=True).start()
+
+            old.setdefault(signal.SIGHUP, signal.signal(signal.SIGHUP, on_hup))
         if stop["signal"] is None:
             _serve(service, cfg)
     finally:

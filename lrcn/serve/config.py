@@ -255,6 +255,10 @@ class ServeConfig:
     """Sink specs as `vc-run --sink` takes them (jsonl:PATH, http://..., mqtt://...)."""
     media: MediaSettings | None = None
     """Event clips and snapshots (GET /events/{id}/clip, /events/{id}/snapshot.jpg); None: none."""
+    models_dir: str | None = None
+    """POST /model may swap to a model file inside this folder (symlinks resolved)."""
+    model_allow: list[str] = field(default_factory=list)
+    """Model files POST /model may swap to besides those in `models_dir`."""
 
 
 def _type_name(tp) -> str:
@@ -412,6 +416,9 @@ def load(path: str | Path) -> ServeConfig:
         cfg = build(ServeConfig, data if data is not None else {})
         base = path.resolve().parent
         cfg.model = str(base / cfg.model) if not Path(cfg.model).is_absolute() else cfg.model
+        if cfg.models_dir and not Path(cfg.models_dir).is_absolute():
+            cfg.models_dir = str(base / cfg.models_dir)
+        cfg.model_allow = [a if Path(a).is_absolute() else str(base / a) for a in cfg.model_allow]
         if cfg.http.token_file and not Path(cfg.http.token_file).is_absolute():
             cfg.http.token_file = str(base / cfg.http.token_file)
         cfg.sinks = [

@@ -16,10 +16,19 @@ BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.35, 0.5, 1.0, 2.5, 5.0)
 
 
 class _StreamCollector:
-    def __init__(self, manager, sinks):
-        self.manager, self.sinks = manager, sinks
+    def __init__(self, manager, sinks, model=None):
+        self.manager, self.sinks, self.model = manager, sinks, model
 
     def collect(self):
+        if self.model is not None:
+            info, swaps = self.model()
+            if info is not None:
+                served = GaugeMetricFamily(
+                    "lrcn_model_info", "1 for the model served now.", labels=["name", "sha256", "version"]
+                )
+                served.add_metric([info.name, info.sha256, info.version or ""], 1.0)
+                yield served
+            yield CounterMetricFamily("lrcn_model_swaps", "Model swaps since the service started.", value=swaps)
         read = CounterMetricFamily("lrcn_frames_read", "Frames read from the source.", labels=["stream"])
         processed = CounterMetricFamily("lrcn_frames_processed", "Frames through the model.", labels=["stream"])
         dropped = CounterMetricFamily(
@@ -64,9 +73,9 @@ def sink_counts(sink) -> dict:
 
 
 class ServeMetrics:
-    def __init__(self, manager, sinks=list):
+    def __init__(self, manager, sinks=list, model=None):
         self.registry = CollectorRegistry()
-        self.registry.register(_StreamCollector(manager, sinks))
+        self.registry.register(_StreamCollector(manager, sinks, model))
         self.inference = Histogram(
             "lrcn_inference_seconds",
             "Inference time of the batch each frame went in.",

@@ -20,6 +20,25 @@ class Ready(BaseModel):
     ready: bool
     model: str
     streams: int
+    model_sha256: str | None = None
+    model_version: str | None = None
+
+
+class ModelSwapRequest(BaseModel):
+    path: str = Field(max_length=4096)
+    """A model file inside the config's models_dir or in its model_allow list."""
+    force: bool = False
+    """Swap even to other classes or preprocessing (every stream's labels change)."""
+
+
+class ModelSwap(BaseModel):
+    model: str
+    """The file name now served."""
+    sha256: str
+    version: str | None
+    reset: list[str]
+    """Streams whose state started afresh."""
+    forced: bool
 
 
 class StreamInfo(BaseModel):

@@ -11,8 +11,10 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lrcn.core.text import printable
 from lrcn.runtime.event_media import EventMedia
 from lrcn.runtime.run_events import EventRouter
 from lrcn.runtime.sinks import Sink
@@ -20,6 +22,7 @@ from lrcn.runtime.stream import StreamPrediction
 from lrcn.serve.config import ServeConfig, StreamSettings
 from lrcn.serve.manager import Entry, StreamManager
 from lrcn.serve.metrics import ServeMetrics, sink_counts
+from lrcn.serve.reload import ModelInfo, SwapRefused, allowed_path, contract_change
 
 if TYPE_CHECKING:
     from lrcn.runtime.classifier import VideoClassifier
@@ -57,6 +60,8 @@ class StreamEvents:
                 with self.lock:
                     self.media.frame(entry.settings.name, pred.t, pred.frame, None)
             return
+        if len(pred.probs) != len(self.labels):
+            return  # a prediction of a model swapped in or out while the labels change
         with self.lock:
             router = self.routers.get(h.id)
             if router is None:
@@ -85,6 +90,14 @@ class StreamEvents:
         for e in entries:
             self.finish(e)
 
+    def relabel(self, labels: Sequence[str], entries: list[Entry]) -> None:
+        """A new model serves: every stream's open events end and its detector starts afresh on `labels`."""
+        self.finish_all(entries)
+        with self.lock:
+            self.labels = labels
+            if self.media is not None:  # a clip's probability is read at its label's index
+                self.media.labels = list(labels)
+
 
 class Service:
     def __init__(self, cfg: ServeConfig):
@@ -99,6 +112,11 @@ class Service:
         self._manager: StreamManager | None = None
         self._metrics: ServeMetrics | None = None
         self._events: StreamEvents | None = None
+        self.model_info: ModelInfo | None = None
+        """The model served now (path, sha256, version)."""
+        self.swaps = 0
+        self._swap_lock = threading.Lock()
+        """One swap at a time (a second waits for the first)."""
 
     @property
     def loaded(self) -> bool:
@@ -141,7 +159,14 @@ class Service:
             top_k=cfg.top_k,
             decode_timeout_s=cfg.http.upload_decode_timeout,  # predict() is for uploads only here
         )
-        log.info("model %s loaded (%s)", cfg.model, ", ".join(clf.providers), extra={"event": "model_loaded"})
+        self.model_info = ModelInfo.of(cfg.model, clf.meta)
+        log.info(
+            "model %s loaded (%s, sha256 %s)",
+            cfg.model,
+            ", ".join(clf.providers),
+            self.model_info.sha256[:12],
+            extra={"event": "model_loaded"},
+        )
         manager = StreamManager(
             clf,
             reconnect=cfg.reconnect,
@@ -149,7 +174,7 @@ class Service:
             history=cfg.history,
             events=cfg.events.config(),
         )
-        self._metrics = ServeMetrics(manager, lambda: self.sinks)
+        self._metrics = ServeMetrics(manager, lambda: self.sinks, lambda: (self.model_info, self.swaps))
         if cfg.media is not None:
             hold = cfg.events.min_event + 1.0
             self.media = EventMedia(cfg.media.config(), list(clf.class_names), hold_s=hold)
@@ -164,6 +189,86 @@ class Service:
             self.add_stream(s)
         threading.Thread(target=self._watch_sinks, name="serve:sinks", daemon=True).start()
         return self
+
+    # -- hot model reload ------------------------------------------------------------------------
+    def swap_model(self, path: str, force: bool = False, *, checked: bool = False) -> dict:
+        """Serve the model at `path` from the next tick on; what was done, or SwapRefused (one line).
+
+        `path` must be one the config allows (unless `checked`: the config file names it). The
+        model is loaded and checked in full first; a failure leaves the old one serving. Other
+        classes or preprocessing: refused (409) unless `force`. Streams stay connected; each
+        stream's state starts afresh (one log line per stream) and its open events end.
+        """
+        from lrcn.runtime.classifier import VideoClassifier
+
+        cfg = self.cfg
+        real = str(Path(path).resolve()) if checked else allowed_path(path, cfg.models_dir, cfg.model_allow)
+        with self._swap_lock:
+            try:
+                clf = VideoClassifier(
+                    real,
+                    device=cfg.device,
+                    threads=cfg.threads,
+                    top_k=cfg.top_k,
+                    decode_timeout_s=cfg.http.upload_decode_timeout,
+                )
+                info = ModelInfo.of(real, clf.meta)
+                self.manager.multi.engine.for_model(clf.model, self.manager.multi.cfg.stateful)  # its parts load
+            except Exception as e:  # noqa: BLE001 - any failure to load answers one line; the old model serves on
+                msg = printable(" ".join(str(e).split()))[:500] or type(e).__name__
+                log.warning("model swap refused: %s", msg, extra={"event": "model_swap_failed"})
+                raise SwapRefused(422, f"model not loaded, the old one serves on: {msg}") from None
+            change = contract_change(self.clf.meta, clf.meta)
+            if change and not force:
+                raise SwapRefused(409, f"{info.name}: {change}; send force: true to swap anyway")
+            entries = self.manager.list()
+            handles = self.manager.multi.swap(clf)  # O(streams), between two ticks
+            self._clf, self.model_info = clf, info
+            self.swaps += 1
+            self.events.relabel(clf.class_names, entries)
+        names = {id(e.handle): e.settings.name for e in entries if e.handle is not None}
+        reset = [names.get(id(h), h.name) for h in handles]
+        log.info(
+            "model swapped to %s (sha256 %s%s)",
+            real,
+            info.sha256[:12],
+            f", forced: {change}" if change else "",
+            extra={"event": "model_swapped"},
+        )
+        for name in reset:
+            log.info(
+                "stream %s: state reset for the new model (window, LSTM state, smoothing, open events)",
+                name,
+                extra={"event": "stream_state_reset", "stream": name},
+            )
+        return {
+            "model": info.name,
+            "sha256": info.sha256,
+            "version": info.version,
+            "reset": reset,
+            "forced": bool(change),
+        }
+
+    def reload_config(self, config_path: str) -> None:
+        """SIGHUP: read the config file again and swap to its model if that changed (path or content)."""
+        from lrcn.serve.config import load
+
+        try:
+            new = load(config_path)
+        except Exception as e:  # noqa: BLE001 - a bad config on SIGHUP is one line; nothing changes
+            log.warning("reload: %s", printable(" ".join(str(e).split())), extra={"event": "reload_failed"})
+            return
+        self.cfg.models_dir, self.cfg.model_allow = new.models_dir, new.model_allow
+        cur = self.model_info
+        same = cur is not None and Path(new.model).resolve() == Path(cur.path).resolve()
+        try:
+            if same and cur is not None and ModelInfo.of(new.model, self.clf.meta).sha256 == cur.sha256:
+                log.info("reload: the model has not changed", extra={"event": "reload_unchanged"})
+                return
+            self.swap_model(new.model, checked=True)
+            self.cfg.model = new.model
+        except (SwapRefused, OSError) as e:
+            log.warning("reload: %s", printable(" ".join(str(e).split())), extra={"event": "reload_failed"})
 
     def add_stream(self, settings: StreamSettings) -> Entry:
         """Start a stream; ValueError when its name is taken, manager.StreamLimit past `max_streams`."""
