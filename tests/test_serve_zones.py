@@ -112,6 +112,14 @@ def test_post_streams_with_zones_adds_a_stream_per_zone_and_delete_removes_them(
                 return {s["name"]: s["state"] for s in c.get("/streams").json()["streams"]}
 
             until(lambda: running() == {"cam/a": "running", "cam/b": "running"}, 30, "both zones run")
+            # a zone's own routes: the name holds a slash
+            assert c.get("/streams/cam/a").json()["name"] == "cam/a"
+            assert c.get("/streams/cam%2Fb").json()["name"] == "cam/b"
+            assert c.get("/streams/cam/a/events").json() == {"events": []}
+            until(lambda: c.get("/streams/cam/b/frame.jpg").status_code == 200, 20, "a zone's frame")
+            assert c.get("/streams/cam/b/frame.jpg").content[:2] == b"\xff\xd8"
+            assert c.get("/streams/cam/c").status_code == 404 and c.get("/streams/cam/c/events").status_code == 404
+            assert c.delete("/streams/cam/a").status_code == 200 and running() == {"cam/b": "running"}
             assert c.post("/streams", json=body).status_code == 409  # the name is taken by its zones
             assert c.post("/streams", json={**body, "zones": ["a=0,0,2,1"]}).status_code == 422
             assert c.delete("/streams/cam").status_code == 200 and running() == {}

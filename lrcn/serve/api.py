@@ -110,7 +110,21 @@ def create_app(service, token: str | None = None) -> FastAPI:
     def streams():
         return S.StreamList(streams=[S.stream_info(mgr(), e) for e in mgr().list()])
 
-    @app.get("/streams/{name}", response_model=S.StreamInfo, responses={404: {"model": S.Error}})
+    # {name:path}: a zone's stream is named camera/zone. The routes under a stream come first, so
+    # /streams/cam/door/events is the events of cam/door, not a stream named "cam/door/events".
+    @app.get("/streams/{name:path}/events", response_model=S.EventList, responses={404: {"model": S.Error}})
+    def stream_events(name: str, since: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=EVENTS_MAX)):
+        _entry(name)
+        return S.EventList(events=mgr().events.since(since, stream=name, limit=limit))
+
+    @app.get("/streams/{name:path}/frame.jpg", responses={404: {"model": S.Error}}, response_class=Response)
+    def frame(name: str):
+        data = S.frame_jpeg(mgr(), _entry(name))
+        if data is None:
+            raise HTTPException(404, f"stream {name!r} has no frame yet")
+        return Response(data, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+    @app.get("/streams/{name:path}", response_model=S.StreamInfo, responses={404: {"model": S.Error}})
     def stream(name: str):
         return S.stream_info(mgr(), _entry(name))
 
@@ -139,16 +153,11 @@ def create_app(service, token: str | None = None) -> FastAPI:
             raise HTTPException(409, str(e)) from None
         return S.stream_info(mgr(), entry)
 
-    @app.delete("/streams/{name}", response_model=S.Removed, responses={404: {"model": S.Error}})
+    @app.delete("/streams/{name:path}", response_model=S.Removed, responses={404: {"model": S.Error}})
     def remove_stream(name: str):
         if not service.remove_stream(name):
             raise HTTPException(404, f"no stream named {name!r}")
         return S.Removed(removed=name)
-
-    @app.get("/streams/{name}/events", response_model=S.EventList, responses={404: {"model": S.Error}})
-    def stream_events(name: str, since: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=EVENTS_MAX)):
-        _entry(name)
-        return S.EventList(events=mgr().events.since(since, stream=name, limit=limit))
 
     @app.get("/events", response_model=S.EventList)
     def events(limit: int = Query(100, ge=1, le=EVENTS_MAX)):
@@ -175,13 +184,6 @@ def create_app(service, token: str | None = None) -> FastAPI:
     @app.get("/events/{event_id}/snapshot.jpg", responses={404: {"model": S.Error}}, response_class=FileResponse)
     def event_snapshot(event_id: str):
         return FileResponse(_media_file(event_id, 1), media_type="image/jpeg")
-
-    @app.get("/streams/{name}/frame.jpg", responses={404: {"model": S.Error}}, response_class=Response)
-    def frame(name: str):
-        data = S.frame_jpeg(mgr(), _entry(name))
-        if data is None:
-            raise HTTPException(404, f"stream {name!r} has no frame yet")
-        return Response(data, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
     @app.get("/metrics", response_class=Response)
     def metrics():
