@@ -151,8 +151,8 @@ def run_streams(
     `rows` (`output.csv_rows`'s `add`) is handed each prediction and error row as it comes; nothing
     is kept here, so a run of days costs no memory per prediction. Returns the failure messages.
     """
-    from lrcn.runtime.display import Display
     from lrcn.runtime.scheduler import MultiStream
+    from lrcn.runtime.vcrun.display import Display
 
     failures: list[str] = []
     for t in targets:

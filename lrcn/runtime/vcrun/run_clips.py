@@ -38,7 +38,7 @@ def run_clips(
 
     `workers` > 1 classifies in that many processes (lrcn.runtime.parallel); rows keep input order.
     `classify` (files -> one row per file, in their order) replaces `clf` and the local workers:
-    how `--ray` runs the files on a cluster (lrcn.runtime.ray_archive).
+    how `--ray` runs the files on a cluster (lrcn.runtime.vcrun.ray_archive).
     """
     rows: list[dict] = []
     failures: list[str] = []
