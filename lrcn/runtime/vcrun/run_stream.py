@@ -215,7 +215,7 @@ def _loop(multi, display, json_out: bool, out: Console, rows: RowSink | None, fa
             if display:
                 display.update(pred, handles[pred.stream_id].fps())
             if pred.ready:
-                row = pred.to_dict()
+                row = pred.to_dict(live=handles[pred.stream_id].live)  # the sinks' record (stream.py)
                 if rows is not None:
                     rows(row)
                 if events is not None:  # event_output.EventPrinter: events instead of prediction lines
