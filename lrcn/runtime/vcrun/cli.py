@@ -290,7 +290,7 @@ def _write_tables(csv_out: str | None, parquet: str | None, rows: list[dict]) ->
     """Clip mode's results as --csv (atomic: an earlier file stays whole until the new one is complete)
     and --parquet."""
     if csv_out:
-        from lrcn.runtime.output import write_csv
+        from lrcn.runtime.vcrun.output import write_csv
 
         with _replacing(csv_out):
             write_csv(csv_out, rows)
@@ -317,7 +317,7 @@ def _csv_rows(csv_out: str | None):
     if not csv_out:
         yield None
         return
-    from lrcn.runtime.output import csv_rows
+    from lrcn.runtime.vcrun.output import csv_rows
 
     with _replacing(csv_out), csv_rows(csv_out) as add:
         yield add

@@ -30,8 +30,8 @@ from typing import Any
 
 from lrcn.core.errors import LrcnError
 from lrcn.core.text import printable
+from lrcn.runtime.classifier import error_row
 from lrcn.runtime.console import err_console
-from lrcn.runtime.output import error_row
 from lrcn.runtime.parallel import WorkerSpec, _classifier, _classify
 from lrcn.runtime.vcrun.ray_cluster import cluster
 

@@ -11,9 +11,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from lrcn.core.errors import LrcnError
 from lrcn.core.text import printable
+from lrcn.runtime.classifier import error_row
 from lrcn.runtime.console import err_console
-from lrcn.runtime.output import error_row, json_line, results_table
 from lrcn.runtime.sources import expand_inputs
+from lrcn.runtime.vcrun.output import json_line, results_table
 
 
 def _serial(clf, files: list[str], clips: int) -> Generator[dict, None, None]:

@@ -22,9 +22,9 @@ from rich.markup import escape
 from lrcn.core.errors import LrcnError
 from lrcn.core.paths import STREAM_TIMEOUT_S
 from lrcn.core.text import printable
+from lrcn.runtime.classifier import error_row
 from lrcn.runtime.console import err_console
 from lrcn.runtime.frame_source import FrameSource
-from lrcn.runtime.output import error_row, json_line, stream_line
 from lrcn.runtime.sources import FileSource, check_source, expand_inputs, is_live, open_source
 from lrcn.runtime.stream import StreamConfig
 from lrcn.runtime.streamlist import (
@@ -33,6 +33,7 @@ from lrcn.runtime.streamlist import (
     short_name,
     unique_names,
 )
+from lrcn.runtime.vcrun.output import json_line, stream_line
 from lrcn.runtime.zones import Zone, split_zones
 
 RowSink = Callable[[dict], None]
