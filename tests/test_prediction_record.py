@@ -9,8 +9,7 @@ from types import SimpleNamespace
 from helpers import vc_run
 from test_timeline import colour_model, long_video  # noqa: F401 - fixtures
 
-from lrcn.runtime import EventConfig, VideoClassifier, open_sinks
-from lrcn.runtime.stream import PREDICTION_KEYS, prediction_record
+from lrcn.runtime import PREDICTION_KEYS, EventConfig, VideoClassifier, open_sinks, prediction_record
 from lrcn.serve.service import StreamEvents
 
 SAME = ("type", "frame", "t", "wall", "label", "probability", "uncertain", "top_k")
