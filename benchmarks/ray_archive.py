@@ -56,7 +56,7 @@ def cli_seconds(args: list[str], repeats: int) -> list[float]:
     out = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        r = subprocess.run([sys.executable, "-m", "lrcn.runtime.cli", *args], capture_output=True, text=True)
+        r = subprocess.run([sys.executable, "-m", "lrcn.runtime.vcrun.cli", *args], capture_output=True, text=True)
         out.append(time.perf_counter() - t0)
         if r.returncode != 0:
             sys.exit(f"vc-run {' '.join(args)} failed ({r.returncode}): {r.stderr[-1500:]}")
@@ -67,8 +67,8 @@ def inner(a: argparse.Namespace) -> None:
     """Beside the cluster (inside ray_netns): one JSON line {setting: {pool_s: [...], command_s: [...]}}."""
     from lrcn.runtime.classifier import VideoClassifier
     from lrcn.runtime.parallel import WorkerSpec
-    from lrcn.runtime.ray_archive import PoolConfig, classify_on_pool, start_pool
-    from lrcn.runtime.ray_cluster import cluster
+    from lrcn.runtime.vcrun.ray_archive import PoolConfig, classify_on_pool, start_pool
+    from lrcn.runtime.vcrun.ray_cluster import cluster
 
     files = json.loads(Path(a.files_json).read_text())
     folder = str(Path(files[0]).parent)

@@ -265,7 +265,7 @@ def vc_run(*args):
     """vc-run in this process (typer's CliRunner); returns its Result (exit_code, stdout, stderr, output)."""
     from typer.testing import CliRunner
 
-    from lrcn.runtime.cli import app
+    from lrcn.runtime.vcrun.cli import app
 
     return CliRunner().invoke(app, [str(a) for a in args])
 

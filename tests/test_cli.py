@@ -29,7 +29,7 @@ def train_app():
 
 
 def run_app():
-    from lrcn.runtime.cli import app
+    from lrcn.runtime.vcrun.cli import app
 
     return app
 

@@ -16,8 +16,8 @@ import pytest
 from conftest import REPO
 from helpers import fake_model
 
-from lrcn.runtime.display import BAND, BAR, draw_tile, mosaic, tile_width
 from lrcn.runtime.stream import StreamPrediction
+from lrcn.runtime.vcrun.display import BAND, BAR, draw_tile, mosaic, tile_width
 
 
 def write_video(path: Path, frames: int, fps: float, size=(64, 48)) -> Path:
@@ -80,7 +80,7 @@ def test_a_tile_is_scaled_up_with_a_solid_band_and_top_k_bars():
 def test_save_writes_the_mosaic_of_every_stream(setup, tmp_path):
     from typer.testing import CliRunner
 
-    from lrcn.runtime.cli import app
+    from lrcn.runtime.vcrun.cli import app
 
     out = tmp_path / "mosaic.mp4"
     r = CliRunner().invoke(
@@ -152,7 +152,7 @@ def vc_run_shown(setup, display: str, *extra: str) -> subprocess.Popen:
         [
             sys.executable,
             "-m",
-            "lrcn.runtime.cli",
+            "lrcn.runtime.vcrun.cli",
             str(setup["a"]),
             str(setup["b"]),
             "--stream",

@@ -13,8 +13,8 @@ import pytest
 from helpers import fake_model
 from typer.testing import CliRunner
 
-from lrcn.runtime.cli import app
 from lrcn.runtime.event_media import EventMedia, MediaConfig, media_paths
+from lrcn.runtime.vcrun.cli import app
 from lrcn.train.synth import write_segments
 
 COLOURS = {"red": (0, 0, 255), "green": (0, 255, 0), "blue": (255, 0, 0)}  # BGR

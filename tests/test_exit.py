@@ -23,9 +23,9 @@ RUNS = 10  # per case; two processes at a time
 
 
 def vc_run_process(*args: str, code: str | None = None) -> subprocess.CompletedProcess:
-    """`python -m lrcn.runtime.cli ARGS` (the console script's path through App.__call__), or `code` given ARGS."""
+    """`python -m lrcn.runtime.vcrun.cli ARGS` (the console script's path through App.__call__), or `code` given ARGS."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests")])}
-    cmd = [sys.executable, "-c", code, *args] if code else [sys.executable, "-m", "lrcn.runtime.cli", *args]
+    cmd = [sys.executable, "-c", code, *args] if code else [sys.executable, "-m", "lrcn.runtime.vcrun.cli", *args]
     # generous: a run takes about 2 s; the bound only stops a hung process from hanging the suite
     return subprocess.run(cmd, check=False, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
 
@@ -73,7 +73,7 @@ class StuckCapture:
 
 decode.open_file_capture = lambda path: StuckCapture()
 atexit.register(print, "interpreter finalised")
-from lrcn.runtime.cli import app
+from lrcn.runtime.vcrun.cli import app
 app(sys.argv[1:], prog_name="vc-run")
 """
 

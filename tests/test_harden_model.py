@@ -124,7 +124,7 @@ CRAFTED = {
 
 @pytest.mark.parametrize("name", list(CRAFTED))
 def test_crafted_metadata_fails_in_one_line_with_exit_1(tmp_path, good, name):
-    from lrcn.runtime.cli import app
+    from lrcn.runtime.vcrun.cli import app
 
     src, doc = good
     bad = restamp(src, tmp_path / "m.onnx", json.dumps(CRAFTED[name](doc)))

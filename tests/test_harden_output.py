@@ -7,7 +7,7 @@ import pytest
 from helpers import fake_model
 from typer.testing import CliRunner
 
-from lrcn.runtime.cli import app
+from lrcn.runtime.vcrun.cli import app
 
 runner = CliRunner()
 OSC52 = "\x1b]52;c;aGk=\x07"  # writes the clipboard on terminals that honour it
@@ -74,9 +74,9 @@ def test_timeline_csv_and_event_lines_keep_labels_inert():
     import numpy as np
     from rich.console import Console
 
-    from lrcn.runtime.event_output import event_line
     from lrcn.runtime.events import Event, EventConfig
     from lrcn.runtime.timeline import Timeline, timeline_csv
+    from lrcn.runtime.vcrun.event_output import event_line
 
     tl = Timeline(source="x.avi", labels=["=HYPERLINK(1)", "b"], duration=2.0, config=EventConfig())
     tl.add(0.5, np.array([0.9, 0.1]))

@@ -241,7 +241,7 @@ def test_a_full_disk_is_counted_and_reported_without_a_traceback(tmp_path, fake)
 def test_save_is_created_at_the_check_and_a_symlink_planted_later_is_replaced(tmp_path, fake, monkeypatch):
     """The old code checked --save's path at start but opened it after the model loaded: a symlink planted in
     between was written through (here: over `victim`)."""
-    from lrcn.runtime import cli
+    from lrcn.runtime.vcrun import cli
 
     out, victim = tmp_path / "out.mp4", tmp_path / "victim.txt"
     victim.write_text("precious\n")

@@ -164,7 +164,7 @@ def test_a_file_name_that_is_not_utf8_is_classified_and_the_others_too(tmp_path,
 
     _clips_with_a_latin1_name(tmp_path / "v")
     csv = tmp_path / "out.csv"
-    cmd = [sys.executable, "-m", "lrcn.runtime.cli", str(tmp_path / "v"), "--model", str(fake), "--device", "cpu"]
+    cmd = [sys.executable, "-m", "lrcn.runtime.vcrun.cli", str(tmp_path / "v"), "--model", str(fake), "--device", "cpu"]
     cmd += [*mode, "--json", "--csv", str(csv)]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     r = subprocess.run(cmd, capture_output=True, timeout=120, env=env)

@@ -14,11 +14,11 @@ from types import SimpleNamespace
 import numpy as np
 from helpers import vc_run, write_avi
 
-from lrcn.runtime import run_stream
 from lrcn.runtime.classifier import VideoClassifier
-from lrcn.runtime.event_output import EventPrinter
 from lrcn.runtime.events import EventConfig, EventDetector
 from lrcn.runtime.stream import StreamConfig
+from lrcn.runtime.vcrun import run_stream
+from lrcn.runtime.vcrun.event_output import EventPrinter
 
 
 def _clip(tmp_path, n=40):

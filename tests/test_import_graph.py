@@ -180,3 +180,20 @@ def test_no_module_imports_a_private_name_from_another_package():
 def test_no_cycle_between_modules_counting_imports_inside_functions():
     found = cycles(module_edges())
     assert not found, [" -> ".join(c) for c in found]
+
+
+# -- vc-run's front end sits on the runtime library, never under it ------------------------------
+
+FRONT_END = "lrcn.runtime.vcrun"
+
+
+def test_the_library_never_imports_vc_runs_front_end():
+    """`lrcn/runtime/` outside `vcrun/` is the library (vc-serve, vc-bench, export and Python users import
+    it); the arrow runs one way, so nothing but vc-run itself imports `lrcn.runtime.vcrun` (tests may)."""
+    assert any(a.startswith(FRONT_END) and b.startswith("lrcn.runtime.") for a, b in module_edges())  # seen
+    bad = [
+        f"{a} -> {b}: {where}"
+        for (a, b), where in module_edges().items()
+        if b.startswith(FRONT_END) and not (a == FRONT_END or a.startswith(FRONT_END + "."))
+    ]
+    assert not bad, bad

@@ -128,7 +128,7 @@ def test_stream_list_names_comments_and_errors(tmp_path):
 
 
 def test_cli_streams_all_files_at_once_with_names_and_one_failing(fakes, videos, tmp_path):
-    from lrcn.runtime.cli import app
+    from lrcn.runtime.vcrun.cli import app
 
     lst = tmp_path / "all.streams"
     lst.write_text(f"first = {videos['a']}\n{videos['c']}\n{videos['bad']}\n")
@@ -174,7 +174,7 @@ def test_mailbox_keeps_the_newest_or_waits_and_ends_after_its_last_item():
 def test_a_camera_that_cannot_open_fails_alone_in_one_line(fakes, videos):
     import socket
 
-    from lrcn.runtime.cli import app
+    from lrcn.runtime.vcrun.cli import app
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -58,7 +58,7 @@ def test_four_cameras_one_dropped_and_back_then_sigint(tmp_path):
         [
             sys.executable,
             "-m",
-            "lrcn.runtime.cli",
+            "lrcn.runtime.vcrun.cli",
             str(lst),
             "--stream",
             "--json",

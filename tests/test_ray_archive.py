@@ -66,7 +66,7 @@ def on_cluster(*args, nodes: int = 2, kill: tuple[str, int] | None = None, timeo
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
     cmd = [sys.executable, str(RUNNER), "--nodes", str(nodes), "--cpus", "1", "--timeout", str(timeout)]
     cmd += [f"--{kill[0]}-after", str(kill[1])] if kill else []  # kill-worker, kill-node, freeze-node
-    cmd += ["--", sys.executable, "-m", "lrcn.runtime.cli", *map(str, args)]
+    cmd += ["--", sys.executable, "-m", "lrcn.runtime.vcrun.cli", *map(str, args)]
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout + 120)
 
 
@@ -77,7 +77,7 @@ def test_the_runtime_runs_and_says_so_without_ray(archive):
         'import sys; sys.modules["ray"] = None; sys.modules["pyarrow"] = None; sys.modules["torch"] = None\n'
         "sys.path.insert(0, 'tests')\n"
         "from helpers import vc_run\n"
-        "import lrcn.runtime.cli, lrcn.runtime.ray_archive, lrcn.runtime.parquet\n"
+        "import lrcn.runtime.vcrun.cli, lrcn.runtime.vcrun.ray_archive, lrcn.runtime.vcrun.parquet\n"
         f"r = vc_run({str(clips / 'clip00.avi')!r}, '--model', {str(model)!r}, '--json')\n"
         "print('LOCAL', r.exit_code, r.stdout.count('\"label\"'))\n"
         f"r = vc_run({str(clips)!r}, '--model', {str(model)!r}, '--ray', 'local')\n"

@@ -110,7 +110,7 @@ def test_four_h264_cameras_in_one_vc_run(clip, tmp_path):
     lst.write_text("".join(f"cam{i} = {u}\n" for i, u in enumerate(cams.urls)))
     env = {k: v for k, v in os.environ.items() if k != "OPENCV_FFMPEG_CAPTURE_OPTIONS"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "lrcn.runtime.cli", str(lst), "--json", "--model", str(fake)]
+        [sys.executable, "-m", "lrcn.runtime.vcrun.cli", str(lst), "--json", "--model", str(fake)]
         + ["--device", "cpu", "--sample-fps", "0", "--stream-timeout", "5"],
         cwd=REPO,
         env=env,

@@ -19,7 +19,7 @@ from test_timeline import COLOURS, colour_model, long_video  # noqa: F401 - fixt
 from typer.testing import CliRunner
 
 from lrcn.runtime import EventConfig, EventStream, VideoClassifier, open_sinks
-from lrcn.runtime.cli import app
+from lrcn.runtime.vcrun.cli import app
 
 REPO = Path(__file__).resolve().parents[1]
 runner = CliRunner()
@@ -92,7 +92,7 @@ def start_vc_run(args: list[str], err: Path) -> tuple[subprocess.Popen, "queue.Q
     """vc-run in a process; its stdout lines arrive in the queue as printed, stderr goes to `err`."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "lrcn.runtime.cli", *args],
+        [sys.executable, "-m", "lrcn.runtime.vcrun.cli", *args],
         cwd=REPO,
         text=True,
         env=env,

@@ -27,7 +27,7 @@ def torch_probs(run, paths, spec, num):
 
 
 def test_vc_run_reproduces_pytorch_top1_on_every_test_clip(tiny_run, exported_tiny_run):
-    from lrcn.runtime.cli import app
+    from lrcn.runtime.vcrun.cli import app
 
     test = json.loads((tiny_run / "splits.json").read_text())["test"]
     paths = [t["path"] for t in test]

@@ -21,9 +21,9 @@ def test_runtime_imports_without_torch(fake, tiny_data):
     code = f"""
 import sys
 sys.modules["torch"] = None  # any `import torch` now raises ImportError
-import lrcn.runtime, lrcn.runtime.cli, lrcn.runtime.stream, lrcn.runtime.display, lrcn.runtime.run_stream
+import lrcn.runtime, lrcn.runtime.vcrun.cli, lrcn.runtime.stream, lrcn.runtime.vcrun.display, lrcn.runtime.vcrun.run_stream
 import lrcn.runtime.engine, lrcn.runtime.scheduler, lrcn.runtime.mailbox, lrcn.runtime.streamlist
-import lrcn.runtime.run_timeline, lrcn.runtime.timeline_html, lrcn.runtime.event_output, lrcn.runtime.sinks.http, lrcn.runtime.sinks.jsonl
+import lrcn.runtime.vcrun.run_timeline, lrcn.runtime.timeline_html, lrcn.runtime.vcrun.event_output, lrcn.runtime.sinks.http, lrcn.runtime.sinks.jsonl
 from lrcn.runtime import VideoClassifier
 clf = VideoClassifier({str(fake)!r}, device="cpu")
 p = clf.predict({str(video)!r})
@@ -153,7 +153,7 @@ def test_newest_model_skips_parts_and_variants(tmp_path):
 
 
 def test_cli_without_model_hints_vc_export(tmp_path, monkeypatch):
-    from lrcn.runtime.cli import app
+    from lrcn.runtime.vcrun.cli import app
 
     monkeypatch.chdir(tmp_path)
     r = runner.invoke(app, ["video.avi"])
@@ -161,7 +161,7 @@ def test_cli_without_model_hints_vc_export(tmp_path, monkeypatch):
 
 
 def test_cli_picks_newest_model_and_says_so(tmp_path, monkeypatch, tiny_data):
-    from lrcn.runtime.cli import app
+    from lrcn.runtime.vcrun.cli import app
 
     fake_model(tmp_path / "artifacts" / "models", name="convlstm")
     monkeypatch.chdir(tmp_path)
@@ -173,7 +173,7 @@ def test_cli_picks_newest_model_and_says_so(tmp_path, monkeypatch, tiny_data):
 
 
 def test_cli_cuda_without_cuda_is_a_clear_error(fake):
-    from lrcn.runtime.cli import app
+    from lrcn.runtime.vcrun.cli import app
 
     if cuda_works():
         pytest.skip("this machine has a working CUDA provider")

@@ -40,7 +40,7 @@ def video_frames(path) -> list[np.ndarray]:
 
 
 def vc_run(*args):
-    from lrcn.runtime.cli import app
+    from lrcn.runtime.vcrun.cli import app
 
     return runner.invoke(app, [str(a) for a in args])
 
@@ -143,8 +143,8 @@ def test_ctrl_c_prints_the_summary_and_exits_cleanly(fakes, video, monkeypatch):
             raise KeyboardInterrupt
         return json.dumps(row)
 
-    monkeypatch.setattr("lrcn.runtime.run_stream.open_source", lambda target, **options: Camera())
-    monkeypatch.setattr("lrcn.runtime.run_stream.json_line", ctrl_c_after_20)
+    monkeypatch.setattr("lrcn.runtime.vcrun.run_stream.open_source", lambda target, **options: Camera())
+    monkeypatch.setattr("lrcn.runtime.vcrun.run_stream.json_line", ctrl_c_after_20)
     r = vc_run("7", "--model", fakes["rgb"], "--device", "cpu", "--sample-fps", "0", "--json")
     assert r.exit_code == 0, r.output
     summary = [x for x in r.stderr.splitlines() if x.startswith("cam7: frames read")]
@@ -233,7 +233,7 @@ def test_real_sigint_on_a_live_stream_prints_the_summary(fakes, video):
             [
                 sys.executable,
                 "-m",
-                "lrcn.runtime.cli",
+                "lrcn.runtime.vcrun.cli",
                 server.url(),
                 "--model",
                 str(fakes["rgb"]),

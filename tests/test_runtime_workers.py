@@ -50,7 +50,7 @@ def test_workers_need_no_torch():
 
     code = (
         'import sys; sys.modules["torch"] = None\n'
-        "import lrcn.runtime.parallel, lrcn.runtime.run_clips\n"
+        "import lrcn.runtime.parallel, lrcn.runtime.vcrun.run_clips\n"
         "assert not [m for m in sys.modules if m.startswith(('lrcn.train', 'lrcn.models', 'lrcn.export'))]"
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

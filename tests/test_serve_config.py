@@ -105,7 +105,7 @@ def test_the_cli_needs_a_token_off_loopback_and_names_for_streams(tmp_path):
 
 def test_the_runtime_never_imports_serve():
     code = (
-        "import sys, lrcn.runtime, lrcn.runtime.scheduler, lrcn.runtime.cli; "
+        "import sys, lrcn.runtime, lrcn.runtime.scheduler, lrcn.runtime.vcrun.cli; "
         "bad = [m for m in sys.modules if m.startswith(('lrcn.serve', 'fastapi', 'uvicorn', 'torch'))]; "
         "assert not bad, bad"
     )

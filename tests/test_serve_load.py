@@ -29,7 +29,7 @@ def test_200_uploads_at_concurrency_8_equal_vc_run_and_memory_stays(tiny_data, t
         [
             sys.executable,
             "-m",
-            "lrcn.runtime.cli",
+            "lrcn.runtime.vcrun.cli",
             *map(str, clips),
             "--json",
             "--model",

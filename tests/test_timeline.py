@@ -9,7 +9,7 @@ import pytest
 from helpers import fake_model
 from typer.testing import CliRunner
 
-from lrcn.runtime.cli import app
+from lrcn.runtime.vcrun.cli import app
 from lrcn.train.synth import write_segments
 
 runner = CliRunner()

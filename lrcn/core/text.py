@@ -21,3 +21,13 @@ def printable(value: object) -> str:
 def utf8_text(value: str) -> str:
     """`value` as valid UTF-8 text: the undecodable bytes of a file name (surrogate escapes) become `\\xNN`."""
     return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def csv_text(value: object) -> object:
+    """A cell a spreadsheet shows as text: one starting with = + - @ (or tab, CR) would run as a formula.
+    The undecodable bytes of a file name are written as `\\xNN` (the file is UTF-8)."""
+    if isinstance(value, str):
+        value = utf8_text(value)
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value

@@ -20,7 +20,7 @@ from lrcn.runtime.run_events import EventRouter, EventStream
 from lrcn.runtime.scheduler import MultiStream, StreamEnd, StreamHandle, Tick
 from lrcn.runtime.sinks import SinkSummary, display_url, open_sink, open_sinks
 from lrcn.runtime.sources import check_source
-from lrcn.runtime.stream import StreamConfig, StreamPrediction
+from lrcn.runtime.stream import PREDICTION_KEYS, StreamConfig, StreamPrediction, prediction_record
 from lrcn.runtime.video import VIDEO_EXTENSIONS, VideoClip, read_clip, sample_indices
 
 __all__ = [
@@ -28,6 +28,8 @@ __all__ = [
     "Prediction",
     "StreamConfig",
     "StreamPrediction",
+    "prediction_record",
+    "PREDICTION_KEYS",
     "MultiStream",
     "StreamHandle",
     "StreamEnd",

@@ -52,6 +52,11 @@ class Prediction:
         }
 
 
+def error_row(source: str, message: str) -> dict:
+    """A file that could not be classified, as its result row: the source and the one-line reason."""
+    return {"source": source, "error": message}
+
+
 class VideoClassifier:
     """An exported lrcn model (M.onnx, its parts beside it) ready to classify videos and streams."""
 

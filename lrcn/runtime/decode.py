@@ -7,7 +7,7 @@ frame-size limit, checked on the container's dimensions before the first frame d
 one watchdog (clip mode bounds the whole file, stream mode the wait for each frame). Every
 decoder and capture thread is started by `start_owned`, so `stop_owned` can stop and join them
 all with a bound before the process exits (a thread still inside OpenCV at interpreter exit
-aborts the process: see `lrcn.runtime.cli`).
+aborts the process: see `lrcn.runtime.vcrun.cli`).
 """
 
 from __future__ import annotations

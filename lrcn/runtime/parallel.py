@@ -16,7 +16,7 @@ from functools import lru_cache, partial
 from multiprocessing import get_context
 
 from lrcn.core.errors import LrcnError
-from lrcn.runtime.output import error_row
+from lrcn.runtime.classifier import error_row
 from lrcn.runtime.session import CPU
 
 

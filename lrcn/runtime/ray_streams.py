@@ -29,18 +29,9 @@ QUEUE_MAX = 4096
 
 
 def record(run: str, n: int, pred: StreamPrediction) -> dict[str, Any]:
-    """One prediction as the head receives it (no frame: the head shows labels, not pixels)."""
-    return {
-        "id": f"{run}-{n}",
-        "n": n,
-        "type": "prediction",
-        "stream": pred.stream,
-        "index": pred.index,
-        "label": pred.label,
-        "probability": pred.probability,
-        "uncertain": pred.uncertain,
-        "t": pred.t,
-    }
+    """One prediction as the head receives it: the prediction record (`stream.prediction_record`, the one
+    vc-run and the sinks use; no pixels) with the actor-scoped `id` and `n` in front."""
+    return {"id": f"{run}-{n}", "n": n, **pred.to_dict(live=True)}
 
 
 class StreamWorker:

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from lrcn.runtime.events import EventConfig, EventDetector
 from lrcn.runtime.sinks import Sink, SinkSummary
+from lrcn.runtime.stream import prediction_record
 
 SINK_CLOSE_S = 3.0
 """Seconds all sinks together get to deliver what is queued when a run ends (Ctrl-C and SIGTERM too)."""
@@ -55,20 +56,10 @@ class EventRouter:
         if getattr(pred, "probs", None) is None:
             return []
         name = stream or getattr(pred, "stream", "") or "stream"  # a name given here wins over the engine's
-        wall = (getattr(pred, "captured", 0.0) or time.time()) if live else None
-        if self._prediction_sinks:
-            rec = {
-                "type": "prediction",
-                "stream": name,
-                "t": round(pred.t, 3),
-                "wall": wall,
-                "label": pred.label,
-                "probability": round(float(pred.probability), 6),
-                "uncertain": bool(pred.uncertain),
-            }
-            for s in self._prediction_sinks:
-                s.emit(rec)
-        return self._send(self.detector.update(name, pred.probs, pred.t, wall))
+        rec = prediction_record(pred, stream=name, live=live)  # the one record: vc-run --json prints it too
+        for s in self._prediction_sinks:
+            s.emit(rec)
+        return self._send(self.detector.update(name, pred.probs, pred.t, rec["wall"]))
 
     def end(self, stream: str | None = None) -> list[dict]:
         """A stream ended (None: every stream): its open events end."""

@@ -15,6 +15,7 @@ same code for one stream or many.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +25,25 @@ from lrcn.runtime.motion import MotionConfig
 from lrcn.runtime.preprocess import FrameInput  # noqa: F401 - this module's API
 
 UNCERTAIN = "uncertain"
+
+PREDICTION_KEYS = (
+    "type",
+    "stream",
+    "source",
+    "frame",
+    "t",
+    "wall",
+    "label",
+    "probability",
+    "uncertain",
+    "top_k",
+    "ms",
+    "captured",
+    "predicted",
+    "latency_ms",
+)
+"""The prediction record's keys, in this order (`prediction_record`); a motion-gated stream's records add
+"gated". The one record: a `vc-run --json` stream row, a sink's prediction record, vc-serve's."""
 
 
 def top_k(probs: np.ndarray, names: list[str], k: int) -> list[tuple[str, float]]:
@@ -109,22 +129,39 @@ class StreamPrediction:
     def shown_label(self) -> str:
         return UNCERTAIN if self.uncertain else (self.label or "")
 
-    def to_dict(self, source: str | None = None) -> dict:
-        return {
-            "stream": self.stream,
-            "source": source or self.source,
-            "frame": self.source_index,
-            "t": round(self.t, 3),
-            "label": self.label,
-            "probability": None if self.probability is None else round(self.probability, 6),
-            "uncertain": self.uncertain,
-            "top_k": [[n, round(p, 6)] for n, p in self.top_k],
-            "ms": round(self.ms, 2),
-            "captured": round(self.captured, 3),
-            "predicted": round(self.predicted, 3),
-            "latency_ms": round(self.latency_ms, 2),
-            **({} if self.gated is None else {"gated": self.gated}),
-        }
+    def to_dict(self, source: str | None = None, *, stream: str | None = None, live: bool = False) -> dict:
+        """This prediction's record (`prediction_record`)."""
+        return prediction_record(self, stream=stream, source=source, live=live)
+
+
+def prediction_record(pred, *, stream: str | None = None, source: str | None = None, live: bool = False) -> dict:
+    """One prediction as a JSON-ready dict with PREDICTION_KEYS: what `vc-run --json` prints per prediction
+    in stream mode and what every sink (jsonl, http, mqtt) and vc-serve send as a "prediction" record.
+
+    `pred` is a `StreamPrediction` or any object with its `t`, `label`, `probability` and `uncertain`
+    (`run_events.EventRouter` takes any engine's); what it lacks is written as null (`frame` -1, `top_k`
+    empty). `stream` and `source` override the prediction's own. `wall` is the wall-clock time of the
+    frame (its capture, else now) for a live source and null for a file, as in event records."""
+    captured = getattr(pred, "captured", 0.0) or 0.0
+    probability = getattr(pred, "probability", None)
+    gated = getattr(pred, "gated", None)
+    return {
+        "type": "prediction",
+        "stream": stream or getattr(pred, "stream", "") or "",
+        "source": source or getattr(pred, "source", "") or "",
+        "frame": getattr(pred, "source_index", -1),
+        "t": round(float(pred.t), 3),
+        "wall": (captured or time.time()) if live else None,
+        "label": pred.label,
+        "probability": None if probability is None else round(float(probability), 6),
+        "uncertain": bool(getattr(pred, "uncertain", False)),
+        "top_k": [[n, round(float(p), 6)] for n, p in getattr(pred, "top_k", ())],
+        "ms": round(float(getattr(pred, "ms", 0.0)), 2),
+        "captured": round(captured, 3),
+        "predicted": round(float(getattr(pred, "predicted", 0.0)), 3),
+        "latency_ms": round(float(getattr(pred, "latency_ms", 0.0)), 2),
+        **({} if gated is None else {"gated": gated}),
+    }
 
 
 @dataclass

@@ -19,8 +19,8 @@ import cv2
 import numpy as np
 
 from lrcn.core.atomic import write_json, write_text
+from lrcn.core.text import csv_text  # a class name starting with = + - @ stays text in a spreadsheet
 from lrcn.runtime.events import Event, EventConfig, event_dict
-from lrcn.runtime.output import csv_text  # a class name starting with = + - @ stays text in a spreadsheet
 
 FORMATS = (".html", ".json", ".csv")
 

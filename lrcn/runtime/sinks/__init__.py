@@ -24,8 +24,8 @@ A sink is always *named* without its user info, query and fragment (`display_url
 what summaries, warnings and metrics labels show, and a `?api_key=` must not end up there.
 
 Records are dicts with a "type": "event" (see `events.Event.to_record`) or "prediction"
-({"stream", "t", "wall", "label", "probability"}). A sink with `wants_predictions` False
-is only given events.
+(`stream.prediction_record`, the same record `vc-run --json` prints per prediction). A sink with
+`wants_predictions` False is only given events.
 """
 
 from __future__ import annotations

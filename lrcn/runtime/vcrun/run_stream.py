@@ -22,9 +22,9 @@ from rich.markup import escape
 from lrcn.core.errors import LrcnError
 from lrcn.core.paths import STREAM_TIMEOUT_S
 from lrcn.core.text import printable
+from lrcn.runtime.classifier import error_row
 from lrcn.runtime.console import err_console
 from lrcn.runtime.frame_source import FrameSource
-from lrcn.runtime.output import error_row, json_line, stream_line
 from lrcn.runtime.sources import FileSource, check_source, expand_inputs, is_live, open_source
 from lrcn.runtime.stream import StreamConfig
 from lrcn.runtime.streamlist import (
@@ -33,6 +33,7 @@ from lrcn.runtime.streamlist import (
     short_name,
     unique_names,
 )
+from lrcn.runtime.vcrun.output import json_line, stream_line
 from lrcn.runtime.zones import Zone, split_zones
 
 RowSink = Callable[[dict], None]
@@ -151,8 +152,8 @@ def run_streams(
     `rows` (`output.csv_rows`'s `add`) is handed each prediction and error row as it comes; nothing
     is kept here, so a run of days costs no memory per prediction. Returns the failure messages.
     """
-    from lrcn.runtime.display import Display
     from lrcn.runtime.scheduler import MultiStream
+    from lrcn.runtime.vcrun.display import Display
 
     failures: list[str] = []
     for t in targets:
@@ -215,7 +216,7 @@ def _loop(multi, display, json_out: bool, out: Console, rows: RowSink | None, fa
             if display:
                 display.update(pred, handles[pred.stream_id].fps())
             if pred.ready:
-                row = pred.to_dict()
+                row = pred.to_dict(live=handles[pred.stream_id].live)  # the sinks' record (stream.py)
                 if rows is not None:
                     rows(row)
                 if events is not None:  # event_output.EventPrinter: events instead of prediction lines

@@ -10,9 +10,9 @@ from rich.markup import escape
 from lrcn.core.errors import VideoError
 from lrcn.core.text import printable
 from lrcn.runtime.console import err_console
-from lrcn.runtime.event_output import EventPrinter
 from lrcn.runtime.sources import FileSource, is_live
 from lrcn.runtime.timeline import Timeline, check_path, video_duration, write_timeline
+from lrcn.runtime.vcrun.event_output import EventPrinter
 
 
 def check_timeline(sources: list[str], out: str, csv_out: str | None, timeout_s: float) -> None:

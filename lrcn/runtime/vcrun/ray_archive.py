@@ -30,10 +30,10 @@ from typing import Any
 
 from lrcn.core.errors import LrcnError
 from lrcn.core.text import printable
+from lrcn.runtime.classifier import error_row
 from lrcn.runtime.console import err_console
-from lrcn.runtime.output import error_row
 from lrcn.runtime.parallel import WorkerSpec, _classifier, _classify
-from lrcn.runtime.ray_cluster import cluster
+from lrcn.runtime.vcrun.ray_cluster import cluster
 
 
 @dataclass(frozen=True)
@@ -225,7 +225,7 @@ def run_on_cluster(
     pool: PoolConfig | None = None,
 ) -> tuple[list[dict], list[str]]:
     """vc-run's clip mode on the cluster at `address` (ray_cluster.cluster): (rows, failure messages)."""
-    from lrcn.runtime.run_clips import run_clips
+    from lrcn.runtime.vcrun.run_clips import run_clips
 
     cfg = pool or PoolConfig()
     spec = WorkerSpec(os.path.abspath(model), device, threads or 1, top_k, decode_timeout_s, clips)

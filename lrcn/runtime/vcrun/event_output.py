@@ -11,9 +11,9 @@ from lrcn.core.text import printable
 from lrcn.runtime.console import err_console
 from lrcn.runtime.event_media import EventMedia, MediaConfig
 from lrcn.runtime.events import EventConfig
-from lrcn.runtime.output import json_line
 from lrcn.runtime.run_events import SINK_CLOSE_S, EventRouter
 from lrcn.runtime.sinks import open_sinks
+from lrcn.runtime.vcrun.output import json_line
 
 
 def event_line(rec: dict, console: Console) -> None:

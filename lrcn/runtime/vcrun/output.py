@@ -1,4 +1,7 @@
-"""What vc-run prints and writes: a table for people, JSON lines and CSV for machines."""
+"""What vc-run prints and writes: a table for people, JSON lines and CSV for machines.
+
+The rows themselves are the library's (`classifier.Prediction.to_dict`, `classifier.error_row`,
+`stream.prediction_record`); CSV cells are made inert by `core.text.csv_text`."""
 
 from __future__ import annotations
 
@@ -15,13 +18,9 @@ from rich.table import Table
 from rich.text import Text
 
 from lrcn.core.atomic import atomic_open
-from lrcn.core.text import printable, utf8_text
+from lrcn.core.text import csv_text, printable
 
 CSV_COLUMNS = ("source", "label", "probability", "top_k", "clips", "frames", "ms", "error")
-
-
-def error_row(source: str, message: str) -> dict:
-    return {"source": source, "error": message}
 
 
 def format_top_k(top: list) -> str:
@@ -61,16 +60,6 @@ def results_table(rows: list[dict]) -> Table:
 
 def json_line(row: dict) -> str:
     return json.dumps(row, separators=(",", ":"))
-
-
-def csv_text(value: object) -> object:
-    """A cell a spreadsheet shows as text: one starting with = + - @ (or tab, CR) would run as a formula.
-    The undecodable bytes of a file name are written as `\\xNN` (the file is UTF-8)."""
-    if isinstance(value, str):
-        value = utf8_text(value)
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
 
 
 def csv_row(r: dict) -> dict:

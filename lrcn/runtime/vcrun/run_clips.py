@@ -11,9 +11,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from lrcn.core.errors import LrcnError
 from lrcn.core.text import printable
+from lrcn.runtime.classifier import error_row
 from lrcn.runtime.console import err_console
-from lrcn.runtime.output import error_row, json_line, results_table
 from lrcn.runtime.sources import expand_inputs
+from lrcn.runtime.vcrun.output import json_line, results_table
 
 
 def _serial(clf, files: list[str], clips: int) -> Generator[dict, None, None]:
@@ -38,7 +39,7 @@ def run_clips(
 
     `workers` > 1 classifies in that many processes (lrcn.runtime.parallel); rows keep input order.
     `classify` (files -> one row per file, in their order) replaces `clf` and the local workers:
-    how `--ray` runs the files on a cluster (lrcn.runtime.ray_archive).
+    how `--ray` runs the files on a cluster (lrcn.runtime.vcrun.ray_archive).
     """
     rows: list[dict] = []
     failures: list[str] = []

@@ -17,8 +17,8 @@ from lrcn.core.checks import with_flags
 from lrcn.core.paths import DECODE_TIMEOUT_S, STREAM_TIMEOUT_S
 from lrcn.core.text import printable
 from lrcn.runtime.console import err_console, fail, one_line_errors
-from lrcn.runtime.entry import App
 from lrcn.runtime.sinks import SINK_SPECS
+from lrcn.runtime.vcrun.entry import App
 
 STREAM_FLAGS = {  # StreamConfig's parameters -> vc-run's flags, for its errors
     "sample_fps": "--sample-fps",
@@ -211,7 +211,7 @@ def main(
         raise fail("--ray and --parquet are for clip mode over files, not --timeline", 2)
     with _reserved(save), one_line_errors():
         if parquet:  # before any work: a missing pyarrow is said now, not after the last file
-            from lrcn.runtime.parquet import import_pyarrow
+            from lrcn.runtime.vcrun.parquet import import_pyarrow
 
             import_pyarrow()
         from lrcn.runtime.sources import is_live
@@ -232,7 +232,7 @@ def main(
             raise fail(with_flags(str(e), STREAM_FLAGS), 2) from None
         zones = _zones(zone or [])
         if timeline:  # one file, stream mode as fast as it decodes; events and sinks as in stream mode
-            from lrcn.runtime.run_timeline import check_timeline, run_timeline
+            from lrcn.runtime.vcrun.run_timeline import check_timeline, run_timeline
 
             check_timeline(sources, timeline, csv_out, stream_timeout)
             with _event_printer(threshold, min_event, merge_gap, sink, json_out) as ev:
@@ -259,7 +259,7 @@ def main(
                     ev, rows, zones,
                 )  # fmt: skip
         elif ray is not None:
-            from lrcn.runtime.ray_archive import PoolConfig, run_on_cluster
+            from lrcn.runtime.vcrun.ray_archive import PoolConfig, run_on_cluster
 
             results, failures = run_on_cluster(
                 ray,
@@ -276,7 +276,7 @@ def main(
             _write_tables(csv_out, parquet, results)
         else:
             clf = _classifier(model, device, threads, top_k, decode_timeout)
-            from lrcn.runtime.run_clips import run_clips
+            from lrcn.runtime.vcrun.run_clips import run_clips
 
             results, failures = run_clips(
                 clf, sources, clips=clips, json_out=json_out, workers=workers or 1, threads=threads
@@ -290,12 +290,12 @@ def _write_tables(csv_out: str | None, parquet: str | None, rows: list[dict]) ->
     """Clip mode's results as --csv (atomic: an earlier file stays whole until the new one is complete)
     and --parquet."""
     if csv_out:
-        from lrcn.runtime.output import write_csv
+        from lrcn.runtime.vcrun.output import write_csv
 
         with _replacing(csv_out):
             write_csv(csv_out, rows)
     if parquet:
-        from lrcn.runtime.parquet import write_parquet
+        from lrcn.runtime.vcrun.parquet import write_parquet
 
         write_parquet(parquet, rows)
 
@@ -317,7 +317,7 @@ def _csv_rows(csv_out: str | None):
     if not csv_out:
         yield None
         return
-    from lrcn.runtime.output import csv_rows
+    from lrcn.runtime.vcrun.output import csv_rows
 
     with _replacing(csv_out), csv_rows(csv_out) as add:
         yield add
@@ -331,7 +331,7 @@ def _reserved(save: str | None):
         yield
         return
     from lrcn.core.errors import LrcnError
-    from lrcn.runtime.display import reserve_save, unreserve
+    from lrcn.runtime.vcrun.display import reserve_save, unreserve
 
     try:
         ident = reserve_save(save)
@@ -345,8 +345,8 @@ def _reserved(save: str | None):
 
 def _event_printer(threshold, min_event, merge_gap, sink, json_out, media=None):
     from lrcn.runtime.event_media import MediaConfig
-    from lrcn.runtime.event_output import EventPrinter
     from lrcn.runtime.events import EventConfig
+    from lrcn.runtime.vcrun.event_output import EventPrinter
 
     cfg = EventConfig(
         **({} if threshold is None else {"threshold": threshold}), min_event=min_event, merge_gap=merge_gap
@@ -399,7 +399,7 @@ def _streams(
 ):  # fmt: skip
     """Open the sources first: a camera that cannot open fails in one line, before the model loads."""
     from lrcn.runtime.motion import gating_off
-    from lrcn.runtime.run_stream import close_targets, open_targets, run_streams
+    from lrcn.runtime.vcrun.run_stream import close_targets, open_targets, run_streams
 
     targets = open_targets(sources, reconnect, timeout, zones)
     try:
