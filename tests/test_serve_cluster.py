@@ -109,7 +109,8 @@ def test_cluster_streams_on_the_head_api_events_and_failover(cluster_service):
     assert [e["label"] for e in starts] == ["a"]
 
     # node-b lost: cam1 restarted elsewhere; its open event ends, the record reaches history and sink
-    fake.where["cam1"] = "node-a"
+    fake.where["cam1"] = "node-a"  # placed again; its actor opens the camera there
+    until(lambda: client.get("/streams/cam1").json()["state"] == "starting", 5, "a stream being moved shows starting")
     restart = {"id": "restart-1", "type": "stream", "phase": "restarted", "stream": "cam1",
                "reason": "worker node-b lost (ActorDiedError); now on node-a, its LSTM state starts afresh"}  # fmt: skip
     fake.on_record(restart)

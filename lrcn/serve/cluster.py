@@ -115,8 +115,8 @@ class ClusterStreams:
         self.stream_stats.pop(name, None)
 
     def node_of(self, name: str) -> str | None:
-        with self.lock:
-            return self.placement.where.get(name)
+        """Without the lock (one dict read): the API must answer while a failover holds it."""
+        return self.placement.where.get(name)
 
     def stats_of(self, name: str) -> dict[str, Any] | None:
         """The stream's counters and source state as its worker last reported them (about once a second)."""

@@ -226,8 +226,8 @@ class ClusterManager:
             return "failed" if st.get("error") else "ended"
         if st.get("reconnecting"):
             return "reconnecting"
-        if e.frame_index < 0:
-            return "starting"
+        if e.frame_index < 0 or self.cluster.node_of(e.settings.name) != cast(RemoteHandle, h).node:
+            return "starting"  # its window fills, or it is being moved to another node
         if st.get("live", True) and time.perf_counter() - e.frame_mono > STALE_S:
             return "reconnecting"
         return "running"
