@@ -161,3 +161,15 @@ def test_ray_config_checked(tmp_path):
             load(p)
     p.write_text(f"model: {model}\nray: ' 127.0.0.1:6380 '\n")
     assert load(p).ray == "127.0.0.1:6380"
+
+
+def test_cli_ray_flag_checked_before_anything_starts(tmp_path):
+    from typer.testing import CliRunner
+
+    from lrcn.serve.cli import app
+
+    model = str(fake_model(tmp_path / "m"))
+    r = CliRunner().invoke(app, ["--model", model, "--ray", "nowhere"])
+    assert r.exit_code == 2 and "ray: must be local, auto or HOST:PORT" in r.output
+    r = CliRunner().invoke(app, ["--model", model, "--ray"])  # a bare --ray, as vc-run: refused
+    assert r.exit_code == 2
