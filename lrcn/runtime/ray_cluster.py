@@ -60,8 +60,8 @@ def cluster(address: str) -> Iterator[Any]:
     except (ConnectionError, RuntimeError, ValueError) as e:
         raise LrcnError(f"cannot join the Ray cluster at {address}: {str(e).strip().splitlines()[0]}") from None
     finally:
-        if main and sigterm is not None:  # ray.init sets one that exits at once: a service must flush its sinks
-            signal.signal(signal.SIGTERM, sigterm)
+        if callable(sigterm):  # ray.init sets one that exits at once: a caller's own (a service flushing its
+            signal.signal(signal.SIGTERM, sigterm)  # sinks) is put back; without one, Ray's exit runs its cleanup
     try:
         yield ray
     finally:
