@@ -67,8 +67,8 @@ def inner(a: argparse.Namespace) -> None:
     """Beside the cluster (inside ray_netns): one JSON line {setting: {pool_s: [...], command_s: [...]}}."""
     from lrcn.runtime.classifier import VideoClassifier
     from lrcn.runtime.parallel import WorkerSpec
+    from lrcn.runtime.ray_cluster import cluster
     from lrcn.runtime.vcrun.ray_archive import PoolConfig, classify_on_pool, start_pool
-    from lrcn.runtime.vcrun.ray_cluster import cluster
 
     files = json.loads(Path(a.files_json).read_text())
     folder = str(Path(files[0]).parent)

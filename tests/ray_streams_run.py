@@ -15,7 +15,7 @@ import time
 
 from lrcn.bench.mjpeg import Cameras
 from lrcn.runtime.parallel import WorkerSpec
-from lrcn.runtime.vcrun.ray_cluster import cluster
+from lrcn.runtime.ray_cluster import cluster
 from lrcn.serve.cluster import ClusterStreams
 
 

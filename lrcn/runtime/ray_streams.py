@@ -14,6 +14,7 @@ timeout per poll), so this module imports Ray nowhere.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import uuid
 from collections import deque
@@ -30,8 +31,10 @@ QUEUE_MAX = 4096
 
 def record(run: str, n: int, pred: StreamPrediction) -> dict[str, Any]:
     """One prediction as the head receives it: the prediction record (`stream.prediction_record`, the one
-    vc-run and the sinks use; no pixels) with the actor-scoped `id` and `n` in front."""
-    return {"id": f"{run}-{n}", "n": n, **pred.to_dict(live=True)}
+    vc-run and the sinks use; no pixels) with the actor-scoped `id` and `n` in front, and the
+    probabilities, so that the head's event detector sees what a local one would."""
+    probs = [] if pred.probs is None else [round(float(p), 6) for p in pred.probs]
+    return {"id": f"{run}-{n}", "n": n, **pred.to_dict(live=True), "index": pred.index, "probs": probs}
 
 
 class StreamWorker:
@@ -48,12 +51,13 @@ class StreamWorker:
         self.lock = threading.Lock()
         self.loop: threading.Thread | None = None
 
-    def add(self, name: str, target: str) -> str:
-        """Open `target` (URL, file, camera) and run it as stream `name`; returns this actor's run id."""
+    def add(self, name: str, target: str, cfg: StreamConfig | None = None) -> str:
+        """Open `target` (URL, file, camera) and run it as stream `name` (settings `cfg`, default the
+        actor's); returns this actor's run id."""
         from lrcn.runtime.sources import open_source
 
         source = open_source(target, reconnect=5, timeout_s=10.0)
-        self.handles[name] = self.multi.add(name, source)
+        self.handles[name] = self.multi.add(name, source, cfg)
         if self.loop is None:
             self.multi.start()
             self.loop = threading.Thread(target=self._infer, daemon=True)
@@ -83,6 +87,19 @@ class StreamWorker:
             while self.queue and self.queue[0]["n"] <= after:
                 self.queue.popleft()
             return [self.queue[i] for i in range(min(limit, len(self.queue)))]
+
+    def stats(self) -> dict[str, dict[str, Any]]:
+        """Each stream's counters (`StreamStats` as a dict) and source state, for the head's API and metrics."""
+        out = {}
+        for name, h in list(self.handles.items()):
+            out[name] = dict(
+                dataclasses.asdict(h.stats()),
+                live=h.live,
+                reconnecting=h.reconnecting,
+                done=h.done,
+                error=None if h.error is None else str(h.error),
+            )
+        return out
 
     def node(self) -> str:
         import ray

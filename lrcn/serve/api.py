@@ -27,7 +27,7 @@ from lrcn.serve import schemas as S
 from lrcn.serve.config import StreamSettings, checked_source
 from lrcn.serve.guards import HostGuard, SecurityHeaders, TokenGuard, page_csp
 from lrcn.serve.guards import error as _error
-from lrcn.serve.manager import StreamLimit
+from lrcn.serve.manager import NotOnCluster, StreamLimit
 from lrcn.serve.reload import SwapRefused
 from lrcn.serve.upload import UploadGate, check_video_bytes, content_type_problem, frame_size, upload_name
 
@@ -121,7 +121,7 @@ def create_app(service, token: str | None = None) -> FastAPI:
     def frame(name: str):
         data = S.frame_jpeg(mgr(), _entry(name))
         if data is None:
-            raise HTTPException(404, f"stream {name!r} has no frame yet")
+            raise HTTPException(404, mgr().no_frames or f"stream {name!r} has no frame yet")
         return Response(data, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
     @app.get("/streams/{name:path}", response_model=S.StreamInfo, responses={404: {"model": S.Error}})
@@ -149,6 +149,8 @@ def create_app(service, token: str | None = None) -> FastAPI:
             entry = service.add_stream(body)
         except StreamLimit as e:
             raise HTTPException(429, str(e)) from None
+        except NotOnCluster as e:
+            raise HTTPException(422, str(e)) from None
         except ValueError as e:
             raise HTTPException(409, str(e)) from None
         return S.stream_info(mgr(), entry)

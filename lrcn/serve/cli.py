@@ -24,7 +24,7 @@ CLOSE_S = 3.0
 """Streams stop and sinks flush within this; with the HTTP server's own 1 s, SIGTERM exits within 5 s."""
 
 
-def _config(config, model, streams, host, port, token, device, threads, token_file=None, docs=False):
+def _config(config, model, streams, host, port, token, device, threads, token_file=None, docs=False, ray=None):
     from lrcn.serve.config import (
         ConfigError,
         ServeConfig,
@@ -52,6 +52,7 @@ def _config(config, model, streams, host, port, token, device, threads, token_fi
         cfg.http.docs = cfg.http.docs or docs
         cfg.device = device or cfg.device
         cfg.threads = threads if threads is not None else cfg.threads
+        cfg.ray = ray if ray is not None else cfg.ray
         where = f"{config}: " if config else ""
         try:
             return check(cfg)
@@ -93,9 +94,17 @@ def main(
     device: Annotated[str | None, typer.Option(help="auto, cpu, cuda or tensorrt.")] = None,
     threads: Annotated[int | None, typer.Option(help="CPU threads for onnxruntime.")] = None,
     log_json: Annotated[bool, typer.Option("--log-json", help="Structured logs: one JSON object a line.")] = False,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            help="Run the streams on a Ray cluster (the `cluster` extra): local (start one here), auto (join the "
+            "running one) or HOST:PORT of its head; the API and dashboard stay here.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve the model over HTTP until SIGTERM or Ctrl-C."""
-    cfg = _config(config, model, stream, host, port, token, device, threads, token_file, docs)
+    cfg = _config(config, model, stream, host, port, token, device, threads, token_file, docs, ray)
     import logging
 
     from lrcn.serve import logs

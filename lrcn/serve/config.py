@@ -259,6 +259,9 @@ class ServeConfig:
     """POST /model may swap to a model file inside this folder (symlinks resolved)."""
     model_allow: list[str] = field(default_factory=list)
     """Model files POST /model may swap to besides those in `models_dir`."""
+    ray: str | None = None
+    """Run the streams on a Ray cluster (the `cluster` extra): local, auto or HOST:PORT of its head, as
+    `vc-run --ray`. The API, metrics, dashboard and sinks stay here; no zones, media or model swap."""
 
 
 def _type_name(tp) -> str:
@@ -372,6 +375,8 @@ def check(cfg: ServeConfig) -> ServeConfig:
             cfg.media.config()
         except ValueError as e:
             raise ConfigError(f"media: {str(e).removeprefix('--media ')}") from None
+    if cfg.ray is not None:
+        check_cluster(cfg)
     if len(cfg.streams) > cfg.max_streams:
         raise ConfigError(f"streams: {len(cfg.streams)} streams, over max_streams ({cfg.max_streams})")
     seen = set()
@@ -384,6 +389,22 @@ def check(cfg: ServeConfig) -> ServeConfig:
             raise ConfigError(f"streams[{i}].name: {s.name!r} is used twice")
         seen.add(s.name)
     return cfg
+
+
+def check_cluster(cfg: ServeConfig) -> None:
+    """`ray`: an address `runtime.ray_cluster` accepts, and nothing the cluster's streams do not offer."""
+    from lrcn.runtime.ray_cluster import check_address
+
+    assert cfg.ray is not None
+    try:
+        cfg.ray = check_address(cfg.ray)
+    except ValueError as e:
+        raise ConfigError(f"ray: {str(e).removeprefix('--ray ')}") from None
+    if cfg.media is not None:
+        raise ConfigError("media: not available with ray (frames stay on the nodes)")
+    for i, s in enumerate(cfg.streams):
+        if s.zones:
+            raise ConfigError(f"streams[{i}].zones: not available with ray (each stream runs whole on a node)")
 
 
 def read_token_file(path: str) -> str:

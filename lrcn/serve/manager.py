@@ -64,8 +64,24 @@ class StreamLimit(Exception):
     """No stream is added: the service runs its `max_streams` already."""
 
 
+class NotOnCluster(ValueError):
+    """A stream setting the cluster's streams do not offer (zones: `vc-serve --ray`)."""
+
+
+def recent_fps(times: deque) -> float:
+    """Per second over the last FPS_WINDOW_S of `times` (perf_counter stamps, oldest first)."""
+    now = time.perf_counter()
+    recent = [t for t in list(times) if now - t <= FPS_WINDOW_S]
+    if len(recent) < 2:
+        return 0.0
+    return (len(recent) - 1) / max(recent[-1] - recent[0], 1e-6) if now - recent[-1] < FPS_WINDOW_S else 0.0
+
+
 class StreamManager:
     """Adds, removes and watches streams on one MultiStream; `listeners` see every prediction."""
+
+    no_frames: str | None = None
+    """Why a stream has no frame to show, where that is by design (None: frames are kept here)."""
 
     def __init__(
         self,
@@ -318,11 +334,11 @@ class StreamManager:
             log.info("stream %s: ended (the source ran out)", name, extra=extra)
 
     def fps(self, e: Entry) -> float:
-        now = time.perf_counter()
-        recent = [t for t in list(e.times) if now - t <= FPS_WINDOW_S]
-        if len(recent) < 2:
-            return 0.0
-        return (len(recent) - 1) / max(recent[-1] - recent[0], 1e-6) if now - recent[-1] < FPS_WINDOW_S else 0.0
+        return recent_fps(e.times)
+
+    def node(self, e: Entry) -> str | None:
+        """The cluster node a stream runs on: none, here (see `cluster_manager.ClusterManager`)."""
+        return None
 
     def stats(self, e: Entry) -> StreamStats | None:
         return e.handle.stats() if e.handle is not None else None

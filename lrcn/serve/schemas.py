@@ -58,6 +58,7 @@ class StreamInfo(BaseModel):
     reconnects: int
     events: int
     error: str | None
+    node: str | None = Field(None, description="The Ray node the stream runs on (vc-serve --ray); null: here.")
 
 
 class StreamList(BaseModel):
@@ -105,6 +106,7 @@ def stream_info(manager, e) -> StreamInfo:
         reconnects=0 if st is None else st.reconnects,
         events=manager.events.counts.get(e.settings.name, 0),
         error=e.error,
+        node=manager.node(e),
     )
 
 

@@ -26,6 +26,7 @@ from lrcn.serve.reload import ModelInfo, SwapRefused, allowed_path, contract_cha
 
 if TYPE_CHECKING:
     from lrcn.runtime.classifier import VideoClassifier
+    from lrcn.serve.cluster_manager import ClusterManager
 
 log = logging.getLogger("lrcn.serve")
 
@@ -109,7 +110,7 @@ class Service:
         self.started_at = time.time()
         self._sink_failed: dict[str, int] = {}
         self._clf: VideoClassifier | None = None
-        self._manager: StreamManager | None = None
+        self._manager: StreamManager | ClusterManager | None = None
         self._metrics: ServeMetrics | None = None
         self._events: StreamEvents | None = None
         self.model_info: ModelInfo | None = None
@@ -130,7 +131,7 @@ class Service:
         return self._clf
 
     @property
-    def manager(self) -> StreamManager:
+    def manager(self) -> StreamManager | ClusterManager:
         if self._manager is None:
             raise RuntimeError("the service has not started")
         return self._manager
@@ -167,13 +168,17 @@ class Service:
             self.model_info.sha256[:12],
             extra={"event": "model_loaded"},
         )
-        manager = StreamManager(
-            clf,
-            reconnect=cfg.reconnect,
-            timeout_s=cfg.stream_timeout,
-            history=cfg.history,
-            events=cfg.events.config(),
-        )
+        manager: StreamManager | ClusterManager
+        if cfg.ray is not None:  # the streams run on a Ray cluster's nodes; everything else stays here
+            manager = self._cluster_manager()
+        else:
+            manager = StreamManager(
+                clf,
+                reconnect=cfg.reconnect,
+                timeout_s=cfg.stream_timeout,
+                history=cfg.history,
+                events=cfg.events.config(),
+            )
         self._metrics = ServeMetrics(manager, lambda: self.sinks, lambda: (self.model_info, self.swaps))
         if cfg.media is not None:
             hold = cfg.events.min_event + 1.0
@@ -190,6 +195,19 @@ class Service:
         threading.Thread(target=self._watch_sinks, name="serve:sinks", daemon=True).start()
         return self
 
+    def _cluster_manager(self) -> ClusterManager:
+        """`vc-serve --ray ADDRESS`: joined to the cluster; its stream records go to the history and sinks."""
+        from lrcn.runtime.parallel import WorkerSpec
+        from lrcn.serve.cluster_manager import ClusterManager
+
+        cfg = self.cfg
+        spec = WorkerSpec(str(Path(cfg.model).resolve()), cfg.device, cfg.threads or 1, cfg.top_k, 30.0, 1)
+        assert cfg.ray is not None
+        manager = ClusterManager.connect(cfg.ray, spec, history=cfg.history, events=cfg.events.config())
+        manager.on_record = self.record_event
+        log.info("streams run on the Ray cluster at %s", cfg.ray, extra={"event": "cluster_joined"})
+        return manager
+
     # -- hot model reload ------------------------------------------------------------------------
     def swap_model(self, path: str, force: bool = False, *, checked: bool = False) -> dict:
         """Serve the model at `path` from the next tick on; what was done, or SwapRefused (one line).
@@ -202,6 +220,9 @@ class Service:
         from lrcn.runtime.classifier import VideoClassifier
 
         cfg = self.cfg
+        manager = self.manager
+        if not isinstance(manager, StreamManager):
+            raise SwapRefused(409, "model swap is not available on a cluster (vc-serve --ray): restart the service")
         real = str(Path(path).resolve()) if checked else allowed_path(path, cfg.models_dir, cfg.model_allow)
         with self._swap_lock:
             try:
@@ -213,7 +234,7 @@ class Service:
                     decode_timeout_s=cfg.http.upload_decode_timeout,
                 )
                 info = ModelInfo.of(real, clf.meta)
-                self.manager.multi.engine.for_model(clf.model, self.manager.multi.cfg.stateful)  # its parts load
+                manager.multi.engine.for_model(clf.model, manager.multi.cfg.stateful)  # its parts load
             except Exception as e:  # noqa: BLE001 - any failure to load answers one line; the old model serves on
                 msg = printable(" ".join(str(e).split()))[:500] or type(e).__name__
                 log.warning("model swap refused: %s", msg, extra={"event": "model_swap_failed"})
@@ -221,8 +242,8 @@ class Service:
             change = contract_change(self.clf.meta, clf.meta)
             if change and not force:
                 raise SwapRefused(409, f"{info.name}: {change}; send force: true to swap anyway")
-            entries = self.manager.list()
-            handles = self.manager.multi.swap(clf)  # O(streams), between two ticks
+            entries = manager.list()
+            handles = manager.multi.swap(clf)  # O(streams), between two ticks
             self._clf, self.model_info = clf, info
             self.swaps += 1
             self.events.relabel(clf.class_names, entries)

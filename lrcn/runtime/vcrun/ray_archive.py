@@ -33,7 +33,7 @@ from lrcn.core.text import printable
 from lrcn.runtime.classifier import error_row
 from lrcn.runtime.console import err_console
 from lrcn.runtime.parallel import WorkerSpec, _classifier, _classify
-from lrcn.runtime.vcrun.ray_cluster import cluster
+from lrcn.runtime.ray_cluster import cluster
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ made on this machine, or RAY_ADDRESS) or `host:port` of a running head.
 from __future__ import annotations
 
 import os
+import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -51,10 +53,15 @@ def cluster(address: str) -> Iterator[Any]:
     options: dict[str, Any] = {"logging_level": "WARNING", "log_to_driver": False, "configure_logging": True}
     if address == "local":
         options |= {"include_dashboard": False, "_node_ip_address": "127.0.0.1"}
+    main = threading.current_thread() is threading.main_thread()
+    sigterm = signal.getsignal(signal.SIGTERM) if main else None
     try:
         ray.init(address=address, **options)
     except (ConnectionError, RuntimeError, ValueError) as e:
         raise LrcnError(f"cannot join the Ray cluster at {address}: {str(e).strip().splitlines()[0]}") from None
+    finally:
+        if callable(sigterm):  # ray.init sets one that exits at once: a caller's own (a service flushing its
+            signal.signal(signal.SIGTERM, sigterm)  # sinks) is put back; without one, Ray's exit runs its cleanup
     try:
         yield ray
     finally:
