@@ -401,7 +401,9 @@ def _streams(
     from lrcn.runtime.motion import gating_off
     from lrcn.runtime.run_stream import close_targets, open_targets, run_streams
 
-    targets = open_targets(sources, reconnect, timeout, zones)
+    media = getattr(events, "media_config", None)  # --media copies H.264 clips from the sources' packets
+    ring = media.ring(events.config.min_event + 1.0) if media is not None else None
+    targets = open_targets(sources, reconnect, timeout, zones, packets=ring)
     try:
         if len(targets) == 1 and targets[0].error:
             raise fail(targets[0].error, 1)
