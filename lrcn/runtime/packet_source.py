@@ -27,6 +27,7 @@ from lrcn.runtime.decode import ASSUMED_FPS, JOIN_S, check_frame_size, native_pa
 from lrcn.runtime.newest import Frame, NewestFrames
 from lrcn.runtime.packets import CodecParams, PacketRing, RingConfig
 from lrcn.runtime.sinks import display_url
+from lrcn.runtime.sources import check_url
 
 COPY_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv")
 """Files read by PyAV (with their packets kept) when clips are copied; other files stay with OpenCV."""
@@ -104,9 +105,12 @@ class PacketSource:
         self._error: str | None = None
         self._read = 0
         self._container = None
+        self._connected = False
         self._box = NewestFrames()
         self._q: queue.Queue = queue.Queue(AHEAD)
-        if not self.live and not Path(target).is_file():
+        if self.live:
+            check_url(target)
+        elif not Path(target).is_file():
             raise VideoError(f"{target}: no such file")
         self._container = self._open()  # a camera that cannot open fails here, before the model loads
         if self._container is None:
@@ -158,7 +162,11 @@ class PacketSource:
             if pkt.size and not params.why_not:
                 t = pclock(pkt.pts, tb, fps)
                 self.packets.append(t, bytes(pkt), pkt.pts, pkt.dts, pkt.is_keyframe, params)
-            for frame in pkt.decode():
+            try:
+                decoded = pkt.decode()
+            except self._av.error.InvalidDataError:  # one corrupt packet (lost data on UDP): its frames only
+                continue
+            for frame in decoded:
                 image = frame.to_ndarray(format="bgr24")
                 check_frame_size(self.name, image.shape[1], image.shape[0])
                 if not put(image, clock(frame.pts, tb, fps)):
@@ -170,6 +178,7 @@ class PacketSource:
             while not self._stop.is_set():
                 c, self._container = self._container, None
                 if c is not None:
+                    self._connected = True
                     try:
                         self._read_container(c, self._put_live)
                     except LrcnError as e:
@@ -178,6 +187,7 @@ class PacketSource:
                     except Exception:  # noqa: BLE001 - a drop (EOF, timeout, bad data): reopen below
                         pass
                     finally:
+                        self._connected = False
                         c.close()
                 if self._stop.is_set() or not self._reopen():
                     return
@@ -236,7 +246,8 @@ class PacketSource:
 
     @property
     def reconnecting(self) -> bool:
-        return self.live and self._container is None and self._thread is not None and self._thread.is_alive()
+        alive = self._thread is not None and self._thread.is_alive() and not self._stop.is_set()
+        return self.live and alive and not self._connected and self._container is None
 
     def frames(self) -> Iterator[Frame]:
         if self.live:
