@@ -128,7 +128,8 @@ def main(
         str | None,
         typer.Option(
             help="Events: a clip (pre_s before to post_s after) and a peak snapshot per event in this folder "
-            "(DIR#pre_s=3,post_s=3,days=0,max_mb=0: retention by age and size, 0 = none; implies --events).",
+            "(DIR#pre_s=3,post_s=3,days=0,max_mb=0: retention by age and size, 0 = none; implies --events; "
+            "copy=1,ring_mb=32: H.264 from rtsp:// and .mp4/.mkv/.mov sources copied, not re-encoded).",
             show_default=False,
         ),
     ] = None,
