@@ -194,3 +194,45 @@ def test_a_real_rtsp_camera_s_clip_is_copied(tmp_path):
     with av.open(str(clip)) as c:
         s = c.streams.video[0]
         assert s.duration is not None and float(s.duration * s.time_base) >= end - 0.5
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_vc_serve_copies_an_h264_file_s_clip(tmp_path):
+    """The service with `media`: an .mp4 stream's event clip is copied (its record says so, the file's tag too)."""
+    pytest.importorskip("fastapi", reason="the serve extra is not installed (pip install -e '.[serve]')")
+    from serve_fixtures import until
+
+    from lrcn.serve.config import EventSettings, MediaSettings, ServeConfig, StreamSettings
+    from lrcn.serve.service import Service
+
+    video = tmp_path / "v.mp4"
+    write_video(video, "libx264")
+    model = fake_model(
+        tmp_path / "m", classes=("red", "green", "blue"), num_frames=1, latent=3, weights=(np.eye(3) * 4,) * 2
+    )
+    cfg = ServeConfig(
+        model=str(model),
+        device="cpu",
+        threads=1,
+        events=EventSettings(threshold=0.5, min_event=0.5, merge_gap=0.2),
+        streams=[StreamSettings(name="v", source=str(video), sample_fps=0)],
+        media=MediaSettings(folder=str(tmp_path / "media"), pre_s=0.5, post_s=0.5),
+    )
+    svc = Service(cfg).start()
+    try:
+
+        def green_end():
+            return [e for e in svc.manager.events.newest(100) if e["phase"] == "end" and e["label"] == "green"]
+
+        until(lambda: green_end(), 60, "the green event ends")
+        ev = green_end()[0]
+        assert ev["clip_via"] == "copy"
+        clip = tmp_path / "media" / ev["clip"]
+        until(lambda: clip.is_file(), 30, "its clip is written")
+    finally:
+        svc.close(3.0)
+    with av.open(str(clip)) as c:
+        assert c.metadata.get("comment") == "lrcn: copy"
+    labels = [dominant(f) for f in frames_of(clip)]
+    assert labels[0] == "red" and labels.count("green") == 30 and labels[-1] == "blue", labels

@@ -27,7 +27,6 @@ from lrcn.runtime.decode import ASSUMED_FPS, JOIN_S, check_frame_size, native_pa
 from lrcn.runtime.newest import Frame, NewestFrames
 from lrcn.runtime.packets import CodecParams, PacketRing, RingConfig
 from lrcn.runtime.sinks import display_url
-from lrcn.runtime.sources import check_url
 
 COPY_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv")
 """Files read by PyAV (with their packets kept) when clips are copied; other files stay with OpenCV."""
@@ -108,9 +107,7 @@ class PacketSource:
         self._connected = False
         self._box = NewestFrames()
         self._q: queue.Queue = queue.Queue(AHEAD)
-        if self.live:
-            check_url(target)
-        elif not Path(target).is_file():
+        if not self.live and not Path(target).is_file():  # URLs: `sources.open_source` checked them
             raise VideoError(f"{target}: no such file")
         self._container = self._open()  # a camera that cannot open fails here, before the model loads
         if self._container is None:
