@@ -5,6 +5,7 @@ real RTSP camera."""
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -236,3 +237,71 @@ def test_vc_serve_copies_an_h264_file_s_clip(tmp_path):
         assert c.metadata.get("comment") == "lrcn: copy"
     labels = [dominant(f) for f in frames_of(clip)]
     assert labels[0] == "red" and labels.count("green") == 30 and labels[-1] == "blue", labels
+
+
+def test_the_pyav_reader_gives_a_file_s_frames_as_opencv_does_and_keeps_its_packets(tmp_path):
+    """One demux, one decode: every frame in order at its presentation time (as FileSource times it),
+    the images as OpenCV decodes them, and every packet kept (the ring large enough)."""
+    from lrcn.core.errors import SourceError
+    from lrcn.runtime.packet_source import PacketSource, copies
+    from lrcn.runtime.sources import FileSource, open_source
+
+    video = tmp_path / "v.mp4"
+    write_video(video, "libx264")
+    src = PacketSource(str(video), RingConfig(seconds=60))
+    got = list(src.frames())
+    src.close()
+    ref = list(FileSource(video).frames())
+    assert len(got) == len(ref) == 70 and src.read == 70
+    assert [f.t for f in got] == pytest.approx([f.t for f in ref])
+    assert max(float(np.abs(a.image.astype(int) - b.image.astype(int)).mean()) for a, b in zip(got, ref)) < 2
+    assert len(src.packets) == 70 and src.packets.from_keyframe(0.0)[0].key
+    assert copies("rtsp://127.0.0.1/x") and copies("a.MKV") and not copies("http://127.0.0.1/x.mjpg")
+    assert not copies("a.avi") and not copies("0")
+    assert isinstance(open_source(str(video), packets=RingConfig()), PacketSource)
+    assert isinstance(open_source(str(video)), FileSource)  # OpenCV unless clips are copied
+    with pytest.raises(SourceError, match="OpenCV cannot open it"):  # MJPEG over HTTP stays with OpenCV
+        open_source("http://127.0.0.1:9/x.mjpg", packets=RingConfig(), reconnect=0, timeout_s=1.0)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_the_pyav_camera_reconnects_and_a_clip_across_it_is_encoded(tmp_path):
+    from lrcn.bench.rtsp import RtspCameras, make_h264, missing
+
+    why = missing()
+    if why:
+        pytest.skip(why)
+    from lrcn.runtime.event_media import EventMedia, MediaConfig
+    from lrcn.runtime.packet_source import PacketSource
+
+    h264 = make_h264(tmp_path / "cam.h264", size=(320, 180), fps=25, seconds=2)
+    cams = RtspCameras(1, [h264], protocols="tcp").start()
+    media = EventMedia(MediaConfig(tmp_path / "media", pre_s=0.5, post_s=0.5), ["a"], hold_s=0.5)
+    src = PacketSource(cams.urls[0], RingConfig(2.0), reconnect=10, backoff_s=0.5, timeout_s=2.0)
+    rec = {"type": "event", "id": "r-1", "stream": "cam", "label": "a"}
+    try:
+        frames, opened = src.frames(), False
+        deadline = time.monotonic() + 60
+        for f in frames:
+            media.frame("cam", f.t, f.image, np.array([0.9]), src.packets)
+            if not opened and f.t >= 1.5:
+                assert media.annotate({**rec, "phase": "start", "start": 1.0})["clip_via"] == "copy"
+                opened = True
+                cams.stop()  # the camera goes away ...
+                time.sleep(1.0)
+                cams.start()  # ... and comes back
+            if src.reconnects and f.t > 0:
+                break
+            assert time.monotonic() < deadline, "no frame after the restart"
+        for _ in range(10):
+            f = next(frames)
+            media.frame("cam", f.t, f.image, np.array([0.9]), src.packets)
+        media.annotate({**rec, "phase": "end", "start": 1.0, "end": f.t})
+    finally:
+        src.close()
+        cams.stop()
+        media.close()
+    assert src.reconnects >= 1
+    assert [(m["via"], m["why"]) for m in media.made] == [("encode", "the source reconnected during the clip")]
+    assert frames_of(tmp_path / "media" / "r-1.mp4")
