@@ -305,3 +305,28 @@ def test_the_pyav_camera_reconnects_and_a_clip_across_it_is_encoded(tmp_path):
     assert src.reconnects >= 1
     assert [(m["via"], m["why"]) for m in media.made] == [("encode", "the source reconnected during the clip")]
     assert frames_of(tmp_path / "media" / "r-1.mp4")
+
+
+def test_a_ring_shorter_than_the_frames_kept_or_a_failed_remux_falls_back_to_encoding(tmp_path):
+    from lrcn.runtime.event_media import EventMedia, MediaConfig
+
+    class P:  # codec parameters without a template stream: the remux fails
+        why_not = ""
+
+    img = np.full((48, 64, 3), COLOURS["green"], np.uint8)
+    for first, planned in ((2.2, "encode"), (1.0, "copy")):
+        media = EventMedia(MediaConfig(tmp_path / f"m{first}", pre_s=1.0, post_s=0.2), ["a"], hold_s=1.0)
+        ring, params = PacketRing(RingConfig(10.0)), P()
+        for i in range(40):  # 10 fps; the ring got packets only from `first` on (its byte bound dropped the rest)
+            t = i / 10
+            if t >= first - 1e-6:
+                ring.append(t, b"p", i, i, abs(t - first) < 1e-6, params)
+            media.frame("s", t, img, np.array([0.9]), ring)
+            if i == 30:
+                rec = {"type": "event", "phase": "start", "id": "r-1", "stream": "s", "label": "a", "start": 2.5}
+                assert media.annotate(rec)["clip_via"] == planned
+        media.close()
+        (made,) = media.made
+        assert made["via"] == "encode"
+        assert made["why"].startswith("the packet ring holds less" if planned == "encode" else "remux failed")
+        assert len(frames_of(tmp_path / f"m{first}" / "r-1.mp4")) >= 15  # 1.5 s before the event and after

@@ -222,8 +222,10 @@ class EventMedia:
             clip.packets = ring.from_keyframe(clip.start - self.cfg.pre_s)
             clip.packet_bytes = sum(len(p.data) for p in clip.packets)
             clip.why_not = check_run(clip.packets)
-            if not clip.why_not and clip.packets[0].t > clip.start - self.cfg.pre_s + 0.5:
-                clip.why_not = "the packet ring holds less than pre_s before the event"
+            # the frames held reach further back than the packets (the ring's byte bound): encode them instead
+            held = [t for t, _, _ in self._recent.get(stream, ()) if t >= clip.start - self.cfg.pre_s - 1e-6]
+            if not clip.why_not and held and clip.packets[0].t > held[0] + 0.5:
+                clip.why_not = "the packet ring holds less of the time before the event than the frames kept"
         for t, image, probs in self._recent.get(stream, ()):  # pre_s before the start, and the event so far
             if t >= clip.start - self.cfg.pre_s - 1e-6:
                 self._add(clip, t, image, probs)
