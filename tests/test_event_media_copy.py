@@ -330,3 +330,20 @@ def test_a_ring_shorter_than_the_frames_kept_or_a_failed_remux_falls_back_to_enc
         assert made["via"] == "encode"
         assert made["why"].startswith("the packet ring holds less" if planned == "encode" else "remux failed")
         assert len(frames_of(tmp_path / f"m{first}" / "r-1.mp4")) >= 15  # 1.5 s before the event and after
+
+
+def test_only_browser_playable_h264_is_copied():
+    from lrcn.runtime.packets import playable
+
+    class Ctx:
+        def __init__(self, name, pix_fmt, profile):
+            self.name, self.pix_fmt, self.profile = name, pix_fmt, profile
+
+    class S:
+        def __init__(self, *a):
+            self.codec_context = Ctx(*a)
+
+    assert playable(S("h264", "yuv420p", "High")) == playable(S("h264", "yuvj420p", "Constrained Baseline")) == ""
+    assert "not H.264" in playable(S("hevc", "yuv420p", "Main"))
+    assert "not 8-bit 4:2:0" in playable(S("h264", "yuv422p", "High 4:2:2"))
+    assert "profile" in playable(S("h264", "yuv420p", "High 10"))

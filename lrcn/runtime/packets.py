@@ -25,7 +25,7 @@ from pathlib import Path
 PACKET_OVERHEAD = 160
 """Bytes counted per packet beyond its payload (the Python objects around it)."""
 PLAYABLE_PIX_FMTS = ("yuv420p", "yuvj420p")
-PLAYABLE_PROFILES = ("baseline", "constrained baseline", "main", "high", "extended")
+PLAYABLE_PROFILES = ("baseline", "constrained baseline", "main", "high", "progressive high", "constrained high")
 
 
 @dataclass(frozen=True)
