@@ -449,6 +449,7 @@ class MultiStream:
             "stream": h.name,
             "stream_id": h.id,
             "source": h.source.name,
+            "packets": getattr(h.source, "packets", None),
             "captured": item.wall,
             "predicted": wall,
             "latency_ms": latency,

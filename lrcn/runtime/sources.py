@@ -29,6 +29,7 @@ from lrcn.runtime.decode import (
     start_owned,
 )
 from lrcn.runtime.newest import Frame, NewestFrames
+from lrcn.runtime.packets import RingConfig
 from lrcn.runtime.quiet import captured_output
 from lrcn.runtime.sinks import display_url
 from lrcn.runtime.video import VIDEO_EXTENSIONS
@@ -320,9 +321,48 @@ class LiveSource:
         self._thread.join(JOIN_S)  # a read blocked on a dead socket ends at timeout_s
 
 
-def open_source(target, *, reconnect: int = 5, timeout_s: float = STREAM_TIMEOUT_S, from_api: bool = False):
-    """A FrameSource for a camera index (int or digits), a URL, or a video file path (`check_source` first)."""
+def open_source(
+    target,
+    *,
+    reconnect: int = 5,
+    timeout_s: float = STREAM_TIMEOUT_S,
+    from_api: bool = False,
+    packets: RingConfig | None = None,
+):
+    """A FrameSource for a camera index (int or digits), a URL, or a video file path (`check_source` first).
+
+    With `packets` (event media copies clips), rtsp:// URLs and .mp4/.mkv/.mov files are read by PyAV and
+    keep their compressed packets (`packet_source.PacketSource`); everything else, and everything without
+    PyAV, is read by OpenCV."""
     checked = check_source(target if isinstance(target, int) else str(target), from_api=from_api)
-    if isinstance(checked, int) or is_url(checked):
+    if isinstance(checked, int):
         return LiveSource(checked, reconnect=reconnect, timeout_s=timeout_s)
-    return FileSource(checked, timeout_s=timeout_s)
+    if is_url(checked):
+        if packets is not None and _copies(checked):
+            from lrcn.runtime.packet_source import PacketSource
+
+            return PacketSource(checked, packets, reconnect=reconnect, timeout_s=timeout_s)
+        return LiveSource(checked, reconnect=reconnect, timeout_s=timeout_s)
+    return open_file(checked, timeout_s=timeout_s, packets=packets)
+
+
+def open_file(path: str | Path, *, timeout_s: float = STREAM_TIMEOUT_S, packets: RingConfig | None = None):
+    """A video file's FrameSource: `FileSource`, or with `packets` a PacketSource for .mp4/.mkv/.mov files."""
+    if packets is not None and _copies(str(path)):
+        from lrcn.runtime.packet_source import PacketSource
+
+        return PacketSource(str(path), packets, timeout_s=timeout_s)
+    return FileSource(path, timeout_s=timeout_s)
+
+
+def _copies(target: str) -> bool:
+    """A source PacketSource reads, and PyAV (the `media` extra) is installed."""
+    from lrcn.runtime.packet_source import copies
+
+    if not copies(target):
+        return False
+    try:
+        import av  # noqa: F401 - optional: the `media` extra
+    except ImportError:
+        return False
+    return True

@@ -22,6 +22,7 @@ import numpy as np
 
 from lrcn.runtime.engine import BatchEngine, OneStream
 from lrcn.runtime.motion import MotionConfig
+from lrcn.runtime.packets import PacketRing
 from lrcn.runtime.preprocess import FrameInput  # noqa: F401 - this module's API
 
 UNCERTAIN = "uncertain"
@@ -120,6 +121,8 @@ class StreamPrediction:
     """Capture to prediction."""
     gated: bool | None = None
     """Motion gating: True when this frame's encoder call was skipped; None when the stream is not gated."""
+    packets: PacketRing | None = None
+    """The source's compressed packets, when it keeps them (`packet_source`): event media copies clips from it."""
 
     @property
     def ready(self) -> bool:

@@ -128,6 +128,11 @@ class ZoneSource:
     def reconnects(self) -> int:
         return int(getattr(self._split.source, "reconnects", 0))
 
+    @property
+    def packets(self):
+        """The shared source's packet ring, if it keeps one (a copied clip shows the whole view)."""
+        return getattr(self._split.source, "packets", None)
+
     def frames(self) -> Iterator[Frame]:
         self._split.start()
         while True:

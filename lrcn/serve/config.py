@@ -196,12 +196,16 @@ class MediaSettings:
     """Media older than this is removed (0: no age limit)."""
     max_mb: float = 2000.0
     """The oldest media is removed while the folder holds more than this (0: no size limit)."""
+    copy: bool = True
+    """Clips of rtsp:// and .mp4/.mkv/.mov H.264 sources are their packets copied, not re-encoded."""
+    ring_mb: float = 32.0
+    """Per such source, the most bytes of packets kept for clips to start from."""
 
     def config(self):
         """The runtime's MediaConfig (ValueError naming the field when a value is out of range)."""
         from lrcn.runtime.event_media import MediaConfig
 
-        return MediaConfig(Path(self.folder), self.pre_s, self.post_s, self.days, self.max_mb)
+        return MediaConfig(Path(self.folder), self.pre_s, self.post_s, self.days, self.max_mb, self.copy, self.ring_mb)
 
 
 @dataclass

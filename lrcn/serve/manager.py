@@ -24,6 +24,7 @@ from lrcn.core.errors import LrcnError
 from lrcn.core.text import printable
 from lrcn.runtime.events import EventConfig
 from lrcn.runtime.frame_source import FrameSource
+from lrcn.runtime.packets import RingConfig
 from lrcn.runtime.scheduler import MultiStream, StreamEnd, StreamHandle, close_source
 from lrcn.runtime.stream import StreamConfig, StreamPrediction, StreamStats
 from lrcn.runtime.zones import Zone, split_zones
@@ -97,6 +98,8 @@ class StreamManager:
         self.default_events = events or EventConfig()
         """A stream's EventConfig where its settings give none."""
         self.reconnect, self.timeout_s = reconnect, timeout_s
+        self.packets: RingConfig | None = None
+        """Event media copies clips: sources that can keep their H.264 packets do (`sources.open_source`)."""
         self.events = EventLog(history)
         self.entries: dict[str, Entry] = {}
         self.lock = threading.RLock()
@@ -193,7 +196,7 @@ class StreamManager:
         live = isinstance(target, int) or is_url(target)
         while not (entry.removed or self.stopping.is_set()):
             try:
-                return open_source(target, reconnect=self.reconnect, timeout_s=self.timeout_s)
+                return open_source(target, reconnect=self.reconnect, timeout_s=self.timeout_s, packets=self.packets)
             except LrcnError as e:
                 entry.error = printable(" ".join(str(e).split()))
                 if attempt >= min(self.reconnect, len(OPEN_BACKOFF_S)) or not live:

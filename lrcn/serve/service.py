@@ -59,7 +59,7 @@ class StreamEvents:
         if pred.probs is None:  # the window is filling: no prediction yet, but the frame may open a clip
             if self.media is not None and pred.frame is not None:
                 with self.lock:
-                    self.media.frame(entry.settings.name, pred.t, pred.frame, None)
+                    self.media.frame(entry.settings.name, pred.t, pred.frame, None, pred.packets)
             return
         if len(pred.probs) != len(self.labels):
             return  # a prediction of a model swapped in or out while the labels change
@@ -75,7 +75,7 @@ class StreamEvents:
                 )
             records = router.prediction(pred, stream=entry.settings.name, live=h.live)
             if self.media is not None and pred.frame is not None:  # after: an end has set its clip's end
-                self.media.frame(entry.settings.name, pred.t, pred.frame, pred.probs)
+                self.media.frame(entry.settings.name, pred.t, pred.frame, pred.probs, pred.packets)
         for r in records:
             self.history(r)
 
@@ -183,6 +183,8 @@ class Service:
         if cfg.media is not None:
             hold = cfg.events.min_event + 1.0
             self.media = EventMedia(cfg.media.config(), list(clf.class_names), hold_s=hold)
+            if isinstance(manager, StreamManager):  # (a cluster refuses media at the config check)
+                manager.packets = self.media.cfg.ring(hold)  # H.264 clips copied from rtsp:// and .mp4 sources
             for note in self.media.errors:
                 log.warning("media: %s", note, extra={"event": "media"})
         self._events = StreamEvents(clf.class_names, self.sinks, manager.events.append, self.media)

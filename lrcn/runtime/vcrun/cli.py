@@ -128,7 +128,8 @@ def main(
         str | None,
         typer.Option(
             help="Events: a clip (pre_s before to post_s after) and a peak snapshot per event in this folder "
-            "(DIR#pre_s=3,post_s=3,days=0,max_mb=0: retention by age and size, 0 = none; implies --events).",
+            "(DIR#pre_s=3,post_s=3,days=0,max_mb=0: retention by age and size, 0 = none; implies --events; "
+            "copy=1,ring_mb=32: H.264 from rtsp:// and .mp4/.mkv/.mov sources copied, not re-encoded).",
             show_default=False,
         ),
     ] = None,
@@ -401,7 +402,9 @@ def _streams(
     from lrcn.runtime.motion import gating_off
     from lrcn.runtime.vcrun.run_stream import close_targets, open_targets, run_streams
 
-    targets = open_targets(sources, reconnect, timeout, zones)
+    media = getattr(events, "media_config", None)  # --media copies H.264 clips from the sources' packets
+    ring = media.ring(events.config.min_event + 1.0) if media is not None else None
+    targets = open_targets(sources, reconnect, timeout, zones, packets=ring)
     try:
         if len(targets) == 1 and targets[0].error:
             raise fail(targets[0].error, 1)

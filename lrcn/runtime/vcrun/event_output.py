@@ -88,7 +88,7 @@ class EventPrinter:
         assert self.router is not None, "bind() first"
         records = self.router.prediction(pred, stream=stream, live=live)
         if self.media is not None and getattr(pred, "frame", None) is not None:  # after: an end has set its clip's end
-            self.media.frame(stream or pred.stream, pred.t, pred.frame, pred.probs)
+            self.media.frame(stream or pred.stream, pred.t, pred.frame, pred.probs, getattr(pred, "packets", None))
         self._print(records)
 
     def end(self, stream: str | None = None) -> None:

@@ -25,7 +25,8 @@ from lrcn.core.text import printable
 from lrcn.runtime.classifier import error_row
 from lrcn.runtime.console import err_console
 from lrcn.runtime.frame_source import FrameSource
-from lrcn.runtime.sources import FileSource, check_source, expand_inputs, is_live, open_source
+from lrcn.runtime.packets import RingConfig
+from lrcn.runtime.sources import check_source, expand_inputs, is_live, open_file, open_source
 from lrcn.runtime.stream import StreamConfig
 from lrcn.runtime.streamlist import (
     is_stream_list,
@@ -65,13 +66,18 @@ def _entries(sources: list[str]) -> list[tuple[str | None, str, str | None]]:
 
 
 def open_targets(
-    sources: list[str], reconnect: int, timeout_s: float = STREAM_TIMEOUT_S, zones: Sequence[Zone] = ()
+    sources: list[str],
+    reconnect: int,
+    timeout_s: float = STREAM_TIMEOUT_S,
+    zones: Sequence[Zone] = (),
+    packets: RingConfig | None = None,
 ) -> list[Target]:
     """A Target per camera, URL or video file; `error` set where one cannot open.
 
     Cameras and URLs open here, before the model loads, so one that cannot open fails first
     and alone; their capture threads keep only the newest frame until the streams start.
     With `zones`, each opened source becomes one Target per zone (`name/zone`), all from its one decode.
+    `packets`: sources that can keep their H.264 packets for copied event clips do (`sources.open_source`).
     """
     found: list[tuple[str | None, str, FrameSource | None, str | None]] = []
     for name, s, error in _entries(sources):
@@ -81,11 +87,17 @@ def open_targets(
         try:
             check_source(s)  # control characters, bad URLs and camera indices fail here, before any connection
             if is_live(s):
-                found.append((name, s, open_source(s, reconnect=reconnect, timeout_s=timeout_s), None))
+                found.append((name, s, open_source(s, reconnect=reconnect, timeout_s=timeout_s, packets=packets), None))
             else:
                 files = expand_inputs(s)
                 found += [
-                    (name if len(files) == 1 else None, str(f), FileSource(f, timeout_s=timeout_s), None) for f in files
+                    (
+                        name if len(files) == 1 else None,
+                        str(f),
+                        open_file(f, timeout_s=timeout_s, packets=packets),
+                        None,
+                    )
+                    for f in files
                 ]
         except LrcnError as e:
             found.append((name, s, None, str(e)))
