@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import cv2
 import numpy as np
@@ -84,6 +85,8 @@ def test_each_stream_of_a_batched_run_equals_its_single_stream_run(fakes, videos
         {"a": videos["a"], "b": videos["b"], "c": videos["c"], "bad": videos["bad"], "flaky": Failing()}, **opts
     )
     got, ends = {}, {}
+    multi.start()  # let the (lossless) mailboxes fill first: the first tick then takes a frame of each
+    time.sleep(1.0)  # stream, so the batching asserted below does not hang on thread timing
     for tick in multi.ticks():
         for p in tick.predictions:
             got.setdefault(p.stream, []).append(p)

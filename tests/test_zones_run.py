@@ -64,7 +64,7 @@ def test_zone_predictions_name_the_zone_and_motion_gates_the_still_one(bright_da
     r = vc_run(halves, "--model", bright_dark, "--zone", "left=0,0,0.5,1", "--zone", "right=0.5,0,1,1:0.5,0,1,0,1,1",
                "--json", "--sample-fps", "0", "--motion", "on")  # fmt: skip
     assert r.exit_code == 0, r.output
-    preds = [p for p in lines(r) if "label" in p and "type" not in p]
+    preds = [p for p in lines(r) if p.get("type") == "prediction"]
     by = {s: [p for p in preds if p["stream"] == s] for s in ("cam/left", "cam/right")}
     assert {p["label"] for p in by["cam/left"]} == {"bright"} and {p["label"] for p in by["cam/right"]} == {"dark"}
     assert all(p["gated"] for p in by["cam/right"]) and not any(p["gated"] for p in by["cam/left"])
