@@ -41,7 +41,8 @@ from lrcn.bench.paced import (
 
 SHARE, P95_MS, WARM_S = 0.95, 200.0, 1.0
 ONE_PROCESS = (1, 2, 4, 8, 12, 16, 20, 24, 32, 40, 48, 64)
-PROCESSES = (1, 2, 3, 4, 6, 8, 12, 16)
+PROCESSES = (1, 2, 3, 4, 6, 8, 12, 16, 20, 24, 32)
+"""The N-processes ladder; `--streams-procs-max` (default 16) caps it."""
 RTSP_SIZE = (640, 360)
 """The H.264 RTSP cameras' frame size (a common IP camera substream)."""
 
