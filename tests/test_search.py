@@ -15,7 +15,15 @@ import pytest
 from rich.console import Console
 
 from lrcn.runtime.preprocess import MODALITIES
-from lrcn.train.search import Job, SearchConfig, parse_duration, search, search_and_train, write_ranking
+from lrcn.train.search import (
+    Job,
+    SearchConfig,
+    choose_winner,
+    parse_duration,
+    search,
+    search_and_train,
+    write_ranking,
+)
 from lrcn.train.search_space import SearchSpace, augmentations, base_point, frames_choices, space_for
 
 REPO = Path(__file__).resolve().parents[1]
@@ -92,6 +100,32 @@ def test_base_point_is_the_recipe():
     d = DataConfig(img_size=64, num_frames=15, modality="diff", augment=["crop", "temporal", "flip"])
     p = base_point(space, d, TrainConfig(epochs=40))
     assert p == {"input": "diff", "img_size": 64, "frames": 15, "augment": "strong", "epochs": 40, "tta": "none"}
+
+
+def _row(trial: int, mean: float, pruned: bool = False) -> dict:
+    return {"trial": trial, "key": f"point-{trial}", "mean": mean, "pruned": pruned}
+
+
+def test_the_recipe_is_kept_unless_beaten_by_more_than_one_standard_error():
+    # base 0.80 over 100 clips: one standard error is sqrt(0.8 * 0.2 / 100) = 0.04
+    close = [_row(3, 0.83), _row(0, 0.80), _row(1, 0.70)]
+    winner, why = choose_winner(close, 100, prefer_base=True)
+    assert winner["trial"] == 0 and why.startswith("base recipe kept: the best (point-3) leads it by 0.030")
+    assert choose_winner(close, 100, prefer_base=False)[0]["trial"] == 3
+    clear = [_row(3, 0.85), _row(0, 0.80)]
+    winner, why = choose_winner(clear, 100, prefer_base=True)
+    assert winner["trial"] == 3 and "more than one standard error (0.040, 100 clips)" in why
+    # more clips, a smaller standard error: the same lead of 0.03 now wins
+    assert choose_winner(close, 1000, prefer_base=True)[0]["trial"] == 3
+    # the base is the best, the base never completed, nothing completed
+    assert choose_winner([_row(0, 0.9), _row(2, 0.8)], 100, True)[0]["trial"] == 0
+    no_base = [_row(2, 0.6), _row(0, 0.9, pruned=True)]
+    winner, why = choose_winner(no_base, 100, True)
+    assert winner["trial"] == 2 and "did not complete" in why
+    assert choose_winner([_row(0, 0.5, pruned=True)], 100, True) == (None, "no trial completed")
+    # a base that scored 0: its standard error is 0, yet half a clip's worth of lead is still needed
+    assert choose_winner([_row(1, 0.004), _row(0, 0.0)], 100, True)[0]["trial"] == 0
+    assert choose_winner([_row(1, 0.01), _row(0, 0.0)], 100, True)[0]["trial"] == 1
 
 
 def test_ranking_files_are_written_atomically(tmp_path, monkeypatch):

@@ -183,6 +183,13 @@ def main(
     search: Annotated[bool, typer.Option("--search", help="Search within --budget whatever the data's size.")] = False,
     inner_folds: Annotated[int, typer.Option(help="Group folds of the search's cross-validation.")] = 3,
     trials: Annotated[int | None, typer.Option(help="Stop the search after N trials (the budget still holds).")] = None,
+    prefer_recipe: Annotated[
+        bool,
+        typer.Option(
+            help="The search keeps the recipe unless a configuration beats it by more than one standard error "
+            "over the clips; --no-prefer-recipe: the best inner mean wins."
+        ),
+    ] = True,
     nproc: Annotated[
         int | None,
         typer.Option(
@@ -346,7 +353,9 @@ def main(
             return
         if searching:
             with _as_flags():
-                search_cfg = SearchConfig(budget_s=budget_s, inner_folds=inner_folds, trials=trials)
+                search_cfg = SearchConfig(
+                    budget_s=budget_s, inner_folds=inner_folds, trials=trials, prefer_base=prefer_recipe
+                )
             if folds:
                 from lrcn.train.nested import run_nested
 

@@ -106,6 +106,7 @@ def _continue(parent: Path, console) -> Path:
         winners[f"fold-{i + 1}"] = {
             "winner": rank["winner"]["key"] if rank["winner"] else None,
             "inner_mean": rank["winner"]["mean"] if rank["winner"] else None,
+            "winner_rule": rank.get("winner_rule"),
             "outer_test_accuracy": acc,
             "trials": len(rank["rows"]),
             "search_seconds": rank["spent_s"],

@@ -6,7 +6,11 @@ another and reports the running mean of their test accuracies after each, so a p
 is behind the others after one fold stops there. The budget bounds the search's wall time:
 no trial starts when the time left cannot fit the cheapest one seen, and a trial still
 training when the budget runs out is stopped at the end of its epoch (recorded as pruned).
-Then the winner (the best mean over all inner folds) is trained on every clip of the pool.
+Then the winner is trained on every clip of the pool: the best mean over all inner folds, except
+that the base recipe (trial 0) is kept unless that best mean beats it by more than one standard
+error of the base's accuracy over the pool's clips (`prefer_base`): with a few inner folds of
+tens of clips, a lead smaller than that is mostly which clips fell where, and measured nested
+searches lost to the recipe by picking such leads.
 
 A search folder holds search.json (what was asked: the base configs, the pool of clips, the
 space, the budget), search.db (Optuna's sqlite storage: `vc-train --resume FOLDER` continues
@@ -20,6 +24,7 @@ estimate is `--folds K` with the search, which runs it inside each outer fold's 
 from __future__ import annotations
 
 import json
+import math
 import re
 import shutil
 import statistics
@@ -52,6 +57,9 @@ class SearchConfig:
     inner_folds: int = INNER_FOLDS
     trials: int | None = None
     """Stop after this many finished trials (None: the budget alone decides)."""
+    prefer_base: bool = True
+    """Keep the base recipe unless a configuration's inner mean beats it by more than one standard
+    error (see choose_winner); False: the best inner mean wins, however small its lead."""
     tta: bool = False
     """Offer test-time averaging (flip) to the search as a choice: off (and not on vc-train) until
     vc-export's metadata and vc-run carry it; every fold records its accuracy and cost meanwhile."""
@@ -378,7 +386,7 @@ def ranking(job: Job, study) -> dict:
     for r in rows:  # a point proposed again reused its fold runs: one row per configuration, the first
         first.setdefault(r["key"], r)
     rows = sorted(first.values(), key=lambda r: (r["pruned"], -round(r["mean"] or -1, 9), r["trial"]))
-    winner = next((r for r in rows if not r["pruned"]), None)
+    winner, rule = choose_winner(rows, _pool_size(job), job.search.prefer_base)
     return {
         "inner_folds": job.search.inner_folds,
         "budget_s": job.search.budget_s,
@@ -388,12 +396,46 @@ def ranking(job: Job, study) -> dict:
         "pool_clips": len(job.pool) if job.pool is not None else None,
         "space": job.space.to_dict(),
         "winner": winner,
+        "winner_rule": rule,
         "note": "the winner's mean is the best of several on the same folds, so optimistic; the honest "
         "estimate is vc-train --folds K with --budget (the search nested in each outer fold). "
         "flip-TTA: the same fold models scored with each clip averaged with its mirror image, and the "
         "inference cost per clip; recorded, not chosen, since vc-export and vc-run do not carry it yet",
         "rows": rows,
     }
+
+
+def choose_winner(rows: list[dict], clips: int, prefer_base: bool) -> tuple[dict | None, str]:
+    """The winner among ranked rows (complete ones first, best mean first) and why, in one line.
+
+    The base recipe is trial 0. With prefer_base it stays the winner unless the best complete
+    row's mean exceeds the base's by more than one binomial standard error of the base's
+    accuracy p over the `clips` the inner folds tested (each pool clip once):
+    sqrt(p (1 - p) / clips), at least 0.5 / clips (half a clip)."""
+    best = next((r for r in rows if not r["pruned"]), None)
+    if best is None:
+        return None, "no trial completed"
+    base = next((r for r in rows if r["trial"] == 0 and not r["pruned"]), None)
+    if not prefer_base or base is None or base is best:
+        why = "best inner mean" + ("" if base is not None or not prefer_base else " (the base recipe did not complete)")
+        return best, why
+    p = base["mean"]
+    se = max(math.sqrt(max(p * (1 - p), 0.0) / max(clips, 1)), 0.5 / max(clips, 1))
+    lead = best["mean"] - p
+    if lead > se:
+        return best, f"beats the base recipe by {lead:.3f}, more than one standard error ({se:.3f}, {clips} clips)"
+    return base, (
+        f"base recipe kept: the best ({best['key']}) leads it by {lead:.3f}, within one standard error "
+        f"({se:.3f}, {clips} clips)"
+    )
+
+
+def _pool_size(job: Job) -> int:
+    if job.pool is not None:
+        return len(job.pool)
+    from lrcn.train.data import discover
+
+    return len(discover(job.data)[1])
 
 
 def _tta_columns(folds: list[dict]) -> dict:
@@ -435,7 +477,11 @@ def ranking_markdown(rank: dict) -> str:
             f"{p['epochs']} | {mean} | {sd} | {r['folds_done']} | {state} | {r['seconds']:.0f} | {tta} | {cost} |"
         )
     w = rank["winner"]
-    lines += ["", f"Winner: {w['key']} (trial {w['trial']})." if w else "No trial completed: the base recipe is used."]
+    rule = f" Rule: {rank['winner_rule']}." if rank.get("winner_rule") else ""
+    lines += [
+        "",
+        f"Winner: {w['key']} (trial {w['trial']}).{rule}" if w else "No trial completed: the base recipe is used.",
+    ]
     lines += ["", f"Note: {rank['note']}.", ""]
     return "\n".join(lines)
 
@@ -488,7 +534,8 @@ def search_and_train(job: Job, console, final_data, out: Path) -> Path:
     else:
         console.print(
             f"search winner {safe(w['key'])}: inner {job.search.inner_folds}-fold mean {w['mean']:.3f} "
-            f"(chosen among {len(rank['rows'])} trials on these folds: optimistic, not an estimate)"
+            f"(chosen among {len(rank['rows'])} trials on these folds: optimistic, not an estimate; "
+            f"{safe(rank.get('winner_rule', ''))})"
         )
     if (out / "metrics.json").is_file():
         return out
