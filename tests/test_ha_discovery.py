@@ -39,6 +39,7 @@ CHILD = textwrap.dedent(
         p = SimpleNamespace(probs=[pa, 1 - pa], t=k * 0.1, label="a" if pa > 0.5 else "b",
                             probability=max(pa, 1 - pa), uncertain=False)
         router.prediction(p, stream="door 1", live=True)
+    assert sink.flush(10)  # the broker holds every state before the late subscriber asks for it
     print("sent", flush=True)
     time.sleep(60)  # the test kills us: the broker's last will says offline
     """

@@ -80,6 +80,7 @@ def test_state_is_retained_and_sent_on_change(broker):
     assert sink.wait_connected(10)
     for label in ("a", "a", "b", "b", "a"):
         sink.emit({"type": "prediction", "stream": "door/1", "t": 0.0, "label": label, "probability": 0.9})
+    assert sink.flush(5) and sink.summary.delivered == 3  # acknowledged before close
     s = sink.close(timeout=5)
     assert (s.delivered, s.unsent) == (3, 0)  # a, b, a: only changes are sent
     late = Subscriber(broker.port, ["lrcn/#"])  # subscribes after the fact: gets the retained messages
@@ -99,6 +100,9 @@ def test_no_broker_counts_unsent_and_returns_in_time():
     sink = open_sink(f"mqtt://127.0.0.1:{free_port()}/lrcn")
     for i in range(3):
         sink.emit(event(i))
+    t0 = time.perf_counter()
+    assert sink.flush(0.3) is False  # nothing can be acknowledged: says so, in time
+    assert time.perf_counter() - t0 < 2.0
     t0 = time.perf_counter()
     s = sink.close(timeout=0.5)
     assert time.perf_counter() - t0 < 3.0

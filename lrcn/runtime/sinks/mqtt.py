@@ -188,6 +188,19 @@ class MqttSink:
     def wait_connected(self, timeout: float) -> bool:
         return self._connected.wait(timeout)
 
+    def flush(self, timeout: float) -> bool:
+        """Wait up to `timeout` s until the broker has acknowledged every message sent so far (records
+        and discovery's retained ones); True when it has. Publishing is asynchronous: a caller that
+        must know the broker holds the state (a test, a process about to exec) asks here."""
+        deadline = time.monotonic() + max(0.0, timeout)
+        while True:
+            with self._lock:
+                if not self._pending and not self._own:
+                    return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
+
     def close(self, timeout: float = 2.0) -> SinkSummary:
         """Wait (up to `timeout`) for the broker to acknowledge what was sent, then say offline and stop."""
         deadline = time.monotonic() + max(0.0, timeout)
