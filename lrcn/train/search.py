@@ -386,14 +386,15 @@ def ranking(job: Job, study) -> dict:
     for r in rows:  # a point proposed again reused its fold runs: one row per configuration, the first
         first.setdefault(r["key"], r)
     rows = sorted(first.values(), key=lambda r: (r["pruned"], -round(r["mean"] or -1, 9), r["trial"]))
-    winner, rule = choose_winner(rows, _pool_size(job), job.search.prefer_base)
+    clips = _pool_size(job)
+    winner, rule = choose_winner(rows, clips, job.search.prefer_base)
     return {
         "inner_folds": job.search.inner_folds,
         "budget_s": job.search.budget_s,
         "spent_s": json.loads((job.folder / "spent.json").read_text())["seconds"]
         if (job.folder / "spent.json").is_file()
         else 0.0,
-        "pool_clips": len(job.pool) if job.pool is not None else None,
+        "pool_clips": clips,
         "space": job.space.to_dict(),
         "winner": winner,
         "winner_rule": rule,
@@ -419,8 +420,8 @@ def choose_winner(rows: list[dict], clips: int, prefer_base: bool) -> tuple[dict
     if not prefer_base or base is None or base is best:
         why = "best inner mean" + ("" if base is not None or not prefer_base else " (the base recipe did not complete)")
         return best, why
-    p = base["mean"]
-    se = max(math.sqrt(max(p * (1 - p), 0.0) / max(clips, 1)), 0.5 / max(clips, 1))
+    p, n = base["mean"], max(clips, 1)
+    se = max(math.sqrt(p * (1 - p) / n), 0.5 / n)
     lead = best["mean"] - p
     if lead > se:
         return best, f"beats the base recipe by {lead:.3f}, more than one standard error ({se:.3f}, {clips} clips)"
@@ -431,6 +432,7 @@ def choose_winner(rows: list[dict], clips: int, prefer_base: bool) -> tuple[dict
 
 
 def _pool_size(job: Job) -> int:
+    """The clips the inner folds test between them (each once): the pool, or every clip of the data."""
     if job.pool is not None:
         return len(job.pool)
     from lrcn.train.data import discover

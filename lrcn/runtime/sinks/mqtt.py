@@ -192,10 +192,13 @@ class MqttSink:
         """Wait up to `timeout` s until the broker has acknowledged every message sent so far (records
         and discovery's retained ones); True when it has. Publishing is asynchronous: a caller that
         must know the broker holds the state (a test, a process about to exec) asks here."""
-        deadline = time.monotonic() + max(0.0, timeout)
+        return self._wait_acknowledged(time.monotonic() + max(0.0, timeout), own=True)
+
+    def _wait_acknowledged(self, deadline: float, own: bool) -> bool:
+        """Poll until no record (and, with `own`, no message of the sink's own) awaits its ack, or the deadline."""
         while True:
             with self._lock:
-                if not self._pending and not self._own:
+                if not self._pending and not (own and self._own):
                     return True
             if time.monotonic() >= deadline:
                 return False
@@ -204,11 +207,7 @@ class MqttSink:
     def close(self, timeout: float = 2.0) -> SinkSummary:
         """Wait (up to `timeout`) for the broker to acknowledge what was sent, then say offline and stop."""
         deadline = time.monotonic() + max(0.0, timeout)
-        while time.monotonic() < deadline:
-            with self._lock:
-                if not self._pending:
-                    break
-            time.sleep(0.02)
+        self._wait_acknowledged(deadline, own=False)
         if self._connected.is_set():
             info = self._client.publish(self.available, "offline", qos=1, retain=True)
             try:
