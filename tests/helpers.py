@@ -48,6 +48,7 @@ def fake_model(
     num_frames: int = 4,
     img_size: int = 32,
     modality: str = "rgb",
+    zoom: str = "none",
     latent: int = 5,
     seed: int = 0,
     name: str = "fake",
@@ -64,7 +65,7 @@ def fake_model(
     from onnx import numpy_helper as nh
 
     folder.mkdir(parents=True, exist_ok=True)
-    spec = PreprocessSpec(img_size=img_size, modality=modality)
+    spec = PreprocessSpec(img_size=img_size, modality=modality, zoom=zoom)
     c, k = spec.channels, out_dim or len(classes)
     rng = np.random.default_rng(seed)
     we_w, wh_w = weights or (rng.normal(size=(c, latent)) * 3, rng.normal(size=(latent, k)) * 3)

@@ -118,6 +118,7 @@ CRAFTED = {
     "bidirectional 'no'": lambda d: {**d, "bidirectional": "no"},
     "preprocess list": lambda d: {**d, "preprocess": [1]},
     "modality unknown": lambda d: {**d, "preprocess": {**d["preprocess"], "modality": "depth"}},
+    "zoom unknown": lambda d: {**d, "preprocess": {**d["preprocess"], "zoom": "people"}},
     "T x size too big": lambda d: {**d, "num_frames": 512, "preprocess": {**d["preprocess"], "img_size": 1024}},
 }
 

@@ -99,7 +99,15 @@ def test_base_point_is_the_recipe():
     space = space_for(100, sided=False, tta=False)
     d = DataConfig(img_size=64, num_frames=15, modality="diff", augment=["crop", "temporal", "flip"])
     p = base_point(space, d, TrainConfig(epochs=40))
-    assert p == {"input": "diff", "img_size": 64, "frames": 15, "augment": "strong", "epochs": 40, "tta": "none"}
+    assert p == {
+        "input": "diff",
+        "img_size": 64,
+        "frames": 15,
+        "augment": "strong",
+        "epochs": 40,
+        "tta": "none",
+        "zoom": "none",
+    }
 
 
 def _row(trial: int, mean: float, pruned: bool = False) -> dict:
@@ -266,7 +274,7 @@ def test_vc_report_lines_show_each_search_ranking(tmp_path):
         write_ranking(tmp_path / name, rank)
     lines = ranking_lines(tmp_path)
     assert sum(line.endswith("ranking.md:") for line in lines) == 2
-    assert any("| diff | 64 | 8 | light | 20 | 0.750 | 0.050 | 3 | complete |" in line for line in lines)
+    assert any("| diff | 64 | none | 8 | light | 20 | 0.750 | 0.050 | 3 | complete |" in line for line in lines)
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,7 @@ import numpy as np
 from lrcn.core.paths import DECODE_TIMEOUT_S, STREAM_TIMEOUT_S
 from lrcn.runtime.model import LrcnModel
 from lrcn.runtime.preprocess import prepare_clip
+from lrcn.runtime.roi import zoom_clip
 from lrcn.runtime.session import SessionConfig
 from lrcn.runtime.stream import StreamConfig, top_k
 from lrcn.runtime.video import clip_from_video, clip_windows, decode_video
@@ -94,17 +95,23 @@ class VideoClassifier:
         return self.meta.num_frames + self.meta.preprocess.extra_frames
 
     def probs_from_frames(self, frames_rgb: np.ndarray) -> np.ndarray:
-        """Resized uint8 RGB frames (S, H, W, 3) or clips (N, S, H, W, 3) -> probs (K,) or (N, K)."""
+        """Resized uint8 RGB frames (S, H, W, 3) or clips (N, S, H, W, 3) -> probs (K,) or (N, K).
+
+        A zoomed model takes them at `roi.work_size` (a stream's kept window) and cuts each clip first."""
         one = frames_rgb.ndim == 4
         clips = frames_rgb[None] if one else frames_rgb
-        x = np.stack([prepare_clip(c, self.meta.preprocess) for c in clips])
+        pre = self.meta.preprocess
+        if pre.zoom != "none":
+            clips = np.stack([zoom_clip(c, pre.img_size) for c in clips])
+        x = np.stack([prepare_clip(c, pre) for c in clips])
         probs = self.model.probs(x)
         return probs[0] if one else probs
 
     def predict(self, path: str | os.PathLike, *, clips: int = 1) -> Prediction:
         """Classify one video file; `clips` > 1 averages evenly spaced clips. Raises VideoError."""
         t0 = time.perf_counter()
-        video = decode_video(path, self.meta.preprocess.img_size, timeout_s=self.decode_timeout_s)
+        pre = self.meta.preprocess
+        video = decode_video(path, pre.img_size, timeout_s=self.decode_timeout_s, zoom=pre.zoom)
         t1 = time.perf_counter()
         windows = clip_windows(len(video.frames), self.sampled_frames, clips)
         x = np.stack([prepare_clip(clip_from_video(video, w).frames, self.meta.preprocess) for w in windows])

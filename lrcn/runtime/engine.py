@@ -15,6 +15,10 @@ encoder and takes the feature that is exact to reuse: rgb, the stream's last fea
 the frame the CNN saw last); diff, the feature of a zero difference (computed once per engine and
 input shape). The head still runs over every frame's feature, so the LSTM steps in time as ungated.
 
+A zoomed model's stream (`preprocess.FrameInput` with zoom) gives its whole window (T, C, H, W)
+each frame instead of one frame: its T frames join the encoder batch and replace its features
+(its motion box moves with the window, so no feature is kept from one box to the next).
+
 A stream's result depends only on its own frames: each row of a batch is computed on its own
 by the encoder, head and step graphs (no batch-wide statistics at inference), so which other
 streams share a call never changes it beyond float rounding (tests check 1e-5).
@@ -31,6 +35,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from lrcn.core.errors import ModelError
 from lrcn.runtime import contract as K
 from lrcn.runtime.preprocess import FrameInput, PreprocessSpec
 
@@ -81,8 +86,14 @@ class BatchEngine:
 
     @classmethod
     def for_model(cls, model, stateful: bool, num_frames: int | None = None) -> BatchEngine:
-        """The engine over a runtime `LrcnModel`'s parts (loads them; ModelError when missing)."""
+        """The engine over a runtime `LrcnModel`'s parts (loads them; ModelError when missing or,
+        stateful, when the model zooms: its box is a whole window's)."""
         meta, t = model.meta, num_frames or model.meta.num_frames
+        if stateful and meta.preprocess.zoom != "none":
+            raise ModelError(
+                f"{getattr(model, 'path', 'model')}: the model zooms into each window's motion (zoom {meta.preprocess.zoom}); "
+                "stateful mode steps one frame at a time: use window mode"
+            )
         if stateful:
             return cls(num_frames=t, step=model.part("step"), layers=meta.lstm_layers, hidden=meta.hidden_size)
         return cls(num_frames=t, encoder=model.part("encoder"), head=model.part("head"))
@@ -92,7 +103,7 @@ class BatchEngine:
         return self.step is not None
 
     def new_state(self, spec: PreprocessSpec, smooth: int = 1) -> StreamState:
-        st = StreamState(FrameInput(spec), deque(maxlen=self.num_frames), deque(maxlen=smooth))
+        st = StreamState(FrameInput(spec, self.num_frames), deque(maxlen=self.num_frames), deque(maxlen=smooth))
         if self.stateful:
             st.h = np.zeros((self.layers, 1, self.hidden), np.float32)
             st.c = np.zeros_like(st.h)
@@ -101,7 +112,8 @@ class BatchEngine:
     def run(
         self, states: list[StreamState], inputs: list[np.ndarray | None], gated: list[bool] | None = None
     ) -> list[np.ndarray | None]:
-        """One frame's model input (C, H, W) per state, or None (a diff priming frame: nothing to run).
+        """One frame's model input (C, H, W) per state, a zoomed stream's whole window (T, C, H, W),
+        or None (a priming frame: nothing to run).
 
         `gated[i]`: stream i's view did not change (`motion.MotionGate`); window mode reuses a
         feature for it instead of running the encoder (see the module docstring). ValueError in
@@ -116,6 +128,8 @@ class BatchEngine:
         if not live:
             return out
         if self.stateful:
+            if any(given[i].ndim == 4 for i in live):
+                raise ValueError("a zoomed model's window input needs window mode, not the stateful step part")
             if gated is not None and any(gated):
                 raise ValueError("motion gating needs window mode: the stateful step part has no encoder to skip")
             x = np.stack([given[i] for i in live]).astype(np.float32, copy=False)
@@ -124,13 +138,21 @@ class BatchEngine:
         encode = [i for i in live if i not in reused]
         feats: dict[int, np.ndarray] = dict(reused)
         if encode:
-            x = np.stack([given[i] for i in encode]).astype(np.float32, copy=False)
-            enc = self._encode(x)
-            feats.update((i, enc[row].copy()) for row, i in enumerate(encode))
+            x = np.concatenate([given[i] if given[i].ndim == 4 else given[i][None] for i in encode])
+            enc = self._encode(x.astype(np.float32, copy=False))
+            row = 0
+            for i in encode:
+                n = len(given[i]) if given[i].ndim == 4 else 1
+                feats[i] = enc[row : row + n].copy() if given[i].ndim == 4 else enc[row].copy()
+                row += n
         full = []
         for i in live:
             st = states[i]
-            st.feats.append(feats[i])
+            if given[i].ndim == 4:  # a zoomed window: all T features are new
+                st.feats.clear()
+                st.feats.extend(feats[i])
+            else:
+                st.feats.append(feats[i])
             st.seen += 1
             st.gated += i in reused
             if len(st.feats) == self.num_frames:

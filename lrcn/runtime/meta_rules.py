@@ -15,6 +15,7 @@ from typing import TypeGuard
 from lrcn.core.checks import IMG_SIZE_MAX
 from lrcn.core.errors import ModelError
 from lrcn.runtime.preprocess import MODALITIES, channels_for
+from lrcn.runtime.roi import ZOOMS
 
 MAX_METADATA_BYTES = 1 << 20
 """The whole document (ours is ~1-2 kB; a 1000-class model ~30 kB)."""
@@ -104,6 +105,7 @@ def _check_preprocess(p, t: int, need) -> None:
     size = p.get("img_size")
     need(_int(size) and 8 <= size <= MAX_IMG_SIZE, "preprocess.img_size", f"an integer in 8-{MAX_IMG_SIZE}")
     need(p.get("modality", "rgb") in MODALITIES, "preprocess.modality", " or ".join(MODALITIES))
+    need(p.get("zoom", "none") in ZOOMS, "preprocess.zoom", " or ".join(ZOOMS))
     for key, low in (("mean", -1e3), ("std", 1e-6)):
         v = p.get(key, [0.5, 0.5, 0.5])
         need(

@@ -65,10 +65,12 @@ def parse_motion(text: str) -> MotionConfig:
     return MotionConfig(pixel_delta=delta, min_area=area, max_gap=gap)
 
 
-def gating_off(motion: MotionConfig | None, stateful: bool, modality: str) -> str | None:
+def gating_off(motion: MotionConfig | None, stateful: bool, modality: str, zoom: str = "none") -> str | None:
     """Why motion gating cannot apply to a stream (None: it can, or none was asked): the reason, one line."""
     if motion is None:
         return None
+    if zoom != "none":
+        return "the model zooms into each window's motion, so every window is encoded anew (no feature to reuse)"
     if stateful:
         return "stateful mode runs one fused step part, with no encoder call to skip"
     if not gateable(modality):

@@ -1,7 +1,9 @@
 """The one preprocessing path shared by training, export parity checks and the runtime.
 
 Steps, in order (each a function below, composed by `prepare_clip`):
-1. `resize_rgb`: BGR -> RGB, bilinear resize to img_size x img_size, uint8 (what the clip cache stores).
+1. `resize_rgb`: BGR -> RGB, bilinear resize to img_size x img_size, uint8 (what the clip cache stores);
+   with ``zoom="motion"`` frames decode at `roi.work_size` and each clip is cut to its motion box
+   and resized to img_size (`roi.zoom_clip`, called by `video.clip_from_video`).
 2. `normalize`: float32 in [0, 1], then (x - mean) / std, layout (S, 3, H, W).
 3. the modality rule, owned here for both modes: `apply_modality` over a clip's S sampled frames
    -> (T, C, H, W), and `FrameInput`, the same rule one sampled frame at a time for streams.
@@ -16,11 +18,14 @@ Modalities (input channels C):
 - ``rgb+diff`` (6), ``rgb+flow`` (5): the rgb of frames 1..T stacked with the T motion steps,
   channels [rgb, motion].
 Stream mode (`FrameInput`) keeps the previous sampled frame (and its grey image for flow) and
-computes one step per new frame, never recomputing over the window.
+computes one step per new frame, never recomputing over the window. A zoomed model
+(``zoom="motion"``) is the exception: its box is its window's own, as in clip mode, so its stream
+input is the whole window, cut and prepared again for every new frame (T encoder passes a frame).
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -28,6 +33,7 @@ import cv2
 import numpy as np
 
 from lrcn.runtime.flow import frame_flow, grey
+from lrcn.runtime.roi import ZOOMS, zoom_clip
 
 CHANNELS = {"rgb": 3, "diff": 3, "rgb+diff": 6, "flow": 2, "rgb+flow": 5}
 """Input channels by modality."""
@@ -52,6 +58,8 @@ class PreprocessSpec:
     """Per-channel std, RGB order, on the [0, 1] scale."""
     modality: str = "rgb"
     """One of MODALITIES."""
+    zoom: str = "none"
+    """"motion": each clip is cut to where it moves before the resize (`lrcn.runtime.roi`)."""
     channel_order: str = "RGB"
     layout: str = "TCHW"
 
@@ -60,6 +68,8 @@ class PreprocessSpec:
             raise ValueError(f"img_size must be >= 8, got {self.img_size}")
         if self.modality not in MODALITIES:
             raise ValueError(f"modality must be one of {', '.join(MODALITIES)}, got {self.modality!r}")
+        if self.zoom not in ZOOMS:
+            raise ValueError(f"zoom must be one of {', '.join(ZOOMS)}, got {self.zoom!r}")
         if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
             raise ValueError("mean and std need 3 values each, std > 0")
         object.__setattr__(self, "mean", tuple(float(v) for v in self.mean))
@@ -167,17 +177,31 @@ class FrameInput:
 
     The motion modalities keep the previous sampled frame (normalised for diff, grey for flow)
     and take one step per new frame; the first frame only primes them (None).
+
+    With ``spec.zoom == "motion"`` frames come at `roi.work_size`; the last S = num_frames +
+    extra_frames of them are kept, and once S are in each frame returns the whole window as
+    `prepare_clip(zoom_clip(window))`, (T, C, H, W): exactly what clip mode makes of those frames.
     """
 
-    def __init__(self, spec: PreprocessSpec):
+    def __init__(self, spec: PreprocessSpec, num_frames: int | None = None):
         self.spec = spec
         self.prev: np.ndarray | None = None
         self.prev_grey: np.ndarray | None = None
         self.primed = False
+        self.window: deque[np.ndarray] | None = None
+        if spec.zoom != "none":
+            if not num_frames:
+                raise ValueError(f"zoom {spec.zoom!r} cuts whole windows: FrameInput needs num_frames")
+            self.window = deque(maxlen=num_frames + spec.extra_frames)
 
     def __call__(self, rgb: np.ndarray, x: np.ndarray | None = None) -> np.ndarray | None:
         """`rgb`: the frame resized (H, W, 3) uint8; `x`: the same through `normalize` (3, H, W)
         when the caller has it already (the scheduler's capture threads normalise beside inference)."""
+        if self.window is not None:
+            self.window.append(rgb)
+            if len(self.window) < (self.window.maxlen or 0):
+                return None
+            return prepare_clip(zoom_clip(np.stack(self.window), self.spec.img_size), self.spec)
         m = self.spec.modality
         if x is None and m != "flow":
             x = normalize(rgb[None], self.spec)[0]

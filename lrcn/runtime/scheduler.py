@@ -43,6 +43,7 @@ from lrcn.runtime.frame_source import FrameSource
 from lrcn.runtime.mailbox import Mailbox
 from lrcn.runtime.motion import MotionGate, gating_off, thumbnail
 from lrcn.runtime.preprocess import PreprocessSpec, normalize, resize_rgb
+from lrcn.runtime.roi import work_size
 from lrcn.runtime.stream import StreamConfig, StreamPrediction, StreamStats, top_k
 from lrcn.runtime.streamlist import short_name
 
@@ -61,9 +62,9 @@ log = logging.getLogger(__name__)
 class Captured:
     frame: Frame
     rgb: np.ndarray
-    """Resized RGB, the model's input size."""
-    x: np.ndarray
-    """The same normalised (3, H, W) float32, as `preprocess.normalize` makes it."""
+    """Resized RGB, the model's input size (`roi.work_size` for a zoomed model: it cuts the window later)."""
+    x: np.ndarray | None
+    """The same normalised (3, H, W) float32, as `preprocess.normalize` makes it (None for a zoomed model)."""
     wall: float
     """time.time() when the feeder got the frame (the capture, as seen by lrcn)."""
     mono: float
@@ -120,10 +121,13 @@ class Feeder:
                 self.due += 1
                 wall, mono = time.time(), time.perf_counter()
                 spec = self.spec  # one spec per frame: `MultiStream.swap` may change it meanwhile
-                rgb = resize_rgb(fr.image, spec.img_size)  # here, not in the loop: beside inference
+                rgb = resize_rgb(
+                    fr.image, work_size(spec.img_size, spec.zoom)
+                )  # here, not in the loop: beside inference
                 motion = self.motion_size
                 thumb = thumbnail(fr.image, motion) if motion else None
-                item = Captured(fr, rgb, normalize(rgb[None], spec)[0], wall, mono, thumb, spec)
+                x = normalize(rgb[None], spec)[0] if spec.zoom == "none" else None
+                item = Captured(fr, rgb, x, wall, mono, thumb, spec)
                 if not self.mailbox.put(item):
                     break
         except LrcnError as e:
@@ -321,7 +325,8 @@ class MultiStream:
         return handle
 
     def _gate(self, name: str, cfg: StreamConfig) -> MotionGate | None:
-        why = gating_off(cfg.motion, self.engine.stateful, self.clf.meta.preprocess.modality)
+        spec = self.clf.meta.preprocess
+        why = gating_off(cfg.motion, self.engine.stateful, spec.modality, spec.zoom)
         if why:  # off, not refused: a stream runs ungated rather than not at all (a model swap can cause it)
             log.warning("stream %s: motion gating off: %s", name, why)
             return None

@@ -20,16 +20,21 @@ from lrcn.core.errors import VideoError
 from lrcn.core.paths import DECODE_TIMEOUT_S
 from lrcn.runtime.decode import DecodeThread
 from lrcn.runtime.preprocess import resize_rgb
+from lrcn.runtime.roi import work_size, zoom_clip
 
 VIDEO_EXTENSIONS = (".avi", ".mp4", ".mkv", ".webm", ".mov", ".gif")
 MAX_KEEP = 2048
+ZOOM_MAX_KEEP = 128
+"""Frames kept for the motion zoom, which keeps them 16 times larger: the same memory as MAX_KEEP."""
 
 
 @dataclass
 class DecodedVideo:
     """All decoded frames of one file, resized: frames (N, S, S, 3) uint8 RGB.
 
-    frames[i] is video frame i * stride; num_decoded counts every frame that decoded.
+    frames[i] is video frame i * stride; num_decoded counts every frame that decoded. S is
+    img_size, or `roi.work_size` when `zoom` is "motion" (clips are cut and resized by
+    `clip_from_video`).
     """
 
     path: str
@@ -38,6 +43,9 @@ class DecodedVideo:
     num_decoded: int
     fps: float | None
     backend: str
+    img_size: int = 0
+    """The model's side (0: the frames' own)."""
+    zoom: str = "none"
 
 
 @dataclass
@@ -109,9 +117,15 @@ class _Keeper:
 
 
 def decode_video(
-    path: str | os.PathLike, img_size: int, *, timeout_s: float = DECODE_TIMEOUT_S, max_keep: int = MAX_KEEP
+    path: str | os.PathLike,
+    img_size: int,
+    *,
+    timeout_s: float = DECODE_TIMEOUT_S,
+    max_keep: int = MAX_KEEP,
+    zoom: str = "none",
 ) -> DecodedVideo:
-    """Decode every frame of `path`, resized to img_size, within timeout_s in all. Raises VideoError naming the file."""
+    """Decode every frame of `path`, resized to img_size (`roi.work_size` with a zoom), within
+    timeout_s in all. Raises VideoError naming the file."""
     p = Path(path)
     if not p.exists():
         raise VideoError(f"{p}: no such file")
@@ -120,7 +134,8 @@ def decode_video(
     if p.stat().st_size == 0:
         raise VideoError(f"{p}: empty file")
     deadline = time.monotonic() + timeout_s
-    keeper = _Keeper(img_size, max_keep)
+    zoomed = zoom != "none"
+    keeper = _Keeper(work_size(img_size, zoom), min(max_keep, ZOOM_MAX_KEEP) if zoomed else max_keep)
     decoder = DecodeThread(str(p))
     try:
         while (frame := decoder.next(deadline - time.monotonic())) is not None:
@@ -130,19 +145,26 @@ def decode_video(
     finally:
         decoder.close()
     reader = decoder.reader
-    return DecodedVideo(str(p), np.stack(keeper.kept), keeper.stride, keeper.count, reader.fps, reader.backend)
+    frames = np.stack(keeper.kept)
+    return DecodedVideo(str(p), frames, keeper.stride, keeper.count, reader.fps, reader.backend, img_size, zoom)
 
 
-def read_clip(path: str | os.PathLike, num: int, img_size: int, *, timeout_s: float = DECODE_TIMEOUT_S) -> VideoClip:
+def read_clip(
+    path: str | os.PathLike, num: int, img_size: int, *, timeout_s: float = DECODE_TIMEOUT_S, zoom: str = "none"
+) -> VideoClip:
     """`num` frames spread evenly over the frames of `path` that really decode, resized RGB uint8."""
-    video = decode_video(path, img_size, timeout_s=timeout_s)
+    video = decode_video(path, img_size, timeout_s=timeout_s, zoom=zoom)
     return clip_from_video(video, sample_indices(len(video.frames), num))
 
 
 def clip_from_video(video: DecodedVideo, kept_indices: list[int]) -> VideoClip:
-    """A clip from indices into video.frames (the kept, possibly strided frames)."""
+    """A clip from indices into video.frames (the kept, possibly strided frames), at the model's
+    size: with the motion zoom, cut to the clip's own motion box first (`roi.zoom_clip`)."""
+    frames = video.frames[kept_indices]
+    if video.zoom == "motion":
+        frames = zoom_clip(frames, video.img_size)
     return VideoClip(
-        frames=video.frames[kept_indices],
+        frames=frames,
         indices=[i * video.stride for i in kept_indices],
         num_decoded=video.num_decoded,
         fps=video.fps,

@@ -19,6 +19,7 @@ FLAGS = {
     "num_frames": "--frames",
     "img_size": "--img-size",
     "modality": "--input",
+    "zoom": "--zoom",
     "num_classes": "--num-classes",
     "augment": "--augment",
     "latent_dim": "--latent-dim",
@@ -87,6 +88,14 @@ def main(
     ] = None,
     input: Annotated[
         str | None, typer.Option("--input", help=f"Modality: rgb, diff, flow, rgb+diff or rgb+flow (diff).{LIST}")
+    ] = None,
+    zoom: Annotated[
+        str | None,
+        typer.Option(
+            help="motion: cut each clip to where it moves before resizing (people small in a wide fixed view); "
+            "none: whole frames; auto: motion when the median clip moves within less than half the frame "
+            "(none; small-real auto). A zoomed model streams in window mode at T encoder passes a frame."
+        ),
     ] = None,
     latent_dim: Annotated[str, typer.Option(help=f"Per-frame feature size.{LIST}")] = "128",
     hidden_size: Annotated[str, typer.Option(help=f"LSTM hidden size.{LIST}")] = "128",
@@ -203,7 +212,7 @@ def main(
 ) -> None:
     """Train one model and write its run folder; comma lists train the grid one run after another."""
     with one_line_errors():
-        from lrcn.train.recipe import class_counts, resolve, settings, without_flip
+        from lrcn.train.recipe import class_counts, resolve, settings, without_flip, zoom_for
         from lrcn.train.sweep import parse_lists
 
         if resume:
@@ -245,11 +254,26 @@ def main(
                 "ema": ema,
                 "val_frac": val_frac,
                 "augment": augment,
+                "zoom": zoom,
             },
         )
         if augment is None and not resume:  # the recipe's flip, unless the class names have a side
             r, flip_why = without_flip(r, list(class_counts(data, _csv(classes), num_classes)))
             why = f"{why}\n{flip_why}" if flip_why else why
+        if r["zoom"] == "auto":  # from the clips' motion; a resumed run keeps its saved settings
+            r = {**r, "zoom": "none"}
+            if not resume:
+                from lrcn.train.config import DataConfig
+                from lrcn.train.data import DatasetError, discover
+
+                try:
+                    listed = DataConfig(root=data, classes=_csv(classes), num_classes=num_classes)
+                    paths = [s.path for s in discover(listed)[1]]
+                except (DatasetError, ValueError):
+                    paths = []  # the run itself says what is wrong with the folder
+                zoom_choice, zoom_why = zoom_for(paths)
+                r["zoom"] = zoom_choice
+                why = f"{why}\n{zoom_why}" if zoom_why else why
         lists = parse_lists(
             {
                 "model": model,
@@ -310,6 +334,7 @@ def main(
                 num_frames=v["frames"],
                 img_size=v["img_size"],
                 modality=v["input"],
+                zoom=str(r["zoom"]),
                 classes=_csv(classes),
                 num_classes=num_classes,
                 split_dir=split_dir,

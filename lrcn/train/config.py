@@ -9,6 +9,7 @@ from lrcn.core.paths import CACHE_DIR
 from lrcn.models.config import ModelConfig
 from lrcn.models.specs import family_spec
 from lrcn.runtime.preprocess import MODALITIES, NORMALISATION, PreprocessSpec
+from lrcn.runtime.roi import ZOOMS
 
 AUGMENTATIONS = ("flip", "crop", "color", "temporal")
 DEVICES = ("auto", "cpu", "cuda")
@@ -29,6 +30,8 @@ class DataConfig:
     modality: str = "diff"
     """rgb, diff, flow, rgb+diff or rgb+flow (see lrcn.runtime.preprocess). diff by default: from scratch, a small CNN
     learns motion from frame differences far faster than from RGB frames (measured in README)."""
+    zoom: str = "none"
+    """"motion": cut each clip to where it moves before resizing (lrcn.runtime.roi), for people small in a wide view."""
     classes: list[str] | None = None
     """Use only these class folders (sorted); None uses all."""
     num_classes: int | None = None
@@ -57,7 +60,7 @@ class DataConfig:
         problems = (
             at_least(self, num_frames=1, num_classes=2, folds=2)
             + img_size_problems(self)
-            + one_of(self, modality=MODALITIES)
+            + one_of(self, modality=MODALITIES, zoom=ZOOMS)
         )
         if not (
             0 <= self.val_fraction < 1 and 0 <= self.test_fraction < 1 and self.val_fraction + self.test_fraction < 1
@@ -133,7 +136,9 @@ class TrainConfig:
 def preprocess_spec(model_cfg: ModelConfig, data_cfg: DataConfig) -> PreprocessSpec:
     """The input statistics the family asks for (its spec's normalisation), at the data's size and modality."""
     mean, std = NORMALISATION[family_spec(model_cfg.name).normalisation]
-    return PreprocessSpec(img_size=data_cfg.img_size, mean=mean, std=std, modality=data_cfg.modality)
+    return PreprocessSpec(
+        img_size=data_cfg.img_size, mean=mean, std=std, modality=data_cfg.modality, zoom=data_cfg.zoom
+    )
 
 
 __all__ = [

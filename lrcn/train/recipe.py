@@ -29,6 +29,7 @@ DEFAULTS: dict[str, object] = {
     "ema": 0.0,
     "val_frac": 0.15,
     "augment": None,
+    "zoom": "none",
 }
 RECIPES: dict[str, dict[str, object]] = {
     "default": {},
@@ -45,6 +46,8 @@ RECIPES: dict[str, dict[str, object]] = {
         # a 12-clip validation split picks a worse epoch than the last one, and its clips train better
         "select": "last",
         "val_frac": 0.0,
+        # decided from the clips' own motion (zoom_for): only where the action is small in the frame
+        "zoom": "auto",
     },
 }
 CHOICES = ("auto", *RECIPES)
@@ -93,6 +96,40 @@ def without_flip(chosen: dict[str, object], class_names: list[str]) -> tuple[dic
     shown = ", ".join(named[:3]) + (", ..." if len(named) > 3 else "")
     why = f"flip off: class names say left or right ({shown}); --augment {','.join(kinds)} turns it on"
     return {**chosen, "augment": ",".join(k for k in kinds if k != "flip") or "none"}, why
+
+
+ZOOM_CLIPS = 60
+"""auto zoom: clips looked at (evenly spread over the sorted list)."""
+ZOOM_SHARE = 0.5
+"""auto zoom: motion when the median clip moves within less than this share of the frame's side."""
+
+
+def zoom_for(paths: list[str], timeout_s: float = 60.0) -> tuple[str, str]:
+    """(zoom, why) for `--zoom auto`: motion when the median clip's motion box (lrcn.runtime.roi) is
+    under ZOOM_SHARE of the frame's side, i.e. the action is small in a wider view. From the
+    clips' frames alone, no labels; unreadable clips are passed over (training names them)."""
+    from lrcn.core.errors import VideoError
+    from lrcn.runtime.roi import ANALYSIS_WIDTH, box_share
+    from lrcn.runtime.video import decode_video, sample_indices
+
+    step = max(1, len(paths) / ZOOM_CLIPS) if paths else 1
+    shares = []
+    for p in [paths[int(i * step)] for i in range(min(len(paths), ZOOM_CLIPS))]:
+        try:
+            video = decode_video(p, ANALYSIS_WIDTH, timeout_s=timeout_s, max_keep=256)
+        except VideoError:
+            continue
+        shares.append(box_share(video.frames[sample_indices(len(video.frames), 16)]))
+    if not shares:
+        return "none", ""
+    share = float(sorted(shares)[len(shares) // 2])
+    where = f"the median clip moves within {share:.2f} of the frame's side ({len(shares)} clips looked at)"
+    if share < ZOOM_SHARE:
+        return (
+            "motion",
+            f"zoom motion: {where}, under {ZOOM_SHARE:g}: each clip is cut to its motion (--zoom none opts out)",
+        )
+    return "none", f"zoom none: {where}, {ZOOM_SHARE:g} or more: whole frames (--zoom motion to cut clips anyway)"
 
 
 def resolve(

@@ -463,9 +463,9 @@ def ranking_markdown(rank: dict) -> str:
         f"# Configuration search: {len(rank['rows'])} trials, {rank['inner_folds']} inner group folds, "
         f"{rank['spent_s']:.0f} s of a {rank['budget_s']:.0f} s budget",
         "",
-        "| # | trial | input | img | T | augment | epochs | mean | sd | folds done | state | s "
+        "| # | trial | input | img | zoom | T | augment | epochs | mean | sd | folds done | state | s "
         "| flip-TTA mean (not chosen) | ms/clip plain, TTA |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for i, r in enumerate(rank["rows"], 1):
         p = r["point"]
@@ -475,7 +475,8 @@ def ranking_markdown(rank: dict) -> str:
         tta = "n/a" if r.get("tta_flip_mean") is None else f"{r['tta_flip_mean']:.3f}"
         cost = "n/a" if r.get("plain_ms") is None else f"{r['plain_ms']:.1f}, {r['tta_flip_ms']:.1f}"
         lines.append(
-            f"| {i} | {r['trial']} | {p['input']} | {p['img_size']} | {p['frames']} | {p['augment']} | "
+            f"| {i} | {r['trial']} | {p['input']} | {p['img_size']} | {p.get('zoom', 'none')} | {p['frames']} | "
+            f"{p['augment']} | "
             f"{p['epochs']} | {mean} | {sd} | {r['folds_done']} | {state} | {r['seconds']:.0f} | {tta} | {cost} |"
         )
     w = rank["winner"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 
 from lrcn.runtime.preprocess import MODALITIES
+from lrcn.runtime.roi import ZOOMS
 
 SEARCH_MODALITIES: tuple[str, ...] = MODALITIES
 """Input modalities the search tries: every one the preprocessing knows."""
@@ -38,6 +39,8 @@ class SearchSpace:
     epochs: tuple[int, ...]
     tta: tuple[str, ...]
     sided: bool = False
+    zooms: tuple[str, ...] = ("none",)
+    """`--zoom` choices (lrcn.runtime.roi); a space saved before the zoom existed reads as none only."""
     """A class name has a side in it: flip is dropped from augmentation and test-time averaging."""
 
     def to_dict(self) -> dict:
@@ -66,6 +69,7 @@ def space_for(median_frames: int | None, sided: bool, tta: bool) -> SearchSpace:
         epochs=EPOCHS,
         tta=("none", "flip") if tta and not sided else ("none",),
         sided=sided,
+        zooms=ZOOMS,
     )
 
 
@@ -78,6 +82,7 @@ def suggest(trial, space: SearchSpace) -> dict:
         "augment": trial.suggest_categorical("augment", list(space.augments)),
         "epochs": trial.suggest_categorical("epochs", list(space.epochs)),
         "tta": trial.suggest_categorical("tta", list(space.tta)),
+        "zoom": trial.suggest_categorical("zoom", list(space.zooms)),
     }
 
 
@@ -87,6 +92,7 @@ def key(point: dict) -> str:
         f"{point['input'].replace('+', '-')}_img{point['img_size']}_t{point['frames']}"
         f"_aug-{point['augment']}_e{point['epochs']}"
         + (f"_tta-{point['tta']}" if point.get("tta", "none") != "none" else "")
+        + (f"_zoom-{point['zoom']}" if point.get("zoom", "none") != "none" else "")
     )
 
 
@@ -101,6 +107,7 @@ def apply(point: dict, model_cfg, data_cfg, train_cfg, sided: bool):
     data = replace(
         data_cfg,
         modality=point["input"],
+        zoom=point.get("zoom", "none"),
         img_size=point["img_size"],
         num_frames=point["frames"],
         augment=augmentations(point["augment"], sided),
@@ -125,4 +132,5 @@ def base_point(space: SearchSpace, data_cfg, train_cfg) -> dict:
         "augment": level,
         "epochs": near(space.epochs, train_cfg.epochs),
         "tta": "none",
+        "zoom": data_cfg.zoom if data_cfg.zoom in space.zooms else space.zooms[0],
     }

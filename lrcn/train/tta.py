@@ -31,7 +31,7 @@ def flip_scores(run: Path) -> dict:
     model_cfg = ModelConfig.from_dict(config["model"])
     data_cfg = from_dict(DataConfig, config["data"])
     pre = config["preprocess"]
-    spec = PreprocessSpec(img_size=pre["img_size"], mean=pre["mean"], std=pre["std"], modality=pre["modality"])
+    spec = PreprocessSpec.from_dict(pre)
     model = build_model(model_cfg, load_weights=False)
     model.load_state_dict(load_checkpoint(run / "best.pt")["model"])
     model.eval()

@@ -409,7 +409,7 @@ def _streams(
         if len(targets) == 1 and targets[0].error:
             raise fail(targets[0].error, 1)
         clf = _classifier(model, device, threads, top_k)
-        why = gating_off(scfg.motion, scfg.stateful, clf.meta.preprocess.modality)
+        why = gating_off(scfg.motion, scfg.stateful, clf.meta.preprocess.modality, clf.meta.preprocess.zoom)
         if why:
             raise fail(f"--motion: {why}", 2)
     except BaseException:

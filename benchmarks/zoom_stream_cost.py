@@ -1,0 +1,54 @@
+"""What the motion zoom costs where a model runs: per stream frame and per clip, plain against zoomed.
+
+    PYTHONPATH=$PWD .venv/bin/python benchmarks/zoom_stream_cost.py --model plain.onnx --model zoom.onnx \\
+        --video clip.avi [--repeats 5] [--threads 1]
+
+For each exported model (side by side, the same video, alternating, `--repeats` times), on the CPU:
+- stream: `clf.stream(video, sample_fps=0)`, every frame fed; the median of `ms` over the frames that
+  predicted (the inference loop's time for the frame: preprocessing in the loop and the model calls;
+  a zoomed model cuts and encodes its whole window each frame, a plain one encodes one frame);
+- clip: `clf.predict(video)`, the median total ms (decode included).
+Prints the medians over repeats and the load average before and after (the machine may be shared).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+
+from lrcn.runtime import VideoClassifier
+
+
+def stream_ms(clf: VideoClassifier, video: str) -> float:
+    ms = [p.ms for p in clf.stream(video, sample_fps=0) if p.ready]
+    return statistics.median(ms)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", action="append", required=True, help="an exported .onnx (give two or more)")
+    ap.add_argument("--video", required=True)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=1, help="onnxruntime intra-op threads")
+    a = ap.parse_args()
+    print(f"load average before: {os.getloadavg()[0]:.2f}")
+    clfs = {m: VideoClassifier(m, device="cpu", threads=a.threads) for m in a.model}
+    stream: dict[str, list[float]] = {m: [] for m in a.model}
+    clip: dict[str, list[float]] = {m: [] for m in a.model}
+    for _ in range(a.repeats):
+        for m, clf in clfs.items():
+            stream[m].append(stream_ms(clf, a.video))
+            clip[m].append(clf.predict(a.video).ms["total"])
+    for m, clf in clfs.items():
+        pre = clf.meta.preprocess
+        print(
+            f"{m}: zoom {pre.zoom}, {pre.modality} {pre.img_size} px, T {clf.meta.num_frames}: "
+            f"stream {statistics.median(stream[m]):.2f} ms/frame, clip {statistics.median(clip[m]):.1f} ms "
+            f"(medians of {a.repeats})"
+        )
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()

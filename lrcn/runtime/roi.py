@@ -1,0 +1,104 @@
+"""The motion zoom: cut a clip to where it moves, before resizing (`--zoom motion`).
+
+A fixed wide camera shows people a few pixels tall once a frame is resized to 64 px; the
+action is in a small part of the frame. `motion_box` finds that part from the clip's own frame
+differences and `crop_frames` cuts every frame of the clip to it, so the model sees the people
+at a size it can learn from. One box per clip (a box per frame would make the crop move with
+the noise): the box is a zoom of the frame (its aspect ratio, at most `MAX_ZOOM` times), so a
+still clip, or one moving everywhere, keeps the whole frame.
+
+Contract: frames (N, H, W, 3) uint8 -> box (x0, y0, x1, y1) in pixels, x1 - x0 = W / zoom,
+y1 - y0 = H / zoom, inside the frame. Decoding keeps frames at `work_size` (MAX_ZOOM times the
+model's side) so that the most zoomed box still holds img_size pixels; `zoom_clip` then gives
+the model's (S, img_size, img_size, 3). Training, clip mode and the export gate all go through
+`video.clip_from_video`, which calls it: one path.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+ZOOMS = ("none", "motion")
+"""Values of PreprocessSpec.zoom."""
+ANALYSIS_WIDTH = 96
+"""Frames are compared at this width (grey, blurred): cheap, and pixel noise averages out."""
+MAX_ZOOM = 4.0
+"""The box is never smaller than 1/MAX_ZOOM of the frame's side."""
+MARGIN = 0.25
+"""The box grows by this share of the moving region's size on every side."""
+QUANTILE = 0.05
+"""The moving region spans the 5th to 95th percentile of motion along each axis."""
+
+
+def _analysis_greys(frames: np.ndarray) -> np.ndarray:
+    h, w = frames.shape[1:3]
+    aw = min(ANALYSIS_WIDTH, w)
+    ah = max(2, round(h * aw / w))
+    out = []
+    for f in frames:
+        g = cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) if f.ndim == 3 else f
+        g = cv2.resize(g, (aw, ah), interpolation=cv2.INTER_AREA)
+        out.append(cv2.GaussianBlur(g.astype(np.float32), (3, 3), 0))
+    return np.stack(out)
+
+
+def _span(energy: np.ndarray) -> tuple[float, float]:
+    """Quantile span of a 1-D energy profile, as fractions of its length."""
+    c = np.cumsum(energy)
+    c /= c[-1]
+    lo = float(np.searchsorted(c, QUANTILE))
+    hi = float(np.searchsorted(c, 1 - QUANTILE)) + 1
+    n = len(energy)
+    return lo / n, hi / n
+
+
+def motion_box(frames: np.ndarray) -> tuple[int, int, int, int]:
+    """(N, H, W[, 3]) uint8 frames -> the crop box (x0, y0, x1, y1) in pixels (the whole frame when still)."""
+    n, h, w = frames.shape[:3]
+    whole = (0, 0, w, h)
+    if n < 2:
+        return whole
+    g = _analysis_greys(frames)
+    d = np.abs(np.diff(g, axis=0))
+    # sensor noise and compression flicker everywhere, motion somewhere: keep what stands out
+    threshold = max(4.0, 3.0 * float(np.median(d)))
+    energy = np.clip(d - threshold, 0, None).sum(axis=0)
+    if float(energy.sum()) <= 0:
+        return whole
+    x_lo, x_hi = _span(energy.sum(axis=0))
+    y_lo, y_hi = _span(energy.sum(axis=1))
+    bw, bh = x_hi - x_lo, y_hi - y_lo
+    # the box: the region plus margins, widened to the frame's aspect (fractions of the frame)
+    side = max(bw * (1 + 2 * MARGIN), bh * (1 + 2 * MARGIN), 1 / MAX_ZOOM)
+    if side >= 1:
+        return whole
+    cx, cy = (x_lo + x_hi) / 2, (y_lo + y_hi) / 2
+    fx0 = min(max(cx - side / 2, 0.0), 1 - side)
+    fy0 = min(max(cy - side / 2, 0.0), 1 - side)
+    x0, y0 = round(fx0 * w), round(fy0 * h)
+    x1, y1 = min(w, x0 + max(2, round(side * w))), min(h, y0 + max(2, round(side * h)))
+    return x0, y0, x1, y1
+
+
+def box_share(frames: np.ndarray) -> float:
+    """The side of the clip's motion box as a share of the frame's (1.0: the whole frame)."""
+    x0, _, x1, _ = motion_box(frames)
+    return (x1 - x0) / frames.shape[2]
+
+
+def crop_frames(frames: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """(N, H, W, C) -> (N, y1 - y0, x1 - x0, C), every frame cut to the same box."""
+    x0, y0, x1, y1 = box
+    return np.ascontiguousarray(frames[:, y0:y1, x0:x1])
+
+
+def work_size(img_size: int, zoom: str) -> int:
+    """The square side frames are decoded to: img_size, or MAX_ZOOM times it for the motion zoom."""
+    return img_size * int(MAX_ZOOM) if zoom == "motion" else img_size
+
+
+def zoom_clip(frames: np.ndarray, img_size: int) -> np.ndarray:
+    """(S, W', W', 3) uint8 RGB at work_size -> (S, img_size, img_size, 3): cut to the clip's motion box, resized."""
+    cut = crop_frames(frames, motion_box(frames))
+    return np.stack([cv2.resize(f, (img_size, img_size), interpolation=cv2.INTER_AREA) for f in cut])
