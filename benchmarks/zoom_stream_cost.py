@@ -7,7 +7,10 @@ For each exported model (side by side, the same video, alternating, `--repeats` 
 - stream: `clf.stream(video, sample_fps=0)`, every frame fed; the median of `ms` over the frames that
   predicted (the inference loop's time for the frame: preprocessing in the loop and the model calls;
   a zoomed model cuts and encodes its whole window each frame, a plain one encodes one frame);
-- clip: `clf.predict(video)`, the median total ms (decode included).
+  Also, for a zoomed model, on how many of those frames the motion box moved (whole window cut and
+  encoded again, T encoder passes) rather than stayed (one pass);
+- clip: `clf.predict(video)`, the median total ms, and of it decode + preprocessing (a zoomed
+  model decodes at 4x the side and cuts the clip).
 Prints the medians over repeats and the load average before and after (the machine may be shared).
 """
 
@@ -18,11 +21,25 @@ import os
 import statistics
 
 from lrcn.runtime import VideoClassifier
+from lrcn.runtime.preprocess import FrameInput
+from lrcn.runtime.roi import work_size
+from lrcn.runtime.video import decode_video
 
 
 def stream_ms(clf: VideoClassifier, video: str) -> float:
     ms = [p.ms for p in clf.stream(video, sample_fps=0) if p.ready]
     return statistics.median(ms)
+
+
+def recuts(clf: VideoClassifier, video: str) -> str:
+    """How many stream frames cut their whole window again (the motion box moved), of those that predict."""
+    pre = clf.meta.preprocess
+    if pre.zoom == "none":
+        return ""
+    step = FrameInput(pre, clf.meta.num_frames)
+    frames = decode_video(video, work_size(pre.img_size, pre.zoom), max_keep=100_000).frames
+    shapes = [x.ndim for x in (step(f) for f in frames) if x is not None]
+    return f"; whole window cut again on {shapes.count(4)} of {len(shapes)} frames"
 
 
 def main() -> None:
@@ -36,16 +53,20 @@ def main() -> None:
     clfs = {m: VideoClassifier(m, device="cpu", threads=a.threads) for m in a.model}
     stream: dict[str, list[float]] = {m: [] for m in a.model}
     clip: dict[str, list[float]] = {m: [] for m in a.model}
+    prep: dict[str, list[float]] = {m: [] for m in a.model}
     for _ in range(a.repeats):
         for m, clf in clfs.items():
             stream[m].append(stream_ms(clf, a.video))
-            clip[m].append(clf.predict(a.video).ms["total"])
+            t = clf.predict(a.video).timings
+            clip[m].append(t["total"])
+            prep[m].append(t["decode"] + t["preprocess"])
     for m, clf in clfs.items():
         pre = clf.meta.preprocess
         print(
             f"{m}: zoom {pre.zoom}, {pre.modality} {pre.img_size} px, T {clf.meta.num_frames}: "
             f"stream {statistics.median(stream[m]):.2f} ms/frame, clip {statistics.median(clip[m]):.1f} ms "
-            f"(medians of {a.repeats})"
+            f"(decode + preprocess {statistics.median(prep[m]):.1f}) "
+            f"(medians of {a.repeats}){recuts(clf, a.video)}"
         )
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 

@@ -200,3 +200,29 @@ def test_small_real_trains_a_zoomed_model_on_small_actions_and_exports_it(tmp_pa
     video = sorted(data.rglob("*.avi"))[0]
     ready = [p for p in clf.stream(video, sample_fps=0, keep_window=True) if p.ready]
     assert ready and all(np.allclose(p.probs, clf.probs_from_frames(p.window), atol=1e-5) for p in ready)
+
+
+@pytest.mark.parametrize("modality", ["rgb", "diff", "rgb+flow"])
+def test_a_stream_keeps_its_features_while_the_box_stays_and_equals_the_whole_window_cut(modality):
+    from lrcn.runtime.preprocess import FrameInput, PreprocessSpec, prepare_clip
+
+    spec = PreprocessSpec(img_size=32, modality=modality, zoom="motion")
+    t = 6
+    step = FrameInput(spec, num_frames=t)
+    side = work_size(32, "motion")
+    # a square pacing to and fro inside one corner of the view: the box settles, then stays
+    frames = [cv2.resize(f, (side, side)) for f in np.concatenate([scene(n=10, seed=s) for s in range(4)])]
+    s = t + spec.extra_frames
+    kinds = []
+    for i, f in enumerate(frames):
+        x = step(f)
+        if i < s - 1:
+            assert x is None
+            continue
+        whole = prepare_clip(zoom_clip(np.stack(frames[i - s + 1 : i + 1]), 32), spec)
+        if x.ndim == 4:
+            np.testing.assert_array_equal(x, whole)
+        else:
+            np.testing.assert_allclose(x, whole[-1], atol=1e-6)
+        kinds.append(x.ndim)
+    assert kinds[0] == 4 and 3 in kinds  # both paths taken (how often on real footage: benchmarks/zoom_stream_cost.py)

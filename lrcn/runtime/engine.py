@@ -16,8 +16,8 @@ the frame the CNN saw last); diff, the feature of a zero difference (computed on
 input shape). The head still runs over every frame's feature, so the LSTM steps in time as ungated.
 
 A zoomed model's stream (`preprocess.FrameInput` with zoom) gives its whole window (T, C, H, W)
-each frame instead of one frame: its T frames join the encoder batch and replace its features
-(its motion box moves with the window, so no feature is kept from one box to the next).
+when its motion box moved: its T frames join the encoder batch and replace its features (none
+is kept from one box to the next); while the box stays it gives one frame, as any stream.
 
 A stream's result depends only on its own frames: each row of a batch is computed on its own
 by the encoder, head and step graphs (no batch-wide statistics at inference), so which other

@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 
 from lrcn.runtime.flow import frame_flow, grey
-from lrcn.runtime.roi import ZOOMS, zoom_clip
+from lrcn.runtime.roi import ZOOMS, crop_frames, motion_box, resize_square
 
 CHANNELS = {"rgb": 3, "diff": 3, "rgb+diff": 6, "flow": 2, "rgb+flow": 5}
 """Input channels by modality."""
@@ -179,8 +179,11 @@ class FrameInput:
     and take one step per new frame; the first frame only primes them (None).
 
     With ``spec.zoom == "motion"`` frames come at `roi.work_size`; the last S = num_frames +
-    extra_frames of them are kept, and once S are in each frame returns the whole window as
-    `prepare_clip(zoom_clip(window))`, (T, C, H, W): exactly what clip mode makes of those frames.
+    extra_frames of them are kept, and once S are in, each frame computes the window's motion box.
+    A new box returns the whole window cut to it, `prepare_clip` of it (T, C, H, W): what clip mode
+    makes of those frames. The same box as the frame before returns only the new frame's step
+    (C, H, W), cut alike, and the engine keeps the other T - 1 features (the box is on a grid,
+    `roi.GRID`, so it stays put while the people move a little).
     """
 
     def __init__(self, spec: PreprocessSpec, num_frames: int | None = None):
@@ -189,6 +192,7 @@ class FrameInput:
         self.prev_grey: np.ndarray | None = None
         self.primed = False
         self.window: deque[np.ndarray] | None = None
+        self.box: tuple[int, int, int, int] | None = None
         if spec.zoom != "none":
             if not num_frames:
                 raise ValueError(f"zoom {spec.zoom!r} cuts whole windows: FrameInput needs num_frames")
@@ -198,10 +202,7 @@ class FrameInput:
         """`rgb`: the frame resized (H, W, 3) uint8; `x`: the same through `normalize` (3, H, W)
         when the caller has it already (the scheduler's capture threads normalise beside inference)."""
         if self.window is not None:
-            self.window.append(rgb)
-            if len(self.window) < (self.window.maxlen or 0):
-                return None
-            return prepare_clip(zoom_clip(np.stack(self.window), self.spec.img_size), self.spec)
+            return self._zoomed(rgb)
         m = self.spec.modality
         if x is None and m != "flow":
             x = normalize(rgb[None], self.spec)[0]
@@ -225,6 +226,18 @@ class FrameInput:
         if not primed:
             return None
         return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
+
+    def _zoomed(self, rgb: np.ndarray) -> np.ndarray | None:
+        assert self.window is not None
+        self.window.append(rgb)
+        if len(self.window) < (self.window.maxlen or 0):
+            return None
+        frames = np.stack(self.window)
+        box = motion_box(frames)
+        same, self.box = box == self.box, box
+        newest = frames if not same else frames[-1 - self.spec.extra_frames :]
+        x = prepare_clip(resize_square(crop_frames(newest, box), self.spec.img_size), self.spec)
+        return x if not same else x[-1]
 
 
 def prepare_clip(frames_rgb: np.ndarray, spec: PreprocessSpec) -> np.ndarray:

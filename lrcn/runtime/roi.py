@@ -16,6 +16,8 @@ the model's (S, img_size, img_size, 3). Training, clip mode and the export gate 
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 
@@ -29,6 +31,9 @@ MARGIN = 0.25
 """The box grows by this share of the moving region's size on every side."""
 QUANTILE = 0.05
 """The moving region spans the 5th to 95th percentile of motion along each axis."""
+GRID = 16
+"""The box's side is a multiple of 1/GRID of the frame's, its corner of 1/(2 GRID): a stream's box
+then stays put while its people move a little, and its window's features are kept (FrameInput)."""
 
 
 def _analysis_greys(frames: np.ndarray) -> np.ndarray:
@@ -71,11 +76,12 @@ def motion_box(frames: np.ndarray) -> tuple[int, int, int, int]:
     bw, bh = x_hi - x_lo, y_hi - y_lo
     # the box: the region plus margins, widened to the frame's aspect (fractions of the frame)
     side = max(bw * (1 + 2 * MARGIN), bh * (1 + 2 * MARGIN), 1 / MAX_ZOOM)
+    side = math.ceil(side * GRID - 1e-9) / GRID
     if side >= 1:
         return whole
     cx, cy = (x_lo + x_hi) / 2, (y_lo + y_hi) / 2
-    fx0 = min(max(cx - side / 2, 0.0), 1 - side)
-    fy0 = min(max(cy - side / 2, 0.0), 1 - side)
+    fx0 = min(max(round((cx - side / 2) * 2 * GRID) / (2 * GRID), 0.0), 1 - side)
+    fy0 = min(max(round((cy - side / 2) * 2 * GRID) / (2 * GRID), 0.0), 1 - side)
     x0, y0 = round(fx0 * w), round(fy0 * h)
     x1, y1 = min(w, x0 + max(2, round(side * w))), min(h, y0 + max(2, round(side * h)))
     return x0, y0, x1, y1
@@ -98,7 +104,11 @@ def work_size(img_size: int, zoom: str) -> int:
     return img_size * int(MAX_ZOOM) if zoom == "motion" else img_size
 
 
+def resize_square(frames: np.ndarray, img_size: int) -> np.ndarray:
+    """(N, h, w, 3) uint8 -> (N, img_size, img_size, 3), each frame on its own (area interpolation)."""
+    return np.stack([cv2.resize(f, (img_size, img_size), interpolation=cv2.INTER_AREA) for f in frames])
+
+
 def zoom_clip(frames: np.ndarray, img_size: int) -> np.ndarray:
     """(S, W', W', 3) uint8 RGB at work_size -> (S, img_size, img_size, 3): cut to the clip's motion box, resized."""
-    cut = crop_frames(frames, motion_box(frames))
-    return np.stack([cv2.resize(f, (img_size, img_size), interpolation=cv2.INTER_AREA) for f in cut])
+    return resize_square(crop_frames(frames, motion_box(frames)), img_size)
