@@ -101,7 +101,7 @@ def test_metadata_carries_classes_preprocessing_and_provenance(exported, tiny_ru
     assert (meta.bidirectional, meta.lstm_layers, meta.hidden_size, meta.latent_dim) == (False, 1, 12, 16)
     assert meta.metrics["test_accuracy"] == json.loads((tiny_run / "metrics.json").read_text())["test_accuracy"]
     assert meta.checkpoint_sha256 == sha256_file(tiny_run / "best.pt")
-    assert meta.exported and meta.lrcn_version and meta.schema_version == K.SCHEMA_VERSION
+    assert meta.exported and meta.lrcn_version and meta.schema_version == 1  # a plain model: any lrcn reads it
     assert meta.parts == {
         "encoder": "convlstm.encoder.onnx",
         "head": "convlstm.head.onnx",

@@ -150,3 +150,34 @@ def test_class_counts_lists_only_the_used_folders(tmp_path):
     assert recipe.class_counts(root, classes=["c1"]) == {"c1": 3}
     assert recipe.class_counts(root, num_classes=1) == {"c0": 3}
     assert recipe.class_counts(tmp_path / "missing") == {}
+
+
+def test_auto_frames_keep_15_for_long_clips_and_fit_short_ones_without_repeats():
+    assert recipe.settings("small-real", {})["frames"] == "auto"
+    assert recipe.settings("default", {})["frames"] == "15"
+    assert recipe.frames_for(recipe.Survey(shares=[1.0] * 3, frames=[120, 90, 200])) == ("15", "")
+    t, why = recipe.frames_for(recipe.Survey(shares=[1.0] * 3, frames=[7, 7, 9]))
+    assert t == "6" and why.startswith("frames 6: the median clip decodes 7 frames") and "--frames 15" in why
+    assert recipe.frames_for(recipe.Survey(shares=[], frames=[])) == ("15", "")  # nothing readable
+
+
+def test_vc_train_says_which_frames_and_zoom_auto_chose(tiny_data, tmp_path):
+    import re
+
+    from typer.testing import CliRunner
+
+    from lrcn.train.cli import app
+
+    data = tiny_data  # clips of 12 frames
+    args = ["--data", data, "--img-size", "32", "--epochs", "1", "--latent-dim", "8", "--hidden-size", "8"]
+    args += ["--device", "cpu", "--out", tmp_path / "run", "--cache-dir", tmp_path / "cache"]
+    r = CliRunner().invoke(app, [str(a) for a in args])
+    assert r.exit_code == 0, r.output
+    out = " ".join(r.output.split())  # the console wraps long lines
+    assert "frames 11: the median clip decodes 12 frames" in out
+    zoom = re.search(r"zoom (none|motion): the median clip moves within", out)
+    assert zoom, out
+    import json
+
+    cfg = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert cfg["data"]["num_frames"] == 11 and cfg["data"]["zoom"] == zoom[1]

@@ -160,7 +160,7 @@ def clips_folder(root, box, n=4):
 
 def test_auto_zoom_cuts_where_the_action_is_small_and_keeps_whole_frames_where_it_fills_them(tmp_path):
     from lrcn.train.data import discover
-    from lrcn.train.recipe import zoom_for
+    from lrcn.train.recipe import survey, zoom_for
 
     small = clips_folder(tmp_path / "small", (120, 30, 160, 70))
     wide = clips_folder(tmp_path / "wide", (5, 5, 175, 115))
@@ -170,12 +170,12 @@ def test_auto_zoom_cuts_where_the_action_is_small_and_keeps_whole_frames_where_i
 
         return [s.path for s in discover(DataConfig(root=str(root)))[1]]
 
-    zoom, why = zoom_for(paths(small))
+    zoom, why = zoom_for(survey(paths(small)))
     assert zoom == "motion" and why.startswith("zoom motion: the median clip moves within 0.") and "8 clips" in why
-    zoom, why = zoom_for(paths(wide))
+    zoom, why = zoom_for(survey(paths(wide)))
     assert zoom == "none" and why.startswith("zoom none:")
     (tmp_path / "bad.avi").write_bytes(b"not a video")
-    assert zoom_for([str(tmp_path / "bad.avi")]) == ("none", "")  # nothing readable: no zoom, training says why
+    assert zoom_for(survey([str(tmp_path / "bad.avi")])) == ("none", "")  # nothing readable: no zoom, training says why
 
 
 @pytest.mark.slow
@@ -197,6 +197,7 @@ def test_small_real_trains_a_zoomed_model_on_small_actions_and_exports_it(tmp_pa
     assert result.report.window["passed"]
     clf = VideoClassifier(tmp_path / "z.onnx", device="cpu")
     assert clf.meta.preprocess.zoom == "motion"
+    assert clf.meta.schema_version == 2  # an lrcn from before the zoom refuses it rather than running it unzoomed
     video = sorted(data.rglob("*.avi"))[0]
     ready = [p for p in clf.stream(video, sample_fps=0, keep_window=True) if p.ready]
     assert ready and all(np.allclose(p.probs, clf.probs_from_frames(p.window), atol=1e-5) for p in ready)

@@ -26,7 +26,16 @@ from lrcn.core.paths import PART_SUFFIX  # noqa: F401 - part of the contract
 from lrcn.runtime.preprocess import PreprocessSpec
 
 METADATA_KEY = "lrcn"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""The newest schema this lrcn reads. 2 added preprocess.zoom: a zoomed model is written as schema 2,
+so an lrcn from before refuses it ("upgrade lrcn") rather than running it on whole frames; every
+other model is still written as schema 1, which any lrcn reads."""
+
+
+def schema_for(preprocess: PreprocessSpec) -> int:
+    """The oldest schema that holds what this preprocessing needs."""
+    return 2 if preprocess.zoom != "none" else 1
+
 
 INPUT_FRAMES = "frames"
 INPUT_FRAME = "frame"
@@ -42,7 +51,7 @@ KINDS = ("full", "encoder", "head", "step")
 
 @dataclass
 class ModelMetadata:
-    """The parsed metadata document (schema 1)."""
+    """The parsed metadata document (schema 1 or 2; `to_json` writes the oldest that holds it)."""
 
     kind: str
     family: str
@@ -63,7 +72,7 @@ class ModelMetadata:
     checkpoint_sha256: str | None = None
     exported: str | None = None
     lrcn_version: str | None = None
-    schema_version: int = SCHEMA_VERSION
+    schema_version: int = 1
     extra: dict = field(default_factory=dict)
 
     @property
@@ -73,6 +82,7 @@ class ModelMetadata:
     def to_json(self) -> str:
         d = {k: v for k, v in self.__dict__.items() if k != "preprocess"}
         d["preprocess"] = self.preprocess.to_dict()
+        d["schema_version"] = max(self.schema_version, schema_for(self.preprocess))
         return json.dumps(d, sort_keys=True)
 
     @classmethod

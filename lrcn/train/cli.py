@@ -81,7 +81,11 @@ def main(
     data: Annotated[str, typer.Option(help="Dataset folder root/<class>/<video>.")] = "artifacts/data/synth",
     model: Annotated[str, typer.Option(help=f"Model family: {', '.join(family_names())}.{LIST}")] = "convlstm",
     frames: Annotated[
-        str | None, typer.Option(help=f"T: frames per clip, spread evenly over each video (15).{LIST}")
+        str | None,
+        typer.Option(
+            help=f"T: frames per clip, spread evenly over each video (15); auto (small-real): 15, or the "
+            f"median clip's frames minus one when fewer.{LIST}",
+        ),
     ] = None,
     img_size: Annotated[
         str | None, typer.Option(help=f"Frames are resized to img_size x img_size (128).{LIST}")
@@ -212,7 +216,16 @@ def main(
 ) -> None:
     """Train one model and write its run folder; comma lists train the grid one run after another."""
     with one_line_errors():
-        from lrcn.train.recipe import class_counts, resolve, settings, without_flip, zoom_for
+        from lrcn.train.recipe import (
+            FRAMES,
+            class_counts,
+            frames_for,
+            resolve,
+            settings,
+            survey,
+            without_flip,
+            zoom_for,
+        )
         from lrcn.train.sweep import parse_lists
 
         if resume:
@@ -260,20 +273,23 @@ def main(
         if augment is None and not resume:  # the recipe's flip, unless the class names have a side
             r, flip_why = without_flip(r, list(class_counts(data, _csv(classes), num_classes)))
             why = f"{why}\n{flip_why}" if flip_why else why
-        if r["zoom"] == "auto":  # from the clips' motion; a resumed run keeps its saved settings
-            r = {**r, "zoom": "none"}
+        autos = [k for k in ("frames", "zoom") if r[k] == "auto"]
+        if autos:  # read from the clips; a resumed run keeps its saved settings
+            r = {**r, "frames": str(FRAMES) if r["frames"] == "auto" else r["frames"]}
+            r["zoom"] = "none" if r["zoom"] == "auto" else r["zoom"]
             if not resume:
                 from lrcn.train.config import DataConfig
                 from lrcn.train.data import DatasetError, discover
 
                 try:
                     listed = DataConfig(root=data, classes=_csv(classes), num_classes=num_classes)
-                    paths = [s.path for s in discover(listed)[1]]
+                    found = survey([s.path for s in discover(listed)[1]])
                 except (DatasetError, ValueError):
-                    paths = []  # the run itself says what is wrong with the folder
-                zoom_choice, zoom_why = zoom_for(paths)
-                r["zoom"] = zoom_choice
-                why = f"{why}\n{zoom_why}" if zoom_why else why
+                    found = survey([])  # the run itself says what is wrong with the folder
+                for k, choose in (("frames", frames_for), ("zoom", zoom_for)):
+                    if k in autos:
+                        r[k], line = choose(found)
+                        why = f"{why}\n{line}" if line else why
         lists = parse_lists(
             {
                 "model": model,

@@ -8,6 +8,7 @@ they overfit. `small-real` was chosen by 5-fold group cross-validation on UT-Int
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 SMALL_CLIPS = 1000
@@ -46,7 +47,8 @@ RECIPES: dict[str, dict[str, object]] = {
         # a 12-clip validation split picks a worse epoch than the last one, and its clips train better
         "select": "last",
         "val_frac": 0.0,
-        # decided from the clips' own motion (zoom_for): only where the action is small in the frame
+        # both read from the clips (survey): T fits short clips, the zoom only where the action is small
+        "frames": "auto",
         "zoom": "auto",
     },
 }
@@ -98,32 +100,70 @@ def without_flip(chosen: dict[str, object], class_names: list[str]) -> tuple[dic
     return {**chosen, "augment": ",".join(k for k in kinds if k != "flip") or "none"}, why
 
 
-ZOOM_CLIPS = 60
-"""auto zoom: clips looked at (evenly spread over the sorted list)."""
+SURVEY_CLIPS = 60
+"""The auto settings look at this many clips (evenly spread over the sorted list)."""
 ZOOM_SHARE = 0.5
 """auto zoom: motion when the median clip moves within less than this share of the frame's side."""
+FRAMES = 15
+"""auto frames: T, unless the clips are too short to hold T + 1 distinct frames."""
 
 
-def zoom_for(paths: list[str], timeout_s: float = 60.0) -> tuple[str, str]:
-    """(zoom, why) for `--zoom auto`: motion when the median clip's motion box (lrcn.runtime.roi) is
-    under ZOOM_SHARE of the frame's side, i.e. the action is small in a wider view. From the
-    clips' frames alone, no labels; unreadable clips are passed over (training names them)."""
+@dataclass(frozen=True)
+class Survey:
+    """What the auto settings read from a sample of the clips (their frames only, no labels)."""
+
+    shares: list[float]
+    """Each clip's motion box side as a share of the frame's (lrcn.runtime.roi.box_share)."""
+    frames: list[int]
+    """Each clip's count of frames that really decode."""
+
+    @staticmethod
+    def median(values: list) -> float:
+        return float(sorted(values)[len(values) // 2])
+
+
+def survey(paths: list[str], timeout_s: float = 60.0) -> Survey:
+    """Decode up to SURVEY_CLIPS of `paths` at a small size; unreadable ones are passed over (training names them)."""
     from lrcn.core.errors import VideoError
     from lrcn.runtime.roi import ANALYSIS_WIDTH, box_share
     from lrcn.runtime.video import decode_video, sample_indices
 
-    step = max(1, len(paths) / ZOOM_CLIPS) if paths else 1
-    shares = []
-    for p in [paths[int(i * step)] for i in range(min(len(paths), ZOOM_CLIPS))]:
+    step = max(1, len(paths) / SURVEY_CLIPS) if paths else 1
+    shares, frames = [], []
+    for p in [paths[int(i * step)] for i in range(min(len(paths), SURVEY_CLIPS))]:
         try:
             video = decode_video(p, ANALYSIS_WIDTH, timeout_s=timeout_s, max_keep=256)
         except VideoError:
             continue
         shares.append(box_share(video.frames[sample_indices(len(video.frames), 16)]))
-    if not shares:
+        frames.append(video.num_decoded)
+    return Survey(shares, frames)
+
+
+def frames_for(found: Survey) -> tuple[str, str]:
+    """(T, why) for `--frames auto`: FRAMES, capped as the search caps it (the median clip's frames
+    minus one), so that short clips are not padded by repeating their frames."""
+    from lrcn.train.search_space import frames_cap
+
+    if not found.frames:
+        return str(FRAMES), ""
+    median = int(found.median(found.frames))
+    t = min(FRAMES, frames_cap(median))
+    if t == FRAMES:
+        return str(t), ""
+    return str(t), (
+        f"frames {t}: the median clip decodes {median} frames, too few for T = {FRAMES} without "
+        f"repeating some (--frames {FRAMES} pads them)"
+    )
+
+
+def zoom_for(found: Survey) -> tuple[str, str]:
+    """(zoom, why) for `--zoom auto`: motion when the median clip's motion box (lrcn.runtime.roi) is
+    under ZOOM_SHARE of the frame's side, i.e. the action is small in a wider view."""
+    if not found.shares:
         return "none", ""
-    share = float(sorted(shares)[len(shares) // 2])
-    where = f"the median clip moves within {share:.2f} of the frame's side ({len(shares)} clips looked at)"
+    share = found.median(found.shares)
+    where = f"the median clip moves within {share:.2f} of the frame's side ({len(found.shares)} clips looked at)"
     if share < ZOOM_SHARE:
         return (
             "motion",

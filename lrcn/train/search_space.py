@@ -51,12 +51,17 @@ class SearchSpace:
         return cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items()})
 
 
+def frames_cap(median_frames: int) -> int:
+    """The most frames per clip for clips of this median length: median - 1 (the diff modalities
+    read one frame more than T), so that half the clips or more hold every sampled frame for real."""
+    return max(2, median_frames - 1)
+
+
 def frames_choices(median_frames: int | None) -> tuple[int, ...]:
-    """FRAMES, each at most median - 1 (the diff modalities read one frame more than T), so that
-    half the clips or more hold every sampled frame for real."""
+    """FRAMES, each at most `frames_cap`."""
     if not median_frames:
         return FRAMES
-    cap = max(2, median_frames - 1)
+    cap = frames_cap(median_frames)
     return tuple(sorted({min(f, cap) for f in FRAMES}))
 
 
