@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 
 from lrcn.runtime.flow import frame_flow, grey
-from lrcn.runtime.roi import ZOOMS, crop_frames, motion_box, resize_square
+from lrcn.runtime.roi import ZOOMS, analysis_grey, box_from_greys, crop_frames, resize_square
 
 CHANNELS = {"rgb": 3, "diff": 3, "rgb+diff": 6, "flow": 2, "rgb+flow": 5}
 """Input channels by modality."""
@@ -192,11 +192,13 @@ class FrameInput:
         self.prev_grey: np.ndarray | None = None
         self.primed = False
         self.window: deque[np.ndarray] | None = None
+        self.greys: deque[np.ndarray] | None = None
         self.box: tuple[int, int, int, int] | None = None
         if spec.zoom != "none":
             if not num_frames:
                 raise ValueError(f"zoom {spec.zoom!r} cuts whole windows: FrameInput needs num_frames")
             self.window = deque(maxlen=num_frames + spec.extra_frames)
+            self.greys = deque(maxlen=num_frames + spec.extra_frames)
 
     def __call__(self, rgb: np.ndarray, x: np.ndarray | None = None) -> np.ndarray | None:
         """`rgb`: the frame resized (H, W, 3) uint8; `x`: the same through `normalize` (3, H, W)
@@ -228,15 +230,15 @@ class FrameInput:
         return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
 
     def _zoomed(self, rgb: np.ndarray) -> np.ndarray | None:
-        assert self.window is not None
+        assert self.window is not None and self.greys is not None
         self.window.append(rgb)
+        self.greys.append(analysis_grey(rgb))  # once per frame; the box compares the window's
         if len(self.window) < (self.window.maxlen or 0):
             return None
-        frames = np.stack(self.window)
-        box = motion_box(frames)
+        box = box_from_greys(np.stack(self.greys), *rgb.shape[:2])
         same, self.box = box == self.box, box
-        newest = frames if not same else frames[-1 - self.spec.extra_frames :]
-        x = prepare_clip(resize_square(crop_frames(newest, box), self.spec.img_size), self.spec)
+        frames = list(self.window)[-1 - self.spec.extra_frames :] if same else list(self.window)
+        x = prepare_clip(resize_square(crop_frames(np.stack(frames), box), self.spec.img_size), self.spec)
         return x if not same else x[-1]
 
 
