@@ -6,8 +6,8 @@
 For each exported model (side by side, the same video, alternating, `--repeats` times), on the CPU:
 - stream: `clf.stream(video, sample_fps=0)`, every frame fed; the median of `ms` over the frames that
   predicted (the inference loop's time for the frame: preprocessing in the loop and the model calls;
-  a zoomed model cuts and encodes its whole window each frame, a plain one encodes one frame);
-  Also, for a zoomed model, on how many of those frames the motion box moved (whole window cut and
+  a plain model encodes one frame, a zoomed one finds its box and encodes one frame or, when the
+  box moved, its whole window). Also, for a zoomed model, on how many of those frames the motion box moved (whole window cut and
   encoded again, T encoder passes) rather than stayed (one pass);
 - clip: `clf.predict(video)`, the median total ms, and of it decode + preprocessing (a zoomed
   model decodes at 4x the side and cuts the clip).

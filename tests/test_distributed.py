@@ -64,8 +64,24 @@ def test_nproc_runs_torchrun_with_the_same_options(monkeypatch):
     assert cmd[:7] == [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m"]
     rest = cmd[7:]
     assert rest[0] == "lrcn.train" and "--nproc" not in rest
-    assert " ".join(rest[1:]) == "--data d --bidirectional --lr 0.01 --device cpu --no-feature-cache"  # declared order
+    # declared order, then what small-real's auto settings chose here (no clips: T 15, whole frames)
+    assert (
+        " ".join(rest[1:])
+        == "--data d --bidirectional --lr 0.01 --device cpu --no-feature-cache --frames 15 --zoom none"
+    )
     assert int(env["OMP_NUM_THREADS"]) >= 1
+
+
+def test_nproc_ranks_get_the_auto_settings_read_once_here(monkeypatch, tiny_data):
+    from lrcn.train.cli import app
+
+    calls = FakeTorchrun.calls = []
+    monkeypatch.setattr(subprocess, "Popen", FakeTorchrun)
+    r = CliRunner().invoke(app, ["--nproc", "2", "--data", str(tiny_data), "--zoom", "none", "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    rest = calls[0][0][8:]
+    assert rest.count("--frames") == 1 and rest[rest.index("--frames") + 1] == "11"  # 12-frame clips
+    assert rest.count("--zoom") == 1 and rest[rest.index("--zoom") + 1] == "none"  # given: forwarded as given
 
 
 def test_nproc_refuses_a_sweep_and_a_failed_job_exits_non_zero(monkeypatch):

@@ -80,9 +80,15 @@ def test_read_clip_zooms_and_the_cache_keeps_zoomed_and_plain_apart(tmp_path):
     assert zoomed.frames.shape == plain.frames.shape == (8, 32, 32, 3)
     assert zoomed.indices == plain.indices
     assert not np.array_equal(zoomed.frames, plain.frames)
-    assert clip_cache_path(tmp_path, video, 8, 32, "motion") != clip_cache_path(tmp_path, video, 8, 32)
-    cfg = DataConfig(root=str(tmp_path), img_size=32, zoom="motion", cache_dir=str(tmp_path / "cache"))
-    np.testing.assert_array_equal(load_cached(cache_clip(Sample(str(video), 0, "g"), 8, cfg)), zoomed.frames)
+    assert clip_cache_path(tmp_path, video, 8, 32, "motion", 8) != clip_cache_path(tmp_path, video, 8, 32)
+    # S = 8 (7 diff steps): the cache holds what clip mode makes of the file
+    cfg = DataConfig(root=str(tmp_path), img_size=32, num_frames=7, zoom="motion", cache_dir=str(tmp_path / "cache"))
+    sample = Sample(str(video), 0, "g")
+    np.testing.assert_array_equal(load_cached(cache_clip(sample, 8, cfg)), zoomed.frames)
+    # temporal jitter's dense cache (2S - 1 frames) is cut with the box of those same S frames
+    dense = load_cached(cache_clip(sample, 15, cfg))
+    assert dense.shape[0] == 15
+    np.testing.assert_array_equal(dense[::2], zoomed.frames)
 
 
 def test_a_zoom_that_is_not_one_is_refused_by_the_configs_and_vc_train(tmp_path):
@@ -203,8 +209,9 @@ def test_small_real_trains_a_zoomed_model_on_small_actions_and_exports_it(tmp_pa
     assert ready and all(np.allclose(p.probs, clf.probs_from_frames(p.window), atol=1e-5) for p in ready)
 
 
+@pytest.mark.parametrize("repeats", [False, True])
 @pytest.mark.parametrize("modality", ["rgb", "diff", "rgb+flow"])
-def test_a_stream_keeps_its_features_while_the_box_stays_and_equals_the_whole_window_cut(modality):
+def test_a_stream_keeps_its_features_while_the_box_stays_and_equals_the_whole_window_cut(modality, repeats):
     from lrcn.runtime.preprocess import FrameInput, PreprocessSpec, prepare_clip
 
     spec = PreprocessSpec(img_size=32, modality=modality, zoom="motion")
@@ -213,6 +220,8 @@ def test_a_stream_keeps_its_features_while_the_box_stays_and_equals_the_whole_wi
     side = work_size(32, "motion")
     # a square pacing to and fro inside one corner of the view: the box settles, then stays
     frames = [cv2.resize(f, (side, side)) for f in np.concatenate([scene(n=10, seed=s) for s in range(4)])]
+    if repeats:  # a stalled camera: every 5th frame twice (clip mode then re-pairs the diff steps)
+        frames = [g for i, f in enumerate(frames) for g in ([f, f] if i % 5 == 0 else [f])]
     s = t + spec.extra_frames
     kinds = []
     for i, f in enumerate(frames):
@@ -226,4 +235,7 @@ def test_a_stream_keeps_its_features_while_the_box_stays_and_equals_the_whole_wi
         else:
             np.testing.assert_allclose(x, whole[-1], atol=1e-6)
         kinds.append(x.ndim)
+    if repeats and spec.extra_frames:  # every window holds a repeat: always cut whole, as clip mode pairs it
+        assert set(kinds) == {4}
+        return
     assert kinds[0] == 4 and 3 in kinds  # both paths taken (how often on real footage: benchmarks/zoom_stream_cost.py)

@@ -20,7 +20,7 @@ import numpy as np
 from lrcn.core.paths import DECODE_TIMEOUT_S, STREAM_TIMEOUT_S
 from lrcn.runtime.model import LrcnModel
 from lrcn.runtime.preprocess import prepare_clip
-from lrcn.runtime.roi import zoom_clip
+from lrcn.runtime.roi import work_size, zoom_clip
 from lrcn.runtime.session import SessionConfig
 from lrcn.runtime.stream import StreamConfig, top_k
 from lrcn.runtime.video import clip_from_video, clip_windows, decode_video
@@ -102,6 +102,9 @@ class VideoClassifier:
         clips = frames_rgb[None] if one else frames_rgb
         pre = self.meta.preprocess
         if pre.zoom != "none":
+            side = work_size(pre.img_size, pre.zoom)
+            if clips.shape[-3:-1] != (side, side):
+                raise ValueError(f"a zoomed model takes frames at {side} x {side} (roi.work_size), got {clips.shape}")
             clips = np.stack([zoom_clip(c, pre.img_size) for c in clips])
         x = np.stack([prepare_clip(c, pre) for c in clips])
         probs = self.model.probs(x)

@@ -15,7 +15,7 @@ from typing import TypeGuard
 from lrcn.core.checks import IMG_SIZE_MAX
 from lrcn.core.errors import ModelError
 from lrcn.runtime.preprocess import MODALITIES, channels_for
-from lrcn.runtime.roi import ZOOMS
+from lrcn.runtime.roi import ZOOMS, work_size
 
 MAX_METADATA_BYTES = 1 << 20
 """The whole document (ours is ~1-2 kB; a 1000-class model ~30 kB)."""
@@ -120,4 +120,10 @@ def _check_preprocess(p, t: int, need) -> None:
         (t + 1) * channels * size * size <= MAX_CLIP_VALUES,
         "num_frames x img_size",
         f"one clip of at most {MAX_CLIP_VALUES} values",
+    )
+    side = work_size(size, p.get("zoom", "none"))  # a zoomed stream keeps its window's frames this large
+    need(
+        (t + 1) * 3 * side * side <= MAX_CLIP_VALUES,
+        "num_frames x img_size",
+        f"one zoomed window of at most {MAX_CLIP_VALUES} bytes",
     )

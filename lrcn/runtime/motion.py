@@ -70,7 +70,9 @@ def gating_off(motion: MotionConfig | None, stateful: bool, modality: str, zoom:
     if motion is None:
         return None
     if zoom != "none":
-        return "the model zooms into each window's motion, so every window is encoded anew (no feature to reuse)"
+        return (
+            "the model zooms into each window's motion: a still view's feature is not exact to reuse once the box moves"
+        )
     if stateful:
         return "stateful mode runs one fused step part, with no encoder call to skip"
     if not gateable(modality):

@@ -19,8 +19,9 @@ Modalities (input channels C):
   channels [rgb, motion].
 Stream mode (`FrameInput`) keeps the previous sampled frame (and its grey image for flow) and
 computes one step per new frame, never recomputing over the window. A zoomed model
-(``zoom="motion"``) is the exception: its box is its window's own, as in clip mode, so its stream
-input is the whole window, cut and prepared again for every new frame (T encoder passes a frame).
+(``zoom="motion"``) is the exception: its box is its window's own, as in clip mode, so when the box
+moves its stream input is the whole window, cut and prepared again (T encoder passes); while the
+box stays, one step per new frame as above (see `FrameInput`).
 """
 
 from __future__ import annotations
@@ -183,7 +184,9 @@ class FrameInput:
     A new box returns the whole window cut to it, `prepare_clip` of it (T, C, H, W): what clip mode
     makes of those frames. The same box as the frame before returns only the new frame's step
     (C, H, W), cut alike, and the engine keeps the other T - 1 features (the box is on a grid,
-    `roi.GRID`, so it stays put while the people move a little).
+    `roi.GRID`, so it stays put while the people move a little), unless the window holds a cut
+    frame equal to the one before it: clip mode then pairs the distinct frames (`step_pairs`), so
+    the whole window is returned again.
     """
 
     def __init__(self, spec: PreprocessSpec, num_frames: int | None = None):
@@ -199,6 +202,8 @@ class FrameInput:
                 raise ValueError(f"zoom {spec.zoom!r} cuts whole windows: FrameInput needs num_frames")
             self.window = deque(maxlen=num_frames + spec.extra_frames)
             self.greys = deque(maxlen=num_frames + spec.extra_frames)
+        self.repeats: deque[bool] = deque(maxlen=max(1, num_frames or 1))
+        """Zoom: whether each cut frame of the window equals the one before (pairs, newest last)."""
 
     def __call__(self, rgb: np.ndarray, x: np.ndarray | None = None) -> np.ndarray | None:
         """`rgb`: the frame resized (H, W, 3) uint8; `x`: the same through `normalize` (3, H, W)
@@ -237,9 +242,17 @@ class FrameInput:
             return None
         box = box_from_greys(np.stack(self.greys), *rgb.shape[:2])
         same, self.box = box == self.box, box
-        frames = list(self.window)[-1 - self.spec.extra_frames :] if same else list(self.window)
-        x = prepare_clip(resize_square(crop_frames(np.stack(frames), box), self.spec.img_size), self.spec)
-        return x if not same else x[-1]
+        size, extra = self.spec.img_size, self.spec.extra_frames
+        if same:
+            cut = resize_square(crop_frames(np.stack(list(self.window)[-1 - extra :]), box), size)
+            self.repeats.append(extra > 0 and np.array_equal(cut[0], cut[-1]))
+            if not any(self.repeats):
+                return prepare_clip(cut, self.spec)[-1]
+            # a cut frame equal to the one before: clip mode re-pairs the window's steps (step_pairs)
+        cut = resize_square(crop_frames(np.stack(self.window), box), size)
+        self.repeats.clear()
+        self.repeats.extend(extra > 0 and np.array_equal(cut[i - 1], cut[i]) for i in range(1, len(cut)))
+        return prepare_clip(cut, self.spec)
 
 
 def prepare_clip(frames_rgb: np.ndarray, spec: PreprocessSpec) -> np.ndarray:

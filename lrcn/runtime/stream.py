@@ -68,7 +68,8 @@ class StreamConfig:
     max_frames: int | None = None
     """Stop after this many processed frames (None: until the source ends)."""
     keep_window: bool = False
-    """Attach the window's resized RGB frames (S, H, W, 3) to each prediction (tests, debugging)."""
+    """Attach the window's resized RGB frames (S, H, W, 3) to each prediction (tests, debugging); a
+    zoomed model's are at `roi.work_size`, not yet cut (`VideoClassifier.probs_from_frames` cuts them)."""
     realtime: bool = False
     """Play files at their own frame rate (as when shown); False: as fast as they decode. Live sources
     always run in real time."""

@@ -20,12 +20,18 @@ from lrcn.core.errors import VideoError
 from lrcn.core.paths import DECODE_TIMEOUT_S
 from lrcn.runtime.decode import DecodeThread
 from lrcn.runtime.preprocess import resize_rgb
-from lrcn.runtime.roi import work_size, zoom_clip
+from lrcn.runtime.roi import crop_frames, motion_box, resize_square, work_size
 
 VIDEO_EXTENSIONS = (".avi", ".mp4", ".mkv", ".webm", ".mov", ".gif")
 MAX_KEEP = 2048
-ZOOM_MAX_KEEP = 128
-"""Frames kept for the motion zoom, which keeps them 16 times larger: the same memory as MAX_KEEP."""
+KEEP_PIXELS = MAX_KEEP * 128 * 128
+"""The motion zoom keeps its larger frames up to the memory of MAX_KEEP frames at 128 px (the
+default size): 512 frames at 64 px, 167 at 112 px, never fewer than 128."""
+
+
+def zoom_keep(img_size: int) -> int:
+    """Frames kept for the motion zoom (they decode at roi.work_size)."""
+    return max(128, KEEP_PIXELS // work_size(img_size, "motion") ** 2)
 
 
 @dataclass
@@ -135,7 +141,7 @@ def decode_video(
         raise VideoError(f"{p}: empty file")
     deadline = time.monotonic() + timeout_s
     zoomed = zoom != "none"
-    keeper = _Keeper(work_size(img_size, zoom), min(max_keep, ZOOM_MAX_KEEP) if zoomed else max_keep)
+    keeper = _Keeper(work_size(img_size, zoom), min(max_keep, zoom_keep(img_size)) if zoomed else max_keep)
     decoder = DecodeThread(str(p))
     try:
         while (frame := decoder.next(deadline - time.monotonic())) is not None:
@@ -150,19 +156,32 @@ def decode_video(
 
 
 def read_clip(
-    path: str | os.PathLike, num: int, img_size: int, *, timeout_s: float = DECODE_TIMEOUT_S, zoom: str = "none"
+    path: str | os.PathLike,
+    num: int,
+    img_size: int,
+    *,
+    timeout_s: float = DECODE_TIMEOUT_S,
+    zoom: str = "none",
+    box_num: int | None = None,
 ) -> VideoClip:
-    """`num` frames spread evenly over the frames of `path` that really decode, resized RGB uint8."""
+    """`num` frames spread evenly over the frames of `path` that really decode, resized RGB uint8.
+
+    `box_num`: with the zoom, the motion box is that of `box_num` evenly spread frames (default
+    `num`). Training's dense cache for temporal jitter (2S - 1 frames) gives S: its box is then the
+    one clip mode finds on the S frames it samples."""
     video = decode_video(path, img_size, timeout_s=timeout_s, zoom=zoom)
-    return clip_from_video(video, sample_indices(len(video.frames), num))
+    n = len(video.frames)
+    return clip_from_video(video, sample_indices(n, num), sample_indices(n, box_num) if box_num else None)
 
 
-def clip_from_video(video: DecodedVideo, kept_indices: list[int]) -> VideoClip:
+def clip_from_video(video: DecodedVideo, kept_indices: list[int], box_indices: list[int] | None = None) -> VideoClip:
     """A clip from indices into video.frames (the kept, possibly strided frames), at the model's
-    size: with the motion zoom, cut to the clip's own motion box first (`roi.zoom_clip`)."""
+    size: with the motion zoom, cut to the motion box of the frames at `box_indices` (default
+    the clip's own) first (`roi.zoom_clip`)."""
     frames = video.frames[kept_indices]
     if video.zoom == "motion":
-        frames = zoom_clip(frames, video.img_size)
+        box = motion_box(video.frames[box_indices if box_indices is not None else kept_indices])
+        frames = resize_square(crop_frames(frames, box), video.img_size)
     return VideoClip(
         frames=frames,
         indices=[i * video.stride for i in kept_indices],

@@ -98,7 +98,7 @@ def main(
         typer.Option(
             help="motion: cut each clip to where it moves before resizing (people small in a wide fixed view); "
             "none: whole frames; auto: motion when the median clip moves within less than half the frame "
-            "(none; small-real auto). A zoomed model streams in window mode at T encoder passes a frame."
+            "(none; small-real auto). A zoomed model streams in window mode, re-encoding the window when its box moves."
         ),
     ] = None,
     latent_dim: Annotated[str, typer.Option(help=f"Per-frame feature size.{LIST}")] = "128",
@@ -273,6 +273,9 @@ def main(
         if augment is None and not resume:  # the recipe's flip, unless the class names have a side
             r, flip_why = without_flip(r, list(class_counts(data, _csv(classes), num_classes)))
             why = f"{why}\n{flip_why}" if flip_why else why
+        for k in ("frames", "zoom"):
+            if "auto" in str(r[k]).split(",") and r[k] != "auto":
+                raise fail(f"--{k} auto is read from the clips once: give it alone, not in a list ({r[k]})", 2)
         autos = [k for k in ("frames", "zoom") if r[k] == "auto"]
         if autos:  # read from the clips; a resumed run keeps its saved settings
             r = {**r, "frames": str(FRAMES) if r["frames"] == "auto" else r["frames"]}
@@ -284,7 +287,7 @@ def main(
                 try:
                     listed = DataConfig(root=data, classes=_csv(classes), num_classes=num_classes)
                     found = survey([s.path for s in discover(listed)[1]])
-                except (DatasetError, ValueError):
+                except (DatasetError, ValueError, OSError):
                     found = survey([])  # the run itself says what is wrong with the folder
                 for k, choose in (("frames", frames_for), ("zoom", zoom_for)):
                     if k in autos:
@@ -327,7 +330,9 @@ def main(
                 2,
             )
         if nproc is not None:
-            raise typer.Exit(launch_torchrun(ctx, nproc))
+            # the ranks train what this process read from the clips, not a survey each
+            chosen = {k: str(r[k]) for k in autos}
+            raise typer.Exit(launch_torchrun(ctx, nproc, chosen))
         v = {k: vals[0] for k, vals in lists.items()}
         from lrcn.models.config import ModelConfig
         from lrcn.train.config import DataConfig, TrainConfig

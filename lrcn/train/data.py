@@ -168,11 +168,13 @@ def frames_to_sample(cfg: DataConfig) -> int:
     return cfg.num_frames + extra_frames_for(cfg.modality)
 
 
-def clip_cache_path(cache_dir: str | Path, video: str | Path, num: int, img_size: int, zoom: str = "none") -> Path:
+def clip_cache_path(
+    cache_dir: str | Path, video: str | Path, num: int, img_size: int, zoom: str = "none", box_num: int = 0
+) -> Path:
     st = os.stat(video)
     ident = f"{CACHE_VERSION}|{os.path.abspath(video)}|{st.st_size}|{st.st_mtime_ns}|{num}|{img_size}"
     if zoom != "none":  # unzoomed entries keep the names they had before the zoom existed
-        ident += f"|zoom={zoom}"
+        ident += f"|zoom={zoom}|box={box_num}"
     digest = hashlib.sha1(ident.encode("utf-8", "surrogateescape")).hexdigest()  # a name may not be UTF-8
     return Path(cache_dir) / "clips" / f"{digest}.npz"
 
@@ -193,7 +195,9 @@ class CachedClip:
 def cache_clip(sample: Sample, num: int, cfg: DataConfig) -> CachedClip:
     """Decode `sample` once per (num, img_size) into a uint8 cache file; raises VideoError."""
     try:
-        path = clip_cache_path(cfg.cache_dir, sample.path, num, cfg.img_size, cfg.zoom)
+        # the zoom's box is always that of the S frames clip mode samples, whatever `num` caches
+        box_num = frames_to_sample(cfg)
+        path = clip_cache_path(cfg.cache_dir, sample.path, num, cfg.img_size, cfg.zoom, box_num)
     except OSError as e:
         raise VideoError(f"{sample.path}: cannot read ({e.strerror})") from None
     if path.is_file():
@@ -203,7 +207,7 @@ def cache_clip(sample: Sample, num: int, cfg: DataConfig) -> CachedClip:
             return CachedClip(sample, str(path), None if np.isnan(fps) else fps)
         except Exception:  # noqa: BLE001 - a damaged cache entry is rebuilt
             pass
-    clip = read_clip(sample.path, num, cfg.img_size, timeout_s=cfg.decode_timeout_s, zoom=cfg.zoom)
+    clip = read_clip(sample.path, num, cfg.img_size, timeout_s=cfg.decode_timeout_s, zoom=cfg.zoom, box_num=box_num)
     fps = clip.sampled_fps
     atomic_savez(path, frames=clip.frames, sampled_fps=np.float64(np.nan if fps is None else fps))
     return CachedClip(sample, str(path), fps)

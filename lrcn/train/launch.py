@@ -74,11 +74,18 @@ def relay_stderr(lines, out) -> None:
     out.flush()
 
 
-def launch_torchrun(ctx, nproc: int) -> int:
-    """Run the job with the current command's options; returns torchrun's exit code (non-zero when any rank failed)."""
+def launch_torchrun(ctx, nproc: int, chosen: dict[str, str] | None = None) -> int:
+    """Run the job with the current command's options; returns torchrun's exit code (non-zero when any rank failed).
+
+    `chosen`: options this process settled (vc-train's `auto` frames and zoom, by option name),
+    given to every rank instead of what the command line said."""
     if nproc < 1:
         raise fail(f"--nproc must be >= 1, got {nproc}", 2)
-    cmd = torchrun_command(nproc, forwarded_args(ctx))
+    chosen = chosen or {}
+    args = forwarded_args(ctx, drop=("nproc", *chosen))
+    for name, value in chosen.items():
+        args += [f"--{name.replace('_', '-')}", value]
+    cmd = torchrun_command(nproc, args)
     env = dict(os.environ)
     # torchrun would set 1 thread per rank and warn; split the cores between the ranks instead
     env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))

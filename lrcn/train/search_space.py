@@ -39,9 +39,9 @@ class SearchSpace:
     epochs: tuple[int, ...]
     tta: tuple[str, ...]
     sided: bool = False
+    """A class name has a side in it: flip is dropped from augmentation and test-time averaging."""
     zooms: tuple[str, ...] = ("none",)
     """`--zoom` choices (lrcn.runtime.roi); a space saved before the zoom existed reads as none only."""
-    """A class name has a side in it: flip is dropped from augmentation and test-time averaging."""
 
     def to_dict(self) -> dict:
         return asdict(self)
