@@ -67,7 +67,7 @@ def test_nproc_runs_torchrun_with_the_same_options(monkeypatch):
     # declared order, then what small-real's auto settings chose here (no clips: T 15, whole frames)
     assert (
         " ".join(rest[1:])
-        == "--data d --bidirectional --lr 0.01 --device cpu --no-feature-cache --frames 15 --zoom none"
+        == "--data d --bidirectional --lr 0.01 --device cpu --no-feature-cache --frames 15 --input diff --zoom none"
     )
     assert int(env["OMP_NUM_THREADS"]) >= 1
 
@@ -82,6 +82,7 @@ def test_nproc_ranks_get_the_auto_settings_read_once_here(monkeypatch, tiny_data
     rest = calls[0][0][8:]
     assert rest.count("--frames") == 1 and rest[rest.index("--frames") + 1] == "11"  # 12-frame clips
     assert rest.count("--zoom") == 1 and rest[rest.index("--zoom") + 1] == "none"  # given: forwarded as given
+    assert rest[rest.index("--input") + 1] == "rgb+diff"  # short clips: appearance too
 
 
 def test_nproc_refuses_a_sweep_and_a_failed_job_exits_non_zero(monkeypatch):

@@ -161,6 +161,15 @@ def test_auto_frames_keep_15_for_long_clips_and_fit_short_ones_without_repeats()
     assert recipe.frames_for(recipe.Survey(shares=[], frames=[])) == ("15", "")  # nothing readable
 
 
+def test_auto_input_adds_appearance_only_for_clips_too_short_for_15_steps():
+    assert recipe.settings("small-real", {})["input"] == "auto"
+    assert recipe.settings("default", {})["input"] == "diff"
+    assert recipe.input_for(recipe.Survey(shares=[1.0] * 3, frames=[16, 90, 200])) == ("diff", "")
+    modality, why = recipe.input_for(recipe.Survey(shares=[1.0] * 3, frames=[7, 7, 9]))
+    assert modality == "rgb+diff" and why.startswith("input rgb+diff: the median clip decodes 7 frames")
+    assert recipe.input_for(recipe.Survey(shares=[], frames=[])) == ("diff", "")
+
+
 def test_vc_train_says_which_frames_and_zoom_auto_chose(tiny_data, tmp_path):
     import re
 
@@ -175,9 +184,10 @@ def test_vc_train_says_which_frames_and_zoom_auto_chose(tiny_data, tmp_path):
     assert r.exit_code == 0, r.output
     out = " ".join(r.output.split())  # the console wraps long lines
     assert "frames 11: the median clip decodes 12 frames" in out
+    assert "input rgb+diff: the median clip decodes 12 frames" in out
     zoom = re.search(r"zoom (none|motion): the median clip moves within", out)
     assert zoom, out
     import json
 
     cfg = json.loads((tmp_path / "run" / "config.json").read_text())
-    assert cfg["data"]["num_frames"] == 11 and cfg["data"]["zoom"] == zoom[1]
+    assert cfg["data"]["num_frames"] == 11 and cfg["data"]["modality"] == "rgb+diff" and cfg["data"]["zoom"] == zoom[1]

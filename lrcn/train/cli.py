@@ -91,7 +91,12 @@ def main(
         str | None, typer.Option(help=f"Frames are resized to img_size x img_size (128).{LIST}")
     ] = None,
     input: Annotated[
-        str | None, typer.Option("--input", help=f"Modality: rgb, diff, flow, rgb+diff or rgb+flow (diff).{LIST}")
+        str | None,
+        typer.Option(
+            "--input",
+            help=f"Modality: rgb, diff, flow, rgb+diff or rgb+flow (diff); auto (small-real): diff, or rgb+diff "
+            f"when the median clip has 15 frames or fewer.{LIST}",
+        ),
     ] = None,
     zoom: Annotated[
         str | None,
@@ -220,6 +225,7 @@ def main(
             FRAMES,
             class_counts,
             frames_for,
+            input_for,
             resolve,
             settings,
             survey,
@@ -273,13 +279,13 @@ def main(
         if augment is None and not resume:  # the recipe's flip, unless the class names have a side
             r, flip_why = without_flip(r, list(class_counts(data, _csv(classes), num_classes)))
             why = f"{why}\n{flip_why}" if flip_why else why
-        for k in ("frames", "zoom"):
+        for k in ("frames", "input", "zoom"):
             if "auto" in str(r[k]).split(",") and r[k] != "auto":
                 raise fail(f"--{k} auto is read from the clips once: give it alone, not in a list ({r[k]})", 2)
-        autos = [k for k in ("frames", "zoom") if r[k] == "auto"]
+        autos = [k for k in ("frames", "input", "zoom") if r[k] == "auto"]
         if autos:  # read from the clips; a resumed run keeps its saved settings
-            r = {**r, "frames": str(FRAMES) if r["frames"] == "auto" else r["frames"]}
-            r["zoom"] = "none" if r["zoom"] == "auto" else r["zoom"]
+            fallback = {"frames": str(FRAMES), "input": "diff", "zoom": "none"}
+            r = {**r, **{k: fallback[k] for k in autos}}
             if not resume:
                 from lrcn.train.config import DataConfig
                 from lrcn.train.data import DatasetError, discover
@@ -289,7 +295,7 @@ def main(
                     found = survey([s.path for s in discover(listed)[1]])
                 except (DatasetError, ValueError, OSError):
                     found = survey([])  # the run itself says what is wrong with the folder
-                for k, choose in (("frames", frames_for), ("zoom", zoom_for)):
+                for k, choose in (("frames", frames_for), ("input", input_for), ("zoom", zoom_for)):
                     if k in autos:
                         r[k], line = choose(found)
                         why = f"{why}\n{line}" if line else why

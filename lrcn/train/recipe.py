@@ -47,8 +47,10 @@ RECIPES: dict[str, dict[str, object]] = {
         # a 12-clip validation split picks a worse epoch than the last one, and its clips train better
         "select": "last",
         "val_frac": 0.0,
-        # both read from the clips (survey): T fits short clips, the zoom only where the action is small
+        # read from the clips (survey): T fits short clips, which also see appearance; the zoom only
+        # where the action is small in the frame
         "frames": "auto",
+        "input": "auto",
         "zoom": "auto",
     },
 }
@@ -154,6 +156,19 @@ def frames_for(found: Survey) -> tuple[str, str]:
     return str(t), (
         f"frames {t}: the median clip decodes {median} frames, too few for T = {FRAMES} without "
         f"repeating some (--frames {FRAMES} pads them)"
+    )
+
+
+def input_for(found: Survey) -> tuple[str, str]:
+    """(modality, why) for `--input auto`: diff, or rgb+diff when the median clip is too short for
+    T = FRAMES: a few frames hold a fraction of an action, so appearance is given beside motion
+    (measured on UT and the short set, README "People small in the frame, short clips")."""
+    if not found.frames or int(found.median(found.frames)) > FRAMES:
+        return "diff", ""
+    median = int(found.median(found.frames))
+    return "rgb+diff", (
+        f"input rgb+diff: the median clip decodes {median} frames, too few for motion alone "
+        "(--input diff for frame differences only)"
     )
 
 
