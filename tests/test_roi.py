@@ -85,10 +85,25 @@ def test_read_clip_zooms_and_the_cache_keeps_zoomed_and_plain_apart(tmp_path):
     cfg = DataConfig(root=str(tmp_path), img_size=32, num_frames=7, zoom="motion", cache_dir=str(tmp_path / "cache"))
     sample = Sample(str(video), 0, "g")
     np.testing.assert_array_equal(load_cached(cache_clip(sample, 8, cfg)), zoomed.frames)
-    # temporal jitter's dense cache (2S - 1 frames) is cut with the box of those same S frames
-    dense = load_cached(cache_clip(sample, 15, cfg))
+
+
+def test_the_dense_training_cache_is_cut_with_the_box_clip_mode_finds(tmp_path):
+    """Temporal jitter caches 2S - 1 frames; its even frames are clip mode's S. Here a blob flickers
+    on the odd frames only, so the box of all 2S - 1 frames is larger than the S frames' box."""
+    from lrcn.runtime.video import read_clip
+    from lrcn.train.config import DataConfig
+    from lrcn.train.data import Sample, cache_clip, load_cached
+
+    frames = scene(n=15)
+    frames[1::2, 5:25, 5:25] = 250  # on every odd frame, off on every even one
+    video = write_avi(tmp_path / "v.avi", frames)
+    dense_box = read_clip(video, 15, 32, zoom="motion")
+    every = read_clip(video, 15, 32, zoom="motion", box_num=8)
+    assert not np.array_equal(dense_box.frames[::2], every.frames[::2])  # the two boxes differ here
+    cfg = DataConfig(root=str(tmp_path), img_size=32, num_frames=7, zoom="motion", cache_dir=str(tmp_path / "cache"))
+    dense = load_cached(cache_clip(Sample(str(video), 0, "g"), 15, cfg))  # S = 8: 7 diff steps
     assert dense.shape[0] == 15
-    np.testing.assert_array_equal(dense[::2], zoomed.frames)
+    np.testing.assert_array_equal(dense[::2], read_clip(video, 8, 32, zoom="motion").frames)
 
 
 def test_a_zoom_that_is_not_one_is_refused_by_the_configs_and_vc_train(tmp_path):

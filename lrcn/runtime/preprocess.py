@@ -34,7 +34,7 @@ import cv2
 import numpy as np
 
 from lrcn.runtime.flow import frame_flow, grey
-from lrcn.runtime.roi import ZOOMS, analysis_grey, box_from_greys, crop_frames, resize_square
+from lrcn.runtime.roi import ZOOMS, analysis_grey, box_from_diffs, cut, pair_diff
 
 CHANNELS = {"rgb": 3, "diff": 3, "rgb+diff": 6, "flow": 2, "rgb+flow": 5}
 """Input channels by modality."""
@@ -179,14 +179,8 @@ class FrameInput:
     The motion modalities keep the previous sampled frame (normalised for diff, grey for flow)
     and take one step per new frame; the first frame only primes them (None).
 
-    With ``spec.zoom == "motion"`` frames come at `roi.work_size`; the last S = num_frames +
-    extra_frames of them are kept, and once S are in, each frame computes the window's motion box.
-    A new box returns the whole window cut to it, `prepare_clip` of it (T, C, H, W): what clip mode
-    makes of those frames. The same box as the frame before returns only the new frame's step
-    (C, H, W), cut alike, and the engine keeps the other T - 1 features (the box is on a grid,
-    `roi.GRID`, so it stays put while the people move a little), unless the window holds a cut
-    frame equal to the one before it: clip mode then pairs the distinct frames (`step_pairs`), so
-    the whole window is returned again.
+    A zoomed model (``spec.zoom == "motion"``) takes its frames at `roi.work_size` and is
+    `ZoomWindow`'s: it needs num_frames.
     """
 
     def __init__(self, spec: PreprocessSpec, num_frames: int | None = None):
@@ -194,22 +188,20 @@ class FrameInput:
         self.prev: np.ndarray | None = None
         self.prev_grey: np.ndarray | None = None
         self.primed = False
-        self.window: deque[np.ndarray] | None = None
-        self.greys: deque[np.ndarray] | None = None
-        self.box: tuple[int, int, int, int] | None = None
+        self.zoom: ZoomWindow | None = None
         if spec.zoom != "none":
             if not num_frames:
                 raise ValueError(f"zoom {spec.zoom!r} cuts whole windows: FrameInput needs num_frames")
-            self.window = deque(maxlen=num_frames + spec.extra_frames)
-            self.greys = deque(maxlen=num_frames + spec.extra_frames)
-        self.repeats: deque[bool] = deque(maxlen=max(1, num_frames or 1))
-        """Zoom: whether each cut frame of the window equals the one before (pairs, newest last)."""
+            self.zoom = ZoomWindow(spec, num_frames)
 
-    def __call__(self, rgb: np.ndarray, x: np.ndarray | None = None) -> np.ndarray | None:
+    def __call__(
+        self, rgb: np.ndarray, x: np.ndarray | None = None, box_grey: np.ndarray | None = None
+    ) -> np.ndarray | None:
         """`rgb`: the frame resized (H, W, 3) uint8; `x`: the same through `normalize` (3, H, W)
-        when the caller has it already (the scheduler's capture threads normalise beside inference)."""
-        if self.window is not None:
-            return self._zoomed(rgb)
+        when the caller has it already (the scheduler's capture threads normalise beside inference);
+        `box_grey`: for a zoomed model, `roi.analysis_grey(rgb)` when the caller has it (the same threads)."""
+        if self.zoom is not None:
+            return self.zoom(rgb, box_grey)
         m = self.spec.modality
         if x is None and m != "flow":
             x = normalize(rgb[None], self.spec)[0]
@@ -234,25 +226,53 @@ class FrameInput:
             return None
         return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
 
-    def _zoomed(self, rgb: np.ndarray) -> np.ndarray | None:
-        assert self.window is not None and self.greys is not None
-        self.window.append(rgb)
-        self.greys.append(analysis_grey(rgb))  # once per frame; the box compares the window's
-        if len(self.window) < (self.window.maxlen or 0):
+
+class ZoomWindow:
+    """A zoomed model's stream input: the last S = num_frames + extra_frames frames (at
+    `roi.work_size`), cut to that window's own motion box, as clip mode cuts a clip.
+
+    Once S frames are in, each frame finds the window's box from the frames' grey differences
+    (one new `roi.pair_diff` a frame; the others are kept). A new box returns the whole window cut
+    to it, `prepare_clip` of it (T, C, H, W): what clip mode makes of those frames. The same box as
+    the frame before returns only the new frame's step (C, H, W), cut alike, and the engine keeps
+    the other T - 1 features (the box is on a grid, `roi.GRID`, so it stays put while the people
+    move a little), unless the window holds a cut frame equal to the one before it: clip mode then
+    pairs the distinct frames (`step_pairs`), so the whole window is returned again.
+    """
+
+    def __init__(self, spec: PreprocessSpec, num_frames: int):
+        self.spec = spec
+        s = num_frames + spec.extra_frames
+        self.frames: deque[np.ndarray] = deque(maxlen=s)
+        self.diffs: deque[np.ndarray] = deque(maxlen=s - 1)
+        self.grey: np.ndarray | None = None
+        """The newest frame's analysis grey (the next difference's `before`)."""
+        self.box: tuple[int, int, int, int] | None = None
+        self.repeats: deque[bool] = deque(maxlen=s - 1)
+        """Whether each cut frame of the window equals the one before (pairs, newest last)."""
+
+    def __call__(self, rgb: np.ndarray, grey: np.ndarray | None = None) -> np.ndarray | None:
+        g = analysis_grey(rgb) if grey is None else grey
+        if self.grey is not None:
+            self.diffs.append(pair_diff(self.grey, g))
+        self.grey = g
+        self.frames.append(rgb)
+        if len(self.frames) < (self.frames.maxlen or 0):
             return None
-        box = box_from_greys(np.stack(self.greys), *rgb.shape[:2])
+        h, w = rgb.shape[:2]
+        box = box_from_diffs(np.stack(self.diffs), h, w) if self.diffs else (0, 0, w, h)
         same, self.box = box == self.box, box
         size, extra = self.spec.img_size, self.spec.extra_frames
         if same:
-            cut = resize_square(crop_frames(np.stack(list(self.window)[-1 - extra :]), box), size)
-            self.repeats.append(extra > 0 and np.array_equal(cut[0], cut[-1]))
+            newest = cut(np.stack(list(self.frames)[-1 - extra :]), box, size)
+            self.repeats.append(extra > 0 and np.array_equal(newest[0], newest[-1]))
             if not any(self.repeats):
-                return prepare_clip(cut, self.spec)[-1]
+                return prepare_clip(newest, self.spec)[-1]
             # a cut frame equal to the one before: clip mode re-pairs the window's steps (step_pairs)
-        cut = resize_square(crop_frames(np.stack(self.window), box), size)
+        window = cut(np.stack(self.frames), box, size)
         self.repeats.clear()
-        self.repeats.extend(extra > 0 and np.array_equal(cut[i - 1], cut[i]) for i in range(1, len(cut)))
-        return prepare_clip(cut, self.spec)
+        self.repeats.extend(extra > 0 and np.array_equal(window[i - 1], window[i]) for i in range(1, len(window)))
+        return prepare_clip(window, self.spec)
 
 
 def prepare_clip(frames_rgb: np.ndarray, spec: PreprocessSpec) -> np.ndarray:

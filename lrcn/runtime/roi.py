@@ -2,7 +2,7 @@
 
 A fixed wide camera shows people a few pixels tall once a frame is resized to 64 px; the
 action is in a small part of the frame. `motion_box` finds that part from the clip's own frame
-differences and `crop_frames` cuts every frame of the clip to it, so the model sees the people
+differences and `cut` cuts every frame of the clip to it, so the model sees the people
 at a size it can learn from. One box per clip (a box per frame would make the crop move with
 the noise): the box is a zoom of the frame (its aspect ratio, at most `MAX_ZOOM` times), so a
 still clip, or one moving everywhere, keeps the whole frame.
@@ -60,20 +60,28 @@ def _span(energy: np.ndarray) -> tuple[float, float]:
 def motion_box(frames: np.ndarray) -> tuple[int, int, int, int]:
     """(N, H, W[, 3]) uint8 frames -> the crop box (x0, y0, x1, y1) in pixels (the whole frame when still)."""
     h, w = frames.shape[1:3]
-    return box_from_greys(np.stack([analysis_grey(f) for f in frames]), h, w)
+    greys = np.stack([analysis_grey(f) for f in frames])
+    return box_from_diffs(np.abs(np.diff(greys, axis=0)), h, w)
 
 
-def box_from_greys(g: np.ndarray, h: int, w: int) -> tuple[int, int, int, int]:
-    """The frames' `analysis_grey`s (N, ah, aw) and their size -> the box of `motion_box`."""
+def pair_diff(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """|after - before| of two `analysis_grey`s: what `box_from_diffs` reads for one pair of frames."""
+    return np.abs(after - before)
+
+
+def box_from_diffs(d: np.ndarray, h: int, w: int) -> tuple[int, int, int, int]:
+    """The (N - 1, ah, aw) `pair_diff`s of N consecutive frames of size (h, w) -> the box of
+    `motion_box`. A stream keeps its window's differences and adds one a frame."""
     whole = (0, 0, w, h)
-    if len(g) < 2:
+    if len(d) < 1:
         return whole
-    d = np.abs(np.diff(g, axis=0))
     # sensor noise and compression flicker everywhere, motion somewhere: keep what stands out
     # (the noise level from every other pixel of every other row: about the same median for a quarter
     # of the work; clip mode and streams both compute it this way)
     threshold = max(4.0, 3.0 * float(np.median(d[:, ::2, ::2])))
-    energy = np.clip(d - threshold, 0, None).sum(axis=0)
+    excess = d - np.float32(threshold)
+    np.maximum(excess, 0, out=excess)
+    energy = excess.sum(axis=0)
     if float(energy.sum()) <= 0:
         return whole
     x_lo, x_hi = _span(energy.sum(axis=0))
@@ -98,10 +106,11 @@ def box_share(frames: np.ndarray) -> float:
     return (x1 - x0) / frames.shape[2]
 
 
-def crop_frames(frames: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
-    """(N, H, W, C) -> (N, y1 - y0, x1 - x0, C), every frame cut to the same box."""
+def cut(frames: np.ndarray, box: tuple[int, int, int, int], img_size: int) -> np.ndarray:
+    """(N, H, W, 3) uint8 -> (N, img_size, img_size, 3): every frame cut to the same box, then resized
+    on its own (area interpolation)."""
     x0, y0, x1, y1 = box
-    return np.ascontiguousarray(frames[:, y0:y1, x0:x1])
+    return np.stack([cv2.resize(f[y0:y1, x0:x1], (img_size, img_size), interpolation=cv2.INTER_AREA) for f in frames])
 
 
 def work_size(img_size: int, zoom: str) -> int:
@@ -109,11 +118,6 @@ def work_size(img_size: int, zoom: str) -> int:
     return img_size * int(MAX_ZOOM) if zoom == "motion" else img_size
 
 
-def resize_square(frames: np.ndarray, img_size: int) -> np.ndarray:
-    """(N, h, w, 3) uint8 -> (N, img_size, img_size, 3), each frame on its own (area interpolation)."""
-    return np.stack([cv2.resize(f, (img_size, img_size), interpolation=cv2.INTER_AREA) for f in frames])
-
-
 def zoom_clip(frames: np.ndarray, img_size: int) -> np.ndarray:
     """(S, W', W', 3) uint8 RGB at work_size -> (S, img_size, img_size, 3): cut to the clip's motion box, resized."""
-    return resize_square(crop_frames(frames, motion_box(frames)), img_size)
+    return cut(frames, motion_box(frames), img_size)

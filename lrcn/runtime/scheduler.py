@@ -43,7 +43,7 @@ from lrcn.runtime.frame_source import FrameSource
 from lrcn.runtime.mailbox import Mailbox
 from lrcn.runtime.motion import MotionGate, gating_off, thumbnail
 from lrcn.runtime.preprocess import PreprocessSpec, normalize, resize_rgb
-from lrcn.runtime.roi import work_size
+from lrcn.runtime.roi import analysis_grey, work_size
 from lrcn.runtime.stream import StreamConfig, StreamPrediction, StreamStats, top_k
 from lrcn.runtime.streamlist import short_name
 
@@ -73,6 +73,8 @@ class Captured:
     """Motion gating: the frame's grey thumbnail (`motion.thumbnail`), made here beside inference."""
     spec: PreprocessSpec | None = None
     """The preprocessing `x` was made with (a frame made for a model swapped out since is dropped)."""
+    grey: np.ndarray | None = None
+    """A zoomed model: `roi.analysis_grey(rgb)`, what its window's box compares, made here beside inference."""
 
 
 class Feeder:
@@ -126,8 +128,9 @@ class Feeder:
                 )  # here, not in the loop: beside inference
                 motion = self.motion_size
                 thumb = thumbnail(fr.image, motion) if motion else None
-                x = normalize(rgb[None], spec)[0] if spec.zoom == "none" else None
-                item = Captured(fr, rgb, x, wall, mono, thumb, spec)
+                zoomed = spec.zoom != "none"
+                x = None if zoomed else normalize(rgb[None], spec)[0]
+                item = Captured(fr, rgb, x, wall, mono, thumb, spec, analysis_grey(rgb) if zoomed else None)
                 if not self.mailbox.put(item):
                     break
         except LrcnError as e:
@@ -424,7 +427,7 @@ class MultiStream:
 
     def _advance(self, batch: list[tuple[StreamHandle, Captured]]) -> list[StreamPrediction]:
         t0 = time.perf_counter()
-        xs = [h.state.frame_input(item.rgb, item.x) for h, item in batch]
+        xs = [h.state.frame_input(item.rgb, item.x, item.grey) for h, item in batch]
         gated = [_unchanged(h, item) for h, item in batch]
         before = [h.state.gated for h, _ in batch]
         raws = self.engine.run([h.state for h, _ in batch], xs, gated if any(gated) else None)

@@ -20,7 +20,7 @@ from lrcn.core.errors import VideoError
 from lrcn.core.paths import DECODE_TIMEOUT_S
 from lrcn.runtime.decode import DecodeThread
 from lrcn.runtime.preprocess import resize_rgb
-from lrcn.runtime.roi import crop_frames, motion_box, resize_square, work_size
+from lrcn.runtime.roi import cut, motion_box, work_size
 
 VIDEO_EXTENSIONS = (".avi", ".mp4", ".mkv", ".webm", ".mov", ".gif")
 MAX_KEEP = 2048
@@ -181,7 +181,7 @@ def clip_from_video(video: DecodedVideo, kept_indices: list[int], box_indices: l
     frames = video.frames[kept_indices]
     if video.zoom == "motion":
         box = motion_box(video.frames[box_indices if box_indices is not None else kept_indices])
-        frames = resize_square(crop_frames(frames, box), video.img_size)
+        frames = cut(frames, box, video.img_size)
     return VideoClip(
         frames=frames,
         indices=[i * video.stride for i in kept_indices],

@@ -222,7 +222,7 @@ def main(
     """Train one model and write its run folder; comma lists train the grid one run after another."""
     with one_line_errors():
         from lrcn.train.recipe import (
-            FRAMES,
+            DEFAULTS,
             class_counts,
             frames_for,
             input_for,
@@ -284,8 +284,7 @@ def main(
                 raise fail(f"--{k} auto is read from the clips once: give it alone, not in a list ({r[k]})", 2)
         autos = [k for k in ("frames", "input", "zoom") if r[k] == "auto"]
         if autos:  # read from the clips; a resumed run keeps its saved settings
-            fallback = {"frames": str(FRAMES), "input": "diff", "zoom": "none"}
-            r = {**r, **{k: fallback[k] for k in autos}}
+            r = {**r, **{k: DEFAULTS[k] for k in autos}}  # what a resumed run or an unreadable folder gets
             if not resume:
                 from lrcn.train.config import DataConfig
                 from lrcn.train.data import DatasetError, discover

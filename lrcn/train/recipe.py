@@ -106,8 +106,8 @@ SURVEY_CLIPS = 60
 """The auto settings look at this many clips (evenly spread over the sorted list)."""
 ZOOM_SHARE = 0.5
 """auto zoom: motion when the median clip moves within less than this share of the frame's side."""
-FRAMES = 15
-"""auto frames: T, unless the clips are too short to hold T + 1 distinct frames."""
+FRAMES = int(str(DEFAULTS["frames"]))
+"""auto frames: the default T, unless the clips are too short to hold T + 1 distinct frames."""
 
 
 @dataclass(frozen=True)
@@ -119,9 +119,13 @@ class Survey:
     frames: list[int]
     """Each clip's count of frames that really decode."""
 
-    @staticmethod
-    def median(values: list) -> float:
-        return float(sorted(values)[len(values) // 2])
+    @property
+    def median_share(self) -> float | None:
+        return sorted(self.shares)[len(self.shares) // 2] if self.shares else None
+
+    @property
+    def median_frames(self) -> int | None:
+        return sorted(self.frames)[len(self.frames) // 2] if self.frames else None
 
 
 def survey(paths: list[str], timeout_s: float = 60.0) -> Survey:
@@ -137,7 +141,8 @@ def survey(paths: list[str], timeout_s: float = 60.0) -> Survey:
             video = decode_video(p, ANALYSIS_WIDTH, timeout_s=timeout_s, max_keep=256)
         except VideoError:
             continue
-        shares.append(box_share(video.frames[sample_indices(len(video.frames), 16)]))
+        # the box of the frames a default clip samples (T + 1 for diff)
+        shares.append(box_share(video.frames[sample_indices(len(video.frames), FRAMES + 1)]))
         frames.append(video.num_decoded)
     return Survey(shares, frames)
 
@@ -147,9 +152,9 @@ def frames_for(found: Survey) -> tuple[str, str]:
     minus one), so that short clips are not padded by repeating their frames."""
     from lrcn.train.search_space import frames_cap
 
-    if not found.frames:
+    median = found.median_frames
+    if median is None:
         return str(FRAMES), ""
-    median = int(found.median(found.frames))
     t = min(FRAMES, frames_cap(median))
     if t == FRAMES:
         return str(t), ""
@@ -163,9 +168,9 @@ def input_for(found: Survey) -> tuple[str, str]:
     """(modality, why) for `--input auto`: diff, or rgb+diff when the median clip is too short for
     T = FRAMES: a few frames hold a fraction of an action, so appearance is given beside motion
     (measured on UT and the short set, README "People small in the frame, short clips")."""
-    if not found.frames or int(found.median(found.frames)) > FRAMES:
+    median = found.median_frames
+    if median is None or median > FRAMES:
         return "diff", ""
-    median = int(found.median(found.frames))
     return "rgb+diff", (
         f"input rgb+diff: the median clip decodes {median} frames, too few for motion alone "
         "(--input diff for frame differences only)"
@@ -175,9 +180,9 @@ def input_for(found: Survey) -> tuple[str, str]:
 def zoom_for(found: Survey) -> tuple[str, str]:
     """(zoom, why) for `--zoom auto`: motion when the median clip's motion box (lrcn.runtime.roi) is
     under ZOOM_SHARE of the frame's side, i.e. the action is small in a wider view."""
-    if not found.shares:
+    share = found.median_share
+    if share is None:
         return "none", ""
-    share = found.median(found.shares)
     where = f"the median clip moves within {share:.2f} of the frame's side ({len(found.shares)} clips looked at)"
     if share < ZOOM_SHARE:
         return (
