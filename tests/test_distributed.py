@@ -171,7 +171,8 @@ def _weights(run):
 
 
 @pytest.mark.slow
-def test_two_gloo_processes_reach_the_one_process_weights(tiny_data, tmp_path):
+@pytest.mark.parametrize("members", [1, 2])
+def test_two_gloo_processes_reach_the_one_process_weights(tiny_data, tmp_path, members):
     """Same seed, global batch 4 (1 x 4 against 2 x 2), dropout 0 and no BatchNorm.
 
     Each rank's gradient is the mean over its 2 clips; DDP averages the two, which is the mean
@@ -187,7 +188,7 @@ def test_two_gloo_processes_reach_the_one_process_weights(tiny_data, tmp_path):
     from lrcn.train.run import train
 
     mc, dc, tc = tiny_configs(tiny_data, tmp_path / "one", tmp_path / "cache", epochs=3)
-    mc.dropout, mc.norm = 0.0, "none"
+    mc.dropout, mc.norm, mc.members = 0.0, "none", members  # an ensemble: each member's own loss under DDP too
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as each rank runs (OMP_NUM_THREADS=1 below)
     try:
@@ -236,6 +237,8 @@ def test_two_gloo_processes_reach_the_one_process_weights(tiny_data, tmp_path):
         str(two),
         "--dist-timeout",
         "120",
+        "--members",
+        str(members),
     ]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert r.returncode == 0, r.stderr[-3000:]

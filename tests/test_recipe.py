@@ -54,6 +54,9 @@ def test_default_recipe_is_the_old_defaults_and_given_options_win():
     assert (s["epochs"], s["ema"], s["select"], s["val_frac"]) == (40, 0.0, "last", 0.0)
     assert recipe.settings("small-real", {"val_frac": 0.2})["val_frac"] == 0.2
     assert recipe.settings("small-real", {"val_frac": 0.0, "ema": 0.99})["ema"] == 0.99
+    # an ensemble of three on small data (README "Ensembles"); one model elsewhere, and --members wins
+    assert (recipe.settings("small-real", {})["members"], recipe.settings("default", {})["members"]) == (3, 1)
+    assert recipe.settings("small-real", {"members": 1})["members"] == 1
 
 
 def test_cosine_warmup_and_selection():
@@ -191,3 +194,4 @@ def test_vc_train_says_which_frames_and_zoom_auto_chose(tiny_data, tmp_path):
 
     cfg = json.loads((tmp_path / "run" / "config.json").read_text())
     assert cfg["data"]["num_frames"] == 11 and cfg["data"]["modality"] == "rgb+diff" and cfg["data"]["zoom"] == zoom[1]
+    assert cfg["model"]["members"] == 3

@@ -310,3 +310,21 @@ def test_a_point_that_cannot_train_never_ends_the_search(groups_data, tmp_path):
     failed = [t for t in study.get_trials() if t.state == optuna.trial.TrialState.FAIL]
     assert len(failed) > 1 and all(t.user_attrs["stopped"].startswith("failed: ") for t in failed)
     assert rank["rows"] == [] and rank["winner"] is None
+
+
+def test_trials_rank_single_models_and_the_winner_trains_the_ensemble(groups_data, tmp_path):
+    mc, dc, tc = _configs(groups_data, tmp_path / "cache")
+    job = Job(
+        tmp_path / "s",
+        replace(mc, members=2),
+        dc,
+        replace(tc, epochs=2),
+        SearchConfig(budget_s=600.0, inner_folds=2, trials=1),
+        replace(TINY_SPACE, epochs=(1,)),
+        None,
+    )
+    job.folder.mkdir(parents=True)
+    final = search_and_train(job, QUIET, replace(dc, folds=None, test_fraction=0.0), job.folder / "final")
+    trial_runs = list((job.folder / "trials").rglob("config.json"))
+    assert trial_runs and all(json.loads(p.read_text())["model"]["members"] == 1 for p in trial_runs)
+    assert json.loads((final / "config.json").read_text())["model"]["members"] == 2

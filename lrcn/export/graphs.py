@@ -1,6 +1,7 @@
 """The graphs `vc-export` writes, as small nn.Modules around a trained LRCN, and the export call.
 
-Shapes (B batch, T time, C channels of the modality, L latent_dim, K classes, H hidden):
+Shapes (B batch, T time, C channels of the modality, L latent_dim, K classes, H hidden; an ensemble of
+M members has L = M * latent_dim and H = M * hidden_size, its members' side by side):
 - full:    frames (B, T, C, S, S)                 -> logits (B, K), probs (B, K)
 - encoder: frame (B, C, S, S)                     -> features (B, L)
 - head:    features (B, T, L)                     -> logits (B, K), probs (B, K)
@@ -117,7 +118,7 @@ def graph_specs(model: nn.Module, *, stream: bool = True) -> list[GraphSpec]:
         GraphSpec(
             "head",
             HeadGraph(model),
-            (torch.randn(b, t, cfg.latent_dim, generator=gen),),
+            (torch.randn(b, t, cfg.feature_width, generator=gen),),
             (K.FEATURES,),
             (K.OUTPUT_LOGITS, K.OUTPUT_PROBS),
             {K.FEATURES: time},
@@ -125,7 +126,7 @@ def graph_specs(model: nn.Module, *, stream: bool = True) -> list[GraphSpec]:
         ),
     ]
     if not cfg.bidirectional:
-        zeros = torch.zeros(cfg.lstm_layers, b, cfg.hidden_size)
+        zeros = torch.zeros(cfg.lstm_layers, b, cfg.state_width)
         specs.append(
             GraphSpec(
                 "step",

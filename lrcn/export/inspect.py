@@ -95,7 +95,8 @@ def _metadata_lines(meta) -> list[str]:
         f"modality {p.modality} ({p.channels} channels), {p.channel_order}, {p.layout}",
         f"  normalise: mean {list(p.mean)} std {list(p.std)}",
         f"  head: LSTM {meta.lstm_layers} layer(s), hidden {meta.hidden_size}, latent {meta.latent_dim}, "
-        f"{'bidirectional' if meta.bidirectional else 'unidirectional'}",
+        f"{'bidirectional' if meta.bidirectional else 'unidirectional'}"
+        + (f" ({meta.extra['members']} members side by side)" if meta.extra.get("members") else ""),
     ]
     if meta.parts:
         lines.append("  parts: " + ", ".join(f"{k} {v}" for k, v in meta.parts.items()))

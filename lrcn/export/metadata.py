@@ -47,6 +47,8 @@ def build_metadata(
 ) -> ModelMetadata:
     """A run's config.json dict -> the document for one exported file."""
     model, pre = config["model"], config["preprocess"]
+    # the runtime sizes features and state from these: an ensemble's are its members' side by side
+    members = int(model.get("members", 1))
     return ModelMetadata(
         kind=kind,
         family=model["name"],
@@ -56,8 +58,8 @@ def build_metadata(
         sample_fps=pre.get("sample_fps"),
         bidirectional=bool(model["bidirectional"]),
         lstm_layers=int(model["lstm_layers"]),
-        hidden_size=int(model["hidden_size"]),
-        latent_dim=int(model["latent_dim"]),
+        hidden_size=int(model["hidden_size"]) * members,
+        latent_dim=int(model["latent_dim"]) * members,
         precision=precision,
         parts=dict(parts),
         metrics=dict(metrics),
@@ -67,6 +69,7 @@ def build_metadata(
         extra={
             "trained_with": config.get("lrcn_version"),
             "sampled_frames": pre.get("sampled_frames"),
+            **({"members": members} if members > 1 else {}),
             **(extra or {}),
         },
     )

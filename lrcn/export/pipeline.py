@@ -171,7 +171,7 @@ def _gate(job: _Job, tmps: dict[str, Path], report: ExportReport, tolerance: flo
         checks.append(("window", "encoder + head window", window_predictor(sessions["encoder"], sessions["head"])))
     if "step" in sessions:
         cfg = job.model.cfg
-        checks.append(("step", "step model", step_predictor(sessions["step"], cfg.lstm_layers, cfg.hidden_size)))
+        checks.append(("step", "step model", step_predictor(sessions["step"], cfg.lstm_layers, cfg.state_width)))
     for key, name, predict in checks:
         summary = summarize(run_rows(name, predict, job.model, clips, lengths, tolerance))
         setattr(report, key, summary)
@@ -423,7 +423,7 @@ def _int8_parts(
 ) -> StreamFigures | None:
     """Write the int8 encoder (and step) parts to `tmps`; gated, their agreement with the fp32 model."""
     cfg = job.model.cfg
-    state = (cfg.lstm_layers, cfg.hidden_size) if "step" in tmps else None
+    state = (cfg.lstm_layers, cfg.state_width) if "step" in tmps else None
     log(f"making the int8 {' and '.join(tmps)} part(s) (static Conv)")
     for kind, proto in int8_parts({k: result.parts[k] for k in tmps}, calibration, state).items():
         strip_node_metadata(proto, keys=None)

@@ -9,6 +9,8 @@ from lrcn.models.specs import family_names, family_spec
 
 BACKBONES = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
 NORMS = ("batch", "none")
+MAX_MEMBERS = 8
+"""An ensemble costs its members' sum at every frame: a bound, not a choice."""
 
 
 @dataclass
@@ -35,6 +37,9 @@ class ModelConfig:
     """torchvision ResNet, for the families whose spec lists the backbone option (pretrained)."""
     backbone_weights: str | None = None
     """Local state dict for the backbone; None uses torchvision's weights API (downloads)."""
+    members: int = 1
+    """An ensemble of this many LRCNs of this config, trained side by side on the same batches, each
+    with its own initialisation and its own loss; the model's prediction is their mean probability."""
 
     def __post_init__(self) -> None:
         problems = at_least(self, num_classes=2, latent_dim=1, hidden_size=1, lstm_layers=1) + img_size_problems(self)
@@ -45,9 +50,23 @@ class ModelConfig:
                 f"model {self.name} reads 3-channel images with its ResNet backbone: "
                 f"give it input rgb, diff or rgb+diff, not a flow input ({self.in_channels} channels)"
             )
+        if not isinstance(self.members, int) or not 1 <= self.members <= MAX_MEMBERS:
+            problems.append(f"members must be an integer from 1 to {MAX_MEMBERS}, got {self.members}")
+        elif self.members > 1 and self.name in family_names() and family_spec(self.name).frozen_backbone:
+            problems.append(f"model {self.name} has a frozen backbone that members would share: members must be 1")
         if not 0.0 <= self.dropout < 1.0:
             problems.append(f"dropout must be in [0, 1), got {self.dropout}")
         refuse(problems + one_of(self, norm=NORMS, backbone=BACKBONES))
+
+    @property
+    def feature_width(self) -> int:
+        """Per-frame features the encoder emits: each member's latent_dim, side by side."""
+        return self.latent_dim * self.members
+
+    @property
+    def state_width(self) -> int:
+        """Width of the head's (h, c) state a step carries: each member's hidden_size, side by side."""
+        return self.hidden_size * self.members
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -32,6 +32,10 @@ class LRCN(nn.Module):
         feats = self.encoder(x.flatten(0, 1)).unflatten(0, (b, t))
         return self.head(feats)
 
+    def member_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """x (B, T, C, H, W) -> (1, B, K): a single model is an ensemble of one (models.ensemble)."""
+        return self(x)[None]
+
     def forward_frozen(self, f: torch.Tensor) -> torch.Tensor:
         """Cached frozen features f (B, T, F) -> logits (B, num_classes); equals forward()."""
         b, t = f.shape[:2]

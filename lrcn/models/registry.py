@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from lrcn.models.config import ModelConfig
@@ -39,9 +40,15 @@ def list_models() -> list[str]:
 
 def build_model(cfg: ModelConfig, *, load_weights: bool = True):
     """Build a family's nn.Module. load_weights=False skips pretrained backbone weights (a checkpoint
-    will overwrite them anyway), so rebuilding from a checkpoint never downloads."""
+    will overwrite them anyway), so rebuilding from a checkpoint never downloads. cfg.members > 1
+    builds that many with the family's builder and wraps them (lrcn.models.ensemble)."""
     spec = family_spec(cfg.name)
     _load(cfg.name)
     if cfg.name not in _BUILDERS:
         raise ValueError(f"family {cfg.name!r}: {spec.module} registers no builder for it")
-    return _BUILDERS[cfg.name](cfg, load_weights=load_weights)
+    if cfg.members == 1:
+        return _BUILDERS[cfg.name](cfg, load_weights=load_weights)
+    from lrcn.models.ensemble import EnsembleLRCN
+
+    one = replace(cfg, members=1)
+    return EnsembleLRCN(cfg, [_BUILDERS[cfg.name](one, load_weights=load_weights) for _ in range(cfg.members)])

@@ -47,6 +47,7 @@ FLAGS = {
     "warmup_epochs": "--warmup",
     "weight_decay": "--weight-decay",
     "ema": "--ema",
+    "members": "--members",
 }
 """The configs' parameters -> this CLI's flags, for its error messages."""
 
@@ -110,6 +111,13 @@ def main(
     hidden_size: Annotated[str, typer.Option(help=f"LSTM hidden size.{LIST}")] = "128",
     lstm_layers: Annotated[str, typer.Option(help=f"LSTM layers.{LIST}")] = "1",
     bidirectional: Annotated[bool, typer.Option(help="Bidirectional LSTM head.")] = False,
+    members: Annotated[
+        int | None,
+        typer.Option(
+            help="Train an ensemble of N LRCNs side by side (own initialisation, own loss) and predict their mean "
+            "probability: N times the compute, steadier on small data (1; small-real 3)."
+        ),
+    ] = None,
     dropout: Annotated[str | None, typer.Option(help=f"Dropout before the classifier (0.3).{LIST}")] = None,
     norm: Annotated[str, typer.Option(help=f"CNN normalisation, batch or none ({_used_by('norm')}).")] = "batch",
     backbone: Annotated[str, typer.Option(help=f"resnet18/34/50/101/152 ({_used_by('backbone')}).")] = "resnet152",
@@ -274,6 +282,7 @@ def main(
                 "val_frac": val_frac,
                 "augment": augment,
                 "zoom": zoom,
+                "members": members,
             },
         )
         if augment is None and not resume:  # the recipe's flip, unless the class names have a side
@@ -350,6 +359,7 @@ def main(
                 hidden_size=v["hidden_size"],
                 lstm_layers=v["lstm_layers"],
                 bidirectional=bidirectional,
+                members=int(str(r["members"])),
                 dropout=v["dropout"],
                 norm=norm,
                 backbone=backbone,

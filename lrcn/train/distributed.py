@@ -215,6 +215,17 @@ class _FrozenForward(nn.Module):
         return self.model.forward_frozen(f)
 
 
+class _MemberForward(nn.Module):
+    """forward() = member_logits(), so an ensemble under DDP trains each member on its own loss."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model.member_logits(x)
+
+
 def wrap(model: nn.Module, ranks: Ranks, device: torch.device, frozen_inputs: bool) -> tuple[nn.Module, bool]:
     """The module to train and whether the loop must still call forward_frozen itself.
 
@@ -226,7 +237,10 @@ def wrap(model: nn.Module, ranks: Ranks, device: torch.device, frozen_inputs: bo
         return model, frozen_inputs
     if device.type == "cuda":
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
-    inner = _FrozenForward(model) if frozen_inputs else model
+    if frozen_inputs:
+        inner: nn.Module = _FrozenForward(model)
+    else:
+        inner = _MemberForward(model) if model.cfg.members > 1 else model
     ids = [device.index] if device.type == "cuda" else None
     return nn.parallel.DistributedDataParallel(inner, device_ids=ids), False
 

@@ -8,9 +8,21 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from lrcn.models.ensemble import mean_probability_logits
+
 
 def _forward(model: nn.Module, x: torch.Tensor, frozen_inputs: bool) -> torch.Tensor:
     return model.forward_frozen(x) if frozen_inputs else model(x)
+
+
+def _member_logits(model: nn.Module, x: torch.Tensor, frozen_inputs: bool) -> torch.Tensor:
+    """(M, B, K): an ensemble's members' own logits, (1, B, K) for one model. A wrapper without
+    member_logits (DDP's) runs forward(), which distributed.wrap makes return them for an ensemble."""
+    if frozen_inputs:
+        return model.forward_frozen(x)[None]
+    fn = getattr(model, "member_logits", None)
+    out = fn(x) if fn is not None else model(x)
+    return out if out.dim() == 3 else out[None]
 
 
 def train_one_epoch(
@@ -32,15 +44,18 @@ def train_one_epoch(
         if max_steps is not None and step >= max_steps:
             break
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        logits = _forward(model, x, frozen_inputs)
-        loss = F.cross_entropy(logits, y, label_smoothing=label_smoothing)
+        # each member of an ensemble has its own loss, summed, so it learns as if trained alone;
+        # the accuracy shown is the ensemble's
+        members = _member_logits(model, x, frozen_inputs)
+        loss = sum(F.cross_entropy(m, y, label_smoothing=label_smoothing) for m in members)
+        logits = members[0] if len(members) == 1 else mean_probability_logits(members.detach())
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         if after_step:
             after_step()
         n = y.shape[0]
-        total_loss += loss.item() * n
+        total_loss += loss.item() / len(members) * n  # a member's mean loss, comparable across M
         correct += int((logits.argmax(1) == y).sum())
         seen += n
         if on_step:

@@ -31,6 +31,7 @@ DEFAULTS: dict[str, object] = {
     "val_frac": 0.15,
     "augment": None,
     "zoom": "none",
+    "members": 1,
 }
 RECIPES: dict[str, dict[str, object]] = {
     "default": {},
@@ -52,6 +53,8 @@ RECIPES: dict[str, dict[str, object]] = {
         "frames": "auto",
         "input": "auto",
         "zoom": "auto",
+        # the mean of three LRCNs: one model's 5-fold accuracy moves by up to 0.09 with its seed alone
+        "members": 3,
     },
 }
 CHOICES = ("auto", *RECIPES)

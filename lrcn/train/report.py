@@ -32,6 +32,7 @@ PARAMS = [
     ("latent_dim", "latent dim", "model", "latent_dim"),
     ("hidden_size", "hidden size", "model", "hidden_size"),
     ("lstm_layers", "LSTM layers", "model", "lstm_layers"),
+    ("members", "members", "model", "members"),
     ("bidirectional", "bidirectional", "model", "bidirectional"),
     ("dropout", "dropout", "model", "dropout"),
     ("norm", "norm", "model", "norm"),

@@ -231,6 +231,8 @@ def _fold_run(job: Job, point: dict, j: int, deadline: float, console) -> dict:
         shutil.rmtree(out)
     pool = job.pool if job.pool is not None else [s.path for s in discover(job.data)[1]]
     model, data, tr = apply(point, job.model, job.data, job.train, job.space.sided)
+    # trials rank configurations as single models, at 1/M of an ensemble's cost; the winner trains with --members
+    model = replace(model, members=1)
     data = replace(data, clips=pool, folds=job.search.inner_folds, fold=j, test_root=None, split_dir=None)
 
     def check(epoch: int) -> None:
