@@ -117,3 +117,14 @@ def test_inspect_names_the_members(ensemble_export):
     out = CliRunner().invoke(app, [str(ensemble_export[1]), "--summary-only"])
     assert out.exit_code == 0, out.output
     assert "(2 members side by side)" in out.output
+
+
+def test_the_recipes_ensemble_goes_only_to_families_trained_whole():
+    from lrcn.train.config import DataConfig, TrainConfig
+    from lrcn.train.recipe import members_for
+    from lrcn.train.sweep import expand
+
+    assert (members_for("convlstm", 3, True), members_for("pretrained", 3, True)) == (3, 1)
+    assert members_for("pretrained", 3, from_recipe=False) == 3  # given: ModelConfig refuses it in one line
+    runs = expand(small(3), DataConfig(), TrainConfig(), {"model": ["convlstm", "pretrained"]}, recipe_members=3)
+    assert [(r.model.name, r.model.members) for r in runs] == [("convlstm", 3), ("pretrained", 1)]

@@ -234,6 +234,7 @@ def main(
             class_counts,
             frames_for,
             input_for,
+            members_for,
             resolve,
             settings,
             survey,
@@ -359,7 +360,7 @@ def main(
                 hidden_size=v["hidden_size"],
                 lstm_layers=v["lstm_layers"],
                 bidirectional=bidirectional,
-                members=int(str(r["members"])),
+                members=members_for(v["model"], int(str(r["members"])), from_recipe=members is None),
                 dropout=v["dropout"],
                 norm=norm,
                 backbone=backbone,
@@ -409,7 +410,10 @@ def main(
             from lrcn.train.sweep import default_sweep_dir, expand, run_sweep
 
             with _as_flags():
-                runs = expand(model_cfg, data_cfg, train_cfg, lists)  # every point validated before any work
+                # every point validated before any work; the recipe's ensemble only for families trained whole
+                runs = expand(
+                    model_cfg, data_cfg, train_cfg, lists, recipe_members=None if members else int(str(r["members"]))
+                )
             run_sweep(runs, Path(out) if out else default_sweep_dir())
             return
         if searching:

@@ -55,7 +55,9 @@ def train_one_epoch(
         if after_step:
             after_step()
         n = y.shape[0]
-        total_loss += loss.item() / len(members) * n  # a member's mean loss, comparable across M
+        # an ensemble reports its own loss (of the mean probability), as evaluate() does for val and test
+        shown = loss if len(members) == 1 else F.cross_entropy(logits, y, label_smoothing=label_smoothing)
+        total_loss += shown.item() * n
         correct += int((logits.argmax(1) == y).sum())
         seen += n
         if on_step:

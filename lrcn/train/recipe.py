@@ -212,6 +212,14 @@ def resolve(
     return "default", f"recipe default: {n} clips in {data_root}, {SMALL_CLIPS} or more"
 
 
+def members_for(family: str, members: int, from_recipe: bool) -> int:
+    """The recipe's ensemble applies to families trained whole: a frozen backbone would be held once per
+    member for nothing. A --members the user gave is kept (ModelConfig then refuses it in one line)."""
+    from lrcn.models.specs import family_spec
+
+    return 1 if from_recipe and family_spec(family).frozen_backbone else members
+
+
 def settings(recipe: str, given: dict[str, object]) -> dict[str, object]:
     """Each option: the value given on the command line, else the recipe's, else the built-in default."""
     preset = RECIPES[recipe]

@@ -92,6 +92,8 @@ class Run:
 
     def params(self) -> dict:
         out = {key: self.config.get(section, {}).get(name) for key, _, section, name in PARAMS}
+        if out["members"] is None:  # a run from before --members trained one model
+            out["members"] = 1
         if not _has_backbone(out["model"]):  # a family without one ignores it; resnet152 would mislead
             out["backbone"] = None
         return out

@@ -75,8 +75,11 @@ def run_name(point: dict, lists: dict[str, list]) -> str:
     return "-".join([str(point.get("model", "run"))] + [f"{SWEEPABLE[k][0]}{_tag(point[k])}" for k in swept])
 
 
-def expand(model: ModelConfig, data: DataConfig, train: TrainConfig, lists: dict[str, list]) -> list[SweepRun]:
-    """The grid as configs, each validated by its dataclass before any run starts."""
+def expand(
+    model: ModelConfig, data: DataConfig, train: TrainConfig, lists: dict[str, list], recipe_members: int | None = None
+) -> list[SweepRun]:
+    """The grid as configs, each validated by its dataclass before any run starts. recipe_members: the
+    recipe's ensemble size, which each point's family takes only if it trains whole (recipe.members_for)."""
     keys = list(lists)
     runs, seen = [], set()
     for values in itertools.product(*(lists[k] for k in keys)):
@@ -90,6 +93,11 @@ def expand(model: ModelConfig, data: DataConfig, train: TrainConfig, lists: dict
             name = f"{name}-{len(runs) + 1}"
         seen.add(name)
         data_i = replace(data, **changes["data"])  # first: its messages name the CLI options
+        if recipe_members is not None:
+            from lrcn.train.recipe import members_for
+
+            family = changes["model"].get("name", model.name)
+            changes["model"]["members"] = members_for(family, recipe_members, from_recipe=True)
         runs.append(SweepRun(name, replace(model, **changes["model"]), data_i, replace(train, **changes["train"])))
     return runs
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Generator
 from contextlib import closing
 
@@ -76,8 +77,9 @@ def run_clips(
             if "error" in row:
                 failures.append(row["error"])
             rows.append(row)
-            if json_out:
-                print(json_line(row), flush=True)
+            if json_out:  # the line and its newline in one write: a thread of Ray's may print between two
+                sys.stdout.write(json_line(row) + "\n")
+                sys.stdout.flush()
             progress.advance(task)
     if not json_out:
         Console(highlight=False).print(results_table(rows))
