@@ -204,26 +204,16 @@ def reduce_epoch(ranks: Ranks, stats: dict, device: torch.device) -> dict:
     }
 
 
-class _FrozenForward(nn.Module):
-    """forward() = forward_frozen(), so DDP's gradient hooks see the feature-cache path too."""
+class _ForwardAs(nn.Module):
+    """forward() = one of the model's methods, so DDP's gradient hooks see that path: forward_frozen
+    (the feature cache) or member_logits (an ensemble, each member on its own loss)."""
 
-    def __init__(self, model: nn.Module):
+    def __init__(self, model: nn.Module, method: str):
         super().__init__()
-        self.model = model
-
-    def forward(self, f: torch.Tensor) -> torch.Tensor:
-        return self.model.forward_frozen(f)
-
-
-class _MemberForward(nn.Module):
-    """forward() = member_logits(), so an ensemble under DDP trains each member on its own loss."""
-
-    def __init__(self, model: nn.Module):
-        super().__init__()
-        self.model = model
+        self.model, self.method = model, method
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model.member_logits(x)
+        return getattr(self.model, self.method)(x)
 
 
 def wrap(model: nn.Module, ranks: Ranks, device: torch.device, frozen_inputs: bool) -> tuple[nn.Module, bool]:
@@ -238,9 +228,9 @@ def wrap(model: nn.Module, ranks: Ranks, device: torch.device, frozen_inputs: bo
     if device.type == "cuda":
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
     if frozen_inputs:
-        inner: nn.Module = _FrozenForward(model)
+        inner: nn.Module = _ForwardAs(model, "forward_frozen")
     else:
-        inner = _MemberForward(model) if model.cfg.members > 1 else model
+        inner = _ForwardAs(model, "member_logits") if model.cfg.members > 1 else model
     ids = [device.index] if device.type == "cuda" else None
     return nn.parallel.DistributedDataParallel(inner, device_ids=ids), False
 
