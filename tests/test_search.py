@@ -24,7 +24,7 @@ from lrcn.train.search import (
     search_and_train,
     write_ranking,
 )
-from lrcn.train.search_space import SearchSpace, augmentations, base_point, frames_choices, space_for
+from lrcn.train.search_space import LEVERS, SearchSpace, augmentations, base_point, frames_choices, space_for, suggest
 
 REPO = Path(__file__).resolve().parents[1]
 QUIET = Console(quiet=True)
@@ -74,6 +74,14 @@ def _points(folder: Path) -> list[dict]:
     study = optuna.load_study(study_name="search", storage=f"sqlite:///{folder / 'search.db'}")
     done = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
     return [t.user_attrs["point"] for t in study.get_trials(states=done)]
+
+
+def test_levers_name_what_suggest_draws_in_its_order():
+    import optuna
+
+    study = optuna.create_study()
+    trial = study.ask()
+    assert tuple(suggest(trial, TINY_SPACE)) == LEVERS == tuple(trial.params)
 
 
 def test_parse_duration():
@@ -204,7 +212,7 @@ def test_resume_after_kill_gives_the_same_winner_and_weights(groups_data, tmp_pa
         while time.monotonic() < deadline and proc.poll() is None:
             if (killed / "ranking.json").is_file() and list((killed / "trials").glob("*/fold-*/config.json")):
                 ranked = json.loads((killed / "ranking.json").read_text())["rows"]
-                if ranked:  # one trial done and the next one training: kill it there
+                if ranked:  # one trial done: kill wherever the next one is (drawing its point or training)
                     break
             time.sleep(0.05)
     finally:
@@ -220,6 +228,28 @@ def test_resume_after_kill_gives_the_same_winner_and_weights(groups_data, tmp_pa
     wa = torch.load(ref.folder / "final" / "best.pt", weights_only=True)["model"]
     wb = torch.load(killed / "final" / "best.pt", weights_only=True)["model"]
     assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+@pytest.mark.slow
+def test_a_kill_between_two_suggestions_still_resumes_to_the_same_points(groups_data, tmp_path):
+    """A kill can land while a trial's levers are being drawn (each is stored as it is drawn): the
+    half-drawn point must not be replayed, or the levers after it come from another draw."""
+    from lrcn.train.search import _sampler, _study
+
+    cache = tmp_path / "cache"
+    ref = _job(tmp_path / "ref", groups_data, cache, trials=3)
+    search(ref, QUIET)
+
+    cut = _job(tmp_path / "cut", groups_data, cache, trials=1)
+    search(cut, QUIET)
+    study = _study(cut)
+    study.sampler = _sampler(cut, 1)
+    trial = study.ask()  # what the killed process had done: trial 1 asked, two of its levers drawn
+    trial.suggest_categorical("input", list(TINY_SPACE.inputs))
+    trial.suggest_categorical("img_size", list(TINY_SPACE.img_sizes))
+    del study
+    search(replace(cut, search=replace(cut.search, trials=3)), QUIET)
+    assert _points(ref.folder) == _points(cut.folder)
 
 
 @pytest.mark.slow

@@ -34,7 +34,7 @@ from pathlib import Path
 
 from lrcn.core.atomic import write_json
 from lrcn.core.errors import LrcnError
-from lrcn.train.search_space import SearchSpace, apply, base_point, key, space_for, suggest
+from lrcn.train.search_space import LEVERS, SearchSpace, apply, base_point, key, space_for, suggest
 
 SEARCH_FILE = "search.json"
 STORAGE = "search.db"
@@ -299,12 +299,16 @@ def _cheapest_trial_s(job: Job, study) -> float | None:
 
 
 def _abandon_running(study) -> None:
-    """Trials left RUNNING by a killed process: marked failed and their point asked again first."""
+    """Trials left RUNNING by a killed process: marked failed, and a fully drawn point asked again
+    first. A point killed half-drawn (each lever is stored as it is drawn) is not replayed: its
+    later levers would come from another draw. The fresh sampler, seeded as before the kill and
+    blind to failed trials, draws the whole point again instead."""
     import optuna
 
     for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         study.tell(t.number, state=optuna.trial.TrialState.FAIL)
-        study.enqueue_trial(t.params, user_attrs={"requeued": t.number})
+        if set(LEVERS) <= set(t.params):
+            study.enqueue_trial(t.params, user_attrs={"requeued": t.number})
 
 
 def search(job: Job, console) -> dict:

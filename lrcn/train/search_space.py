@@ -78,8 +78,12 @@ def space_for(median_frames: int | None, sided: bool, tta: bool) -> SearchSpace:
     )
 
 
+LEVERS = ("input", "img_size", "frames", "augment", "epochs", "tta", "zoom")
+"""The levers suggest() draws, in its order."""
+
+
 def suggest(trial, space: SearchSpace) -> dict:
-    """One point of the space from an Optuna trial (categorical choices, in a fixed order)."""
+    """One point of the space from an Optuna trial (categorical choices, in the order of LEVERS)."""
     return {
         "input": trial.suggest_categorical("input", list(space.inputs)),
         "img_size": trial.suggest_categorical("img_size", list(space.img_sizes)),
