@@ -9,6 +9,9 @@ v_<Class>_gNN_cMM, are kept):
   UT's frame height, are 1/6 to 1/4 of it (a seeded size and place per clip), on a flat
   background of the first frame's median colour; then mild Gaussian noise (sd 3 grey levels)
   and JPEG re-encoding (quality 40) of every frame, as a ceiling camera's wide view.
+- `far-clean` and `noisy`: far's two parts one at a time, to tell which of them costs accuracy:
+  far-clean is far without the noise and JPEG (same sizes and places), noisy is UT with them and
+  no shrink.
 - `short`: N frames (`--short-frames`, 7 by default like the short held-out set; 9 is 0.3 s at
   UT's 30 fps) cut around the middle of each clip, at the clip's own frame rate.
 - `synth` (with `--synth`): the built-in synthetic set, as `vc-data synth DIR --seed 1` makes it
@@ -33,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 PERSON_HEIGHT = 0.8
 """People's height in UT-Interaction as a share of the frame (looked at, not measured per clip)."""
+KINDS = ("far", "short", "far-clean", "noisy")
 VIDEO_EXTENSIONS = (".avi", ".mp4", ".mkv", ".webm", ".mov")
 
 
@@ -63,8 +67,11 @@ def write_video(path: Path, frames: list[np.ndarray], fps: float) -> None:
     os.replace(tmp, path)
 
 
-def far(frames: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
-    """The clip shrunk so people are 1/6 to 1/4 of the frame height, on a blurred still background."""
+def far(
+    frames: list[np.ndarray], rng: np.random.Generator, shrink: bool = True, degrade: bool = True
+) -> list[np.ndarray]:
+    """The clip shrunk so people are 1/6 to 1/4 of the frame height, on a flat still background, then
+    noise and JPEG. `shrink`/`degrade` off leave out one part (the random draws stay the same)."""
     h, w = frames[0].shape[:2]
     share = rng.uniform(1 / 6, 1 / 4)
     scale = share / PERSON_HEIGHT
@@ -74,8 +81,14 @@ def far(frames: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
     background[:] = np.median(frames[0].reshape(-1, 3), axis=0).astype(np.uint8)
     out = []
     for f in frames:
-        canvas = background.copy()
-        canvas[y : y + sh, x : x + sw] = cv2.resize(f, (sw, sh), interpolation=cv2.INTER_AREA)
+        if shrink:
+            canvas = background.copy()
+            canvas[y : y + sh, x : x + sw] = cv2.resize(f, (sw, sh), interpolation=cv2.INTER_AREA)
+        else:
+            canvas = f
+        if not degrade:
+            out.append(canvas)
+            continue
         noisy = np.clip(canvas.astype(np.float32) + rng.normal(0, 3, canvas.shape), 0, 255).astype(np.uint8)
         ok, jpg = cv2.imencode(".jpg", noisy, [cv2.IMWRITE_JPEG_QUALITY, 40])
         out.append(cv2.imdecode(jpg, cv2.IMREAD_COLOR) if ok else noisy)
@@ -107,7 +120,10 @@ def derive(src: Path, out: Path, kind: str, seed: int, short_frames: int) -> int
             print(f"{v}: no frame decodes, skipped", flush=True)
             continue
         rng = np.random.default_rng([seed, i])
-        clip = far(frames, rng) if kind == "far" else short(frames, short_frames)
+        if kind == "short":
+            clip = short(frames, short_frames)
+        else:
+            clip = far(frames, rng, shrink=kind != "noisy", degrade=kind != "far-clean")
         write_video(target, clip, fps)
         written += 1
     done.write_text(f"derived from {src} ({kind}, seed {seed}, short frames {short_frames})\n")
@@ -119,7 +135,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--src", default="../shared/data/ut-interaction")
     ap.add_argument("--out", default="artifacts/data")
-    ap.add_argument("--sets", default="far,short", help="comma list of far, short")
+    ap.add_argument("--sets", default="far,short", help=f"comma list of {', '.join(KINDS)}")
     ap.add_argument("--short-frames", type=int, default=7)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--synth", action="store_true", help="also write the synthetic set (vc-data synth, seed 1)")
@@ -128,8 +144,8 @@ def main() -> None:
     if not src.is_dir():
         raise SystemExit(f"{src}: source folder not found")
     for kind in [k.strip() for k in args.sets.split(",") if k.strip()]:
-        if kind not in ("far", "short"):
-            raise SystemExit(f"--sets takes far and short, got {kind!r}")
+        if kind not in KINDS:
+            raise SystemExit(f"--sets takes {', '.join(KINDS)}, got {kind!r}")
         derive(src, out / kind, kind, args.seed, args.short_frames)
     if args.synth:
         from lrcn.train.synth import SynthConfig, make_dataset

@@ -66,6 +66,10 @@ def test_each_member_learns_as_if_trained_alone():
         ({"members": 0}, "members must be an integer from 1 to 8"),
         ({"members": 9}, "members must be an integer from 1 to 8"),
         ({"members": 2, "name": "pretrained"}, "frozen backbone that members would share"),
+        # what the runtime would refuse to run is refused at training: widths of all members together
+        ({"members": 8, "latent_dim": 8193}, r"latent_dim x members must be <= 65536 .*got 65544"),
+        ({"members": 2, "hidden_size": 32769}, r"hidden_size x members must be <= 65536 .*got 65538"),
+        ({"latent_dim": 65537}, r"latent_dim x members must be <= 65536"),
     ],
 )
 def test_bad_member_counts_are_refused(kw, said):

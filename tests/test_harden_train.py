@@ -22,10 +22,14 @@ def crafted(src, dst, **model_changes):
 
 
 def test_a_huge_config_in_a_checkpoint_is_refused_before_building(tiny_run, tmp_path):
-    path = crafted(tiny_run / "best.pt", tmp_path / "huge.pt", hidden_size=10**7)
+    # within the config's width bound (65536) and still ~60 GB of LSTM: the weights' shapes refuse it
+    path = crafted(tiny_run / "best.pt", tmp_path / "huge.pt", hidden_size=60_000)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    with pytest.raises(CheckpointError, match=r"weights do not fit .* config gives \(3, 10000000\), weights \(3, 12\)"):
+    with pytest.raises(CheckpointError, match=r"weights do not fit .* config gives \(3, 60000\), weights \(3, 12\)"):
         model_from_checkpoint(path)
+    wider = crafted(tiny_run / "best.pt", tmp_path / "wider.pt", hidden_size=10**7)  # past it: the config does
+    with pytest.raises(CheckpointError, match=r"hidden_size x members must be <= 65536 .*got 10000000"):
+        model_from_checkpoint(wider)
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 1 << 20  # under 1 GiB, not ~40 GB
     from lrcn.export.cli import app
 
@@ -41,8 +45,13 @@ def test_resume_refuses_a_huge_config_and_names_the_paths_it_takes(tiny_run, tin
     train(*tiny_configs(tiny_data, run, tmp_path / "cache"), resume=str(run), epochs=2, console=good)
     said = good.export_text()
     assert f"--resume takes from {run / 'last.pt'}: data " in said and "cache " in said and "backbone weights" in said
-    crafted(run / "last.pt", run / "last.pt", hidden_size=10**7)
+    crafted(run / "last.pt", run / "last.pt", hidden_size=60_000)
     with pytest.raises(CheckpointError, match="weights do not fit"):
+        train(*tiny_configs(tiny_data, run, tmp_path / "cache"), resume=str(run), console=Console(quiet=True))
+    crafted(run / "last.pt", run / "last.pt", hidden_size=10**7)
+    with pytest.raises(
+        CheckpointError, match=r"last.pt: checkpoint has no usable model config \(hidden_size x members"
+    ):
         train(*tiny_configs(tiny_data, run, tmp_path / "cache"), resume=str(run), console=Console(quiet=True))
 
 

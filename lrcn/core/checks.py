@@ -26,6 +26,11 @@ DataConfig check it; the runtime refuses metadata above IMG_SIZE_MAX (a model tr
 could not be run)."""
 
 
+WIDTH_MAX = 1 << 16
+"""A model's per-frame features and LSTM state, all members side by side: the one owner of the
+bound. ModelConfig checks it; the runtime refuses metadata above it (a wider model could not be run)."""
+
+
 def img_size_problems(obj) -> list[str]:
     """`obj.img_size` outside IMG_SIZE_MIN..IMG_SIZE_MAX, as one problem (none when in range)."""
     v = obj.img_size

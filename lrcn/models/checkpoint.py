@@ -7,10 +7,14 @@ training code; writing checkpoints belongs to training (lrcn.train.checkpoint).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from lrcn.core.errors import LrcnError
+
+if TYPE_CHECKING:
+    from lrcn.models.config import ModelConfig
 
 CHECKPOINT_VERSION = 1
 
@@ -56,19 +60,26 @@ def check_shapes(cfg, weights, path: str | Path) -> None:
             )
 
 
+def saved_model_config(ckpt: dict, path: str | Path) -> ModelConfig:
+    """The ModelConfig a loaded checkpoint was saved with; CheckpointError naming `path` when it has
+    none, or one that ModelConfig refuses (a crafted hidden_size of 10**7, say)."""
+    from lrcn.models.config import ModelConfig
+
+    try:
+        return ModelConfig.from_dict(ckpt["config"]["model"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{path}: checkpoint has no usable model config ({e})") from None
+
+
 def model_from_checkpoint(path: str | Path, family: str | None = None):
     """Rebuild the model a checkpoint was saved from, in eval mode; returns (model, checkpoint).
 
     `family` (e.g. "convlstm") refuses a checkpoint of another family in one line.
     """
-    from lrcn.models.config import ModelConfig
     from lrcn.models.registry import build_model
 
     ckpt = load_checkpoint(path)
-    try:
-        cfg = ModelConfig.from_dict(ckpt["config"]["model"])
-    except (KeyError, TypeError, ValueError) as e:
-        raise CheckpointError(f"{path}: checkpoint has no usable model config ({e})") from None
+    cfg = saved_model_config(ckpt, path)
     if family and cfg.name != family:
         raise CheckpointError(f"{path}: checkpoint is a {cfg.name} model, not {family}")
     check_shapes(cfg, ckpt["model"], path)

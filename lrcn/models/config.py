@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from lrcn.core.checks import at_least, from_dict, img_size_problems, one_of, refuse
+from lrcn.core.checks import WIDTH_MAX, at_least, from_dict, img_size_problems, one_of, refuse
 from lrcn.models.specs import family_names, family_spec
 
 BACKBONES = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
@@ -54,6 +54,12 @@ class ModelConfig:
             problems.append(f"members must be an integer from 1 to {MAX_MEMBERS}, got {self.members}")
         elif self.members > 1 and self.name in family_names() and family_spec(self.name).frozen_backbone:
             problems.append(f"model {self.name} has a frozen backbone that members would share: members must be 1")
+        else:
+            for what, width in (("latent_dim", self.feature_width), ("hidden_size", self.state_width)):
+                if width > WIDTH_MAX:
+                    problems.append(
+                        f"{what} x members must be <= {WIDTH_MAX} (what an exported model may carry), got {width}"
+                    )
         if not 0.0 <= self.dropout < 1.0:
             problems.append(f"dropout must be in [0, 1), got {self.dropout}")
         refuse(problems + one_of(self, norm=NORMS, backbone=BACKBONES))

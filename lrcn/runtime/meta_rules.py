@@ -12,7 +12,7 @@ import math
 from pathlib import PurePosixPath, PureWindowsPath
 from typing import TypeGuard
 
-from lrcn.core.checks import IMG_SIZE_MAX
+from lrcn.core.checks import IMG_SIZE_MAX, WIDTH_MAX
 from lrcn.core.errors import ModelError
 from lrcn.runtime.preprocess import MODALITIES, channels_for
 from lrcn.runtime.roi import ZOOMS, work_size
@@ -27,8 +27,8 @@ MAX_IMG_SIZE = IMG_SIZE_MAX
 MAX_CLIP_VALUES = 1 << 27
 """T x C x H x W of one clip: 512 MiB of float32 at most."""
 MAX_LSTM_LAYERS = 16
-MAX_WIDTH = 1 << 16
-"""hidden_size and latent_dim."""
+MAX_WIDTH = WIDTH_MAX
+"""hidden_size and latent_dim (core.checks owns it: what training accepts)."""
 MAX_SAMPLE_FPS = 1000.0
 MAX_TEXT = 256
 """family, precision, version strings, part names, checkpoint hash."""

@@ -29,7 +29,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 import lrcn
 from lrcn.core.errors import LrcnError
 from lrcn.core.paths import RUNS_DIR, fresh_folder
-from lrcn.models.checkpoint import check_shapes, load_checkpoint
+from lrcn.models.checkpoint import check_shapes, load_checkpoint, saved_model_config
 from lrcn.models.config import ModelConfig
 from lrcn.models.registry import build_model
 from lrcn.models.specs import family_spec
@@ -200,7 +200,7 @@ def _settle(
     else:
         ckpt = load_checkpoint(Path(resume) / "last.pt")
         saved = ckpt["config"]
-        model_cfg = ModelConfig.from_dict(saved["model"])
+        model_cfg = saved_model_config(ckpt, Path(resume) / "last.pt")
         data_cfg = from_dict(DataConfig, saved["data"])
         train_cfg = from_dict(TrainConfig, {**saved["train"], **({"epochs": epochs} if epochs else {})})
         out = Path(resume)
