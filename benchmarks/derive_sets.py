@@ -11,7 +11,8 @@ v_<Class>_gNN_cMM, are kept):
   and JPEG re-encoding (quality 40) of every frame, as a ceiling camera's wide view.
 - `far-clean` and `noisy`: far's two parts one at a time, to tell which of them costs accuracy:
   far-clean is far without the noise and JPEG (same sizes and places), noisy is UT with them and
-  no shrink.
+  no shrink. `far-cut` is far-clean cut to the shrunk clip (people at far's size, the view a
+  perfect zoom box would give).
 - `short`: N frames (`--short-frames`, 7 by default like the short held-out set; 9 is 0.3 s at
   UT's 30 fps) cut around the middle of each clip, at the clip's own frame rate.
 - `synth` (with `--synth`): the built-in synthetic set, as `vc-data synth DIR --seed 1` makes it
@@ -36,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 PERSON_HEIGHT = 0.8
 """People's height in UT-Interaction as a share of the frame (looked at, not measured per clip)."""
-KINDS = ("far", "short", "far-clean", "noisy")
+KINDS = ("far", "short", "far-clean", "noisy", "far-cut")
 VIDEO_EXTENSIONS = (".avi", ".mp4", ".mkv", ".webm", ".mov")
 
 
@@ -95,6 +96,14 @@ def far(
     return out
 
 
+def far_cut(frames: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
+    """Each frame shrunk as far() shrinks it (the same draw), and nothing around it."""
+    h, w = frames[0].shape[:2]
+    scale = rng.uniform(1 / 6, 1 / 4) / PERSON_HEIGHT
+    sw, sh = max(2, round(w * scale)), max(2, round(h * scale))
+    return [cv2.resize(f, (sw, sh), interpolation=cv2.INTER_AREA) for f in frames]
+
+
 def short(frames: list[np.ndarray], n: int) -> list[np.ndarray]:
     """n consecutive frames around the middle of the clip (all of them when it has fewer)."""
     start = max(0, (len(frames) - n) // 2)
@@ -122,6 +131,8 @@ def derive(src: Path, out: Path, kind: str, seed: int, short_frames: int) -> int
         rng = np.random.default_rng([seed, i])
         if kind == "short":
             clip = short(frames, short_frames)
+        elif kind == "far-cut":
+            clip = far_cut(frames, rng)
         else:
             clip = far(frames, rng, shrink=kind != "noisy", degrade=kind != "far-clean")
         write_video(target, clip, fps)
