@@ -47,6 +47,7 @@ FLAGS = {
     "warmup_epochs": "--warmup",
     "weight_decay": "--weight-decay",
     "ema": "--ema",
+    "mixup": "--mixup",
     "members": "--members",
 }
 """The configs' parameters -> this CLI's flags, for its error messages."""
@@ -152,6 +153,10 @@ def main(
     ema: Annotated[
         float | None,
         typer.Option(help="Average the weights over training steps with this decay, e.g. 0.99 (0: off)."),
+    ] = None,
+    mixup: Annotated[
+        float | None,
+        typer.Option(help="Mix training clips in pairs, weight ~ Beta(a, a) per batch, e.g. 0.2 (0: off)."),
     ] = None,
     select: Annotated[
         str | None,
@@ -280,6 +285,7 @@ def main(
                 "warmup": warmup,
                 "select": select,
                 "ema": ema,
+                "mixup": mixup,
                 "val_frac": val_frac,
                 "augment": augment,
                 "zoom": zoom,
@@ -393,6 +399,7 @@ def main(
                 warmup_epochs=r["warmup"],
                 select=r["select"],
                 ema=r["ema"],
+                mixup=float(r["mixup"]),
                 recipe=recipe,
                 recipe_why=why,
                 steps_per_epoch=steps_per_epoch,

@@ -102,6 +102,9 @@ class TrainConfig:
     schedule: str = "plateau"
     """plateau: halve the lr when val loss stalls; cosine: linear warm-up then cosine decay to 0."""
     warmup_epochs: int = 0
+    mixup: float = 0.0
+    """Mix each training batch with a shuffled copy of itself, clip by clip, by a weight drawn from
+    Beta(mixup, mixup) per batch, and the loss by the same weight (0: off; 0.2 to 0.4 is usual)."""
     ema: float = 0.0
     """Decay of an exponential moving average of the weights, per optimizer step (0: off). With it
     on, validation, best.pt, the test and export use the averaged weights."""
@@ -125,6 +128,8 @@ class TrainConfig:
             problems.append(f"lr must be > 0, got {self.lr}")
         if not 0 <= self.ema < 1:
             problems.append(f"ema must be in [0, 1), got {self.ema}")
+        if not 0 <= self.mixup <= 10:
+            problems.append(f"mixup must be in [0, 10] (a Beta distribution's alpha; 0 is off), got {self.mixup}")
         if not 0 <= self.label_smoothing < 1:
             problems.append(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
         problems += one_of(self, schedule=SCHEDULES, select=SELECTS) + at_least(self, warmup_epochs=0)

@@ -25,6 +25,12 @@ def _member_logits(model: nn.Module, x: torch.Tensor, frozen_inputs: bool) -> to
     return out if out.dim() == 3 else out[None]
 
 
+def _mixed_ce(logits: torch.Tensor, y: torch.Tensor, y2: torch.Tensor, lam: float, smoothing: float) -> torch.Tensor:
+    """Cross-entropy against y, or (mixup) lam of it against y and 1 - lam against y2."""
+    ce = F.cross_entropy(logits, y, label_smoothing=smoothing)
+    return ce if y2 is y else lam * ce + (1 - lam) * F.cross_entropy(logits, y2, label_smoothing=smoothing)
+
+
 def train_one_epoch(
     model,
     loader,
@@ -36,18 +42,28 @@ def train_one_epoch(
     on_step=None,
     label_smoothing: float = 0.0,
     after_step=None,
+    mixup: float = 0.0,
 ) -> dict:
-    """Returns {"loss", "accuracy", "clips_per_s", "clips"} over the clips seen this epoch."""
+    """Returns {"loss", "accuracy", "clips_per_s", "clips"} over the clips seen this epoch.
+
+    `mixup` > 0 trains on lam * x + (1 - lam) * x[perm] with the loss mixed by the same lam
+    (lam ~ Beta(mixup, mixup) per batch, from torch's seeded generator, so --resume stays exact);
+    accuracy is then against each mixed clip's larger part."""
     model.train()
     total_loss, correct, seen, t0 = 0.0, 0, 0, time.perf_counter()
     for step, (x, y) in enumerate(loader):
         if max_steps is not None and step >= max_steps:
             break
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        lam, y2 = 1.0, y
+        if mixup > 0 and len(y) > 1:
+            lam = float(torch.distributions.Beta(mixup, mixup).sample())
+            perm = torch.randperm(len(y)).to(device)
+            x, y2 = lam * x + (1 - lam) * x[perm], y[perm]
         # each member of an ensemble has its own loss, summed, so it learns as if trained alone;
         # the accuracy shown is the ensemble's
         members = _member_logits(model, x, frozen_inputs)
-        loss = sum(F.cross_entropy(m, y, label_smoothing=label_smoothing) for m in members)
+        loss = sum(_mixed_ce(m, y, y2, lam, label_smoothing) for m in members)
         logits = members[0] if len(members) == 1 else mean_probability_logits(members.detach())
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -56,9 +72,9 @@ def train_one_epoch(
             after_step()
         n = y.shape[0]
         # an ensemble reports its own loss (of the mean probability), as evaluate() does for val and test
-        shown = loss if len(members) == 1 else F.cross_entropy(logits, y, label_smoothing=label_smoothing)
+        shown = loss if len(members) == 1 else _mixed_ce(logits, y, y2, lam, label_smoothing)
         total_loss += shown.item() * n
-        correct += int((logits.argmax(1) == y).sum())
+        correct += int((logits.argmax(1) == (y if lam >= 0.5 else y2)).sum())
         seen += n
         if on_step:
             on_step(loss=total_loss / seen, acc=correct / seen, clips_per_s=seen / (time.perf_counter() - t0), n=n)

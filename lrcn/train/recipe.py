@@ -28,6 +28,7 @@ DEFAULTS: dict[str, object] = {
     "warmup": 0,
     "select": "loss",
     "ema": 0.0,
+    "mixup": 0.0,
     "val_frac": 0.15,
     "augment": None,
     "zoom": "none",

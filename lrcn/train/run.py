@@ -317,6 +317,7 @@ def _epoch(s: Session, state: TrainState, epoch: int, select: str) -> None:
             max_steps=tc.steps_per_epoch,
             on_step=on_step,
             label_smoothing=tc.label_smoothing,
+            mixup=tc.mixup,
             after_step=s.average.update if s.average is not None else None,
         )
     tr = distributed.reduce_epoch(s.ranks, tr, s.device)
