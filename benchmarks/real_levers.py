@@ -37,6 +37,10 @@ SETS = {
     "far": "artifacts/data/far",
     "short": "artifacts/data/short",
     "synth": "artifacts/data/synth",
+    # far's parts one at a time (derive_sets.py --sets far-clean,noisy,far-cut)
+    "far-clean": "artifacts/data/far-clean",
+    "noisy": "artifacts/data/noisy",
+    "far-cut": "artifacts/data/far-cut",
 }
 """Dev sets by name (paths relative to the repository root)."""
 
