@@ -1,0 +1,53 @@
+"""benchmarks/derive_sets.py: far's parts one at a time keep far's sizes and places."""
+
+import importlib.util
+
+import numpy as np
+from conftest import REPO
+
+spec = importlib.util.spec_from_file_location("derive_sets", REPO / "benchmarks" / "derive_sets.py")
+ds = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(ds)
+
+W, H, N = 160, 120, 6
+
+
+def _source(root):
+    """One class, two clips of a bright square moving over a shaded background."""
+    ramp = np.linspace(30, 120, W, dtype=np.float32)  # smooth: JPEG keeps it near what it was
+    background = np.repeat(np.repeat(ramp[None, :, None], H, 0), 3, 2).astype(np.uint8)
+    for c in range(2):
+        frames = []
+        for t in range(N):
+            f = background.copy()
+            f[40:80, 20 + 10 * t + c : 60 + 10 * t + c] = 250
+            frames.append(f)
+        ds.write_video(root / "walk" / f"v_walk_g0{c + 1}_c00{c}.avi", frames, 10.0)
+
+
+def test_far_parts_share_far_draws(tmp_path):
+    src = tmp_path / "src"
+    _source(src)
+    for kind in ds.KINDS:
+        assert ds.derive(src, tmp_path / kind, kind, seed=3, short_frames=4) == 2
+        assert (tmp_path / kind / ".done").is_file()
+    for i, name in enumerate(("v_walk_g01_c000", "v_walk_g02_c001")):
+        read = {k: ds.read_frames(tmp_path / k / "walk" / f"{name}.avi")[0] for k in ds.KINDS}
+        rng = np.random.default_rng([3, i])  # derive's draw for clip i: its share of the height, then its place
+        scale = rng.uniform(1 / 6, 1 / 4) / ds.PERSON_HEIGHT
+        sw, sh = max(2, round(W * scale)), max(2, round(H * scale))
+        x, y = int(rng.integers(0, W - sw + 1)), int(rng.integers(0, H - sh + 1))
+        ch, cw = read["far-cut"][0].shape[:2]
+        assert 0 <= sh - ch <= 1 and 0 <= sw - cw <= 1  # (MJPG keeps even sides)
+        assert read["noisy"][0].shape == read["far"][0].shape == read["far-clean"][0].shape == (H, W, 3)
+        assert len(read["short"]) == 4 and all(len(read[k]) == N for k in ("far", "far-clean", "noisy", "far-cut"))
+        for t in range(N):
+            cut = read["far-clean"][t][y : y + ch, x : x + cw].astype(float)
+            assert np.abs(cut - read["far-cut"][t]).mean() < 12  # the same shrunk clip at the same place
+            outside = read["far-clean"][t].astype(float).copy()
+            outside[y : y + sh, x : x + sw] = np.nan
+            assert np.nanstd(outside.reshape(-1, 3), axis=0).max() < 4  # a flat canvas around it
+        apart = np.abs(read["far"][0].astype(float) - read["far-clean"][0]).mean()
+        assert 0.5 < apart < 15  # far is far-clean with noise and JPEG: near it, not equal
+        source = ds.read_frames(src / "walk" / f"{name}.avi")[0][0].astype(float)
+        assert 0.5 < np.abs(read["noisy"][0] - source).mean() < 15  # noisy: the source, unshrunk, degraded
