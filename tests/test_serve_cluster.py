@@ -24,7 +24,9 @@ class FakeCluster:
     def add(self, name, target, stream_cfg=None):
         if "unreachable" in target:
             raise RuntimeError(f"cannot open {target}")
-        node = ["node-a", "node-b"][len(self.where) % 2]
+        # placed by name, not by arrival: the head opens its streams in threads of their own, so the
+        # order of add() calls is not fixed (CI once saw cam1 placed first)
+        node = "node-b" if name.endswith("1") else "node-a"
         with self.lock:
             self.where[name], self.cfgs[name] = node, stream_cfg
         return node
