@@ -68,16 +68,21 @@ def write_video(path: Path, frames: list[np.ndarray], fps: float) -> None:
     os.replace(tmp, path)
 
 
+def placement(h: int, w: int, rng: np.random.Generator) -> tuple[int, int, int, int]:
+    """A clip's shrunk size and place in an (h, w) frame, (sw, sh, x, y): people 1/6 to 1/4 of its
+    height. The first draws of each far-kind clip, so far, far-clean, noisy and far-cut agree."""
+    scale = rng.uniform(1 / 6, 1 / 4) / PERSON_HEIGHT
+    sw, sh = max(2, round(w * scale)), max(2, round(h * scale))
+    return sw, sh, int(rng.integers(0, w - sw + 1)), int(rng.integers(0, h - sh + 1))
+
+
 def far(
     frames: list[np.ndarray], rng: np.random.Generator, shrink: bool = True, degrade: bool = True
 ) -> list[np.ndarray]:
     """The clip shrunk so people are 1/6 to 1/4 of the frame height, on a flat still background, then
     noise and JPEG. `shrink`/`degrade` off leave out one part (the random draws stay the same)."""
     h, w = frames[0].shape[:2]
-    share = rng.uniform(1 / 6, 1 / 4)
-    scale = share / PERSON_HEIGHT
-    sw, sh = max(2, round(w * scale)), max(2, round(h * scale))
-    x, y = int(rng.integers(0, w - sw + 1)), int(rng.integers(0, h - sh + 1))
+    sw, sh, x, y = placement(h, w, rng)
     background = np.empty_like(frames[0])  # flat: a blurred copy of the frame would show its people as ghosts
     background[:] = np.median(frames[0].reshape(-1, 3), axis=0).astype(np.uint8)
     out = []
@@ -98,9 +103,7 @@ def far(
 
 def far_cut(frames: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
     """Each frame shrunk as far() shrinks it (the same draw), and nothing around it."""
-    h, w = frames[0].shape[:2]
-    scale = rng.uniform(1 / 6, 1 / 4) / PERSON_HEIGHT
-    sw, sh = max(2, round(w * scale)), max(2, round(h * scale))
+    sw, sh, _, _ = placement(*frames[0].shape[:2], rng)
     return [cv2.resize(f, (sw, sh), interpolation=cv2.INTER_AREA) for f in frames]
 
 

@@ -253,6 +253,26 @@ def test_a_kill_between_two_suggestions_still_resumes_to_the_same_points(groups_
 
 
 @pytest.mark.slow
+def test_a_kill_while_the_base_point_is_drawn_still_runs_the_base_point(groups_data, tmp_path):
+    """Trial 0 is the recipe's point, enqueued, not sampled: a kill half-way through storing its
+    levers must not lose it to a sampled point."""
+    from lrcn.train.search import _enqueue, _study
+
+    cache = tmp_path / "cache"
+    ref = _job(tmp_path / "ref", groups_data, cache, trials=2)
+    search(ref, QUIET)
+
+    cut = _job(tmp_path / "cut", groups_data, cache, trials=2)
+    study = _study(cut)
+    _enqueue(study, base_point(cut.space, cut.data, cut.train))
+    trial = study.ask()  # what search() had done when killed: trial 0 asked, one lever stored
+    trial.suggest_categorical("input", list(TINY_SPACE.inputs))
+    del study
+    search(cut, QUIET)
+    assert _points(ref.folder) == _points(cut.folder)
+
+
+@pytest.mark.slow
 def test_nested_search_never_sees_the_outer_test_clips(groups_data, tmp_path):
     from lrcn.train.nested import run_nested
 

@@ -47,7 +47,7 @@ def train_one_epoch(
     """Returns {"loss", "accuracy", "clips_per_s", "clips"} over the clips seen this epoch.
 
     `mixup` > 0 trains on lam * x + (1 - lam) * x[perm] with the loss mixed by the same lam
-    (lam ~ Beta(mixup, mixup) per batch, from torch's seeded generator, so --resume stays exact);
+    (lam ~ Beta(mixup, mixup) per batch, from torch's generator, which each epoch seeds for --resume);
     accuracy is then against each mixed clip's larger part."""
     model.train()
     total_loss, correct, seen, t0 = 0.0, 0, 0, time.perf_counter()

@@ -298,17 +298,25 @@ def _cheapest_trial_s(job: Job, study) -> float | None:
     return min(times) * job.search.inner_folds if times else None
 
 
+def _enqueue(study, point: dict, **attrs) -> None:
+    """Ask `point` next. The trial keeps the whole point (user attr "enqueued") from the start, so a
+    kill before all its levers are stored still knows what it was to be."""
+    study.enqueue_trial(point, user_attrs={"enqueued": point, **attrs})
+
+
 def _abandon_running(study) -> None:
-    """Trials left RUNNING by a killed process: marked failed, and a fully drawn point asked again
-    first. A point killed half-drawn (each lever is stored as it is drawn) is not replayed: its
-    later levers would come from another draw. The fresh sampler, seeded as before the kill and
-    blind to failed trials, draws the whole point again instead."""
+    """Trials left RUNNING by a killed process: marked failed, and their point asked again first:
+    an enqueued one (the base recipe's, or a requeued one) whole, a sampled one when all its levers
+    were stored. A sampled point killed half-drawn (each lever is stored as it is drawn) is not
+    replayed: its later levers would come from another draw. The fresh sampler, seeded as before
+    the kill and blind to failed trials, draws the whole point again instead."""
     import optuna
 
     for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         study.tell(t.number, state=optuna.trial.TrialState.FAIL)
-        if set(LEVERS) <= set(t.params):
-            study.enqueue_trial(t.params, user_attrs={"requeued": t.number})
+        point = t.user_attrs.get("enqueued") or (t.params if set(LEVERS) <= set(t.params) else None)
+        if point is not None:
+            _enqueue(study, point, requeued=t.number)
 
 
 def search(job: Job, console) -> dict:
@@ -319,7 +327,7 @@ def search(job: Job, console) -> dict:
     study = _study(job)
     _abandon_running(study)
     if not study.get_trials(deepcopy=False):  # the base recipe first: the fallback is measured too
-        study.enqueue_trial(base_point(job.space, job.data, job.train))
+        _enqueue(study, base_point(job.space, job.data, job.train))
     state_file = job.folder / "spent.json"
     spent = json.loads(state_file.read_text())["seconds"] if state_file.is_file() else 0.0
     budget = job.search.budget_s
