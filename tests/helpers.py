@@ -49,6 +49,7 @@ def fake_model(
     img_size: int = 32,
     modality: str = "rgb",
     zoom: str = "none",
+    zoom_geometry=None,
     latent: int = 5,
     seed: int = 0,
     name: str = "fake",
@@ -66,6 +67,8 @@ def fake_model(
 
     folder.mkdir(parents=True, exist_ok=True)
     spec = PreprocessSpec(img_size=img_size, modality=modality, zoom=zoom)
+    if zoom_geometry is not None:  # a roi.ZoomGeometry: the model was cut with it
+        spec = PreprocessSpec(img_size=img_size, modality=modality, zoom=zoom, zoom_geometry=zoom_geometry)
     c, k = spec.channels, out_dim or len(classes)
     rng = np.random.default_rng(seed)
     we_w, wh_w = weights or (rng.normal(size=(c, latent)) * 3, rng.normal(size=(latent, k)) * 3)

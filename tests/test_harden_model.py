@@ -119,6 +119,28 @@ CRAFTED = {
     "preprocess list": lambda d: {**d, "preprocess": [1]},
     "modality unknown": lambda d: {**d, "preprocess": {**d["preprocess"], "modality": "depth"}},
     "zoom unknown": lambda d: {**d, "preprocess": {**d["preprocess"], "zoom": "people"}},
+    "zoom geometry list": lambda d: {**d, "preprocess": {**d["preprocess"], "zoom_geometry": [4]}},
+    "zoom decode 1e9": lambda d: {
+        **d,
+        "preprocess": {**d["preprocess"], "zoom_geometry": {"margin": 0.1, "grid": 8, "max_zoom": 4, "decode": 10**9}},
+    },
+    "zoom grid NaN": lambda d: {
+        **d,
+        "preprocess": {
+            **d["preprocess"],
+            "zoom_geometry": {"margin": 0.1, "grid": math.nan, "max_zoom": 4, "decode": 8},
+        },
+    },
+    "zoom window too big": lambda d: {
+        **d,
+        "num_frames": 15,
+        "preprocess": {
+            **d["preprocess"],
+            "img_size": 128,
+            "zoom": "motion",
+            "zoom_geometry": {"margin": 0.1, "grid": 8, "max_zoom": 4, "decode": 16},
+        },
+    },
     "T x size too big": lambda d: {**d, "num_frames": 512, "preprocess": {**d["preprocess"], "img_size": 1024}},
 }
 
@@ -165,7 +187,7 @@ FIELDS = [
     "checkpoint_sha256",
     "extra",
 ]
-PRE = ["img_size", "mean", "std", "modality", "channel_order", "layout"]
+PRE = ["img_size", "mean", "std", "modality", "channel_order", "layout", "zoom", "zoom_geometry"]
 BIG = st.sampled_from([0, -1, 1, 7, 8, 513, 1024, 10**6, 10**9, 2**63, -(2**63), 1e308, math.nan, math.inf, True, "4"])
 
 

@@ -5,7 +5,10 @@ import numpy as np
 import pytest
 from helpers import fake_model
 
-from lrcn.runtime.roi import MAX_ZOOM, motion_box, work_size, zoom_clip
+from lrcn.runtime.roi import FIRST_GEOMETRY, ZoomGeometry, motion_box, work_size, zoom_clip
+
+G = ZoomGeometry()
+"""Today's geometry (what new models are cut with)."""
 
 
 def scene(n=16, h=120, w=180, box=(120, 30, 160, 70), seed=0, still=False):
@@ -26,31 +29,31 @@ def scene(n=16, h=120, w=180, box=(120, 30, 160, 70), seed=0, still=False):
 
 def test_the_box_holds_the_motion_keeps_the_frame_aspect_and_stays_inside():
     frames = scene()
-    x0, y0, x1, y1 = motion_box(frames)
+    x0, y0, x1, y1 = motion_box(frames, G)
     h, w = frames.shape[1:3]
     assert 0 <= x0 < x1 <= w and 0 <= y0 < y1 <= h
     assert x0 <= 120 and x1 >= 160 and y0 <= 30 and y1 >= 70  # the square's whole path
     assert (x1 - x0) <= w / 2 and abs((x1 - x0) / w - (y1 - y0) / h) < 0.02  # a zoom of the frame
-    assert (x1 - x0) >= w / MAX_ZOOM - 1
+    assert (x1 - x0) >= w / G.max_zoom - 1
 
 
 def test_a_still_clip_keeps_the_whole_frame_and_a_tiny_motion_is_zoomed_at_most_max_zoom():
     still = scene(still=True)
-    assert motion_box(still) == (0, 0, 180, 120)
-    x0, y0, x1, y1 = motion_box(scene(box=(10, 10, 26, 26)))  # a square that moves 4 px
-    assert x1 - x0 == round(180 / MAX_ZOOM) and y1 - y0 == round(120 / MAX_ZOOM)
+    assert motion_box(still, G) == (0, 0, 180, 120)
+    x0, y0, x1, y1 = motion_box(scene(box=(10, 10, 26, 26)), G)  # a square that moves 4 px
+    assert x1 - x0 == round(180 / G.max_zoom) and y1 - y0 == round(120 / G.max_zoom)
 
 
 def test_motion_everywhere_keeps_the_whole_frame():
     rng = np.random.default_rng(1)
     frames = rng.integers(0, 256, (8, 60, 80, 3), dtype=np.uint8)
-    assert motion_box(frames) == (0, 0, 80, 60)
+    assert motion_box(frames, G) == (0, 0, 80, 60)
 
 
 def test_zoom_clip_makes_the_moving_thing_bigger():
     frames = scene()
-    big = np.stack([cv2.resize(f, (work_size(32, "motion"),) * 2) for f in frames])
-    zoomed = zoom_clip(big, 32)
+    big = np.stack([cv2.resize(f, (work_size(32, G),) * 2) for f in frames])
+    zoomed = zoom_clip(big, 32, G)
     plain = np.stack([cv2.resize(f, (32, 32)) for f in frames])
     assert zoomed.shape == (16, 32, 32, 3) and zoomed.dtype == np.uint8
 
@@ -75,12 +78,12 @@ def test_read_clip_zooms_and_the_cache_keeps_zoomed_and_plain_apart(tmp_path):
     from lrcn.train.data import Sample, cache_clip, clip_cache_path, load_cached
 
     video = write_avi(tmp_path / "v.avi", scene(n=20))
-    zoomed = read_clip(video, 8, 32, zoom="motion")
+    zoomed = read_clip(video, 8, 32, zoom=G)
     plain = read_clip(video, 8, 32)
     assert zoomed.frames.shape == plain.frames.shape == (8, 32, 32, 3)
     assert zoomed.indices == plain.indices
     assert not np.array_equal(zoomed.frames, plain.frames)
-    assert clip_cache_path(tmp_path, video, 8, 32, "motion", 8) != clip_cache_path(tmp_path, video, 8, 32)
+    assert clip_cache_path(tmp_path, video, 8, 32, G, 8) != clip_cache_path(tmp_path, video, 8, 32)
     # S = 8 (7 diff steps): the cache holds what clip mode makes of the file
     cfg = DataConfig(root=str(tmp_path), img_size=32, num_frames=7, zoom="motion", cache_dir=str(tmp_path / "cache"))
     sample = Sample(str(video), 0, "g")
@@ -97,13 +100,13 @@ def test_the_dense_training_cache_is_cut_with_the_box_clip_mode_finds(tmp_path):
     frames = scene(n=15)
     frames[1::2, 5:25, 5:25] = 250  # on every odd frame, off on every even one
     video = write_avi(tmp_path / "v.avi", frames)
-    dense_box = read_clip(video, 15, 32, zoom="motion")
-    every = read_clip(video, 15, 32, zoom="motion", box_num=8)
+    dense_box = read_clip(video, 15, 32, zoom=G)
+    every = read_clip(video, 15, 32, zoom=G, box_num=8)
     assert not np.array_equal(dense_box.frames[::2], every.frames[::2])  # the two boxes differ here
     cfg = DataConfig(root=str(tmp_path), img_size=32, num_frames=7, zoom="motion", cache_dir=str(tmp_path / "cache"))
     dense = load_cached(cache_clip(Sample(str(video), 0, "g"), 15, cfg))  # S = 8: 7 diff steps
     assert dense.shape[0] == 15
-    np.testing.assert_array_equal(dense[::2], read_clip(video, 8, 32, zoom="motion").frames)
+    np.testing.assert_array_equal(dense[::2], read_clip(video, 8, 32, zoom=G).frames)
 
 
 def test_a_zoom_that_is_not_one_is_refused_by_the_configs_and_vc_train(tmp_path):
@@ -122,17 +125,20 @@ def test_a_zoom_that_is_not_one_is_refused_by_the_configs_and_vc_train(tmp_path)
     # (the metadata's preprocess.zoom is checked with the other crafted fields: test_harden_model)
 
 
+@pytest.mark.parametrize("geometry", [G, FIRST_GEOMETRY], ids=["today", "first"])
 @pytest.mark.parametrize("modality", ["rgb", "diff"])
-def test_a_zoomed_stream_predicts_what_clip_mode_says_of_its_window(tmp_path, modality):
+def test_a_zoomed_stream_predicts_what_clip_mode_says_of_its_window(tmp_path, modality, geometry):
     from lrcn.runtime import VideoClassifier
 
-    clf = VideoClassifier(fake_model(tmp_path / "z", modality=modality, zoom="motion"), device="cpu")
-    assert clf.meta.preprocess.zoom == "motion"
+    clf = VideoClassifier(
+        fake_model(tmp_path / "z", modality=modality, zoom="motion", zoom_geometry=geometry), device="cpu"
+    )
+    assert clf.meta.preprocess.zoom == "motion" and clf.meta.preprocess.zoom_geometry == geometry
     video = write_avi(tmp_path / "v.avi", scene(n=14))
     ready = [p for p in clf.stream(video, sample_fps=0, keep_window=True) if p.ready]
     assert len(ready) == 14 - clf.sampled_frames + 1
     for p in ready:
-        assert p.window.shape[1] == work_size(32, "motion")
+        assert p.window.shape[1] == 32 * geometry.decode  # the model's own decode size
         np.testing.assert_allclose(p.probs, clf.probs_from_frames(p.window), atol=1e-5)
     # the first window is the file's first S frames: clip mode on a file of exactly those agrees
     first = write_avi(tmp_path / "first.avi", scene(n=14)[: clf.sampled_frames])
@@ -218,23 +224,38 @@ def test_small_real_trains_a_zoomed_model_on_small_actions_and_exports_it(tmp_pa
     assert result.report.window["passed"]
     clf = VideoClassifier(tmp_path / "z.onnx", device="cpu")
     assert clf.meta.preprocess.zoom == "motion"
-    assert clf.meta.schema_version == 2  # an lrcn from before the zoom refuses it rather than running it unzoomed
+    # an lrcn from before the zoom, or before its geometry was recorded, refuses it rather than running it its way
+    assert clf.meta.schema_version == 3 and clf.meta.preprocess.zoom_geometry == G
     video = sorted(data.rglob("*.avi"))[0]
     ready = [p for p in clf.stream(video, sample_fps=0, keep_window=True) if p.ready]
     assert ready and all(np.allclose(p.probs, clf.probs_from_frames(p.window), atol=1e-5) for p in ready)
 
 
+def blink(n=40, h=120, w=180):
+    """A square blinking in one place, then in another: the box stays, moves once, then stays
+    (on every grid; a square that walks makes a fine grid's box follow it frame by frame)."""
+    rng = np.random.default_rng(0)
+    frames = []
+    for t in range(n):
+        f = np.full((h, w, 3), 110, np.float32) + rng.normal(0, 3, (h, w, 3))
+        x, y = (130, 40) if t < n // 2 else (30, 60)
+        if t % 2:
+            f[y : y + 14, x : x + 14] = [30, 200, 60]
+        frames.append(np.clip(f, 0, 255).astype(np.uint8))
+    return np.stack(frames)
+
+
+@pytest.mark.parametrize("geometry", [G, FIRST_GEOMETRY], ids=["today", "first"])
 @pytest.mark.parametrize("repeats", [False, True])
 @pytest.mark.parametrize("modality", ["rgb", "diff", "rgb+flow"])
-def test_a_stream_keeps_its_features_while_the_box_stays_and_equals_the_whole_window_cut(modality, repeats):
+def test_a_stream_keeps_its_features_while_the_box_stays_and_equals_the_whole_window_cut(modality, repeats, geometry):
     from lrcn.runtime.preprocess import FrameInput, PreprocessSpec, prepare_clip
 
-    spec = PreprocessSpec(img_size=32, modality=modality, zoom="motion")
+    spec = PreprocessSpec(img_size=32, modality=modality, zoom="motion", zoom_geometry=geometry)
     t = 6
     step = FrameInput(spec, num_frames=t)
-    side = work_size(32, "motion")
-    # a square pacing to and fro inside one corner of the view: the box settles, then stays
-    frames = [cv2.resize(f, (side, side)) for f in np.concatenate([scene(n=10, seed=s) for s in range(4)])]
+    side = work_size(32, geometry)
+    frames = [cv2.resize(f, (side, side)) for f in blink()]
     if repeats:  # a stalled camera: every 5th frame twice (clip mode then re-pairs the diff steps)
         frames = [g for i, f in enumerate(frames) for g in ([f, f] if i % 5 == 0 else [f])]
     s = t + spec.extra_frames
@@ -244,7 +265,7 @@ def test_a_stream_keeps_its_features_while_the_box_stays_and_equals_the_whole_wi
         if i < s - 1:
             assert x is None
             continue
-        whole = prepare_clip(zoom_clip(np.stack(frames[i - s + 1 : i + 1]), 32), spec)
+        whole = prepare_clip(zoom_clip(np.stack(frames[i - s + 1 : i + 1]), 32, geometry), spec)
         if x.ndim == 4:
             np.testing.assert_array_equal(x, whole)
         else:

@@ -77,8 +77,13 @@ def with_flags(message: str, flags: dict[str, str]) -> str:
 
 
 def from_dict(cls, d: dict):
-    """A config dataclass from a saved dict, ignoring keys this version does not know."""
+    """A config dataclass from a saved dict, ignoring keys this version does not know. A key the
+    dict lacks takes the class's `LEGACY_DEFAULTS` value where it has one (what runs saved before
+    the field existed did), else the field's default."""
     from dataclasses import fields
 
     names = {f.name for f in fields(cls)}
-    return cls(**{k: v for k, v in d.items() if k in names})
+    kwargs = {k: v for k, v in d.items() if k in names}
+    for k, v in getattr(cls, "LEGACY_DEFAULTS", {}).items():
+        kwargs.setdefault(k, v)
+    return cls(**kwargs)

@@ -101,11 +101,11 @@ class VideoClassifier:
         one = frames_rgb.ndim == 4
         clips = frames_rgb[None] if one else frames_rgb
         pre = self.meta.preprocess
-        if pre.zoom != "none":
-            side = work_size(pre.img_size, pre.zoom)
+        if pre.zoomed is not None:
+            side = work_size(pre.img_size, pre.zoomed)
             if clips.shape[-3:-1] != (side, side):
                 raise ValueError(f"a zoomed model takes frames at {side} x {side} (roi.work_size), got {clips.shape}")
-            clips = np.stack([zoom_clip(c, pre.img_size) for c in clips])
+            clips = np.stack([zoom_clip(c, pre.img_size, pre.zoomed) for c in clips])
         x = np.stack([prepare_clip(c, pre) for c in clips])
         probs = self.model.probs(x)
         return probs[0] if one else probs
@@ -114,7 +114,7 @@ class VideoClassifier:
         """Classify one video file; `clips` > 1 averages evenly spaced clips. Raises VideoError."""
         t0 = time.perf_counter()
         pre = self.meta.preprocess
-        video = decode_video(path, pre.img_size, timeout_s=self.decode_timeout_s, zoom=pre.zoom)
+        video = decode_video(path, pre.img_size, timeout_s=self.decode_timeout_s, zoom=pre.zoomed)
         t1 = time.perf_counter()
         windows = clip_windows(len(video.frames), self.sampled_frames, clips)
         x = np.stack([prepare_clip(clip_from_video(video, w).frames, self.meta.preprocess) for w in windows])

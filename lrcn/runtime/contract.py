@@ -24,17 +24,22 @@ from dataclasses import dataclass, field
 from lrcn.core.errors import ModelError
 from lrcn.core.paths import PART_SUFFIX  # noqa: F401 - part of the contract
 from lrcn.runtime.preprocess import PreprocessSpec
+from lrcn.runtime.roi import FIRST_GEOMETRY
 
 METADATA_KEY = "lrcn"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """The newest schema this lrcn reads. 2 added preprocess.zoom: a zoomed model is written as schema 2,
-so an lrcn from before refuses it ("upgrade lrcn") rather than running it on whole frames; every
-other model is still written as schema 1, which any lrcn reads."""
+so an lrcn from before refuses it ("upgrade lrcn") rather than running it on whole frames. 3 added
+preprocess.zoom_geometry: a zoomed model cut with another geometry than `roi.FIRST_GEOMETRY` (the
+only one schema 2 knew) is written as schema 3, so a schema-2 lrcn refuses it rather than cutting
+it with the first geometry. Every other model is still written as schema 1, which any lrcn reads."""
 
 
 def schema_for(preprocess: PreprocessSpec) -> int:
     """The oldest schema that holds what this preprocessing needs."""
-    return 2 if preprocess.zoom != "none" else 1
+    if preprocess.zoomed is None:
+        return 1
+    return 2 if preprocess.zoomed == FIRST_GEOMETRY else 3
 
 
 INPUT_FRAMES = "frames"
@@ -51,7 +56,7 @@ KINDS = ("full", "encoder", "head", "step")
 
 @dataclass
 class ModelMetadata:
-    """The parsed metadata document (schema 1 or 2; `to_json` writes the oldest that holds it)."""
+    """The parsed metadata document (schema 1 to 3; `to_json` writes the oldest that holds it)."""
 
     kind: str
     family: str

@@ -15,7 +15,7 @@ from typing import TypeGuard
 from lrcn.core.checks import IMG_SIZE_MAX, WIDTH_MAX
 from lrcn.core.errors import ModelError
 from lrcn.runtime.preprocess import MODALITIES, channels_for
-from lrcn.runtime.roi import ZOOMS, work_size
+from lrcn.runtime.roi import FIRST_GEOMETRY, ZOOMS, problems_of
 
 MAX_METADATA_BYTES = 1 << 20
 """The whole document (ours is ~1-2 kB; a 1000-class model ~30 kB)."""
@@ -106,6 +106,10 @@ def _check_preprocess(p, t: int, need) -> None:
     need(_int(size) and 8 <= size <= MAX_IMG_SIZE, "preprocess.img_size", f"an integer in 8-{MAX_IMG_SIZE}")
     need(p.get("modality", "rgb") in MODALITIES, "preprocess.modality", " or ".join(MODALITIES))
     need(p.get("zoom", "none") in ZOOMS, "preprocess.zoom", " or ".join(ZOOMS))
+    g = p.get("zoom_geometry", FIRST_GEOMETRY.to_dict())  # absent: saved before it was recorded
+    need(isinstance(g, dict), "preprocess.zoom_geometry", "an object")
+    wrong = problems_of(*(g.get(k) for k in ("margin", "grid", "max_zoom", "decode")))
+    need(not wrong, "preprocess.zoom_geometry", "; ".join(wrong))
     for key, low in (("mean", -1e3), ("std", 1e-6)):
         v = p.get(key, [0.5, 0.5, 0.5])
         need(
@@ -121,7 +125,9 @@ def _check_preprocess(p, t: int, need) -> None:
         "num_frames x img_size",
         f"one clip of at most {MAX_CLIP_VALUES} values",
     )
-    side = work_size(size, p.get("zoom", "none"))  # a zoomed stream keeps its window's frames this large
+    side = (
+        size * g["decode"] if p.get("zoom", "none") != "none" else size
+    )  # a zoomed stream keeps its window's frames this large
     need(
         (t + 1) * 3 * side * side <= MAX_CLIP_VALUES,
         "num_frames x img_size",

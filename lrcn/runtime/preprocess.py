@@ -27,14 +27,14 @@ box stays, one step per new frame as above (see `FrameInput`).
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import cv2
 import numpy as np
 
 from lrcn.runtime.flow import frame_flow, grey
-from lrcn.runtime.roi import ZOOMS, analysis_grey, box_from_diffs, cut, pair_diff
+from lrcn.runtime.roi import FIRST_GEOMETRY, ZOOMS, ZoomGeometry, analysis_grey, box_from_diffs, cut, pair_diff
 
 CHANNELS = {"rgb": 3, "diff": 3, "rgb+diff": 6, "flow": 2, "rgb+flow": 5}
 """Input channels by modality."""
@@ -61,6 +61,8 @@ class PreprocessSpec:
     """One of MODALITIES."""
     zoom: str = "none"
     """"motion": each clip is cut to where it moves before the resize (`lrcn.runtime.roi`)."""
+    zoom_geometry: ZoomGeometry = field(default_factory=ZoomGeometry)
+    """How the zoom draws its box and how large frames decode (read only with zoom "motion")."""
     channel_order: str = "RGB"
     layout: str = "TCHW"
 
@@ -75,6 +77,16 @@ class PreprocessSpec:
             raise ValueError("mean and std need 3 values each, std > 0")
         object.__setattr__(self, "mean", tuple(float(v) for v in self.mean))
         object.__setattr__(self, "std", tuple(float(v) for v in self.std))
+        if isinstance(self.zoom_geometry, dict):  # as saved (to_dict)
+            known = ZoomGeometry.__dataclass_fields__
+            object.__setattr__(
+                self, "zoom_geometry", ZoomGeometry(**{k: v for k, v in self.zoom_geometry.items() if k in known})
+            )
+
+    @property
+    def zoomed(self) -> ZoomGeometry | None:
+        """The geometry a zoomed model cuts with; None for whole frames."""
+        return self.zoom_geometry if self.zoom != "none" else None
 
     @property
     def channels(self) -> int:
@@ -90,8 +102,10 @@ class PreprocessSpec:
 
     @classmethod
     def from_dict(cls, d: dict) -> PreprocessSpec:
+        """A saved spec; one saved before zoom_geometry was recorded was cut with `roi.FIRST_GEOMETRY`."""
         keys = {f for f in cls.__dataclass_fields__}
         kwargs: dict[str, Any] = {k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items() if k in keys}
+        kwargs.setdefault("zoom_geometry", FIRST_GEOMETRY)
         return cls(**kwargs)
 
 
@@ -235,7 +249,7 @@ class ZoomWindow:
     (one new `roi.pair_diff` a frame; the others are kept). A new box returns the whole window cut
     to it, `prepare_clip` of it (T, C, H, W): what clip mode makes of those frames. The same box as
     the frame before returns only the new frame's step (C, H, W), cut alike, and the engine keeps
-    the other T - 1 features (the box is on a grid, `roi.GRID`, so it stays put while the people
+    the other T - 1 features (the box is on a grid, `ZoomGeometry.grid`, so it stays put while the people
     move a little), unless the window holds a cut frame equal to the one before it: clip mode then
     pairs the distinct frames (`step_pairs`), so the whole window is returned again.
     """
@@ -260,7 +274,7 @@ class ZoomWindow:
         if len(self.frames) < (self.frames.maxlen or 0):
             return None
         h, w = rgb.shape[:2]
-        box = box_from_diffs(np.stack(self.diffs), h, w) if self.diffs else (0, 0, w, h)
+        box = box_from_diffs(np.stack(self.diffs), h, w, self.spec.zoom_geometry) if self.diffs else (0, 0, w, h)
         same, self.box = box == self.box, box
         size, extra = self.spec.img_size, self.spec.extra_frames
         if same:

@@ -4,19 +4,24 @@ A fixed wide camera shows people a few pixels tall once a frame is resized to 64
 action is in a small part of the frame. `motion_box` finds that part from the clip's own frame
 differences and `cut` cuts every frame of the clip to it, so the model sees the people
 at a size it can learn from. One box per clip (a box per frame would make the crop move with
-the noise): the box is a zoom of the frame (its aspect ratio, at most `MAX_ZOOM` times), so a
+the noise): the box is a zoom of the frame (its aspect ratio, at most `ZoomGeometry.max_zoom` times), so a
 still clip, or one moving everywhere, keeps the whole frame.
 
 Contract: frames (N, H, W, 3) uint8 -> box (x0, y0, x1, y1) in pixels, x1 - x0 = W / zoom,
-y1 - y0 = H / zoom, inside the frame. Decoding keeps frames at `work_size` (MAX_ZOOM times the
-model's side) so that the most zoomed box still holds img_size pixels; `zoom_clip` then gives
-the model's (S, img_size, img_size, 3). Training, clip mode and the export gate all go through
-`video.clip_from_video`, which calls it: one path.
+y1 - y0 = H / zoom, inside the frame. Decoding keeps frames at `work_size` (`ZoomGeometry.decode`
+times the model's side, at least its max_zoom) so that the most zoomed box still holds img_size
+pixels; `zoom_clip` then gives the model's (S, img_size, img_size, 3). Training, clip mode and the
+export gate all go through `video.clip_from_video`, which calls it: one path.
+
+How the box is drawn and how large frames decode (`ZoomGeometry`) is part of what a model was
+trained on, so a model records it (`PreprocessSpec.zoom_geometry`, in its ONNX metadata) and is
+run with its own; `FIRST_GEOMETRY` is what models cut with before it was recorded.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -25,15 +30,60 @@ ZOOMS = ("none", "motion")
 """Values of PreprocessSpec.zoom."""
 ANALYSIS_WIDTH = 96
 """Frames are compared at this width (grey, blurred): cheap, and pixel noise averages out."""
-MAX_ZOOM = 4.0
-"""The box is never smaller than 1/MAX_ZOOM of the frame's side."""
-MARGIN = 0.25
-"""The box grows by this share of the moving region's size on every side."""
 QUANTILE = 0.05
 """The moving region spans the 5th to 95th percentile of motion along each axis."""
-GRID = 16
-"""The box's side is a multiple of 1/GRID of the frame's, its corner of 1/(2 GRID): a stream's box
-then stays put while its people move a little, and its window's features are kept (FrameInput)."""
+MAX_DECODE = 16
+"""Bound on `ZoomGeometry.decode` (a window of frames at 16 times the model's side is already large)."""
+
+
+@dataclass(frozen=True)
+class ZoomGeometry:
+    """How a zoomed model finds its box and how large its frames decode (fractions of the frame's side)."""
+
+    margin: float = 0.15
+    """The box grows by this share of the moving region's size on every side."""
+    grid: int = 32
+    """The box's side is a multiple of 1/grid of the frame's, its corner of 1/(2 grid): a stream's box
+    then stays put while its people move a little, and its window's features are kept (FrameInput)."""
+    max_zoom: float = 4.0
+    """The box is never smaller than 1/max_zoom of the frame's side."""
+    decode: int = 8
+    """Frames decode at decode times the model's side before the cut (at least max_zoom, so the
+    smallest box still holds the model's side; more resamples the cut from sharper frames)."""
+
+    def __post_init__(self) -> None:
+        problems = problems_of(self.margin, self.grid, self.max_zoom, self.decode)
+        if problems:
+            raise ValueError("zoom geometry: " + "; ".join(problems))
+
+    def to_dict(self) -> dict:
+        return {"margin": self.margin, "grid": self.grid, "max_zoom": self.max_zoom, "decode": self.decode}
+
+
+def problems_of(margin, grid, max_zoom, decode) -> list[str]:
+    """What is wrong with a geometry's values (shared with the metadata rules, which read JSON)."""
+
+    def num(v) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+    def integer(v) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    problems = []
+    if not (num(margin) and 0 <= margin <= 2):
+        problems.append(f"margin must be a number in [0, 2], got {margin!r}")
+    if not (integer(grid) and 1 <= grid <= 256):
+        problems.append(f"grid must be an integer in 1-256, got {grid!r}")
+    if not (num(max_zoom) and 1 <= max_zoom <= MAX_DECODE):
+        problems.append(f"max_zoom must be a number in [1, {MAX_DECODE}], got {max_zoom!r}")
+    elif not (integer(decode) and max_zoom <= decode <= MAX_DECODE):
+        problems.append(f"decode must be an integer from max_zoom ({max_zoom:g}) to {MAX_DECODE}, got {decode!r}")
+    return problems
+
+
+FIRST_GEOMETRY = ZoomGeometry(margin=0.25, grid=16, max_zoom=4.0, decode=4)
+"""Models exported before the geometry was recorded were cut with this one (their metadata has no
+zoom_geometry; `PreprocessSpec.from_dict` gives them this)."""
 
 
 def analysis_grey(frame: np.ndarray) -> np.ndarray:
@@ -57,11 +107,11 @@ def _span(energy: np.ndarray) -> tuple[float, float]:
     return lo / n, hi / n
 
 
-def motion_box(frames: np.ndarray) -> tuple[int, int, int, int]:
+def motion_box(frames: np.ndarray, geometry: ZoomGeometry) -> tuple[int, int, int, int]:
     """(N, H, W[, 3]) uint8 frames -> the crop box (x0, y0, x1, y1) in pixels (the whole frame when still)."""
     h, w = frames.shape[1:3]
     greys = np.stack([analysis_grey(f) for f in frames])
-    return box_from_diffs(np.abs(np.diff(greys, axis=0)), h, w)
+    return box_from_diffs(np.abs(np.diff(greys, axis=0)), h, w, geometry)
 
 
 def pair_diff(before: np.ndarray, after: np.ndarray) -> np.ndarray:
@@ -69,7 +119,7 @@ def pair_diff(before: np.ndarray, after: np.ndarray) -> np.ndarray:
     return np.abs(after - before)
 
 
-def box_from_diffs(d: np.ndarray, h: int, w: int) -> tuple[int, int, int, int]:
+def box_from_diffs(d: np.ndarray, h: int, w: int, geometry: ZoomGeometry) -> tuple[int, int, int, int]:
     """The (N - 1, ah, aw) `pair_diff`s of N consecutive frames of size (h, w) -> the box of
     `motion_box`. A stream keeps its window's differences and adds one a frame."""
     whole = (0, 0, w, h)
@@ -88,21 +138,22 @@ def box_from_diffs(d: np.ndarray, h: int, w: int) -> tuple[int, int, int, int]:
     y_lo, y_hi = _span(energy.sum(axis=1))
     bw, bh = x_hi - x_lo, y_hi - y_lo
     # the box: the region plus margins, widened to the frame's aspect (fractions of the frame)
-    side = max(bw * (1 + 2 * MARGIN), bh * (1 + 2 * MARGIN), 1 / MAX_ZOOM)
-    side = math.ceil(side * GRID - 1e-9) / GRID
+    grid, grow = geometry.grid, 1 + 2 * geometry.margin
+    side = max(bw * grow, bh * grow, 1 / geometry.max_zoom)
+    side = math.ceil(side * grid - 1e-9) / grid
     if side >= 1:
         return whole
     cx, cy = (x_lo + x_hi) / 2, (y_lo + y_hi) / 2
-    fx0 = min(max(round((cx - side / 2) * 2 * GRID) / (2 * GRID), 0.0), 1 - side)
-    fy0 = min(max(round((cy - side / 2) * 2 * GRID) / (2 * GRID), 0.0), 1 - side)
+    fx0 = min(max(round((cx - side / 2) * 2 * grid) / (2 * grid), 0.0), 1 - side)
+    fy0 = min(max(round((cy - side / 2) * 2 * grid) / (2 * grid), 0.0), 1 - side)
     x0, y0 = round(fx0 * w), round(fy0 * h)
     x1, y1 = min(w, x0 + max(2, round(side * w))), min(h, y0 + max(2, round(side * h)))
     return x0, y0, x1, y1
 
 
-def box_share(frames: np.ndarray) -> float:
+def box_share(frames: np.ndarray, geometry: ZoomGeometry) -> float:
     """The side of the clip's motion box as a share of the frame's (1.0: the whole frame)."""
-    x0, _, x1, _ = motion_box(frames)
+    x0, _, x1, _ = motion_box(frames, geometry)
     return (x1 - x0) / frames.shape[2]
 
 
@@ -113,11 +164,11 @@ def cut(frames: np.ndarray, box: tuple[int, int, int, int], img_size: int) -> np
     return np.stack([cv2.resize(f[y0:y1, x0:x1], (img_size, img_size), interpolation=cv2.INTER_AREA) for f in frames])
 
 
-def work_size(img_size: int, zoom: str) -> int:
-    """The square side frames are decoded to: img_size, or MAX_ZOOM times it for the motion zoom."""
-    return img_size * int(MAX_ZOOM) if zoom == "motion" else img_size
+def work_size(img_size: int, geometry: ZoomGeometry | None) -> int:
+    """The square side frames are decoded to: img_size, or geometry.decode times it for the motion zoom (None: no zoom)."""
+    return img_size if geometry is None else img_size * geometry.decode
 
 
-def zoom_clip(frames: np.ndarray, img_size: int) -> np.ndarray:
+def zoom_clip(frames: np.ndarray, img_size: int, geometry: ZoomGeometry) -> np.ndarray:
     """(S, W', W', 3) uint8 RGB at work_size -> (S, img_size, img_size, 3): cut to the clip's motion box, resized."""
-    return cut(frames, motion_box(frames), img_size)
+    return cut(frames, motion_box(frames, geometry), img_size)

@@ -124,11 +124,11 @@ class Feeder:
                 wall, mono = time.time(), time.perf_counter()
                 spec = self.spec  # one spec per frame: `MultiStream.swap` may change it meanwhile
                 rgb = resize_rgb(
-                    fr.image, work_size(spec.img_size, spec.zoom)
+                    fr.image, work_size(spec.img_size, spec.zoomed)
                 )  # here, not in the loop: beside inference
                 motion = self.motion_size
                 thumb = thumbnail(fr.image, motion) if motion else None
-                zoomed = spec.zoom != "none"
+                zoomed = spec.zoomed is not None
                 x = None if zoomed else normalize(rgb[None], spec)[0]
                 item = Captured(fr, rgb, x, wall, mono, thumb, spec, analysis_grey(rgb) if zoomed else None)
                 if not self.mailbox.put(item):

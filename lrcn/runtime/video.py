@@ -20,18 +20,18 @@ from lrcn.core.errors import VideoError
 from lrcn.core.paths import DECODE_TIMEOUT_S
 from lrcn.runtime.decode import DecodeThread
 from lrcn.runtime.preprocess import resize_rgb
-from lrcn.runtime.roi import cut, motion_box, work_size
+from lrcn.runtime.roi import ZoomGeometry, cut, motion_box, work_size
 
 VIDEO_EXTENSIONS = (".avi", ".mp4", ".mkv", ".webm", ".mov", ".gif")
 MAX_KEEP = 2048
 KEEP_PIXELS = MAX_KEEP * 128 * 128
 """The motion zoom keeps its larger frames up to the memory of MAX_KEEP frames at 128 px (the
-default size): 512 frames at 64 px, 167 at 112 px, never fewer than 128."""
+default size): at 4x decoding, 512 frames at 64 px, 167 at 112 px; never fewer than 128."""
 
 
-def zoom_keep(img_size: int) -> int:
+def zoom_keep(img_size: int, geometry: ZoomGeometry) -> int:
     """Frames kept for the motion zoom (they decode at roi.work_size)."""
-    return max(128, KEEP_PIXELS // work_size(img_size, "motion") ** 2)
+    return max(128, KEEP_PIXELS // work_size(img_size, geometry) ** 2)
 
 
 @dataclass
@@ -39,7 +39,7 @@ class DecodedVideo:
     """All decoded frames of one file, resized: frames (N, S, S, 3) uint8 RGB.
 
     frames[i] is video frame i * stride; num_decoded counts every frame that decoded. S is
-    img_size, or `roi.work_size` when `zoom` is "motion" (clips are cut and resized by
+    img_size, or `roi.work_size` when `zoom` is a geometry (clips are cut and resized by
     `clip_from_video`).
     """
 
@@ -51,7 +51,8 @@ class DecodedVideo:
     backend: str
     img_size: int = 0
     """The model's side (0: the frames' own)."""
-    zoom: str = "none"
+    zoom: ZoomGeometry | None = None
+    """The motion zoom's geometry (None: whole frames)."""
 
 
 @dataclass
@@ -128,10 +129,10 @@ def decode_video(
     *,
     timeout_s: float = DECODE_TIMEOUT_S,
     max_keep: int = MAX_KEEP,
-    zoom: str = "none",
+    zoom: ZoomGeometry | None = None,
 ) -> DecodedVideo:
-    """Decode every frame of `path`, resized to img_size (`roi.work_size` with a zoom), within
-    timeout_s in all. Raises VideoError naming the file."""
+    """Decode every frame of `path`, resized to img_size (`roi.work_size` with a zoom: the model's
+    `PreprocessSpec.zoomed`), within timeout_s in all. Raises VideoError naming the file."""
     p = Path(path)
     if not p.exists():
         raise VideoError(f"{p}: no such file")
@@ -140,8 +141,7 @@ def decode_video(
     if p.stat().st_size == 0:
         raise VideoError(f"{p}: empty file")
     deadline = time.monotonic() + timeout_s
-    zoomed = zoom != "none"
-    keeper = _Keeper(work_size(img_size, zoom), min(max_keep, zoom_keep(img_size)) if zoomed else max_keep)
+    keeper = _Keeper(work_size(img_size, zoom), min(max_keep, zoom_keep(img_size, zoom)) if zoom else max_keep)
     decoder = DecodeThread(str(p))
     try:
         while (frame := decoder.next(deadline - time.monotonic())) is not None:
@@ -161,7 +161,7 @@ def read_clip(
     img_size: int,
     *,
     timeout_s: float = DECODE_TIMEOUT_S,
-    zoom: str = "none",
+    zoom: ZoomGeometry | None = None,
     box_num: int | None = None,
 ) -> VideoClip:
     """`num` frames spread evenly over the frames of `path` that really decode, resized RGB uint8.
@@ -179,8 +179,8 @@ def clip_from_video(video: DecodedVideo, kept_indices: list[int], box_indices: l
     size: with the motion zoom, cut to the motion box of the frames at `box_indices` (default
     the clip's own) first (`roi.zoom_clip`)."""
     frames = video.frames[kept_indices]
-    if video.zoom == "motion":
-        box = motion_box(video.frames[box_indices if box_indices is not None else kept_indices])
+    if video.zoom is not None:
+        box = motion_box(video.frames[box_indices if box_indices is not None else kept_indices], video.zoom)
         frames = cut(frames, box, video.img_size)
     return VideoClip(
         frames=frames,

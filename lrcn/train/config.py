@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import ClassVar
 
 from lrcn.core.checks import at_least, from_dict, img_size_problems, one_of, refuse
 from lrcn.core.paths import CACHE_DIR
 from lrcn.models.config import ModelConfig
 from lrcn.models.specs import family_spec
 from lrcn.runtime.preprocess import MODALITIES, NORMALISATION, PreprocessSpec
-from lrcn.runtime.roi import ZOOMS
+from lrcn.runtime.roi import FIRST_GEOMETRY, ZOOMS, ZoomGeometry, problems_of
 
 AUGMENTATIONS = ("flip", "crop", "color", "temporal")
 DEVICES = ("auto", "cpu", "cuda")
@@ -32,6 +33,8 @@ class DataConfig:
     learns motion from frame differences far faster than from RGB frames (measured in README)."""
     zoom: str = "none"
     """"motion": cut each clip to where it moves before resizing (lrcn.runtime.roi), for people small in a wide view."""
+    zoom_geometry: dict = field(default_factory=lambda: ZoomGeometry().to_dict())
+    """The zoom's box and decode size (lrcn.runtime.roi.ZoomGeometry's fields); the model records it."""
     classes: list[str] | None = None
     """Use only these class folders (sorted); None uses all."""
     num_classes: int | None = None
@@ -56,12 +59,25 @@ class DataConfig:
     cache_dir: str = str(CACHE_DIR)
     decode_timeout_s: float = 60.0
 
+    LEGACY_DEFAULTS: ClassVar[dict] = {"zoom_geometry": FIRST_GEOMETRY.to_dict()}
+    """A run saved before the geometry was recorded cut its clips with the first one (`--resume`)."""
+
+    @property
+    def zoomed(self) -> ZoomGeometry | None:
+        """The geometry clips are cut with; None for whole frames."""
+        return ZoomGeometry(**self.zoom_geometry) if self.zoom != "none" else None
+
     def __post_init__(self) -> None:
         problems = (
             at_least(self, num_frames=1, num_classes=2, folds=2)
             + img_size_problems(self)
             + one_of(self, modality=MODALITIES, zoom=ZOOMS)
         )
+        g = self.zoom_geometry
+        if not isinstance(g, dict):
+            problems.append(f"zoom_geometry must be a mapping of margin, grid, max_zoom, decode, got {g!r}")
+        else:
+            problems += [f"zoom_geometry: {p}" for p in problems_of(*(g.get(k) for k in ZoomGeometry().to_dict()))]
         if not (
             0 <= self.val_fraction < 1 and 0 <= self.test_fraction < 1 and self.val_fraction + self.test_fraction < 1
         ):
@@ -142,7 +158,12 @@ def preprocess_spec(model_cfg: ModelConfig, data_cfg: DataConfig) -> PreprocessS
     """The input statistics the family asks for (its spec's normalisation), at the data's size and modality."""
     mean, std = NORMALISATION[family_spec(model_cfg.name).normalisation]
     return PreprocessSpec(
-        img_size=data_cfg.img_size, mean=mean, std=std, modality=data_cfg.modality, zoom=data_cfg.zoom
+        img_size=data_cfg.img_size,
+        mean=mean,
+        std=std,
+        modality=data_cfg.modality,
+        zoom=data_cfg.zoom,
+        zoom_geometry=ZoomGeometry(**data_cfg.zoom_geometry),
     )
 
 

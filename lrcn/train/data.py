@@ -18,6 +18,7 @@ import numpy as np
 from lrcn.core.atomic import atomic_open
 from lrcn.core.errors import LrcnError, VideoError
 from lrcn.runtime.preprocess import PreprocessSpec, extra_frames_for, prepare_clip
+from lrcn.runtime.roi import FIRST_GEOMETRY, ZoomGeometry
 from lrcn.runtime.video import VIDEO_EXTENSIONS, read_clip
 from lrcn.train.config import DataConfig
 
@@ -169,12 +170,19 @@ def frames_to_sample(cfg: DataConfig) -> int:
 
 
 def clip_cache_path(
-    cache_dir: str | Path, video: str | Path, num: int, img_size: int, zoom: str = "none", box_num: int = 0
+    cache_dir: str | Path,
+    video: str | Path,
+    num: int,
+    img_size: int,
+    zoom: ZoomGeometry | None = None,
+    box_num: int = 0,
 ) -> Path:
     st = os.stat(video)
     ident = f"{CACHE_VERSION}|{os.path.abspath(video)}|{st.st_size}|{st.st_mtime_ns}|{num}|{img_size}"
-    if zoom != "none":  # unzoomed entries keep the names they had before the zoom existed
-        ident += f"|zoom={zoom}|box={box_num}"
+    if zoom is not None:  # unzoomed entries keep the names they had before the zoom existed
+        ident += f"|zoom=motion|box={box_num}"
+        if zoom != FIRST_GEOMETRY:  # and those cut with the first geometry the names they had before it was recorded
+            ident += "|" + ",".join(f"{k}={v}" for k, v in zoom.to_dict().items())
     digest = hashlib.sha1(ident.encode("utf-8", "surrogateescape")).hexdigest()  # a name may not be UTF-8
     return Path(cache_dir) / "clips" / f"{digest}.npz"
 
@@ -197,7 +205,7 @@ def cache_clip(sample: Sample, num: int, cfg: DataConfig) -> CachedClip:
     try:
         # the zoom's box is always that of the S frames clip mode samples, whatever `num` caches
         box_num = frames_to_sample(cfg)
-        path = clip_cache_path(cfg.cache_dir, sample.path, num, cfg.img_size, cfg.zoom, box_num)
+        path = clip_cache_path(cfg.cache_dir, sample.path, num, cfg.img_size, cfg.zoomed, box_num)
     except OSError as e:
         raise VideoError(f"{sample.path}: cannot read ({e.strerror})") from None
     if path.is_file():
@@ -207,7 +215,7 @@ def cache_clip(sample: Sample, num: int, cfg: DataConfig) -> CachedClip:
             return CachedClip(sample, str(path), None if np.isnan(fps) else fps)
         except Exception:  # noqa: BLE001 - a damaged cache entry is rebuilt
             pass
-    clip = read_clip(sample.path, num, cfg.img_size, timeout_s=cfg.decode_timeout_s, zoom=cfg.zoom, box_num=box_num)
+    clip = read_clip(sample.path, num, cfg.img_size, timeout_s=cfg.decode_timeout_s, zoom=cfg.zoomed, box_num=box_num)
     fps = clip.sampled_fps
     atomic_savez(path, frames=clip.frames, sampled_fps=np.float64(np.nan if fps is None else fps))
     return CachedClip(sample, str(path), fps)

@@ -135,7 +135,7 @@ class Survey:
 def survey(paths: list[str], timeout_s: float = 60.0) -> Survey:
     """Decode up to SURVEY_CLIPS of `paths` at a small size; unreadable ones are passed over (training names them)."""
     from lrcn.core.errors import VideoError
-    from lrcn.runtime.roi import ANALYSIS_WIDTH, box_share
+    from lrcn.runtime.roi import ANALYSIS_WIDTH, FIRST_GEOMETRY, box_share
     from lrcn.runtime.video import decode_video, sample_indices
 
     step = max(1, len(paths) / SURVEY_CLIPS) if paths else 1
@@ -146,7 +146,8 @@ def survey(paths: list[str], timeout_s: float = 60.0) -> Survey:
         except VideoError:
             continue
         # the box of the frames a default clip samples (T + 1 for diff)
-        shares.append(box_share(video.frames[sample_indices(len(video.frames), FRAMES + 1)]))
+        # with the first geometry's box: ZOOM_SHARE's threshold was set and measured on it
+        shares.append(box_share(video.frames[sample_indices(len(video.frames), FRAMES + 1)], FIRST_GEOMETRY))
         frames.append(video.num_decoded)
     return Survey(shares, frames)
 
