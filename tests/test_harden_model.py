@@ -120,6 +120,15 @@ CRAFTED = {
     "modality unknown": lambda d: {**d, "preprocess": {**d["preprocess"], "modality": "depth"}},
     "zoom unknown": lambda d: {**d, "preprocess": {**d["preprocess"], "zoom": "people"}},
     "zoom geometry list": lambda d: {**d, "preprocess": {**d["preprocess"], "zoom_geometry": [4]}},
+    "zoom margin 1e400": lambda d: {
+        **d,
+        "preprocess": {**d["preprocess"], "zoom_geometry": {"margin": 10**400, "grid": 8, "max_zoom": 4, "decode": 8}},
+    },
+    "sample_fps 1e400": lambda d: {**d, "sample_fps": 10**400},
+    "zoom geometry partial": lambda d: {
+        **d,
+        "preprocess": {**d["preprocess"], "zoom": "motion", "zoom_geometry": {"decode": 4}},
+    },
     "zoom decode 1e9": lambda d: {
         **d,
         "preprocess": {**d["preprocess"], "zoom_geometry": {"margin": 0.1, "grid": 8, "max_zoom": 4, "decode": 10**9}},
@@ -188,7 +197,10 @@ FIELDS = [
     "extra",
 ]
 PRE = ["img_size", "mean", "std", "modality", "channel_order", "layout", "zoom", "zoom_geometry"]
-BIG = st.sampled_from([0, -1, 1, 7, 8, 513, 1024, 10**6, 10**9, 2**63, -(2**63), 1e308, math.nan, math.inf, True, "4"])
+GEOMETRY = ["margin", "grid", "max_zoom", "decode"]
+BIG = st.sampled_from(
+    [0, -1, 1, 7, 8, 513, 1024, 10**6, 10**9, 2**63, -(2**63), 10**400, 1e308, math.nan, math.inf, True, "4"]
+)
 
 
 @st.composite
@@ -198,9 +210,11 @@ def documents(draw, base):
         return draw(json_values)
     d = json.loads(json.dumps(base))
     for _ in range(draw(st.integers(1, 3))):
-        where = draw(st.sampled_from(["top", "pre"]))
-        key = draw(st.sampled_from(FIELDS if where == "top" else PRE))
-        target = d if where == "top" or not isinstance(d.get("preprocess"), dict) else d["preprocess"]
+        where = draw(st.sampled_from(["top", "pre", "geometry"]))
+        key = draw(st.sampled_from({"top": FIELDS, "pre": PRE, "geometry": GEOMETRY}[where]))
+        pre = d.get("preprocess") if isinstance(d.get("preprocess"), dict) else None
+        geometry = pre.get("zoom_geometry") if pre is not None else None
+        target = {"top": d, "pre": pre or d, "geometry": geometry if isinstance(geometry, dict) else d}[where]
         action = draw(st.integers(0, 2))
         if action == 0:
             target.pop(key, None)

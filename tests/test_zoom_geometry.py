@@ -94,7 +94,7 @@ def test_training_configs_carry_the_geometry_and_an_old_run_resumes_with_the_fir
     assert from_dict(DataConfig, {**saved, "zoom_geometry": {**FIRST_GEOMETRY.to_dict(), "decode": 6}}).zoomed == (
         ZoomGeometry(margin=0.25, grid=16, max_zoom=4.0, decode=6)
     )
-    with pytest.raises(ValueError, match="zoom_geometry: decode must be"):
+    with pytest.raises(ValueError, match="zoom geometry: decode must be"):
         DataConfig(zoom="motion", zoom_geometry={**ZoomGeometry().to_dict(), "decode": 100})
 
 
@@ -109,3 +109,35 @@ def test_the_clip_cache_keeps_the_first_geometrys_names_and_parts_the_others(tmp
     assert clip_cache_path(tmp_path, video, 8, 32, FIRST_GEOMETRY, 8) == before
     others = {clip_cache_path(tmp_path, video, 8, 32, g, 8) for g in (ZoomGeometry(), ZoomGeometry(decode=6))}
     assert len(others) == 2 and before not in others
+
+
+def test_saved_geometries_are_whole_or_refused_in_one_line():
+    from lrcn.train.config import DataConfig, from_dict
+
+    with pytest.raises(ValueError, match="zoom geometry must be an object with margin, grid, max_zoom, decode"):
+        PreprocessSpec.from_dict({"img_size": 64, "zoom": "motion", "zoom_geometry": {"decode": 4}})
+    with pytest.raises(ValueError, match="zoom geometry must be an object"):
+        PreprocessSpec.from_dict({"img_size": 64, "zoom": "motion", "zoom_geometry": None})
+    with pytest.raises(ValueError, match="zoom geometry must be an object"):
+        DataConfig(zoom="motion", zoom_geometry={"decode": 4})
+    # a key from a later lrcn is passed over, as the rest of a saved config's are
+    later = {**ZoomGeometry().to_dict(), "shape": "round"}
+    assert from_dict(DataConfig, {"zoom": "motion", "zoom_geometry": later}).zoomed == ZoomGeometry()
+    with pytest.raises(ValueError, match="margin must be a number"):
+        ZoomGeometry(margin=10**400)
+
+
+def test_two_plain_models_are_the_same_preprocessing_whichever_lrcn_wrote_them(tmp_path):
+    """A hot reload refuses other preprocessing: an unzoomed export from before the geometry was
+    recorded (no key) and one from today must still swap."""
+    from lrcn.runtime.contract import ModelMetadata
+    from lrcn.serve.reload import contract_change
+
+    today = load(fake_model(tmp_path / "today", modality="diff"))
+    doc = json.loads(load_doc(fake_model(tmp_path / "old", modality="diff")))
+    del doc["preprocess"]["zoom_geometry"]
+    old = ModelMetadata.from_json(json.dumps(doc), "old.onnx")
+    assert contract_change(old, today.meta) is None
+    zoomed = load(fake_model(tmp_path / "zoomed", modality="diff", zoom="motion"))
+    first = load(fake_model(tmp_path / "first", modality="diff", zoom="motion", zoom_geometry=FIRST_GEOMETRY))
+    assert contract_change(first.meta, zoomed.meta) == "other preprocessing"  # cut otherwise: refused

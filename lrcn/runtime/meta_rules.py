@@ -8,14 +8,13 @@ model's folder). A violation is one `ModelError` naming the model file and the f
 
 from __future__ import annotations
 
-import math
 from pathlib import PurePosixPath, PureWindowsPath
 from typing import TypeGuard
 
 from lrcn.core.checks import IMG_SIZE_MAX, WIDTH_MAX
 from lrcn.core.errors import ModelError
 from lrcn.runtime.preprocess import MODALITIES, channels_for
-from lrcn.runtime.roi import FIRST_GEOMETRY, ZOOMS, problems_of
+from lrcn.runtime.roi import FIELDS, FIRST_GEOMETRY, ZOOMS, finite_number, problems_of
 
 MAX_METADATA_BYTES = 1 << 20
 """The whole document (ours is ~1-2 kB; a 1000-class model ~30 kB)."""
@@ -41,7 +40,7 @@ def _int(v: object) -> TypeGuard[int]:
 
 
 def _finite(v) -> bool:
-    return (isinstance(v, (int, float)) and not isinstance(v, bool)) and math.isfinite(v)
+    return (isinstance(v, (int, float)) and not isinstance(v, bool)) and finite_number(v)
 
 
 def _text(v, limit: int = MAX_TEXT) -> bool:
@@ -108,7 +107,7 @@ def _check_preprocess(p, t: int, need) -> None:
     need(p.get("zoom", "none") in ZOOMS, "preprocess.zoom", " or ".join(ZOOMS))
     g = p.get("zoom_geometry", FIRST_GEOMETRY.to_dict())  # absent: saved before it was recorded
     need(isinstance(g, dict), "preprocess.zoom_geometry", "an object")
-    wrong = problems_of(*(g.get(k) for k in ("margin", "grid", "max_zoom", "decode")))
+    wrong = problems_of(*(g.get(k) for k in FIELDS))
     need(not wrong, "preprocess.zoom_geometry", "; ".join(wrong))
     for key, low in (("mean", -1e3), ("std", 1e-6)):
         v = p.get(key, [0.5, 0.5, 0.5])

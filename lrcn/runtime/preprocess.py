@@ -77,11 +77,10 @@ class PreprocessSpec:
             raise ValueError("mean and std need 3 values each, std > 0")
         object.__setattr__(self, "mean", tuple(float(v) for v in self.mean))
         object.__setattr__(self, "std", tuple(float(v) for v in self.std))
-        if isinstance(self.zoom_geometry, dict):  # as saved (to_dict)
-            known = ZoomGeometry.__dataclass_fields__
-            object.__setattr__(
-                self, "zoom_geometry", ZoomGeometry(**{k: v for k, v in self.zoom_geometry.items() if k in known})
-            )
+        geometry = ZoomGeometry.from_dict(self.zoom_geometry)  # a dict as saved (to_dict)
+        # whole frames read no geometry: they all carry the first, so two plain specs are equal
+        # whichever lrcn wrote them (a hot reload compares specs)
+        object.__setattr__(self, "zoom_geometry", geometry if self.zoom != "none" else FIRST_GEOMETRY)
 
     @property
     def zoomed(self) -> ZoomGeometry | None:

@@ -59,25 +59,46 @@ class ZoomGeometry:
     def to_dict(self) -> dict:
         return {"margin": self.margin, "grid": self.grid, "max_zoom": self.max_zoom, "decode": self.decode}
 
+    @classmethod
+    def from_dict(cls, d) -> ZoomGeometry:
+        """A saved geometry: all four fields (keys this version does not know are ignored); ValueError else."""
+        if isinstance(d, ZoomGeometry):
+            return d
+        if not isinstance(d, dict) or any(k not in d for k in FIELDS):
+            raise ValueError(f"zoom geometry must be an object with {', '.join(FIELDS)}, got {d!r}"[:200])
+        return cls(**{k: d[k] for k in FIELDS})
+
+
+FIELDS = ("margin", "grid", "max_zoom", "decode")
+"""ZoomGeometry's fields, as saved."""
+
+
+def finite_number(v) -> bool:
+    """A finite int or float; False for an int too large for a float (JSON may carry 10**400)."""
+    try:
+        return math.isfinite(v)
+    except OverflowError:
+        return False
+
 
 def problems_of(margin, grid, max_zoom, decode) -> list[str]:
     """What is wrong with a geometry's values (shared with the metadata rules, which read JSON)."""
 
     def num(v) -> bool:
-        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and finite_number(v)
 
     def integer(v) -> bool:
         return isinstance(v, int) and not isinstance(v, bool)
 
     problems = []
     if not (num(margin) and 0 <= margin <= 2):
-        problems.append(f"margin must be a number in [0, 2], got {margin!r}")
+        problems.append(f"margin must be a number in [0, 2], got {margin!r}"[:120])
     if not (integer(grid) and 1 <= grid <= 256):
-        problems.append(f"grid must be an integer in 1-256, got {grid!r}")
+        problems.append(f"grid must be an integer in 1-256, got {grid!r}"[:120])
     if not (num(max_zoom) and 1 <= max_zoom <= MAX_DECODE):
-        problems.append(f"max_zoom must be a number in [1, {MAX_DECODE}], got {max_zoom!r}")
+        problems.append(f"max_zoom must be a number in [1, {MAX_DECODE}], got {max_zoom!r}"[:120])
     elif not (integer(decode) and max_zoom <= decode <= MAX_DECODE):
-        problems.append(f"decode must be an integer from max_zoom ({max_zoom:g}) to {MAX_DECODE}, got {decode!r}")
+        problems.append(f"decode must be an integer from max_zoom ({max_zoom:g}) to {MAX_DECODE}, got {decode!r}"[:120])
     return problems
 
 

@@ -25,8 +25,10 @@ from lrcn.runtime.roi import ZoomGeometry, cut, motion_box, work_size
 VIDEO_EXTENSIONS = (".avi", ".mp4", ".mkv", ".webm", ".mov", ".gif")
 MAX_KEEP = 2048
 KEEP_PIXELS = MAX_KEEP * 128 * 128
-"""The motion zoom keeps its larger frames up to the memory of MAX_KEEP frames at 128 px (the
-default size): at 4x decoding, 512 frames at 64 px, 167 at 112 px; never fewer than 128."""
+"""The motion zoom keeps its larger frames up to the memory of MAX_KEEP frames at 128 px (96 MiB),
+but never fewer than 128 frames, and the floor wins at 8x decoding (today's geometry) from 64 px
+up: a zoomed video then holds 96 MiB of frames at 64 px, 294 MiB at 112 px, 384 MiB at 128 px
+(4x decoding, the first geometry: 512 frames at 64 px, 167 at 112 px, within the 96 MiB)."""
 
 
 def zoom_keep(img_size: int, geometry: ZoomGeometry) -> int:

@@ -10,7 +10,7 @@ from lrcn.core.paths import CACHE_DIR
 from lrcn.models.config import ModelConfig
 from lrcn.models.specs import family_spec
 from lrcn.runtime.preprocess import MODALITIES, NORMALISATION, PreprocessSpec
-from lrcn.runtime.roi import FIRST_GEOMETRY, ZOOMS, ZoomGeometry, problems_of
+from lrcn.runtime.roi import FIRST_GEOMETRY, ZOOMS, ZoomGeometry
 
 AUGMENTATIONS = ("flip", "crop", "color", "temporal")
 DEVICES = ("auto", "cpu", "cuda")
@@ -65,7 +65,7 @@ class DataConfig:
     @property
     def zoomed(self) -> ZoomGeometry | None:
         """The geometry clips are cut with; None for whole frames."""
-        return ZoomGeometry(**self.zoom_geometry) if self.zoom != "none" else None
+        return ZoomGeometry.from_dict(self.zoom_geometry) if self.zoom != "none" else None
 
     def __post_init__(self) -> None:
         problems = (
@@ -73,11 +73,10 @@ class DataConfig:
             + img_size_problems(self)
             + one_of(self, modality=MODALITIES, zoom=ZOOMS)
         )
-        g = self.zoom_geometry
-        if not isinstance(g, dict):
-            problems.append(f"zoom_geometry must be a mapping of margin, grid, max_zoom, decode, got {g!r}")
-        else:
-            problems += [f"zoom_geometry: {p}" for p in problems_of(*(g.get(k) for k in ZoomGeometry().to_dict()))]
+        try:
+            ZoomGeometry.from_dict(self.zoom_geometry)
+        except ValueError as e:
+            problems.append(str(e))
         if not (
             0 <= self.val_fraction < 1 and 0 <= self.test_fraction < 1 and self.val_fraction + self.test_fraction < 1
         ):
@@ -163,7 +162,7 @@ def preprocess_spec(model_cfg: ModelConfig, data_cfg: DataConfig) -> PreprocessS
         std=std,
         modality=data_cfg.modality,
         zoom=data_cfg.zoom,
-        zoom_geometry=ZoomGeometry(**data_cfg.zoom_geometry),
+        zoom_geometry=ZoomGeometry.from_dict(data_cfg.zoom_geometry),
     )
 
 

@@ -182,7 +182,9 @@ def clip_cache_path(
     if zoom is not None:  # unzoomed entries keep the names they had before the zoom existed
         ident += f"|zoom=motion|box={box_num}"
         if zoom != FIRST_GEOMETRY:  # and those cut with the first geometry the names they had before it was recorded
-            ident += "|" + ",".join(f"{k}={v}" for k, v in zoom.to_dict().items())
+            ident += (
+                f"|margin={float(zoom.margin)},grid={zoom.grid},max_zoom={float(zoom.max_zoom)},decode={zoom.decode}"
+            )
     digest = hashlib.sha1(ident.encode("utf-8", "surrogateescape")).hexdigest()  # a name may not be UTF-8
     return Path(cache_dir) / "clips" / f"{digest}.npz"
 
