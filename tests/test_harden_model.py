@@ -125,6 +125,8 @@ CRAFTED = {
         "preprocess": {**d["preprocess"], "zoom_geometry": {"margin": 10**400, "grid": 8, "max_zoom": 4, "decode": 8}},
     },
     "sample_fps 1e400": lambda d: {**d, "sample_fps": 10**400},
+    "schema_version 1e400": lambda d: {**d, "schema_version": 10**400},
+    "kind 100k characters": lambda d: {**d, "kind": "k" * 100_000},
     "zoom geometry partial": lambda d: {
         **d,
         "preprocess": {**d["preprocess"], "zoom": "motion", "zoom_geometry": {"decode": 4}},
@@ -167,7 +169,8 @@ def test_crafted_metadata_fails_in_one_line_with_exit_1(tmp_path, good, name):
 
 def test_deeply_nested_and_oversized_documents(tmp_path, good):
     src, _ = good
-    for text in ["[" * 100_000 + "]" * 100_000, '{"a": ' * 50_000 + "1" + "}" * 50_000, " " * (2 << 20)]:
+    too_long = '{"schema_version": 1, "a": ' + "1" * 5000 + "}"  # more digits than Python converts
+    for text in ["[" * 100_000 + "]" * 100_000, '{"a": ' * 50_000 + "1" + "}" * 50_000, " " * (2 << 20), too_long]:
         with pytest.raises(ModelError) as e:
             load(restamp(src, tmp_path / "m.onnx", text))
         assert "\n" not in str(e.value)

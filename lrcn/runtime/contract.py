@@ -101,6 +101,8 @@ class ModelMetadata:
             d = json.loads(text)
         except json.JSONDecodeError as e:
             raise ModelError(f"{source}: lrcn metadata is not valid JSON ({e.msg})") from None
+        except ValueError:  # an integer of more digits than Python converts (4300)
+            raise ModelError(f"{source}: lrcn metadata holds a number too long to read") from None
         except RecursionError:
             raise ModelError(f"{source}: lrcn metadata is nested too deeply") from None
         if not isinstance(d, dict):
@@ -109,8 +111,9 @@ class ModelMetadata:
         if not isinstance(version, int) or isinstance(version, bool):
             raise ModelError(f"{source}: lrcn metadata has no schema_version")
         if version > SCHEMA_VERSION:
+            shown = version if version < 10**6 else "above 10^6"  # the message stays one short line
             raise ModelError(
-                f"{source}: metadata schema {version} is newer than this lrcn reads ({SCHEMA_VERSION}); upgrade lrcn"
+                f"{source}: metadata schema {shown} is newer than this lrcn reads ({SCHEMA_VERSION}); upgrade lrcn"
             )
         check_document(d, source)
         try:
@@ -120,7 +123,7 @@ class ModelMetadata:
         except (KeyError, TypeError, ValueError) as e:
             raise ModelError(f"{source}: lrcn metadata is incomplete or invalid ({e})") from None
         if meta.kind not in KINDS:
-            raise ModelError(f"{source}: unknown model kind {meta.kind!r}")
+            raise ModelError(f"{source}: unknown model kind {meta.kind[:40]!r}")
         if len(set(meta.class_names)) != len(meta.class_names):
             raise ModelError(f"{source}: metadata class names are repeated")
         return meta
