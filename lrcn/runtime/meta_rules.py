@@ -14,7 +14,7 @@ from typing import TypeGuard
 from lrcn.core.checks import IMG_SIZE_MAX, WIDTH_MAX
 from lrcn.core.errors import ModelError
 from lrcn.runtime.preprocess import MODALITIES, channels_for
-from lrcn.runtime.roi import FIELDS, FIRST_GEOMETRY, ZOOMS, finite_number, problems_of
+from lrcn.runtime.roi import FIELDS, FIRST_GEOMETRY, ZOOMS, ZoomGeometry, finite_number, problems_of, work_size
 
 MAX_METADATA_BYTES = 1 << 20
 """The whole document (ours is ~1-2 kB; a 1000-class model ~30 kB)."""
@@ -124,9 +124,8 @@ def _check_preprocess(p, t: int, need) -> None:
         "num_frames x img_size",
         f"one clip of at most {MAX_CLIP_VALUES} values",
     )
-    side = (
-        size * g["decode"] if p.get("zoom", "none") != "none" else size
-    )  # a zoomed stream keeps its window's frames this large
+    zoomed = ZoomGeometry.from_dict(g) if p.get("zoom", "none") != "none" else None
+    side = work_size(size, zoomed)  # a zoomed stream keeps its window's frames this large
     need(
         (t + 1) * 3 * side * side <= MAX_CLIP_VALUES,
         "num_frames x img_size",

@@ -57,7 +57,7 @@ class ZoomGeometry:
             raise ValueError("zoom geometry: " + "; ".join(problems))
 
     def to_dict(self) -> dict:
-        return {"margin": self.margin, "grid": self.grid, "max_zoom": self.max_zoom, "decode": self.decode}
+        return {k: getattr(self, k) for k in FIELDS}
 
     @classmethod
     def from_dict(cls, d) -> ZoomGeometry:
