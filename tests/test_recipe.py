@@ -51,7 +51,7 @@ def test_default_recipe_is_the_old_defaults_and_given_options_win():
     assert (d["ema"], d["val_frac"]) == (TrainConfig.ema, DataConfig.val_fraction)
     s = recipe.settings("small-real", {"img_size": "96", "augment": None})
     assert s["img_size"] == "96" and "flip" in s["augment"] and s["schedule"] == "cosine"
-    assert (s["epochs"], s["ema"], s["select"], s["val_frac"]) == (40, 0.0, "last", 0.0)
+    assert (s["epochs"], s["ema"], s["select"], s["val_frac"]) == (60, 0.0, "last", 0.0)
     assert recipe.settings("small-real", {"val_frac": 0.2})["val_frac"] == 0.2
     assert recipe.settings("small-real", {"val_frac": 0.0, "ema": 0.99})["ema"] == 0.99
     # an ensemble of three on small data (README "Ensembles"); one model elsewhere, and --members wins

@@ -128,7 +128,7 @@ def main(
     lr: Annotated[str | None, typer.Option(help=f"Learning rate (1e-3).{LIST}")] = None,
     batch_size: Annotated[str | None, typer.Option(help=f"Clips per batch (8).{LIST}")] = None,
     epochs: Annotated[
-        int | None, typer.Option(help="Epochs (15; small-real 40; with --resume, the new total).")
+        int | None, typer.Option(help="Epochs (15; small-real 60; with --resume, the new total).")
     ] = None,
     steps_per_epoch: Annotated[int | None, typer.Option(help="Cap optimizer steps per epoch.")] = None,
     workers: Annotated[int, typer.Option(help="DataLoader workers.")] = 0,

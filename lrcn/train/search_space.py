@@ -18,7 +18,7 @@ SEARCH_MODALITIES: tuple[str, ...] = MODALITIES
 """Input modalities the search tries: every one the preprocessing knows."""
 IMG_SIZES = (64, 112)
 FRAMES = (8, 15)
-EPOCHS = (20, 40)
+EPOCHS = (20, 40, 60)
 AUGMENT_LEVELS: dict[str, tuple[str, ...]] = {
     "none": (),
     "light": ("crop", "temporal"),
