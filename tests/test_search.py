@@ -102,17 +102,19 @@ def test_space_reads_the_modalities_and_never_pads_short_clips():
 
 
 def test_base_point_is_the_recipe():
+    from lrcn.train import recipe
     from lrcn.train.config import DataConfig, TrainConfig
 
     space = space_for(100, sided=False, tta=False)
     d = DataConfig(img_size=64, num_frames=15, modality="diff", augment=["crop", "temporal", "flip"])
-    p = base_point(space, d, TrainConfig(epochs=40))
+    epochs = int(recipe.settings("small-real", {})["epochs"])  # the space must hold the recipe's own count
+    p = base_point(space, d, TrainConfig(epochs=epochs))
     assert p == {
         "input": "diff",
         "img_size": 64,
         "frames": 15,
         "augment": "strong",
-        "epochs": 40,
+        "epochs": epochs,
         "tta": "none",
         "zoom": "none",
     }
