@@ -13,6 +13,9 @@ v_<Class>_gNN_cMM, are kept):
   far-clean is far without the noise and JPEG (same sizes and places), noisy is UT with them and
   no shrink. `far-cut` is far-clean cut to the shrunk clip (people at far's size, the view a
   perfect zoom box would give).
+- `pan`: a camera panning across the scene (UT's cameras are still): a view of 3/4 of each side
+  travels from one edge of the frame to the other over each clip (a seeded direction and vertical
+  drift, a small shake), resized back to the frame's size, so the background moves in every frame.
 - `short`: N frames (`--short-frames`, 7 by default like the short held-out set; 9 is 0.3 s at
   UT's 30 fps) cut around the middle of each clip, at the clip's own frame rate.
 - `synth` (with `--synth`): the built-in synthetic set, as `vc-data synth DIR --seed 1` makes it
@@ -37,7 +40,9 @@ sys.path.insert(0, str(ROOT))
 
 PERSON_HEIGHT = 0.8
 """People's height in UT-Interaction as a share of the frame (looked at, not measured per clip)."""
-KINDS = ("far", "short", "far-clean", "noisy", "far-cut")
+PAN_VIEW = 0.75
+"""The panning camera's view as a share of the frame's side; it travels the rest over a clip."""
+KINDS = ("far", "short", "far-clean", "noisy", "far-cut", "pan")
 VIDEO_EXTENSIONS = (".avi", ".mp4", ".mkv", ".webm", ".mov")
 
 
@@ -107,6 +112,24 @@ def far_cut(frames: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarr
     return [cv2.resize(f, (sw, sh), interpolation=cv2.INTER_AREA) for f in frames]
 
 
+def pan(frames: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
+    """A view of PAN_VIEW of each side that travels the frame's whole width over the clip (left to
+    right or back), drifts up or down by up to half the height it could travel, and shakes (sd 1 % of
+    the width, clamped to the frame); each view is resized back to the frame's size."""
+    h, w = frames[0].shape[:2]
+    vw, vh = round(w * PAN_VIEW), round(h * PAN_VIEW)
+    rightward = rng.random() < 0.5
+    drift = rng.uniform(-0.5, 0.5)
+    out = []
+    for t, f in enumerate(frames):
+        a = t / (len(frames) - 1) if len(frames) > 1 else 0.5
+        u = a if rightward else 1 - a
+        x = int(np.clip(round(u * (w - vw) + rng.normal(0, 0.01 * w)), 0, w - vw))
+        y = int(np.clip(round((0.5 + drift * (a - 0.5)) * (h - vh) + rng.normal(0, 0.01 * w)), 0, h - vh))
+        out.append(cv2.resize(f[y : y + vh, x : x + vw], (w, h), interpolation=cv2.INTER_LINEAR))
+    return out
+
+
 def short(frames: list[np.ndarray], n: int) -> list[np.ndarray]:
     """n consecutive frames around the middle of the clip (all of them when it has fewer)."""
     start = max(0, (len(frames) - n) // 2)
@@ -134,6 +157,8 @@ def derive(src: Path, out: Path, kind: str, seed: int, short_frames: int) -> int
         rng = np.random.default_rng([seed, i])
         if kind == "short":
             clip = short(frames, short_frames)
+        elif kind == "pan":
+            clip = pan(frames, rng)
         elif kind == "far-cut":
             clip = far_cut(frames, rng)
         else:

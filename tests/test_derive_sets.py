@@ -1,4 +1,4 @@
-"""benchmarks/derive_sets.py: far's parts one at a time keep far's sizes and places."""
+"""benchmarks/derive_sets.py: far's parts one at a time keep far's sizes and places; pan moves the view."""
 
 import importlib.util
 
@@ -40,7 +40,7 @@ def test_far_parts_share_far_draws(tmp_path):
         ch, cw = read["far-cut"][0].shape[:2]
         assert 0 <= sh - ch <= 1 and 0 <= sw - cw <= 1  # (MJPG keeps even sides)
         assert read["noisy"][0].shape == read["far"][0].shape == read["far-clean"][0].shape == (H, W, 3)
-        assert len(read["short"]) == 4 and all(len(read[k]) == N for k in ("far", "far-clean", "noisy", "far-cut"))
+        assert len(read["short"]) == 4 and all(len(read[k]) == N for k in ("far", "far-clean", "noisy", "far-cut", "pan"))
         for t in range(N):
             cut = read["far-clean"][t][y : y + ch, x : x + cw].astype(float)
             assert np.abs(cut - read["far-cut"][t]).mean() < 12  # the same shrunk clip at the same place
@@ -51,3 +51,19 @@ def test_far_parts_share_far_draws(tmp_path):
         assert 0.5 < apart < 15  # far is far-clean with noise and JPEG: near it, not equal
         source = ds.read_frames(src / "walk" / f"{name}.avi")[0][0].astype(float)
         assert 0.5 < np.abs(read["noisy"][0] - source).mean() < 15  # noisy: the source, unshrunk, degraded
+
+
+def test_pan_travels_the_frame(tmp_path):
+    """On a still scene whose brightness rises left to right, the panned view's mean brightness moves
+    one way through the clip, by about the quarter of the ramp the view travels."""
+    ramp = np.linspace(30, 120, W, dtype=np.float32)
+    still = np.repeat(np.repeat(ramp[None, :, None], H, 0), 3, 2).astype(np.uint8)
+    shifts = []
+    for seed in range(6):
+        out = ds.pan([still] * 20, np.random.default_rng(seed))
+        assert len(out) == 20 and all(f.shape == still.shape for f in out)
+        means = np.array([f.mean() for f in out])
+        assert abs(np.corrcoef(np.arange(20), means)[0, 1]) > 0.9  # one way, shake aside
+        shifts.append(means[-1] - means[0])
+        assert 15 < abs(shifts[-1]) < 30  # (1 - PAN_VIEW) of the 90-level ramp, about 22
+    assert min(shifts) < 0 < max(shifts)  # both directions occur
