@@ -40,7 +40,9 @@ def test_far_parts_share_far_draws(tmp_path):
         ch, cw = read["far-cut"][0].shape[:2]
         assert 0 <= sh - ch <= 1 and 0 <= sw - cw <= 1  # (MJPG keeps even sides)
         assert read["noisy"][0].shape == read["far"][0].shape == read["far-clean"][0].shape == (H, W, 3)
-        assert len(read["short"]) == 4 and all(len(read[k]) == N for k in ("far", "far-clean", "noisy", "far-cut", "pan"))
+        assert len(read["short"]) == 4 and all(
+            len(read[k]) == N for k in ("far", "far-clean", "noisy", "far-cut", "pan")
+        )
         for t in range(N):
             cut = read["far-clean"][t][y : y + ch, x : x + cw].astype(float)
             assert np.abs(cut - read["far-cut"][t]).mean() < 12  # the same shrunk clip at the same place
