@@ -55,7 +55,7 @@ def test_far_parts_share_far_draws(tmp_path):
         assert 0.5 < np.abs(read["noisy"][0] - source).mean() < 15  # noisy: the source, unshrunk, degraded
 
 
-def test_pan_travels_the_frame(tmp_path):
+def test_pan_travels_the_frame():
     """On a still scene whose brightness rises left to right, the panned view's mean brightness moves
     one way through the clip, by about the quarter of the ramp the view travels."""
     ramp = np.linspace(30, 120, W, dtype=np.float32)
