@@ -23,7 +23,7 @@ class ModelConfig:
     img_size: int = 128
     """Square input side; the encoder's flattened size is computed from it."""
     in_channels: int = 3
-    """Follows the modality: 3 for rgb or diff, 6 for rgb+diff, 2 for flow, 5 for rgb+flow."""
+    """Follows the modality: 3 for rgb, diff or adiff, 6 for rgb+diff, 2 for flow, 5 for rgb+flow."""
     latent_dim: int = 128
     """Per-frame feature size fed to the LSTM."""
     hidden_size: int = 128

@@ -37,11 +37,16 @@ def grey(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
 
 
-def frame_flow(prev: np.ndarray, cur: np.ndarray) -> np.ndarray:
-    """Two grey frames (H, W) uint8 of one size -> (2, H, W) float32 flow in [-1, 1] (dx, dy)."""
+def dis_field(prev: np.ndarray, cur: np.ndarray) -> np.ndarray:
+    """Two grey frames (H, W) uint8 of one size -> (H, W, 2) float32 DIS flow in pixels, unclipped."""
     if prev.shape != cur.shape or prev.ndim != 2:
         raise ValueError(f"flow needs two grey frames of one size, got {prev.shape} and {cur.shape}")
-    field = cv2.DISOpticalFlow.create(FLOW_PRESET).calc(prev, cur, None)  # type: ignore[call-overload]  # stubs lack None
+    return cv2.DISOpticalFlow.create(FLOW_PRESET).calc(prev, cur, None)  # type: ignore[call-overload]  # stubs lack None
+
+
+def frame_flow(prev: np.ndarray, cur: np.ndarray) -> np.ndarray:
+    """Two grey frames (H, W) uint8 of one size -> (2, H, W) float32 flow in [-1, 1] (dx, dy)."""
+    field = dis_field(prev, cur)
     k = np.float32(max(prev.shape) * FLOW_RANGE)
     out = np.clip(field, -k, k) / k
     return np.ascontiguousarray(out.transpose(2, 0, 1), dtype=np.float32)

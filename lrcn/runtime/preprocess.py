@@ -15,9 +15,13 @@ Modalities (input channels C):
   frames, the steps pair its distinct frames, spread over the T steps: `step_pairs`).
 - ``flow`` (2): T dense optical flows (dx, dy) between the same pairs of sampled frames, from
   their grey images at the model's input size (`lrcn.runtime.flow`: DIS, scaled to [-1, 1]).
+- ``adiff`` (3): the same differences with the camera's motion taken out: the earlier frame of
+  each pair is first moved by the pair's global shift (`lrcn.runtime.align`: the median DIS
+  flow between their grey images), for a panning or shaking camera.
 - ``rgb+diff`` (6), ``rgb+flow`` (5): the rgb of frames 1..T stacked with the T motion steps,
   channels [rgb, motion].
-Stream mode (`FrameInput`) keeps the previous sampled frame (and its grey image for flow) and
+Stream mode (`FrameInput`) keeps the previous sampled frame (and its grey image for flow and
+adiff) and
 computes one step per new frame, never recomputing over the window. A zoomed model
 (``zoom="motion"``) is the exception: its box is its window's own, as in clip mode, so when the box
 moves its stream input is the whole window, cut and prepared again (T encoder passes); while the
@@ -33,10 +37,11 @@ from typing import Any
 import cv2
 import numpy as np
 
+from lrcn.runtime.align import aligned_diff, pair_shift
 from lrcn.runtime.flow import frame_flow, grey
 from lrcn.runtime.roi import FIRST_GEOMETRY, ZOOMS, ZoomGeometry, analysis_grey, box_from_diffs, cut, pair_diff
 
-CHANNELS = {"rgb": 3, "diff": 3, "rgb+diff": 6, "flow": 2, "rgb+flow": 5}
+CHANNELS = {"rgb": 3, "diff": 3, "rgb+diff": 6, "flow": 2, "rgb+flow": 5, "adiff": 3}
 """Input channels by modality."""
 MODALITIES = tuple(CHANNELS)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -117,6 +122,16 @@ def extra_frames_for(modality: str) -> int:
     return 0 if modality == "rgb" else 1
 
 
+def motion_of(modality: str) -> str:
+    """The motion part of a modality: "diff", "adiff" or "flow" ("" for rgb)."""
+    return "" if modality == "rgb" else modality.removeprefix("rgb+")
+
+
+def needs_grey(modality: str) -> bool:
+    """Whether the modality's motion step reads grey images of the uint8 frames (flow, adiff)."""
+    return motion_of(modality) in ("flow", "adiff")
+
+
 def resize_rgb(frame: np.ndarray, img_size: int) -> np.ndarray:
     """One decoded frame (H, W[, 1|3|4]) uint8 BGR(A) or gray -> (img_size, img_size, 3) uint8 RGB."""
     if frame.dtype != np.uint8:  # 16-bit decodes: keep the top 8 bits
@@ -143,19 +158,22 @@ def normalize(frames_rgb: np.ndarray, spec: PreprocessSpec) -> np.ndarray:
 def apply_modality(x: np.ndarray, modality: str, rgb: np.ndarray | None = None) -> np.ndarray:
     """(S, 3, H, W) normalised frames -> (T, C, H, W); S = T + extra_frames_for(modality).
 
-    The flow modalities also need the same frames as resized uint8 RGB (S, H, W, 3): `rgb`."""
+    The flow and adiff modalities also need the same frames as resized uint8 RGB (S, H, W, 3): `rgb`."""
     if modality == "rgb":
         return x
     if x.shape[0] < 2:
         raise ValueError(f"modality {modality!r} needs at least 2 sampled frames, got {x.shape[0]}")
     pairs = step_pairs(x)
     parts = [x[1:]] if modality.startswith("rgb+") else []
-    if "diff" in modality:
+    motion = motion_of(modality)
+    if needs_grey(modality) and (rgb is None or len(rgb) != len(x)):
+        raise ValueError(f"modality {modality!r} needs the {len(x)} frames as uint8 RGB (rgb=...)")
+    if motion == "diff":
         parts.append(x[pairs[:, 1]] - x[pairs[:, 0]])
-    if "flow" in modality:
-        if rgb is None or len(rgb) != len(x):
-            raise ValueError(f"modality {modality!r} needs the {len(x)} frames as uint8 RGB (rgb=...)")
-        parts.append(clip_flows(rgb, pairs))
+    elif motion == "adiff":
+        parts.append(clip_aligned_diffs(x, rgb, pairs))  # type: ignore[arg-type]  # checked above
+    elif motion == "flow":
+        parts.append(clip_flows(rgb, pairs))  # type: ignore[arg-type]  # checked above
     return np.ascontiguousarray(parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1))
 
 
@@ -186,11 +204,21 @@ def clip_flows(rgb: np.ndarray, pairs: np.ndarray) -> np.ndarray:
     return np.stack([done[(a, b)] for a, b in pairs.tolist()])
 
 
+def clip_aligned_diffs(x: np.ndarray, rgb: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+    """Normalised (S, 3, H, W), uint8 RGB (S, H, W, 3) and step pairs -> (S - 1, 3, H, W) aligned differences."""
+    greys = [grey(f) for f in rgb]
+    done: dict[tuple[int, int], np.ndarray] = {}
+    for a, b in pairs.tolist():
+        if (a, b) not in done:
+            done[(a, b)] = aligned_diff(x[a], x[b], pair_shift(greys[a], greys[b]))
+    return np.stack([done[(a, b)] for a, b in pairs.tolist()])
+
+
 class FrameInput:
     """One sampled frame -> model input (C, H, W), as `apply_modality` treats it inside a clip.
 
-    The motion modalities keep the previous sampled frame (normalised for diff, grey for flow)
-    and take one step per new frame; the first frame only primes them (None).
+    The motion modalities keep the previous sampled frame (normalised for diff, grey for flow,
+    both for adiff) and take one step per new frame; the first frame only primes them (None).
 
     A zoomed model (``spec.zoom == "motion"``) takes its frames at `roi.work_size` and is
     `ZoomWindow`'s: it needs num_frames.
@@ -216,25 +244,27 @@ class FrameInput:
         if self.zoom is not None:
             return self.zoom(rgb, box_grey)
         m = self.spec.modality
+        motion = motion_of(m)
         if x is None and m != "flow":
             x = normalize(rgb[None], self.spec)[0]
         if m == "rgb":
             return x
         primed, self.primed = self.primed, True
         parts: list[np.ndarray] = []
-        if m != "flow":
+        if m.startswith("rgb+"):
             assert x is not None  # normalised above
-            if m.startswith("rgb+"):
-                parts.append(x)
-            if "diff" in m:
-                prev, self.prev = self.prev, x
-                if prev is not None:
-                    parts.append(x - prev)
-        if "flow" in m:
+            parts.append(x)
+        prev, self.prev = self.prev, x
+        if needs_grey(m):
             g = grey(rgb)
             prev_grey, self.prev_grey = self.prev_grey, g
-            if prev_grey is not None:
-                parts.append(frame_flow(prev_grey, g))
+        if primed:
+            if motion == "diff":
+                parts.append(x - prev)  # type: ignore[operator]  # both normalised: not flow
+            elif motion == "adiff":
+                parts.append(aligned_diff(prev, x, pair_shift(prev_grey, g)))  # type: ignore[arg-type]
+            elif motion == "flow":
+                parts.append(frame_flow(prev_grey, g))  # type: ignore[arg-type]
         if not primed:
             return None
         return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)

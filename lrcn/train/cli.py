@@ -96,7 +96,7 @@ def main(
         str | None,
         typer.Option(
             "--input",
-            help=f"Modality: rgb, diff, flow, rgb+diff or rgb+flow (diff); auto (small-real): diff, or rgb+diff "
+            help=f"Modality: rgb, diff, adiff (diff with the camera's pan taken out), flow, rgb+diff or rgb+flow (diff); auto (small-real): diff, or rgb+diff "
             f"when the median clip has 15 frames or fewer.{LIST}",
         ),
     ] = None,

@@ -29,7 +29,7 @@ class DataConfig:
     """T: frames per clip, spread evenly over each video."""
     img_size: int = 128
     modality: str = "diff"
-    """rgb, diff, flow, rgb+diff or rgb+flow (see lrcn.runtime.preprocess). diff by default: from scratch, a small CNN
+    """rgb, diff, adiff, flow, rgb+diff or rgb+flow (see lrcn.runtime.preprocess). diff by default: from scratch, a small CNN
     learns motion from frame differences far faster than from RGB frames (measured in README)."""
     zoom: str = "none"
     """"motion": cut each clip to where it moves before resizing (lrcn.runtime.roi), for people small in a wide view."""

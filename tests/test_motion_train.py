@@ -1,4 +1,4 @@
-"""Flow input end to end: vc-train on a tiny synthetic set, export through the parity gate, stream = clip."""
+"""Flow and adiff input end to end: vc-train on a tiny synthetic set, export through the parity gate, stream = clip."""
 
 import numpy as np
 import pytest
@@ -6,13 +6,14 @@ from typer.testing import CliRunner
 
 
 @pytest.mark.slow
-def test_a_flow_run_trains_exports_and_streams_like_its_clips(tiny_data, tmp_path):
+@pytest.mark.parametrize("modality,channels", [("flow", 2), ("adiff", 3)])
+def test_a_motion_run_trains_exports_and_streams_like_its_clips(tiny_data, tmp_path, modality, channels):
     from lrcn.export import export_run
     from lrcn.runtime import VideoClassifier
     from lrcn.train.cli import app
 
-    run = tmp_path / "flow"
-    args = ["--data", tiny_data, "--input", "flow", "--frames", "4", "--img-size", "32", "--epochs", "1"]
+    run = tmp_path / modality
+    args = ["--data", tiny_data, "--input", modality, "--frames", "4", "--img-size", "32", "--epochs", "1"]
     args += ["--latent-dim", "16", "--hidden-size", "12", "--device", "cpu", "--out", run]
     args += ["--cache-dir", tmp_path / "cache"]
     r = CliRunner().invoke(app, [str(a) for a in args])
@@ -20,12 +21,12 @@ def test_a_flow_run_trains_exports_and_streams_like_its_clips(tiny_data, tmp_pat
     # small-real trains without a validation split: the epoch line says what its two train figures are
     assert "train running loss" in r.output and "train end-of-epoch loss" in r.output
 
-    result = export_run(run, tmp_path / "flow.onnx")
+    result = export_run(run, tmp_path / "m.onnx")
     assert result.report.window["passed"] and result.report.step["passed"]
-    assert result.report.files["encoder"]["dims"]["frame"] == ["batch", 2, 32, 32]
+    assert result.report.files["encoder"]["dims"]["frame"] == ["batch", channels, 32, 32]
 
-    clf = VideoClassifier(tmp_path / "flow.onnx", device="cpu")
-    assert clf.meta.preprocess.modality == "flow" and clf.sampled_frames == 5
+    clf = VideoClassifier(tmp_path / "m.onnx", device="cpu")
+    assert clf.meta.preprocess.modality == modality and clf.sampled_frames == 5
     video = sorted(tiny_data.rglob("*.avi"))[0]
     for stateful in (False, True):
         ready = [p for p in clf.stream(video, sample_fps=0, keep_window=True, stateful=stateful) if p.ready]
