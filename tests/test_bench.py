@@ -178,8 +178,9 @@ def test_flow_cost_alone_measures_both_sizes_without_a_model(tmp_path):
     flow = doc["flow"]
     assert set(flow["sizes"]) == {"64px", "128px"} and flow["preset"] == "fast"
     assert all(s["median"] > 0 and s["fps"] > 0 for s in flow["sizes"].values())
+    assert set(flow["adiff"]) == {"64px", "128px"} and all(s["median"] > 0 for s in flow["adiff"].values())
     md = render([doc])
-    assert "### Optical flow input" in md and "| 64px |" in md and "| 8 px |" in md
+    assert "### Optical flow input" in md and "| 64px |" in md and "| 8 px |" in md and "| adiff 64px |" in md
 
 
 def test_table_marks_missing_and_failed_sections():

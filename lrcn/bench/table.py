@@ -194,7 +194,8 @@ def _flow(doc: dict) -> list[str]:
     if sec.get("error"):
         return _rows(["input size", "per new frame"], [["", f"failed: {sec['error']}"]])
     rows = [[k, _ms(s), _num(s["fps"]), f"{sec['range_px'].get(k, '?'):g} px"] for k, s in sec["sizes"].items()]
-    return _rows(["input size", "per new frame", "frames/s, flow alone", "range K"], rows)
+    rows += [[f"adiff {k}", _ms(s), _num(s["fps"]), "shift +-K"] for k, s in sec.get("adiff", {}).items()]
+    return _rows(["input size", "per new frame", "frames/s, this step alone", "range K"], rows)
 
 
 def _e2e(doc: dict) -> list[str]:
@@ -380,7 +381,10 @@ def render(docs: list[dict]) -> str:
             ("Clip mode", _clip),
             ("Streaming, per new frame (preprocessing + inference)", _stream),
             ("End to end: stream mode on a 30 fps source", _e2e),
-            ("Optical flow input: the motion step per new frame (grey + DIS, `--input flow`)", _flow),
+            (
+                "Optical flow input: the motion step per new frame (grey + DIS, `--input flow`; adiff: its whole input)",
+                _flow,
+            ),
             ("Training: frozen backbone, one epoch", _train),
             ("Memory: peak RSS", _memory),
             ("Profile: onnxruntime kernel time by operator, one batch-1 clip", _profile),
