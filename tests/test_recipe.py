@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from lrcn.train import recipe
@@ -171,6 +172,27 @@ def test_auto_input_adds_appearance_only_for_clips_too_short_for_15_steps():
     modality, why = recipe.input_for(recipe.Survey(shares=[1.0] * 3, frames=[7, 7, 9]))
     assert modality == "rgb+diff" and why.startswith("input rgb+diff: the median clip decodes 7 frames")
     assert recipe.input_for(recipe.Survey(shares=[], frames=[])) == ("diff", "")
+
+
+def test_auto_input_takes_a_moving_camera_out_of_long_clips_only():
+    long, short = [16, 90, 200], [7, 7, 9]
+    still = recipe.Survey(shares=[1.0] * 3, frames=long, pans=[0.003, 0.006, 0.0])
+    assert recipe.input_for(still) == ("diff", "")
+    panning = recipe.Survey(shares=[1.0] * 3, frames=long, pans=[0.03, 0.02, 0.0])
+    modality, why = recipe.input_for(panning)
+    assert modality == "adiff" and why.startswith("input adiff: the median clip's camera moves 0.020")
+    assert recipe.input_for(recipe.Survey(shares=[1.0] * 3, frames=short, pans=[0.03] * 3))[0] == "rgb+diff"
+
+
+def test_camera_motion_reads_the_pan_not_the_people():
+    from test_align import scene
+
+    def clip(pan: int) -> np.ndarray:
+        return np.stack([np.repeat(scene(pan * t, 0, 8 + 3 * t)[:, :, None], 3, axis=2) for t in range(6)])
+
+    assert recipe.camera_motion(clip(0)) < 0.002  # a person moves 3 px a step before a still camera
+    assert abs(recipe.camera_motion(clip(2)) - 2 / 64) < 0.005  # the camera moves 2 px a step
+    assert recipe.camera_motion(clip(0)[:1]) == 0.0
 
 
 def test_vc_train_says_which_frames_and_zoom_auto_chose(tiny_data, tmp_path):

@@ -8,7 +8,7 @@ they overfit. `small-real` was chosen by 5-fold group cross-validation on UT-Int
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 SMALL_CLIPS = 1000
@@ -111,6 +111,9 @@ SURVEY_CLIPS = 60
 """The auto settings look at this many clips (evenly spread over the sorted list)."""
 ZOOM_SHARE = 0.5
 """auto zoom: motion when the median clip moves within less than this share of the frame's side."""
+PAN_SHARE = 0.01
+"""auto input: adiff when the median clip's camera moves this share of the frame's side or more per
+sampled step (UT-Interaction's still cameras: 0.003, at most 0.006; the panned *pan* set: 0.029)."""
 FRAMES = int(str(DEFAULTS["frames"]))
 """auto frames: the default T, unless the clips are too short to hold T + 1 distinct frames."""
 
@@ -123,6 +126,9 @@ class Survey:
     """Each clip's motion box side as a share of the frame's (lrcn.runtime.roi.box_share)."""
     frames: list[int]
     """Each clip's count of frames that really decode."""
+    pans: list[float] = field(default_factory=list)
+    """Each clip's camera motion: the median over its sampled steps of the global shift's length
+    (lrcn.runtime.align.pair_shift), as a share of the frame's side."""
 
     @property
     def median_share(self) -> float | None:
@@ -132,6 +138,10 @@ class Survey:
     def median_frames(self) -> int | None:
         return sorted(self.frames)[len(self.frames) // 2] if self.frames else None
 
+    @property
+    def median_pan(self) -> float | None:
+        return sorted(self.pans)[len(self.pans) // 2] if self.pans else None
+
 
 def survey(paths: list[str], timeout_s: float = 60.0) -> Survey:
     """Decode up to SURVEY_CLIPS of `paths` at a small size; unreadable ones are passed over (training names them)."""
@@ -140,7 +150,7 @@ def survey(paths: list[str], timeout_s: float = 60.0) -> Survey:
     from lrcn.runtime.video import decode_video, sample_indices
 
     step = max(1, len(paths) / SURVEY_CLIPS) if paths else 1
-    shares, frames = [], []
+    shares, frames, pans = [], [], []
     for p in [paths[int(i * step)] for i in range(min(len(paths), SURVEY_CLIPS))]:
         try:
             video = decode_video(p, ANALYSIS_WIDTH, timeout_s=timeout_s, max_keep=256)
@@ -148,9 +158,24 @@ def survey(paths: list[str], timeout_s: float = 60.0) -> Survey:
             continue
         # the box of the frames a default clip samples (T + 1 for diff)
         # with the first geometry's box: ZOOM_SHARE's threshold was set and measured on it
-        shares.append(box_share(video.frames[sample_indices(len(video.frames), FRAMES + 1)], FIRST_GEOMETRY))
+        sampled = video.frames[sample_indices(len(video.frames), FRAMES + 1)]
+        shares.append(box_share(sampled, FIRST_GEOMETRY))
         frames.append(video.num_decoded)
-    return Survey(shares, frames)
+        pans.append(camera_motion(sampled))
+    return Survey(shares, frames, pans)
+
+
+def camera_motion(frames) -> float:
+    """Sampled frames (S, H, W, 3) uint8 -> the median over their steps of the global shift's length
+    (`lrcn.runtime.align.pair_shift`) as a share of the side; 0.0 for fewer than 2 frames."""
+    import numpy as np
+
+    from lrcn.runtime.align import pair_shift
+    from lrcn.runtime.flow import grey
+
+    greys = [grey(f) for f in frames]
+    steps = [float(np.hypot(*pair_shift(a, b))) for a, b in zip(greys, greys[1:])]
+    return float(np.median(steps)) / max(frames.shape[1:3]) if steps else 0.0
 
 
 def frames_for(found: Survey) -> tuple[str, str]:
@@ -171,10 +196,17 @@ def frames_for(found: Survey) -> tuple[str, str]:
 
 
 def input_for(found: Survey) -> tuple[str, str]:
-    """(modality, why) for `--input auto`: diff, or rgb+diff when the median clip is too short for
+    """(modality, why) for `--input auto`: diff; rgb+diff when the median clip is too short for
     T = FRAMES: a few frames hold a fraction of an action, so appearance is given beside motion
-    (measured on UT and the short set, README "People small in the frame, short clips")."""
+    (measured on UT and the short set, README "People small in the frame, short clips"); adiff
+    when the camera moves (PAN_SHARE; README "Taking the camera's motion out")."""
     median = found.median_frames
+    pan = found.median_pan
+    if (median is None or median > FRAMES) and pan is not None and pan >= PAN_SHARE:
+        return "adiff", (
+            f"input adiff: the median clip's camera moves {pan:.3f} of the frame's side a step, "
+            f"{PAN_SHARE:g} or more: differences with that shift taken out (--input diff keeps them plain)"
+        )
     if median is None or median > FRAMES:
         return "diff", ""
     return "rgb+diff", (
