@@ -16,6 +16,8 @@ v_<Class>_gNN_cMM, are kept):
 - `pan`: a camera panning across the scene (UT's cameras are still): a view of 3/4 of each side
   travels from one edge of the frame to the other over each clip (a seeded direction and vertical
   drift, a small shake), resized back to the frame's size, so the background moves in every frame.
+- `short-pan`: `short`'s frames seen through `pan`'s view, which then travels the width over those
+  few frames: a fast pan (about 4 % of the width a frame at 7 frames), as a broadcast follows play.
 - `short`: N frames (`--short-frames`, 7 by default like the short held-out set; 9 is 0.3 s at
   UT's 30 fps) cut around the middle of each clip, at the clip's own frame rate.
 - `synth` (with `--synth`): the built-in synthetic set, as `vc-data synth DIR --seed 1` makes it
@@ -42,7 +44,7 @@ PERSON_HEIGHT = 0.8
 """People's height in UT-Interaction as a share of the frame (looked at, not measured per clip)."""
 PAN_VIEW = 0.75
 """The panning camera's view as a share of the frame's side; it travels the rest over a clip."""
-KINDS = ("far", "short", "far-clean", "noisy", "far-cut", "pan")
+KINDS = ("far", "short", "far-clean", "noisy", "far-cut", "pan", "short-pan")
 VIDEO_EXTENSIONS = (".avi", ".mp4", ".mkv", ".webm", ".mov")
 
 
@@ -159,6 +161,8 @@ def derive(src: Path, out: Path, kind: str, seed: int, short_frames: int) -> int
             clip = short(frames, short_frames)
         elif kind == "pan":
             clip = pan(frames, rng)
+        elif kind == "short-pan":
+            clip = pan(short(frames, short_frames), rng)
         elif kind == "far-cut":
             clip = far_cut(frames, rng)
         else:

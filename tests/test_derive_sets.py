@@ -40,7 +40,7 @@ def test_far_parts_share_far_draws(tmp_path):
         ch, cw = read["far-cut"][0].shape[:2]
         assert 0 <= sh - ch <= 1 and 0 <= sw - cw <= 1  # (MJPG keeps even sides)
         assert read["noisy"][0].shape == read["far"][0].shape == read["far-clean"][0].shape == (H, W, 3)
-        assert len(read["short"]) == 4 and all(
+        assert len(read["short"]) == len(read["short-pan"]) == 4 and all(
             len(read[k]) == N for k in ("far", "far-clean", "noisy", "far-cut", "pan")
         )
         for t in range(N):

@@ -18,7 +18,7 @@ Modalities (input channels C):
 - ``adiff`` (3): the same differences with the camera's motion taken out: the earlier frame of
   each pair is first moved by the pair's global shift (`lrcn.runtime.align`: the median DIS
   flow between their grey images), for a panning or shaking camera.
-- ``rgb+diff`` (6), ``rgb+flow`` (5): the rgb of frames 1..T stacked with the T motion steps,
+- ``rgb+diff`` (6), ``rgb+flow`` (5), ``rgb+adiff`` (6): the rgb of frames 1..T stacked with the T motion steps,
   channels [rgb, motion].
 Stream mode (`FrameInput`) keeps the previous sampled frame (and its grey image for flow and
 adiff) and
@@ -41,7 +41,7 @@ from lrcn.runtime.align import aligned_diff, pair_shift
 from lrcn.runtime.flow import frame_flow, grey
 from lrcn.runtime.roi import FIRST_GEOMETRY, ZOOMS, ZoomGeometry, analysis_grey, box_from_diffs, cut, pair_diff
 
-CHANNELS = {"rgb": 3, "diff": 3, "rgb+diff": 6, "flow": 2, "rgb+flow": 5, "adiff": 3}
+CHANNELS = {"rgb": 3, "diff": 3, "rgb+diff": 6, "flow": 2, "rgb+flow": 5, "adiff": 3, "rgb+adiff": 6}
 """Input channels by modality."""
 MODALITIES = tuple(CHANNELS)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
