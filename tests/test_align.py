@@ -70,3 +70,10 @@ def test_the_clip_rule_aligns_each_pair_and_needs_the_frames():
         )
     with pytest.raises(ValueError, match="uint8 RGB"):
         apply_modality(x, "adiff")
+
+
+def test_a_spec_too_small_for_dis_is_refused_in_one_line():
+    for modality in ("flow", "adiff", "rgb+adiff"):
+        with pytest.raises(ValueError, match="needs img_size >= 12"):
+            PreprocessSpec(img_size=8, modality=modality)
+    assert PreprocessSpec(img_size=8, modality="diff").img_size == 8

@@ -44,6 +44,8 @@ from lrcn.runtime.roi import FIRST_GEOMETRY, ZOOMS, ZoomGeometry, analysis_grey,
 CHANNELS = {"rgb": 3, "diff": 3, "rgb+diff": 6, "flow": 2, "rgb+flow": 5, "adiff": 3, "rgb+adiff": 6}
 """Input channels by modality."""
 MODALITIES = tuple(CHANNELS)
+MIN_DIS_SIZE = 12
+"""OpenCV's DIS flow refuses frames under 12 pixels a side: the smallest img_size for flow and adiff."""
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 SIMPLE_MEAN = (0.5, 0.5, 0.5)
@@ -76,6 +78,10 @@ class PreprocessSpec:
             raise ValueError(f"img_size must be >= 8, got {self.img_size}")
         if self.modality not in MODALITIES:
             raise ValueError(f"modality must be one of {', '.join(MODALITIES)}, got {self.modality!r}")
+        if needs_grey(self.modality) and self.img_size < MIN_DIS_SIZE:
+            raise ValueError(
+                f"modality {self.modality!r} needs img_size >= {MIN_DIS_SIZE} (DIS flow), got {self.img_size}"
+            )
         if self.zoom not in ZOOMS:
             raise ValueError(f"zoom must be one of {', '.join(ZOOMS)}, got {self.zoom!r}")
         if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
