@@ -174,14 +174,17 @@ def test_auto_input_adds_appearance_only_for_clips_too_short_for_15_steps():
     assert recipe.input_for(recipe.Survey(shares=[], frames=[])) == ("diff", "")
 
 
-def test_auto_input_takes_a_moving_camera_out_of_long_clips_only():
+def test_auto_input_takes_a_moving_camera_out():
     long, short = [16, 90, 200], [7, 7, 9]
     still = recipe.Survey(shares=[1.0] * 3, frames=long, pans=[0.003, 0.019, 0.0])
     assert recipe.input_for(still) == ("diff", "")
     panning = recipe.Survey(shares=[1.0] * 3, frames=long, pans=[0.03, 0.025, 0.0])
     modality, why = recipe.input_for(panning)
     assert modality == "adiff" and why.startswith("input adiff: the median clip's camera moves 0.025")
-    assert recipe.input_for(recipe.Survey(shares=[1.0] * 3, frames=short, pans=[0.03] * 3))[0] == "rgb+diff"
+    modality, why = recipe.input_for(recipe.Survey(shares=[1.0] * 3, frames=short, pans=[0.03] * 3))
+    assert modality == "rgb+adiff" and why.startswith("input rgb+adiff: the median clip decodes 7 frames")
+    assert "camera moves 0.030" in why and "--input rgb+diff keeps" in why
+    assert recipe.input_for(recipe.Survey(shares=[1.0] * 3, frames=short, pans=[0.01] * 3))[0] == "rgb+diff"
 
 
 def test_camera_motion_reads_the_pan_not_the_people():

@@ -115,7 +115,7 @@ PAN_SHARE = 0.02
 """auto input: adiff when the median clip's camera moves this share of the frame's side or more per
 sampled step. Measured (README "Taking the camera's motion out", `benchmarks/camera_motion.py`):
 UT-Interaction's still cameras 0.003 (at most 0.006), the panned *pan* set 0.029 (at least 0.018),
-a hand-held tracking shot 0.038;
+*short-pan* 0.061, a hand-held tracking shot 0.038;
 a still camera on a hand moving a cup across a third of a plain white view reads 0.0197: a large
 object on a flat background pulls the median, so the bar sits above it."""
 FRAMES = int(str(DEFAULTS["frames"]))
@@ -203,20 +203,31 @@ def frames_for(found: Survey) -> tuple[str, str]:
 def input_for(found: Survey) -> tuple[str, str]:
     """(modality, why) for `--input auto`: diff; rgb+diff when the median clip is too short for
     T = FRAMES: a few frames hold a fraction of an action, so appearance is given beside motion
-    (measured on UT and the short set, README "People small in the frame, short clips"); adiff
-    when the camera moves (PAN_SHARE; README "Taking the camera's motion out")."""
+    (measured on UT and the short set, README "People small in the frame, short clips"). When the
+    camera moves (PAN_SHARE), the aligned difference in place of diff: adiff, or rgb+adiff
+    (measured on *pan* and *short-pan*, README "Taking the camera's motion out")."""
     median = found.median_frames
     pan = found.median_pan
-    if (median is None or median > FRAMES) and pan is not None and pan >= PAN_SHARE:
-        return "adiff", (
-            f"input adiff: the median clip's camera moves {pan:.3f} of the frame's side a step, "
-            f"{PAN_SHARE:g} or more: differences with that shift taken out (--input diff keeps them plain)"
-        )
-    if median is None or median > FRAMES:
-        return "diff", ""
-    return "rgb+diff", (
+    short = median is not None and median <= FRAMES
+    modality = "rgb+diff" if short else "diff"
+    why = (
         f"input rgb+diff: the median clip decodes {median} frames, too few for motion alone "
         "(--input diff for frame differences only)"
+        if short
+        else ""
+    )
+    if pan is None or pan < PAN_SHARE:
+        return modality, why
+    aligned = modality.replace("diff", "adiff")
+    moving = f"the median clip's camera moves {pan:.3f} of the frame's side a step, {PAN_SHARE:g} or more"
+    if short:
+        return aligned, (
+            f"input {aligned}: the median clip decodes {median} frames, too few for motion alone, and {moving}: "
+            f"differences with that shift taken out (--input {modality} keeps them plain)"
+        )
+    return (
+        aligned,
+        f"input {aligned}: {moving}: differences with that shift taken out (--input {modality} keeps them plain)",
     )
 
 
