@@ -44,7 +44,7 @@ def aligned_diff(prev: np.ndarray, cur: np.ndarray, shift: tuple[float, float]) 
     if dx == 0.0 and dy == 0.0:
         return cur - prev
     c, h, w = prev.shape
-    m = np.float32([[1, 0, dx], [0, 1, dy]])
+    m = np.array([[1, 0, dx], [0, 1, dy]], dtype=np.float32)
     moved = cv2.warpAffine(
         np.ascontiguousarray(prev.transpose(1, 2, 0)),
         m,
@@ -53,5 +53,5 @@ def aligned_diff(prev: np.ndarray, cur: np.ndarray, shift: tuple[float, float]) 
         borderMode=cv2.BORDER_REPLICATE,
     )
     cover = cv2.warpAffine(np.ones((h, w), np.float32), m, (w, h), flags=cv2.INTER_LINEAR, borderValue=0.0)
-    moved = moved.reshape(h, w, c).transpose(2, 0, 1)
+    moved = np.asarray(moved).reshape(h, w, c).transpose(2, 0, 1)
     return np.ascontiguousarray((cur - moved) * cover[None], dtype=np.float32)

@@ -18,11 +18,10 @@ Modalities (input channels C):
 - ``adiff`` (3): the same differences with the camera's motion taken out: the earlier frame of
   each pair is first moved by the pair's global shift (`lrcn.runtime.align`: the median DIS
   flow between their grey images), for a panning or shaking camera.
-- ``rgb+diff`` (6), ``rgb+flow`` (5), ``rgb+adiff`` (6): the rgb of frames 1..T stacked with the T motion steps,
-  channels [rgb, motion].
+- ``rgb+diff`` (6), ``rgb+flow`` (5), ``rgb+adiff`` (6): the rgb of frames 1..T stacked with the
+  T motion steps, channels [rgb, motion].
 Stream mode (`FrameInput`) keeps the previous sampled frame (and its grey image for flow and
-adiff) and
-computes one step per new frame, never recomputing over the window. A zoomed model
+adiff) and computes one step per new frame, never recomputing over the window. A zoomed model
 (``zoom="motion"``) is the exception: its box is its window's own, as in clip mode, so when the box
 moves its stream input is the whole window, cut and prepared again (T encoder passes); while the
 box stays, one step per new frame as above (see `FrameInput`).
@@ -31,6 +30,7 @@ box stays, one step per new frame as above (see `FrameInput`).
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -201,22 +201,23 @@ def step_pairs(x: np.ndarray) -> np.ndarray:
 
 
 def clip_flows(rgb: np.ndarray, pairs: np.ndarray) -> np.ndarray:
-    """(S, H, W, 3) uint8 RGB and its step pairs -> (S - 1, 2, H, W) flows, each distinct pair computed once."""
+    """(S, H, W, 3) uint8 RGB and its step pairs -> (S - 1, 2, H, W) flows."""
     greys = [grey(f) for f in rgb]
-    done: dict[tuple[int, int], np.ndarray] = {}
-    for a, b in pairs.tolist():
-        if (a, b) not in done:
-            done[(a, b)] = frame_flow(greys[a], greys[b])
-    return np.stack([done[(a, b)] for a, b in pairs.tolist()])
+    return per_pair(pairs, lambda a, b: frame_flow(greys[a], greys[b]))
 
 
 def clip_aligned_diffs(x: np.ndarray, rgb: np.ndarray, pairs: np.ndarray) -> np.ndarray:
     """Normalised (S, 3, H, W), uint8 RGB (S, H, W, 3) and step pairs -> (S - 1, 3, H, W) aligned differences."""
     greys = [grey(f) for f in rgb]
+    return per_pair(pairs, lambda a, b: aligned_diff(x[a], x[b], pair_shift(greys[a], greys[b])))
+
+
+def per_pair(pairs: np.ndarray, step: Callable[[int, int], np.ndarray]) -> np.ndarray:
+    """`step(before, after)` for each row of `pairs`, stacked; a pair that repeats (a padded clip) is computed once."""
     done: dict[tuple[int, int], np.ndarray] = {}
     for a, b in pairs.tolist():
         if (a, b) not in done:
-            done[(a, b)] = aligned_diff(x[a], x[b], pair_shift(greys[a], greys[b]))
+            done[(a, b)] = step(a, b)
     return np.stack([done[(a, b)] for a, b in pairs.tolist()])
 
 
