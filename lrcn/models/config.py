@@ -48,7 +48,7 @@ class ModelConfig:
         elif self.in_channels % 3 and self.name in family_names() and family_spec(self.name).has_backbone:
             problems.append(
                 f"model {self.name} reads 3-channel images with its ResNet backbone: "
-                f"give it input rgb, diff or rgb+diff, not a flow input ({self.in_channels} channels)"
+                f"give it input rgb, diff, adiff, rgb+diff or rgb+adiff, not a flow input ({self.in_channels} channels)"
             )
         if not isinstance(self.members, int) or not 1 <= self.members <= MAX_MEMBERS:
             problems.append(f"members must be an integer from 1 to {MAX_MEMBERS}, got {self.members}")
