@@ -35,7 +35,7 @@ def main() -> None:
             if not pans:
                 print(f"{path}: no readable clips")
                 continue
-            med = recipe.Survey([], [], pans).median_pan
+            med = recipe.median_clip(pans)
             print(f"{path}: median {med:.4f}, least {min(pans):.4f}, most {max(pans):.4f} ({len(pans)} clips)")
         else:
             pans = recipe.survey([str(path)]).pans

@@ -136,15 +136,20 @@ class Survey:
 
     @property
     def median_share(self) -> float | None:
-        return sorted(self.shares)[len(self.shares) // 2] if self.shares else None
+        return median_clip(self.shares)
 
     @property
     def median_frames(self) -> int | None:
-        return sorted(self.frames)[len(self.frames) // 2] if self.frames else None
+        return median_clip(self.frames)
 
     @property
     def median_pan(self) -> float | None:
-        return sorted(self.pans)[len(self.pans) // 2] if self.pans else None
+        return median_clip(self.pans)
+
+
+def median_clip(values):
+    """The median clip's value (the upper one of an even count, so always a clip's own); None for none."""
+    return sorted(values)[len(values) // 2] if values else None
 
 
 def survey(paths: list[str], timeout_s: float = 60.0) -> Survey:
@@ -172,14 +177,17 @@ def survey(paths: list[str], timeout_s: float = 60.0) -> Survey:
 def camera_motion(frames) -> float:
     """Sampled frames (S, H, W, 3) uint8 -> the median over their steps of the global shift's length
     (`lrcn.runtime.align.pair_shift`) as a share of the side; 0.0 for fewer than 2 distinct frames.
-    A frame equal to the one before (a short clip's sampling repeats frames) is no step."""
+    The steps are the distinct pairs `step_pairs` gives, so a short clip's repeated frames are no step."""
     import numpy as np
 
     from lrcn.runtime.align import pair_shift
     from lrcn.runtime.flow import grey
+    from lrcn.runtime.preprocess import step_pairs
 
-    greys = [grey(f) for i, f in enumerate(frames) if i == 0 or not np.array_equal(f, frames[i - 1])]
-    steps = [float(np.hypot(*pair_shift(a, b))) for a, b in zip(greys, greys[1:])]
+    if len(frames) < 2:
+        return 0.0
+    pairs = [(a, b) for a, b in np.unique(step_pairs(frames), axis=0).tolist() if a != b]
+    steps = [float(np.hypot(*pair_shift(grey(frames[a]), grey(frames[b])))) for a, b in pairs]
     return float(np.median(steps)) / max(frames.shape[1:3]) if steps else 0.0
 
 
