@@ -64,6 +64,7 @@ def tiny_configs(
     modality: str = "rgb",
     epochs: int = 2,
     bidirectional: bool = False,
+    pool: str = "last",
     backbone_weights: str | None = None,
     **train_kw,
 ):
@@ -76,6 +77,7 @@ def tiny_configs(
         latent_dim=16,
         hidden_size=12,
         bidirectional=bidirectional,
+        pool=pool,
         backbone="resnet18",
         backbone_weights=backbone_weights,
         dropout=0.1,
@@ -114,7 +116,7 @@ def tiny_run(tiny_data, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_runs(tiny_data, tmp_path_factory, resnet18_weights) -> dict[str, Path]:
-    """One tiny run per family (+ a bidirectional convlstm and a diff-input convlstm)."""
+    """One tiny run per family (+ a bidirectional convlstm, a mean-pooled one and a diff-input one)."""
     base = tmp_path_factory.mktemp("tiny_runs")
     cache = base / "cache"
     return {
@@ -124,6 +126,7 @@ def tiny_runs(tiny_data, tmp_path_factory, resnet18_weights) -> dict[str, Path]:
             tiny_data, base / "pretrained", cache, model="pretrained", epochs=1, backbone_weights=str(resnet18_weights)
         ),
         "convlstm-bi": train_tiny(tiny_data, base / "convlstm-bi", cache, epochs=1, bidirectional=True),
+        "convlstm-mean": train_tiny(tiny_data, base / "convlstm-mean", cache, epochs=1, pool="mean"),
         "convlstm-diff": train_tiny(tiny_data, base / "convlstm-diff", cache, epochs=1, modality="diff"),
     }
 

@@ -97,11 +97,18 @@ def test_model_all_passes_the_gate_for_every_family_in_one_command(tiny_runs, tm
 
 
 @pytest.mark.slow
-def test_bidirectional_gets_no_step_model_and_says_why(tiny_runs, tmp_path):
+@pytest.mark.parametrize(
+    ("run", "says", "why"),
+    [("convlstm-bi", "bidirectional head", "backward pass"), ("convlstm-mean", "mean-pooled head", "every step")],
+)
+def test_a_head_without_a_step_form_gets_no_step_model_and_says_why(tiny_runs, tmp_path, run, says, why):
+    from lrcn.core.errors import ModelError
+    from lrcn.runtime.model import LrcnModel
+
     (tmp_path / "bi.step.onnx").write_bytes(b"from an earlier unidirectional export")
-    r = runner.invoke(app(), ["--run", str(tiny_runs["convlstm-bi"]), "--out", str(tmp_path / "bi.onnx")])
+    r = runner.invoke(app(), ["--run", str(tiny_runs[run]), "--out", str(tmp_path / "bi.onnx")])
     assert r.exit_code == 0, r.output
-    assert "no step model (bidirectional)" in r.output
+    assert f"no step model ({says})" in r.output
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "bi.encoder.onnx",
         "bi.head.onnx",
@@ -109,7 +116,11 @@ def test_bidirectional_gets_no_step_model_and_says_why(tiny_runs, tmp_path):
         "bi.parity.json",
     ]
     report = json.loads((tmp_path / "bi.parity.json").read_text())
-    assert "backward pass" in report["step"]["absent"] and report["window"]["passed"]
+    assert why in report["step"]["absent"] and report["window"]["passed"]
+    model = LrcnModel(tmp_path / "bi.onnx")
+    model.part("head")  # window mode streams it
+    with pytest.raises(ModelError, match="drop --stateful"):
+        model.part("step")
 
 
 @pytest.mark.slow

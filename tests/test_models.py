@@ -48,6 +48,22 @@ def test_bidirectional_head_uses_both_final_states():
         torch.testing.assert_close(m(x), expected)
 
 
+def test_mean_pooled_head_averages_every_step_and_has_no_step_form():
+    m = build_model(ModelConfig(img_size=32, num_classes=4, pool="mean", hidden_size=5, dropout=0.0)).eval()
+    x = torch.randn(2, 6, 3, 32, 32)
+    with torch.no_grad():
+        feats = m.encoder(x.flatten(0, 1)).unflatten(0, (2, 6))
+        out, _ = m.head.lstm(feats)
+        torch.testing.assert_close(m(x), m.head.fc(out.mean(dim=1)))
+        assert not torch.allclose(m(x), m.head.fc(out[:, -1]))  # not the last state's classifier
+        h = torch.zeros(1, 2, 5)
+        with pytest.raises(ValueError, match="no step form"):
+            m.head.step(feats[:, 0], h, h.clone())
+    assert m.cfg.step_absent and ModelConfig().step_absent is None
+    with pytest.raises(ValueError, match="pool must be one of last, mean"):
+        ModelConfig(pool="max")
+
+
 def test_step_reproduces_forward():
     m = build_model(ModelConfig(img_size=32, num_classes=4, lstm_layers=2, hidden_size=7)).eval()
     x = torch.randn(2, 5, 3, 32, 32)

@@ -92,5 +92,5 @@ def measure(subject, cfg: BenchConfig, frames: np.ndarray, log=print) -> dict:
         "window": t,
         "sides": timings,
         "cheaper_than_eager": {s.name: ratio(sides[0], s) for s in sides[1:]},
-        "step_absent": None if "step" in subject.files else "bidirectional head",
+        "step_absent": None if "step" in subject.files else subject.model.cfg.step_absent,
     }

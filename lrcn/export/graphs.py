@@ -24,10 +24,13 @@ from lrcn.runtime import contract as K
 EXAMPLE_BATCH, EXAMPLE_TIME = 2, 5
 DEFAULT_OPSET = 18
 """Opset 18: onnxruntime 1.14 (2023) and every later release runs it."""
-STEP_ABSENT = (
-    "bidirectional head: its backward pass needs the whole window, so no frame-by-frame state "
-    "exists; stream with encoder + head (exact sliding window)"
-)
+STREAM_INSTEAD = "no frame-by-frame state exists; stream with encoder + head (exact sliding window)"
+
+
+def step_absent(cfg) -> str | None:
+    """Why a model's export has no step graph (ModelConfig.step_absent), None when it has one."""
+    why = cfg.step_absent
+    return f"{why}, so {STREAM_INSTEAD}" if why else None
 
 
 def _scores(logits: torch.Tensor):
@@ -85,7 +88,7 @@ class GraphSpec:
 
 
 def graph_specs(model: nn.Module, *, stream: bool = True) -> list[GraphSpec]:
-    """The full graph, and with `stream` the encoder, head and (unidirectional only) step graphs."""
+    """The full graph, and with `stream` the encoder, head and (where the head has a step form) step graphs."""
     cfg = model.cfg
     b, t, c, s = EXAMPLE_BATCH, EXAMPLE_TIME, cfg.in_channels, cfg.img_size
     gen = torch.Generator().manual_seed(0)
@@ -125,7 +128,7 @@ def graph_specs(model: nn.Module, *, stream: bool = True) -> list[GraphSpec]:
             scores,
         ),
     ]
-    if not cfg.bidirectional:
+    if step_absent(cfg) is None:
         zeros = torch.zeros(cfg.lstm_layers, b, cfg.state_width)
         specs.append(
             GraphSpec(

@@ -70,6 +70,7 @@ def build_metadata(
             "trained_with": config.get("lrcn_version"),
             "sampled_frames": pre.get("sampled_frames"),
             **({"members": members} if members > 1 else {}),
+            **({"pool": model["pool"]} if model.get("pool", "last") != "last" else {}),
             **(extra or {}),
         },
     )

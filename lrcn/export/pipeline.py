@@ -23,7 +23,7 @@ import numpy as np
 from lrcn.core.atomic import new_temp, write_json
 from lrcn.core.paths import PARITY_SUFFIX, sibling
 from lrcn.export.clips import ClipSet, load_clips
-from lrcn.export.graphs import DEFAULT_OPSET, STEP_ABSENT, export_graph, graph_specs
+from lrcn.export.graphs import DEFAULT_OPSET, export_graph, graph_specs, step_absent
 from lrcn.export.metadata import build_metadata, load_metrics, now_utc, sha256_file, stamp, strip_node_metadata
 from lrcn.export.parity import (
     BATCHES,
@@ -121,7 +121,7 @@ def _job(
     extra = {
         "opset": opset,
         "full": target.name,
-        **({"step_absent": STEP_ABSENT} if stream and "step" not in paths else {}),
+        **({"step_absent": step_absent(model.cfg)} if stream and "step" not in paths else {}),
     }
     return _Job(
         model,
@@ -269,7 +269,7 @@ def export_model(
         lengths=clip_lengths(job.num_frames),
         batches=list(BATCHES),
         exported=job.common["exported"],
-        step={"absent": STEP_ABSENT} if "step_absent" in job.extra else None,
+        step={"absent": job.extra["step_absent"]} if "step_absent" in job.extra else None,
     )
     parity = sibling(job.target, PARITY_SUFFIX) if gate else None
     tmps = {k: new_temp(p) for k, p in job.paths.items()}

@@ -85,7 +85,7 @@ class ExportReport:
     full: dict | None = None
     window: dict | None = None
     step: dict | None = None
-    """The gate's summaries (parity.summarize); step is {"absent": why} for a bidirectional head."""
+    """The gate's summaries (parity.summarize); step is {"absent": why} for a head without a step form."""
     gate_seconds: float | None = None
     variants: dict[str, VariantFigures] | None = None
     seconds: float | None = None
@@ -103,7 +103,7 @@ class ExportReport:
         if self.step and "absent" not in self.step:
             parts.append(f"step {self.step['max_abs_dprobs']:.1e}")
         elif self.step:
-            parts.append("no step model (bidirectional)")
+            parts.append(f"no step model ({self.step['absent'].split(':')[0]})")  # the reason's subject
         src = self.input["source"]
         return (
             f"parity ok {self.family}: max |Δprobs| {', '.join(parts)} (tol {self.tolerance:g}; "

@@ -9,6 +9,7 @@ from lrcn.models.specs import family_names, family_spec
 
 BACKBONES = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
 NORMS = ("batch", "none")
+POOLS = ("last", "mean")
 MAX_MEMBERS = 8
 """An ensemble costs its members' sum at every frame: a bound, not a choice."""
 
@@ -29,6 +30,9 @@ class ModelConfig:
     hidden_size: int = 128
     lstm_layers: int = 1
     bidirectional: bool = False
+    pool: str = "last"
+    """How the head reads the LSTM over time: `last`, the final hidden state; `mean`, the mean of every
+    step's output (the LRCN paper's averaging over time). Only `last` has a frame-by-frame step form."""
     dropout: float = 0.3
     """Dropout before the classifier (and between LSTM layers when there are several)."""
     norm: str = "batch"
@@ -62,7 +66,16 @@ class ModelConfig:
                     )
         if not 0.0 <= self.dropout < 1.0:
             problems.append(f"dropout must be in [0, 1), got {self.dropout}")
-        refuse(problems + one_of(self, norm=NORMS, backbone=BACKBONES))
+        refuse(problems + one_of(self, norm=NORMS, backbone=BACKBONES, pool=POOLS))
+
+    @property
+    def step_absent(self) -> str | None:
+        """Why this head has no frame-by-frame step form (it reads the whole window), None when it has one."""
+        if self.bidirectional:
+            return "bidirectional head: its backward pass needs the whole window"
+        if self.pool != "last":
+            return f"{self.pool}-pooled head: it reads every step of the window"
+        return None
 
     @property
     def feature_width(self) -> int:

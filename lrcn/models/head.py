@@ -7,17 +7,27 @@ from torch import nn
 
 
 class LSTMHead(nn.Module):
-    """A batch_first LSTM over time, classifying from the final hidden state.
+    """A batch_first LSTM over time, classifying from the final hidden state (pool `last`) or from
+    the mean of its outputs over every step (pool `mean`: each step's output, both directions side
+    by side when bidirectional; every frame then reaches the classifier through one LSTM step).
 
-    A bidirectional head concatenates the last layer's final forward state (which has seen
+    A bidirectional `last` head concatenates the last layer's final forward state (which has seen
     frames 0..T-1) and final backward state (which has seen T-1..0), not output[:, -1],
     where the backward direction has seen one frame only. No state is kept between calls.
     """
 
     def __init__(
-        self, latent_dim: int, hidden_size: int, num_layers: int, bidirectional: bool, dropout: float, num_classes: int
+        self,
+        latent_dim: int,
+        hidden_size: int,
+        num_layers: int,
+        bidirectional: bool,
+        dropout: float,
+        num_classes: int,
+        pool: str = "last",
     ):
         super().__init__()
+        self.pool = pool
         self.lstm = nn.LSTM(
             latent_dim,
             hidden_size,
@@ -31,7 +41,9 @@ class LSTMHead(nn.Module):
 
     def forward(self, feats: torch.Tensor) -> torch.Tensor:
         """feats (B, T, L) -> logits (B, K)."""
-        _, (h_n, _) = self.lstm(feats)
+        out, (h_n, _) = self.lstm(feats)
+        if self.pool == "mean":
+            return self.fc(self.dropout(out.mean(dim=1)))
         return self.classify(h_n)
 
     def classify(self, h_n: torch.Tensor) -> torch.Tensor:
@@ -42,7 +54,8 @@ class LSTMHead(nn.Module):
     def step(self, feat: torch.Tensor, h: torch.Tensor, c: torch.Tensor):
         """One time step of a unidirectional head: feat (B, L), h and c (layers, B, H) ->
         (logits (B, K), h', c'). From zero state, T steps equal forward() on the T frames."""
-        if self.lstm.bidirectional:
-            raise ValueError("a bidirectional head has no step form: its backward pass needs the whole clip")
+        if self.lstm.bidirectional or self.pool != "last":
+            kind = "bidirectional" if self.lstm.bidirectional else f"{self.pool}-pooled"
+            raise ValueError(f"a {kind} head has no step form: it needs the whole clip")
         _, (h2, c2) = self.lstm(feat.unsqueeze(1), (h, c))
         return self.classify(h2), h2, c2

@@ -19,7 +19,13 @@ class LRCN(nn.Module):
         self.cfg = cfg
         self.encoder = encoder
         self.head = LSTMHead(
-            cfg.latent_dim, cfg.hidden_size, cfg.lstm_layers, cfg.bidirectional, cfg.dropout, cfg.num_classes
+            cfg.latent_dim,
+            cfg.hidden_size,
+            cfg.lstm_layers,
+            cfg.bidirectional,
+            cfg.dropout,
+            cfg.num_classes,
+            pool=cfg.pool,
         )
 
     def encode(self, frames: torch.Tensor) -> torch.Tensor:

@@ -49,6 +49,7 @@ FLAGS = {
     "ema": "--ema",
     "mixup": "--mixup",
     "members": "--members",
+    "pool": "--pool",
 }
 """The configs' parameters -> this CLI's flags, for its error messages."""
 
@@ -112,6 +113,13 @@ def main(
     hidden_size: Annotated[str, typer.Option(help=f"LSTM hidden size.{LIST}")] = "128",
     lstm_layers: Annotated[str, typer.Option(help=f"LSTM layers.{LIST}")] = "1",
     bidirectional: Annotated[bool, typer.Option(help="Bidirectional LSTM head.")] = False,
+    pool: Annotated[
+        str | None,
+        typer.Option(
+            help="How the head reads the LSTM over time: last (its final state) or mean (the mean of every "
+            "step's output; streams in window mode only, no --stateful) (last)."
+        ),
+    ] = None,
     members: Annotated[
         int | None,
         typer.Option(
@@ -290,6 +298,7 @@ def main(
                 "augment": augment,
                 "zoom": zoom,
                 "members": members,
+                "pool": pool,
             },
         )
         if augment is None and not resume:  # the recipe's flip, unless the class names have a side
@@ -366,6 +375,7 @@ def main(
                 hidden_size=v["hidden_size"],
                 lstm_layers=v["lstm_layers"],
                 bidirectional=bidirectional,
+                pool=str(r["pool"]),
                 members=members_for(v["model"], int(str(r["members"])), from_recipe=members is None),
                 dropout=v["dropout"],
                 norm=norm,

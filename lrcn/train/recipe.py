@@ -33,6 +33,7 @@ DEFAULTS: dict[str, object] = {
     "augment": None,
     "zoom": "none",
     "members": 1,
+    "pool": "last",
 }
 RECIPES: dict[str, dict[str, object]] = {
     "default": {},

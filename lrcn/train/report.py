@@ -34,6 +34,7 @@ PARAMS = [
     ("lstm_layers", "LSTM layers", "model", "lstm_layers"),
     ("members", "members", "model", "members"),
     ("bidirectional", "bidirectional", "model", "bidirectional"),
+    ("pool", "pool", "model", "pool"),
     ("dropout", "dropout", "model", "dropout"),
     ("norm", "norm", "model", "norm"),
     ("backbone", "backbone", "model", "backbone"),
