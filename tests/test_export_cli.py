@@ -117,6 +117,10 @@ def test_a_head_without_a_step_form_gets_no_step_model_and_says_why(tiny_runs, t
     ]
     report = json.loads((tmp_path / "bi.parity.json").read_text())
     assert why in report["step"]["absent"] and report["window"]["passed"]
+    from lrcn.export.inspect import format_summary, summarize
+
+    head_line = next(x for x in format_summary(summarize(tmp_path / "bi.onnx")).splitlines() if "head: LSTM" in x)
+    assert ("mean over time" in head_line) == (run == "convlstm-mean"), head_line
     model = LrcnModel(tmp_path / "bi.onnx")
     model.part("head")  # window mode streams it
     with pytest.raises(ModelError, match="drop --stateful"):

@@ -96,6 +96,7 @@ def _metadata_lines(meta) -> list[str]:
         f"  normalise: mean {list(p.mean)} std {list(p.std)}",
         f"  head: LSTM {meta.lstm_layers} layer(s), hidden {meta.hidden_size}, latent {meta.latent_dim}, "
         f"{'bidirectional' if meta.bidirectional else 'unidirectional'}"
+        + (f", {meta.extra['pool']} over time" if meta.extra.get("pool") else "")
         + (f" ({meta.extra['members']} members side by side)" if meta.extra.get("members") else ""),
     ]
     if meta.parts:
