@@ -79,9 +79,13 @@ def _points(folder: Path) -> list[dict]:
 def test_levers_name_what_suggest_draws_in_its_order():
     import optuna
 
+    from lrcn.train.search_space import drawn
+
     study = optuna.create_study()
     trial = study.ask()
-    assert tuple(suggest(trial, TINY_SPACE)) == LEVERS == tuple(trial.params)
+    assert tuple(suggest(trial, TINY_SPACE)) == LEVERS and tuple(trial.params) == drawn(TINY_SPACE) == LEVERS[:-1]
+    trial = study.ask()
+    assert tuple(suggest(trial, replace(TINY_SPACE, pools=("last", "mean")))) == LEVERS == tuple(trial.params)
 
 
 def test_parse_duration():
@@ -101,6 +105,23 @@ def test_space_reads_the_modalities_and_never_pads_short_clips():
     assert "flip" in augmentations("strong", False)
 
 
+def test_the_head_pool_is_a_lever_only_where_the_space_offers_it():
+    from lrcn.train.search_space import SearchSpace, apply, drawn, key
+
+    space = space_for(100, sided=False, tta=False)
+    assert space.pools == ("last", "mean") and "pool" in drawn(space)
+    old = SearchSpace.from_dict({k: v for k, v in space.to_dict().items() if k != "pool" and k != "pools"})
+    assert old.pools == ("last",) and "pool" not in drawn(old)  # a search saved before it keeps its draws
+    point = {"input": "diff", "img_size": 64, "frames": 15, "augment": "none", "epochs": 20, "tta": "none"}
+    assert key({**point, "pool": "mean"}) == key(point) + "_pool-mean" and key({**point, "pool": "last"}) == key(point)
+    from lrcn.models.config import ModelConfig
+    from lrcn.train.config import DataConfig, TrainConfig
+
+    model, *_ = apply({**point, "pool": "mean"}, ModelConfig(), DataConfig(), TrainConfig(), sided=False)
+    assert model.pool == "mean"
+    assert apply(point, ModelConfig(pool="mean"), DataConfig(), TrainConfig(), sided=False)[0].pool == "last"
+
+
 def test_base_point_is_the_recipe():
     from lrcn.train import recipe
     from lrcn.train.config import DataConfig, TrainConfig
@@ -117,7 +138,9 @@ def test_base_point_is_the_recipe():
         "epochs": epochs,
         "tta": "none",
         "zoom": "none",
+        "pool": "last",
     }
+    assert base_point(space, d, TrainConfig(epochs=epochs), "mean")["pool"] == "mean"
 
 
 def _row(trial: int, mean: float, pruned: bool = False) -> dict:

@@ -34,7 +34,7 @@ from pathlib import Path
 
 from lrcn.core.atomic import write_json
 from lrcn.core.errors import LrcnError
-from lrcn.train.search_space import LEVERS, SearchSpace, apply, base_point, key, space_for, suggest
+from lrcn.train.search_space import SearchSpace, apply, base_point, drawn, key, space_for, suggest
 
 SEARCH_FILE = "search.json"
 STORAGE = "search.db"
@@ -304,7 +304,7 @@ def _enqueue(study, point: dict, **attrs) -> None:
     study.enqueue_trial(point, user_attrs={"enqueued": point, **attrs})
 
 
-def _abandon_running(study) -> None:
+def _abandon_running(study, space: SearchSpace) -> None:
     """Trials left RUNNING by a killed process: marked failed, and their point asked again first:
     an enqueued one (the base recipe's, or a requeued one) whole, a sampled one when all its levers
     were stored. A sampled point killed half-drawn (each lever is stored as it is drawn) is not
@@ -314,7 +314,8 @@ def _abandon_running(study) -> None:
 
     for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         study.tell(t.number, state=optuna.trial.TrialState.FAIL)
-        point = t.user_attrs.get("enqueued") or (t.params if set(LEVERS) <= set(t.params) else None)
+        whole = set(drawn(space)) <= set(t.params)
+        point = t.user_attrs.get("enqueued") or ({"pool": space.pools[0], **t.params} if whole else None)
         if point is not None:
             _enqueue(study, point, requeued=t.number)
 
@@ -325,9 +326,9 @@ def search(job: Job, console) -> dict:
 
     start = time.monotonic()  # the budget counts from here: opening the storage takes seconds too
     study = _study(job)
-    _abandon_running(study)
+    _abandon_running(study, job.space)
     if not study.get_trials(deepcopy=False):  # the base recipe first: the fallback is measured too
-        _enqueue(study, base_point(job.space, job.data, job.train))
+        _enqueue(study, base_point(job.space, job.data, job.train, job.model.pool))
     state_file = job.folder / "spent.json"
     spent = json.loads(state_file.read_text())["seconds"] if state_file.is_file() else 0.0
     budget = job.search.budget_s

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 
+from lrcn.models.config import POOLS
 from lrcn.runtime.preprocess import MODALITIES
 from lrcn.runtime.roi import ZOOMS
 
@@ -42,6 +43,8 @@ class SearchSpace:
     """A class name has a side in it: flip is dropped from augmentation and test-time averaging."""
     zooms: tuple[str, ...] = ("none",)
     """`--zoom` choices (lrcn.runtime.roi); a space saved before the zoom existed reads as none only."""
+    pools: tuple[str, ...] = ("last",)
+    """`--pool` choices (the head's reading over time); a space saved before it reads as last only."""
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -75,11 +78,17 @@ def space_for(median_frames: int | None, sided: bool, tta: bool) -> SearchSpace:
         tta=("none", "flip") if tta and not sided else ("none",),
         sided=sided,
         zooms=ZOOMS,
+        pools=POOLS,
     )
 
 
-LEVERS = ("input", "img_size", "frames", "augment", "epochs", "tta", "zoom")
+LEVERS = ("input", "img_size", "frames", "augment", "epochs", "tta", "zoom", "pool")
 """The levers suggest() draws, in its order."""
+
+
+def drawn(space: SearchSpace) -> tuple[str, ...]:
+    """The levers suggest() draws from the sampler in this space (pool only where it has a choice)."""
+    return tuple(k for k in LEVERS if k != "pool" or len(space.pools) > 1)
 
 
 def suggest(trial, space: SearchSpace) -> dict:
@@ -92,6 +101,8 @@ def suggest(trial, space: SearchSpace) -> dict:
         "epochs": trial.suggest_categorical("epochs", list(space.epochs)),
         "tta": trial.suggest_categorical("tta", list(space.tta)),
         "zoom": trial.suggest_categorical("zoom", list(space.zooms)),
+        # drawn only where there is a choice, so a search saved before the lever resumes on its own sequence
+        "pool": trial.suggest_categorical("pool", list(space.pools)) if "pool" in drawn(space) else space.pools[0],
     }
 
 
@@ -102,6 +113,7 @@ def key(point: dict) -> str:
         f"_aug-{point['augment']}_e{point['epochs']}"
         + (f"_tta-{point['tta']}" if point.get("tta", "none") != "none" else "")
         + (f"_zoom-{point['zoom']}" if point.get("zoom", "none") != "none" else "")
+        + (f"_pool-{point['pool']}" if point.get("pool", "last") != "last" else "")
     )
 
 
@@ -112,7 +124,7 @@ def augmentations(level: str, sided: bool) -> list[str]:
 
 def apply(point: dict, model_cfg, data_cfg, train_cfg, sided: bool):
     """The three configs with the point's levers set; the rest stays the base recipe's."""
-    model = replace(model_cfg, img_size=point["img_size"])
+    model = replace(model_cfg, img_size=point["img_size"], pool=point.get("pool", "last"))
     data = replace(
         data_cfg,
         modality=point["input"],
@@ -125,7 +137,7 @@ def apply(point: dict, model_cfg, data_cfg, train_cfg, sided: bool):
     return model, data, train
 
 
-def base_point(space: SearchSpace, data_cfg, train_cfg) -> dict:
+def base_point(space: SearchSpace, data_cfg, train_cfg, pool: str = "last") -> dict:
     """The base recipe's own configuration, as the nearest point of the space: the search tries it
     first, so the other points are measured against what --budget 0 would have trained."""
 
@@ -142,4 +154,5 @@ def base_point(space: SearchSpace, data_cfg, train_cfg) -> dict:
         "epochs": near(space.epochs, train_cfg.epochs),
         "tta": "none",
         "zoom": data_cfg.zoom if data_cfg.zoom in space.zooms else space.zooms[0],
+        "pool": pool if pool in space.pools else space.pools[0],
     }
