@@ -115,10 +115,9 @@ class LrcnModel:
         if kind in self._parts:
             return self._parts[kind]
         rel = self.meta.parts.get(kind)
-        if kind == "step" and self.meta.bidirectional:
-            raise ModelError(f"{self.path}: a bidirectional model has no step part; drop --stateful")
-        if kind == "step" and not rel and isinstance(self.meta.extra.get("step_absent"), str):
-            why = self.meta.extra["step_absent"].split(",")[0]  # vc-export's reason, up to its advice
+        absent = self.meta.extra.get("step_absent")
+        if kind == "step" and (self.meta.bidirectional or (not rel and isinstance(absent, str))):
+            why = absent.split(",")[0] if isinstance(absent, str) else "bidirectional head"  # up to its advice
             raise ModelError(f"{self.path}: no step part ({why}); drop --stateful")
         if not rel and self.meta.precision != "fp32":
             fp32 = self.meta.extra.get("full", "the fp32 model")
