@@ -171,8 +171,8 @@ def _weights(run):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("members", [1, 2])
-def test_two_gloo_processes_reach_the_one_process_weights(tiny_data, tmp_path, members):
+@pytest.mark.parametrize("members,step_loss", [(1, 0.0), (2, 0.0), (2, 0.5)])
+def test_two_gloo_processes_reach_the_one_process_weights(tiny_data, tmp_path, members, step_loss):
     """Same seed, global batch 4 (1 x 4 against 2 x 2), dropout 0 and no BatchNorm.
 
     Each rank's gradient is the mean over its 2 clips; DDP averages the two, which is the mean
@@ -189,6 +189,7 @@ def test_two_gloo_processes_reach_the_one_process_weights(tiny_data, tmp_path, m
 
     mc, dc, tc = tiny_configs(tiny_data, tmp_path / "one", tmp_path / "cache", epochs=3)
     mc.dropout, mc.norm, mc.members = 0.0, "none", members  # an ensemble: each member's own loss under DDP too
+    tc.step_loss = step_loss  # the per-step loss: DDP's forward returns the logits at every step
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as each rank runs (OMP_NUM_THREADS=1 below)
     try:
@@ -239,6 +240,8 @@ def test_two_gloo_processes_reach_the_one_process_weights(tiny_data, tmp_path, m
         "120",
         "--members",
         str(members),
+        "--step-loss",
+        str(step_loss),
     ]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert r.returncode == 0, r.stderr[-3000:]

@@ -64,6 +64,28 @@ def test_mean_pooled_head_averages_every_step_and_has_no_step_form():
         ModelConfig(pool="max")
 
 
+@pytest.mark.parametrize("members,layers", [(1, 1), (1, 2), (3, 1)])
+def test_step_logits_end_in_the_prediction(members, layers):
+    """The classifier read at every step (training's per-step loss) ends where forward() does, and
+    earlier steps are the clip cut short there."""
+    cfg = ModelConfig(img_size=32, num_classes=4, hidden_size=5, lstm_layers=layers, members=members)
+    m = build_model(cfg).eval()
+    x = torch.randn(2, 6, 3, 32, 32)
+    with torch.no_grad():
+        every = m.member_step_logits(x)
+        assert every.shape == (members, 2, 6, 4)
+        torch.testing.assert_close(every[:, :, -1], m.member_logits(x))
+        torch.testing.assert_close(every[:, :, 2], m.member_logits(x[:, :3]))
+        assert not torch.allclose(every[:, :, 2], every[:, :, -1])
+
+
+@pytest.mark.parametrize("kw", [{"pool": "mean"}, {"bidirectional": True}])
+def test_a_head_without_steps_has_no_step_logits(kw):
+    m = build_model(ModelConfig(img_size=32, num_classes=4, hidden_size=5, **kw))
+    with pytest.raises(ValueError, match="has no per-step logits"):
+        m.member_step_logits(torch.randn(1, 3, 3, 32, 32))
+
+
 def test_step_reproduces_forward():
     m = build_model(ModelConfig(img_size=32, num_classes=4, lstm_layers=2, hidden_size=7)).eval()
     x = torch.randn(2, 5, 3, 32, 32)

@@ -120,6 +120,10 @@ def test_the_head_pool_is_a_lever_only_where_the_space_offers_it():
     model, *_ = apply({**point, "pool": "mean"}, ModelConfig(), DataConfig(), TrainConfig(), sided=False)
     assert model.pool == "mean"
     assert apply(point, ModelConfig(pool="mean"), DataConfig(), TrainConfig(), sided=False)[0].pool == "last"
+    # a recipe's per-step loss goes with the last-state head only: a mean head has no output at each step
+    _, _, train = apply({**point, "pool": "mean"}, ModelConfig(), DataConfig(), TrainConfig(step_loss=0.5), sided=False)
+    assert train.step_loss == 0.0
+    assert apply(point, ModelConfig(), DataConfig(), TrainConfig(step_loss=0.5), sided=False)[2].step_loss == 0.5
 
 
 def test_base_point_is_the_recipe():

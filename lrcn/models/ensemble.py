@@ -9,7 +9,8 @@ Contract (M members, each with latent L and hidden H):
   softmax(logits) is exactly that mean (the exported graphs add the softmax);
 - head.step: feat (B, M*L), h, c (layers, B, M*H) -> (logits, h', c'): each member's state side by side;
 - member_logits: x (B, T, C, S, S) -> (M, B, K), each member's own logits, which training's loss reads
-  so that every member learns as if alone (a loss on the mean would pull them together).
+  so that every member learns as if alone (a loss on the mean would pull them together);
+- member_step_logits: x -> (M, B, T, K), the same at every step (training's `step_loss`).
 """
 
 from __future__ import annotations
@@ -37,6 +38,11 @@ class EnsembleHead(nn.Module):
         """feats (B, T, M*L) -> (M, B, K)."""
         parts = feats.split(self.latent_dim, dim=-1)
         return torch.stack([head(f) for head, f in zip(self.members, parts, strict=True)])
+
+    def member_step_logits(self, feats: torch.Tensor) -> torch.Tensor:
+        """feats (B, T, M*L) -> (M, B, T, K): each member's classifier at every step."""
+        parts = feats.split(self.latent_dim, dim=-1)
+        return torch.stack([head.step_logits(f) for head, f in zip(self.members, parts, strict=True)])
 
     def forward(self, feats: torch.Tensor) -> torch.Tensor:
         """feats (B, T, M*L) -> (B, K), log mean probability."""
@@ -89,6 +95,12 @@ class EnsembleLRCN(nn.Module):
         b, t = x.shape[:2]
         feats = self.encoder(x.flatten(0, 1)).unflatten(0, (b, t))
         return self.head.member_logits(feats)
+
+    def member_step_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """x (B, T, C, H, W) -> (M, B, T, K): each member's classifier at every step (per-step loss)."""
+        b, t = x.shape[:2]
+        feats = self.encoder(x.flatten(0, 1)).unflatten(0, (b, t))
+        return self.head.member_step_logits(feats)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x (B, T, C, H, W) -> (B, K), log mean probability."""

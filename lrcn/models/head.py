@@ -46,6 +46,18 @@ class LSTMHead(nn.Module):
             return self.fc(self.dropout(out.mean(dim=1)))
         return self.classify(h_n)
 
+    def step_logits(self, feats: torch.Tensor) -> torch.Tensor:
+        """feats (B, T, L) -> (B, T, K): the classifier read at every step of a unidirectional `last`
+        head, as if the clip ended there; [:, -1] equals forward(). Training's per-step loss reads it."""
+        self._needs_steps("per-step logits")
+        out, _ = self.lstm(feats)
+        return self.fc(self.dropout(out))
+
+    def _needs_steps(self, what: str) -> None:
+        if self.lstm.bidirectional or self.pool != "last":
+            kind = "bidirectional" if self.lstm.bidirectional else f"{self.pool}-pooled"
+            raise ValueError(f"a {kind} head has no {what}: it needs the whole clip")
+
     def classify(self, h_n: torch.Tensor) -> torch.Tensor:
         """h_n (layers * directions, B, H) -> logits (B, K)."""
         last = torch.cat([h_n[-2], h_n[-1]], dim=1) if self.lstm.bidirectional else h_n[-1]
@@ -54,8 +66,6 @@ class LSTMHead(nn.Module):
     def step(self, feat: torch.Tensor, h: torch.Tensor, c: torch.Tensor):
         """One time step of a unidirectional head: feat (B, L), h and c (layers, B, H) ->
         (logits (B, K), h', c'). From zero state, T steps equal forward() on the T frames."""
-        if self.lstm.bidirectional or self.pool != "last":
-            kind = "bidirectional" if self.lstm.bidirectional else f"{self.pool}-pooled"
-            raise ValueError(f"a {kind} head has no step form: it needs the whole clip")
+        self._needs_steps("step form")
         _, (h2, c2) = self.lstm(feat.unsqueeze(1), (h, c))
         return self.classify(h2), h2, c2

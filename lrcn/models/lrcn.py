@@ -42,6 +42,18 @@ class LRCN(nn.Module):
         """x (B, T, C, H, W) -> (1, B, K): a single model is an ensemble of one (models.ensemble)."""
         return self(x)[None]
 
+    def member_step_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """x (B, T, C, H, W) -> (1, B, T, K): the classifier at every step (training's `step_loss`)."""
+        b, t = x.shape[:2]
+        feats = self.encoder(x.flatten(0, 1)).unflatten(0, (b, t))
+        return self.head.step_logits(feats)[None]
+
+    def frozen_step_logits(self, f: torch.Tensor) -> torch.Tensor:
+        """Cached frozen features f (B, T, F) -> (1, B, T, K); equals member_step_logits()."""
+        b, t = f.shape[:2]
+        feats = self.encoder.trainable(f.flatten(0, 1)).unflatten(0, (b, t))
+        return self.head.step_logits(feats)[None]
+
     def forward_frozen(self, f: torch.Tensor) -> torch.Tensor:
         """Cached frozen features f (B, T, F) -> logits (B, num_classes); equals forward()."""
         b, t = f.shape[:2]

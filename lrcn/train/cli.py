@@ -48,6 +48,7 @@ FLAGS = {
     "weight_decay": "--weight-decay",
     "ema": "--ema",
     "mixup": "--mixup",
+    "step_loss": "--step-loss",
     "members": "--members",
     "pool": "--pool",
 }
@@ -165,6 +166,13 @@ def main(
     mixup: Annotated[
         float | None,
         typer.Option(help="Mix training clips in pairs, weight ~ Beta(a, a) per batch, e.g. 0.2 (0: off)."),
+    ] = None,
+    step_loss: Annotated[
+        float | None,
+        typer.Option(
+            help="Also train the classifier at every LSTM step with this weight, 0-1 (0: off; pool last, "
+            "unidirectional heads)."
+        ),
     ] = None,
     select: Annotated[
         str | None,
@@ -294,6 +302,7 @@ def main(
                 "select": select,
                 "ema": ema,
                 "mixup": mixup,
+                "step_loss": step_loss,
                 "val_frac": val_frac,
                 "augment": augment,
                 "zoom": zoom,
@@ -410,6 +419,7 @@ def main(
                 select=r["select"],
                 ema=r["ema"],
                 mixup=float(r["mixup"]),
+                step_loss=float(r["step_loss"]),
                 recipe=recipe,
                 recipe_why=why,
                 steps_per_epoch=steps_per_epoch,
@@ -421,6 +431,10 @@ def main(
                 out=out,
                 dist_timeout_s=dist_timeout,
             )
+            if train_cfg.step_loss and model_cfg.step_absent:
+                raise ValueError(
+                    f"step_loss needs a head with an output at every step; this is a {model_cfg.step_absent}"
+                )
         if sweep:
             from pathlib import Path
 

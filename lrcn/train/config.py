@@ -120,6 +120,10 @@ class TrainConfig:
     mixup: float = 0.0
     """Mix each training batch with a shuffled copy of itself, clip by clip, by a weight drawn from
     Beta(mixup, mixup) per batch, and the loss by the same weight (0: off; 0.2 to 0.4 is usual)."""
+    step_loss: float = 0.0
+    """Weight of a loss on the classifier read at every LSTM step (each labelled with the clip's class),
+    against 1 - step_loss on the last step, which is what the model predicts (0: off). Needs a head
+    with a step form (pool last, unidirectional); the exported model is the same either way."""
     ema: float = 0.0
     """Decay of an exponential moving average of the weights, per optimizer step (0: off). With it
     on, validation, best.pt, the test and export use the averaged weights."""
@@ -145,6 +149,8 @@ class TrainConfig:
             problems.append(f"ema must be in [0, 1), got {self.ema}")
         if not 0 <= self.mixup <= 10:
             problems.append(f"mixup must be in [0, 10] (a Beta distribution's alpha; 0 is off), got {self.mixup}")
+        if not 0 <= self.step_loss <= 1:
+            problems.append(f"step_loss must be in [0, 1], got {self.step_loss}")
         if not 0 <= self.label_smoothing < 1:
             problems.append(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
         problems += one_of(self, schedule=SCHEDULES, select=SELECTS) + at_least(self, warmup_epochs=0)

@@ -216,10 +216,12 @@ class _ForwardAs(nn.Module):
         return getattr(self.model, self.method)(x)
 
 
-def wrap(model: nn.Module, ranks: Ranks, device: torch.device, frozen_inputs: bool) -> tuple[nn.Module, bool]:
+def wrap(
+    model: nn.Module, ranks: Ranks, device: torch.device, frozen_inputs: bool, steps: bool = False
+) -> tuple[nn.Module, bool]:
     """The module to train and whether the loop must still call forward_frozen itself.
 
-    Single process: the model as it is. Several: DistributedDataParallel over it (SyncBatchNorm
+    Single process: the model as it is. `steps`: forward() returns the logits at every step. Several: DistributedDataParallel over it (SyncBatchNorm
     first on CUDA; torch's SyncBatchNorm refuses CPU tensors, so under gloo each rank
     normalises with its own batch). Checkpoints are always taken from `model`, never the wrapper.
     """
@@ -227,8 +229,10 @@ def wrap(model: nn.Module, ranks: Ranks, device: torch.device, frozen_inputs: bo
         return model, frozen_inputs
     if device.type == "cuda":
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
-    if frozen_inputs:
-        inner: nn.Module = _ForwardAs(model, "forward_frozen")
+    if steps:  # training's per-step loss reads the logits at every step
+        inner: nn.Module = _ForwardAs(model, "frozen_step_logits" if frozen_inputs else "member_step_logits")
+    elif frozen_inputs:
+        inner = _ForwardAs(model, "forward_frozen")
     else:
         inner = _ForwardAs(model, "member_logits") if model.cfg.members > 1 else model
     ids = [device.index] if device.type == "cuda" else None

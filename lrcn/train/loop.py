@@ -15,9 +15,13 @@ def _forward(model: nn.Module, x: torch.Tensor, frozen_inputs: bool) -> torch.Te
     return model.forward_frozen(x) if frozen_inputs else model(x)
 
 
-def _member_logits(model: nn.Module, x: torch.Tensor, frozen_inputs: bool) -> torch.Tensor:
-    """(M, B, K): an ensemble's members' own logits, (1, B, K) for one model. A wrapper without
-    member_logits (DDP's) runs forward(), which distributed.wrap makes return them for an ensemble."""
+def _member_logits(model: nn.Module, x: torch.Tensor, frozen_inputs: bool, steps: bool = False) -> torch.Tensor:
+    """(M, B, K): an ensemble's members' own logits, (1, B, K) for one model; with `steps`, the same at
+    every step, (M, B, T, K). A wrapper without these methods (DDP's) runs forward(), which
+    distributed.wrap makes return them."""
+    if steps:
+        fn = getattr(model, "frozen_step_logits" if frozen_inputs else "member_step_logits", None)
+        return fn(x) if fn is not None else model(x)
     if frozen_inputs:
         return model.forward_frozen(x)[None]
     fn = getattr(model, "member_logits", None)
@@ -29,6 +33,18 @@ def _mixed_ce(logits: torch.Tensor, y: torch.Tensor, y2: torch.Tensor, lam: floa
     """Cross-entropy against y, or (mixup) lam of it against y and 1 - lam against y2."""
     ce = F.cross_entropy(logits, y, label_smoothing=smoothing)
     return ce if y2 is y else lam * ce + (1 - lam) * F.cross_entropy(logits, y2, label_smoothing=smoothing)
+
+
+def _stepped_ce(
+    logits: torch.Tensor, y: torch.Tensor, y2: torch.Tensor, lam: float, smoothing: float, step_loss: float
+) -> torch.Tensor:
+    """logits (B, T, K) at every step: (1 - step_loss) of the loss at the last step, which is what the
+    model predicts, and step_loss of the mean loss over every step, each step labelled with the clip's class."""
+    t = logits.shape[1]
+    every_y = y.repeat_interleave(t)
+    every_y2 = every_y if y2 is y else y2.repeat_interleave(t)
+    every = _mixed_ce(logits.flatten(0, 1), every_y, every_y2, lam, smoothing)
+    return (1 - step_loss) * _mixed_ce(logits[:, -1], y, y2, lam, smoothing) + step_loss * every
 
 
 def train_one_epoch(
@@ -43,12 +59,14 @@ def train_one_epoch(
     label_smoothing: float = 0.0,
     after_step=None,
     mixup: float = 0.0,
+    step_loss: float = 0.0,
 ) -> dict:
     """Returns {"loss", "accuracy", "clips_per_s", "clips"} over the clips seen this epoch.
 
     `mixup` > 0 trains on lam * x + (1 - lam) * x[perm] with the loss mixed by the same lam
     (lam ~ Beta(mixup, mixup) per batch, from torch's generator, which each epoch seeds for --resume);
-    accuracy is then against each mixed clip's larger part."""
+    accuracy is then against each mixed clip's larger part. `step_loss` > 0 also scores the classifier
+    at every step of the LSTM (`_stepped_ce`); the prediction is still the last step's."""
     model.train()
     total_loss, correct, seen, t0 = 0.0, 0, 0, time.perf_counter()
     for step, (x, y) in enumerate(loader):
@@ -62,8 +80,13 @@ def train_one_epoch(
             x, y2 = lam * x + (1 - lam) * x[perm], y[perm]
         # each member of an ensemble has its own loss, summed, so it learns as if trained alone;
         # the accuracy shown is the ensemble's
-        members = _member_logits(model, x, frozen_inputs)
-        loss = sum(_mixed_ce(m, y, y2, lam, label_smoothing) for m in members)
+        if step_loss > 0:
+            stepped = _member_logits(model, x, frozen_inputs, steps=True)
+            loss = sum(_stepped_ce(m, y, y2, lam, label_smoothing, step_loss) for m in stepped)
+            members = stepped[:, :, -1]
+        else:
+            members = _member_logits(model, x, frozen_inputs)
+            loss = sum(_mixed_ce(m, y, y2, lam, label_smoothing) for m in members)
         logits = members[0] if len(members) == 1 else mean_probability_logits(members.detach())
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -29,6 +29,7 @@ DEFAULTS: dict[str, object] = {
     "select": "loss",
     "ema": 0.0,
     "mixup": 0.0,
+    "step_loss": 0.0,
     "val_frac": 0.15,
     "augment": None,
     "zoom": "none",

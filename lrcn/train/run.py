@@ -250,7 +250,9 @@ def _session(
     ):
         console.print(f"[yellow]warning:[/] {safe(line)}")
     datasets, frozen_inputs = _datasets(model, prepared, spec, cfg, device, console, ranks)
-    net, net_frozen = distributed.wrap(model, ranks, device, frozen_inputs)  # `model` stays the unwrapped one
+    net, net_frozen = distributed.wrap(
+        model, ranks, device, frozen_inputs, cfg.train.step_loss > 0
+    )  # `model` stays the unwrapped one
     params = [p for p in model.parameters() if p.requires_grad]
     opt_cls = torch.optim.AdamW if cfg.train.optimizer == "adamw" else torch.optim.Adam
     optimizer = opt_cls(params, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
@@ -318,6 +320,7 @@ def _epoch(s: Session, state: TrainState, epoch: int, select: str) -> None:
             on_step=on_step,
             label_smoothing=tc.label_smoothing,
             mixup=tc.mixup,
+            step_loss=tc.step_loss,
             after_step=s.average.update if s.average is not None else None,
         )
     tr = distributed.reduce_epoch(s.ranks, tr, s.device)

@@ -134,6 +134,8 @@ def apply(point: dict, model_cfg, data_cfg, train_cfg, sided: bool):
         augment=augmentations(point["augment"], sided),
     )
     train = replace(train_cfg, epochs=point["epochs"], warmup_epochs=min(train_cfg.warmup_epochs, point["epochs"] - 1))
+    if model.step_absent:  # a mean-pooled head has no output at each step to train
+        train = replace(train, step_loss=0.0)
     return model, data, train
 
 
