@@ -122,6 +122,8 @@ def test_pretrained_frozen_backbone_from_local_weights(resnet18_weights):
     m.eval()
     with torch.no_grad():
         torch.testing.assert_close(m.forward_frozen(m.frozen_features(x)), m(x))
+        # the per-step loss on cached features ends in the same prediction
+        torch.testing.assert_close(m.frozen_step_logits(f)[0, :, -1], m(x))
 
 
 def test_offline_download_names_the_file(monkeypatch):
