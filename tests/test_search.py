@@ -83,9 +83,10 @@ def test_levers_name_what_suggest_draws_in_its_order():
 
     study = optuna.create_study()
     trial = study.ask()
-    assert tuple(suggest(trial, TINY_SPACE)) == LEVERS and tuple(trial.params) == drawn(TINY_SPACE) == LEVERS[:-1]
+    assert tuple(suggest(trial, TINY_SPACE)) == LEVERS and tuple(trial.params) == drawn(TINY_SPACE) == LEVERS[:-2]
     trial = study.ask()
-    assert tuple(suggest(trial, replace(TINY_SPACE, pools=("last", "mean")))) == LEVERS == tuple(trial.params)
+    both = replace(TINY_SPACE, pools=("last", "mean"), step_losses=(0.0, 0.5))
+    assert tuple(suggest(trial, both)) == LEVERS == tuple(trial.params)
 
 
 def test_parse_duration():
@@ -126,14 +127,40 @@ def test_the_head_pool_is_a_lever_only_where_the_space_offers_it():
     assert apply(point, ModelConfig(), DataConfig(), TrainConfig(step_loss=0.5), sided=False)[2].step_loss == 0.5
 
 
+def test_the_step_loss_is_a_lever_and_a_mean_head_trains_without_it():
+    import optuna
+
+    from lrcn.models.config import ModelConfig
+    from lrcn.train.config import DataConfig, TrainConfig
+    from lrcn.train.search_space import SearchSpace, apply, base_point, drawn, key, normal, suggest
+
+    space = space_for(100, sided=False, tta=False)
+    assert space.step_losses == (0.0, 0.5) and "step_loss" in drawn(space)
+    old = SearchSpace.from_dict({k: v for k, v in space.to_dict().items() if k != "step_losses"})
+    assert old.step_losses == (0.0,) and "step_loss" not in drawn(old) and "pool" in drawn(old)
+    point = {"input": "diff", "img_size": 64, "frames": 15, "augment": "none", "epochs": 20, "tta": "none"}
+    assert key({**point, "step_loss": 0.5}) == key(point) + "_sl-0.5" and key({**point, "step_loss": 0.0}) == key(point)
+    # a mean head has no per-step output: (mean, 0.5) is the point (mean, 0), in one folder
+    assert normal({**point, "pool": "mean", "step_loss": 0.5}) == {**point, "pool": "mean", "step_loss": 0.0}
+    _, _, train = apply({**point, "step_loss": 0.5}, ModelConfig(), DataConfig(), TrainConfig(), sided=False)
+    assert train.step_loss == 0.5
+    assert base_point(space, DataConfig(), TrainConfig(step_loss=0.5))["step_loss"] == 0.5
+    assert base_point(old, DataConfig(), TrainConfig())["step_loss"] == 0.0
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    drawn_points = [suggest(study.ask(), space) for _ in range(40)]
+    assert {p["step_loss"] for p in drawn_points if p["pool"] == "last"} == {0.0, 0.5}
+    assert {p["step_loss"] for p in drawn_points if p["pool"] == "mean"} == {0.0}
+
+
 def test_base_point_is_the_recipe():
     from lrcn.train import recipe
     from lrcn.train.config import DataConfig, TrainConfig
 
     space = space_for(100, sided=False, tta=False)
     d = DataConfig(img_size=64, num_frames=15, modality="diff", augment=["crop", "temporal", "flip"])
-    epochs = int(recipe.settings("small-real", {})["epochs"])  # the space must hold the recipe's own count
-    p = base_point(space, d, TrainConfig(epochs=epochs))
+    r = recipe.settings("small-real", {})
+    epochs, step_loss = int(r["epochs"]), float(r["step_loss"])  # the space must hold the recipe's own
+    p = base_point(space, d, TrainConfig(epochs=epochs, step_loss=step_loss))
     assert p == {
         "input": "diff",
         "img_size": 64,
@@ -143,6 +170,7 @@ def test_base_point_is_the_recipe():
         "tta": "none",
         "zoom": "none",
         "pool": "last",
+        "step_loss": step_loss,
     }
     assert base_point(space, d, TrainConfig(epochs=epochs), "mean")["pool"] == "mean"
 

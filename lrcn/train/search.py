@@ -34,7 +34,17 @@ from pathlib import Path
 
 from lrcn.core.atomic import write_json
 from lrcn.core.errors import LrcnError
-from lrcn.train.search_space import SearchSpace, apply, base_point, drawn, key, space_for, suggest
+from lrcn.train.search_space import (
+    SearchSpace,
+    apply,
+    base_point,
+    drawn,
+    first_choices,
+    key,
+    normal,
+    space_for,
+    suggest,
+)
 
 SEARCH_FILE = "search.json"
 STORAGE = "search.db"
@@ -315,7 +325,7 @@ def _abandon_running(study, space: SearchSpace) -> None:
     for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         study.tell(t.number, state=optuna.trial.TrialState.FAIL)
         whole = set(drawn(space)) <= set(t.params)
-        point = t.user_attrs.get("enqueued") or ({"pool": space.pools[0], **t.params} if whole else None)
+        point = t.user_attrs.get("enqueued") or (normal({**first_choices(space), **t.params}) if whole else None)
         if point is not None:
             _enqueue(study, point, requeued=t.number)
 

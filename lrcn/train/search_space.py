@@ -27,6 +27,8 @@ AUGMENT_LEVELS: dict[str, tuple[str, ...]] = {
     "strong+color": ("crop", "temporal", "flip", "color"),
 }
 """Augmentation strength -> the training augmentations (lrcn.train.augment)."""
+STEP_LOSSES = (0.0, 0.5)
+"""`--step-loss` choices: the last step's loss alone, or half of it on every step's."""
 TTA_CHOICES = ("none", "flip")
 """Test-time averaging: none, or the clip and its mirror image averaged (two passes)."""
 
@@ -45,6 +47,8 @@ class SearchSpace:
     """`--zoom` choices (lrcn.runtime.roi); a space saved before the zoom existed reads as none only."""
     pools: tuple[str, ...] = ("last",)
     """`--pool` choices (the head's reading over time); a space saved before it reads as last only."""
+    step_losses: tuple[float, ...] = (0.0,)
+    """`--step-loss` choices; a space saved before them reads as 0, as its recipe trained."""
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -79,21 +83,39 @@ def space_for(median_frames: int | None, sided: bool, tta: bool) -> SearchSpace:
         sided=sided,
         zooms=ZOOMS,
         pools=POOLS,
+        step_losses=STEP_LOSSES,
     )
 
 
-LEVERS = ("input", "img_size", "frames", "augment", "epochs", "tta", "zoom", "pool")
+LEVERS = ("input", "img_size", "frames", "augment", "epochs", "tta", "zoom", "pool", "step_loss")
 """The levers suggest() draws, in its order."""
+LATER = {"pool": "pools", "step_loss": "step_losses"}
+"""Levers added after searches were saved -> their SearchSpace field: drawn only where it offers a
+choice, so a search saved before a lever resumes on its own sequence of draws."""
 
 
 def drawn(space: SearchSpace) -> tuple[str, ...]:
-    """The levers suggest() draws from the sampler in this space (pool only where it has a choice)."""
-    return tuple(k for k in LEVERS if k != "pool" or len(space.pools) > 1)
+    """The levers suggest() draws from the sampler in this space."""
+    return tuple(k for k in LEVERS if k not in LATER or len(getattr(space, LATER[k])) > 1)
+
+
+def first_choices(space: SearchSpace) -> dict:
+    """The later levers' values where the space offers no choice (their first option)."""
+    return {k: getattr(space, f)[0] for k, f in LATER.items()}
+
+
+def normal(point: dict) -> dict:
+    """The point as it trains: a head without an output at every step (mean pool) has no per-step
+    loss, so (mean, 0.5) is (mean, 0) and reuses its fold runs rather than training them twice."""
+    if point.get("pool", "last") != "last" and point.get("step_loss"):
+        return {**point, "step_loss": 0.0}
+    return point
 
 
 def suggest(trial, space: SearchSpace) -> dict:
     """One point of the space from an Optuna trial (categorical choices, in the order of LEVERS)."""
-    return {
+    levers = drawn(space)
+    point = {
         "input": trial.suggest_categorical("input", list(space.inputs)),
         "img_size": trial.suggest_categorical("img_size", list(space.img_sizes)),
         "frames": trial.suggest_categorical("frames", list(space.frames)),
@@ -101,9 +123,13 @@ def suggest(trial, space: SearchSpace) -> dict:
         "epochs": trial.suggest_categorical("epochs", list(space.epochs)),
         "tta": trial.suggest_categorical("tta", list(space.tta)),
         "zoom": trial.suggest_categorical("zoom", list(space.zooms)),
-        # drawn only where there is a choice, so a search saved before the lever resumes on its own sequence
-        "pool": trial.suggest_categorical("pool", list(space.pools)) if "pool" in drawn(space) else space.pools[0],
     }
+    first = first_choices(space)
+    for lever, field in LATER.items():  # drawn only where there is a choice (LATER)
+        point[lever] = (
+            trial.suggest_categorical(lever, list(getattr(space, field))) if lever in levers else first[lever]
+        )
+    return normal(point)
 
 
 def key(point: dict) -> str:
@@ -114,6 +140,7 @@ def key(point: dict) -> str:
         + (f"_tta-{point['tta']}" if point.get("tta", "none") != "none" else "")
         + (f"_zoom-{point['zoom']}" if point.get("zoom", "none") != "none" else "")
         + (f"_pool-{point['pool']}" if point.get("pool", "last") != "last" else "")
+        + (f"_sl-{point['step_loss']:g}" if point.get("step_loss") else "")
     )
 
 
@@ -134,8 +161,8 @@ def apply(point: dict, model_cfg, data_cfg, train_cfg, sided: bool):
         augment=augmentations(point["augment"], sided),
     )
     train = replace(train_cfg, epochs=point["epochs"], warmup_epochs=min(train_cfg.warmup_epochs, point["epochs"] - 1))
-    if model.step_absent:  # a mean-pooled head has no output at each step to train
-        train = replace(train, step_loss=0.0)
+    # a space without the lever keeps the recipe's; a mean-pooled head has no output at each step to train
+    train = replace(train, step_loss=0.0 if model.step_absent else point.get("step_loss", train_cfg.step_loss))
     return model, data, train
 
 
@@ -157,4 +184,5 @@ def base_point(space: SearchSpace, data_cfg, train_cfg, pool: str = "last") -> d
         "tta": "none",
         "zoom": data_cfg.zoom if data_cfg.zoom in space.zooms else space.zooms[0],
         "pool": pool if pool in space.pools else space.pools[0],
+        "step_loss": near(space.step_losses, train_cfg.step_loss),
     }
