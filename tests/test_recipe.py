@@ -222,3 +222,11 @@ def test_vc_train_says_which_frames_and_zoom_auto_chose(tiny_data, tmp_path):
     cfg = json.loads((tmp_path / "run" / "config.json").read_text())
     assert cfg["data"]["num_frames"] == 11 and cfg["data"]["modality"] == "rgb+diff" and cfg["data"]["zoom"] == zoom[1]
     assert cfg["model"]["members"] == 3
+    assert cfg["train"]["step_loss"] == float(recipe.settings("small-real", {})["step_loss"])
+    # a head without steps trains without the recipe's per-step loss, rather than being refused
+    args = ["--data", data, "--img-size", "32", "--epochs", "1", "--latent-dim", "8", "--hidden-size", "8"]
+    args += ["--pool", "mean", "--members", "1", "--frames", "4", "--device", "cpu"]
+    args += ["--out", tmp_path / "mean", "--cache-dir", tmp_path / "cache"]
+    r = CliRunner().invoke(app, [str(a) for a in args])
+    assert r.exit_code == 0, r.output
+    assert json.loads((tmp_path / "mean" / "config.json").read_text())["train"]["step_loss"] == 0.0

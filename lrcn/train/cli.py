@@ -419,7 +419,8 @@ def main(
                 select=r["select"],
                 ema=r["ema"],
                 mixup=float(r["mixup"]),
-                step_loss=float(r["step_loss"]),
+                # a recipe's per-step loss goes with heads that have steps; asked for by hand, it is checked below
+                step_loss=float(r["step_loss"]) if step_loss is not None or not model_cfg.step_absent else 0.0,
                 recipe=recipe,
                 recipe_why=why,
                 steps_per_epoch=steps_per_epoch,
