@@ -60,7 +60,7 @@ RECIPES: dict[str, dict[str, object]] = {
         # the mean of three LRCNs: one model's 5-fold accuracy moves by up to 0.09 with its seed alone
         "members": 3,
         # the classifier trained at every LSTM step too (the LRCN paper's own training): higher on UT on
-        # every seed, equal on far, and a stateful stream right from fewer frames (README "Training every step")
+        # every seed, equal on far and short, a stateful stream right from fewer frames (README "Training every step")
         "step_loss": 0.5,
     },
 }
