@@ -221,15 +221,16 @@ def wrap(
 ) -> tuple[nn.Module, bool]:
     """The module to train and whether the loop must still call forward_frozen itself.
 
-    Single process: the model as it is. `steps`: forward() returns the logits at every step. Several: DistributedDataParallel over it (SyncBatchNorm
+    Single process: the model as it is. Several: DistributedDataParallel over it (SyncBatchNorm
     first on CUDA; torch's SyncBatchNorm refuses CPU tensors, so under gloo each rank
     normalises with its own batch). Checkpoints are always taken from `model`, never the wrapper.
+    With `steps` (training's per-step loss), the wrapper's forward() returns the logits at every step.
     """
     if not ranks.enabled:
         return model, frozen_inputs
     if device.type == "cuda":
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
-    if steps:  # training's per-step loss reads the logits at every step
+    if steps:
         inner: nn.Module = _ForwardAs(model, "frozen_step_logits" if frozen_inputs else "member_step_logits")
     elif frozen_inputs:
         inner = _ForwardAs(model, "forward_frozen")

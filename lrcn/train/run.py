@@ -250,9 +250,8 @@ def _session(
     ):
         console.print(f"[yellow]warning:[/] {safe(line)}")
     datasets, frozen_inputs = _datasets(model, prepared, spec, cfg, device, console, ranks)
-    net, net_frozen = distributed.wrap(
-        model, ranks, device, frozen_inputs, cfg.train.step_loss > 0
-    )  # `model` stays the unwrapped one
+    # `model` stays the unwrapped one
+    net, net_frozen = distributed.wrap(model, ranks, device, frozen_inputs, cfg.train.step_loss > 0)
     params = [p for p in model.parameters() if p.requires_grad]
     opt_cls = torch.optim.AdamW if cfg.train.optimizer == "adamw" else torch.optim.Adam
     optimizer = opt_cls(params, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
