@@ -25,20 +25,20 @@ def _batch():
 @pytest.mark.parametrize("members", [1, 2])
 def test_step_loss_weighs_every_step_against_the_last(members):
     x, y = _batch()
-    model = _model(members)
-    with torch.no_grad():
-        every = model.member_step_logits(x)  # (M, B, T, K) before the step
+    model, ref = _model(members), _model(members)
     want = 0.0
-    for m in every:
+    for m in ref.member_step_logits(x):  # (B, T, K) per member, before the step
         last = F.cross_entropy(m[:, -1], y, label_smoothing=0.1)
         steps = F.cross_entropy(m.flatten(0, 1), y.repeat_interleave(5), label_smoothing=0.1)
-        want += 0.7 * last + 0.3 * steps
+        want = want + 0.7 * last + 0.3 * steps
+    want.backward()
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     out = train_one_epoch(model, [(x, y)], opt, "cpu", label_smoothing=0.1, step_loss=0.3)
     if members == 1:  # an ensemble shows its mean probability's loss instead of the sum it trains on
-        assert out["loss"] == pytest.approx(float(want), rel=1e-5)
-    else:
-        assert float(want) > 0
+        assert out["loss"] == pytest.approx(want.item(), rel=1e-5)
+    # the weights took one SGD step down that loss's gradient, every member's
+    for p, q in zip(model.parameters(), ref.parameters(), strict=True):
+        torch.testing.assert_close(p, q.detach() - 0.1 * q.grad, atol=1e-6, rtol=1e-5)
     # the same step without it moves the weights elsewhere: the earlier steps' losses reach the gradient
     plain = _model(members)
     train_one_epoch(plain, [(x, y)], torch.optim.SGD(plain.parameters(), lr=0.1), "cpu", label_smoothing=0.1)

@@ -38,7 +38,8 @@ class Subject:
     """A run-config-shaped dict: model, preprocess, class_names."""
     files: dict[str, Path]
     """full, encoder, head, step (a head with a step form: ModelConfig.step_absent); fp16 and int8 as
-    vc-export makes them, with the int8 variant's parts int8_encoder and int8_step; int8_dynamic (vc-export's int8 before static Conv)."""
+    vc-export makes them, with the int8 variant's parts int8_encoder and int8_step; int8_dynamic
+    (vc-export's int8 before static Conv)."""
     weights: str
     """"random (seed 0)" or "trained: RUN"."""
     export_seconds: float | None
