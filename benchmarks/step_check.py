@@ -6,7 +6,9 @@ Each test clip of PARENT's fold-*/ runs is sampled as clip mode samples it, and 
 reads the classifier after every LSTM step (`member_step_logits`; an ensemble's mean probability).
 The accuracy after step t is what a `--stream --stateful` stream would show t frames into an action
 that started with the stream; the last step's is the run's own test accuracy. Prints it per step,
-pooled over the folds.
+pooled over the folds, then the accuracy of the per-step logits averaged over the last k steps
+(each member on its own, then the members' mean probability): k = T is what `--pool mean` reads
+from the same weights.
 """
 
 from __future__ import annotations
@@ -25,20 +27,25 @@ from lrcn.train.data import Sample, cache_clip, frames_to_sample, load_cached
 
 
 @torch.no_grad()
-def step_hits(run: Path) -> np.ndarray:
-    """(clips, T) booleans: is the prediction after step t right, for run's test clips."""
+def step_logits(run: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(clips, members, T, K) per-step logits of run's test clips, and their (clips,) labels."""
     config = json.loads((run / "config.json").read_text())
     model, _ = model_from_checkpoint(run / "best.pt")
     data = from_dict(DataConfig, config["data"])
     spec = PreprocessSpec.from_dict(config["preprocess"])
     num = frames_to_sample(data)
-    rows = []
+    rows, labels = [], []
     for t in json.loads((run / "splits.json").read_text())["test"]:
         frames = load_cached(cache_clip(Sample(t["path"], t["label"], ""), num, data))
         x = torch.from_numpy(prepare_clip(frames, spec))[None]
-        probs = torch.softmax(model.member_step_logits(x), -1).mean(0)[0]  # (T, K)
-        rows.append((probs.argmax(-1) == t["label"]).numpy())
-    return np.stack(rows)
+        rows.append(model.member_step_logits(x)[:, 0].numpy())  # (members, T, K)
+        labels.append(t["label"])
+    return np.stack(rows), np.array(labels)
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
 
 
 def main() -> None:
@@ -47,12 +54,18 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
     for parent in args.parents:
-        folds = [step_hits(run) for run in sorted(parent.glob("fold-*"))]
+        folds = [step_logits(run) for run in sorted(parent.glob("fold-*"))]
         if not folds:
             raise SystemExit(f"{parent}: no fold-*/ runs")
-        hits = np.concatenate(folds)
+        logits = np.concatenate([f[0] for f in folds])
+        labels = np.concatenate([f[1] for f in folds])
+        hits = softmax(logits).mean(1).argmax(-1) == labels[:, None]  # (clips, T)
         per_step = " ".join(f"{a:.3f}" for a in hits.mean(0))
         print(f"{parent.name}: {len(hits)} clips, accuracy after step 1..{hits.shape[1]}: {per_step}", flush=True)
+        steps = logits.shape[2]
+        for k in sorted({1, max(1, steps // 4), max(1, steps // 2), steps}):
+            pred = softmax(logits[:, :, -k:].mean(2)).mean(1).argmax(-1)
+            print(f"  logits averaged over the last {k} of {steps} steps: {(pred == labels).mean():.3f}", flush=True)
 
 
 if __name__ == "__main__":
