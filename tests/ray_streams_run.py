@@ -23,10 +23,11 @@ def main(address: str, model: str, video: str, n: int, seconds: float) -> int:
     cams = Cameras(n, 10.0, seconds + 60, video)
     t0 = time.monotonic()
     lock = threading.Lock()
+    stdout = sys.stdout  # taken before joining the cluster, where sys.stdout is stderr (ray_cluster.cluster)
 
     def out(rec: dict) -> None:
         with lock:
-            print(json.dumps(dict(rec, head_t=round(time.monotonic() - t0, 3))), flush=True)
+            print(json.dumps(dict(rec, head_t=round(time.monotonic() - t0, 3))), file=stdout, flush=True)
 
     try:
         with cluster(address) as ray:

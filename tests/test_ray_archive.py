@@ -11,6 +11,8 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
+import types
 from pathlib import Path
 
 import numpy as np
@@ -22,8 +24,10 @@ RUNNER = REPO / "tests" / "ray_netns.py"
 
 
 def rows(stdout: str) -> list[dict]:
-    """The JSON lines, without the timings (the only thing allowed to differ)."""
-    out = [json.loads(x) for x in stdout.splitlines() if x.startswith("{")]
+    """The JSON lines, without the timings (the only thing allowed to differ); stdout holds nothing else."""
+    lines = [x for x in stdout.splitlines() if x.strip()]
+    assert all(x.startswith("{") for x in lines), [x for x in lines if not x.startswith("{")][:3]
+    out = [json.loads(x) for x in lines]
     for r in out:
         r.pop("ms", None)
     return out
@@ -94,6 +98,24 @@ def test_the_runtime_runs_and_says_so_without_ray(archive):
         stderr = eval(stderr)  # the repr printed above
         assert code_ == "1" and stderr.count("\n") == 1 and "pip install 'lrcn[cluster]'" in stderr, stderr
     assert not (REPO / "x.parquet").exists()
+
+
+def test_what_ray_prints_while_connected_goes_to_stderr(monkeypatch, capsys):
+    """Ray's driver prints the workers' failures to sys.stdout from a thread of its own: inside
+    `cluster` that lands on stderr, and the rows a caller writes to the stdout it took before stay whole."""
+    from lrcn.runtime.ray_cluster import cluster
+
+    monkeypatch.setitem(sys.modules, "ray", types.SimpleNamespace(init=lambda **kw: None, shutdown=lambda: None))
+    out = sys.stdout
+    with cluster("local"):
+        ray_thread = threading.Thread(target=print, args=("(raylet) Task ClipWorker.classify failed",))
+        ray_thread.start()
+        ray_thread.join()
+        out.write('{"source": "a.avi"}\n')
+    print("after")
+    printed = capsys.readouterr()
+    assert printed.out == '{"source": "a.avi"}\nafter\n'
+    assert printed.err == "(raylet) Task ClipWorker.classify failed\n"
 
 
 def test_ray_is_for_clip_mode_over_files(archive):  # refused before Ray starts
@@ -175,7 +197,7 @@ def test_a_killed_worker_is_restarted_and_its_files_still_classified(archive, tm
     assert "ray_netns: killed worker pids [" in remote.stderr and "pids []" not in remote.stderr, remote.stderr[-3000:]
     assert local.exit_code == remote.returncode == 0, remote.stderr[-3000:]
     a, b = rows(local.stdout), rows(remote.stdout)
-    assert len(a) == 96 and not [r for r in b if "error" in r]
+    assert len(a) == len(b) == 96 and not [r for r in b if "error" in r]
     assert_same_rows(a, b)
 
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from typing import Any
 
 from lrcn.core.errors import LrcnError
@@ -45,6 +46,10 @@ def cluster(address: str) -> Iterator[Any]:
     """Connected to the cluster at `address` (see the module's doc); yields the `ray` module.
 
     Ray's own INFO lines are kept off the console; a cluster that cannot be joined is one line.
+    While connected, `sys.stdout` is stderr: Ray's driver prints the workers' failures ("(raylet)
+    Task ... failed") to sys.stdout from a thread of its own, even with log_to_driver off, and a
+    line of ours written between its text and its newline is torn. A caller with output of its
+    own takes `sys.stdout` before entering and writes there.
     """
     address = check_address(address)
     ray = import_ray()
@@ -55,14 +60,15 @@ def cluster(address: str) -> Iterator[Any]:
         options |= {"include_dashboard": False, "_node_ip_address": "127.0.0.1"}
     main = threading.current_thread() is threading.main_thread()
     sigterm = signal.getsignal(signal.SIGTERM) if main else None
-    try:
-        ray.init(address=address, **options)
-    except (ConnectionError, RuntimeError, ValueError) as e:
-        raise LrcnError(f"cannot join the Ray cluster at {address}: {str(e).strip().splitlines()[0]}") from None
-    finally:
-        if callable(sigterm):  # ray.init sets one that exits at once: a caller's own (a service flushing its
-            signal.signal(signal.SIGTERM, sigterm)  # sinks) is put back; without one, Ray's exit runs its cleanup
-    try:
-        yield ray
-    finally:
-        ray.shutdown()  # leaves a joined cluster running; stops one started here
+    with redirect_stdout(sys.stderr):
+        try:
+            ray.init(address=address, **options)
+        except (ConnectionError, RuntimeError, ValueError) as e:
+            raise LrcnError(f"cannot join the Ray cluster at {address}: {str(e).strip().splitlines()[0]}") from None
+        finally:
+            if callable(sigterm):  # ray.init sets one that exits at once: a caller's own (a service flushing its
+                signal.signal(signal.SIGTERM, sigterm)  # sinks) is put back; without one, Ray's exit runs its cleanup
+        try:
+            yield ray
+        finally:
+            ray.shutdown()  # leaves a joined cluster running; stops one started here

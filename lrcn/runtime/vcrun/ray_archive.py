@@ -22,6 +22,7 @@ on every node (one machine, or a shared filesystem) and lrcn installed on every 
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections import Counter, deque
 from collections.abc import Generator
@@ -229,6 +230,7 @@ def run_on_cluster(
 
     cfg = pool or PoolConfig()
     spec = WorkerSpec(os.path.abspath(model), device, threads or 1, top_k, decode_timeout_s, clips)
+    out = sys.stdout  # the rows' stream: inside `cluster`, sys.stdout is stderr (Ray prints there)
     with cluster(address) as ray:
         actors = start_pool(ray, spec, cfg)
         return run_clips(
@@ -237,4 +239,5 @@ def run_on_cluster(
             clips=clips,
             json_out=json_out,
             classify=lambda files: classify_on_pool(ray, actors, files, cfg),
+            out=out,
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Generator
 from contextlib import closing
+from typing import TextIO
 
 from rich.console import Console
 from rich.markup import escape
@@ -35,13 +36,16 @@ def run_clips(
     workers: int = 1,
     threads: int | None = None,
     classify: Callable[[list[str]], Generator[dict, None, None]] | None = None,
+    out: TextIO | None = None,
 ) -> tuple[list[dict], list[str]]:
     """Classify every file; returns (rows in input order, failure messages). Nothing raises per file.
 
     `workers` > 1 classifies in that many processes (lrcn.runtime.parallel); rows keep input order.
     `classify` (files -> one row per file, in their order) replaces `clf` and the local workers:
     how `--ray` runs the files on a cluster (lrcn.runtime.vcrun.ray_archive).
+    `out`: where the rows go (the JSON lines or the table); sys.stdout as it is at the call if None.
     """
+    out = out or sys.stdout
     rows: list[dict] = []
     failures: list[str] = []
     files: list[tuple[str, str | None]] = []  # (file, why it cannot be read)
@@ -77,12 +81,12 @@ def run_clips(
             if "error" in row:
                 failures.append(row["error"])
             rows.append(row)
-            if json_out:  # the line and its newline in one write: a thread of Ray's may print between two
-                sys.stdout.write(json_line(row) + "\n")
-                sys.stdout.flush()
+            if json_out:  # the line and its newline in one write, flushed: a reader sees whole rows as they come
+                out.write(json_line(row) + "\n")
+                out.flush()
             progress.advance(task)
     if not json_out:
-        Console(highlight=False).print(results_table(rows))
+        Console(file=out, highlight=False).print(results_table(rows))
     for msg in failures:
         err_console.print(f"[bold red]error:[/] {escape(printable(msg))}", highlight=False)
     if failures:
