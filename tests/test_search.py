@@ -135,11 +135,12 @@ def test_the_step_loss_is_a_lever_and_a_mean_head_trains_without_it():
     from lrcn.train.search_space import SearchSpace, apply, base_point, drawn, key, normal, suggest
 
     space = space_for(100, sided=False, tta=False)
-    assert space.step_losses == (0.0, 0.5) and "step_loss" in drawn(space)
+    assert space.step_losses == (0.0, 0.5, 1.0) and "step_loss" in drawn(space)
     old = SearchSpace.from_dict({k: v for k, v in space.to_dict().items() if k != "step_losses"})
     assert old.step_losses == (0.0,) and "step_loss" not in drawn(old) and "pool" in drawn(old)
     point = {"input": "diff", "img_size": 64, "frames": 15, "augment": "none", "epochs": 20, "tta": "none"}
     assert key({**point, "step_loss": 0.5}) == key(point) + "_sl-0.5" and key({**point, "step_loss": 0.0}) == key(point)
+    assert key({**point, "step_loss": 1.0}) == key(point) + "_sl-1"
     # a mean head has no per-step output: (mean, 0.5) is the point (mean, 0), in one folder
     assert normal({**point, "pool": "mean", "step_loss": 0.5}) == {**point, "pool": "mean", "step_loss": 0.0}
     _, _, train = apply({**point, "step_loss": 0.5}, ModelConfig(), DataConfig(), TrainConfig(), sided=False)
@@ -147,8 +148,8 @@ def test_the_step_loss_is_a_lever_and_a_mean_head_trains_without_it():
     assert base_point(space, DataConfig(), TrainConfig(step_loss=0.5))["step_loss"] == 0.5
     assert base_point(old, DataConfig(), TrainConfig())["step_loss"] == 0.0
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
-    drawn_points = [suggest(study.ask(), space) for _ in range(40)]
-    assert {p["step_loss"] for p in drawn_points if p["pool"] == "last"} == {0.0, 0.5}
+    drawn_points = [suggest(study.ask(), space) for _ in range(60)]
+    assert {p["step_loss"] for p in drawn_points if p["pool"] == "last"} == {0.0, 0.5, 1.0}
     assert {p["step_loss"] for p in drawn_points if p["pool"] == "mean"} == {0.0}
 
 
@@ -327,6 +328,28 @@ def test_a_kill_while_the_base_point_is_drawn_still_runs_the_base_point(groups_d
     del study
     search(cut, QUIET)
     assert _points(ref.folder) == _points(cut.folder)
+
+
+@pytest.mark.slow
+def test_a_search_saved_with_fewer_step_losses_resumes_on_its_own_choices(groups_data, tmp_path):
+    """STEP_LOSSES gained 1.0: a search saved before offers (0, 0.5), and Optuna refuses a lever whose
+    choices change under one name ("dynamic value space"), so it resumes on the space it saved."""
+    from lrcn.core.atomic import write_json
+    from lrcn.train.search_space import STEP_LOSSES
+
+    before = replace(TINY_SPACE, step_losses=(0.0, 0.5))
+    assert set(before.step_losses) < set(STEP_LOSSES)
+    folder = tmp_path / "saved"
+    folder.mkdir()
+    mc, dc, tc = _configs(groups_data, tmp_path / "cache")
+    job = Job(folder, mc, dc, tc, SearchConfig(budget_s=600.0, inner_folds=2, trials=2), before, None)
+    write_json(folder / "search.json", job.to_dict())
+    search(job, QUIET)
+    resumed = Job.load(folder)
+    assert resumed.space == before
+    search(replace(resumed, search=replace(resumed.search, trials=5)), QUIET)
+    points = _points(folder)
+    assert len(points) == 5 and {p["step_loss"] for p in points} <= {0.0, 0.5}
 
 
 @pytest.mark.slow
