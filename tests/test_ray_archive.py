@@ -106,6 +106,7 @@ def test_what_ray_prints_while_connected_goes_to_stderr(monkeypatch, capsys):
     from lrcn.runtime.ray_cluster import cluster
 
     monkeypatch.setitem(sys.modules, "ray", types.SimpleNamespace(init=lambda **kw: None, shutdown=lambda: None))
+    monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")  # what `cluster` would set in this process otherwise
     out = sys.stdout
     with cluster("local"):
         ray_thread = threading.Thread(target=print, args=("(raylet) Task ClipWorker.classify failed",))
