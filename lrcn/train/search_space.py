@@ -29,8 +29,8 @@ AUGMENT_LEVELS: dict[str, tuple[str, ...]] = {
 """Augmentation strength -> the training augmentations (lrcn.train.augment)."""
 STEP_LOSSES = (0.0, 0.5, 1.0)
 """`--step-loss` choices: the last step's loss alone, half of it on every step's, or every step's
-weighing as much as the last (higher on the 7-frame dev set, lower on the two longer ones: the
-user's clips decide). A saved search resumes on the choices it was saved with (Job.load)."""
+weighing as much as the last (higher on one dev set, equal or lower on four: the user's clips
+decide). A saved search resumes on the choices it was saved with (Job.load)."""
 TTA_CHOICES = ("none", "flip")
 """Test-time averaging: none, or the clip and its mirror image averaged (two passes)."""
 
