@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -113,6 +114,8 @@ def test_vc_train_folds_end_to_end_and_vc_report(tiny_data, tmp_path):
     r = CliRunner().invoke(app, args)
     assert r.exit_code == 0, r.output
     assert "recipe small-real" in r.output and "2-fold test accuracy" in r.output
+    # each fold's line gives its accuracy to 3 places (a float32 printed whole read 0.2916666567325592)
+    assert len(re.findall(r"^test accuracy \d\.\d{3}  \(best epoch", r.output, re.M)) == 2, r.output
     s = json.loads((out / "folds.json").read_text())
     assert s["finished"] == 2 and s["num_test"] == 36 and s["final"] == str(out / "final")
     assert sum(map(sum, s["confusion"])) == 36 and set(s["per_class_accuracy"]) == {

@@ -89,8 +89,9 @@ def finish(s: Session, state: TrainState) -> Path:
         plot_curves(state.history, out / "curves.png")
     plot_confusion(matrix, names, out / "confusion.png")
     write_run_report(out)
+    acc = metrics["test_accuracy"]
     s.console.print(
-        f"test accuracy {metrics['test_accuracy']}  (best epoch {best['epoch']}, "
+        f"test accuracy {'none' if acc is None else format(acc, '.3f')}  (best epoch {best['epoch']}, "
         f"{metrics['num_test']} test clips, {state.train_seconds:.0f}s training)  -> {out}"
     )
     return out
