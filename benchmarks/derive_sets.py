@@ -13,6 +13,10 @@ v_<Class>_gNN_cMM, are kept):
   far-clean is far without the noise and JPEG (same sizes and places), noisy is UT with them and
   no shrink. `far-cut` is far-clean cut to the shrunk clip (people at far's size, the view a
   perfect zoom box would give).
+- `far-busy`: far (the same draws) with motion that is not the action, as a street camera sees it:
+  a vehicle crossing the canvas on a band of rows clear of the people (in view at mid-clip, at a
+  seeded size, speed and direction) and a bush swaying in place (a textured patch shifting a few
+  pixels back and forth); noise and JPEG as far. Its own random draws, so far's stay as they are.
 - `pan`: a camera panning across the scene (UT's cameras are still): a view of 3/4 of each side
   travels from one edge of the frame to the other over each clip (a seeded direction and vertical
   drift, a small shake), resized back to the frame's size, so the background moves in every frame.
@@ -44,7 +48,7 @@ PERSON_HEIGHT = 0.8
 """People's height in UT-Interaction as a share of the frame (looked at, not measured per clip)."""
 PAN_VIEW = 0.75
 """The panning camera's view as a share of the frame's side; it travels the rest over a clip."""
-KINDS = ("far", "short", "far-clean", "noisy", "far-cut", "pan", "short-pan")
+KINDS = ("far", "short", "far-clean", "noisy", "far-cut", "pan", "short-pan", "far-busy")
 VIDEO_EXTENSIONS = (".avi", ".mp4", ".mkv", ".webm", ".mov")
 
 
@@ -83,22 +87,79 @@ def placement(h: int, w: int, rng: np.random.Generator) -> tuple[int, int, int, 
     return sw, sh, int(rng.integers(0, w - sw + 1)), int(rng.integers(0, h - sh + 1))
 
 
+class Street:
+    """What moves in a far-busy canvas besides the people: a vehicle crossing and a bush swaying.
+
+    Drawn once per clip from its own generator; `paint(canvas, t)` draws frame t in place. Both keep
+    off the people's rectangle (x, y, sw, sh), so the action itself is never covered."""
+
+    def __init__(self, h: int, w: int, people: tuple[int, int, int, int], n: int, rng: np.random.Generator):
+        x, y, sw, sh = people
+        cw = max(4, round(w * rng.uniform(0.12, 0.2)))
+        ch = max(3, round(cw * rng.uniform(0.4, 0.55)))
+        car = np.empty((ch, cw, 3), np.uint8)
+        car[:] = rng.integers(40, 220, 3)
+        car[ch // 6 : ch // 2, cw // 8 : cw - cw // 8] //= 3  # windows
+        car[ch - max(1, ch // 5) :, cw // 8 : cw // 8 + max(1, cw // 6)] = 20  # wheels
+        car[ch - max(1, ch // 5) :, cw - cw // 8 - max(1, cw // 6) : cw - cw // 8] = 20
+        rows = [r for r in range(0, h - ch + 1) if r + ch <= y or r >= y + sh]  # clear of the people
+        self.car, self.car_y = car, int(rng.choice(rows)) if rows else 0
+        speed = (w + cw) / (n * rng.uniform(1.0, 2.0)) * (1 if rng.random() < 0.5 else -1)
+        mid = rng.uniform(0.2, 0.8) * w - cw / 2  # its left edge at mid-clip: in view then
+        self.car_x0, self.speed, self.n = mid - speed * (n - 1) / 2, speed, n
+        s = max(4, round(h * rng.uniform(0.1, 0.16)))
+        self.amp, self.period, self.phase = rng.uniform(2, 4), rng.uniform(20, 40), rng.uniform(0, 2 * np.pi)
+        pad = int(np.ceil(self.amp)) + 1
+        leaves = cv2.GaussianBlur(rng.normal(0, 1, (s + 2 * pad, s + 2 * pad)).astype(np.float32), (0, 0), 1.5)
+        leaves = np.clip(90 + 60 * leaves / (leaves.std() + 1e-6), 0, 255)
+        self.leaves = np.stack([leaves * 0.5, leaves, leaves * 0.6], axis=-1).astype(np.uint8)  # BGR, green
+        self.size, self.pad = s, pad
+        self.bush: tuple[int, int] | None = None  # none when no place is clear (tiny frames)
+        for _ in range(50):  # a place clear of the people and of the vehicle's band
+            bx, by = int(rng.integers(0, w - s + 1)), int(rng.integers(0, h - s + 1))
+            clear = bx + s <= x or bx >= x + sw or by + s <= y or by >= y + sh
+            if clear and (by + s <= self.car_y or by >= self.car_y + ch):
+                self.bush = (bx, by)
+                break
+
+    def paint(self, canvas: np.ndarray, t: int) -> None:
+        h, w = canvas.shape[:2]
+        ch, cw = self.car.shape[:2]
+        cx = round(self.car_x0 + self.speed * t)
+        lo, hi = max(0, cx), min(w, cx + cw)
+        if lo < hi:
+            canvas[self.car_y : self.car_y + ch, lo:hi] = self.car[:, lo - cx : hi - cx]
+        if self.bush is None:
+            return
+        dx = round(self.amp * np.sin(2 * np.pi * t / self.period + self.phase))
+        bx, by, s, p = *self.bush, self.size, self.pad
+        canvas[by : by + s, bx : bx + s] = self.leaves[p : p + s, p + dx : p + dx + s]
+
+
 def far(
-    frames: list[np.ndarray], rng: np.random.Generator, shrink: bool = True, degrade: bool = True
+    frames: list[np.ndarray],
+    rng: np.random.Generator,
+    shrink: bool = True,
+    degrade: bool = True,
+    street: np.random.Generator | None = None,
 ) -> list[np.ndarray]:
     """The clip shrunk so people are 1/6 to 1/4 of the frame height, on a flat still background, then
-    noise and JPEG. `shrink`/`degrade` off leave out one part (the random draws stay the same)."""
+    noise and JPEG. `shrink`/`degrade` off leave out one part (the random draws stay the same); a
+    `street` generator adds `Street`'s vehicle and bush (far-busy)."""
     h, w = frames[0].shape[:2]
     sw, sh, x, y = placement(h, w, rng)
+    scene = Street(h, w, (x, y, sw, sh), len(frames), street) if street is not None else None
     background = np.empty_like(frames[0])  # flat: a blurred copy of the frame would show its people as ghosts
     background[:] = np.median(frames[0].reshape(-1, 3), axis=0).astype(np.uint8)
     out = []
-    for f in frames:
+    for t, f in enumerate(frames):
         if shrink:
             canvas = background.copy()
             canvas[y : y + sh, x : x + sw] = cv2.resize(f, (sw, sh), interpolation=cv2.INTER_AREA)
         else:
             canvas = f
+        if scene is not None:
+            scene.paint(canvas, t)
         if not degrade:
             out.append(canvas)
             continue
@@ -165,6 +226,8 @@ def derive(src: Path, out: Path, kind: str, seed: int, short_frames: int) -> int
             clip = pan(short(frames, short_frames), rng)
         elif kind == "far-cut":
             clip = far_cut(frames, rng)
+        elif kind == "far-busy":
+            clip = far(frames, rng, street=np.random.default_rng([seed, i, 1]))
         else:
             clip = far(frames, rng, shrink=kind != "noisy", degrade=kind != "far-clean")
         write_video(target, clip, fps)

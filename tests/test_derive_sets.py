@@ -69,3 +69,31 @@ def test_pan_travels_the_frame():
         shifts.append(means[-1] - means[0])
         assert 15 < abs(shifts[-1]) < 30  # (1 - PAN_VIEW) of the 90-level ramp, about 22
     assert min(shifts) < 0 < max(shifts)  # both directions occur
+
+
+def test_far_busy_is_far_with_a_street_beside_the_people():
+    """far-busy keeps far's people, place and noise; outside them a vehicle crosses and a bush sways,
+    so more of the canvas moves than in far."""
+    still = np.full((H, W, 3), 90, np.uint8)
+    frames = [still.copy() for _ in range(12)]
+    for t, f in enumerate(frames):
+        f[10 + t : 30 + t, 40:60] = 220  # the "people": a block that moves
+
+    def moved(clip):  # (H, W): pixels that change in some frame
+        return np.abs(np.diff(np.stack(clip).astype(int), axis=0)).max(axis=(0, 3)) > 0
+
+    for seed in range(4):
+        plain = ds.far(frames, np.random.default_rng([seed, 0]), degrade=False)
+        busy = ds.far(
+            frames, np.random.default_rng([seed, 0]), degrade=False, street=np.random.default_rng([seed, 0, 1])
+        )
+        sw, sh, x, y = ds.placement(H, W, np.random.default_rng([seed, 0]))
+        people = np.s_[:, y : y + sh, x : x + sw]
+        assert np.array_equal(np.stack(busy)[people], np.stack(plain)[people])  # the action is never covered
+        outside = np.ones((H, W), bool)
+        outside[y : y + sh, x : x + sw] = False
+        assert not moved(plain)[outside].any()  # far: still around the people
+        assert moved(busy)[outside].mean() > 0.03  # far-busy: the vehicle's band and the bush move
+        street = ds.Street(H, W, (x, y, sw, sh), len(frames), np.random.default_rng([seed, 0, 1]))
+        band = slice(street.car_y, street.car_y + street.car.shape[0])
+        assert moved(busy)[band].any(axis=0).mean() > 0.3  # the vehicle travels across the width
