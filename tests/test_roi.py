@@ -200,7 +200,7 @@ def test_auto_zoom_cuts_where_the_action_is_small_and_keeps_whole_frames_where_i
     zoom, why = zoom_for(survey(paths(small)))
     assert zoom == "motion" and why.startswith("zoom motion: the median clip moves within 0.") and "8 clips" in why
     zoom, why = zoom_for(survey(paths(wide)))
-    assert zoom == "none" and why.startswith("zoom none:")
+    assert zoom == "none" and why.startswith("zoom none:") and "traffic and trees" in why  # why forcing may not help
     (tmp_path / "bad.avi").write_bytes(b"not a video")
     assert zoom_for(survey([str(tmp_path / "bad.avi")])) == ("none", "")  # nothing readable: no zoom, training says why
 

@@ -256,7 +256,10 @@ def zoom_for(found: Survey) -> tuple[str, str]:
             "motion",
             f"zoom motion: {where}, under {ZOOM_SHARE:g}: each clip is cut to its motion (--zoom none opts out)",
         )
-    return "none", f"zoom none: {where}, {ZOOM_SHARE:g} or more: whole frames (--zoom motion to cut clips anyway)"
+    return "none", (
+        f"zoom none: {where}, {ZOOM_SHARE:g} or more: whole frames (--zoom motion to cut clips anyway; "
+        "a box holds everything that moves, traffic and trees too)"
+    )
 
 
 def resolve(
