@@ -106,7 +106,7 @@ class Street:
         self.car, self.car_y = car, int(rng.choice(rows)) if rows else 0
         speed = (w + cw) / (n * rng.uniform(1.0, 2.0)) * (1 if rng.random() < 0.5 else -1)
         mid = rng.uniform(0.2, 0.8) * w - cw / 2  # its left edge at mid-clip: in view then
-        self.car_x0, self.speed, self.n = mid - speed * (n - 1) / 2, speed, n
+        self.car_x0, self.speed = mid - speed * (n - 1) / 2, speed
         s = max(4, round(h * rng.uniform(0.1, 0.16)))
         self.amp, self.period, self.phase = rng.uniform(2, 4), rng.uniform(20, 40), rng.uniform(0, 2 * np.pi)
         pad = int(np.ceil(self.amp)) + 1
@@ -123,7 +123,7 @@ class Street:
                 break
 
     def paint(self, canvas: np.ndarray, t: int) -> None:
-        h, w = canvas.shape[:2]
+        w = canvas.shape[1]
         ch, cw = self.car.shape[:2]
         cx = round(self.car_x0 + self.speed * t)
         lo, hi = max(0, cx), min(w, cx + cw)

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from lrcn.core.errors import VideoError  # noqa: E402
-from lrcn.runtime.roi import ZoomGeometry, motion_box  # noqa: E402
+from lrcn.runtime.roi import ZoomGeometry, box_share  # noqa: E402
 from lrcn.runtime.video import VIDEO_EXTENSIONS, decode_video, sample_indices  # noqa: E402
 from lrcn.train import recipe  # noqa: E402
 
@@ -37,9 +37,7 @@ def cut_shares(clips: list[str], img_size: int = 64) -> list[float]:
             video = decode_video(path, img_size, zoom=geometry)
         except VideoError:
             continue
-        frames = video.frames[sample_indices(len(video.frames), recipe.FRAMES + 1)]
-        x0, _, x1, _ = motion_box(frames, geometry)
-        shares.append((x1 - x0) / frames.shape[2])
+        shares.append(box_share(video.frames[sample_indices(len(video.frames), recipe.FRAMES + 1)], geometry))
     return shares
 
 
@@ -52,10 +50,10 @@ def line(name: str, shares: list[float]) -> str:
     )
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("folders", nargs="+", type=Path)
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     for folder in args.folders:
         videos = sorted(p for p in folder.glob("*/*") if p.suffix.lower() in VIDEO_EXTENSIONS)
         clips = [str(p) for p in videos]
@@ -63,9 +61,7 @@ def main() -> None:
         if not survey:
             print(f"{folder}: no readable clips")
             continue
-        step = max(1, len(clips) / recipe.SURVEY_CLIPS)  # the clips the survey looked at
-        looked = [clips[int(i * step)] for i in range(min(len(clips), recipe.SURVEY_CLIPS))]
-        print(f"{folder}: {line('auto', survey)}; {line('cut', cut_shares(looked))}", flush=True)
+        print(f"{folder}: {line('auto', survey)}; {line('cut', cut_shares(recipe.surveyed(clips)))}", flush=True)
 
 
 if __name__ == "__main__":

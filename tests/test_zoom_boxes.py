@@ -32,7 +32,6 @@ def _clips(root, crossing: bool) -> list[str]:
 def test_boxes_stay_small_until_something_else_moves(tmp_path, capsys):
     quiet, busy = _clips(tmp_path / "quiet", False), _clips(tmp_path / "busy", True)
     assert max(zb.cut_shares(quiet)) < 0.5 and min(zb.cut_shares(busy)) >= 0.5
-    zb.sys.argv = ["zoom_boxes.py", str(tmp_path / "quiet"), str(tmp_path / "busy")]
-    zb.main()
+    zb.main([str(tmp_path / "quiet"), str(tmp_path / "busy")])
     out = capsys.readouterr().out.splitlines()
     assert len(out) == 2 and out[0].count("0 of 2 at 0.5 or more") == 2 and out[1].count("2 of 2 at 0.5") == 2, out

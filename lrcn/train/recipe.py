@@ -157,15 +157,20 @@ def median_clip(values):
     return sorted(values)[len(values) // 2] if values else None
 
 
+def surveyed(paths: list[str]) -> list[str]:
+    """The clips `survey` looks at: up to SURVEY_CLIPS of `paths`, evenly spread."""
+    step = max(1, len(paths) / SURVEY_CLIPS) if paths else 1
+    return [paths[int(i * step)] for i in range(min(len(paths), SURVEY_CLIPS))]
+
+
 def survey(paths: list[str], timeout_s: float = 60.0) -> Survey:
     """Decode up to SURVEY_CLIPS of `paths` at a small size; unreadable ones are passed over (training names them)."""
     from lrcn.core.errors import VideoError
     from lrcn.runtime.roi import ANALYSIS_WIDTH, FIRST_GEOMETRY, box_share
     from lrcn.runtime.video import decode_video, sample_indices
 
-    step = max(1, len(paths) / SURVEY_CLIPS) if paths else 1
     shares, frames, pans = [], [], []
-    for p in [paths[int(i * step)] for i in range(min(len(paths), SURVEY_CLIPS))]:
+    for p in surveyed(paths):
         try:
             video = decode_video(p, ANALYSIS_WIDTH, timeout_s=timeout_s, max_keep=256)
         except VideoError:
