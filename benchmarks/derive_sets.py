@@ -17,6 +17,9 @@ v_<Class>_gNN_cMM, are kept):
   a vehicle crossing the canvas on a band of rows clear of the people (in view at mid-clip, at a
   seeded size, speed and direction) and a bush swaying in place (a textured patch shifting a few
   pixels back and forth); noise and JPEG as far. Its own random draws, so far's stay as they are.
+- `yard`: far-busy as one fixed camera sees it: the people always in the lower 60 % of the frame
+  (the yard, below `YARD_TOP`), the road and the bush always in the same place above it (each clip
+  its own vehicle). What a region of interest (`vc-train --region 0,0.4,1,1`) is for.
 - `pan`: a camera panning across the scene (UT's cameras are still): a view of 3/4 of each side
   travels from one edge of the frame to the other over each clip (a seeded direction and vertical
   drift, a small shake), resized back to the frame's size, so the background moves in every frame.
@@ -46,9 +49,11 @@ sys.path.insert(0, str(ROOT))
 
 PERSON_HEIGHT = 0.8
 """People's height in UT-Interaction as a share of the frame (looked at, not measured per clip)."""
+YARD_TOP = 0.4
+"""yard: the people's top is at this share of the frame's height or below; the road and bush above it."""
 PAN_VIEW = 0.75
 """The panning camera's view as a share of the frame's side; it travels the rest over a clip."""
-KINDS = ("far", "short", "far-clean", "noisy", "far-cut", "pan", "short-pan", "far-busy")
+KINDS = ("far", "short", "far-clean", "noisy", "far-cut", "pan", "short-pan", "far-busy", "yard")
 VIDEO_EXTENSIONS = (".avi", ".mp4", ".mkv", ".webm", ".mov")
 
 
@@ -79,21 +84,28 @@ def write_video(path: Path, frames: list[np.ndarray], fps: float) -> None:
     os.replace(tmp, path)
 
 
-def placement(h: int, w: int, rng: np.random.Generator) -> tuple[int, int, int, int]:
+def placement(h: int, w: int, rng: np.random.Generator, top: float = 0.0) -> tuple[int, int, int, int]:
     """A clip's shrunk size and place in an (h, w) frame, (sw, sh, x, y): people 1/6 to 1/4 of its
-    height. The first draws of each far-kind clip, so far, far-clean, noisy and far-cut agree."""
+    height, their top at `top` of the height or below. The first draws of each far-kind clip, so
+    far, far-clean, noisy and far-cut agree."""
     scale = rng.uniform(1 / 6, 1 / 4) / PERSON_HEIGHT
     sw, sh = max(2, round(w * scale)), max(2, round(h * scale))
-    return sw, sh, int(rng.integers(0, w - sw + 1)), int(rng.integers(0, h - sh + 1))
+    lo = min(round(h * top), h - sh)
+    return sw, sh, int(rng.integers(0, w - sw + 1)), int(rng.integers(lo, h - sh + 1))
 
 
 class Street:
     """What moves in a far-busy canvas besides the people: a vehicle crossing and a bush swaying.
 
     Drawn once per clip from its own generator; `paint(canvas, t)` draws frame t in place. Both keep
-    off the people's rectangle (x, y, sw, sh), so the action itself is never covered."""
+    off the people's rectangle (x, y, sw, sh), so the action itself is never covered. With `yard`,
+    the road and the bush are one camera's, the same in every clip: the vehicle's top row at 2 %
+    of the height, the bush's corner at (6 %, 20 %), both above YARD_TOP (the vehicle, its size,
+    colour, speed and direction still vary by clip)."""
 
-    def __init__(self, h: int, w: int, people: tuple[int, int, int, int], n: int, rng: np.random.Generator):
+    def __init__(
+        self, h: int, w: int, people: tuple[int, int, int, int], n: int, rng: np.random.Generator, yard: bool = False
+    ):
         x, y, sw, sh = people
         cw = max(4, round(w * rng.uniform(0.12, 0.2)))
         ch = max(3, round(cw * rng.uniform(0.4, 0.55)))
@@ -104,6 +116,8 @@ class Street:
         car[ch - max(1, ch // 5) :, cw - cw // 8 - max(1, cw // 6) : cw - cw // 8] = 20
         rows = [r for r in range(0, h - ch + 1) if r + ch <= y or r >= y + sh]  # clear of the people
         self.car, self.car_y = car, int(rng.choice(rows)) if rows else 0
+        if yard:
+            self.car_y = round(h * 0.02)
         speed = (w + cw) / (n * rng.uniform(1.0, 2.0)) * (1 if rng.random() < 0.5 else -1)
         mid = rng.uniform(0.2, 0.8) * w - cw / 2  # its left edge at mid-clip: in view then
         self.car_x0, self.speed = mid - speed * (n - 1) / 2, speed
@@ -115,7 +129,9 @@ class Street:
         self.leaves = np.stack([leaves * 0.5, leaves, leaves * 0.6], axis=-1).astype(np.uint8)  # BGR, green
         self.size, self.pad = s, pad
         self.bush: tuple[int, int] | None = None  # none when no place is clear (tiny frames)
-        for _ in range(50):  # a place clear of the people and of the vehicle's band
+        if yard:
+            self.bush = (round(w * 0.06), round(h * 0.2))
+        for _ in range(0 if yard else 50):  # a place clear of the people and of the vehicle's band
             bx, by = int(rng.integers(0, w - s + 1)), int(rng.integers(0, h - s + 1))
             clear = bx + s <= x or bx >= x + sw or by + s <= y or by >= y + sh
             if clear and (by + s <= self.car_y or by >= self.car_y + ch):
@@ -142,13 +158,15 @@ def far(
     shrink: bool = True,
     degrade: bool = True,
     street: np.random.Generator | None = None,
+    yard: bool = False,
 ) -> list[np.ndarray]:
     """The clip shrunk so people are 1/6 to 1/4 of the frame height, on a flat still background, then
     noise and JPEG. `shrink`/`degrade` off leave out one part (the random draws stay the same); a
-    `street` generator adds `Street`'s vehicle and bush (far-busy)."""
+    `street` generator adds `Street`'s vehicle and bush (far-busy); `yard` keeps the people below
+    YARD_TOP and the street above it, in one layout for every clip."""
     h, w = frames[0].shape[:2]
-    sw, sh, x, y = placement(h, w, rng)
-    scene = Street(h, w, (x, y, sw, sh), len(frames), street) if street is not None else None
+    sw, sh, x, y = placement(h, w, rng, YARD_TOP if yard else 0.0)
+    scene = Street(h, w, (x, y, sw, sh), len(frames), street, yard) if street is not None else None
     background = np.empty_like(frames[0])  # flat: a blurred copy of the frame would show its people as ghosts
     background[:] = np.median(frames[0].reshape(-1, 3), axis=0).astype(np.uint8)
     out = []
@@ -226,8 +244,8 @@ def derive(src: Path, out: Path, kind: str, seed: int, short_frames: int) -> int
             clip = pan(short(frames, short_frames), rng)
         elif kind == "far-cut":
             clip = far_cut(frames, rng)
-        elif kind == "far-busy":
-            clip = far(frames, rng, street=np.random.default_rng([seed, i, 1]))
+        elif kind in ("far-busy", "yard"):
+            clip = far(frames, rng, street=np.random.default_rng([seed, i, 1]), yard=kind == "yard")
         else:
             clip = far(frames, rng, shrink=kind != "noisy", degrade=kind != "far-clean")
         write_video(target, clip, fps)

@@ -97,3 +97,33 @@ def test_far_busy_is_far_with_a_street_beside_the_people():
         street = ds.Street(H, W, (x, y, sw, sh), len(frames), np.random.default_rng([seed, 0, 1]))
         band = slice(street.car_y, street.car_y + street.car.shape[0])
         assert moved(busy)[band].any(axis=0).mean() > 0.3  # the vehicle travels across the width
+
+
+def test_yard_is_one_camera_the_people_below_its_top_and_the_street_above_in_every_clip():
+    """yard: far-busy's street in one place for every clip, above YARD_TOP; the people below it."""
+    still = np.full((H, W, 3), 90, np.uint8)
+    frames = [still.copy() for _ in range(12)]
+    for t, f in enumerate(frames):
+        f[10 + t : 30 + t, 40:60] = 220
+    top = round(H * ds.YARD_TOP)
+    moving_above = []
+    for seed in range(6):
+        clip = np.stack(
+            ds.far(
+                frames,
+                np.random.default_rng([seed, 0]),
+                degrade=False,
+                street=np.random.default_rng([seed, 0, 1]),
+                yard=True,
+            )
+        )
+        sw, sh, x, y = ds.placement(H, W, np.random.default_rng([seed, 0]), ds.YARD_TOP)
+        assert y >= top  # the people are in the yard
+        moved = np.abs(np.diff(clip.astype(int), axis=0)).max(axis=(0, 3)) > 0
+        outside = np.ones((H, W), bool)
+        outside[y : y + sh, x : x + sw] = False
+        assert not moved[top:][outside[top:]].any()  # below the top only the people move
+        moving_above.append(moved[:top].any(axis=1))
+    assert all(m.any() for m in moving_above)  # the vehicle and the bush move above it
+    street = [ds.Street(H, W, (0, top, 4, 4), 12, np.random.default_rng([s, 0, 1]), yard=True) for s in range(6)]
+    assert len({(s.car_y, s.bush) for s in street}) == 1  # one camera: the road and the bush stay put
