@@ -50,6 +50,7 @@ def fake_model(
     modality: str = "rgb",
     zoom: str = "none",
     zoom_geometry=None,
+    region=(0.0, 0.0, 1.0, 1.0),
     latent: int = 5,
     seed: int = 0,
     name: str = "fake",
@@ -66,9 +67,11 @@ def fake_model(
     from onnx import numpy_helper as nh
 
     folder.mkdir(parents=True, exist_ok=True)
-    spec = PreprocessSpec(img_size=img_size, modality=modality, zoom=zoom)
+    spec = PreprocessSpec(img_size=img_size, modality=modality, zoom=zoom, region=region)
     if zoom_geometry is not None:  # a roi.ZoomGeometry: the model was cut with it
-        spec = PreprocessSpec(img_size=img_size, modality=modality, zoom=zoom, zoom_geometry=zoom_geometry)
+        spec = PreprocessSpec(
+            img_size=img_size, modality=modality, zoom=zoom, zoom_geometry=zoom_geometry, region=region
+        )
     c, k = spec.channels, out_dim or len(classes)
     rng = np.random.default_rng(seed)
     we_w, wh_w = weights or (rng.normal(size=(c, latent)) * 3, rng.normal(size=(latent, k)) * 3)

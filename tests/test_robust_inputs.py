@@ -156,7 +156,7 @@ def _plain(fake: Path, out: Path) -> Path:
 BAD_MODELS = {  # what is wrong -> the start of the message after "error: PATH: "
     "text": "cannot load (not an ONNX model",
     "plain": "no lrcn metadata",
-    "newer": "metadata schema 99 is newer than this lrcn reads (3); upgrade lrcn",
+    "newer": "metadata schema 99 is newer than this lrcn reads (4); upgrade lrcn",
     "classes": "the metadata names 3 classes but the model outputs 4",
     "truncated": "",
     "missing": "no such model file",

@@ -56,5 +56,7 @@ def real_clips(spec, num_frames: int, cfg: BenchConfig, n: int, splits=("val", "
     clips = load_clips(Path(cfg.run), spec, splits=splits, limit=n) if cfg.run else ClipSet(spec)
     if not len(clips):
         paths = sorted(synthetic_set(cfg).rglob("*.avi"))[:n]
-        clips = ClipSet(spec, [decode_video(p, spec.img_size) for p in paths], "bench synthetic set")
+        clips = ClipSet(
+            spec, [decode_video(p, spec.img_size, region=spec.region) for p in paths], "bench synthetic set"
+        )
     return clips.clips(num_frames, n), clips.origin

@@ -60,7 +60,7 @@ def _torch_child(folder: str, video: str, device: str, threads: int) -> dict:
     model = model.eval().to(dev)
     pre = config["preprocess"]
     spec = PreprocessSpec.from_dict(pre)
-    clip = read_clip(video, int(pre["num_frames"]) + spec.extra_frames, spec.img_size)
+    clip = read_clip(video, int(pre["num_frames"]) + spec.extra_frames, spec.img_size, region=spec.region)
     x = torch.from_numpy(prepare_clip(clip.frames, spec))[None].to(dev)
     with torch.inference_mode():
         k = int(torch.softmax(model(x), -1).argmax())

@@ -62,7 +62,7 @@ def _model(family: str, cfg: BenchConfig, log) -> dict:
         + ("" if subject.export_seconds is None else f"; exported in {subject.export_seconds:g} s")
     )
     source = data.source_video(cfg)
-    frames = decode_video(source, subject.spec.img_size).frames
+    frames = decode_video(source, subject.spec.img_size, region=subject.spec.region).frames
     _section(entry, "clip", cfg, lambda: clip.measure(subject, cfg, clips, origin, log), log)
     _section(entry, "stream", cfg, lambda: streaming.measure(subject, cfg, frames, log), log)
     _section(entry, "e2e", cfg, lambda: e2e.measure(subject, cfg, source, log), log)

@@ -68,7 +68,7 @@ def load_clips(run_dir: Path | None, spec: PreprocessSpec, *, splits: tuple[str,
             if len(videos) >= limit:
                 break
             try:
-                videos.append(decode_video(path, spec.img_size, zoom=spec.zoomed))
+                videos.append(decode_video(path, spec.img_size, zoom=spec.zoomed, region=spec.region))
             except VideoError:
                 continue
             if split not in used:

@@ -114,7 +114,7 @@ class VideoClassifier:
         """Classify one video file; `clips` > 1 averages evenly spaced clips. Raises VideoError."""
         t0 = time.perf_counter()
         pre = self.meta.preprocess
-        video = decode_video(path, pre.img_size, timeout_s=self.decode_timeout_s, zoom=pre.zoomed)
+        video = decode_video(path, pre.img_size, timeout_s=self.decode_timeout_s, zoom=pre.zoomed, region=pre.region)
         t1 = time.perf_counter()
         windows = clip_windows(len(video.frames), self.sampled_frames, clips)
         x = np.stack([prepare_clip(clip_from_video(video, w).frames, self.meta.preprocess) for w in windows])

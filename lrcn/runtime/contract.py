@@ -24,19 +24,24 @@ from dataclasses import dataclass, field
 from lrcn.core.errors import ModelError
 from lrcn.core.paths import PART_SUFFIX  # noqa: F401 - part of the contract
 from lrcn.runtime.preprocess import PreprocessSpec
+from lrcn.runtime.rect import WHOLE
 from lrcn.runtime.roi import FIRST_GEOMETRY
 
 METADATA_KEY = "lrcn"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """The newest schema this lrcn reads. 2 added preprocess.zoom: a zoomed model is written as schema 2,
 so an lrcn from before refuses it ("upgrade lrcn") rather than running it on whole frames. 3 added
 preprocess.zoom_geometry: a zoomed model cut with another geometry than `roi.FIRST_GEOMETRY` (the
 only one schema 2 knew) is written as schema 3, so a schema-2 lrcn refuses it rather than cutting
-it with the first geometry. Every other model is still written as schema 1, which any lrcn reads."""
+it with the first geometry. 4 added preprocess.region: a model trained on a region of the view is
+written as schema 4, so an older lrcn refuses it rather than running it on the whole view. Every
+other model is still written as the oldest schema that holds it (1 for whole, unzoomed frames)."""
 
 
 def schema_for(preprocess: PreprocessSpec) -> int:
     """The oldest schema that holds what this preprocessing needs."""
+    if preprocess.region != WHOLE:
+        return 4
     if preprocess.zoomed is None:
         return 1
     return 2 if preprocess.zoomed == FIRST_GEOMETRY else 3
@@ -56,7 +61,7 @@ KINDS = ("full", "encoder", "head", "step")
 
 @dataclass
 class ModelMetadata:
-    """The parsed metadata document (schema 1 to 3; `to_json` writes the oldest that holds it)."""
+    """The parsed metadata document (schema 1 to 4; `to_json` writes the oldest that holds it)."""
 
     kind: str
     family: str

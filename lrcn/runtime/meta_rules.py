@@ -14,6 +14,7 @@ from typing import TypeGuard
 from lrcn.core.checks import IMG_SIZE_MAX, WIDTH_MAX
 from lrcn.core.errors import ModelError
 from lrcn.runtime.preprocess import MODALITIES, channels_for
+from lrcn.runtime.rect import WHOLE, rect_problem
 from lrcn.runtime.roi import FIELDS, FIRST_GEOMETRY, ZOOMS, ZoomGeometry, finite_number, problems_of, work_size
 
 MAX_METADATA_BYTES = 1 << 20
@@ -109,6 +110,8 @@ def _check_preprocess(p, t: int, need) -> None:
     need(isinstance(g, dict), "preprocess.zoom_geometry", "an object")
     wrong = problems_of(*(g.get(k) for k in FIELDS))
     need(not wrong, "preprocess.zoom_geometry", "; ".join(wrong))
+    region = p.get("region", list(WHOLE))  # absent: saved before regions, the whole view
+    need(rect_problem(region) is None, "preprocess.region", "4 numbers x0,y0,x1,y1 in [0, 1], x0 < x1, y0 < y1")
     for key, low in (("mean", -1e3), ("std", 1e-6)):
         v = p.get(key, [0.5, 0.5, 0.5])
         need(

@@ -1,7 +1,9 @@
 """The one preprocessing path shared by training, export parity checks and the runtime.
 
 Steps, in order (each a function below, composed by `prepare_clip`):
-1. `resize_rgb`: BGR -> RGB, bilinear resize to img_size x img_size, uint8 (what the clip cache stores);
+1. `resize_rgb`: a model with a region (``region``, `lrcn.runtime.rect`) first cuts every decoded
+   frame to it, a fixed part of one camera's view; then BGR -> RGB, bilinear resize to
+   img_size x img_size, uint8 (what the clip cache stores);
    with ``zoom="motion"`` frames decode at `roi.work_size` and each clip is cut to its motion box
    and resized to img_size (`roi.zoom_clip`, called by `video.clip_from_video`).
 2. `normalize`: float32 in [0, 1], then (x - mean) / std, layout (S, 3, H, W).
@@ -39,6 +41,7 @@ import numpy as np
 
 from lrcn.runtime.align import aligned_diff, pair_shift
 from lrcn.runtime.flow import frame_flow, grey
+from lrcn.runtime.rect import WHOLE, Rect, as_rect, crop
 from lrcn.runtime.roi import FIRST_GEOMETRY, ZOOMS, ZoomGeometry, analysis_grey, box_from_diffs, cut, pair_diff
 
 CHANNELS = {"rgb": 3, "diff": 3, "rgb+diff": 6, "flow": 2, "rgb+flow": 5, "adiff": 3, "rgb+adiff": 6}
@@ -70,6 +73,9 @@ class PreprocessSpec:
     """"motion": each clip is cut to where it moves before the resize (`lrcn.runtime.roi`)."""
     zoom_geometry: ZoomGeometry = field(default_factory=ZoomGeometry)
     """How the zoom draws its box and how large frames decode (read only with zoom "motion")."""
+    region: Rect = WHOLE
+    """x0, y0, x1, y1 in fractions of the decoded frame: every frame is cut to it first (before the
+    zoom's box and the resize), in training and wherever the model runs. WHOLE: no cut."""
     channel_order: str = "RGB"
     layout: str = "TCHW"
 
@@ -88,6 +94,10 @@ class PreprocessSpec:
             raise ValueError("mean and std need 3 values each, std > 0")
         object.__setattr__(self, "mean", tuple(float(v) for v in self.mean))
         object.__setattr__(self, "std", tuple(float(v) for v in self.std))
+        try:
+            object.__setattr__(self, "region", as_rect(self.region))  # a list as saved in JSON
+        except ValueError as e:
+            raise ValueError(f"region {e}") from None
         geometry = ZoomGeometry.from_dict(self.zoom_geometry)  # a dict as saved (to_dict)
         # whole frames read no geometry: they all carry the first, so two plain specs are equal
         # whichever lrcn wrote them (a hot reload compares specs)
@@ -138,8 +148,10 @@ def needs_grey(modality: str) -> bool:
     return motion_of(modality) in ("flow", "adiff")
 
 
-def resize_rgb(frame: np.ndarray, img_size: int) -> np.ndarray:
-    """One decoded frame (H, W[, 1|3|4]) uint8 BGR(A) or gray -> (img_size, img_size, 3) uint8 RGB."""
+def resize_rgb(frame: np.ndarray, img_size: int, region: Rect = WHOLE) -> np.ndarray:
+    """One decoded frame (H, W[, 1|3|4]) uint8 BGR(A) or gray -> (img_size, img_size, 3) uint8 RGB,
+    of its `region` (the model's `PreprocessSpec.region`; the whole frame by default)."""
+    frame = crop(frame, region)
     if frame.dtype != np.uint8:  # 16-bit decodes: keep the top 8 bits
         frame = (frame >> 8).astype(np.uint8) if frame.dtype == np.uint16 else frame.astype(np.uint8)
     if frame.ndim == 2 or frame.shape[2] == 1:
@@ -332,5 +344,5 @@ def prepare_clip(frames_rgb: np.ndarray, spec: PreprocessSpec) -> np.ndarray:
 
 def preprocess_bgr(frames_bgr: list[np.ndarray] | np.ndarray, spec: PreprocessSpec) -> np.ndarray:
     """Raw decoded BGR frames -> model input (T, C, H, W); the whole path in one call."""
-    rgb = np.stack([resize_rgb(f, spec.img_size) for f in frames_bgr])
+    rgb = np.stack([resize_rgb(f, spec.img_size, spec.region) for f in frames_bgr])
     return prepare_clip(rgb, spec)

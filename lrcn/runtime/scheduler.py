@@ -123,9 +123,9 @@ class Feeder:
                 self.due += 1
                 wall, mono = time.time(), time.perf_counter()
                 spec = self.spec  # one spec per frame: `MultiStream.swap` may change it meanwhile
-                rgb = resize_rgb(
-                    fr.image, work_size(spec.img_size, spec.zoomed)
-                )  # here, not in the loop: beside inference
+                rgb = resize_rgb(  # here, not in the loop: beside inference
+                    fr.image, work_size(spec.img_size, spec.zoomed), spec.region
+                )
                 motion = self.motion_size
                 thumb = thumbnail(fr.image, motion) if motion else None
                 zoomed = spec.zoomed is not None

@@ -20,6 +20,7 @@ from lrcn.core.errors import VideoError
 from lrcn.core.paths import DECODE_TIMEOUT_S
 from lrcn.runtime.decode import DecodeThread
 from lrcn.runtime.preprocess import resize_rgb
+from lrcn.runtime.rect import WHOLE, Rect
 from lrcn.runtime.roi import ZoomGeometry, cut, motion_box, work_size
 
 VIDEO_EXTENSIONS = (".avi", ".mp4", ".mkv", ".webm", ".mov", ".gif")
@@ -110,15 +111,15 @@ def clip_windows(n: int, num: int, clips: int) -> list[list[int]]:
 class _Keeper:
     """Keeps resized frames with a doubling stride once more than max_keep arrive."""
 
-    def __init__(self, img_size: int, max_keep: int):
-        self.img_size, self.max_keep = img_size, max_keep
+    def __init__(self, img_size: int, max_keep: int, region: Rect = WHOLE):
+        self.img_size, self.max_keep, self.region = img_size, max_keep, region
         self.kept: list[np.ndarray] = []
         self.stride = 1
         self.count = 0
 
     def add(self, frame: np.ndarray) -> None:
         if self.count % self.stride == 0:
-            self.kept.append(resize_rgb(frame, self.img_size))
+            self.kept.append(resize_rgb(frame, self.img_size, self.region))
             if len(self.kept) > self.max_keep:
                 self.kept = self.kept[::2]
                 self.stride *= 2
@@ -132,9 +133,11 @@ def decode_video(
     timeout_s: float = DECODE_TIMEOUT_S,
     max_keep: int = MAX_KEEP,
     zoom: ZoomGeometry | None = None,
+    region: Rect = WHOLE,
 ) -> DecodedVideo:
-    """Decode every frame of `path`, resized to img_size (`roi.work_size` with a zoom: the model's
-    `PreprocessSpec.zoomed`), within timeout_s in all. Raises VideoError naming the file."""
+    """Decode every frame of `path`, cut to `region` (the model's `PreprocessSpec.region`) and resized
+    to img_size (`roi.work_size` with a zoom: the model's `PreprocessSpec.zoomed`), within timeout_s
+    in all. Raises VideoError naming the file."""
     p = Path(path)
     if not p.exists():
         raise VideoError(f"{p}: no such file")
@@ -143,7 +146,8 @@ def decode_video(
     if p.stat().st_size == 0:
         raise VideoError(f"{p}: empty file")
     deadline = time.monotonic() + timeout_s
-    keeper = _Keeper(work_size(img_size, zoom), min(max_keep, zoom_keep(img_size, zoom)) if zoom else max_keep)
+    keep = min(max_keep, zoom_keep(img_size, zoom)) if zoom else max_keep
+    keeper = _Keeper(work_size(img_size, zoom), keep, region)
     decoder = DecodeThread(str(p))
     try:
         while (frame := decoder.next(deadline - time.monotonic())) is not None:
@@ -165,13 +169,14 @@ def read_clip(
     timeout_s: float = DECODE_TIMEOUT_S,
     zoom: ZoomGeometry | None = None,
     box_num: int | None = None,
+    region: Rect = WHOLE,
 ) -> VideoClip:
     """`num` frames spread evenly over the frames of `path` that really decode, resized RGB uint8.
 
     `box_num`: with the zoom, the motion box is that of `box_num` evenly spread frames (default
     `num`). Training's dense cache for temporal jitter (2S - 1 frames) gives S: its box is then the
     one clip mode finds on the S frames it samples."""
-    video = decode_video(path, img_size, timeout_s=timeout_s, zoom=zoom)
+    video = decode_video(path, img_size, timeout_s=timeout_s, zoom=zoom, region=region)
     n = len(video.frames)
     return clip_from_video(video, sample_indices(n, num), sample_indices(n, box_num) if box_num else None)
 

@@ -27,6 +27,7 @@ import numpy as np
 from lrcn.core.errors import LrcnError, SourceError
 from lrcn.runtime.frame_source import FrameSource
 from lrcn.runtime.newest import Frame
+from lrcn.runtime.rect import pixel_box, rect_problem
 
 ZONE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 MAX_ZONES = 16
@@ -49,8 +50,7 @@ class Zone:
     def __post_init__(self) -> None:
         if not ZONE_NAME.match(self.name):
             raise ValueError(f"zone name {self.name!r}: 1-32 letters, digits, '_' or '-'")
-        x0, y0, x1, y1 = self.rect
-        if not all(0.0 <= v <= 1.0 for v in self.rect) or not (x0 < x1 and y0 < y1):
+        if rect_problem(self.rect):
             raise ValueError(f"zone {self.name}: rect must be x0,y0,x1,y1 within [0, 1] with x0 < x1, y0 < y1")
         if self.polygon and not 3 <= len(self.polygon) <= MAX_POLYGON:
             raise ValueError(f"zone {self.name}: a polygon needs 3 to {MAX_POLYGON} points")
@@ -59,10 +59,7 @@ class Zone:
 
     def box(self, width: int, height: int) -> tuple[int, int, int, int]:
         """The rectangle in pixels of a width x height frame, at least 2x2."""
-        x0, y0, x1, y1 = self.rect
-        px0, py0 = min(int(x0 * width), width - 2), min(int(y0 * height), height - 2)
-        px1, py1 = max(round(x1 * width), px0 + 2), max(round(y1 * height), py0 + 2)
-        return px0, py0, min(px1, width), min(py1, height)
+        return pixel_box(self.rect, width, height)
 
     def crop(self, image: np.ndarray) -> np.ndarray:
         """This zone of one frame (a copy), masked by the polygon when there is one."""

@@ -20,6 +20,7 @@ FLAGS = {
     "img_size": "--img-size",
     "modality": "--input",
     "zoom": "--zoom",
+    "region": "--region",
     "num_classes": "--num-classes",
     "augment": "--augment",
     "latent_dim": "--latent-dim",
@@ -108,6 +109,14 @@ def main(
             help="motion: cut each clip to where it moves before resizing (people small in a wide fixed view); "
             "none: whole frames; auto: motion when the median clip moves within less than half the frame "
             "(none; small-real auto). A zoomed model streams in window mode, re-encoding the window when its box moves."
+        ),
+    ] = None,
+    region: Annotated[
+        str | None,
+        typer.Option(
+            help="x0,y0,x1,y1 in fractions of the frame: cut every frame to this part of a fixed camera's view "
+            "first (the yard, not the road beside it), in training and wherever the model runs; the model "
+            "records it. --zoom auto then reads motion inside it (the whole frame)."
         ),
     ] = None,
     latent_dim: Annotated[str, typer.Option(help=f"Per-frame feature size.{LIST}")] = "128",
@@ -277,6 +286,14 @@ def main(
         from lrcn.train.search import SearchConfig, parse_duration
 
         budget_s = parse_duration(budget)
+        from lrcn.runtime.rect import WHOLE, parse_rect
+
+        try:
+            rect = parse_rect(region) if region is not None else WHOLE
+        except ValueError as e:
+            raise fail(f"--region {e}", 2) from None
+        if resume and region is not None:
+            raise fail("--resume keeps the run's own region: drop --region", 2)
         if search and not budget_s:
             raise fail("--search needs a --budget above 0 (e.g. --budget 30m)", 2)
         if resume:
@@ -310,6 +327,9 @@ def main(
                 "pool": pool,
             },
         )
+        if rect != WHOLE:
+            shown = ",".join(f"{v:g}" for v in rect)
+            why = f"{why}\nregion {shown}: every frame is cut to it first, here and wherever the model runs"
         if augment is None and not resume:  # the recipe's flip, unless the class names have a side
             r, flip_why = without_flip(r, list(class_counts(data, _csv(classes), num_classes)))
             why = f"{why}\n{flip_why}" if flip_why else why
@@ -325,7 +345,7 @@ def main(
 
                 try:
                     listed = DataConfig(root=data, classes=_csv(classes), num_classes=num_classes)
-                    found = survey([s.path for s in discover(listed)[1]])
+                    found = survey([s.path for s in discover(listed)[1]], region=rect)
                 except (DatasetError, ValueError, OSError):
                     found = survey([])  # the run itself says what is wrong with the folder
                 for k, choose in (("frames", frames_for), ("input", input_for), ("zoom", zoom_for)):
@@ -397,6 +417,7 @@ def main(
                 img_size=v["img_size"],
                 modality=v["input"],
                 zoom=str(r["zoom"]),
+                region=list(rect),
                 classes=_csv(classes),
                 num_classes=num_classes,
                 split_dir=split_dir,

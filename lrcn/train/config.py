@@ -10,6 +10,7 @@ from lrcn.core.paths import CACHE_DIR
 from lrcn.models.config import ModelConfig
 from lrcn.models.specs import family_spec
 from lrcn.runtime.preprocess import MODALITIES, NORMALISATION, PreprocessSpec
+from lrcn.runtime.rect import WHOLE, as_rect, rect_problem
 from lrcn.runtime.roi import FIRST_GEOMETRY, ZOOMS, ZoomGeometry
 
 AUGMENTATIONS = ("flip", "crop", "color", "temporal")
@@ -35,6 +36,9 @@ class DataConfig:
     """"motion": cut each clip to where it moves before resizing (lrcn.runtime.roi), for people small in a wide view."""
     zoom_geometry: dict = field(default_factory=lambda: ZoomGeometry().to_dict())
     """The zoom's box and decode size (lrcn.runtime.roi.ZoomGeometry's fields); the model records it."""
+    region: list[float] = field(default_factory=lambda: list(WHOLE))
+    """x0, y0, x1, y1 in fractions of the frame: every frame is cut to it first, in training and
+    wherever the model runs (lrcn.runtime.rect; the model records it). The whole frame by default."""
     classes: list[str] | None = None
     """Use only these class folders (sorted); None uses all."""
     num_classes: int | None = None
@@ -77,6 +81,9 @@ class DataConfig:
             ZoomGeometry.from_dict(self.zoom_geometry)
         except ValueError as e:
             problems.append(str(e))
+        problem = rect_problem(self.region)
+        if problem:
+            problems.append(f"region {problem}")
         if not (
             0 <= self.val_fraction < 1 and 0 <= self.test_fraction < 1 and self.val_fraction + self.test_fraction < 1
         ):
@@ -169,6 +176,7 @@ def preprocess_spec(model_cfg: ModelConfig, data_cfg: DataConfig) -> PreprocessS
         modality=data_cfg.modality,
         zoom=data_cfg.zoom,
         zoom_geometry=ZoomGeometry.from_dict(data_cfg.zoom_geometry),
+        region=as_rect(data_cfg.region),
     )
 
 

@@ -18,6 +18,7 @@ import numpy as np
 from lrcn.core.atomic import atomic_open
 from lrcn.core.errors import LrcnError, VideoError
 from lrcn.runtime.preprocess import PreprocessSpec, extra_frames_for, prepare_clip
+from lrcn.runtime.rect import WHOLE, Rect, as_rect
 from lrcn.runtime.roi import FIRST_GEOMETRY, ZoomGeometry
 from lrcn.runtime.video import VIDEO_EXTENSIONS, read_clip
 from lrcn.train.config import DataConfig
@@ -176,6 +177,7 @@ def clip_cache_path(
     img_size: int,
     zoom: ZoomGeometry | None = None,
     box_num: int = 0,
+    region: Rect = WHOLE,
 ) -> Path:
     st = os.stat(video)
     ident = f"{CACHE_VERSION}|{os.path.abspath(video)}|{st.st_size}|{st.st_mtime_ns}|{num}|{img_size}"
@@ -185,6 +187,8 @@ def clip_cache_path(
             ident += (
                 f"|margin={float(zoom.margin)},grid={zoom.grid},max_zoom={float(zoom.max_zoom)},decode={zoom.decode}"
             )
+    if region != WHOLE:  # whole frames keep the names they had before regions existed
+        ident += f"|region={','.join(repr(float(v)) for v in region)}"
     digest = hashlib.sha1(ident.encode("utf-8", "surrogateescape")).hexdigest()  # a name may not be UTF-8
     return Path(cache_dir) / "clips" / f"{digest}.npz"
 
@@ -207,7 +211,8 @@ def cache_clip(sample: Sample, num: int, cfg: DataConfig) -> CachedClip:
     try:
         # the zoom's box is always that of the S frames clip mode samples, whatever `num` caches
         box_num = frames_to_sample(cfg)
-        path = clip_cache_path(cfg.cache_dir, sample.path, num, cfg.img_size, cfg.zoomed, box_num)
+        region = as_rect(cfg.region)
+        path = clip_cache_path(cfg.cache_dir, sample.path, num, cfg.img_size, cfg.zoomed, box_num, region)
     except OSError as e:
         raise VideoError(f"{sample.path}: cannot read ({e.strerror})") from None
     if path.is_file():
@@ -217,7 +222,9 @@ def cache_clip(sample: Sample, num: int, cfg: DataConfig) -> CachedClip:
             return CachedClip(sample, str(path), None if np.isnan(fps) else fps)
         except Exception:  # noqa: BLE001 - a damaged cache entry is rebuilt
             pass
-    clip = read_clip(sample.path, num, cfg.img_size, timeout_s=cfg.decode_timeout_s, zoom=cfg.zoomed, box_num=box_num)
+    clip = read_clip(
+        sample.path, num, cfg.img_size, timeout_s=cfg.decode_timeout_s, zoom=cfg.zoomed, box_num=box_num, region=region
+    )
     fps = clip.sampled_fps
     atomic_savez(path, frames=clip.frames, sampled_fps=np.float64(np.nan if fps is None else fps))
     return CachedClip(sample, str(path), fps)
