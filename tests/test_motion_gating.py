@@ -156,3 +156,17 @@ def test_a_model_swap_remakes_each_streams_gate_for_the_new_model(fakes):
         assert h.gate is None and h.feeder.motion_size is None and h.state.gated == before
         multi.swap(VideoClassifier(fakes["rgb"], device="cpu"))
         assert h.gate is not None and h.gate.frames == 0 and h.state.gated == before
+
+
+def test_a_region_models_gate_watches_its_region_only(tmp_path):
+    """Motion above a model's region (the lower half here) does not wake its encoder; a whole-view
+    model runs on every such frame."""
+    lower = VideoClassifier(fake_model(tmp_path / "lower", region=(0.0, 0.5, 1.0, 1.0)), device="cpu")
+    whole = VideoClassifier(fake_model(tmp_path / "whole"), device="cpu")
+    images = [scene(None).copy() for _ in range(20)]
+    for i, img in enumerate(images):
+        img[2:14, 2 + 2 * i : 14 + 2 * i] = 250  # a square crossing the upper half only
+    _, stats, engine = run(lower, images, MotionConfig(max_gap=1000))
+    assert engine.encoded == 1 and stats.gated == 19
+    _, stats, engine = run(whole, images, MotionConfig(max_gap=1000))
+    assert engine.encoded == 20 and stats.gated == 0

@@ -43,6 +43,7 @@ from lrcn.runtime.frame_source import FrameSource
 from lrcn.runtime.mailbox import Mailbox
 from lrcn.runtime.motion import MotionGate, gating_off, thumbnail
 from lrcn.runtime.preprocess import PreprocessSpec, normalize, resize_rgb
+from lrcn.runtime.rect import crop
 from lrcn.runtime.roi import analysis_grey, work_size
 from lrcn.runtime.stream import StreamConfig, StreamPrediction, StreamStats, top_k
 from lrcn.runtime.streamlist import short_name
@@ -127,7 +128,8 @@ class Feeder:
                     fr.image, work_size(spec.img_size, spec.zoomed), spec.region
                 )
                 motion = self.motion_size
-                thumb = thumbnail(fr.image, motion) if motion else None
+                # the model's region only: what moves outside it (the road) does not wake the encoder
+                thumb = thumbnail(crop(fr.image, spec.region), motion) if motion else None
                 zoomed = spec.zoomed is not None
                 x = None if zoomed else normalize(rgb[None], spec)[0]
                 item = Captured(fr, rgb, x, wall, mono, thumb, spec, analysis_grey(rgb) if zoomed else None)
