@@ -11,12 +11,11 @@ SECONDS and the service's close, the head's event history (`type` history).
 
 from __future__ import annotations
 
-import json
 import sys
-import threading
 import time
 
 from fastapi.testclient import TestClient
+from ray_records import Records
 
 from lrcn.bench.mjpeg import Cameras
 from lrcn.serve.api import create_app
@@ -26,13 +25,7 @@ from lrcn.serve.service import Service
 
 def main(address: str, model: str, video: str, n: int, seconds: float, sink: str) -> int:
     cams = Cameras(n, 10.0, seconds + 60, video)
-    t0 = time.monotonic()
-    lock = threading.Lock()
-    stdout = sys.stdout  # taken before joining the cluster, where sys.stdout is stderr (ray_cluster.cluster)
-
-    def out(rec: dict) -> None:
-        with lock:
-            print(json.dumps(dict(rec, head_t=round(time.monotonic() - t0, 3))), file=stdout, flush=True)
+    out = Records()  # before joining the cluster, where sys.stdout is stderr (ray_cluster.cluster)
 
     cfg = ServeConfig(
         model=model,

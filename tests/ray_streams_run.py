@@ -8,10 +8,10 @@ on the head's clock); the run ends after SECONDS and tears the actors and the ca
 
 from __future__ import annotations
 
-import json
 import sys
-import threading
 import time
+
+from ray_records import Records
 
 from lrcn.bench.mjpeg import Cameras
 from lrcn.runtime.parallel import WorkerSpec
@@ -21,13 +21,7 @@ from lrcn.serve.cluster import ClusterStreams
 
 def main(address: str, model: str, video: str, n: int, seconds: float) -> int:
     cams = Cameras(n, 10.0, seconds + 60, video)
-    t0 = time.monotonic()
-    lock = threading.Lock()
-    stdout = sys.stdout  # taken before joining the cluster, where sys.stdout is stderr (ray_cluster.cluster)
-
-    def out(rec: dict) -> None:
-        with lock:
-            print(json.dumps(dict(rec, head_t=round(time.monotonic() - t0, 3))), file=stdout, flush=True)
+    out = Records()  # before joining the cluster, where sys.stdout is stderr (ray_cluster.cluster)
 
     try:
         with cluster(address) as ray:
