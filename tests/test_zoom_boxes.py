@@ -35,3 +35,13 @@ def test_boxes_stay_small_until_something_else_moves(tmp_path, capsys):
     zb.main([str(tmp_path / "quiet"), str(tmp_path / "busy")])
     out = capsys.readouterr().out.splitlines()
     assert len(out) == 2 and out[0].count("0 of 2 at 0.5 or more") == 2 and out[1].count("2 of 2 at 0.5") == 2, out
+
+
+def test_a_region_leaves_the_crossing_out(tmp_path, capsys):
+    """The bar crosses rows 90-105; the upper half of the view holds only the waving block."""
+    busy = _clips(tmp_path / "busy", True)
+    upper = (0.0, 0.0, 1.0, 0.5)
+    assert max(zb.cut_shares(busy, region=upper)) < 1.0 <= min(zb.cut_shares(busy))
+    zb.main([str(tmp_path / "busy"), "--region", "0,0,1,0.5"])
+    out = capsys.readouterr().out
+    assert "auto median" in out and "median 1.00" not in out, out  # without the region both are 1.00
