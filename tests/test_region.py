@@ -140,6 +140,34 @@ def test_vc_train_takes_a_region_the_export_records_it_and_a_bad_one_fails_in_on
     assert r.exit_code == 0, r.output
     assert "region 0,0.5,1,1: every frame is cut to it first" in r.output
     assert json.loads((run / "config.json").read_text())["data"]["region"] == list(YARD)
+    r = CliRunner().invoke(app, ["--resume", str(run), "--region", "0,0,1,1"])
+    assert r.exit_code == 2 and "--resume keeps the run's own region" in r.output, r.output
     export_run(run, tmp_path / "m.onnx")
     clf = VideoClassifier(tmp_path / "m.onnx", device="cpu")
     assert clf.meta.preprocess.region == YARD and clf.meta.schema_version == 4
+
+
+def test_with_a_zone_the_region_is_taken_of_the_zones_crop(tmp_path):
+    """A view in four flat quadrants; the zone is its right half, the model's region the lower half of
+    what it is given: the model sees the lower right quadrant only."""
+    from lrcn.runtime import VideoClassifier
+    from lrcn.runtime.newest import Frame
+    from lrcn.runtime.zones import Zone, split_zones
+
+    class Quadrants:
+        name, live, read = "cam", False, 0
+
+        def frames(self):
+            for i in range(10):
+                img = np.empty((40, 80, 3), np.uint8)
+                img[:20, :40], img[:20, 40:], img[20:, :40], img[20:, 40:] = 10, 60, 110, 200
+                self.read += 1
+                yield Frame(img, i / 10, i)
+
+        def close(self):
+            pass
+
+    clf = VideoClassifier(fake_model(tmp_path / "y", region=YARD), device="cpu")
+    (right,) = split_zones(Quadrants(), [Zone("right", (0.5, 0.0, 1.0, 1.0))])
+    ready = [p for p in clf.stream(right, sample_fps=0, keep_window=True) if p.ready]
+    assert ready and all((p.window == 200).all() for p in ready)
