@@ -17,7 +17,7 @@ from pathlib import Path
 from lrcn.core.errors import LrcnError, ModelError
 from lrcn.core.text import printable
 from lrcn.runtime.contract import METADATA_KEY
-from lrcn.runtime.rect import WHOLE
+from lrcn.runtime.rect import WHOLE, rect_text
 
 
 def _onnx():
@@ -100,7 +100,7 @@ def _metadata_lines(meta) -> list[str]:
         + (f", {meta.extra['pool']} over time" if meta.extra.get("pool") else "")
         + (f" ({meta.extra['members']} members side by side)" if meta.extra.get("members") else ""),
     ]
-    cuts = [f"region {','.join(f'{v:g}' for v in p.region)} of the view"] if p.region != WHOLE else []
+    cuts = [f"region {rect_text(p.region)} of the view"] if p.region != WHOLE else []
     cuts += [f"zoom {p.zoom} (margin {p.zoom_geometry.margin:g}, grid {p.zoom_geometry.grid})"] if p.zoomed else []
     if cuts:
         lines.append("  cut: " + ", then ".join(cuts))

@@ -24,7 +24,7 @@ def rect_problem(rect) -> str | None:
         return "must be 4 numbers x0,y0,x1,y1 within [0, 1]"
     x0, y0, x1, y1 = rect
     if not (x0 < x1 and y0 < y1):
-        return f"must have x0 < x1 and y0 < y1, got {','.join(f'{v:g}' for v in rect)}"
+        return f"must have x0 < x1 and y0 < y1, got {rect_text(rect)}"
     return None
 
 
@@ -34,6 +34,11 @@ def as_rect(rect) -> Rect:
     if problem:
         raise ValueError(problem)
     return tuple(float(v) for v in rect)  # type: ignore[return-value]  # 4, checked above
+
+
+def rect_text(rect) -> str:
+    """`x0,y0,x1,y1` as `parse_rect` reads it (0.4, not 0.40000000000000002)."""
+    return ",".join(f"{v:g}" for v in rect)
 
 
 def parse_rect(text: str) -> Rect:

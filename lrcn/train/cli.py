@@ -286,7 +286,7 @@ def main(
         from lrcn.train.search import SearchConfig, parse_duration
 
         budget_s = parse_duration(budget)
-        from lrcn.runtime.rect import WHOLE, parse_rect
+        from lrcn.runtime.rect import WHOLE, parse_rect, rect_text
 
         try:
             rect = parse_rect(region) if region is not None else WHOLE
@@ -328,8 +328,7 @@ def main(
             },
         )
         if rect != WHOLE:
-            shown = ",".join(f"{v:g}" for v in rect)
-            why = f"{why}\nregion {shown}: every frame is cut to it first, here and wherever the model runs"
+            why = f"{why}\nregion {rect_text(rect)}: every frame is cut to it first, here and wherever the model runs"
         if augment is None and not resume:  # the recipe's flip, unless the class names have a side
             r, flip_why = without_flip(r, list(class_counts(data, _csv(classes), num_classes)))
             why = f"{why}\n{flip_why}" if flip_why else why

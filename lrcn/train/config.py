@@ -10,7 +10,7 @@ from lrcn.core.paths import CACHE_DIR
 from lrcn.models.config import ModelConfig
 from lrcn.models.specs import family_spec
 from lrcn.runtime.preprocess import MODALITIES, NORMALISATION, PreprocessSpec
-from lrcn.runtime.rect import WHOLE, as_rect, rect_problem
+from lrcn.runtime.rect import WHOLE, Rect, as_rect, rect_problem
 from lrcn.runtime.roi import FIRST_GEOMETRY, ZOOMS, ZoomGeometry
 
 AUGMENTATIONS = ("flip", "crop", "color", "temporal")
@@ -70,6 +70,11 @@ class DataConfig:
     def zoomed(self) -> ZoomGeometry | None:
         """The geometry clips are cut with; None for whole frames."""
         return ZoomGeometry.from_dict(self.zoom_geometry) if self.zoom != "none" else None
+
+    @property
+    def cut(self) -> Rect:
+        """The region every frame is cut to, as a checked tuple (`region` is a list, as JSON saves it)."""
+        return as_rect(self.region)
 
     def __post_init__(self) -> None:
         problems = (
@@ -176,7 +181,7 @@ def preprocess_spec(model_cfg: ModelConfig, data_cfg: DataConfig) -> PreprocessS
         modality=data_cfg.modality,
         zoom=data_cfg.zoom,
         zoom_geometry=ZoomGeometry.from_dict(data_cfg.zoom_geometry),
-        region=as_rect(data_cfg.region),
+        region=data_cfg.cut,
     )
 
 

@@ -18,7 +18,7 @@ import numpy as np
 from lrcn.core.atomic import atomic_open
 from lrcn.core.errors import LrcnError, VideoError
 from lrcn.runtime.preprocess import PreprocessSpec, extra_frames_for, prepare_clip
-from lrcn.runtime.rect import WHOLE, Rect, as_rect
+from lrcn.runtime.rect import WHOLE, Rect
 from lrcn.runtime.roi import FIRST_GEOMETRY, ZoomGeometry
 from lrcn.runtime.video import VIDEO_EXTENSIONS, read_clip
 from lrcn.train.config import DataConfig
@@ -211,7 +211,7 @@ def cache_clip(sample: Sample, num: int, cfg: DataConfig) -> CachedClip:
     try:
         # the zoom's box is always that of the S frames clip mode samples, whatever `num` caches
         box_num = frames_to_sample(cfg)
-        region = as_rect(cfg.region)
+        region = cfg.cut
         path = clip_cache_path(cfg.cache_dir, sample.path, num, cfg.img_size, cfg.zoomed, box_num, region)
     except OSError as e:
         raise VideoError(f"{sample.path}: cannot read ({e.strerror})") from None

@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lrcn.runtime.rect import WHOLE, Rect
+
 SMALL_CLIPS = 1000
 """auto: folders with fewer clips than this get small-real."""
 
@@ -163,18 +165,17 @@ def surveyed(paths: list[str]) -> list[str]:
     return [paths[int(i * step)] for i in range(min(len(paths), SURVEY_CLIPS))]
 
 
-def survey(paths: list[str], timeout_s: float = 60.0, region=None) -> Survey:
-    """Decode up to SURVEY_CLIPS of `paths` at a small size, cut to `region` (a `lrcn.runtime.rect`
-    rectangle, the model's; None: whole frames); unreadable ones are passed over (training names them)."""
+def survey(paths: list[str], timeout_s: float = 60.0, region: Rect = WHOLE) -> Survey:
+    """Decode up to SURVEY_CLIPS of `paths` at a small size, cut to `region` (the model's; whole
+    frames by default); unreadable ones are passed over (training names them)."""
     from lrcn.core.errors import VideoError
-    from lrcn.runtime.rect import WHOLE
     from lrcn.runtime.roi import ANALYSIS_WIDTH, FIRST_GEOMETRY, box_share
     from lrcn.runtime.video import decode_video, sample_indices
 
     shares, frames, pans = [], [], []
     for p in surveyed(paths):
         try:
-            video = decode_video(p, ANALYSIS_WIDTH, timeout_s=timeout_s, max_keep=256, region=region or WHOLE)
+            video = decode_video(p, ANALYSIS_WIDTH, timeout_s=timeout_s, max_keep=256, region=region)
         except VideoError:
             continue
         # the box of the frames a default clip samples (T + 1 for diff)
