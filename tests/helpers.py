@@ -256,11 +256,12 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{port}/stream.mjpg"
 
 
-def write_avi(path: Path, frames: list[np.ndarray], size: tuple[int, int] = (32, 24), fps: float = 10) -> Path:
-    """An MJPG AVI of `frames` (BGR uint8, all one size); `size` (w, h) is used when there are none."""
+def write_avi(path: Path, frames, size: tuple[int, int] = (32, 24), fps: float = 10) -> Path:
+    """An MJPG AVI of `frames` (a list or an (N, H, W, 3) array, BGR uint8, all one size); `size` (w, h)
+    is used when there are none."""
     import cv2
 
-    h, w = frames[0].shape[:2] if frames else size[::-1]
+    h, w = frames[0].shape[:2] if len(frames) else size[::-1]
     wr = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h))
     for f in frames:
         wr.write(f)

@@ -5,8 +5,8 @@ import json
 
 import numpy as np
 import pytest
-from helpers import fake_model
-from test_roi import scene, write_avi
+from helpers import fake_model, write_avi
+from test_roi import scene
 
 from lrcn.runtime.rect import WHOLE, crop, parse_rect, pixel_box
 

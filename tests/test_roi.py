@@ -3,7 +3,7 @@
 import cv2
 import numpy as np
 import pytest
-from helpers import fake_model
+from helpers import fake_model, write_avi
 
 from lrcn.runtime.roi import FIRST_GEOMETRY, ZoomGeometry, motion_box, work_size, zoom_clip
 
@@ -61,15 +61,6 @@ def test_zoom_clip_makes_the_moving_thing_bigger():
         return int(((x[..., 1] > 150) & (x[..., 0] < 100)).sum())
 
     assert green(zoomed) > 2 * green(plain)
-
-
-def write_avi(path, frames):
-    h, w = frames.shape[1:3]
-    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (w, h))
-    for f in frames:
-        out.write(f)
-    out.release()
-    return path
 
 
 def test_read_clip_zooms_and_the_cache_keeps_zoomed_and_plain_apart(tmp_path):
