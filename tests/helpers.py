@@ -256,6 +256,22 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{port}/stream.mjpg"
 
 
+def walking_square(n=16, h=120, w=180, box=(120, 30, 160, 70), seed=0, still=False):
+    """Grey frames with sensor noise; a textured square walks across `box` (x0, y0, x1, y1)."""
+    rng = np.random.default_rng(seed)
+    x0, y0, x1, y1 = box
+    side = 12
+    frames = []
+    for t in range(n):
+        f = np.full((h, w, 3), 110, np.float32) + rng.normal(0, 3, (h, w, 3))
+        if not still:
+            px = x0 + (x1 - x0 - side) * t // max(1, n - 1)
+            py = y0 + (y1 - y0 - side) * ((t * 3) % n) // max(1, n - 1)
+            f[py : py + side, px : px + side] = [30, 200, 60]
+        frames.append(np.clip(f, 0, 255).astype(np.uint8))
+    return np.stack(frames)
+
+
 def write_avi(path: Path, frames, size: tuple[int, int] = (32, 24), fps: float = 10) -> Path:
     """An MJPG AVI of `frames` (a list or an (N, H, W, 3) array, BGR uint8, all one size); `size` (w, h)
     is used when there are none."""

@@ -5,8 +5,7 @@ import json
 
 import numpy as np
 import pytest
-from helpers import fake_model, write_avi
-from test_roi import scene
+from helpers import fake_model, walking_square, write_avi
 
 from lrcn.runtime.rect import WHOLE, crop, parse_rect, pixel_box
 
@@ -71,7 +70,7 @@ def test_the_spec_checks_its_region_and_the_metadata_records_it_as_schema_4(tmp_
 
 def lower_half_scene(n=14):
     """A square moving in the lower half; above it a bar crossing the width (the road)."""
-    frames = scene(n=n, box=(70, 80, 110, 100))
+    frames = walking_square(n=n, box=(70, 80, 110, 100))
     for t in range(n):
         x = 10 * t % 160
         frames[t, 10:30, x : x + 20] = 240

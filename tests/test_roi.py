@@ -3,7 +3,7 @@
 import cv2
 import numpy as np
 import pytest
-from helpers import fake_model, write_avi
+from helpers import fake_model, walking_square, write_avi
 
 from lrcn.runtime.roi import FIRST_GEOMETRY, ZoomGeometry, motion_box, work_size, zoom_clip
 
@@ -11,24 +11,8 @@ G = ZoomGeometry()
 """Today's geometry (what new models are cut with)."""
 
 
-def scene(n=16, h=120, w=180, box=(120, 30, 160, 70), seed=0, still=False):
-    """Grey frames with sensor noise; a textured square walks across `box` (x0, y0, x1, y1)."""
-    rng = np.random.default_rng(seed)
-    x0, y0, x1, y1 = box
-    side = 12
-    frames = []
-    for t in range(n):
-        f = np.full((h, w, 3), 110, np.float32) + rng.normal(0, 3, (h, w, 3))
-        if not still:
-            px = x0 + (x1 - x0 - side) * t // max(1, n - 1)
-            py = y0 + (y1 - y0 - side) * ((t * 3) % n) // max(1, n - 1)
-            f[py : py + side, px : px + side] = [30, 200, 60]
-        frames.append(np.clip(f, 0, 255).astype(np.uint8))
-    return np.stack(frames)
-
-
 def test_the_box_holds_the_motion_keeps_the_frame_aspect_and_stays_inside():
-    frames = scene()
+    frames = walking_square()
     x0, y0, x1, y1 = motion_box(frames, G)
     h, w = frames.shape[1:3]
     assert 0 <= x0 < x1 <= w and 0 <= y0 < y1 <= h
@@ -38,9 +22,9 @@ def test_the_box_holds_the_motion_keeps_the_frame_aspect_and_stays_inside():
 
 
 def test_a_still_clip_keeps_the_whole_frame_and_a_tiny_motion_is_zoomed_at_most_max_zoom():
-    still = scene(still=True)
+    still = walking_square(still=True)
     assert motion_box(still, G) == (0, 0, 180, 120)
-    x0, y0, x1, y1 = motion_box(scene(box=(10, 10, 26, 26)), G)  # a square that moves 4 px
+    x0, y0, x1, y1 = motion_box(walking_square(box=(10, 10, 26, 26)), G)  # a square that moves 4 px
     assert x1 - x0 == round(180 / G.max_zoom) and y1 - y0 == round(120 / G.max_zoom)
 
 
@@ -51,7 +35,7 @@ def test_motion_everywhere_keeps_the_whole_frame():
 
 
 def test_zoom_clip_makes_the_moving_thing_bigger():
-    frames = scene()
+    frames = walking_square()
     big = np.stack([cv2.resize(f, (work_size(32, G),) * 2) for f in frames])
     zoomed = zoom_clip(big, 32, G)
     plain = np.stack([cv2.resize(f, (32, 32)) for f in frames])
@@ -68,7 +52,7 @@ def test_read_clip_zooms_and_the_cache_keeps_zoomed_and_plain_apart(tmp_path):
     from lrcn.train.config import DataConfig
     from lrcn.train.data import Sample, cache_clip, clip_cache_path, load_cached
 
-    video = write_avi(tmp_path / "v.avi", scene(n=20))
+    video = write_avi(tmp_path / "v.avi", walking_square(n=20))
     zoomed = read_clip(video, 8, 32, zoom=G)
     plain = read_clip(video, 8, 32)
     assert zoomed.frames.shape == plain.frames.shape == (8, 32, 32, 3)
@@ -88,7 +72,7 @@ def test_the_dense_training_cache_is_cut_with_the_box_clip_mode_finds(tmp_path):
     from lrcn.train.config import DataConfig
     from lrcn.train.data import Sample, cache_clip, load_cached
 
-    frames = scene(n=15)
+    frames = walking_square(n=15)
     frames[1::2, 5:25, 5:25] = 250  # on every odd frame, off on every even one
     video = write_avi(tmp_path / "v.avi", frames)
     dense_box = read_clip(video, 15, 32, zoom=G)
@@ -125,14 +109,14 @@ def test_a_zoomed_stream_predicts_what_clip_mode_says_of_its_window(tmp_path, mo
         fake_model(tmp_path / "z", modality=modality, zoom="motion", zoom_geometry=geometry), device="cpu"
     )
     assert clf.meta.preprocess.zoom == "motion" and clf.meta.preprocess.zoom_geometry == geometry
-    video = write_avi(tmp_path / "v.avi", scene(n=14))
+    video = write_avi(tmp_path / "v.avi", walking_square(n=14))
     ready = [p for p in clf.stream(video, sample_fps=0, keep_window=True) if p.ready]
     assert len(ready) == 14 - clf.sampled_frames + 1
     for p in ready:
         assert p.window.shape[1] == 32 * geometry.decode  # the model's own decode size
         np.testing.assert_allclose(p.probs, clf.probs_from_frames(p.window), atol=1e-5)
     # the first window is the file's first S frames: clip mode on a file of exactly those agrees
-    first = write_avi(tmp_path / "first.avi", scene(n=14)[: clf.sampled_frames])
+    first = write_avi(tmp_path / "first.avi", walking_square(n=14)[: clf.sampled_frames])
     np.testing.assert_allclose(clf.predict(first).probs, ready[0].probs, atol=1e-5)
 
 
@@ -142,7 +126,7 @@ def test_a_zoomed_model_refuses_stateful_mode_and_motion_gating_in_one_line(tmp_
     from lrcn.runtime.motion import MotionConfig, gating_off
 
     clf = VideoClassifier(fake_model(tmp_path / "z", zoom="motion"), device="cpu")
-    video = write_avi(tmp_path / "v.avi", scene(n=8))
+    video = write_avi(tmp_path / "v.avi", walking_square(n=8))
     with pytest.raises(ModelError, match="stateful mode steps one frame at a time: use window mode"):
         list(clf.stream(video, sample_fps=0, stateful=True))
     assert "zooms" in gating_off(MotionConfig(), False, "rgb", "motion")
@@ -172,7 +156,7 @@ def clips_folder(root, box, n=4):
     for c in ("a", "b"):
         (root / c).mkdir(parents=True)
         for i in range(n):
-            write_avi(root / c / f"v_{c}_g{i:02d}_c001.avi", scene(n=12, box=box, seed=i))
+            write_avi(root / c / f"v_{c}_g{i:02d}_c001.avi", walking_square(n=12, box=box, seed=i))
     return root
 
 
