@@ -65,8 +65,9 @@ demo: $(STAMP) $(DEMO_DATA)/.done
 	$(BIN)/vc-run --model artifacts/models/convlstm.onnx \
 		"$$($(PY) -c "import json; print(json.load(open('$(DEMO_RUN)/splits.json'))['test'][0]['path'])")"
 
+# --durations: CI's log names the 20 slowest tests, so a run over its time says where the time went.
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=20
 
 # Lint and format (ruff), and types over the torch-free runtime (mypy); .ci/run runs it before the tests.
 lint: $(STAMP)
