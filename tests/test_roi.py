@@ -180,6 +180,20 @@ def test_auto_zoom_cuts_where_the_action_is_small_and_keeps_whole_frames_where_i
     assert zoom_for(survey([str(tmp_path / "bad.avi")])) == ("none", "")  # nothing readable: no zoom, training says why
 
 
+def test_auto_zoom_says_when_the_median_box_is_close_to_its_line():
+    from lrcn.train.recipe import ZOOM_NEAR, ZOOM_SHARE, Survey, zoom_for
+
+    def said(share):
+        return zoom_for(Survey(shares=[share] * 3, frames=[60] * 3))
+
+    for share in (ZOOM_SHARE, ZOOM_SHARE + ZOOM_NEAR / 2, ZOOM_SHARE - ZOOM_NEAR / 2):  # yard's region read 0.50
+        zoom, why = said(share)
+        assert zoom == ("motion" if share < ZOOM_SHARE else "none")
+        assert "close" in why and "--budget compares both zooms" in why
+    for share in (0.31, 1.0):  # far's and UT's medians: a clear choice, no hint
+        assert "close" not in said(share)[1]
+
+
 @pytest.mark.slow
 def test_small_real_trains_a_zoomed_model_on_small_actions_and_exports_it(tmp_path):
     from typer.testing import CliRunner
