@@ -20,6 +20,7 @@ import numpy as np
 
 from lrcn.runtime import contract as K
 from lrcn.runtime.preprocess import PreprocessSpec
+from lrcn.runtime.sources import Frame
 
 IR_VERSION = 9  # what onnxruntime 1.18+ loads; onnx's own default can be newer than the runtime
 
@@ -254,6 +255,23 @@ def closed_port_url() -> str:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     return f"http://127.0.0.1:{port}/stream.mjpg"
+
+
+class ImageSource:
+    """A file-like FrameSource over given images (every frame reaches the loop, none replaced)."""
+
+    live = False
+
+    def __init__(self, images, name="clip"):
+        self.images, self.name, self.read = images, name, 0
+
+    def frames(self):
+        for i, img in enumerate(self.images):
+            self.read += 1
+            yield Frame(img, i / 10, i)
+
+    def close(self):
+        pass
 
 
 def walking_square(n=16, h=120, w=180, box=(120, 30, 160, 70), seed=0, still=False):

@@ -7,11 +7,10 @@ import logging
 
 import numpy as np
 import pytest
-from helpers import fake_model
+from helpers import ImageSource, fake_model
 
 from lrcn.runtime import VideoClassifier
 from lrcn.runtime.motion import MotionConfig
-from lrcn.runtime.sources import Frame
 from lrcn.runtime.stream import StreamConfig
 
 
@@ -23,23 +22,6 @@ def fakes(tmp_path_factory):
     }
 
 
-class Frames:
-    """A file-like FrameSource over given images (every frame reaches the loop, none replaced)."""
-
-    live = False
-
-    def __init__(self, images, name="clip"):
-        self.images, self.name, self.read = images, name, 0
-
-    def frames(self):
-        for i, img in enumerate(self.images):
-            self.read += 1
-            yield Frame(img, i / 10, i)
-
-    def close(self):
-        pass
-
-
 def scene(x: int | None) -> np.ndarray:
     """A 48x64 textured still view; a bright 12x12 square at column x (None: no square)."""
     img = (np.indices((48, 64)).sum(axis=0)[..., None] * np.array([3, 5, 7]) % 200).astype(np.uint8)
@@ -49,7 +31,7 @@ def scene(x: int | None) -> np.ndarray:
 
 
 def run(clf, images, motion):
-    multi = clf.streams({"cam": Frames(images)}, sample_fps=0, motion=motion)
+    multi = clf.streams({"cam": ImageSource(images)}, sample_fps=0, motion=motion)
     with multi:
         preds = [p for p in multi if p.ready]
         stats = multi.stats(0)
@@ -101,7 +83,7 @@ def test_stateful_and_rgb_diff_run_ungated_with_a_warning(fakes, caplog):
     with caplog.at_level(logging.WARNING, logger="lrcn.runtime.scheduler"):
         for path, stateful in ((fakes["rgb"], True), (fakes["rgb+diff"], False)):
             clf = VideoClassifier(path, device="cpu")
-            multi = clf.streams({"cam": Frames(images)}, sample_fps=0, stateful=stateful, motion=MotionConfig())
+            multi = clf.streams({"cam": ImageSource(images)}, sample_fps=0, stateful=stateful, motion=MotionConfig())
             with multi:
                 assert len([p for p in multi if p.ready]) >= 1
                 assert multi.handles[0].gate is None and multi.stats(0).gated is None
@@ -146,7 +128,7 @@ def test_a_model_swap_remakes_each_streams_gate_for_the_new_model(fakes):
     """After `MultiStream.swap` a gated stream keeps its count and is gated again only if the new
     model allows it (rgb+diff does not); a fresh reference means the first frame after runs the CNN."""
     rgb, both = (VideoClassifier(fakes[m], device="cpu") for m in ("rgb", "rgb+diff"))
-    multi = rgb.streams({"cam": Frames([scene(None)] * 12)}, sample_fps=0, motion=MotionConfig())
+    multi = rgb.streams({"cam": ImageSource([scene(None)] * 12)}, sample_fps=0, motion=MotionConfig())
     with multi:
         assert len([p for p in multi if p.ready]) >= 1
         h = multi.handles[0]

@@ -5,7 +5,7 @@ import json
 
 import numpy as np
 import pytest
-from helpers import fake_model, walking_square, write_avi
+from helpers import ImageSource, fake_model, walking_square, write_avi
 
 from lrcn.runtime.rect import WHOLE, crop, parse_rect, pixel_box
 
@@ -150,23 +150,11 @@ def test_with_a_zone_the_region_is_taken_of_the_zones_crop(tmp_path):
     """A view in four flat quadrants; the zone is its right half, the model's region the lower half of
     what it is given: the model sees the lower right quadrant only."""
     from lrcn.runtime import VideoClassifier
-    from lrcn.runtime.newest import Frame
     from lrcn.runtime.zones import Zone, split_zones
 
-    class Quadrants:
-        name, live, read = "cam", False, 0
-
-        def frames(self):
-            for i in range(10):
-                img = np.empty((40, 80, 3), np.uint8)
-                img[:20, :40], img[:20, 40:], img[20:, :40], img[20:, 40:] = 10, 60, 110, 200
-                self.read += 1
-                yield Frame(img, i / 10, i)
-
-        def close(self):
-            pass
-
+    img = np.empty((40, 80, 3), np.uint8)
+    img[:20, :40], img[:20, 40:], img[20:, :40], img[20:, 40:] = 10, 60, 110, 200
     clf = VideoClassifier(fake_model(tmp_path / "y", region=YARD), device="cpu")
-    (right,) = split_zones(Quadrants(), [Zone("right", (0.5, 0.0, 1.0, 1.0))])
+    (right,) = split_zones(ImageSource([img] * 10, name="cam"), [Zone("right", (0.5, 0.0, 1.0, 1.0))])
     ready = [p for p in clf.stream(right, sample_fps=0, keep_window=True) if p.ready]
     assert ready and all((p.window == 200).all() for p in ready)
