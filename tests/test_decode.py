@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -149,3 +151,23 @@ def test_a_live_source_over_the_limit_is_refused_at_open_and_a_larger_frame_late
         for frame in src.frames():
             assert frame.image.shape[:2] == (24, 24)
     src.close()
+
+
+def test_a_stuck_thread_costs_its_join_bound_once_however_many_wait_for_it():
+    """A source's close and the process's exit both wait for its capture thread: the bound counts
+    from the first stop request, so the second wait does not add another JOIN_S."""
+    release = threading.Event()
+    stop = D.StopFlag()
+    thread = D.start_owned(lambda: release.wait(10), "test:stuck", stop)  # ignores `stop`, as a read in OpenCV does
+    try:
+        t0 = time.monotonic()
+        assert not D.join_stopped(thread, stop, 0.3)  # the source's close: waits its bound
+        first = time.monotonic() - t0
+        assert thread in D.stop_owned(0.3)  # the exit: reported stuck, not waited for again
+        second = time.monotonic() - t0 - first
+        assert 0.25 <= first < 1.0 and second < 0.1, (first, second)
+    finally:
+        release.set()
+        thread.join(2)
+    stop.clear()
+    assert stop.at is None and not stop.is_set()  # a reused flag (a file replayed) counts afresh

@@ -7,7 +7,8 @@ frame-size limit, checked on the container's dimensions before the first frame d
 one watchdog (clip mode bounds the whole file, stream mode the wait for each frame). Every
 decoder and capture thread is started by `start_owned`, so `stop_owned` can stop and join them
 all with a bound before the process exits (a thread still inside OpenCV at interpreter exit
-aborts the process: see `lrcn.runtime.vcrun.cli`).
+aborts the process: see `lrcn.runtime.vcrun.entry`). The bound is one per thread, counted from
+its first stop request (`StopFlag`): a source's close and the process's exit share it.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ ASSUMED_FPS = 25.0
 """Stream mode times a file's frames at this rate when the container states no usable rate;
 clip mode reports such a rate as unknown (None)."""
 JOIN_S = 2.0
-"""How long closing waits for a decoder or capture thread to leave OpenCV."""
+"""How long, from the first request to stop it, anyone waits for a decoder or capture thread to leave OpenCV."""
 
 
 def usable_fps(fps) -> float | None:
@@ -160,11 +161,41 @@ class FrameReader:
 
 # ------------------------------------------------------------------ the threads we own
 
-_owned: dict[threading.Thread, threading.Event] = {}
+
+class StopFlag(threading.Event):
+    """A thread's stop request that keeps the time it was first made (`at`, monotonic; None while unset).
+
+    Every wait for the thread is bounded from that time (`join_stopped`), so a capture stuck in a
+    read costs JOIN_S once: its source's close and the process's exit do not add one each.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.at: float | None = None
+
+    def set(self) -> None:
+        if self.at is None:
+            self.at = time.monotonic()
+        super().set()
+
+    def clear(self) -> None:
+        self.at = None
+        super().clear()
+
+
+def join_stopped(thread: threading.Thread, stop: StopFlag, timeout_s: float = JOIN_S) -> bool:
+    """Ask `thread` to stop and wait for it until `timeout_s` after the first such request; True if it ended."""
+    stop.set()
+    assert stop.at is not None
+    thread.join(max(0.0, stop.at + timeout_s - time.monotonic()))
+    return not thread.is_alive()
+
+
+_owned: dict[threading.Thread, StopFlag] = {}
 _owned_lock = threading.Lock()
 
 
-def start_owned(target: Callable[[], None], name: str, stop: threading.Event) -> threading.Thread:
+def start_owned(target: Callable[[], None], name: str, stop: StopFlag) -> threading.Thread:
     """Start a daemon thread that ends soon after `stop` is set; `stop_owned` can find it."""
 
     def run() -> None:
@@ -182,15 +213,15 @@ def start_owned(target: Callable[[], None], name: str, stop: threading.Event) ->
 
 
 def stop_owned(timeout_s: float = JOIN_S) -> list[threading.Thread]:
-    """Stop every decoder and capture thread and wait up to `timeout_s` in all; returns those still alive
-    (stuck inside a native call)."""
+    """Stop every decoder and capture thread and wait for each up to `timeout_s` from its first stop request
+    (one already asked that long ago is not waited for again); returns those still alive (stuck inside a
+    native call)."""
     with _owned_lock:
         owned = list(_owned.items())
     for _, stop in owned:
         stop.set()
-    deadline = time.monotonic() + timeout_s
-    for thread, _ in owned:
-        thread.join(max(0.0, deadline - time.monotonic()))
+    for thread, stop in owned:
+        join_stopped(thread, stop, timeout_s)
     return [t for t, _ in owned if t.is_alive()]
 
 
@@ -206,7 +237,7 @@ class DecodeThread:
     def __init__(self, path: str, *, ahead: int = 4):
         self.reader = FrameReader(path)
         self._q: queue.Queue = queue.Queue(maxsize=ahead)
-        self._stop = threading.Event()
+        self._stop = StopFlag()
         self._done = object()
         self._thread = start_owned(self._work, f"decode:{Path(path).name}", self._stop)
 
@@ -246,8 +277,5 @@ class DecodeThread:
         return item
 
     def close(self, wait_s: float = JOIN_S) -> bool:
-        """Stop the decoder; True when its thread has ended within wait_s (waited for once only)."""
-        if not self._stop.is_set():
-            self._stop.set()
-            self._thread.join(wait_s)
-        return not self._thread.is_alive()
+        """Stop the decoder; True when its thread has ended within wait_s of the first stop request."""
+        return join_stopped(self._thread, self._stop, wait_s)

@@ -23,7 +23,15 @@ from pathlib import Path
 
 from lrcn.core.errors import LrcnError, SourceError, VideoError
 from lrcn.core.paths import STREAM_TIMEOUT_S
-from lrcn.runtime.decode import ASSUMED_FPS, JOIN_S, check_frame_size, native_path, start_owned, usable_fps
+from lrcn.runtime.decode import (
+    ASSUMED_FPS,
+    StopFlag,
+    check_frame_size,
+    join_stopped,
+    native_path,
+    start_owned,
+    usable_fps,
+)
 from lrcn.runtime.newest import Frame, NewestFrames
 from lrcn.runtime.packets import CodecParams, PacketRing, RingConfig
 from lrcn.runtime.sinks import display_url
@@ -100,7 +108,7 @@ class PacketSource:
         self.why_not = ""
         self.reconnects = 0
         self.stall_s = 2 * timeout_s + min(backoff_s * 2 ** max(reconnect - 1, 0), MAX_BACKOFF_S)
-        self._stop = threading.Event()
+        self._stop = StopFlag()
         self._error: str | None = None
         self._read = 0
         self._container = None
@@ -288,7 +296,7 @@ class PacketSource:
     def close(self) -> None:
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(JOIN_S)
+            join_stopped(self._thread, self._stop)
         c, self._container = self._container, None
         if c is not None and (self._thread is None or not self._thread.is_alive()):
             c.close()

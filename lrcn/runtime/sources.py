@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import glob
 import re
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,9 +22,10 @@ from lrcn.core.paths import STREAM_TIMEOUT_S
 from lrcn.core.text import printable
 from lrcn.runtime.decode import (
     ASSUMED_FPS,
-    JOIN_S,
     DecodeThread,
+    StopFlag,
     check_frame_size,
+    join_stopped,
     start_owned,
 )
 from lrcn.runtime.newest import Frame, NewestFrames
@@ -250,7 +250,7 @@ class LiveSource:
             what = "no camera with this index, or it is in use" if isinstance(target, int) else "OpenCV cannot open it"
             raise SourceError(f"{self.name}: cannot be opened ({what})")
         self._error: str | None = None
-        self._stop = threading.Event()
+        self._stop = StopFlag()
         self._box.t0 = time.monotonic()  # frame times count from the open, which may take seconds
         self._thread = start_owned(self._capture, f"capture:{self.name}", self._stop)
 
@@ -317,8 +317,7 @@ class LiveSource:
         return self._box.frames(self.stall_s, stalled)
 
     def close(self) -> None:
-        self._stop.set()
-        self._thread.join(JOIN_S)  # a read blocked on a dead socket ends at timeout_s
+        join_stopped(self._thread, self._stop)  # a read blocked on a dead socket ends at timeout_s
 
 
 def open_source(
