@@ -497,12 +497,17 @@ class MultiStream:
         h.error = error
         return StreamEnd(h.name, h.stats(), error, h.id)
 
-    def close(self) -> list[StreamEnd]:
-        """Stop every stream still running; every stream's end (running ones without error), in order."""
+    def close(self, wait: bool = True) -> list[StreamEnd]:
+        """Stop every stream still running; every stream's end (running ones without error), in order.
+
+        `wait=False` returns without waiting for the sources to close (a live one's read may take
+        `decode.JOIN_S` to leave OpenCV): for a process about to exit, so that its last work (flushing
+        sinks) overlaps that wait; its exit (`decode.stop_owned`) waits within the same bound.
+        """
         with self.cond:
             handles = list(self.handles)
         closing = [h._stop() for h in handles if not h.done]
-        for t in closing:
+        for t in closing if wait else ():
             t.join(timeout=3.0)
         return [StreamEnd(h.name, h.stats(), h.error, h.id) for h in handles]
 

@@ -200,7 +200,7 @@ def run_streams(
     except KeyboardInterrupt:
         pass
     finally:
-        ends = multi.close()
+        ends = multi.close(wait=False)  # a camera stuck in a read does not hold up the sinks' flush
         sources = {name: src.name for name, src in pairs}
         if display:
             display.close()
