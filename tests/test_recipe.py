@@ -174,6 +174,20 @@ def test_auto_input_adds_appearance_only_for_clips_too_short_for_15_steps():
     assert recipe.input_for(recipe.Survey(shares=[], frames=[])) == ("diff", "")
 
 
+def test_auto_size_gives_short_clips_more_pixels():
+    assert recipe.settings("small-real", {})["img_size"] == "auto"
+    assert recipe.settings("default", {})["img_size"] == "128"
+    assert recipe.size_for(recipe.Survey(shares=[1.0] * 3, frames=[16, 90, 200])) == ("64", "")
+    size, why = recipe.size_for(recipe.Survey(shares=[1.0] * 3, frames=[7, 15, 9]))
+    assert size == "112" and why.startswith("img-size 112: the median clip decodes 9 frames") and "--img-size 64" in why
+    assert recipe.size_for(recipe.Survey(shares=[], frames=[])) == ("64", "")  # nothing readable
+    # one rule for "short": the frames a model gets, its input and its size change together
+    for frames in ([15, 15, 15], [16, 16, 16]):
+        found = recipe.Survey(shares=[1.0] * 3, frames=frames)
+        picks = (recipe.frames_for(found)[0] != "15", recipe.input_for(found)[0] == "rgb+diff")
+        assert picks == (found.short, found.short) and (recipe.size_for(found)[0] == "112") == found.short
+
+
 def test_auto_input_takes_a_moving_camera_out():
     long, short = [16, 90, 200], [7, 7, 9]
     still = recipe.Survey(shares=[1.0] * 3, frames=long, pans=[0.003, 0.019, 0.0])
@@ -215,6 +229,7 @@ def test_vc_train_says_which_frames_and_zoom_auto_chose(tiny_data, tmp_path):
     out = " ".join(r.output.split())  # the console wraps long lines
     assert "frames 11: the median clip decodes 12 frames" in out
     assert "input rgb+diff: the median clip decodes 12 frames" in out
+    assert "img-size 112" not in out  # --img-size 32 was given: given options win over auto
     zoom = re.search(r"zoom (none|motion): the median clip moves within", out)
     assert zoom, out
     import json
@@ -223,10 +238,15 @@ def test_vc_train_says_which_frames_and_zoom_auto_chose(tiny_data, tmp_path):
     assert cfg["data"]["num_frames"] == 11 and cfg["data"]["modality"] == "rgb+diff" and cfg["data"]["zoom"] == zoom[1]
     assert cfg["model"]["members"] == 3
     assert cfg["train"]["step_loss"] == float(recipe.settings("small-real", {})["step_loss"])
-    # a head without steps trains without the recipe's per-step loss, rather than being refused
-    args = ["--data", data, "--img-size", "32", "--epochs", "1", "--latent-dim", "8", "--hidden-size", "8"]
+    # a head without steps trains without the recipe's per-step loss, rather than being refused;
+    # without --img-size, auto gives these 12-frame clips 112 px
+    args = ["--data", data, "--epochs", "1", "--latent-dim", "8", "--hidden-size", "8"]
     args += ["--pool", "mean", "--members", "1", "--frames", "4", "--device", "cpu"]
     args += ["--out", tmp_path / "mean", "--cache-dir", tmp_path / "cache"]
     r = CliRunner().invoke(app, [str(a) for a in args])
     assert r.exit_code == 0, r.output
-    assert json.loads((tmp_path / "mean" / "config.json").read_text())["train"]["step_loss"] == 0.0
+    assert "img-size 112: the median clip decodes 12 frames" in " ".join(r.output.split())
+    cfg = json.loads((tmp_path / "mean" / "config.json").read_text())
+    assert cfg["train"]["step_loss"] == 0.0 and cfg["data"]["img_size"] == cfg["model"]["img_size"] == 112
+    r = CliRunner().invoke(app, ["--data", data, "--img-size", "64,auto", "--out", str(tmp_path / "x")])
+    assert r.exit_code == 2 and "--img-size auto is read from the clips once" in r.output

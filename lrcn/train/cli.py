@@ -93,7 +93,11 @@ def main(
         ),
     ] = None,
     img_size: Annotated[
-        str | None, typer.Option(help=f"Frames are resized to img_size x img_size (128).{LIST}")
+        str | None,
+        typer.Option(
+            help=f"Frames are resized to img_size x img_size (128); auto (small-real): 64, or 112 when the "
+            f"median clip has 15 frames or fewer.{LIST}"
+        ),
     ] = None,
     input: Annotated[
         str | None,
@@ -260,13 +264,14 @@ def main(
     """Train one model and write its run folder; comma lists train the grid one run after another."""
     with one_line_errors():
         from lrcn.train.recipe import (
-            DEFAULTS,
+            Survey,
             class_counts,
             frames_for,
             input_for,
             members_for,
             resolve,
             settings,
+            size_for,
             survey,
             without_flip,
             zoom_for,
@@ -332,12 +337,15 @@ def main(
         if augment is None and not resume:  # the recipe's flip, unless the class names have a side
             r, flip_why = without_flip(r, list(class_counts(data, _csv(classes), num_classes)))
             why = f"{why}\n{flip_why}" if flip_why else why
-        for k in ("frames", "input", "zoom"):
+        choosers = {"frames": frames_for, "img_size": size_for, "input": input_for, "zoom": zoom_for}
+        for k in choosers:
             if "auto" in str(r[k]).split(",") and r[k] != "auto":
-                raise fail(f"--{k} auto is read from the clips once: give it alone, not in a list ({r[k]})", 2)
-        autos = [k for k in ("frames", "input", "zoom") if r[k] == "auto"]
+                flag = k.replace("_", "-")
+                raise fail(f"--{flag} auto is read from the clips once: give it alone, not in a list ({r[k]})", 2)
+        autos = [k for k in choosers if r[k] == "auto"]
         if autos:  # read from the clips; a resumed run keeps its saved settings
-            r = {**r, **{k: DEFAULTS[k] for k in autos}}  # what a resumed run or an unreadable folder gets
+            nothing = Survey([], [])  # what a resumed run or an unreadable folder gets: each rule's usual answer
+            r = {**r, **{k: choosers[k](nothing)[0] for k in autos}}
             if not resume:
                 from lrcn.train.config import DataConfig
                 from lrcn.train.data import DatasetError, discover
@@ -347,10 +355,9 @@ def main(
                     found = survey([s.path for s in discover(listed)[1]], region=rect)
                 except (DatasetError, ValueError, OSError):
                     found = survey([])  # the run itself says what is wrong with the folder
-                for k, choose in (("frames", frames_for), ("input", input_for), ("zoom", zoom_for)):
-                    if k in autos:
-                        r[k], line = choose(found)
-                        why = f"{why}\n{line}" if line else why
+                for k in autos:
+                    r[k], line = choosers[k](found)
+                    why = f"{why}\n{line}" if line else why
         lists = parse_lists(
             {
                 "model": model,
