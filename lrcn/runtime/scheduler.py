@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from lrcn.core.errors import LrcnError, SourceError, VideoError
+from lrcn.runtime.decode import StopFlag, start_owned
 from lrcn.runtime.engine import BatchEngine, StreamState
 from lrcn.runtime.events import EventConfig
 from lrcn.runtime.frame_source import FrameSource
@@ -157,10 +158,13 @@ def _any_ready(handles: list[StreamHandle]) -> bool:
 
 
 def close_source(source: FrameSource) -> threading.Thread:
-    """Close in a helper thread (returned): a live source's close may wait for a blocked read."""
-    t = threading.Thread(target=source.close, name=f"close:{source.name}", daemon=True)
-    t.start()
-    return t
+    """Close in a helper thread (returned): a live source's close may wait for a blocked read.
+
+    The thread is owned (`decode.start_owned`), so a process that exits without waiting for it
+    (`MultiStream.close(wait=False)`) still lets it finish a release within decode.JOIN_S first."""
+    asked = StopFlag()
+    asked.set()  # nothing to stop: it ends once the source has closed; the exit's bound counts from now
+    return start_owned(source.close, f"close:{source.name}", asked)
 
 
 @dataclass
