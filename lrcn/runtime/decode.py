@@ -5,10 +5,11 @@ opens a file but yields no frame (AV1 here), with PyAV. It holds the one fps rul
 frame-size limit, checked on the container's dimensions before the first frame decodes.
 `DecodeThread` runs a reader a few frames ahead of its consumer, which waits with a timeout: the
 one watchdog (clip mode bounds the whole file, stream mode the wait for each frame). Every
-decoder, capture and source-closing thread is started by `start_owned`, so `stop_owned` can stop and join them
-all with a bound before the process exits (a thread still inside OpenCV at interpreter exit
-aborts the process: see `lrcn.runtime.vcrun.entry`). The bound is one per thread, counted from
-its first stop request (`StopFlag`): a source's close and the process's exit share it.
+decoder, capture and source-closing thread is started by `start_owned`, so `stop_owned` can stop
+and join them all with a bound before the process exits (a thread still inside OpenCV at
+interpreter exit aborts the process: see `lrcn.runtime.vcrun.entry`). The bound is one per
+thread, counted from its first stop request (`StopFlag`): a source's close and the process's exit
+share it.
 """
 
 from __future__ import annotations
