@@ -137,8 +137,8 @@ SIZE = 64
 higher on UT or *far* (README "112 px over five folds")."""
 SHORT_SIZE = 112
 """auto image size where the median clip is too short for T = FRAMES. Measured (README "112 px on 7-frame
-clips"): higher than 64 on every seed of *short* (0.806 against 0.778 over three seeds) and *short-pan*
-(0.854 against 0.821 over two), each gain within a fold's sd; training costs about 3x."""
+clips"): higher than 64 on average on *short* (0.806 against 0.778, three seeds) and *short-pan* (0.830
+against 0.814, three seeds, one of them lower), each gain within a fold's sd; training costs about 3x."""
 
 
 @dataclass(frozen=True)
