@@ -156,36 +156,26 @@ def test_class_counts_lists_only_the_used_folders(tmp_path):
     assert recipe.class_counts(tmp_path / "missing") == {}
 
 
-def test_auto_frames_keep_15_for_long_clips_and_fit_short_ones_without_repeats():
-    assert recipe.settings("small-real", {})["frames"] == "auto"
-    assert recipe.settings("default", {})["frames"] == "15"
-    assert recipe.frames_for(recipe.Survey(shares=[1.0] * 3, frames=[120, 90, 200])) == ("15", "")
-    t, why = recipe.frames_for(recipe.Survey(shares=[1.0] * 3, frames=[7, 7, 9]))
-    assert t == "6" and why.startswith("frames 6: the median clip decodes 7 frames") and "--frames 15" in why
-    assert recipe.frames_for(recipe.Survey(shares=[], frames=[])) == ("15", "")  # nothing readable
-
-
-def test_auto_input_adds_appearance_only_for_clips_too_short_for_15_steps():
-    assert recipe.settings("small-real", {})["input"] == "auto"
-    assert recipe.settings("default", {})["input"] == "diff"
-    assert recipe.input_for(recipe.Survey(shares=[1.0] * 3, frames=[16, 90, 200])) == ("diff", "")
-    modality, why = recipe.input_for(recipe.Survey(shares=[1.0] * 3, frames=[7, 7, 9]))
-    assert modality == "rgb+diff" and why.startswith("input rgb+diff: the median clip decodes 7 frames")
-    assert recipe.input_for(recipe.Survey(shares=[], frames=[])) == ("diff", "")
-
-
-def test_auto_size_gives_short_clips_more_pixels():
-    assert recipe.settings("small-real", {})["img_size"] == "auto"
-    assert recipe.settings("default", {})["img_size"] == "128"
-    assert recipe.size_for(recipe.Survey(shares=[1.0] * 3, frames=[16, 90, 200])) == ("64", "")
-    size, why = recipe.size_for(recipe.Survey(shares=[1.0] * 3, frames=[7, 15, 9]))
-    assert size == "112" and why.startswith("img-size 112: the median clip decodes 9 frames") and "--img-size 64" in why
-    assert recipe.size_for(recipe.Survey(shares=[], frames=[])) == ("64", "")  # nothing readable
-    # one rule for "short": the frames a model gets, its input and its size change together
+@pytest.mark.parametrize(
+    "key, choose, default, long, short, why",
+    [
+        ("frames", recipe.frames_for, "15", "15", "6", "frames 6: the median clip decodes 7 frames"),
+        ("input", recipe.input_for, "diff", "diff", "rgb+diff", "input rgb+diff: the median clip decodes 7 frames"),
+        ("img_size", recipe.size_for, "128", "64", "112", "img-size 112: the median clip decodes 7 frames"),
+    ],
+)
+def test_auto_rules_change_only_for_clips_too_short_for_15_steps(key, choose, default, long, short, why):
+    """frames: fit short clips without repeats; input: appearance beside motion; size: more pixels."""
+    assert recipe.settings("small-real", {})[key] == "auto" and recipe.settings("default", {})[key] == default
+    assert choose(recipe.Survey(shares=[1.0] * 3, frames=[16, 90, 200])) == (long, "")
+    value, line = choose(recipe.Survey(shares=[1.0] * 3, frames=[7, 7, 9]))
+    opt_out = {"frames": "--frames 15", "input": "--input diff", "img_size": "--img-size 64"}[key]
+    assert value == short and line.startswith(why) and opt_out in line
+    assert choose(recipe.Survey(shares=[], frames=[])) == (long, "")  # nothing readable
+    # one rule for "short" (Survey.short): the three change together, at the same clip length
     for frames in ([15, 15, 15], [16, 16, 16]):
         found = recipe.Survey(shares=[1.0] * 3, frames=frames)
-        picks = (recipe.frames_for(found)[0] != "15", recipe.input_for(found)[0] == "rgb+diff")
-        assert picks == (found.short, found.short) and (recipe.size_for(found)[0] == "112") == found.short
+        assert (choose(found)[0] != long) == found.short == (frames[0] <= 15)
 
 
 def test_auto_input_takes_a_moving_camera_out():
