@@ -11,7 +11,8 @@ for the run and handed to every process (RAY_AUTH_TOKEN), so ~/.ray is neither r
 binds to it and nothing leaves loopback (outside one Ray registers its nodes on the machine's
 external address and probes a public DNS address to find it). In the PID namespace `ray stop`
 sees only this cluster's processes, and the kernel ends them all when this script ends, even
-after a timeout. `--nodes 0` starts no cluster (for CMD that starts its own, `--ray local`).
+after a timeout. The script's first copy is the namespace's PID 1: it runs a second copy (the
+one that does the work) and reaps every process that ends, so `ray stop` does not wait on zombies. `--nodes 0` starts no cluster (for CMD that starts its own, `--ray local`).
 
 `--kill-worker-after K`: SIGKILL one vc-run Ray worker (a `ray::ClipWorker` process) once CMD
 has printed K JSON lines; `--kill-node-after K`: SIGKILL a worker node's raylet and everything
@@ -182,10 +183,25 @@ def inside(a: argparse.Namespace) -> int:
         shutil.rmtree(temp_dir, ignore_errors=True)
 
 
+def init(argv: list[str]) -> int:
+    """PID 1 of the namespace: run the script again as its child and reap every process that ends.
+
+    Ray's daemons detach, so they are orphans whose parent is PID 1. Unreaped, a killed one stays a
+    zombie, which `ray stop` counts as alive: it then waits out its 16 s grace period on every stop.
+    """
+    child = subprocess.Popen([sys.executable, __file__, *argv], env=dict(os.environ, **{INSIDE: "child"}))
+    while True:
+        pid, status = os.wait()  # the child's status too: nothing else waits on it
+        if pid == child.pid:
+            return os.waitstatus_to_exitcode(status)
+
+
 def main(argv: list[str]) -> int:
     a = _args(argv)
-    if os.environ.get(INSIDE):
+    if os.environ.get(INSIDE) == "child":
         return inside(a)
+    if os.environ.get(INSIDE):
+        return init(argv)
     if shutil.which("unshare") is None:
         print("ray_netns: needs util-linux's unshare", file=sys.stderr)
         return 3
