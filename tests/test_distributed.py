@@ -25,6 +25,21 @@ def test_shards_cover_the_order_once_padded_like_distributed_sampler():
     assert sorted(sum(both, [])) == list(range(12))
 
 
+def test_a_finished_rank_exits_0_with_its_output_flushed_and_no_finalisation():
+    """`finish` ends the process at once: what it printed is out, and nothing runs at interpreter exit
+    (where a collected DDP wrapper can take gloo's threads down and abort the rank)."""
+    code = (
+        "import atexit, sys\n"
+        "from lrcn.train.distributed import Ranks, finish\n"
+        "atexit.register(lambda: print('finalised'))\n"
+        "sys.stdout.write('done without a newline')\n"
+        "finish(Ranks())\n"
+        "print('after finish')\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert (r.returncode, r.stdout, r.stderr) == (0, "done without a newline", "")
+
+
 def test_one_process_order_is_the_shuffling_loaders_order():
     from lrcn.train.distributed import one_process_order
 

@@ -498,9 +498,9 @@ def main(
 
         train(model_cfg, data_cfg, train_cfg, resume=resume, epochs=epochs)
         if several_ranks():
-            from lrcn.train.distributed import cleanup, env_ranks
+            from lrcn.train.distributed import env_ranks, finish
 
-            cleanup(env_ranks())
+            finish(env_ranks())
 
 
 if __name__ == "__main__":

@@ -90,6 +90,20 @@ def cleanup(ranks: Ranks) -> None:
         dist.destroy_process_group()
 
 
+def finish(ranks: Ranks) -> None:
+    """End a rank whose job is done: leave the group together, then exit 0 without finalisation.
+
+    The DDP wrapper holds the group (`process_group`) past destroy_process_group until the garbage
+    collector takes it, which can be during interpreter finalisation, with gloo's threads; one CI
+    run saw a rank abort at its exit ("terminate called without an active exception", exit -6)
+    with its run folder complete. Everything a rank writes is written atomically before this.
+    """
+    from lrcn.runtime.vcrun.entry import exit_now
+
+    cleanup(ranks)
+    exit_now(0)
+
+
 def barrier(ranks: Ranks) -> None:
     if ranks.enabled:
         dist.barrier()

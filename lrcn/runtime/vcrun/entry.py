@@ -23,10 +23,11 @@ def leave_past_stuck_threads(code=0, wait_s: float = JOIN_S) -> None:
     """Stop decoder and capture threads; if one is still inside a native call after wait_s, exit now
     with `code` (a SystemExit's: None, an int, or a message printed to stderr with status 1)."""
     if stop_owned(wait_s):
-        _exit_now(code)
+        exit_now(code)
 
 
-def _exit_now(code) -> None:
+def exit_now(code) -> None:
+    """Flush our output and end the process now, skipping interpreter finalisation (and its native aborts)."""
     if code is not None and not isinstance(code, int):
         print(code, file=sys.stderr)  # what the interpreter would have printed for sys.exit("...")
         code = 1
@@ -50,7 +51,7 @@ class App(typer.Typer):
         except BaseException as e:
             if stop_owned(JOIN_S):  # a bug's traceback, or Ctrl-C, over a stuck thread: said, then left
                 traceback.print_exc()
-                _exit_now(130 if isinstance(e, KeyboardInterrupt) else 1)
+                exit_now(130 if isinstance(e, KeyboardInterrupt) else 1)
             raise
         leave_past_stuck_threads(0)
         return result
