@@ -79,10 +79,10 @@ def test_nproc_runs_torchrun_with_the_same_options(monkeypatch):
     assert cmd[:7] == [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m"]
     rest = cmd[7:]
     assert rest[0] == "lrcn.train" and "--nproc" not in rest
-    # declared order, then what small-real's auto settings chose here (no clips: T 15, 64 px, whole frames)
+    # declared order, then what small-real's auto settings chose here (no clips: T 15, whole frames)
     assert (
         " ".join(rest[1:])
-        == "--data d --bidirectional --lr 0.01 --device cpu --no-feature-cache --frames 15 --img-size 64 --input diff --zoom none"
+        == "--data d --bidirectional --lr 0.01 --device cpu --no-feature-cache --frames 15 --input diff --zoom none"
     )
     assert int(env["OMP_NUM_THREADS"]) >= 1
 

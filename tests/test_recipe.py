@@ -161,18 +161,18 @@ def test_class_counts_lists_only_the_used_folders(tmp_path):
     [
         ("frames", recipe.frames_for, "15", "15", "6", "frames 6: the median clip decodes 7 frames"),
         ("input", recipe.input_for, "diff", "diff", "rgb+diff", "input rgb+diff: the median clip decodes 7 frames"),
-        ("img_size", recipe.size_for, "128", "64", "112", "img-size 112: the median clip decodes 7 frames"),
     ],
 )
 def test_auto_rules_change_only_for_clips_too_short_for_15_steps(key, choose, default, long, short, why):
-    """frames: fit short clips without repeats; input: appearance beside motion; size: more pixels."""
+    """frames: fit short clips without repeats; input: appearance beside motion. The image size stays 64
+    (112 was measured for short clips: README "112 px on 7-frame clips")."""
     assert recipe.settings("small-real", {})[key] == "auto" and recipe.settings("default", {})[key] == default
     assert choose(recipe.Survey(shares=[1.0] * 3, frames=[16, 90, 200])) == (long, "")
     value, line = choose(recipe.Survey(shares=[1.0] * 3, frames=[7, 7, 9]))
-    opt_out = {"frames": "--frames 15", "input": "--input diff", "img_size": "--img-size 64"}[key]
+    opt_out = {"frames": "--frames 15", "input": "--input diff"}[key]
     assert value == short and line.startswith(why) and opt_out in line
     assert choose(recipe.Survey(shares=[], frames=[])) == (long, "")  # nothing readable
-    # one rule for "short" (Survey.short): the three change together, at the same clip length
+    # one rule for "short" (Survey.short): both change together, at the same clip length
     for frames in ([15, 15, 15], [16, 16, 16]):
         found = recipe.Survey(shares=[1.0] * 3, frames=frames)
         assert (choose(found)[0] != long) == found.short == (frames[0] <= 15)
@@ -219,7 +219,6 @@ def test_vc_train_says_which_frames_and_zoom_auto_chose(tiny_data, tmp_path):
     out = " ".join(r.output.split())  # the console wraps long lines
     assert "frames 11: the median clip decodes 12 frames" in out
     assert "input rgb+diff: the median clip decodes 12 frames" in out
-    assert "img-size 112" not in out  # --img-size 32 was given: given options win over auto
     zoom = re.search(r"zoom (none|motion): the median clip moves within", out)
     assert zoom, out
     import json
@@ -229,14 +228,14 @@ def test_vc_train_says_which_frames_and_zoom_auto_chose(tiny_data, tmp_path):
     assert cfg["model"]["members"] == 3
     assert cfg["train"]["step_loss"] == float(recipe.settings("small-real", {})["step_loss"])
     # a head without steps trains without the recipe's per-step loss, rather than being refused;
-    # without --img-size, auto gives these 12-frame clips 112 px
+    # without --img-size, small-real gives these 12-frame clips its 64 px
     args = ["--data", data, "--epochs", "1", "--latent-dim", "8", "--hidden-size", "8"]
     args += ["--pool", "mean", "--members", "1", "--frames", "4", "--device", "cpu"]
     args += ["--out", tmp_path / "mean", "--cache-dir", tmp_path / "cache"]
     r = CliRunner().invoke(app, [str(a) for a in args])
     assert r.exit_code == 0, r.output
-    assert "img-size 112: the median clip decodes 12 frames" in " ".join(r.output.split())
+    assert "img-size" not in " ".join(r.output.split())
     cfg = json.loads((tmp_path / "mean" / "config.json").read_text())
-    assert cfg["train"]["step_loss"] == 0.0 and cfg["data"]["img_size"] == cfg["model"]["img_size"] == 112
-    r = CliRunner().invoke(app, ["--data", data, "--img-size", "64,auto", "--out", str(tmp_path / "x")])
-    assert r.exit_code == 2 and "--img-size auto is read from the clips once" in r.output
+    assert cfg["train"]["step_loss"] == 0.0 and cfg["data"]["img_size"] == cfg["model"]["img_size"] == 64
+    r = CliRunner().invoke(app, ["--data", data, "--input", "diff,auto", "--out", str(tmp_path / "x")])
+    assert r.exit_code == 2 and "--input auto is read from the clips once" in r.output

@@ -93,11 +93,7 @@ def main(
         ),
     ] = None,
     img_size: Annotated[
-        str | None,
-        typer.Option(
-            help=f"Frames are resized to img_size x img_size (128); auto (small-real): 64, or 112 when the "
-            f"median clip has 15 frames or fewer.{LIST}"
-        ),
+        str | None, typer.Option(help=f"Frames are resized to img_size x img_size (128; small-real: 64).{LIST}")
     ] = None,
     input: Annotated[
         str | None,
@@ -271,7 +267,6 @@ def main(
             members_for,
             resolve,
             settings,
-            size_for,
             survey,
             without_flip,
             zoom_for,
@@ -337,11 +332,10 @@ def main(
         if augment is None and not resume:  # the recipe's flip, unless the class names have a side
             r, flip_why = without_flip(r, list(class_counts(data, _csv(classes), num_classes)))
             why = f"{why}\n{flip_why}" if flip_why else why
-        choosers = {"frames": frames_for, "img_size": size_for, "input": input_for, "zoom": zoom_for}
+        choosers = {"frames": frames_for, "input": input_for, "zoom": zoom_for}
         for k in choosers:
             if "auto" in str(r[k]).split(",") and r[k] != "auto":
-                flag = k.replace("_", "-")
-                raise fail(f"--{flag} auto is read from the clips once: give it alone, not in a list ({r[k]})", 2)
+                raise fail(f"--{k} auto is read from the clips once: give it alone, not in a list ({r[k]})", 2)
         autos = [k for k in choosers if r[k] == "auto"]
         if autos:  # read from the clips; a resumed run keeps its saved settings
             nothing = Survey([], [])  # what a resumed run or an unreadable folder gets: each rule's usual answer

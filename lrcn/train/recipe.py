@@ -43,8 +43,9 @@ RECIPES: dict[str, dict[str, object]] = {
     # Each setting measured by group k-fold on UT-Interaction (README, "Small real datasets").
     # flip is dropped where a class name has a side in it (without_flip): a mirrored move_left is a move_right.
     "small-real": {
-        # 64, or 112 where the clips are too short for 15 steps (read from the clips: size_for)
-        "img_size": "auto",
+        # 64 on short clips too: 112 there was 0.02 higher on two sets cut from UT and 0.10 lower on
+        # synthetic ones whose class is the motion, for 2.4x the running cost (README "112 px on 7-frame clips")
+        "img_size": "64",
         # 60 rather than 40: higher on UT, far and short alike (README "Sixty epochs")
         "epochs": 60,
         "augment": "crop,temporal,flip",
@@ -132,13 +133,6 @@ a still camera on a hand moving a cup across a third of a plain white view reads
 object on a flat background pulls the median, so the bar sits above it."""
 FRAMES = int(str(DEFAULTS["frames"]))
 """auto frames: the default T, unless the clips are too short to hold T + 1 distinct frames."""
-SIZE = 64
-"""auto image size: small-real's, chosen on UT-Interaction (README "Small real datasets"); 112 was not
-higher on UT or *far* (README "112 px over five folds")."""
-SHORT_SIZE = 112
-"""auto image size where the median clip is too short for T = FRAMES. Measured (README "112 px on 7-frame
-clips"): higher than 64 on average on *short* (0.806 against 0.778, three seeds) and *short-pan* (0.830
-against 0.814, three seeds, one of them lower), each gain within a fold's sd; training costs about 3x."""
 
 
 @dataclass(frozen=True)
@@ -265,18 +259,6 @@ def input_for(found: Survey) -> tuple[str, str]:
     return (
         aligned,
         f"input {aligned}: {moving}: differences with that shift taken out (--input {modality} keeps them plain)",
-    )
-
-
-def size_for(found: Survey) -> tuple[str, str]:
-    """(img_size, why) for `--img-size auto`: SIZE; SHORT_SIZE when the median clip is too short for
-    T = FRAMES: with a few steps a clip, appearance carries more of the action, and more pixels give
-    more of it (the reason `input_for` adds rgb there)."""
-    if not found.short:
-        return str(SIZE), ""
-    return str(SHORT_SIZE), (
-        f"img-size {SHORT_SIZE}: the median clip decodes {found.median_frames} frames, so appearance carries "
-        f"more of the action (--img-size {SIZE} trains about 3x and runs about 2.4x faster)"
     )
 
 
