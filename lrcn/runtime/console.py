@@ -1,7 +1,8 @@
-"""What every lrcn CLI shares: one-line errors with a non-zero exit."""
+"""What every lrcn CLI shares: one-line errors with a non-zero exit, and leaving at once with output flushed."""
 
 from __future__ import annotations
 
+import os
 import sys
 from contextlib import contextmanager
 
@@ -42,3 +43,16 @@ def one_line_errors():
         if str(e):  # an interrupt that says what it kept (vc-train: what last.pt holds, how to resume)
             err_console.print(safe_markup(e), highlight=False)
         raise typer.Exit(130) from None
+
+
+def exit_now(code) -> None:
+    """Flush our output and end the process now, skipping interpreter finalisation (and its native aborts)."""
+    if code is not None and not isinstance(code, int):
+        print(code, file=sys.stderr)  # what the interpreter would have printed for sys.exit("...")
+        code = 1
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: nothing more can be said
+            pass
+    os._exit(code or 0)

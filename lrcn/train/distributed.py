@@ -98,7 +98,7 @@ def finish(ranks: Ranks) -> None:
     run saw a rank abort at its exit ("terminate called without an active exception", exit -6)
     with its run folder complete. Everything a rank writes is written atomically before this.
     """
-    from lrcn.runtime.vcrun.entry import exit_now
+    from lrcn.runtime.console import exit_now
 
     cleanup(ranks)
     exit_now(0)

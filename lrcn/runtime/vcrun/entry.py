@@ -10,12 +10,11 @@ exits, and typer's CliRunner (the tests) does not go through `__call__`.
 
 from __future__ import annotations
 
-import os
-import sys
 import traceback
 
 import typer
 
+from lrcn.runtime.console import exit_now
 from lrcn.runtime.decode import JOIN_S, stop_owned
 
 
@@ -24,19 +23,6 @@ def leave_past_stuck_threads(code=0, wait_s: float = JOIN_S) -> None:
     with `code` (a SystemExit's: None, an int, or a message printed to stderr with status 1)."""
     if stop_owned(wait_s):
         exit_now(code)
-
-
-def exit_now(code) -> None:
-    """Flush our output and end the process now, skipping interpreter finalisation (and its native aborts)."""
-    if code is not None and not isinstance(code, int):
-        print(code, file=sys.stderr)  # what the interpreter would have printed for sys.exit("...")
-        code = 1
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):  # a closed pipe: nothing more can be said
-            pass
-    os._exit(code or 0)
 
 
 class App(typer.Typer):
