@@ -43,7 +43,7 @@ RECIPES: dict[str, dict[str, object]] = {
     # Each setting measured by group k-fold on UT-Interaction (README, "Small real datasets").
     # flip is dropped where a class name has a side in it (without_flip): a mirrored move_left is a move_right.
     "small-real": {
-        # 64 on short clips too: 112 there was 0.02 higher on two sets cut from UT and 0.10 lower on
+        # 64 on short clips too: 112 there was 0.02 higher on two sets cut from UT and 0.055 lower on
         # synthetic ones whose class is the motion, for 2.4x the running cost (README "112 px on 7-frame clips")
         "img_size": "64",
         # 60 rather than 40: higher on UT, far and short alike (README "Sixty epochs")
